@@ -1,0 +1,115 @@
+"""The ``sinks`` command-line interface.
+
+Commands live one per module in this package: command ``foo-bar`` is the click
+command named ``cli`` in ``sinks/cli/foo_bar.py``.  The group discovers them lazily,
+so ``sinks --help`` stays fast and a module that fails to import affects only its
+own command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import InputError, SinksError
+
+__all__ = ["main", "cli"]
+
+_NOT_COMMANDS = {"options", "runner"}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = [
+            m.name.replace("_", "-")
+            for m in pkgutil.iter_modules(__path__)
+            if not m.name.startswith("_") and m.name not in _NOT_COMMANDS
+        ]
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.list_commands(ctx):
+            return None
+        mod = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+        return mod.cli
+
+
+def _show_versions(ctx: click.Context, _param: Any, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from .._versions import versions
+
+    for key, val in versions().items():
+        click.echo(f"{key:>12}: {val}")
+    ctx.exit(0)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sinks")
+@click.option(
+    "--show-versions",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_versions,
+    help="Show versions of sinks and its geospatial stack (GDAL, PROJ, GEOS ...) and exit.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output; -v also shows tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Measure ecosystem carbon sinks from satellite imagery."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("sinks")
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: map errors to exit codes (DESIGN §5)."""
+    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in (argv or sys.argv[1:]))
+    try:
+        cli.main(args=argv, prog_name="sinks", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except InputError as exc:
+        if verbose:
+            raise
+        click.echo(f"Error: {_one_line(exc)}", err=True)
+        sys.exit(2)
+    except SinksError as exc:
+        if verbose:
+            raise
+        click.echo(f"Error: {_one_line(exc)}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, status 1
+        if verbose:
+            raise
+        click.echo(f"Error: {type(exc).__name__}: {_one_line(exc)} (run with -v for the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())

@@ -1,0 +1,55 @@
+"""Shared click options and helpers for sinks commands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import click
+
+__all__ = ["overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options"]
+
+
+def overwrite_option(f: Callable) -> Callable:
+    """``--overwrite``: replace existing outputs (otherwise refused with exit 2)."""
+    return click.option("--overwrite", is_flag=True, help="Replace existing outputs.")(f)
+
+
+def out_option(*, required: bool = True, help: str = "Output path.") -> Callable:
+    """``-o/--out PATH``."""
+    return click.option("-o", "--out", "out", required=required, type=click.Path(dir_okay=True), help=help)
+
+
+def bands_options(f: Callable) -> Callable:
+    """``--sensor NAME | --bands ROLE,... [--scale F] [--offset F]``."""
+    f = click.option("--offset", type=float, default=None, help="Reflectance offset (generic bands).")(f)
+    f = click.option("--scale", type=float, default=None, help="Reflectance scale factor (generic bands).")(f)
+    f = click.option(
+        "--bands",
+        default=None,
+        help="Role of each band in file order: blue,green,red,nir,swir1,swir2 ('-' ignores a band).",
+    )(f)
+    f = click.option("--sensor", default=None, help="Sensor profile name (see `sinks sensors`).")(f)
+    return f
+
+
+def sensor_from_options(sensor: str | None, bands: str | None, scale: float | None, offset: float | None) -> Any:
+    """Resolve a :class:`sinks.sensors.SensorProfile` from the CLI options."""
+    from ..sensors import resolve_profile
+
+    return resolve_profile(sensor=sensor, bands=bands, scale=scale, offset=offset)
+
+
+def echo_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON (numpy scalars converted)."""
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=_default))
+
+
+def _default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

@@ -1,0 +1,184 @@
+"""The target grid: one immutable object instead of loose (crs, transform, shape) triples."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from .errors import CRSMismatchError, ConfigError
+
+__all__ = ["Grid"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid.
+
+    Attributes
+    ----------
+    crs : rasterio.crs.CRS
+    transform : affine.Affine
+        Pixel-corner transform (north-up: ``b == d == 0``, ``e < 0``).
+    width, height : int
+    """
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.crs is None:
+            raise CRSMismatchError("grid has no CRS")
+        if self.transform.b != 0 or self.transform.d != 0:
+            raise ConfigError("rotated grids are not supported")
+        if self.width <= 0 or self.height <= 0:
+            raise ConfigError(f"empty grid ({self.width} x {self.height})")
+
+    # -- constructors -----------------------------------------------------------------
+    @classmethod
+    def from_bounds(cls, bounds: tuple[float, float, float, float], resolution: float | tuple[float, float],
+                    crs: CRS | str | int, *, snap: bool = True) -> "Grid":
+        """Grid covering ``bounds`` (left, bottom, right, top) at ``resolution``.
+
+        With ``snap`` the edges are snapped outward to multiples of the resolution, so
+        grids built from overlapping bounds share pixel edges.
+        """
+        rx, ry = (resolution, resolution) if np.isscalar(resolution) else resolution
+        rx, ry = float(rx), float(abs(ry))
+        if rx <= 0 or ry <= 0:
+            raise ConfigError(f"resolution must be positive, got {resolution}")
+        left, bottom, right, top = map(float, bounds)
+        if snap:
+            left = math.floor(left / rx + 1e-9) * rx
+            bottom = math.floor(bottom / ry + 1e-9) * ry
+            right = math.ceil(right / rx - 1e-9) * rx
+            top = math.ceil(top / ry - 1e-9) * ry
+        width = int(round((right - left) / rx))
+        height = int(round((top - bottom) / ry))
+        return cls(_crs(crs), Affine(rx, 0.0, left, 0.0, -ry, top), width, height)
+
+    @classmethod
+    def from_dataset(cls, ds) -> "Grid":  # noqa: ANN001 - rasterio dataset
+        """Grid of an open rasterio dataset."""
+        if ds.crs is None:
+            raise CRSMismatchError(f"{ds.name}: raster has no CRS")
+        return cls(CRS.from_user_input(ds.crs), ds.transform, ds.width, ds.height)
+
+    # -- properties -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width)."""
+        return (self.height, self.width)
+
+    @property
+    def res(self) -> tuple[float, float]:
+        """(x resolution, y resolution), both positive."""
+        return (abs(self.transform.a), abs(self.transform.e))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top)."""
+        t = self.transform
+        return (t.c, t.f + t.e * self.height, t.c + t.a * self.width, t.f)
+
+    @property
+    def is_geographic(self) -> bool:
+        return bool(self.crs.is_geographic)
+
+    def xy_coords(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel-centre coordinates ``(x, y)`` as 1-D arrays."""
+        t = self.transform
+        x = t.c + t.a * (np.arange(self.width) + 0.5)
+        y = t.f + t.e * (np.arange(self.height) + 0.5)
+        return x, y
+
+    # -- relations --------------------------------------------------------------------
+    def same_as(self, other: "Grid", *, tol: float = 1e-6) -> bool:
+        """True when both grids have the same CRS, shape and transform (within ``tol`` pixels)."""
+        if self.shape != other.shape or self.crs != other.crs:
+            return False
+        a, b = self.transform, other.transform
+        rx, ry = self.res
+        return (abs(a.a - b.a) <= tol * rx and abs(a.e - b.e) <= tol * ry
+                and abs(a.c - b.c) <= tol * rx and abs(a.f - b.f) <= tol * ry)
+
+    def offset_in(self, other: "Grid", *, tol: float = 1e-6) -> tuple[int, int] | None:
+        """Integer pixel offset (col, row) of ``other``'s origin on this grid, if aligned.
+
+        Returns ``None`` when the two grids differ in CRS or resolution or are not
+        pixel-aligned, i.e. when reading ``other`` needs warping.
+        """
+        if self.crs != other.crs:
+            return None
+        a, b = self.transform, other.transform
+        if abs(a.a - b.a) > tol * abs(a.a) or abs(a.e - b.e) > tol * abs(a.e):
+            return None
+        col = (b.c - a.c) / a.a
+        row = (b.f - a.f) / a.e
+        if abs(col - round(col)) > 1e-3 or abs(row - round(row)) > 1e-3:
+            return None
+        return int(round(col)), int(round(row))
+
+    def window(self, bounds: tuple[float, float, float, float]) -> Window:
+        """Window of this grid covering ``bounds`` (pixel edges rounded outward, clipped)."""
+        inv = ~self.transform
+        left, bottom, right, top = bounds
+        c0, r0 = inv * (left, top)
+        c1, r1 = inv * (right, bottom)
+        c0, c1 = sorted((c0, c1))
+        r0, r1 = sorted((r0, r1))
+        c0 = max(0, math.floor(c0 + 1e-9))
+        r0 = max(0, math.floor(r0 + 1e-9))
+        c1 = min(self.width, math.ceil(c1 - 1e-9))
+        r1 = min(self.height, math.ceil(r1 - 1e-9))
+        return Window(c0, r0, max(0, c1 - c0), max(0, r1 - r0))
+
+    def subgrid(self, window: Window) -> "Grid":
+        """The grid of ``window`` (which must lie inside this grid)."""
+        col, row = int(window.col_off), int(window.row_off)
+        return Grid(self.crs, self.transform * Affine.translation(col, row), int(window.width), int(window.height))
+
+    def clip_to_bounds(self, bounds: tuple[float, float, float, float]) -> "Grid":
+        """Sub-grid covering ``bounds``; raises :class:`ConfigError` if they miss the grid."""
+        win = self.window(bounds)
+        if win.width == 0 or win.height == 0:
+            raise ConfigError(f"bounds {bounds} do not overlap the grid {self.bounds}")
+        return self.subgrid(win)
+
+    def chunks(self, size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Dask chunks (rows, cols) of ``size`` pixels."""
+        def split(n: int) -> tuple[int, ...]:
+            full, rest = divmod(n, size)
+            return tuple([size] * full + ([rest] if rest else []))
+        return split(self.height), split(self.width)
+
+    def windows(self, size: int) -> Iterator[Window]:
+        """Row-major windows of ``size`` × ``size`` pixels."""
+        for r in range(0, self.height, size):
+            for c in range(0, self.width, size):
+                yield Window(c, r, min(size, self.width - c), min(size, self.height - r))
+
+    def to_dict(self) -> dict:
+        """JSON-ready description (for manifests and summaries)."""
+        return {
+            "crs": self.crs.to_string(),
+            "transform": list(self.transform)[:6],
+            "width": self.width,
+            "height": self.height,
+            "resolution": list(self.res),
+            "bounds": list(self.bounds),
+        }
+
+
+def _crs(value: CRS | str | int) -> CRS:
+    try:
+        return value if isinstance(value, CRS) else CRS.from_user_input(value)
+    except Exception as exc:
+        raise CRSMismatchError(f"invalid CRS {value!r}: {exc}") from None

@@ -1,0 +1,231 @@
+"""Safe outputs: refuse to clobber, write under a temporary name, rename when complete.
+
+:func:`write_rasters` writes several lazy (dask) layers on one grid in a single
+``dask.array.store`` pass, so the inputs they share are read once, then turns each
+into a Cloud-Optimized GeoTIFF with GDAL's COG driver.  Writing tiled GeoTIFFs
+first and converting afterwards avoids the overview trap of writing COGs straight
+from dask (rioxarray #410).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from .errors import OutputExistsError
+from .grid import Grid
+
+__all__ = [
+    "ensure_writable",
+    "atomic_path",
+    "atomic_write_text",
+    "atomic_write_json",
+    "RasterOutput",
+    "write_rasters",
+    "temp_name",
+]
+
+log = logging.getLogger("sinks")
+
+
+def temp_name(final: Path) -> Path:
+    """A hidden temporary sibling of ``final`` (same directory, so rename is atomic)."""
+    final = Path(final)
+    return final.with_name(f".{final.name}.part-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def ensure_writable(paths: Iterable[str | os.PathLike], *, overwrite: bool) -> None:
+    """Raise :class:`OutputExistsError` for the first path that exists, unless ``overwrite``."""
+    if overwrite:
+        return
+    for p in paths:
+        if Path(p).exists():
+            raise OutputExistsError(f"{p}: output exists; pass --overwrite to replace it")
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary path; on success rename it to ``final``, on error remove it."""
+    final = Path(final)
+    ensure_writable([final], overwrite=overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, *, overwrite: bool) -> Path:
+    """Write ``obj`` as indented UTF-8 JSON atomically (numpy scalars converted)."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n",
+                             overwrite=overwrite)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (Path,)):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+@dataclass
+class RasterOutput:
+    """One single-band layer to write.
+
+    Attributes
+    ----------
+    path : Path
+        Final file name.
+    data : dask.array.Array or numpy.ndarray
+        2-D array on the grid.
+    nodata : float or int or None
+        Nodata value written to the file (``nan`` for float layers).
+    categorical : bool
+        Nearest-neighbour overviews (mode) instead of averages.
+    description : str
+        Band description.
+    colormap : mapping, optional
+        ``{code: (r, g, b, a)}`` for paletted land-cover layers.
+    tags : mapping
+        Dataset tags (units, source).
+    """
+
+    path: Path
+    data: Any
+    nodata: float | int | None = None
+    categorical: bool = False
+    description: str = ""
+    colormap: Mapping[int, tuple[int, int, int, int]] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class _BlockWriter:
+    """``__setitem__`` target for :func:`dask.array.store` writing windows to one file."""
+
+    def __init__(self, path: Path, grid: Grid, out: RasterOutput, blocksize: int) -> None:
+        import rasterio
+
+        dtype = np.dtype(out.data.dtype)
+        profile = dict(
+            driver="GTiff", width=grid.width, height=grid.height, count=1, dtype=dtype.name,
+            crs=grid.crs, transform=grid.transform, nodata=out.nodata, tiled=True,
+            blockxsize=blocksize, blockysize=blocksize, compress="ZSTD", zstd_level=1,
+            bigtiff="IF_SAFER", sparse_ok=True,
+        )
+        self.ds = rasterio.open(path, "w", **profile)
+        if out.description:
+            self.ds.set_band_description(1, out.description)
+        if out.tags:
+            self.ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
+        if out.colormap:
+            self.ds.write_colormap(1, dict(out.colormap))
+        self.lock = threading.Lock()
+
+    def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
+        from rasterio.windows import Window
+
+        rows, cols = key
+        win = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
+        with self.lock:
+            self.ds.write(np.asarray(value), 1, window=win)
+
+    def close(self) -> None:
+        self.ds.close()
+
+
+def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, blocksize: int = 512,
+                  compress: str = "DEFLATE", validate: bool = False) -> list[Path]:
+    """Write lazy layers on ``grid`` as COGs, all in one pass over their shared inputs.
+
+    Parameters
+    ----------
+    outputs : list of RasterOutput
+    grid : Grid
+    overwrite : bool
+        Replace existing files; otherwise raise :class:`OutputExistsError` before
+        computing anything.
+    blocksize : int
+        Internal tile size of the COGs.
+    compress : str
+        COG compression.
+    validate : bool
+        Check each result with ``rio_cogeo.cog_validate``.
+
+    Returns
+    -------
+    list of Path
+        The final paths, in the order given.
+    """
+    import dask.array as da
+    import rasterio
+    import rasterio.shutil
+
+    finals = [Path(o.path) for o in outputs]
+    ensure_writable(finals, overwrite=overwrite)
+    for o in outputs:
+        if tuple(o.data.shape) != grid.shape:
+            raise ValueError(f"{o.path}: layer shape {o.data.shape} != grid shape {grid.shape}")
+    for p in finals:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    stage1 = [temp_name(p) for p in finals]
+    stage2 = [temp_name(p) for p in finals]
+    writers: list[_BlockWriter] = []
+    try:
+        for path, out in zip(stage1, outputs):
+            writers.append(_BlockWriter(path, grid, out, blocksize))
+        sources = [o.data if isinstance(o.data, da.Array) else da.from_array(o.data, chunks=blocksize)
+                   for o in outputs]
+        da.store(sources, writers, lock=False, compute=True)
+        for w in writers:
+            w.close()
+        writers = []
+        for src, tmp, out in zip(stage1, stage2, outputs):
+            is_float = np.dtype(out.data.dtype).kind == "f"
+            rasterio.shutil.copy(
+                src, tmp, driver="COG", compress=compress, predictor="YES" if is_float or not out.categorical else "NO",
+                blocksize=blocksize, overviews="AUTO",
+                resampling="NEAREST" if out.categorical else "AVERAGE",
+                overview_resampling="MODE" if out.categorical else "AVERAGE",
+                num_threads="ALL_CPUS", bigtiff="IF_SAFER",
+            )
+            if validate:
+                from rio_cogeo.cogeo import cog_validate
+
+                ok, errors, _warn = cog_validate(str(tmp), quiet=True)
+                if not ok:
+                    raise RuntimeError(f"{out.path}: not a valid COG: {errors}")
+        for tmp, final in zip(stage2, finals):
+            os.replace(tmp, final)
+        log.info("wrote %s", ", ".join(str(p) for p in finals))
+        return finals
+    finally:
+        for w in writers:
+            with contextlib.suppress(Exception):
+                w.close()
+        for p in (*stage1, *stage2):
+            if p.exists():
+                with contextlib.suppress(OSError):
+                    p.unlink()
