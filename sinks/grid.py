@@ -143,7 +143,7 @@ class Grid:
     def subgrid(self, window: Window) -> "Grid":
         """The grid of ``window`` (which must lie inside this grid)."""
         col, row = int(window.col_off), int(window.row_off)
-        return Grid(self.crs, self.transform * Affine.translation(col, row), int(window.width), int(window.height))
+        return Grid(self.crs, self.transform @ Affine.translation(col, row), int(window.width), int(window.height))
 
     def clip_to_bounds(self, bounds: tuple[float, float, float, float]) -> "Grid":
         """Sub-grid covering ``bounds``; raises :class:`ConfigError` if they miss the grid."""

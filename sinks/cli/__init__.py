@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: map errors to exit codes (DESIGN §5)."""
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in (argv or sys.argv[1:]))
     try:
-        cli.main(args=argv, prog_name="sinks", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="sinks", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -102,12 +102,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except SystemExit:
+        raise
     except Exception as exc:  # noqa: BLE001 - last resort: one line, status 1
         if verbose:
             raise
         click.echo(f"Error: {type(exc).__name__}: {_one_line(exc)} (run with -v for the traceback)", err=True)
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,0 +1,550 @@
+"""Open satellite tiles lazily and mosaic them onto one target grid.
+
+Each dask block of the result is produced by one task that opens the tiles
+overlapping it *by path* and reads just the window it needs with rasterio, so the
+graph is cheap to ship to distributed workers and no file handle crosses a task
+boundary.  Tiles already on the target grid (same CRS, resolution, pixel-aligned)
+are read directly; other tiles are warped explicitly through a
+:class:`rasterio.vrt.WarpedVRT` onto the target grid (nearest neighbour by default,
+so no pixel is shifted or blended with nodata).  Where tiles overlap, the first
+tile (in the order given) with a valid pixel wins.
+
+The result is float32 surface reflectance (``DN × scale + offset``) with ``NaN``
+wherever a pixel is nodata in any reflectance band or masked by a QA band.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from .errors import BandMismatchError, CRSMismatchError, NoOverlapError, TileReadError
+from .grid import Grid
+from .sensors import LANDSAT_QA_BITS, REFLECTANCE_ROLES, S2_SCL_MASKED, SensorProfile
+
+__all__ = [
+    "TileInfo",
+    "BandRef",
+    "Tile",
+    "Scene",
+    "inspect_tile",
+    "expand_tiles",
+    "tiles_from_files",
+    "tiles_from_stac",
+    "derive_grid",
+    "open_scene",
+    "open_image",
+    "open_epoch",
+    "read_categorical",
+]
+
+log = logging.getLogger("sinks")
+
+
+# --------------------------------------------------------------------------------------
+# inspecting files
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TileInfo:
+    """What a raster file is, read from its header."""
+
+    path: str
+    grid: Grid
+    count: int
+    dtype: str
+    nodata: float | None
+    descriptions: tuple[str | None, ...]
+    blocksize: tuple[int, int]
+    size_bytes: int
+
+
+def inspect_tile(path: str | os.PathLike) -> TileInfo:
+    """Open ``path``'s header and check it can be read.
+
+    Raises
+    ------
+    TileReadError
+        Missing, empty, not a raster, or truncated (its last block lies past the end
+        of the file).
+    CRSMismatchError
+        The raster has no CRS.
+    """
+    p = str(path)
+    if not os.path.exists(p):
+        raise TileReadError(f"{p}: file not found")
+    size = os.path.getsize(p)
+    if size == 0:
+        raise TileReadError(f"{p}: file is empty (0 bytes)")
+    try:
+        with rasterio.open(p) as ds:
+            if ds.crs is None:
+                raise CRSMismatchError(f"{p}: raster has no CRS")
+            info = TileInfo(
+                path=p,
+                grid=Grid.from_dataset(ds),
+                count=ds.count,
+                dtype=ds.dtypes[0],
+                nodata=ds.nodata,
+                descriptions=tuple(ds.descriptions),
+                blocksize=tuple(ds.block_shapes[0]),
+                size_bytes=size,
+            )
+            _check_not_truncated(ds, p, size)
+    except (TileReadError, CRSMismatchError):
+        raise
+    except rasterio.errors.RasterioIOError as exc:
+        raise TileReadError(f"{p}: not a readable raster ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - GDAL raises many types
+        raise TileReadError(f"{p}: cannot read raster ({_first_line(exc)})") from None
+    return info
+
+
+def _check_not_truncated(ds: rasterio.io.DatasetReader, path: str, size: int) -> None:
+    """Raise if the last data block of any band lies past the end of the file (TIFF only)."""
+    if ds.driver != "GTiff":
+        return
+    bh, bw = ds.block_shapes[0]
+    nx = -(-ds.width // bw)
+    ny = -(-ds.height // bh)
+    for bidx in range(1, ds.count + 1):
+        off = ds.get_tag_item(f"BLOCK_OFFSET_{nx - 1}_{ny - 1}", "TIFF", bidx=bidx)
+        nbytes = ds.get_tag_item(f"BLOCK_SIZE_{nx - 1}_{ny - 1}", "TIFF", bidx=bidx)
+        if off is None or nbytes is None:
+            return
+        if int(off) + int(nbytes) > size:
+            raise TileReadError(f"{path}: file is truncated (data ends past byte {size})")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# --------------------------------------------------------------------------------------
+# tiles and scenes
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BandRef:
+    """One stored band: a file and a 1-based band index."""
+
+    path: str
+    band: int
+    nodata: float | None
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One footprint: the files holding its bands (one stacked file, or one file per band)."""
+
+    name: str
+    bands: tuple[tuple[str, BandRef], ...]
+    grid: Grid
+
+    def band(self, role: str) -> BandRef:
+        for r, ref in self.bands:
+            if r == role:
+                return ref
+        raise BandMismatchError(f"{self.name}: no {role!r} band")
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(r for r, _ in self.bands)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One acquisition of an epoch: a date and its tiles."""
+
+    date: dt.date | None
+    tiles: tuple[Tile, ...]
+
+
+def expand_tiles(patterns: Iterable[str], *, base: str | os.PathLike | None = None) -> list[str]:
+    """Expand globs (relative to ``base``); a pattern without wildcards must exist."""
+    out: list[str] = []
+    for pat in patterns:
+        full = pat if base is None or os.path.isabs(pat) else os.path.join(str(base), pat)
+        if any(ch in full for ch in "*?["):
+            hits = sorted(glob.glob(full))
+            if not hits:
+                raise TileReadError(f"{full}: no tiles match this pattern")
+            out.extend(hits)
+        else:
+            if not os.path.exists(full):
+                raise TileReadError(f"{full}: file not found")
+            out.append(full)
+    return out
+
+
+def tiles_from_files(paths: Sequence[str | os.PathLike], profile: SensorProfile) -> list[Tile]:
+    """One :class:`Tile` per stacked multi-band file.
+
+    Bands are matched to roles by the files' band descriptions when they carry the
+    profile's band names (``B02`` ...), otherwise by position, in which case the band
+    count must equal the profile's.
+    """
+    tiles = []
+    for path in paths:
+        info = inspect_tile(path)
+        descs = [d.upper() if d else None for d in info.descriptions]
+        names = [n.upper() for n in profile.band_names]
+        by_name = all(n == "-" or n in descs for n in names) and any(n != "-" for n in names)
+        refs: list[tuple[str, BandRef]] = []
+        if by_name:
+            for name, role in zip(names, profile.roles):
+                if role != "-":
+                    refs.append((role, BandRef(info.path, descs.index(name) + 1, _nodata(info, profile))))
+        else:
+            if info.count != len(profile.roles):
+                raise BandMismatchError(
+                    f"{info.path}: has {info.count} bands but sensor {profile.name!r} expects "
+                    f"{len(profile.roles)} ({','.join(profile.roles)})"
+                )
+            for i, role in enumerate(profile.roles):
+                if role != "-":
+                    refs.append((role, BandRef(info.path, i + 1, _nodata(info, profile))))
+        tiles.append(Tile(Path(info.path).name, tuple(refs), info.grid))
+    return tiles
+
+
+def _nodata(info: TileInfo, profile: SensorProfile) -> float | None:
+    return info.nodata if info.nodata is not None else profile.nodata
+
+
+def tiles_from_stac(source: str | os.PathLike, profile: SensorProfile, *,
+                    date: dt.date | None = None) -> list[Tile]:
+    """Tiles from a STAC ItemCollection or a static catalog JSON (pystac).
+
+    Assets are mapped to roles by key or ``eo:bands`` name matching the profile's
+    band names (``B02``/``SR_B2``...) or by common name (``blue``, ``nir08``...).
+    With ``date``, only items acquired on that date are used (if any are).
+    """
+    import json
+
+    import pystac
+
+    src = str(source)
+    if not os.path.exists(src):
+        raise TileReadError(f"{src}: STAC file not found")
+    try:
+        with open(src, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise TileReadError(f"{src}: not a readable STAC JSON ({_first_line(exc)})") from None
+    try:
+        if doc.get("type") == "FeatureCollection":
+            items = list(pystac.ItemCollection.from_file(src))
+        else:
+            items = list(pystac.read_file(src).get_items(recursive=True))
+    except Exception as exc:  # noqa: BLE001
+        raise TileReadError(f"{src}: invalid STAC ({_first_line(exc)})") from None
+    if date is not None:
+        same = [it for it in items if it.datetime is not None and it.datetime.date() == date]
+        items = same or items
+    if not items:
+        raise TileReadError(f"{src}: STAC source holds no items")
+    common = {"blue": "blue", "green": "green", "red": "red", "nir": "nir", "nir08": "nir",
+              "swir16": "swir1", "swir22": "swir2", "swir1": "swir1", "swir2": "swir2", "scl": "scl",
+              "qa_pixel": "qa_pixel"}
+    by_name = {n.upper(): r for n, r in zip(profile.band_names, profile.roles) if r != "-"}
+    tiles = []
+    for item in items:
+        refs: dict[str, BandRef] = {}
+        for key, asset in item.assets.items():
+            names = [key] + [b.get("name", "") for b in asset.extra_fields.get("eo:bands", [])]
+            names += [b.get("common_name", "") for b in asset.extra_fields.get("eo:bands", [])]
+            role = None
+            for n in names:
+                role = by_name.get(str(n).upper()) or common.get(str(n).lower())
+                if role:
+                    break
+            if role is None or role in refs or role not in profile.roles:
+                continue
+            href = asset.get_absolute_href() or asset.href
+            if href.startswith("file://"):
+                href = href[7:]
+            info = inspect_tile(href)
+            refs[role] = BandRef(info.path, 1, _nodata(info, profile))
+        missing = [r for r in profile.reflectance_roles if r not in refs]
+        if missing:
+            raise BandMismatchError(f"{src}: item {item.id!r} has no asset for {', '.join(missing)}")
+        first = refs[profile.reflectance_roles[0]]
+        tiles.append(Tile(item.id, tuple(refs.items()), inspect_tile(first.path).grid))
+    return tiles
+
+
+# --------------------------------------------------------------------------------------
+# grid
+# --------------------------------------------------------------------------------------
+def _footprint(tile_grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
+    if tile_grid.crs == crs:
+        return tile_grid.bounds
+    from rasterio.warp import transform_bounds
+
+    return transform_bounds(tile_grid.crs, crs, *tile_grid.bounds, densify_pts=21)
+
+
+def derive_grid(tiles: Sequence[Tile], *, crs: CRS | str | int | None = None,
+                resolution: float | None = None,
+                bounds: tuple[float, float, float, float] | None = None,
+                aoi_bounds: tuple[float, float, float, float] | None = None) -> Grid:
+    """Target grid from explicit settings, filling gaps from the tiles.
+
+    CRS and resolution default to the first tile's.  Bounds default to the union of
+    the tiles' footprints, clipped to ``aoi_bounds`` (in the target CRS) when given.
+    Edges are snapped to the first tile's pixel lattice so tiles on that lattice
+    are read without warping.
+    """
+    if not tiles:
+        raise NoOverlapError("no tiles given")
+    ref = tiles[0].grid
+    target_crs = ref.crs if crs is None else (crs if isinstance(crs, CRS) else CRS.from_user_input(crs))
+    res = float(resolution) if resolution else (ref.res[0] if ref.crs == target_crs else None)
+    if res is None:
+        raise CRSMismatchError("grid.resolution is required when the grid CRS differs from the tiles' CRS")
+    if bounds is None:
+        fps = np.array([_footprint(t.grid, target_crs) for t in tiles])
+        bounds = (fps[:, 0].min(), fps[:, 1].min(), fps[:, 2].max(), fps[:, 3].max())
+        if aoi_bounds is not None:
+            bounds = (max(bounds[0], aoi_bounds[0]), max(bounds[1], aoi_bounds[1]),
+                      min(bounds[2], aoi_bounds[2]), min(bounds[3], aoi_bounds[3]))
+            if bounds[0] >= bounds[2] or bounds[1] >= bounds[3]:
+                raise NoOverlapError("the tiles do not overlap the AOI")
+    if ref.crs == target_crs and abs(ref.res[0] - res) < 1e-9 * res:
+        ox, oy = ref.transform.c, ref.transform.f
+    else:
+        ox, oy = 0.0, 0.0
+    left = ox + np.floor((bounds[0] - ox) / res + 1e-9) * res
+    right = ox + np.ceil((bounds[2] - ox) / res - 1e-9) * res
+    top = oy + np.ceil((bounds[3] - oy) / res - 1e-9) * res
+    bottom = oy + np.floor((bounds[1] - oy) / res + 1e-9) * res
+    return Grid.from_bounds((left, bottom, right, top), res, target_crs, snap=False)
+
+
+# --------------------------------------------------------------------------------------
+# lazy reading
+# --------------------------------------------------------------------------------------
+def _overlaps(tile: Tile, grid: Grid) -> bool:
+    a = _footprint(tile.grid, grid.crs)
+    b = grid.bounds
+    return a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]
+
+
+def _read_band_window(ref: BandRef, tile_grid: Grid, grid: Grid, win: Window,
+                      resampling: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``win`` of the target grid from one stored band: (values float64, valid mask)."""
+    from rasterio.enums import Resampling
+
+    shape = (int(win.height), int(win.width))
+    out = np.zeros(shape, dtype=np.float64)
+    valid = np.zeros(shape, dtype=bool)
+    try:
+        with rasterio.open(ref.path) as ds:
+            offset = grid.offset_in(tile_grid)
+            if offset is not None:
+                col0, row0 = offset
+                # window of the target block in tile pixel coordinates, clipped to the tile
+                c0 = max(int(win.col_off) - col0, 0)
+                r0 = max(int(win.row_off) - row0, 0)
+                c1 = min(int(win.col_off + win.width) - col0, tile_grid.width)
+                r1 = min(int(win.row_off + win.height) - row0, tile_grid.height)
+                if c1 <= c0 or r1 <= r0:
+                    return out, valid
+                data = ds.read(ref.band, window=Window(c0, r0, c1 - c0, r1 - r0))
+                dr = r0 + row0 - int(win.row_off)
+                dc = c0 + col0 - int(win.col_off)
+                sl = (slice(dr, dr + data.shape[0]), slice(dc, dc + data.shape[1]))
+                out[sl] = data
+                valid[sl] = True if ref.nodata is None else (data != ref.nodata)
+                if np.issubdtype(data.dtype, np.floating):
+                    valid[sl] &= np.isfinite(data)
+            else:
+                from rasterio.vrt import WarpedVRT
+
+                sub = grid.subgrid(win)
+                nod = ref.nodata if ref.nodata is not None else 0
+                with WarpedVRT(ds, crs=grid.crs, transform=sub.transform, width=sub.width, height=sub.height,
+                               resampling=getattr(Resampling, resampling), src_nodata=nod, nodata=nod) as vrt:
+                    data = vrt.read(ref.band)
+                    mask = vrt.read_masks(ref.band) > 0
+                out[:] = data
+                valid[:] = mask & (data != nod)
+    except rasterio.errors.RasterioError as exc:
+        raise TileReadError(f"{ref.path}: read failed ({_first_line(exc)})") from None
+    return out, valid
+
+
+def _qa_invalid(role: str, values: np.ndarray) -> np.ndarray:
+    v = values.astype(np.int64)
+    if role == "scl":
+        return np.isin(v, S2_SCL_MASKED)
+    bits = 0
+    for b in LANDSAT_QA_BITS:
+        bits |= 1 << b
+    return (v & bits) != 0
+
+
+def _read_block(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row0: int, col0: int,
+                height: int, width: int, scale: float, offset: float, resampling: str) -> np.ndarray:
+    """Task body: mosaic one (band, y, x) block of reflectance from the tiles overlapping it."""
+    win = Window(col0, row0, width, height)
+    out = np.full((len(roles), height, width), np.nan, dtype=np.float32)
+    filled = np.zeros((height, width), dtype=bool)
+    for tile in tiles:
+        stack = np.empty((len(roles), height, width), dtype=np.float64)
+        ok = np.ones((height, width), dtype=bool)
+        for i, role in enumerate(roles):
+            vals, valid = _read_band_window(tile.band(role), tile.grid, grid, win, resampling)
+            stack[i] = vals
+            ok &= valid
+            if not ok.any():
+                break
+        if ok.any():
+            for role in tile.roles:
+                if role in ("scl", "qa_pixel"):
+                    vals, valid = _read_band_window(tile.band(role), tile.grid, grid, win, "nearest")
+                    ok &= valid & ~_qa_invalid(role, vals)
+        take = ok & ~filled
+        if take.any():
+            out[:, take] = (stack[:, take] * scale + offset).astype(np.float32)
+            filled |= take
+            if filled.all():
+                break
+    return out
+
+
+def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, date: dt.date | None = None,
+               chunks: int = 1024, resampling: str = "nearest", name: str = "scene"):
+    """Lazy reflectance of one acquisition on ``grid``.
+
+    Returns
+    -------
+    xarray.DataArray
+        dims ``("band", "y", "x")``, float32, band coordinate = reflectance roles,
+        ``x``/``y`` pixel-centre coordinates, CRS attached with rioxarray.
+    """
+    import dask.array as da
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+    import xarray as xr
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    roles = profile.reflectance_roles
+    missing = [r for r in ("green", "red", "nir") if r not in roles]
+    if missing:
+        raise BandMismatchError(f"sensor {profile.name!r} lacks required roles {', '.join(missing)}")
+    use = [t for t in tiles if _overlaps(t, grid)]
+    if not use:
+        raise NoOverlapError(f"{name}: none of its {len(tiles)} tiles overlap the target grid {grid.bounds}")
+    off = profile.offset_for(date)
+    ych, xch = grid.chunks(chunks)
+    token = tokenize(tuple(t.name for t in use), [t.bands for t in use], grid.to_dict(), roles,
+                     profile.scale, off, chunks, resampling)
+    key = f"read-{name}-{token}"
+    dsk = {}
+    row = 0
+    footprints = [_footprint(t.grid, grid.crs) for t in use]
+    for i, h in enumerate(ych):
+        col = 0
+        for j, w in enumerate(xch):
+            sub = grid.subgrid(Window(col, row, w, h)).bounds
+            hits = tuple(t for t, fp in zip(use, footprints)
+                         if fp[0] < sub[2] and fp[2] > sub[0] and fp[1] < sub[3] and fp[3] > sub[1])
+            dsk[(key, 0, i, j)] = (_read_block, hits, roles, grid, row, col, h, w, profile.scale, off, resampling)
+            col += w
+        row += h
+    graph = HighLevelGraph.from_collections(key, dsk, dependencies=[])
+    arr = da.Array(graph, key, chunks=((len(roles),), ych, xch), dtype=np.float32)
+    x, y = grid.xy_coords()
+    out = xr.DataArray(arr, dims=("band", "y", "x"), coords={"band": list(roles), "y": y, "x": x}, name=name)
+    out.attrs.update(sensor=profile.name, scale=profile.scale, offset=off,
+                     date=str(date) if date else "")
+    return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+
+
+def open_image(paths: str | os.PathLike | Sequence[str | os.PathLike], *, profile: SensorProfile,
+               grid: Grid | None = None, chunks: int = 1024, date: dt.date | None = None):
+    """Open one image (one or several tiles of one acquisition) lazily.
+
+    Returns
+    -------
+    (xarray.DataArray, Grid)
+        Reflectance with dims ``("band", "y", "x")`` and the grid it is on (the
+        tiles' own grid unless ``grid`` is given).
+    """
+    plist = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    tiles = tiles_from_files(plist, profile)
+    target = grid or derive_grid(tiles)
+    return open_scene(tiles, profile=profile, grid=target, date=date, chunks=chunks,
+                      name=Path(str(plist[0])).stem), target
+
+
+def open_epoch(scenes: Sequence[Scene], *, profile: SensorProfile, grid: Grid, chunks: int = 1024,
+               resampling: str = "nearest", name: str = "epoch"):
+    """Lazy reflectance of all acquisitions of one epoch, dims ``("time", "band", "y", "x")``."""
+    import xarray as xr
+
+    arrays = []
+    for k, sc in enumerate(scenes):
+        arrays.append(open_scene(sc.tiles, profile=profile, grid=grid, date=sc.date, chunks=chunks,
+                                 resampling=resampling, name=f"{name}-{sc.date or k}"))
+    times = [np.datetime64(sc.date) if sc.date else np.datetime64("NaT") for sc in scenes]
+    out = xr.concat(arrays, dim="time", coords="minimal", compat="override", join="override")
+    out = out.assign_coords(time=("time", times))
+    out.name = name
+    return out
+
+
+def read_categorical(path: str | os.PathLike, *, chunks: int = 1024, grid: Grid | None = None):
+    """Open a single-band integer raster (land cover) lazily as a dask array.
+
+    Returns
+    -------
+    (dask.array.Array, Grid, nodata)
+    """
+    import dask.array as da
+
+    info = inspect_tile(path)
+    if grid is not None and not grid.same_as(info.grid):
+        from .errors import GridMismatchError
+
+        raise GridMismatchError(f"{info.path}: grid differs from the expected grid")
+    if np.dtype(info.dtype).kind not in "iub":
+        raise BandMismatchError(f"{info.path}: land cover must be an integer raster, found {info.dtype}")
+    g = info.grid
+    ych, xch = g.chunks(chunks)
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    key = f"cat-{Path(info.path).stem}-{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), chunks)}"
+    dsk = {}
+    row = 0
+    for i, h in enumerate(ych):
+        col = 0
+        for j, w in enumerate(xch):
+            dsk[(key, i, j)] = (_read_plain, info.path, row, col, h, w)
+            col += w
+        row += h
+    arr = da.Array(HighLevelGraph.from_collections(key, dsk, dependencies=[]), key, chunks=(ych, xch),
+                   dtype=np.dtype(info.dtype))
+    return arr, g, info.nodata
+
+
+def _read_plain(path: str, row: int, col: int, h: int, w: int) -> np.ndarray:
+    try:
+        with rasterio.open(path) as ds:
+            return ds.read(1, window=Window(col, row, w, h))
+    except rasterio.errors.RasterioError as exc:
+        raise TileReadError(f"{path}: read failed ({_first_line(exc)})") from None
+
+
+REFLECTANCE_ROLES = REFLECTANCE_ROLES  # re-export for callers that import it from here

@@ -1,0 +1,71 @@
+"""Run manifests: inputs with sizes and hashes, the resolved spec, versions, timings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ._versions import versions
+
+__all__ = ["sha256_file", "describe_inputs", "Timer", "manifest_dict"]
+
+
+def sha256_file(path: str | os.PathLike, *, bufsize: int = 4 << 20) -> str:
+    """SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(bufsize):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def describe_inputs(paths: Iterable[str | os.PathLike], *, threads: int = 2) -> list[dict]:
+    """``[{"path", "bytes", "sha256"}]`` for every distinct input file, hashed in parallel."""
+    uniq = sorted({str(Path(p)) for p in paths})
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
+        hashes = list(ex.map(sha256_file, uniq))
+    return [{"path": p, "bytes": os.path.getsize(p), "sha256": h} for p, h in zip(uniq, hashes)]
+
+
+class Timer:
+    """Collect wall-clock timings per named stage."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t0 = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t, 4)
+
+    @property
+    def total(self) -> float:
+        return round(time.perf_counter() - self._t0, 4)
+
+
+def manifest_dict(*, spec: dict, spec_path: str, inputs: list[dict], outputs: list[str],
+                  timings: dict[str, float], total_s: float, extra: dict | None = None) -> dict:
+    """Assemble the manifest mapping."""
+    out = {
+        "sinks_manifest_version": 1,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "spec_path": spec_path,
+        "spec": spec,
+        "inputs": inputs,
+        "outputs": outputs,
+        "software": versions(),
+        "timings_s": {**timings, "total": total_s},
+    }
+    if extra:
+        out.update(extra)
+    return out

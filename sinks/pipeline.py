@@ -1,0 +1,268 @@
+"""Run one pipeline spec: read → indices → classification → carbon → zonal → goals.
+
+Every stage is a plain function on lazy xarray/dask objects (usable from a
+notebook); this module only wires them together.  Per epoch, all the layers that
+derive from the reflectance (indices, land cover, carbon maps) are written in a
+*single* dask pass, so the tiles are read and decoded once.  Later stages work
+from the small uint8 land-cover files just written.
+
+Outputs (``OUT``)::
+
+    manifest.json            inputs (size, sha256), resolved spec, versions, timings
+    summary.json             every figure of the run (written last)
+    indices/<epoch>/<index>_<YYYYMMDD>.tif
+    landcover_<epoch>.tif    ... and the later stages' layers and tables
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import NoOverlapError, OutputExistsError
+from .grid import Grid
+from .io import Scene, derive_grid, expand_tiles, open_epoch, tiles_from_files, tiles_from_stac
+from .manifest import Timer, describe_inputs, manifest_dict
+from .outputs import RasterOutput, atomic_write_json, write_rasters
+from .sensors import SensorProfile
+from .spec import EpochSpec, PipelineSpec, load_spec
+
+__all__ = ["RunContext", "EpochData", "run", "prepare", "STAGES"]
+
+log = logging.getLogger("sinks")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class EpochData:
+    """Lazy layers and written files of one epoch."""
+
+    spec: EpochSpec
+    scenes: list[Scene]
+    refl: Any = None  # xarray.DataArray (time, band, y, x)
+    layers: dict[str, Any] = field(default_factory=dict)
+    outputs: list[RasterOutput] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class RunContext:
+    """Everything a stage needs; stages add layers, files and summary sections."""
+
+    spec: PipelineSpec
+    spec_path: Path | None
+    out: Path
+    overwrite: bool
+    profile: SensorProfile
+    grid: Grid
+    epochs: list[EpochData]
+    timer: Timer = field(default_factory=Timer)
+    summary: dict[str, Any] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
+    progress: Progress | None = None
+
+    def say(self, msg: str) -> None:
+        log.info(msg)
+        if self.progress:
+            self.progress(msg)
+
+
+# --------------------------------------------------------------------------------------
+# preparation
+# --------------------------------------------------------------------------------------
+def _aoi_bounds(spec: PipelineSpec, crs) -> tuple[float, float, float, float] | None:  # noqa: ANN001
+    if spec.aoi.boundary is None:
+        return None
+    from .vectors import read_vector
+
+    gdf = read_vector(spec.aoi.boundary.path, layer=spec.aoi.boundary.layer, target_crs=crs, what="aoi.boundary")
+    return tuple(gdf.total_bounds)  # type: ignore[return-value]
+
+
+def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite: bool,
+            progress: Progress | None = None) -> RunContext:
+    """Resolve tiles and the target grid; check every input before anything is computed."""
+    profile = spec.sensor_profile()
+    epochs: list[EpochData] = []
+    inputs: list[str] = [str(spec_path)] if spec_path else []
+    for ep in spec.epochs:
+        scenes = []
+        for sc in ep.scenes:
+            if sc.stac:
+                tiles = tiles_from_stac(sc.stac, profile, date=sc.date)
+                inputs.append(sc.stac)
+            else:
+                tiles = tiles_from_files(expand_tiles(sc.tiles), profile)
+            inputs.extend(ref.path for t in tiles for _r, ref in t.bands)
+            scenes.append(Scene(sc.date, tuple(tiles)))
+        epochs.append(EpochData(ep, scenes))
+    all_tiles = [t for e in epochs for s in e.scenes for t in s.tiles]
+    g = spec.grid
+    crs = g.crs or all_tiles[0].grid.crs
+    aoi = _aoi_bounds(spec, crs)
+    grid = derive_grid(all_tiles, crs=crs, resolution=g.resolution, bounds=g.bounds, aoi_bounds=aoi)
+    from .io import _overlaps
+
+    for e in epochs:
+        if not any(_overlaps(t, grid) for s in e.scenes for t in s.tiles):
+            raise NoOverlapError(f"epoch {e.name}: its tiles do not overlap the AOI / target grid")
+    for key in ("boundary", "redlines", "regions", "coastal_zone"):
+        ref = getattr(spec.aoi, key)
+        if ref is not None and "://" not in ref.path:
+            inputs.append(ref.path)
+    return RunContext(spec=spec, spec_path=spec_path, out=out, overwrite=overwrite, profile=profile,
+                      grid=grid, epochs=epochs, inputs=inputs, progress=progress)
+
+
+# --------------------------------------------------------------------------------------
+# per-epoch lazy stages
+# --------------------------------------------------------------------------------------
+def stage_read(ctx: RunContext, ep: EpochData) -> None:
+    """Lazy mosaic of every acquisition of the epoch on the target grid."""
+    ep.refl = open_epoch(ep.scenes, profile=ctx.profile, grid=ctx.grid, chunks=ctx.spec.grid.chunks,
+                         resampling=ctx.spec.grid.resampling, name=f"refl-{ep.name}")
+    if ctx.spec.outputs.reflectance:
+        for k, sc in enumerate(ep.scenes):
+            tag = _date_tag(sc.date, k)
+            for role in ep.refl.band.values:
+                ep.outputs.append(RasterOutput(
+                    ctx.out / "reflectance" / ep.name / f"{role}_{tag}.tif",
+                    ep.refl.isel(time=k).sel(band=role).data, nodata=np.nan,
+                    description=f"surface reflectance {role} {sc.date}", tags={"units": "reflectance"}))
+
+
+def _date_tag(date: dt.date | None, k: int) -> str:
+    return date.strftime("%Y%m%d") if date else f"scene{k}"
+
+
+def stage_indices(ctx: RunContext, ep: EpochData) -> None:
+    """Spectral indices per acquisition (written as float32 COGs when asked)."""
+    from .indices import compute_indices
+
+    spec = ctx.spec.indices
+    if not spec.names:
+        return
+    for k, sc in enumerate(ep.scenes):
+        ds = compute_indices(ep.refl.isel(time=k), spec.names)
+        ep.layers[f"indices_{k}"] = ds
+        if spec.write:
+            tag = _date_tag(sc.date, k)
+            for name in spec.names:
+                ep.outputs.append(RasterOutput(
+                    ctx.out / "indices" / ep.name / f"{name}_{tag}.tif", ds[name].data, nodata=np.nan,
+                    description=f"{name.upper()} {sc.date}", tags={"index": name, "date": str(sc.date)}))
+
+
+def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
+    if not ep.outputs:
+        return
+    paths = write_rasters(ep.outputs, ctx.grid, overwrite=ctx.overwrite, blocksize=512)
+    for o, p in zip(ep.outputs, paths):
+        ep.files[p.stem] = p
+    ctx.written.extend(paths)
+    ep.outputs = []
+
+
+#: Ordered lazy per-epoch stages (name, function, enabled(spec)).
+EPOCH_STAGES: list[tuple[str, Callable[[RunContext, EpochData], None], Callable[[PipelineSpec], bool]]] = [
+    ("read", stage_read, lambda s: True),
+    ("indices", stage_indices, lambda s: bool(s.indices.names)),
+]
+
+#: Ordered run-level stages that work from written files (name, function, enabled(spec)).
+STAGES: list[tuple[str, Callable[[RunContext], None], Callable[[PipelineSpec], bool]]] = []
+
+
+# --------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a directory")
+    if not overwrite and out.exists() and any(out.iterdir()):
+        raise OutputExistsError(f"{out}: output folder is not empty; pass --overwrite to replace its outputs")
+
+
+def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overwrite: bool = False,
+        progress: Progress | None = None, scheduler: str | None = None) -> dict[str, Any]:
+    """Run a pipeline spec and write its outputs under ``out``.
+
+    Parameters
+    ----------
+    spec : PipelineSpec or path
+        A validated spec or the path of a YAML spec.
+    out : path
+        Output folder; must be empty or absent unless ``overwrite``.
+    overwrite : bool
+        Replace existing outputs.
+    progress : callable, optional
+        Called with a short message as each stage starts (the CLI shows them).
+    scheduler : str, optional
+        Dask scheduler (``"threads"`` by default, ``"synchronous"`` for debugging).
+
+    Returns
+    -------
+    dict
+        The summary (also written to ``out/summary.json``).
+    """
+    import dask
+
+    if isinstance(spec, PipelineSpec):
+        spec_path = None
+    else:
+        spec, spec_path = load_spec(spec)
+    out = Path(out)
+    _check_out(out, overwrite)
+    ctx = prepare(spec, spec_path=spec_path, out=out, overwrite=overwrite, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    with dask.config.set(scheduler=scheduler or "threads"):
+        for ep in ctx.epochs:
+            for name, fn, enabled in EPOCH_STAGES:
+                if enabled(spec):
+                    with ctx.timer.stage(name):
+                        fn(ctx, ep)
+            ctx.say(f"epoch {ep.name}: computing and writing {len(ep.outputs)} layers")
+            with ctx.timer.stage("compute_write"):
+                _write_epoch(ctx, ep)
+        for name, fn, enabled in STAGES:
+            if enabled(spec):
+                ctx.say(f"stage {name}")
+                with ctx.timer.stage(name):
+                    fn(ctx)
+    return _finish(ctx)
+
+
+def _finish(ctx: RunContext) -> dict[str, Any]:
+    spec = ctx.spec
+    summary = {
+        "name": spec.name,
+        "grid": ctx.grid.to_dict(),
+        "sensor": ctx.profile.name,
+        "epochs": [{"name": e.name, "year": e.spec.year,
+                    "scenes": [str(s.date) if s.date else None for s in e.scenes],
+                    "tiles": sum(len(s.tiles) for s in e.scenes)} for e in ctx.epochs],
+        **ctx.summary,
+        "outputs": sorted(str(p.relative_to(ctx.out)) for p in ctx.written),
+    }
+    with ctx.timer.stage("manifest"):
+        inputs = describe_inputs(ctx.inputs)
+    manifest = manifest_dict(spec=spec.model_dump(mode="json"), spec_path=str(ctx.spec_path or ""),
+                             inputs=inputs, outputs=summary["outputs"], timings=ctx.timer.timings,
+                             total_s=ctx.timer.total, extra={"grid": ctx.grid.to_dict()})
+    atomic_write_json(ctx.out / "manifest.json", manifest, overwrite=True)
+    summary["timings_s"] = manifest["timings_s"]
+    atomic_write_json(ctx.out / "summary.json", summary, overwrite=True)
+    return summary

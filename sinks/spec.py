@@ -1,0 +1,401 @@
+"""The YAML pipeline spec, validated with pydantic.
+
+``load_spec(path)`` parses with ``yaml.safe_load``, validates every key (unknown
+keys are errors), resolves relative paths against the spec file's folder, expands
+tile globs and checks that every input file exists.  All problems are collected
+and reported together, each with its key, by :class:`~sinks.errors.SpecError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import SpecError
+
+__all__ = [
+    "PipelineSpec",
+    "SensorSpec",
+    "GridSpec",
+    "SceneSpec",
+    "EpochSpec",
+    "VectorRef",
+    "AOISpec",
+    "IndicesSpec",
+    "ClassificationSpec",
+    "CarbonSpec",
+    "ValuationSpec",
+    "UncertaintySpec",
+    "ZonalSpec",
+    "GoalsSpec",
+    "ReferenceSpec",
+    "load_spec",
+    "parse_spec",
+]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class SensorSpec(_Base):
+    """A packaged sensor profile, or generic band roles."""
+
+    name: str = "generic"
+    bands: list[str] | None = None
+    scale: float | None = None
+    offset: float | None = None
+
+
+class GridSpec(_Base):
+    """Target grid; anything left out is taken from the tiles (and the AOI)."""
+
+    crs: str | None = None
+    resolution: float | None = Field(default=None, gt=0)
+    bounds: tuple[float, float, float, float] | None = None
+    chunks: int = Field(default=1024, ge=64, le=8192)
+    resampling: Literal["nearest", "bilinear", "cubic", "average"] = "nearest"
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float, float, float] | None) -> Any:
+        if v is not None and (v[0] >= v[2] or v[1] >= v[3]):
+            raise ValueError("bounds must be [left, bottom, right, top] with left < right and bottom < top")
+        return v
+
+
+class SceneSpec(_Base):
+    """One acquisition: a date and its tiles (globs) or a STAC source."""
+
+    date: dt.date | None = None
+    tiles: list[str] = Field(default_factory=list)
+    stac: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "SceneSpec":
+        if not self.tiles and not self.stac:
+            raise ValueError("a scene needs 'tiles' or 'stac'")
+        if self.tiles and self.stac:
+            raise ValueError("give either 'tiles' or 'stac', not both")
+        return self
+
+
+class EpochSpec(_Base):
+    """One epoch (a year): one or more acquisitions."""
+
+    name: str
+    year: int = Field(ge=1970, le=2100)
+    scenes: list[SceneSpec] = Field(default_factory=list)
+    date: dt.date | None = None
+    tiles: list[str] = Field(default_factory=list)
+    stac: str | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _str_name(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+    @model_validator(mode="after")
+    def _scenes(self) -> "EpochSpec":
+        if self.tiles or self.stac:
+            if self.scenes:
+                raise ValueError("give 'scenes' or 'tiles'/'stac' at epoch level, not both")
+            self.scenes = [SceneSpec(date=self.date, tiles=self.tiles, stac=self.stac)]
+            self.tiles, self.stac = [], None
+        if not self.scenes:
+            raise ValueError("an epoch needs 'scenes' (or 'tiles')")
+        return self
+
+
+class VectorRef(_Base):
+    """A vector source: a file (GeoPackage, Shapefile, GeoJSON, GeoParquet ...) or PostGIS."""
+
+    path: str
+    id_field: str | None = None
+    layer: str | None = None
+
+
+class AOISpec(_Base):
+    """Area-of-interest vectors."""
+
+    boundary: VectorRef | None = None
+    redlines: VectorRef | None = None
+    regions: VectorRef | None = None
+    coastal_zone: VectorRef | None = None
+
+
+_ALL_INDICES = ("ndvi", "evi", "ndwi", "mndwi", "ndbi", "mvi", "ndmi")
+
+
+class IndicesSpec(_Base):
+    """Spectral indices written per acquisition."""
+
+    names: list[str] = Field(default_factory=lambda: list(_ALL_INDICES))
+    write: bool = True
+
+    @field_validator("names")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        out = [n.lower() for n in v]
+        bad = [n for n in out if n not in _ALL_INDICES]
+        if bad:
+            raise ValueError(f"unknown index {', '.join(bad)}; known: {', '.join(_ALL_INDICES)}")
+        return out
+
+
+class ClassificationSpec(_Base):
+    """Land-cover classification stage."""
+
+    enabled: bool = True
+    method: Literal["rules", "model"] = "rules"
+    model: str | None = None
+    rules: str | dict[str, Any] | None = None
+    mmu_ha: dict[str, float] = Field(default_factory=lambda: {"forest": 0.0667})
+    coastal_buffer_m: float = Field(default=2000.0, ge=0)
+
+    @model_validator(mode="after")
+    def _model_given(self) -> "ClassificationSpec":
+        if self.method == "model" and not self.model:
+            raise ValueError("method 'model' needs 'model: <file>'")
+        return self
+
+
+class ValuationSpec(_Base):
+    """InVEST-style valuation of the sink."""
+
+    price: float = Field(ge=0)
+    unit: Literal["t_c", "t_co2e"] = "t_co2e"
+    discount_rate: float = Field(default=0.0, ge=0, lt=1)
+    price_change: float = Field(default=0.0, gt=-1, lt=1)
+    currency: str = "CNY"
+
+
+class UncertaintySpec(_Base):
+    """Monte Carlo over coefficient ranges (and area estimates when a reference exists)."""
+
+    draws: int = Field(default=10000, ge=100, le=1_000_000)
+    seed: int = 20261122
+    distribution: Literal["triangular", "pert", "uniform"] = "triangular"
+
+
+class CarbonSpec(_Base):
+    """Carbon stock, stock volume and sink."""
+
+    enabled: bool = True
+    table: str = "china"
+    lucode_map: dict[int, str] | None = None
+    soil_depth: Literal["0-30", "0-100"] = "0-30"
+    missing: Literal["error", "zero"] = "error"
+    write_rasters: bool = True
+    volume_m3_per_ha: float = Field(default=94.83, ge=0)
+    volume_raster: str | None = None
+    volume_to_carbon: Literal["ratio", "bef"] = "ratio"
+    carbon_per_m3: float = Field(default=0.523, ge=0)
+    forest_type: str | None = None
+    growth_m3_per_ha_yr: float = Field(default=4.23, ge=0)
+    soil_transition_years: float = Field(default=20.0, gt=0)
+    valuation: ValuationSpec | None = None
+    uncertainty: UncertaintySpec | None = Field(default_factory=UncertaintySpec)
+
+
+class ZonalSpec(_Base):
+    """Per-polygon indicators over redlines and regions, and encroachment patches."""
+
+    enabled: bool = True
+    encroachment_min_ha: float = Field(default=0.05, ge=0)
+    formats: list[Literal["gpkg", "parquet", "csv"]] = Field(default_factory=lambda: ["gpkg", "parquet", "csv"])
+
+
+class GoalsSpec(_Base):
+    """Goal tracking against national or per-region targets."""
+
+    enabled: bool = True
+    targets: str | None = None
+
+
+class ReferenceSpec(_Base):
+    """Reference sample for accuracy assessment (and truth rasters for synthetic data)."""
+
+    path: str
+    label_field: str = "label"
+    epoch_fields: dict[str, str] | None = None
+    truth: dict[str, str] | None = None
+
+    @field_validator("epoch_fields", "truth", mode="before")
+    @classmethod
+    def _str_keys(cls, v: Any) -> Any:
+        return {str(k): val for k, val in v.items()} if isinstance(v, dict) else v
+
+
+class OutputsSpec(_Base):
+    """Which optional layers to write."""
+
+    reflectance: bool = False
+
+
+class PipelineSpec(_Base):
+    """A whole pipeline spec."""
+
+    name: str = "sinks-run"
+    description: str = ""
+    sensor: str | SensorSpec = "generic"
+    grid: GridSpec = Field(default_factory=GridSpec)
+    epochs: list[EpochSpec] = Field(min_length=1)
+    aoi: AOISpec = Field(default_factory=AOISpec)
+    indices: IndicesSpec = Field(default_factory=IndicesSpec)
+    classification: ClassificationSpec = Field(default_factory=ClassificationSpec)
+    carbon: CarbonSpec = Field(default_factory=CarbonSpec)
+    zonal: ZonalSpec = Field(default_factory=ZonalSpec)
+    goals: GoalsSpec = Field(default_factory=GoalsSpec)
+    reference: ReferenceSpec | None = None
+    outputs: OutputsSpec = Field(default_factory=OutputsSpec)
+
+    @model_validator(mode="after")
+    def _unique_epochs(self) -> "PipelineSpec":
+        names = [e.name for e in self.epochs]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"epoch names must be unique; repeated: {', '.join(dup)}")
+        years = [e.year for e in self.epochs]
+        if years != sorted(years):
+            raise ValueError("epochs must be listed in chronological order")
+        return self
+
+    def sensor_profile(self):  # noqa: ANN201 - SensorProfile
+        """Resolve the sensor profile."""
+        from .sensors import resolve_profile
+
+        if isinstance(self.sensor, str):
+            return resolve_profile(sensor=self.sensor)
+        s = self.sensor
+        if s.bands is not None:
+            return resolve_profile(bands=s.bands, scale=s.scale, offset=s.offset)
+        return resolve_profile(sensor=s.name, scale=s.scale, offset=s.offset)
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p.startswith("function-"))) or "(root)"
+
+
+def parse_spec(data: Any, *, source: str = "spec") -> PipelineSpec:
+    """Validate a parsed YAML mapping; raise :class:`SpecError` listing every problem."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: a spec must be a YAML mapping, got {type(data).__name__}",
+                        [f"(root): expected a mapping"])
+    try:
+        spec = PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = _loc(err["loc"])
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(f"{loc}: {msg}")
+        raise SpecError(f"{source}: {problems[0]}" + (f" (and {len(problems) - 1} more problem(s))"
+                                                      if len(problems) > 1 else ""), problems) from None
+    try:
+        spec.sensor_profile()
+    except Exception as exc:  # noqa: BLE001 - ConfigError / BandMismatchError
+        raise SpecError(f"{source}: sensor: {exc}", [f"sensor: {exc}"]) from None
+    return spec
+
+
+def load_spec(path: str | os.PathLike, *, check_files: bool = True) -> tuple[PipelineSpec, Path]:
+    """Read, validate and resolve a spec file.
+
+    Returns
+    -------
+    (PipelineSpec, Path)
+        The spec with every relative path made absolute (relative to the spec's
+        folder), and the spec file's path.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SpecError(f"{p}: spec file not found", [f"{p}: not found"])
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{p}:{where}: YAML syntax error: {problem}", [f"{where.strip()}: {problem}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{p}: cannot read spec ({exc})") from None
+    spec = parse_spec(data, source=str(p))
+    _resolve_paths(spec, p.parent.resolve())
+    if check_files:
+        problems = missing_inputs(spec)
+        if problems:
+            raise SpecError(f"{p}: {problems[0]}" + (f" (and {len(problems) - 1} more problem(s))"
+                                                     if len(problems) > 1 else ""), problems)
+    return spec, p
+
+
+def _abs(base: Path, value: str | None) -> str | None:
+    if value is None or "://" in value or os.path.isabs(value):
+        return value
+    return str(base / value)
+
+
+def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
+    for ep in spec.epochs:
+        for sc in ep.scenes:
+            sc.tiles = [_abs(base, t) for t in sc.tiles]  # type: ignore[misc]
+            sc.stac = _abs(base, sc.stac)
+    for name in ("boundary", "redlines", "regions", "coastal_zone"):
+        ref = getattr(spec.aoi, name)
+        if ref is not None:
+            ref.path = _abs(base, ref.path)  # type: ignore[assignment]
+    if spec.classification.model:
+        spec.classification.model = _abs(base, spec.classification.model)
+    if isinstance(spec.classification.rules, str):
+        spec.classification.rules = _abs(base, spec.classification.rules)
+    if spec.carbon.table and (spec.carbon.table.endswith((".csv", ".yaml", ".yml")) or "/" in spec.carbon.table):
+        spec.carbon.table = _abs(base, spec.carbon.table)  # type: ignore[assignment]
+    spec.carbon.volume_raster = _abs(base, spec.carbon.volume_raster)
+    spec.goals.targets = _abs(base, spec.goals.targets)
+    if spec.reference is not None:
+        spec.reference.path = _abs(base, spec.reference.path)  # type: ignore[assignment]
+        if spec.reference.truth:
+            spec.reference.truth = {k: _abs(base, v) for k, v in spec.reference.truth.items()}  # type: ignore[misc]
+
+
+def missing_inputs(spec: PipelineSpec) -> list[str]:
+    """Every input file the spec names that does not exist, each with its key."""
+    import glob
+
+    problems: list[str] = []
+    for i, ep in enumerate(spec.epochs):
+        for j, sc in enumerate(ep.scenes):
+            for k, t in enumerate(sc.tiles):
+                if any(ch in t for ch in "*?["):
+                    if not glob.glob(t):
+                        problems.append(f"epochs.{i}.scenes.{j}.tiles.{k}: no file matches {t}")
+                elif not os.path.exists(t):
+                    problems.append(f"epochs.{i}.scenes.{j}.tiles.{k}: file not found: {t}")
+            if sc.stac and not os.path.exists(sc.stac):
+                problems.append(f"epochs.{i}.scenes.{j}.stac: file not found: {sc.stac}")
+    for name in ("boundary", "redlines", "regions", "coastal_zone"):
+        ref = getattr(spec.aoi, name)
+        if ref is not None and "://" not in ref.path and not os.path.exists(ref.path):
+            problems.append(f"aoi.{name}.path: file not found: {ref.path}")
+    checks = [("classification.model", spec.classification.model if spec.classification.method == "model" else None),
+              ("classification.rules", spec.classification.rules if isinstance(spec.classification.rules, str) else None),
+              ("carbon.volume_raster", spec.carbon.volume_raster),
+              ("goals.targets", spec.goals.targets)]
+    if spec.carbon.table and os.sep in spec.carbon.table:
+        checks.append(("carbon.table", spec.carbon.table))
+    if spec.reference is not None:
+        checks.append(("reference.path", spec.reference.path))
+        for ep, t in (spec.reference.truth or {}).items():
+            checks.append((f"reference.truth.{ep}", t))
+    for key, value in checks:
+        if value and not os.path.exists(value):
+            problems.append(f"{key}: file not found: {value}")
+    return problems

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny rasters written in tmp_path with known values."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+os.environ.setdefault("SINKS_TEST", "1")
+
+
+@pytest.fixture
+def make_tile(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: write a small tiled GeoTIFF and return its path.
+
+    ``make_tile(name, data, x0=500000, y0=2400000, res=10, crs="EPSG:32649", nodata=0,
+    descriptions=None)`` where ``data`` is (bands, rows, cols).
+    """
+
+    def _make(name: str, data: np.ndarray, *, x0: float = 500000.0, y0: float = 2400000.0,
+              res: float = 10.0, crs: str | None = "EPSG:32649", nodata: float | None = 0,
+              descriptions: list[str] | None = None, block: int = 16) -> Path:
+        data = np.asarray(data)
+        if data.ndim == 2:
+            data = data[None]
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kw = dict(driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
+                  dtype=data.dtype.name, transform=from_origin(x0, y0, res, res), nodata=nodata)
+        if crs:
+            kw["crs"] = crs
+        if data.shape[1] >= block and data.shape[2] >= block:
+            kw.update(tiled=True, blockxsize=block, blockysize=block)
+        with rasterio.open(path, "w", **kw) as ds:
+            ds.write(data)
+            if descriptions:
+                for i, d in enumerate(descriptions, 1):
+                    ds.set_band_description(i, d)
+        return path
+
+    return _make
+
+
+def s2_stack(value_by_band: list[int], shape: tuple[int, int]) -> np.ndarray:
+    """A 6-band uint16 stack with one constant DN per band."""
+    return np.stack([np.full(shape, v, dtype=np.uint16) for v in value_by_band])

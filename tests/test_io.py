@@ -1,0 +1,201 @@
+"""Reading and mosaicking tiles: hand-checked pixel values, chunk independence, bad tiles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from conftest import s2_stack
+from sinks.errors import BandMismatchError, CRSMismatchError, NoOverlapError, TileReadError
+from sinks.grid import Grid
+from sinks.io import derive_grid, inspect_tile, open_image, open_scene, tiles_from_files, tiles_from_stac
+from sinks.sensors import get_profile, resolve_profile
+
+S2 = get_profile("sentinel2_l2a_pre2022")
+
+
+def test_mosaic_first_valid_tile_wins(make_tile):
+    a = s2_stack([100, 200, 300, 400, 500, 600], (20, 30))
+    a[:, 0, 0] = 0  # nodata pixel in tile a
+    b = s2_stack([1100, 1200, 1300, 1400, 1500, 1600], (20, 30))
+    pa = make_tile("a.tif", a)  # x 500000..500300
+    pb = make_tile("b.tif", b, x0=500200)  # overlaps a by 10 columns
+    refl, grid = open_image([pa, pb], profile=S2, chunks=16)
+    assert grid.shape == (20, 50)
+    assert list(refl.band.values) == ["blue", "green", "red", "nir", "swir1", "swir2"]
+    v = refl.values
+    assert np.isnan(v[:, 0, 0]).all()  # nodata in a, b does not cover (0, 0)
+    np.testing.assert_allclose(v[:, 0, 1], [0.01, 0.02, 0.03, 0.04, 0.05, 0.06], rtol=1e-6)
+    np.testing.assert_allclose(v[3, 5, 25], 0.04, rtol=1e-6)  # overlap: first tile wins
+    np.testing.assert_allclose(v[3, 5, 35], 0.14, rtol=1e-6)  # only b
+    assert refl.dtype == np.float32
+
+
+def test_nodata_in_first_tile_filled_by_second(make_tile):
+    a = s2_stack([100] * 6, (16, 16))
+    a[:, 3, 12] = 0
+    b = s2_stack([900] * 6, (16, 16))
+    pa = make_tile("a.tif", a)
+    pb = make_tile("b.tif", b, x0=500080)  # covers a's columns 8..15
+    refl, _ = open_image([pa, pb], profile=S2, chunks=8)
+    v = refl.values
+    assert v[0, 3, 12] == pytest.approx(0.09)
+    assert v[0, 3, 11] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("chunks", [64, 128, 1024])
+def test_result_independent_of_chunk_size(make_tile, chunks):
+    rng = np.random.default_rng(1)
+    a = rng.integers(1, 5000, size=(6, 150, 170)).astype(np.uint16)
+    b = rng.integers(1, 5000, size=(6, 140, 160)).astype(np.uint16)
+    pa = make_tile("a.tif", a)
+    pb = make_tile("b.tif", b, x0=501000, y0=2399500)
+    ref, _ = open_image([pa, pb], profile=S2, chunks=64)
+    got, _ = open_image([pa, pb], profile=S2, chunks=chunks)
+    np.testing.assert_array_equal(ref.values, got.values)
+
+
+def test_post_2022_offset_by_date(make_tile):
+    import datetime as dt
+
+    pa = make_tile("a.tif", s2_stack([1500] * 6, (8, 8)))
+    prof = get_profile("sentinel2_l2a")
+    tiles = tiles_from_files([pa], prof)
+    grid = derive_grid(tiles)
+    old = open_scene(tiles, profile=prof, grid=grid, date=dt.date(2020, 5, 1)).values
+    new = open_scene(tiles, profile=prof, grid=grid, date=dt.date(2025, 5, 1)).values
+    assert old[0, 0, 0] == pytest.approx(0.15)
+    assert new[0, 0, 0] == pytest.approx(0.05)
+
+
+def test_bands_matched_by_description(make_tile):
+    data = s2_stack([1, 2, 3, 4, 5, 6], (8, 8))[::-1].copy()  # stored in reverse order
+    p = make_tile("rev.tif", data, descriptions=["B12", "B11", "B08", "B04", "B03", "B02"])
+    refl, _ = open_image(p, profile=S2)
+    np.testing.assert_allclose(refl.values[:, 0, 0], np.array([1, 2, 3, 4, 5, 6]) * 1e-4, rtol=1e-6)
+
+
+def test_generic_bands_with_ignored_band(make_tile):
+    data = np.stack([np.full((8, 8), v, np.uint16) for v in (10, 20, 30, 40, 50, 60, 70)])
+    p = make_tile("seven.tif", data)
+    prof = resolve_profile(bands="-,blue,green,red,nir,swir1,swir2", scale=0.001)
+    refl, _ = open_image(p, profile=prof)
+    np.testing.assert_allclose(refl.values[:, 0, 0], [0.02, 0.03, 0.04, 0.05, 0.06, 0.07], rtol=1e-6)
+
+
+def test_tile_in_other_crs_is_warped_explicitly(make_tile):
+    # a UTM tile and the same area in another UTM zone's CRS: both land on the target grid
+    a = s2_stack([1000] * 6, (32, 32))
+    pa = make_tile("utm49.tif", a)
+    pb = make_tile("other.tif", s2_stack([2000] * 6, (32, 32)), x0=600000, y0=2400300, crs="EPSG:32650")
+    tiles = tiles_from_files([pa, pb], S2)
+    grid = Grid.from_bounds((499000, 2399000, 500400, 2400400), 10, "EPSG:32649")
+    v = open_scene(tiles, profile=S2, grid=grid, chunks=64).values
+    assert np.nanmax(v[0]) == pytest.approx(0.1)  # zone-50 tile lies far east: not on this grid
+    from rasterio.warp import transform_bounds
+
+    b = transform_bounds("EPSG:32649", "EPSG:32650", 500000, 2399680, 500320, 2400000)
+    pc = make_tile("same_area.tif", s2_stack([3000] * 6, (40, 40)), x0=b[0] - 40, y0=b[3] + 40, crs="EPSG:32650")
+    grid2 = Grid.from_bounds((500000, 2399680, 500320, 2400000), 10, "EPSG:32649")
+    v2 = open_scene(tiles_from_files([pc], S2), profile=S2, grid=grid2).values
+    assert np.isfinite(v2).all() and np.allclose(v2[0], 0.3)
+
+
+def test_grid_from_tiles_snaps_to_tile_lattice(make_tile):
+    p = make_tile("odd.tif", s2_stack([5] * 6, (10, 10)), x0=500003.0, y0=2400007.0)
+    tiles = tiles_from_files([p], S2)
+    g = derive_grid(tiles, aoi_bounds=(500020, 2399930, 500060, 2399990))
+    assert g.transform.c == pytest.approx(500013.0) and g.transform.f == pytest.approx(2399997.0)
+    assert g.shape == (7, 5)
+    assert g.offset_in(tiles[0].grid) is not None
+
+
+# ------------------------------------------------------------------ bad input
+def test_missing_tile(tmp_path):
+    with pytest.raises(TileReadError, match="missing.tif: file not found"):
+        inspect_tile(tmp_path / "missing.tif")
+
+
+def test_zero_byte_tile(tmp_path):
+    p = tmp_path / "empty.tif"
+    p.write_bytes(b"")
+    with pytest.raises(TileReadError, match="empty.tif: file is empty"):
+        inspect_tile(p)
+
+
+def test_text_file_named_tif(tmp_path):
+    p = tmp_path / "notes.tif"
+    p.write_text("this is not a raster\n")
+    with pytest.raises(TileReadError, match="notes.tif"):
+        inspect_tile(p)
+
+
+def test_truncated_tif(make_tile, tmp_path):
+    rng = np.random.default_rng(0)
+    p = make_tile("full.tif", rng.integers(1, 60000, size=(6, 64, 64)).astype(np.uint16))
+    data = p.read_bytes()
+    t = tmp_path / "trunc.tif"
+    t.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TileReadError, match="trunc.tif"):
+        inspect_tile(t)
+
+
+def test_tile_without_crs(make_tile):
+    p = make_tile("nocrs.tif", s2_stack([1] * 6, (8, 8)), crs=None)
+    with pytest.raises(CRSMismatchError, match="nocrs.tif: raster has no CRS"):
+        inspect_tile(p)
+
+
+def test_band_count_mismatch(make_tile):
+    p = make_tile("four.tif", np.ones((4, 8, 8), np.uint16))
+    with pytest.raises(BandMismatchError, match="four.tif: has 4 bands but sensor"):
+        tiles_from_files([p], S2)
+    with pytest.raises(BandMismatchError, match="has 4 bands"):
+        tiles_from_files([p], resolve_profile(bands="blue,green,red,nir,swir1"))
+
+
+def test_unknown_band_role():
+    with pytest.raises(BandMismatchError, match="unknown band role 'purple'"):
+        resolve_profile(bands="blue,green,purple,nir")
+
+
+def test_tiles_not_overlapping_grid(make_tile):
+    p = make_tile("far.tif", s2_stack([1] * 6, (8, 8)), x0=700000)
+    grid = Grid.from_bounds((500000, 2399000, 501000, 2400000), 10, "EPSG:32649")
+    with pytest.raises(NoOverlapError):
+        open_scene(tiles_from_files([p], S2), profile=S2, grid=grid)
+
+
+def test_stac_static_catalog(make_tile, tmp_path):
+    import pystac
+
+    paths = {}
+    for role_name, v in zip(["B02", "B03", "B04", "B08", "B11", "B12"], [1, 2, 3, 4, 5, 6]):
+        paths[role_name] = make_tile(f"item1/{role_name}.tif", np.full((1, 8, 8), v * 100, np.uint16))
+    import datetime as dt
+
+    cat = pystac.Catalog("c", "test catalog")
+    item = pystac.Item("item1", geometry=None, bbox=None, datetime=dt.datetime(2020, 5, 1), properties={})
+    for name, p in paths.items():
+        item.add_asset(name, pystac.Asset(href=str(p), media_type=pystac.MediaType.COG))
+    cat.add_item(item)
+    cat.normalize_hrefs(str(tmp_path / "stac"))
+    cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+    tiles = tiles_from_stac(tmp_path / "stac" / "catalog.json", S2)
+    assert len(tiles) == 1 and set(tiles[0].roles) == {"blue", "green", "red", "nir", "swir1", "swir2"}
+    grid = derive_grid(tiles)
+    v = open_scene(tiles, profile=S2, grid=grid).values
+    np.testing.assert_allclose(v[:, 2, 2], [0.01, 0.02, 0.03, 0.04, 0.05, 0.06], rtol=1e-6)
+
+
+def test_read_error_during_compute_names_file(make_tile, tmp_path):
+    rng = np.random.default_rng(0)
+    p = make_tile("late.tif", rng.integers(1, 60000, size=(6, 64, 64)).astype(np.uint16))
+    refl, _ = open_image(p, profile=S2, chunks=32)
+    p.write_bytes(b"garbage")  # file replaced after the graph was built
+    with pytest.raises(TileReadError, match="late.tif"):
+        refl.values
