@@ -1,0 +1,111 @@
+"""Spec validation: every problem reported with its key; exit 2 from the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sinks.cli import main
+from sinks.errors import SpecError
+from sinks.spec import load_spec, parse_spec
+
+GOOD = {
+    "name": "t",
+    "sensor": "sentinel2_l2a",
+    "epochs": [{"name": "2020", "year": 2020, "scenes": [{"date": "2020-08-01", "tiles": ["a.tif"]}]}],
+}
+
+
+def _write(tmp_path: Path, data, name: str = "spec.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return p
+
+
+def test_good_spec_resolves_paths(tmp_path):
+    (tmp_path / "a.tif").write_bytes(b"x")
+    spec, _ = load_spec(_write(tmp_path, GOOD))
+    assert spec.epochs[0].scenes[0].tiles == [str(tmp_path / "a.tif")]
+    assert spec.classification.mmu_ha["forest"] == pytest.approx(0.0667)
+
+
+def test_epoch_shorthand_tiles():
+    spec = parse_spec({**GOOD, "epochs": [{"name": 2015, "year": 2015, "tiles": ["x.tif"], "date": "2015-01-01"}]})
+    assert spec.epochs[0].name == "2015" and len(spec.epochs[0].scenes) == 1
+
+
+def test_unknown_key_named():
+    with pytest.raises(SpecError) as ei:
+        parse_spec({**GOOD, "colour": "red"})
+    assert ei.value.problems == ["colour: unknown key"]
+
+
+def test_wrong_type_named():
+    bad = {**GOOD, "epochs": [{"name": "2020", "year": "twenty", "tiles": ["a.tif"]}]}
+    with pytest.raises(SpecError, match=r"epochs\.0\.year"):
+        parse_spec(bad)
+
+
+def test_all_problems_listed():
+    bad = {**GOOD, "grid": {"resolution": -5, "chunks": 3}, "extra": 1}
+    with pytest.raises(SpecError) as ei:
+        parse_spec(bad)
+    keys = {p.split(":")[0] for p in ei.value.problems}
+    assert {"grid.resolution", "grid.chunks", "extra"} <= keys
+
+
+def test_unknown_sensor():
+    with pytest.raises(SpecError, match="sensor: unknown sensor 'modis'"):
+        parse_spec({**GOOD, "sensor": "modis"})
+
+
+def test_unknown_index():
+    with pytest.raises(SpecError, match="indices.names"):
+        parse_spec({**GOOD, "indices": {"names": ["ndvi", "xyz"]}})
+
+
+def test_epochs_out_of_order():
+    eps = [{"name": "b", "year": 2020, "tiles": ["a"]}, {"name": "a", "year": 2015, "tiles": ["a"]}]
+    with pytest.raises(SpecError, match="chronological"):
+        parse_spec({**GOOD, "epochs": eps})
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    p = _write(tmp_path, "name: x\nepochs: [\n  - {name: a\n")
+    with pytest.raises(SpecError, match=r"spec.yaml:.*line \d+.*YAML syntax error"):
+        load_spec(p)
+
+
+def test_missing_tile_and_aoi_listed(tmp_path):
+    data = {**GOOD, "aoi": {"redlines": {"path": "nowhere.gpkg", "id_field": "id"}}}
+    with pytest.raises(SpecError) as ei:
+        load_spec(_write(tmp_path, data))
+    text = " ".join(ei.value.problems)
+    assert "epochs.0.scenes.0.tiles.0: file not found" in text
+    assert "aoi.redlines.path: file not found" in text
+
+
+def test_validate_cli_exit_codes(tmp_path, capsys):
+    p = _write(tmp_path, {**GOOD, "bogus": True})
+    with pytest.raises(SystemExit) as ei:
+        main(["validate", str(p)])
+    assert ei.value.code == 2
+    err = capsys.readouterr().err
+    assert "bogus: unknown key" in err and "Traceback" not in err
+    (tmp_path / "a.tif").write_bytes(b"x")
+    ok = _write(tmp_path, GOOD, "ok.yaml")
+    with pytest.raises(SystemExit) as ei:
+        main(["validate", str(ok)])
+    assert ei.value.code == 0
+
+
+def test_run_cli_bad_spec_exit_2(tmp_path, capsys):
+    p = _write(tmp_path, "epochs: {")
+    with pytest.raises(SystemExit) as ei:
+        main(["run", str(p), "--out", str(tmp_path / "out")])
+    assert ei.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "spec.yaml" in err
+    assert not (tmp_path / "out").exists()
