@@ -33,7 +33,7 @@ from .outputs import RasterOutput, atomic_write_json, write_rasters
 from .sensors import SensorProfile
 from .spec import EpochSpec, PipelineSpec, load_spec
 
-__all__ = ["RunContext", "EpochData", "run", "prepare", "STAGES"]
+__all__ = ["RunContext", "EpochData", "run", "run_prepared", "prepare", "for_region", "STAGES", "EPOCH_STAGES"]
 
 log = logging.getLogger("sinks")
 
@@ -73,6 +73,8 @@ class RunContext:
     inputs: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
     progress: Progress | None = None
+    region: Any = None  # shapely geometry in the grid CRS (batch jobs), pixels outside are nodata
+    region_id: str | None = None
 
     def say(self, msg: str) -> None:
         log.info(msg)
@@ -130,10 +132,34 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
 # --------------------------------------------------------------------------------------
 # per-epoch lazy stages
 # --------------------------------------------------------------------------------------
+def region_mask(grid: Grid, geometry: Any, *, chunks: int):
+    """Lazy boolean (y, x) mask: True inside ``geometry`` (pixel centres), on ``grid``."""
+    import dask.array as da
+
+    from rasterio.features import geometry_mask
+
+    def block(block_info: dict | None = None) -> np.ndarray:
+        (r0, r1), (c0, c1) = block_info[None]["array-location"]
+        sub = grid.subgrid(_win(r0, r1, c0, c1))
+        return ~geometry_mask([geometry], out_shape=sub.shape, transform=sub.transform)
+
+    return da.map_blocks(block, chunks=grid.chunks(chunks), dtype=bool, meta=np.zeros((0, 0), bool))
+
+
+def _win(r0: int, r1: int, c0: int, c1: int):  # noqa: ANN202
+    from rasterio.windows import Window
+
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
 def stage_read(ctx: RunContext, ep: EpochData) -> None:
     """Lazy mosaic of every acquisition of the epoch on the target grid."""
     ep.refl = open_epoch(ep.scenes, profile=ctx.profile, grid=ctx.grid, chunks=ctx.spec.grid.chunks,
                          resampling=ctx.spec.grid.resampling, name=f"refl-{ep.name}")
+    if ctx.region is not None:
+        if "region_mask" not in ctx.cache:
+            ctx.cache["region_mask"] = region_mask(ctx.grid, ctx.region, chunks=ctx.spec.grid.chunks)
+        ep.refl = ep.refl.where(_bcast(ctx.cache["region_mask"], ep.refl))
     if ctx.spec.outputs.reflectance:
         for k, sc in enumerate(ep.scenes):
             tag = _date_tag(sc.date, k)
@@ -142,6 +168,12 @@ def stage_read(ctx: RunContext, ep: EpochData) -> None:
                     ctx.out / "reflectance" / ep.name / f"{role}_{tag}.tif",
                     ep.refl.isel(time=k).sel(band=role).data, nodata=np.nan,
                     description=f"surface reflectance {role} {sc.date}", tags={"units": "reflectance"}))
+
+
+def _bcast(mask: Any, refl: Any) -> Any:
+    import xarray as xr
+
+    return xr.DataArray(mask, dims=("y", "x"), coords={"y": refl.y, "x": refl.x})
 
 
 def _date_tag(date: dt.date | None, k: int) -> str:
@@ -227,7 +259,15 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
     out = Path(out)
     _check_out(out, overwrite)
     ctx = prepare(spec, spec_path=spec_path, out=out, overwrite=overwrite, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
+    return run_prepared(ctx, scheduler=scheduler)
+
+
+def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, Any]:
+    """Run every stage of a prepared context (see :func:`prepare`, :func:`for_region`)."""
+    import dask
+
+    spec = ctx.spec
+    ctx.out.mkdir(parents=True, exist_ok=True)
     with dask.config.set(scheduler=scheduler or "threads"):
         for ep in ctx.epochs:
             for name, fn, enabled in EPOCH_STAGES:
@@ -243,6 +283,29 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
                 with ctx.timer.stage(name):
                     fn(ctx)
     return _finish(ctx)
+
+
+def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
+               overwrite: bool = True) -> RunContext:
+    """A context for one region: grid clipped to the region's bounds, tiles filtered to it.
+
+    ``geometry`` must be in the grid's CRS.  Pixels outside it become nodata.
+    """
+    grid = base.grid.clip_to_bounds(tuple(geometry.bounds))
+    from .io import _overlaps
+
+    epochs = []
+    for e in base.epochs:
+        scenes = [Scene(s.date, tuple(t for t in s.tiles if _overlaps(t, grid))) for s in e.scenes]
+        scenes = [s for s in scenes if s.tiles]
+        if not scenes:
+            raise NoOverlapError(f"region {region_id}: epoch {e.name} has no tiles over the region")
+        epochs.append(EpochData(e.spec, scenes))
+    used = {ref.path for e in epochs for s in e.scenes for t in s.tiles for _r, ref in t.bands}
+    inputs = [p for p in base.inputs if p in used or not p.lower().endswith((".tif", ".tiff"))]
+    return RunContext(spec=base.spec, spec_path=base.spec_path, out=out, overwrite=overwrite,
+                      profile=base.profile, grid=grid, epochs=epochs, inputs=inputs,
+                      progress=None, region=geometry, region_id=region_id)
 
 
 def _finish(ctx: RunContext) -> dict[str, Any]:

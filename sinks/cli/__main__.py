@@ -1,0 +1,5 @@
+"""``python -m sinks.cli``."""
+
+from . import main
+
+main()
