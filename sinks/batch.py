@@ -158,7 +158,7 @@ def _region_task(spec_path: str, region_id: str, folder: str, wkb: bytes, out_di
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB_PER_WORKER * 1024 * 1024):
             if base_state is None:
                 spec, path = load_spec(spec_path)
-                base_state = prepare(spec, spec_path=path, out=target, overwrite=True)
+                base_state = prepare(spec, spec_path=path, out=target, overwrite=True, strict=False)
             ctx = for_region(base_state, geometry=shapely.from_wkb(wkb), region_id=region_id,
                              out=target, overwrite=True)
             ctx.summary["batch"] = {"region_id": region_id, "key": key}
@@ -236,7 +236,7 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
-    base = prepare(parsed, spec_path=spec_path, out=out, overwrite=True)
+    base = prepare(parsed, spec_path=spec_path, out=out, overwrite=True, strict=False)
     gdf = read_vector(regions, layer=layer, id_field=id_field, target_crs=base.grid.crs, what="regions")
     gdf[id_field] = gdf[id_field].astype(str)
     if only:

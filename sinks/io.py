@@ -38,6 +38,7 @@ __all__ = [
     "Tile",
     "Scene",
     "inspect_tile",
+    "verify_tile",
     "expand_tiles",
     "tiles_from_files",
     "tiles_from_stac",
@@ -68,8 +69,11 @@ class TileInfo:
     size_bytes: int
 
 
-def inspect_tile(path: str | os.PathLike) -> TileInfo:
+def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> TileInfo:
     """Open ``path``'s header and check it can be read.
+
+    With ``check_truncation=False`` only the header is checked (batch jobs defer the
+    truncation check to the regions that use the tile, see :func:`verify_tile`).
 
     Raises
     ------
@@ -99,7 +103,8 @@ def inspect_tile(path: str | os.PathLike) -> TileInfo:
                 blocksize=tuple(ds.block_shapes[0]),
                 size_bytes=size,
             )
-            _check_not_truncated(ds, p, size)
+            if check_truncation:
+                _check_not_truncated(ds, p, size)
     except (TileReadError, CRSMismatchError):
         raise
     except rasterio.errors.RasterioIOError as exc:
@@ -185,7 +190,14 @@ def expand_tiles(patterns: Iterable[str], *, base: str | os.PathLike | None = No
     return out
 
 
-def tiles_from_files(paths: Sequence[str | os.PathLike], profile: SensorProfile) -> list[Tile]:
+def verify_tile(tile: "Tile") -> None:
+    """Run the full read check (including truncation) on every file of ``tile``."""
+    for path in sorted({ref.path for _r, ref in tile.bands}):
+        inspect_tile(path, check_truncation=True)
+
+
+def tiles_from_files(paths: Sequence[str | os.PathLike], profile: SensorProfile, *,
+                     strict: bool = True) -> list[Tile]:
     """One :class:`Tile` per stacked multi-band file.
 
     Bands are matched to roles by the files' band descriptions when they carry the
@@ -194,7 +206,7 @@ def tiles_from_files(paths: Sequence[str | os.PathLike], profile: SensorProfile)
     """
     tiles = []
     for path in paths:
-        info = inspect_tile(path)
+        info = inspect_tile(path, check_truncation=strict)
         descs = [d.upper() if d else None for d in info.descriptions]
         names = [n.upper() for n in profile.band_names]
         by_name = all(n == "-" or n in descs for n in names) and any(n != "-" for n in names)

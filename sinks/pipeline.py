@@ -95,8 +95,12 @@ def _aoi_bounds(spec: PipelineSpec, crs) -> tuple[float, float, float, float] | 
 
 
 def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite: bool,
-            progress: Progress | None = None) -> RunContext:
-    """Resolve tiles and the target grid; check every input before anything is computed."""
+            progress: Progress | None = None, strict: bool = True) -> RunContext:
+    """Resolve tiles and the target grid; check every input before anything is computed.
+
+    With ``strict=False`` (batch jobs) tile bodies are not checked here but by each
+    region that uses the tile, so one damaged tile fails only the regions it covers.
+    """
     profile = spec.sensor_profile()
     epochs: list[EpochData] = []
     inputs: list[str] = [str(spec_path)] if spec_path else []
@@ -107,7 +111,7 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
                 tiles = tiles_from_stac(sc.stac, profile, date=sc.date)
                 inputs.append(sc.stac)
             else:
-                tiles = tiles_from_files(expand_tiles(sc.tiles), profile)
+                tiles = tiles_from_files(expand_tiles(sc.tiles), profile, strict=strict)
             inputs.extend(ref.path for t in tiles for _r, ref in t.bands)
             scenes.append(Scene(sc.date, tuple(tiles)))
         epochs.append(EpochData(ep, scenes))
@@ -292,11 +296,14 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
     ``geometry`` must be in the grid's CRS.  Pixels outside it become nodata.
     """
     grid = base.grid.clip_to_bounds(tuple(geometry.bounds))
-    from .io import _overlaps
+    from .io import _overlaps, verify_tile
 
     epochs = []
     for e in base.epochs:
         scenes = [Scene(s.date, tuple(t for t in s.tiles if _overlaps(t, grid))) for s in e.scenes]
+        for s in scenes:
+            for t in s.tiles:
+                verify_tile(t)
         scenes = [s for s in scenes if s.tiles]
         if not scenes:
             raise NoOverlapError(f"region {region_id}: epoch {e.name} has no tiles over the region")

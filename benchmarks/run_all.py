@@ -1,0 +1,33 @@
+"""`make bench`: run every benchmark script and print their tables.
+
+Set ``SINKS_BENCH_QUICK=1`` for small sizes.  Results (JSON) go to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    quick = os.environ.get("SINKS_BENCH_QUICK") == "1"
+    scripts = sorted(p for p in HERE.glob("bench_*.py"))
+    failed = []
+    for s in scripts:
+        args = [sys.executable, str(s)]
+        if s.name == "bench_pipeline.py":
+            args += ["--sizes", "1000,2000" if quick else "5000,10000,20000"]
+        print(f"\n=== {s.name} ===", flush=True)
+        if subprocess.call(args) != 0:
+            failed.append(s.name)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
