@@ -125,12 +125,28 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
     for e in epochs:
         if not any(_overlaps(t, grid) for s in e.scenes for t in s.tiles):
             raise NoOverlapError(f"epoch {e.name}: its tiles do not overlap the AOI / target grid")
+    aoi = read_aoi(spec, grid)
+    for key in aoi:
+        ref = getattr(spec.aoi, key)
+        if "://" not in ref.path:
+            inputs.append(ref.path)
+    ctx = RunContext(spec=spec, spec_path=spec_path, out=out, overwrite=overwrite, profile=profile,
+                     grid=grid, epochs=epochs, inputs=inputs, progress=progress)
+    ctx.cache["aoi"] = aoi
+    return ctx
+
+
+def read_aoi(spec: PipelineSpec, grid: Grid) -> dict[str, Any]:
+    """Read every AOI layer of the spec, reprojected to the grid CRS (fails early on bad files)."""
+    from .vectors import read_vector
+
+    out: dict[str, Any] = {}
     for key in ("boundary", "redlines", "regions", "coastal_zone"):
         ref = getattr(spec.aoi, key)
-        if ref is not None and "://" not in ref.path:
-            inputs.append(ref.path)
-    return RunContext(spec=spec, spec_path=spec_path, out=out, overwrite=overwrite, profile=profile,
-                      grid=grid, epochs=epochs, inputs=inputs, progress=progress)
+        if ref is not None:
+            out[key] = read_vector(ref.path, layer=ref.layer, id_field=ref.id_field, target_crs=grid.crs,
+                                   what=f"aoi.{key}")
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -310,9 +326,11 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
         epochs.append(EpochData(e.spec, scenes))
     used = {ref.path for e in epochs for s in e.scenes for t in s.tiles for _r, ref in t.bands}
     inputs = [p for p in base.inputs if p in used or not p.lower().endswith((".tif", ".tiff"))]
-    return RunContext(spec=base.spec, spec_path=base.spec_path, out=out, overwrite=overwrite,
-                      profile=base.profile, grid=grid, epochs=epochs, inputs=inputs,
-                      progress=None, region=geometry, region_id=region_id)
+    ctx = RunContext(spec=base.spec, spec_path=base.spec_path, out=out, overwrite=overwrite,
+                     profile=base.profile, grid=grid, epochs=epochs, inputs=inputs,
+                     progress=None, region=geometry, region_id=region_id)
+    ctx.cache["aoi"] = base.cache.get("aoi", {})
+    return ctx
 
 
 def _finish(ctx: RunContext) -> dict[str, Any]:
