@@ -38,7 +38,7 @@ def make_tile(tmp_path: Path) -> Callable[..., Path]:
         if crs:
             kw["crs"] = crs
         if data.shape[1] >= block and data.shape[2] >= block:
-            kw.update(tiled=True, blockxsize=block, blockysize=block)
+            kw.update(tiled=True, blockxsize=block, blockysize=block, compress="deflate")
         with rasterio.open(path, "w", **kw) as ds:
             ds.write(data)
             if descriptions:

@@ -78,9 +78,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: map errors to exit codes (DESIGN §5)."""
-    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in (argv or sys.argv[1:]))
+    args = _hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
+    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     try:
-        rv = cli.main(args=argv, prog_name="sinks", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="sinks", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -110,6 +111,21 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {type(exc).__name__}: {_one_line(exc)} (run with -v for the traceback)", err=True)
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _is_global_flag(arg: str) -> bool:
+    return arg in ("-q", "--quiet", "--verbose") or (len(arg) > 1 and arg[0] == "-" and set(arg[1:]) == {"v"})
+
+
+def _hoist_global_flags(args: list[str]) -> list[str]:
+    """Let ``-v``/``-q`` stand anywhere (``sinks run spec.yaml -v``): move them before the command."""
+    if "--" in args:
+        cut = args.index("--")
+        head, tail = args[:cut], args[cut:]
+    else:
+        head, tail = args, []
+    flags = [a for a in head if _is_global_flag(a)]
+    return flags + [a for a in head if not _is_global_flag(a)] + tail
 
 
 def _one_line(exc: BaseException) -> str:
