@@ -228,14 +228,38 @@ def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
     ep.outputs = []
 
 
-#: Ordered lazy per-epoch stages (name, function, enabled(spec)).
+def _stage(module: str, name: str) -> Callable:
+    """A stage function of :mod:`sinks.stages` (imported when the stage runs)."""
+    def call(*args: Any) -> None:
+        import importlib
+
+        return getattr(importlib.import_module(f".stages.{module}", __package__), name)(*args)
+    call.__name__ = name
+    return call
+
+
+#: Ordered lazy per-epoch stages (name, function, enabled(spec)); written in one dask pass per epoch.
 EPOCH_STAGES: list[tuple[str, Callable[[RunContext, EpochData], None], Callable[[PipelineSpec], bool]]] = [
     ("read", stage_read, lambda s: True),
     ("indices", stage_indices, lambda s: bool(s.indices.names)),
+    ("classify", _stage("landcover", "stage_classify"), lambda s: s.classification.enabled),
+    ("carbon_layers", _stage("carbon", "stage_carbon_layers"),
+     lambda s: s.classification.enabled and s.carbon.enabled),
 ]
 
 #: Ordered run-level stages that work from written files (name, function, enabled(spec)).
-STAGES: list[tuple[str, Callable[[RunContext], None], Callable[[PipelineSpec], bool]]] = []
+STAGES: list[tuple[str, Callable[[RunContext], None], Callable[[PipelineSpec], bool]]] = [
+    ("landcover", _stage("landcover", "stage_landcover_summary"), lambda s: s.classification.enabled),
+    ("accuracy", _stage("landcover", "stage_accuracy"),
+     lambda s: s.classification.enabled and s.reference is not None),
+    ("carbon", _stage("carbon", "stage_carbon"), lambda s: s.classification.enabled and s.carbon.enabled),
+    ("change", _stage("areas", "stage_change"), lambda s: s.classification.enabled and len(s.epochs) > 1),
+    ("zonal", _stage("areas", "stage_zonal"),
+     lambda s: s.classification.enabled and s.carbon.enabled and s.zonal.enabled
+     and (s.aoi.redlines is not None or s.aoi.regions is not None)),
+    ("goals", _stage("areas", "stage_goals"),
+     lambda s: s.classification.enabled and s.carbon.enabled and s.goals.enabled),
+]
 
 
 # --------------------------------------------------------------------------------------
@@ -330,6 +354,7 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
                      profile=base.profile, grid=grid, epochs=epochs, inputs=inputs,
                      progress=None, region=geometry, region_id=region_id)
     ctx.cache["aoi"] = base.cache.get("aoi", {})
+    ctx.cache["base"] = base
     return ctx
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "AOISpec",
     "IndicesSpec",
     "ClassificationSpec",
+    "TrainingSpec",
     "CarbonSpec",
     "ValuationSpec",
     "UncertaintySpec",
@@ -148,20 +149,40 @@ class IndicesSpec(_Base):
         return out
 
 
+class TrainingSpec(_Base):
+    """Train the supervised model inside the run from labelled samples."""
+
+    samples: str
+    label_field: str = "label"
+    epoch: str | None = None
+    model_type: Literal["rf", "hgb"] = "rf"
+    texture: bool = True
+    seed: int = 0
+    save: bool = True
+
+    @field_validator("epoch", mode="before")
+    @classmethod
+    def _str_epoch(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+
 class ClassificationSpec(_Base):
     """Land-cover classification stage."""
 
     enabled: bool = True
     method: Literal["rules", "model"] = "rules"
     model: str | None = None
+    training: TrainingSpec | None = None
     rules: str | dict[str, Any] | None = None
     mmu_ha: dict[str, float] = Field(default_factory=lambda: {"forest": 0.0667})
     coastal_buffer_m: float = Field(default=2000.0, ge=0)
 
     @model_validator(mode="after")
     def _model_given(self) -> "ClassificationSpec":
-        if self.method == "model" and not self.model:
-            raise ValueError("method 'model' needs 'model: <file>'")
+        if self.method == "model" and not (self.model or self.training):
+            raise ValueError("method 'model' needs 'model: <file>' or a 'training' block")
+        if self.model and self.training:
+            raise ValueError("give either 'model' or 'training', not both")
         return self
 
 
@@ -264,6 +285,9 @@ class PipelineSpec(_Base):
         years = [e.year for e in self.epochs]
         if years != sorted(years):
             raise ValueError("epochs must be listed in chronological order")
+        tr = self.classification.training
+        if tr is not None and tr.epoch is not None and tr.epoch not in names:
+            raise ValueError(f"classification.training.epoch {tr.epoch!r} is not an epoch name ({', '.join(names)})")
         return self
 
     def sensor_profile(self):  # noqa: ANN201 - SensorProfile
@@ -354,6 +378,8 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
             ref.path = _abs(base, ref.path)  # type: ignore[assignment]
     if spec.classification.model:
         spec.classification.model = _abs(base, spec.classification.model)
+    if spec.classification.training is not None:
+        spec.classification.training.samples = _abs(base, spec.classification.training.samples)  # type: ignore[assignment]
     if isinstance(spec.classification.rules, str):
         spec.classification.rules = _abs(base, spec.classification.rules)
     if spec.carbon.table and (spec.carbon.table.endswith((".csv", ".yaml", ".yml")) or "/" in spec.carbon.table):
@@ -387,6 +413,8 @@ def missing_inputs(spec: PipelineSpec) -> list[str]:
             problems.append(f"aoi.{name}.path: file not found: {ref.path}")
     checks = [("classification.model", spec.classification.model if spec.classification.method == "model" else None),
               ("classification.rules", spec.classification.rules if isinstance(spec.classification.rules, str) else None),
+              ("classification.training.samples",
+               spec.classification.training.samples if spec.classification.training else None),
               ("carbon.volume_raster", spec.carbon.volume_raster),
               ("goals.targets", spec.goals.targets)]
     if spec.carbon.table and os.sep in spec.carbon.table:

@@ -229,10 +229,9 @@ def _read_postgis(url: str, *, layer: str | None, name: str, what: str) -> "gpd.
     engine = create_engine(url)
     try:
         if re.match(r"^\s*(select|with)\s", layer, flags=re.IGNORECASE):
-            sql, geom_col = layer, "geom"
+            sql = layer
             m = re.search(r"--\s*geom\s*=\s*(\w+)", layer)
-            if m:
-                geom_col = m.group(1)
+            geom_col = m.group(1) if m else _query_geometry_column(engine, sql, name=name, what=what)
         else:
             schema, _, table = layer.rpartition(".")
             schema = schema or "public"
@@ -253,6 +252,20 @@ def _read_postgis(url: str, *, layer: str | None, name: str, what: str) -> "gpd.
         raise VectorError(f"{name}: cannot read {what} from PostGIS: {_one_line(exc)}") from None
     finally:
         engine.dispose()
+
+
+def _query_geometry_column(engine: Any, sql: str, *, name: str, what: str) -> str:
+    """The first geometry/geography column of a query's result (from the column type OIDs)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        oids = {int(r[0]) for r in conn.execute(
+            text("SELECT oid FROM pg_type WHERE typname IN ('geometry', 'geography')"))}
+        res = conn.exec_driver_sql(f"SELECT * FROM ({sql}\n) AS _sinks_q LIMIT 0")
+        cols = [d[0] for d in res.cursor.description if int(d[1]) in oids]
+    if not cols:
+        raise VectorError(f"{name}: the {what} query returns no geometry column")
+    return str(cols[0])
 
 
 def _mask_url(url: str) -> str:

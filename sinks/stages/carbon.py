@@ -1,0 +1,162 @@
+"""Carbon stages: density and stock layers per epoch, then totals, volume, sink, valuation, intervals.
+
+Totals are not sums of the written float32 maps: they are Σ class area × density
+in float64 (:func:`sinks.carbon.stock_totals`), from the class areas counted on the
+written land cover, as InVEST's carbon model totals its maps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from ..landcover import CODES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import EpochData, RunContext
+
+__all__ = ["carbon_table", "stage_carbon_layers", "stage_carbon", "periods"]
+
+log = logging.getLogger("sinks")
+
+
+def carbon_table(ctx: "RunContext") -> Any:
+    """The run's coefficient table (loaded once)."""
+    if "carbon_table" not in ctx.cache:
+        from ..carbon import load_table
+
+        cs = ctx.spec.carbon
+        ctx.cache["carbon_table"] = load_table(cs.table, soil_depth=cs.soil_depth, lucode_map=cs.lucode_map)
+    return ctx.cache["carbon_table"]
+
+
+def periods(ctx: "RunContext") -> list[tuple[Any, Any, str, int]]:
+    """Consecutive epoch pairs ``(epoch1, epoch2, "<e1>_<e2>", years)``."""
+    eps = ctx.epochs
+    return [(a, b, f"{a.name}_{b.name}", b.spec.year - a.spec.year) for a, b in zip(eps, eps[1:])]
+
+
+def stage_carbon_layers(ctx: "RunContext", ep: "EpochData") -> None:
+    """Lazy carbon density per pool and stock per pixel from the epoch's land cover."""
+    from ..carbon import POOLS, stock_layers
+
+    cs = ctx.spec.carbon
+    lc = ep.layers.get("landcover")
+    if lc is None or not cs.write_rasters:
+        return
+    table = carbon_table(ctx)
+    fill = "zero" if cs.missing == "zero" else "nan"
+    ep.outputs.extend(stock_layers(lc, ctx.grid, table, out_dir=ctx.out / "carbon" / ep.name, nodata=0,
+                                   missing=fill, pools=POOLS))
+
+
+def _area_se(ctx: "RunContext", epoch: str) -> dict[str, float] | None:
+    """Standard errors (ha) of the Olofsson-adjusted class areas, if a reference exists."""
+    res = (ctx.cache.get("accuracy") or {}).get(epoch)
+    if res is None:
+        return None
+    return {c: float(se) for c, se in zip(res.classes, res.area_se_ha) if math.isfinite(float(se))}
+
+
+def stage_carbon(ctx: "RunContext") -> None:
+    """Stock per pool and volume per epoch; transitions, sink and valuation per period; intervals."""
+    import dask
+
+    from ..carbon import check_codes, stock_totals
+    from ..carbon.sink import sink as sink_of, transition_matrix
+    from ..carbon.volume import stock_volume, volume_to_carbon
+    from ..io import read_categorical
+    from ..uncertainty import monte_carlo
+    from .landcover import landcover_path
+
+    cs = ctx.spec.carbon
+    table = carbon_table(ctx)
+    areas = ctx.cache["class_areas"]
+    unc = cs.uncertainty
+    out: dict[str, Any] = {"table": table.name, "soil_depth": cs.soil_depth, "epochs": {}, "transitions": {},
+                           "sink": {}, "units": {"stock": "Mg C", "area": "ha", "volume": "m3",
+                                                 "sink": "Mg C/yr (positive = removal)",
+                                                 "emissions": "t CO2e/yr (negative = removal)"}}
+    codes = sorted(CODES.values())
+    for ep in ctx.epochs:
+        a = areas[ep.name]
+        if cs.missing == "error":
+            check_codes(a, table, label=str(landcover_path(ctx, ep.name)))
+        tot = stock_totals(a, table, missing="zero")
+        vol = stock_volume(a, m3_per_ha=cs.volume_m3_per_ha)
+        entry: dict[str, Any] = {**tot.to_dict(detail=True), "volume_m3": vol.volume_m3,
+                                 "forest_area_ha": vol.forest_area_ha, "volume_source": vol.source,
+                                 "volume_biomass_carbon_mg_c": volume_to_carbon(
+                                     vol.volume_m3, method=cs.volume_to_carbon, area_ha=vol.forest_area_ha,
+                                     forest_type=cs.forest_type, carbon_per_m3=cs.carbon_per_m3)}
+        if unc is not None:
+            mc = monte_carlo(table, areas_ha=a, area_se_ha=_area_se(ctx, ep.name), draws=unc.draws, seed=unc.seed,
+                             distribution=unc.distribution, missing="zero")
+            entry["stock_mg_c_ci95"] = {k: [v.low, v.high] for k, v in (mc.stock_mg_c or {}).items()}
+        out["epochs"][ep.name] = entry
+
+    pers = periods(ctx)
+    if pers:
+        todo = []
+        for e1, e2, _key, _years in pers:
+            a1, g1, _ = read_categorical(landcover_path(ctx, e1.name), chunks=2048)
+            a2, _g2, _ = read_categorical(landcover_path(ctx, e2.name), chunks=2048)
+            todo.append(transition_matrix(a1, a2, g1, codes=codes, nodata=(0, 0), compute=False))
+        mats = dask.compute(*todo)
+        growth = cs.growth_m3_per_ha_yr * cs.carbon_per_m3
+        for (e1, e2, key, years), tm in zip(pers, mats):
+            ctx.cache.setdefault("transitions", {})[key] = tm
+            out["transitions"][key] = {"matrix_ha": _named_matrix(tm), "nodata_ha": tm.nodata_ha}
+            s = sink_of(tm, table, years=years, soil_transition_years=cs.soil_transition_years,
+                        growth_mg_c_per_ha_yr=growth, missing="zero")
+            entry = s.model_dump()
+            entry["years"] = years
+            entry["gain_rate_mg_c_per_ha_yr"] = growth
+            if unc is not None:
+                mc = monte_carlo(table, transitions=tm, years=years, soil_transition_years=cs.soil_transition_years,
+                                 growth_mg_c_per_ha_yr=growth, draws=unc.draws, seed=unc.seed,
+                                 distribution=unc.distribution, missing="zero")
+                if mc.sink_mg_c_per_yr is not None:
+                    entry["sink_mg_c_per_yr_ci95"] = [mc.sink_mg_c_per_yr.low, mc.sink_mg_c_per_yr.high]
+                    entry["sink_tco2e_per_yr_ci95"] = [mc.sink_mg_c_per_yr.low * 44 / 12,
+                                                       mc.sink_mg_c_per_yr.high * 44 / 12]
+                entry["uncertainty"] = {"draws": unc.draws, "seed": unc.seed, "distribution": unc.distribution,
+                                        "what": "coefficient ranges of the carbon table (triangular/PERT/uniform "
+                                                "between low, central and high)"}
+            out["sink"][key] = entry
+        _sink_growth(out["sink"])
+    if cs.valuation is not None:
+        out["valuation"] = _valuation(ctx, out)
+    ctx.summary["carbon"] = out
+
+
+def _named_matrix(tm: Any) -> dict[str, dict[str, float]]:
+    from ..landcover import NAMES
+
+    return {NAMES.get(c, str(c)): {NAMES.get(d, str(d)): float(tm.area_ha[i, j]) for j, d in enumerate(tm.codes)
+                                   if tm.area_ha[i, j] > 0}
+            for i, c in enumerate(tm.codes) if tm.area_ha[i].sum() > 0}
+
+
+def _sink_growth(sinks: dict[str, dict[str, Any]]) -> None:
+    """Growth of the sink from one period to the next (absolute and %)."""
+    keys = list(sinks)
+    for prev, cur in zip(keys, keys[1:]):
+        a, b = sinks[prev]["sink_mg_c_per_yr"], sinks[cur]["sink_mg_c_per_yr"]
+        sinks[cur]["growth_vs_previous_mg_c_per_yr"] = b - a
+        sinks[cur]["growth_vs_previous_pct"] = 100.0 * (b - a) / abs(a) if a else None
+
+
+def _valuation(ctx: "RunContext", carbon: dict[str, Any]) -> dict[str, Any]:
+    """InVEST-style NPV of the stock change of each period."""
+    from ..carbon import valuation
+
+    v = ctx.spec.carbon.valuation
+    assert v is not None
+    res: dict[str, Any] = {}
+    for e1, e2, key, years in periods(ctx):
+        change = carbon["epochs"][e2.name]["stock_mg_c"]["total"] - carbon["epochs"][e1.name]["stock_mg_c"]["total"]
+        res[key] = valuation(change, years=years, price=v.price, price_unit=v.unit, discount_rate=v.discount_rate,
+                             price_change=v.price_change, currency=v.currency).to_dict()
+    return res

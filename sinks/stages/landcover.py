@@ -1,0 +1,258 @@
+"""Land-cover stages: classify each epoch, count class areas, assess accuracy."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..landcover import CLASSES, CODES, NAMES, NODATA
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import EpochData, RunContext
+
+__all__ = ["stage_classify", "stage_landcover_summary", "stage_accuracy", "landcover_path", "colormap",
+           "truth_confusion"]
+
+log = logging.getLogger("sinks")
+
+
+def colormap() -> dict[int, tuple[int, int, int, int]]:
+    """The legend's colours as a GDAL colour table (nodata transparent)."""
+    cmap = {NODATA: (0, 0, 0, 0)}
+    for c in CLASSES:
+        h = c.colour.lstrip("#")
+        cmap[c.code] = (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255)
+    return cmap
+
+
+def landcover_path(ctx: "RunContext", epoch: str) -> Path:
+    """Where the land cover of ``epoch`` is written."""
+    return ctx.out / f"landcover_{epoch}.tif"
+
+
+# --------------------------------------------------------------------------------------
+# classification (lazy, per epoch)
+# --------------------------------------------------------------------------------------
+def _source(ctx: "RunContext") -> "RunContext":
+    """The whole-scene context (batch regions share the scene's thresholds and model)."""
+    return ctx.cache.get("base") or ctx
+
+
+def _samples(ctx: "RunContext", ep: "EpochData") -> tuple[list[np.ndarray] | None, Any]:
+    """Decimated reflectance of each acquisition, for per-scene (Otsu) thresholds.
+
+    Taken from the whole scene when this is a batch region, so every region is
+    classified with the same thresholds; from the region itself if the scene
+    cannot be sampled (e.g. a damaged tile outside the region).
+    """
+    from ..classify.sample import overview_sample
+
+    def sample(c: "RunContext", e: "EpochData") -> tuple[list[np.ndarray], Any]:
+        got = [overview_sample(sc, profile=c.profile, grid=c.grid) for sc in e.scenes]
+        return [g[0] for g in got], got[0][1]
+
+    src = _source(ctx)
+    key = f"samples:{ep.name}"
+    if key not in src.cache:
+        base_ep = next((e for e in src.epochs if e.name == ep.name), ep)
+        try:
+            src.cache[key] = sample(src, base_ep)
+        except InputError as exc:
+            if src is ctx:
+                raise
+            log.info("scene sample of epoch %s failed (%s); sampling the region", ep.name, exc)
+            return sample(ctx, ep)
+    return src.cache[key]
+
+
+def _model(ctx: "RunContext") -> Any:
+    """The supervised model: loaded from the spec's file, or trained once from its samples."""
+    cs = ctx.spec.classification
+    if cs.method != "model":
+        return None
+    src = _source(ctx)
+    if "model" in src.cache:
+        return src.cache["model"]
+    from ..classify.supervised import load_model, train
+
+    if cs.model:
+        model = load_model(cs.model)
+    else:
+        tr = cs.training
+        assert tr is not None  # the spec guarantees model or training
+        ep = next((e for e in src.epochs if e.name == tr.epoch), src.epochs[-1])
+        if ep.refl is None:
+            from ..pipeline import stage_read
+
+            stage_read(src, ep)
+        scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
+        ctx.say(f"training a {tr.model_type} model on {Path(tr.samples).name} (epoch {ep.name})")
+        model = train(scenes, tr.samples, label_field=tr.label_field, grid=src.grid, sensor=src.profile.name,
+                      roles=tuple(src.profile.reflectance_roles), model_type=tr.model_type, seed=tr.seed,
+                      texture=tr.texture)
+        if tr.save and src is ctx:
+            from ..classify.modelio import save_model
+
+            path = save_model(model, ctx.out / "model.sinks", overwrite=True)
+            ctx.written.append(Path(path))
+        ctx.summary["model"] = {"trained_on_epoch": ep.name, "samples": tr.samples, "label_field": tr.label_field,
+                                **_model_facts(model)}
+    src.cache["model"] = model
+    return model
+
+
+def _model_facts(model: Any) -> dict[str, Any]:
+    meta = getattr(model, "meta", None)
+    if isinstance(meta, dict):
+        keep = ("model_type", "cv_accuracy", "cv_class_accuracy", "n_samples", "feature_names")
+        return {k: meta[k] for k in keep if k in meta}
+    return {}
+
+
+def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
+    """Lazy land cover of one epoch (rules or model), written as ``landcover_<epoch>.tif``."""
+    from ..classify import classify
+    from ..outputs import RasterOutput
+
+    cs = ctx.spec.classification
+    scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
+    model = _model(ctx)
+    samples, sample_grid = (None, None) if model is not None else _samples(ctx, ep)
+    coastal = ctx.cache.get("aoi", {}).get("coastal_zone")
+    res = classify(scenes, grid=ctx.grid, rules=cs.rules, model=model, samples=samples, sample_grid=sample_grid,
+                   coastal=coastal, coastal_buffer_m=cs.coastal_buffer_m, mmu_ha=cs.mmu_ha)
+    ep.layers["landcover"] = res.landcover
+    path = landcover_path(ctx, ep.name)
+    ep.outputs.append(RasterOutput(path, res.landcover, nodata=NODATA, categorical=True, colormap=colormap(),
+                                   description=f"land cover {ep.name} (sinks legend)",
+                                   tags={"legend": ",".join(f"{c.code}={c.name}" for c in CLASSES),
+                                         "method": res.method}))
+    ctx.summary.setdefault("landcover", {})[ep.name] = {
+        "file": path.name, "method": res.method, "thresholds": res.thresholds,
+        "coastal_zone": res.coastal_source, "mmu_ha": dict(cs.mmu_ha), "notes": list(res.notes),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# class areas (from the written files)
+# --------------------------------------------------------------------------------------
+def stage_landcover_summary(ctx: "RunContext") -> None:
+    """Class areas, land area and forest coverage of each epoch's written land cover."""
+    import dask
+
+    from ..carbon import class_areas_ha
+    from ..io import read_categorical
+
+    todo = []
+    for ep in ctx.epochs:
+        arr, grid, _nd = read_categorical(landcover_path(ctx, ep.name), chunks=2048)
+        todo.append(class_areas_ha(arr, grid, nodata=NODATA, compute=False))
+    results = dask.compute(*todo)
+    store = ctx.cache.setdefault("class_areas", {})
+    for ep, areas in zip(ctx.epochs, results):
+        store[ep.name] = areas
+        by_name = {c.name: areas.area_of(c.code) for c in CLASSES}
+        land = math.fsum(v for k, v in by_name.items() if k != "water")
+        forest = by_name["forest"]
+        nodata_ha = areas.nodata_pixels * _nodata_pixel_ha(ctx)
+        sec = ctx.summary.setdefault("landcover", {}).setdefault(ep.name, {})
+        sec.update({
+            "area_ha": by_name, "land_area_ha": land, "forest_area_ha": forest,
+            "forest_coverage_pct": 100.0 * forest / land if land else None,
+            "valid_area_ha": areas.total_ha, "nodata_area_ha": nodata_ha,
+        })
+        if ctx.region is not None:
+            sec["note"] = "pixels outside the region are nodata"
+
+
+def _nodata_pixel_ha(ctx: "RunContext") -> float:
+    from ..area import pixel_area_ha
+
+    a = pixel_area_ha(ctx.grid)
+    return float(a) if np.isscalar(a) else float(np.mean(a))
+
+
+# --------------------------------------------------------------------------------------
+# accuracy
+# --------------------------------------------------------------------------------------
+def stage_accuracy(ctx: "RunContext") -> None:
+    """Olofsson accuracy against the reference sample (and pixelwise against truth rasters)."""
+    from ..accuracy import assess_map
+
+    ref = ctx.spec.reference
+    assert ref is not None
+    out: dict[str, Any] = {}
+    for ep in ctx.epochs:
+        field = (ref.epoch_fields or {}).get(ep.name) or (None if ref.epoch_fields else ref.label_field)
+        entry: dict[str, Any] = {}
+        if field:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                res = assess_map(landcover_path(ctx, ep.name), ref.path, label_field=field)
+            for w in caught:
+                log.info("accuracy %s: %s", ep.name, w.message)
+            entry = res.to_dict()
+            entry["label_field"] = field
+            ctx.cache.setdefault("accuracy", {})[ep.name] = res
+        truth = (ref.truth or {}).get(ep.name)
+        if truth:
+            pix = truth_confusion(landcover_path(ctx, ep.name), truth, grid=ctx.grid)
+            if pix is not None:
+                entry["truth_pixelwise"] = pix
+        if entry:
+            out[ep.name] = entry
+    if out:
+        ctx.summary["accuracy"] = out
+
+
+def truth_confusion(map_path: str | Path, truth_path: str | Path, *, grid: Any, rows_per_strip: int = 1024
+                    ) -> dict[str, Any] | None:
+    """Pixelwise comparison of a map with a truth raster (both legend codes, 0 = nodata).
+
+    The truth is read on ``grid`` (it must share the map's pixel lattice; a sub-grid,
+    as in batch regions, is fine).  Returns overall accuracy, kappa, per-class
+    producer's and user's accuracy and the confusion matrix (pixels, rows = map).
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    from ..accuracy import cohen_kappa
+    from ..grid import Grid
+
+    k = max(CODES.values()) + 1
+    cm = np.zeros((k, k), dtype=np.int64)
+    with rasterio.open(map_path) as m, rasterio.open(truth_path) as t:
+        tgrid = Grid.from_dataset(t)
+        off = tgrid.offset_in(grid) if tgrid.crs == grid.crs else None
+        if off is None:
+            log.warning("%s: truth is not on the map's pixel lattice; pixelwise accuracy skipped", truth_path)
+            return None
+        col0, row0 = off
+        for r in range(0, grid.height, rows_per_strip):
+            h = min(rows_per_strip, grid.height - r)
+            a = m.read(1, window=Window(0, r, grid.width, h))
+            b = t.read(1, window=Window(col0, row0 + r, grid.width, h), boundless=True, fill_value=0)
+            ok = (a > 0) & (b > 0) & (a < k) & (b < k)
+            cm += np.bincount(a[ok].astype(np.int64) * k + b[ok], minlength=k * k).reshape(k, k)
+    codes = [c for c in range(1, k) if cm[c, :].sum() or cm[:, c].sum()]
+    sub = cm[np.ix_(codes, codes)]
+    n = sub.sum()
+    if n == 0:
+        return None
+    diag = np.diag(sub).astype(float)
+    ua = {NAMES[c]: (float(diag[i] / sub[i].sum()) if sub[i].sum() else None) for i, c in enumerate(codes)}
+    pa = {NAMES[c]: (float(diag[i] / sub[:, i].sum()) if sub[:, i].sum() else None) for i, c in enumerate(codes)}
+    return {
+        "overall_accuracy": float(diag.sum() / n), "kappa": float(cohen_kappa(sub)), "n_pixels": int(n),
+        "user_accuracy": ua, "producer_accuracy": pa,
+        "confusion_matrix_pixels": {NAMES[c]: {NAMES[d]: int(sub[i, j]) for j, d in enumerate(codes)}
+                                    for i, c in enumerate(codes)},
+        "confusion_matrix_axes": {"rows": "map", "columns": "truth"},
+        "truth": str(truth_path),
+    }
