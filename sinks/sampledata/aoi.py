@@ -1,0 +1,101 @@
+"""Vector data of the synthetic scene: redlines, regions, coastal zone, training and reference samples."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layout import Layout
+
+__all__ = ["scene_vectors", "sample_points"]
+
+#: County-level divisions of Beihai (codes of the national administrative division list).
+REGIONS = (("450502", "海城区"), ("450503", "银海区"), ("450512", "铁山港区"), ("450521", "合浦县"))
+
+
+def _poly(pts_uv, to_xy):  # noqa: ANN001, ANN202
+    from shapely.geometry import Polygon
+
+    return Polygon([to_xy(u, v) for u, v in pts_uv])
+
+
+def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
+    """GeoDataFrames of the redlines (EPSG:4326), regions, coastal zone (scene CRS)."""
+    import geopandas as gpd
+    from shapely.geometry import MultiPolygon, Polygon
+
+    us = np.linspace(0.0, 1.0, 61)
+    coast = layout.coast(us)
+
+    # coastal zone: from ~0.2 (≈ 1 km at the default size) inland of the shore to the sea edge
+    zone = _poly([(u, c - 0.20) for u, c in zip(us, coast)] + [(1.0, 1.0), (0.0, 1.0)], to_xy)
+
+    # redlines
+    def band(u0: float, u1: float, up: float, down: float) -> Polygon:
+        sel = (us >= u0) & (us <= u1)
+        top = [(u, c - up) for u, c in zip(us[sel], coast[sel])]
+        bot = [(u, c + down) for u, c in zip(us[sel][::-1], coast[sel][::-1])]
+        return _poly(top + bot, to_xy)
+
+    mangrove = MultiPolygon([band(0.02, 0.30, 0.07, 0.02), band(0.38, 0.80, 0.07, 0.02)])
+    marsh = band(0.64, 0.97, 0.15, 0.01)
+    hills_outer = [(0.48, 0.02), (0.98, 0.02), (0.98, 0.30), (0.48, 0.34)]
+    quarry_hole = [(0.74, 0.10), (0.82, 0.10), (0.82, 0.18), (0.74, 0.18)]
+    hills = Polygon([to_xy(u, v) for u, v in hills_outer], [[to_xy(u, v) for u, v in quarry_hole]])
+    vs = np.linspace(0.0, 0.70, 36)
+    ru = layout.river_u(vs)
+    river = _poly([(u - 0.03, v) for u, v in zip(ru, vs)] + [(u + 0.03, v) for u, v in zip(ru[::-1], vs[::-1])],
+                  to_xy)
+    redlines = gpd.GeoDataFrame({
+        "redline_id": ["HL-001", "HL-002", "HL-003", "HL-004"],
+        "name": ["红树林保护红线", "滨海湿地保护红线", "丘陵水源涵养红线", "河流生态廊道红线"],
+        "category": ["mangrove protection", "coastal wetland", "forest water conservation", "river corridor"],
+    }, geometry=[mangrove, marsh, hills, river], crs=crs).to_crs("EPSG:4326")
+
+    # regions: a 2 x 2 partition of a box around the scene along two wavy borders
+    from shapely.geometry import LineString, box
+    from shapely.ops import split, transform
+
+    t = np.linspace(-0.1, 1.1, 40)
+    vline = LineString([(0.46 + 0.03 * np.sin(6 * v), v) for v in t])
+    hline = LineString([(u, 0.52 + 0.03 * np.sin(5 * u)) for u in t])
+    cells = []
+    for half in split(box(-0.05, -0.05, 1.05, 1.05), vline).geoms:
+        cells.extend(split(half, hline).geoms)
+    cells.sort(key=lambda g: (round(g.centroid.y > 0.5), g.centroid.x))  # NW, NE, SW, SE
+    polys = [transform(lambda x, y: to_xy(x, y), g) for g in cells]
+    regions = gpd.GeoDataFrame({"region_id": [r[0] for r in REGIONS], "name": [r[1] for r in REGIONS]},
+                               geometry=polys, crs=crs)
+    coastal = gpd.GeoDataFrame({"name": ["coastal zone (intertidal and near-shore, mangrove habitat)"]},
+                               geometry=[zone], crs=crs)
+    return {"redlines": redlines, "regions": regions, "coastal_zone": coastal}
+
+
+def sample_points(truths: dict[int, np.ndarray], *, year: int, per_class: int, seed: int, homogeneous: bool,
+                  exclude: np.ndarray | None, to_xy) -> "object":  # noqa: ANN001
+    """Stratified random points by the truth class of ``year`` (labels of every epoch attached)."""
+    import geopandas as gpd
+    from scipy import ndimage
+    from shapely.geometry import Point
+
+    from ..landcover import NAMES
+
+    rng = np.random.default_rng(seed)
+    base = truths[year]
+    ok = np.ones(base.shape, bool) if exclude is None else ~exclude
+    if homogeneous:  # pure pixels: the 3 x 3 neighbourhood has one class
+        mx = ndimage.maximum_filter(base, 3)
+        mn = ndimage.minimum_filter(base, 3)
+        ok &= mx == mn
+    rows, recs = [], []
+    for code in sorted(NAMES):
+        rr, cc = np.nonzero((base == code) & ok)
+        if not len(rr):
+            continue
+        pick = rng.choice(len(rr), size=min(per_class, len(rr)), replace=False)
+        for i in sorted(pick):
+            r, c = int(rr[i]), int(cc[i])
+            rows.append(Point(to_xy((c + 0.5) / base.shape[1], (r + 0.5) / base.shape[0])))
+            recs.append({f"label_{y}": NAMES[int(t[r, c])] for y, t in truths.items()})
+    gdf = gpd.GeoDataFrame(recs, geometry=rows)
+    gdf["label"] = gdf[f"label_{year}"]
+    return gdf

@@ -1,0 +1,84 @@
+"""Atomic writers for the sample data: COGs rendered strip by strip, vectors, text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..outputs import atomic_path, atomic_write_text, temp_name
+
+__all__ = ["write_cog", "write_vectors", "write_text"]
+
+
+def write_cog(path: Path, rows: Callable[[int, int], np.ndarray], *, height: int, width: int, count: int,
+              dtype: str, transform: tuple[float, float], res: float, crs: str, nodata: int,
+              descriptions: Sequence[str], tags: dict[str, str], strip: int, overwrite: bool,
+              predictor: int = 1, categorical: bool = False) -> Path:
+    """Write ``rows(a, b)`` (``(count, b - a, width)`` arrays) as a DEFLATE COG with overviews."""
+    import rasterio
+    import rasterio.shutil
+    from rasterio.transform import from_origin
+
+    with atomic_path(path, overwrite=overwrite) as final_tmp:
+        stage = temp_name(Path(path))
+        try:
+            with rasterio.open(stage, "w", driver="GTiff", width=width, height=height, count=count, dtype=dtype,
+                               crs=crs, transform=from_origin(transform[0], transform[1], res, res), nodata=nodata,
+                               tiled=True, blockxsize=256, blockysize=256, compress="DEFLATE",
+                               predictor=predictor) as ds:
+                for a in range(0, height, strip):
+                    b = min(height, a + strip)
+                    ds.write(rows(a, b), window=rasterio.windows.Window(0, a, width, b - a))
+                for i, d in enumerate(descriptions, 1):
+                    ds.set_band_description(i, d)
+                ds.update_tags(**tags)
+                if categorical:
+                    from ..stages.landcover import colormap
+
+                    ds.write_colormap(1, colormap())
+            rasterio.shutil.copy(stage, final_tmp, driver="COG", compress="DEFLATE", predictor=str(predictor),
+                                 blocksize=256, overviews="AUTO",
+                                 overview_resampling="NEAREST" if categorical else "AVERAGE")
+        finally:
+            if stage.exists():
+                stage.unlink()
+    return Path(path)
+
+
+def write_text(path: Path, text: str, *, overwrite: bool) -> Path:
+    return atomic_write_text(path, text, overwrite=overwrite)
+
+
+def write_vectors(layout: Any, *, out: Path, aoi: Path, size: int, seed: int, to_xy: Any, crs: str,
+                  overwrite: bool) -> list[Path]:
+    """Redlines, regions, coastal zone, training and reference samples as GeoPackages."""
+    import rasterio
+
+    from ..vectors import write_vector
+    from .aoi import sample_points, scene_vectors
+
+    vecs = scene_vectors(layout, to_xy=to_xy, crs=crs)
+    truths: dict[int, np.ndarray] = {}
+    for year in (2015, 2020, 2025):
+        with rasterio.open(out / f"truth_{year}.tif") as ds:
+            step = max(1, size // 2000)  # samples drawn on at most ~2000 x 2000 truth pixels
+            truths[year] = ds.read(1, out_shape=(ds.height // step, ds.width // step),
+                                   resampling=rasterio.enums.Resampling.nearest)
+    n = truths[2020].shape[0]
+    uu, vv = np.meshgrid((np.arange(n) + 0.5) / n, (np.arange(n) + 0.5) / n)
+    exclude = (uu >= 0.88) & (vv < 0.07)                                 # missing-data corner (2015)
+    exclude |= np.hypot(uu - 0.62, vv - 0.22) < 0.07                    # cloud (2020)
+    training = sample_points(truths, year=2020, per_class=120, seed=seed + 101, homogeneous=True,
+                             exclude=exclude, to_xy=to_xy)
+    training = training[["label", "geometry"]].assign(epoch="2020").set_crs(crs)
+    reference = sample_points(truths, year=2020, per_class=60, seed=seed + 202, homogeneous=False,
+                              exclude=exclude, to_xy=to_xy).set_crs(crs)
+    reference.insert(0, "sample_id", [f"S{i:04d}" for i in range(len(reference))])
+    paths = []
+    for name, gdf in (*vecs.items(), ("training", training), ("reference", reference)):
+        p = aoi / f"{name}.gpkg"
+        write_vector(gdf, p, overwrite=overwrite)
+        paths.append(p)
+    return paths
