@@ -11,8 +11,9 @@ published typical spectra, not measured here:
   Sentinel-2 L2A over closed canopies;
 * mangroves: closed mangrove canopy over wet mud, lower SWIR1 than terrestrial forest
   (the basis of the MVI of Baloloy et al. 2020, ISPRS J. 166:95, whose Fig. 3 shows
-  mangroves with NIR ≈ 0.25–0.30 and SWIR1 ≈ 0.10–0.12 against ≈ 0.15–0.20 for
-  terrestrial forest);
+  mangroves with NIR ≈ 0.25–0.30 and SWIR1 ≈ 0.08–0.10 against ≈ 0.15–0.20 for
+  terrestrial forest, giving MVI = |NIR − G| / |SWIR1 − G| ≈ 4.5–5 as in the 4.5–16.5
+  mangrove range the paper reports; terrestrial forest ≈ 2.8);
 * water: turbid coastal water, highest in green, near zero in NIR/SWIR (USGS v7,
   "seawater coastal" and Pekel et al. 2016 for the MNDWI contrast);
 * built-up: concrete/asphalt/roof mixtures, flat and bright with SWIR1 > NIR (the
@@ -36,16 +37,16 @@ BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 #: (dry season January, growing season August) reflectance per class.
 SPECTRA: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "forest":    ((0.030, 0.055, 0.035, 0.300, 0.150, 0.065), (0.028, 0.058, 0.032, 0.330, 0.155, 0.065)),
-    "grassland": ((0.065, 0.090, 0.105, 0.230, 0.290, 0.195), (0.045, 0.080, 0.070, 0.290, 0.240, 0.140)),
+    "grassland": ((0.060, 0.085, 0.090, 0.180, 0.250, 0.170), (0.045, 0.080, 0.080, 0.260, 0.230, 0.135)),
     "wetland":   ((0.060, 0.080, 0.065, 0.085, 0.045, 0.025), (0.035, 0.070, 0.045, 0.260, 0.140, 0.065)),
-    "mangrove":  ((0.025, 0.048, 0.030, 0.260, 0.105, 0.042), (0.024, 0.050, 0.028, 0.285, 0.110, 0.043)),
+    "mangrove":  ((0.025, 0.043, 0.030, 0.260, 0.090, 0.037), (0.024, 0.045, 0.028, 0.285, 0.092, 0.038)),
     "water":     ((0.075, 0.090, 0.070, 0.030, 0.012, 0.008), (0.080, 0.095, 0.075, 0.035, 0.012, 0.008)),
     "cropland":  ((0.090, 0.120, 0.150, 0.210, 0.290, 0.235), (0.035, 0.075, 0.045, 0.380, 0.220, 0.105)),
     "built_up":  ((0.120, 0.130, 0.140, 0.195, 0.250, 0.225), (0.120, 0.132, 0.142, 0.200, 0.255, 0.228)),
-    "bare":      ((0.150, 0.190, 0.230, 0.290, 0.370, 0.310), (0.150, 0.190, 0.230, 0.290, 0.370, 0.310)),
+    "bare":      ((0.170, 0.210, 0.260, 0.300, 0.360, 0.310), (0.170, 0.210, 0.260, 0.300, 0.360, 0.310)),
 }
 #: Wet tidal mud (the bare class inside the intertidal band).
-MUDFLAT = ((0.070, 0.090, 0.100, 0.130, 0.110, 0.080), (0.070, 0.090, 0.100, 0.135, 0.110, 0.080))
+MUDFLAT = ((0.070, 0.090, 0.100, 0.115, 0.105, 0.080), (0.070, 0.090, 0.100, 0.118, 0.105, 0.080))
 #: Thick cloud (bright in every band).
 CLOUD = (0.55, 0.55, 0.56, 0.60, 0.45, 0.35)
 

@@ -76,9 +76,17 @@ def write_vectors(layout: Any, *, out: Path, aoi: Path, size: int, seed: int, to
     reference = sample_points(truths, year=2020, per_class=60, seed=seed + 202, homogeneous=False,
                               exclude=exclude, to_xy=to_xy).set_crs(crs)
     reference.insert(0, "sample_id", [f"S{i:04d}" for i in range(len(reference))])
+    import pyogrio
+
     paths = []
-    for name, gdf in (*vecs.items(), ("training", training), ("reference", reference)):
-        p = aoi / f"{name}.gpkg"
-        write_vector(gdf, p, overwrite=overwrite)
-        paths.append(p)
+    # a fixed GeoPackage timestamp, so the same seed gives byte-identical files
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2026-01-01T00:00:00.000Z"})
+    try:
+        for name, gdf in (*vecs.items(), ("training", training), ("reference", reference)):
+            p = aoi / f"{name}.gpkg"
+            write_vector(gdf, p, overwrite=overwrite)
+            paths.append(p)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
     return paths

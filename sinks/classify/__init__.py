@@ -1,0 +1,183 @@
+"""Land-cover classification: rules (default) or a supervised model, then the minimum mapping unit.
+
+==================  ===============================================================
+module              job
+==================  ===============================================================
+``rules``           ordered, sourced rules on band roles (any sensor); rule config
+``thresholds``      Otsu's method for scene-specific thresholds (MNDWI, MVI)
+``coastal``         the coastal zone where mangroves may occur (polygon or derived)
+``sample``          decimated scene samples read through COG overviews
+``mmu``             minimum mapping unit (area per class, 8-connected)
+``supervised``      train / predict with scikit-learn; models saved with skops
+==================  ===============================================================
+
+:func:`classify` is the entry point of the pipeline and of ``sinks classify``: it
+returns a lazy uint8 land-cover array whose graph depends only on the reflectance
+blocks (and small in-memory arrays), so it is computed in the same pass that writes
+the indices.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import BandMismatchError
+from ..grid import Grid
+
+__all__ = ["ClassificationResult", "classify"]
+
+log = logging.getLogger("sinks")
+
+
+@dataclass
+class ClassificationResult:
+    """A lazy land-cover map and how it was made.
+
+    Attributes
+    ----------
+    landcover : dask.array.Array
+        uint8 legend codes ``(y, x)``, 0 = nodata.
+    method : str
+        ``"rules"`` or ``"model"``.
+    thresholds : dict
+        Scene thresholds used (JSON-ready).
+    coastal_source : str
+        ``"polygon"``, ``"derived"`` or ``"none"``.
+    notes : list of str
+    """
+
+    landcover: Any
+    method: str
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    coastal_source: str = "none"
+    notes: list[str] = field(default_factory=list)
+
+
+def _roles(scene: Any) -> list[str]:
+    return [str(b) for b in scene.band.values]
+
+
+def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any = None,
+             samples: Sequence[np.ndarray] | None = None, sample_grid: Grid | None = None,
+             coastal: Any = None, coastal_buffer_m: float = 2000.0,
+             mmu_ha: Mapping[str, float] | None = None, chunks: int | None = None) -> ClassificationResult:
+    """Classify the acquisitions of one epoch.
+
+    Parameters
+    ----------
+    scenes : sequence of xarray.DataArray
+        One per acquisition: ``(band, y, x)`` float32 reflectance, NaN nodata, ``band``
+        coordinate = roles (as :func:`sinks.io.open_scene` returns).
+    grid : Grid
+    rules : RuleConfig, mapping or path, optional
+        Overrides of the packaged rule set.
+    model : SinksModel or path, optional
+        Use this supervised model instead of the rules.
+    samples : sequence of numpy.ndarray, optional
+        Decimated ``(band, h, w)`` samples of each acquisition (band order = the
+        scenes' roles) on ``sample_grid``, for Otsu thresholds and the derived coastal
+        zone; by default taken by striding the scenes (one extra read).
+    sample_grid : Grid, optional
+    coastal : GeoDataFrame or geometry, optional
+        Coastal zone in the grid CRS; derived from open water when not given.
+    coastal_buffer_m : float
+    mmu_ha : mapping, optional
+        Minimum mapping unit per class (``{"forest": 0.0667}``).
+    chunks : int, optional
+        Chunk size of the masks (default: the scenes' chunk size).
+
+    Returns
+    -------
+    ClassificationResult
+    """
+    import dask.array as da
+
+    from .mmu import sieve_mmu
+
+    if not scenes:
+        raise BandMismatchError("classification needs at least one acquisition")
+    if chunks is None:
+        data = scenes[0].data
+        chunks = int(data.chunksize[-1]) if hasattr(data, "chunksize") else 1024
+    chunk = chunks
+    if model is not None:
+        from .supervised import load_model, predict
+
+        m = load_model(model) if isinstance(model, (str, os.PathLike)) else model
+        lc = predict(m, scenes, grid=grid)
+        return ClassificationResult(sieve_mmu(lc, grid, mmu_ha), "model",
+                                    notes=[f"supervised model ({getattr(m, 'meta', {}).get('model_type', '?')})"])
+    from .coastal import coarse_polygon_mask, derive_coarse_zone, polygon_mask, upsample_mask, water_mask
+    from .rules import BLOCK_ROLES, classify_block, load_rules
+    from .sample import array_sample, sample_grid as make_sample_grid
+    from .thresholds import scene_threshold
+
+    cfg = load_rules(rules)
+    for k, sc in enumerate(scenes):
+        missing = [r for r in BLOCK_ROLES if r not in _roles(sc)]
+        if missing:
+            raise BandMismatchError(f"acquisition {k}: the rules need band role(s) {', '.join(missing)}")
+    notes: list[str] = []
+    if samples is None:
+        samples = [array_sample(sc) for sc in scenes]
+        sample_grid = make_sample_grid(grid, max_pixels=2_000_000)[0]
+        factor = max(1, round(sample_grid.res[0] / grid.res[0]))
+    else:
+        assert sample_grid is not None
+        factor = max(1, round(sample_grid.res[0] / grid.res[0]))
+    idx = {r: _roles(scenes[0]).index(r) for r in BLOCK_ROLES}
+    g, r, n, s1 = idx["green"], idx["red"], idx["nir"], idx["swir1"]
+
+    def nd(s: np.ndarray, a: int, b: int) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (s[a] - s[b]) / (s[a] + s[b])
+
+    med = [float(np.nanmedian(nd(s, n, r))) if np.isfinite(nd(s, n, r)).any() else -1.0 for s in samples]
+    grow = int(np.argmax(med))
+    mndwi_all = np.concatenate([nd(s, g, s1).ravel() for s in samples])
+    t_w, how_w = scene_threshold(mndwi_all, use_otsu=cfg.water.mndwi.otsu, default=cfg.water.mndwi.default,
+                                 lo=cfg.water.mndwi.min, hi=cfg.water.mndwi.max, name="MNDWI (water)")
+    if coastal is not None:
+        coarse_zone = coarse_polygon_mask(coastal, sample_grid)
+        zone = polygon_mask(coastal, grid, chunks=chunk)
+        source = "polygon"
+    else:
+        water = water_mask(samples, green=g, red=r, nir=n, swir1=s1, mndwi_t=t_w,
+                           min_frequency=cfg.water.min_frequency, max_ndvi=cfg.water.max_ndvi)
+        coarse_zone = derive_coarse_zone(water, sample_grid, buffer_m=coastal_buffer_m)
+        source = "derived" if coarse_zone.any() else "none"
+        zone = upsample_mask(coarse_zone, factor, grid, chunks=chunk) if coarse_zone.any() else None
+        if source == "none":
+            notes.append("no open water (sea, estuary) in the scene: no coastal zone, no mangrove class")
+    sg = samples[grow]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mvi_s = np.abs(sg[n] - sg[g]) / np.abs(sg[s1] - sg[g])
+    veg = coarse_zone[: sg.shape[1], : sg.shape[2]] & (nd(sg, n, r) > cfg.mangrove.min_ndvi)
+    t_m, how_m = scene_threshold(np.clip(mvi_s[veg], 0, 50), use_otsu=cfg.mangrove.mvi.otsu,
+                                 default=cfg.mangrove.mvi.default, lo=cfg.mangrove.mvi.min,
+                                 hi=cfg.mangrove.mvi.max, name="MVI (mangrove)")
+    if len(scenes) == 1:
+        notes.append("single acquisition: no water-frequency (wetland) or NDVI-amplitude (cropland) evidence")
+
+    stack = da.stack([sc.sel(band=list(BLOCK_ROLES)).data for sc in scenes])  # (t, 4, y, x)
+    stack = stack.rechunk({0: -1, 1: -1})
+    if zone is None:
+        zone = da.zeros(grid.shape, dtype=bool, chunks=stack.chunks[2:])
+    zone = zone.rechunk(stack.chunks[2:])
+
+    def block(st: np.ndarray, zn: np.ndarray) -> np.ndarray:
+        return classify_block(st, cfg=cfg, mndwi_t=t_w, mvi_t=t_m, grow=grow,
+                              coastal=zn[0, 0] if source != "none" else None)
+
+    lc = da.map_blocks(block, stack, zone[None, None], drop_axis=[0, 1], dtype=np.uint8,
+                       meta=np.zeros((0, 0), np.uint8))
+    lc = sieve_mmu(lc, grid, mmu_ha)
+    thresholds = {"mndwi_water": t_w, "mndwi_water_method": how_w, "mvi_mangrove": t_m,
+                  "mvi_mangrove_method": how_m, "growing_season_acquisition": grow,
+                  "sample_factor": factor}
+    return ClassificationResult(lc, "rules", thresholds, source, notes)
