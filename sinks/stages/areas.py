@@ -102,6 +102,7 @@ def stage_goals(ctx: "RunContext") -> None:
     targets = load_targets(ctx.spec.goals.targets)
     regions = ctx.cache.get("tables", {}).get("regions")
     ref = ctx.spec.aoi.regions
-    ctx.summary["goals"] = track_goals(ctx.summary, targets=targets,
+    summary = {**ctx.summary, "epochs": [{"name": e.name, "year": e.spec.year} for e in ctx.epochs]}
+    ctx.summary["goals"] = track_goals(summary, targets=targets,
                                        regions=None if regions is None else regions.drop(columns="geometry"),
                                        id_field=(ref.id_field if ref is not None else None))
