@@ -21,6 +21,7 @@ Mangrove Watch confines its maps to a habitat mask built from distance to ocean 
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -106,8 +107,8 @@ def water_mask(samples: Sequence[np.ndarray], *, green: int, red: int, nir: int,
     with np.errstate(divide="ignore", invalid="ignore"):
         wet = sum(c & ((s[green] - s[swir1]) / (s[green] + s[swir1]) > mndwi_t) for c, s in zip(clear, samples))
         ndvi = np.stack([np.where(c, (s[nir] - s[red]) / (s[nir] + s[red]), np.nan) for c, s in zip(clear, samples)])
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         vmax = np.nanmax(ndvi, axis=0)
     freq = np.where(n > 0, wet / np.maximum(n, 1), 0.0)
     return (freq >= min_frequency) & (np.nan_to_num(vmax, nan=1.0) < max_ndvi)

@@ -41,6 +41,7 @@ is NaN or cloudy at a pixel is simply not counted there.
 from __future__ import annotations
 
 import logging
+import warnings
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -211,8 +212,8 @@ def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t:
     mndwi = _nd(g, s1)
     ndbi = _nd(s1, n)
     ndvi_c = np.where(clear, ndvi, np.nan)
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         vmax = np.nanmax(ndvi_c, axis=0)
         vmin = np.nanmin(ndvi_c, axis=0)
     amp = np.nan_to_num(vmax - vmin)

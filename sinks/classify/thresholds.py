@@ -30,9 +30,10 @@ def otsu(values: np.ndarray, *, bins: int = 256, value_range: tuple[float, float
     m = np.cumsum(hist * centres)
     mu0 = np.divide(m, w0, out=np.zeros_like(m), where=w0 > 0)
     mu1 = np.divide(m[-1] - m, w1, out=np.zeros_like(m), where=w1 > 0)
-    between = w0 * w1 * (mu0 - mu1) ** 2
-    k = int(np.argmax(between[:-1]))
-    return float(edges[k + 1])
+    between = (w0 * w1 * (mu0 - mu1) ** 2)[:-1]
+    # modes separated by empty bins give a plateau of equal scores: take its middle
+    best = np.flatnonzero(between >= between.max() * (1 - 1e-12))
+    return float((edges[best[0] + 1] + edges[best[-1] + 1]) / 2)
 
 
 def scene_threshold(values: np.ndarray, *, use_otsu: bool, default: float, lo: float, hi: float,

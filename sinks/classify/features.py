@@ -1,0 +1,82 @@
+"""Per-pixel features for the supervised classifier: bands, indices and neighbourhood texture.
+
+For each acquisition ``d`` (stacked "dates"): the reflectance of every band role
+(``d0_nir`` …), the indices of :mod:`sinks.indices` (``d0_ndvi`` …) and, with
+``texture``, the 5 × 5 mean and standard deviation of NDVI, MNDWI and NIR
+(``d0_ndvi_mean5``, ``d0_ndvi_std5`` …).  Texture is computed with dask
+``map_overlap`` (halo 2), so block edges are exact and the features do not depend on
+the chunk size.  Float32; NaN wherever an input is NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["feature_names", "feature_block", "feature_stack", "TEXTURE_OF", "WINDOW"]
+
+INDEX_NAMES = ("ndvi", "evi", "ndwi", "mndwi", "ndbi", "mvi", "ndmi")
+TEXTURE_OF = ("ndvi", "mndwi", "nir")
+WINDOW = 5
+
+
+def feature_names(roles: Sequence[str], n_dates: int, *, texture: bool) -> list[str]:
+    """Names of the features, in the order of :func:`feature_block`'s output."""
+    per: list[str] = [*roles, *INDEX_NAMES]
+    if texture:
+        per += [f"{v}_{s}{WINDOW}" for v in TEXTURE_OF for s in ("mean", "std")]
+    return [f"d{d}_{n}" for d in range(n_dates) for n in per]
+
+
+def _box_mean(a: np.ndarray, w: int) -> np.ndarray:
+    from scipy import ndimage
+
+    ok = np.isfinite(a)
+    num = ndimage.uniform_filter(np.where(ok, a, 0.0).astype(np.float64), w, mode="constant")
+    den = ndimage.uniform_filter(ok.astype(np.float64), w, mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def feature_block(stack: np.ndarray, roles: Sequence[str], *, texture: bool) -> np.ndarray:
+    """Features ``(n_features, rows, cols)`` of a block ``(n_dates, n_roles, rows, cols)``."""
+    from ..indices import compute_indices
+
+    out = []
+    for d in range(stack.shape[0]):
+        bands = {r: stack[d, i].astype(np.float32) for i, r in enumerate(roles)}
+        idx = compute_indices(bands, [n for n in INDEX_NAMES])
+        out.extend(bands[r] for r in roles)
+        out.extend(np.asarray(idx[n], dtype=np.float32) for n in INDEX_NAMES)
+        if texture:
+            src = {"ndvi": idx["ndvi"], "mndwi": idx["mndwi"], "nir": bands["nir"]}
+            for v in TEXTURE_OF:
+                a = np.asarray(src[v], dtype=np.float64)
+                m = _box_mean(a, WINDOW)
+                sq = _box_mean(a * a, WINDOW)
+                sd = np.sqrt(np.maximum(sq - m * m, 0.0))
+                nan = ~np.isfinite(a)
+                out.append(np.where(nan, np.nan, m).astype(np.float32))
+                out.append(np.where(nan, np.nan, sd).astype(np.float32))
+    return np.stack(out)
+
+
+def feature_stack(scenes: Sequence[Any], roles: Sequence[str], *, texture: bool) -> Any:
+    """Lazy ``(n_features, y, x)`` dask array of the scenes (DataArrays ``(band, y, x)``)."""
+    import dask.array as da
+
+    stack = da.stack([sc.sel(band=list(roles)).data for sc in scenes]).rechunk({0: -1, 1: -1})
+    n = len(feature_names(roles, len(scenes), texture=texture))
+    h = WINDOW // 2 if texture else 0
+
+    def block(b: np.ndarray) -> np.ndarray:
+        return feature_block(b, roles, texture=texture)[None]
+
+    if not h:
+        return stack.map_blocks(block, dtype=np.float32, chunks=((1,), (n,), *stack.chunks[2:]))[0]
+    depth = {0: 0, 1: 0, 2: h, 3: h}
+    boundary = {0: "none", 1: "none", 2: np.nan, 3: np.nan}
+    ov = da.overlap.overlap(stack, depth=depth, boundary=boundary)
+    feats = ov.map_blocks(block, dtype=np.float32, chunks=((1,), (n,), *ov.chunks[2:]))
+    return da.overlap.trim_internal(feats, depth, boundary=boundary)[0]

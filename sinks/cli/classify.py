@@ -1,0 +1,94 @@
+"""``sinks classify IMAGE... -o OUT.tif``: land cover in the sinks legend (rules or a model)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from .options import bands_options, overwrite_option, sensor_from_options
+
+
+def _mmu(value: str | None) -> dict[str, float] | None:
+    from ..errors import ConfigError
+
+    if value is None:
+        return {"forest": 0.0667}
+    if value.strip().lower() in ("", "none", "0"):
+        return {}
+    out = {}
+    for part in value.split(","):
+        name, _, ha = part.partition("=")
+        try:
+            out[name.strip()] = float(ha)
+        except ValueError:
+            raise ConfigError(f"--mmu: expected CLASS=HA[,CLASS=HA], got {part!r}") from None
+    return out
+
+
+@click.command("classify")
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="Output land-cover COG.")
+@bands_options
+@click.option("--model", default=None, type=click.Path(dir_okay=False), help="Supervised model (sinks train).")
+@click.option("--rules", default=None, type=click.Path(dir_okay=False), help="YAML overriding the rule thresholds.")
+@click.option("--coastal-zone", default=None, help="Polygon(s) where mangroves may occur (else derived).")
+@click.option("--coastal-buffer-m", type=float, default=2000.0, show_default=True,
+              help="Distance from open water of the derived coastal zone.")
+@click.option("--mmu", default=None, help="Minimum mapping unit, CLASS=HA,... (default forest=0.0667; 'none').")
+@click.option("--date", "dates", multiple=True, help="Acquisition date of each IMAGE (YYYY-MM-DD), in order.")
+@click.option("--chunks", type=int, default=1024, show_default=True, help="Block size for dask.")
+@overwrite_option
+def cli(images: tuple[str, ...], out: str, sensor: str | None, bands: str | None, scale: float | None,
+        offset: float | None, model: str | None, rules: str | None, coastal_zone: str | None,
+        coastal_buffer_m: float, mmu: str | None, dates: tuple[str, ...], chunks: int, overwrite: bool) -> None:
+    """Classify IMAGE (one or more acquisitions of the same area, e.g. a dry and a wet
+    season) into forest, grassland, wetland, mangrove, water, cropland, built-up and bare.
+
+    Writes a uint8 COG in the sinks legend (`sinks legend`) on the input grid, nodata 0
+    where the input has no clear observation.  Rules are used unless --model is given.
+    """
+    from ..classify import classify
+    from ..errors import ConfigError, GridMismatchError
+    from ..io import open_image
+    from ..outputs import RasterOutput, ensure_writable, write_rasters
+    from ..stages.landcover import colormap
+
+    ensure_writable([out], overwrite=overwrite)
+    if dates and len(dates) != len(images):
+        raise ConfigError(f"--date given {len(dates)} time(s) for {len(images)} image(s)")
+    try:
+        days = [dt.date.fromisoformat(d) for d in dates] or [None] * len(images)
+    except ValueError as exc:
+        raise ConfigError(f"--date: {exc}") from None
+    profile = sensor_from_options(sensor or ("generic" if bands else "sentinel2_l2a"), bands, scale, offset)
+    scenes, grid = [], None
+    for path, day in zip(images, days):
+        refl, g = open_image(path, profile=profile, grid=grid, chunks=chunks, date=day)
+        if grid is not None and not g.same_as(grid):
+            raise GridMismatchError(f"{path}: not on the grid of {images[0]}")
+        grid = g
+        scenes.append(refl)
+    zone = None
+    if coastal_zone:
+        from ..vectors import read_vector
+
+        zone = read_vector(coastal_zone, target_crs=grid.crs, what="coastal zone")
+    res = classify(scenes, grid=grid, rules=rules, model=model, coastal=zone, coastal_buffer_m=coastal_buffer_m,
+                   mmu_ha=_mmu(mmu), chunks=chunks)
+    write_rasters([RasterOutput(out, res.landcover, nodata=0, categorical=True, colormap=colormap(),
+                                description="land cover (sinks legend)", tags={"method": res.method})],
+                  grid, overwrite=overwrite)
+    from ..carbon import class_areas_ha
+    from ..io import read_categorical
+    from ..landcover import NAMES
+
+    arr, g, _ = read_categorical(out)
+    areas = class_areas_ha(arr, g, nodata=0)
+    click.echo(f"wrote {out} ({res.method}; coastal zone: {res.coastal_source})")
+    for code, a in zip(areas.codes, areas.area_ha):
+        click.echo(f"  {NAMES.get(int(code), code):<10} {a:>14,.2f} ha")
+    for k, v in res.thresholds.items():
+        click.echo(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
+    for n in res.notes:
+        click.echo(f"  note: {n}")

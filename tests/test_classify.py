@@ -1,0 +1,171 @@
+"""Rule-based classification, Otsu thresholds, coastal zone, minimum mapping unit, `sinks classify`."""
+
+from __future__ import annotations
+
+import pickle
+
+import dask.array as da
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+
+from sinks.classify import classify
+from sinks.classify.mmu import min_pixels, sieve_block, sieve_mmu
+from sinks.classify.rules import classify_block, load_rules
+from sinks.classify.thresholds import otsu
+from sinks.cli import main
+from sinks.errors import ConfigError
+from sinks.grid import Grid
+from sinks.landcover import CODES
+
+ROLES = ["blue", "green", "red", "nir", "swir1", "swir2"]
+# typical published surface reflectance (dry season, growing season) per class, bands as ROLES
+SPEC = {
+    "forest": ([0.03, 0.055, 0.035, 0.30, 0.15, 0.065], [0.028, 0.058, 0.032, 0.33, 0.155, 0.065]),
+    "grassland": ([0.06, 0.085, 0.09, 0.18, 0.25, 0.17], [0.045, 0.08, 0.08, 0.26, 0.23, 0.135]),
+    "wetland": ([0.06, 0.08, 0.065, 0.085, 0.045, 0.025], [0.035, 0.07, 0.045, 0.26, 0.14, 0.065]),
+    "mangrove": ([0.025, 0.043, 0.03, 0.26, 0.09, 0.037], [0.024, 0.045, 0.028, 0.285, 0.092, 0.038]),
+    "water": ([0.075, 0.09, 0.07, 0.03, 0.012, 0.008], [0.08, 0.095, 0.075, 0.035, 0.012, 0.008]),
+    "cropland": ([0.09, 0.12, 0.15, 0.21, 0.29, 0.235], [0.035, 0.075, 0.045, 0.38, 0.22, 0.105]),
+    "built_up": ([0.12, 0.13, 0.14, 0.195, 0.25, 0.225], [0.12, 0.132, 0.142, 0.2, 0.255, 0.228]),
+    "bare": ([0.17, 0.21, 0.26, 0.30, 0.36, 0.31], [0.17, 0.21, 0.26, 0.30, 0.36, 0.31]),
+}
+NAMES = list(SPEC)
+GRID = Grid.from_bounds((500000, 2399920, 500080, 2400000), 10, "EPSG:32649")  # 8 x 8
+
+
+def _scenes(layout: np.ndarray, *, chunks: int = 4) -> list[xr.DataArray]:
+    out = []
+    for season in (0, 1):
+        arr = np.zeros((6, *layout.shape), np.float32)
+        for k, name in enumerate(NAMES):
+            arr[:, layout == k] = np.array(SPEC[name][season], np.float32)[:, None]
+        out.append(xr.DataArray(da.from_array(arr, chunks=(6, chunks, chunks)), dims=("band", "y", "x"),
+                                coords={"band": ROLES}))
+    return out
+
+
+def test_otsu_splits_a_bimodal_histogram():
+    rng = np.random.default_rng(0)
+    v = np.concatenate([rng.normal(-0.4, 0.05, 5000), rng.normal(0.6, 0.05, 3000)])
+    t = otsu(v)
+    assert -0.2 < t < 0.4
+    assert otsu(np.array([1.0])) is None
+
+
+def test_each_class_from_its_spectra_and_nodata():
+    layout = np.repeat(np.arange(8), 8).reshape(8, 8)  # one class per row
+    scenes = _scenes(layout)
+    from shapely.geometry import box
+
+    res = classify(scenes, grid=GRID, coastal=box(*GRID.bounds), mmu_ha={}, chunks=4)
+    lc = res.landcover.compute()
+    expect = np.array([CODES[n] for n in NAMES])[layout]
+    np.testing.assert_array_equal(lc, expect)
+    assert res.method == "rules" and res.coastal_source == "polygon"
+    # mangrove outside the coastal zone is not mangrove; NaN everywhere -> nodata
+    res2 = classify(scenes, grid=GRID, coastal=box(0, 0, 1, 1), mmu_ha={}, chunks=4)
+    assert CODES["mangrove"] not in np.unique(res2.landcover.compute())
+    nan = [s.where(False) for s in scenes]
+    lc3 = classify_block(np.stack([s.sel(band=["blue", "green", "red", "nir", "swir1"]).values for s in nan]),
+                         cfg=load_rules(), mndwi_t=0.0, mvi_t=4.5, grow=1, coastal=None)
+    assert (lc3 == 0).all()
+
+
+def test_one_clear_acquisition_is_enough_and_cloud_is_not_counted():
+    layout = np.full((8, 8), NAMES.index("forest"))
+    scenes = _scenes(layout)
+    dry = scenes[0].values.copy()
+    dry[:, :4] = np.nan          # top half missing in the dry season
+    dry[:, 4:, :2] = 0.5         # a bright cloud in the dry season
+    stack = np.stack([dry[[0, 1, 2, 3, 4]], scenes[1].values[[0, 1, 2, 3, 4]]])
+    lc = classify_block(stack, cfg=load_rules(), mndwi_t=0.0, mvi_t=4.5, grow=1, coastal=None)
+    assert (lc == CODES["forest"]).all()
+
+
+def test_rules_override_and_unknown_key(tmp_path):
+    cfg = load_rules({"forest": {"min_ndvi": 0.9}})
+    assert cfg.forest.min_ndvi == 0.9 and cfg.water.min_frequency == 0.75
+    p = tmp_path / "r.yaml"
+    p.write_text("forest: {min_ndiv: 0.7}\n")
+    with pytest.raises(ConfigError, match="forest.min_ndiv: unknown key"):
+        load_rules(p)
+
+
+def test_mmu_one_mu_is_seven_pixels_eight_connected():
+    assert min_pixels(0.0667, GRID) == 7
+    a = np.full((12, 12), CODES["grassland"], np.uint8)
+    a[1:3, 1:4] = CODES["forest"]            # 6 px: removed
+    a[6:8, 6:9] = CODES["forest"]            # 6 px ...
+    a[8, 9] = CODES["forest"]                # ... + 1 diagonal neighbour = 7 px: kept
+    out = sieve_block(a, {CODES["forest"]: 7})
+    assert (out[1:3, 1:4] == CODES["grassland"]).all()
+    assert (out[6:8, 6:9] == CODES["forest"]).all() and out[8, 9] == CODES["forest"]
+
+
+def test_mmu_does_not_depend_on_chunks():
+    rng = np.random.default_rng(1)
+    a = rng.choice([CODES["forest"], CODES["grassland"], CODES["cropland"]], size=(64, 64), p=[0.3, 0.5, 0.2])
+    a = a.astype(np.uint8)
+    g = Grid.from_bounds((0, 0, 640, 640), 10, "EPSG:32649")
+    ref = sieve_mmu(a, g, {"forest": 0.0667})
+    for c in (16, 23, 64):
+        got = sieve_mmu(da.from_array(a, chunks=c), g, {"forest": 0.0667}).compute()
+        np.testing.assert_array_equal(got, ref)
+
+
+def _tile(make_tile, name, layout, season, **kw):
+    arr = np.zeros((6, *layout.shape), np.uint16)
+    for k, n in enumerate(NAMES):
+        arr[:, layout == k] = (np.array(SPEC[n][season]) * 10000).astype(np.uint16)[:, None]
+    return make_tile(name, arr, **kw)
+
+
+def test_classify_cli_end_to_end(make_tile, tmp_path, capsys):
+    layout = np.kron(np.arange(8).reshape(8, 1), np.ones((4, 32), int)).astype(int)  # 32 x 32, 8 bands of rows
+    t0 = _tile(make_tile, "jan.tif", layout, 0, descriptions=["B02", "B03", "B04", "B08", "B11", "B12"])
+    t1 = _tile(make_tile, "aug.tif", layout, 1, descriptions=["B02", "B03", "B04", "B08", "B11", "B12"])
+    out = tmp_path / "lc.tif"
+    with pytest.raises(SystemExit) as ei:
+        main(["classify", str(t0), str(t1), "-o", str(out), "--sensor", "sentinel2_l2a_pre2022", "--mmu", "none"])
+    assert ei.value.code == 0, capsys.readouterr().err
+    with rasterio.open(out) as ds:
+        lc = ds.read(1)
+        assert ds.dtypes[0] == "uint8" and ds.nodata == 0 and ds.colormap(1)[CODES["forest"]][:3] == (0, 100, 0)
+    expect = np.array([CODES[n] for n in NAMES])[layout]
+    ok = lc[expect != CODES["mangrove"]] == expect[expect != CODES["mangrove"]]
+    assert ok.mean() > 0.95  # no sea here, so no derived coastal zone: mangrove rows fall to forest
+    # refuses to overwrite; bad --bands; text file named .tif
+    with pytest.raises(SystemExit) as ei:
+        main(["classify", str(t0), "-o", str(out), "--sensor", "sentinel2_l2a"])
+    assert ei.value.code == 2
+    with pytest.raises(SystemExit) as ei:
+        main(["classify", str(t0), "-o", str(tmp_path / "x.tif"), "--bands", "blue,green,red,nir,swir1"])
+    assert ei.value.code == 2 and "expects 5" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as ei:
+        main(["classify", str(t0), "-o", str(tmp_path / "x.tif"), "--bands", "blue,green,red,nir,swir1,purple"])
+    assert ei.value.code == 2 and "purple" in capsys.readouterr().err
+    txt = tmp_path / "notes.tif"
+    txt.write_text("not a raster")
+    with pytest.raises(SystemExit) as ei:
+        main(["classify", str(txt), "-o", str(tmp_path / "y.tif")])
+    assert ei.value.code == 2 and "notes.tif" in capsys.readouterr().err
+    assert not (tmp_path / "x.tif").exists() and not (tmp_path / "y.tif").exists()
+
+
+def test_pickle_model_is_refused_without_unpickling(make_tile, tmp_path, capsys):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    bad = tmp_path / "model.pkl"
+    bad.write_bytes(pickle.dumps(Evil()))
+    t0 = _tile(make_tile, "a.tif", np.zeros((16, 16), int), 1)
+    with pytest.raises(SystemExit) as ei:
+        main(["classify", str(t0), "-o", str(tmp_path / "o.tif"), "--model", str(bad), "--sensor", "sentinel2_l2a"])
+    assert ei.value.code == 2
+    assert "model" in capsys.readouterr().err.lower()
+    assert not marker.exists()
