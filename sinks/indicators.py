@@ -91,7 +91,8 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
         out[f"nodata_fraction_{ep}"] = ca["nodata_fraction"].to_numpy()
         pools: dict[str, list[float]] = {p: [] for p in ("above", "below", "dead", "soil", "total")}
         for i in range(len(out)):
-            areas = {CODES[n]: float(out.at[i, f"area_ha_{n}_{ep}"]) for n in legend}
+            areas = {CODES[n]: float(out.at[i, f"area_ha_{n}_{ep}"]) for n in legend
+                     if out.at[i, f"area_ha_{n}_{ep}"] > 0}
             tot = stock_totals(ClassAreas.from_mapping(areas), table, missing="zero" if missing != "error" else "error")
             for p in pools:
                 pools[p].append(tot.stock_mg_c[p])

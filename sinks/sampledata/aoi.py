@@ -53,7 +53,8 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
 
     # regions: a 2 x 2 partition of a box around the scene along two wavy borders
     from shapely.geometry import LineString, box
-    from shapely.ops import split, transform
+    import shapely
+    from shapely.ops import split
 
     t = np.linspace(-0.1, 1.1, 40)
     vline = LineString([(0.46 + 0.03 * np.sin(6 * v), v) for v in t])
@@ -62,7 +63,7 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
     for half in split(box(-0.05, -0.05, 1.05, 1.05), vline).geoms:
         cells.extend(split(half, hline).geoms)
     cells.sort(key=lambda g: (round(g.centroid.y > 0.5), g.centroid.x))  # NW, NE, SW, SE
-    polys = [transform(lambda x, y: to_xy(x, y), g) for g in cells]
+    polys = [shapely.transform(g, lambda c: np.column_stack(to_xy(c[:, 0], c[:, 1]))) for g in cells]
     regions = gpd.GeoDataFrame({"region_id": [r[0] for r in REGIONS], "name": [r[1] for r in REGIONS]},
                                geometry=polys, crs=crs)
     coastal = gpd.GeoDataFrame({"name": ["coastal zone (intertidal and near-shore, mangrove habitat)"]},

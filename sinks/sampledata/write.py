@@ -38,8 +38,11 @@ def write_cog(path: Path, rows: Callable[[int, int], np.ndarray], *, height: int
                     from ..stages.landcover import colormap
 
                     ds.write_colormap(1, colormap())
-            rasterio.shutil.copy(stage, final_tmp, driver="COG", compress="DEFLATE", predictor=str(predictor),
-                                 blocksize=256, overviews="AUTO",
+            side = min(width, height)  # small tiles get small blocks, so they still have overviews
+            block = 256 if side > 512 else 128 if side > 160 else 64
+            rasterio.shutil.copy(stage, final_tmp, driver="COG", compress="DEFLATE", level=9,
+                                 predictor="STANDARD" if predictor == 2 else "NO",
+                                 blocksize=block, overviews="AUTO",
                                  overview_resampling="NEAREST" if categorical else "AVERAGE")
         finally:
             if stage.exists():
