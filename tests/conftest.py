@@ -52,3 +52,15 @@ def make_tile(tmp_path: Path) -> Callable[..., Path]:
 def s2_stack(value_by_band: list[int], shape: tuple[int, int]) -> np.ndarray:
     """A 6-band uint16 stack with one constant DN per band."""
     return np.stack([np.full(shape, v, dtype=np.uint16) for v in value_by_band])
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """`sinks run pipelines/demo.yaml` on the committed sample data, once per test session."""
+    from sinks.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    with pytest.raises(SystemExit) as ei:
+        main(["-q", "run", str(REPO / "pipelines" / "demo.yaml"), "--out", str(out)])
+    assert ei.value.code == 0
+    return out

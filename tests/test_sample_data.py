@@ -123,14 +123,11 @@ def test_written_spec_validates(scene):
     assert [e.name for e in spec.epochs] == ["2015", "2020", "2025"]
 
 
-def test_committed_demo_runs_end_to_end(tmp_path):
+def test_committed_demo_runs_end_to_end(demo_run):
     """`sinks run pipelines/demo.yaml` on the committed sample data: every stage, valid COGs, accuracy."""
     from rio_cogeo.cogeo import cog_validate
 
-    out = tmp_path / "demo"
-    with pytest.raises(SystemExit) as ei:
-        main(["-q", "run", str(REPO / "pipelines" / "demo.yaml"), "--out", str(out)])
-    assert ei.value.code == 0
+    out = demo_run
     s = json.loads((out / "summary.json").read_text())
     for key in ("landcover", "accuracy", "carbon", "encroachment", "zonal", "goals"):
         assert key in s, key

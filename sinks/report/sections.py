@@ -1,0 +1,236 @@
+"""The sections of the run report (HTML fragments)."""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+from typing import Any
+
+from . import _img, _missing, _num, _table
+from . import maps
+
+__all__ = ["render_sections"]
+
+log = logging.getLogger("sinks")
+
+
+def _sec(key: str, title: str, inner: str) -> str:
+    return f'<section id="{key}"><h2>{html.escape(title)}</h2>{inner}</section>'
+
+
+def _epochs(summary: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(e["name"], int(e["year"])) for e in summary.get("epochs", [])]
+
+
+def _read_vector(path: Any) -> Any:
+    try:
+        import geopandas as gpd
+
+        return gpd.read_file(path) if path and Path(path).exists() else None
+    except Exception:  # noqa: BLE001 - a missing or odd layer only drops an overlay
+        return None
+
+
+def render_sections(run: Path, summary: dict[str, Any], manifest: dict[str, Any]) -> str:
+    parts = [_overview(summary), _landcover(run, summary), _carbon(run, summary), _change(run, summary, manifest),
+             _sink(summary), _goals(summary), _accuracy(summary), _areas(run), _manifest(manifest)]
+    return "\n".join(parts)
+
+
+def _overview(s: dict[str, Any]) -> str:
+    g = s.get("grid", {})
+    rows = [["name", s.get("name")], ["sensor", s.get("sensor")], ["CRS", g.get("crs")],
+            ["size (px)", f"{g.get('width')} × {g.get('height')}"], ["resolution (m)", str(g.get("resolution"))],
+            ["epochs", ", ".join(f"{n} ({y})" for n, y in _epochs(s))]]
+    lc = s.get("landcover") or {}
+    if lc:
+        rows.append(["forest coverage, latest epoch (%)",
+                     _num(lc[list(lc)[-1]].get("forest_coverage_pct"), 2)])
+    return _sec("overview", "Overview", _table(["item", "value"], rows) +
+                '<p class="note">The sample data shipped with sinks are synthetic; figures from them show what the '
+                "tool computes, not the state of any real place.</p>")
+
+
+def _landcover(run: Path, s: dict[str, Any]) -> str:
+    lc = s.get("landcover") or {}
+    if not lc:
+        return _sec("landcover", "Land cover", _missing("Land cover"))
+    imgs = []
+    for name, _y in _epochs(s):
+        p = run / f"landcover_{name}.tif"
+        if p.exists():
+            imgs.append(f"<figure>{_img(maps.landcover_map(p, f'Land cover {name}'), f'land cover {name}')}"
+                        f"<figcaption>Land cover {html.escape(name)} ({html.escape(str(lc.get(name, {}).get('method', '')))})"
+                        "</figcaption></figure>")
+    classes = list((lc[list(lc)[0]].get("area_ha") or {}).keys())
+    head = ["class"] + [f"{n} (ha)" for n, _y in _epochs(s)]
+    rows = [[c] + [(lc.get(n, {}).get("area_ha") or {}).get(c) for n, _y in _epochs(s)] for c in classes]
+    rows.append(["land area (no water)"] + [lc.get(n, {}).get("land_area_ha") for n, _y in _epochs(s)])
+    rows.append(["forest coverage (%)"] + [lc.get(n, {}).get("forest_coverage_pct") for n, _y in _epochs(s)])
+    return _sec("landcover", "Land cover", '<div class="maps">' + "".join(imgs) + "</div>" + _table(head, rows, digits=2))
+
+
+def _carbon(run: Path, s: dict[str, Any]) -> str:
+    c = s.get("carbon") or {}
+    if not c.get("epochs"):
+        return _sec("carbon", "Carbon", _missing("Carbon"))
+    names = [n for n, _y in _epochs(s)]
+    last = names[-1]
+    p = run / "carbon" / last / "carbon_density_total.tif"
+    img = (f"<figure>{_img(maps.value_map(p, f'Carbon density {last}, all pools', 'Mg C/ha'), 'carbon density')}"
+           f"<figcaption>Carbon density {html.escape(last)}, above + below + dead + soil (Mg C/ha)</figcaption></figure>"
+           if p.exists() else "")
+    rows = []
+    for pool in ("above", "below", "dead", "soil", "total"):
+        row = [pool]
+        for n in names:
+            e = c["epochs"].get(n, {})
+            v = (e.get("stock_mg_c") or {}).get(pool)
+            ci = (e.get("stock_mg_c_ci95") or {}).get(pool)
+            row.append(f"{v:,.0f}" + (f" [{ci[0]:,.0f} – {ci[1]:,.0f}]" if ci else "") if v is not None else None)
+        rows.append(row)
+    rows.append(["forest stock volume (m³)"] + [c["epochs"].get(n, {}).get("volume_m3") for n in names])
+    head = ["pool"] + [f"{n} (Mg C, 95 % interval)" for n in names]
+    note = (f'<p class="note">Coefficient table: {html.escape(str(c.get("table")))}, soil '
+            f'{html.escape(str(c.get("soil_depth")))} cm. Totals are Σ class area × density; intervals are Monte '
+            "Carlo over the table's low–high ranges (and the Olofsson area errors where a reference sample exists).</p>")
+    return _sec("carbon", "Carbon stock", '<div class="maps">' + img + "</div>" + _table(head, rows, digits=0) + note)
+
+
+def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
+    c = s.get("carbon") or {}
+    trans = c.get("transitions") or {}
+    names = [n for n, _y in _epochs(s)]
+    periods = [f"{a}_{b}" for a, b in zip(names, names[1:])]
+    if not periods:
+        return _sec("change", "Change", _missing("Change (needs two epochs)"))
+    red_path = (((manifest.get("spec") or {}).get("aoi") or {}).get("redlines") or {}).get("path")
+    redlines = _read_vector(red_path)
+    out = []
+    for key in periods:
+        p = run / f"change_{key}.tif"
+        patches = _read_vector(run / f"encroachment_{key}.gpkg")
+        if p.exists():
+            out.append(f"<figure>{_img(maps.change_map(p, f'Change {key.replace(chr(95), chr(8211))}', patches=patches, redlines=redlines), 'change ' + key)}"
+                       f"<figcaption>Change {html.escape(key)}: encroachment patches in black, redlines in blue"
+                       "</figcaption></figure>")
+        m = (trans.get(key) or {}).get("matrix_ha") or {}
+        if m:
+            cols = sorted({t for row in m.values() for t in row})
+            rows = [[f] + [m[f].get(t, 0.0) for t in cols] for f in m]
+            out.append(f"<h3>Transition matrix {html.escape(key)} (ha; rows = from, columns = to)</h3>"
+                       + _table(["from \\ to"] + cols, rows, digits=2, cls="matrix"))
+        enc = (s.get("encroachment") or {}).get(key)
+        if enc:
+            rows = [[rid, v["patches"], v["area_ha"]] for rid, v in enc["by_redline"].items()]
+            out.append(f"<h3>Encroachment on redlines {html.escape(key)}</h3>"
+                       + _table(["redline", "patches", "area (ha)"], rows, digits=2))
+    return _sec("change", "Change and encroachment", '<div class="maps">' + "".join(
+        o for o in out if o.startswith("<figure")) + "</div>" + "".join(o for o in out if not o.startswith("<figure")))
+
+
+def _sink(s: dict[str, Any]) -> str:
+    sinks = ((s.get("carbon") or {}).get("sink")) or {}
+    if not sinks:
+        return _sec("sink", "Sink", _missing("The sink"))
+    keys = list(sinks)
+    vals = [sinks[k]["sink_mg_c_per_yr"] for k in keys]
+    lo = [(sinks[k].get("sink_mg_c_per_yr_ci95") or [None, None])[0] for k in keys]
+    hi = [(sinks[k].get("sink_mg_c_per_yr_ci95") or [None, None])[1] for k in keys]
+    rows = [[k, sinks[k]["stock_difference_mg_c_per_yr"]["total"], sinks[k]["gain_mg_c_per_yr"], v,
+             f"{a:,.0f} – {b:,.0f}" if a is not None else None, sinks[k]["sink_tco2e_per_yr"],
+             sinks[k].get("growth_vs_previous_pct")] for k, v, a, b in zip(keys, vals, lo, hi)]
+    head = ["period", "stock difference (Mg C/yr)", "gain of persistent forest (Mg C/yr)", "sink (Mg C/yr)",
+            "95 % interval (Mg C/yr)", "sink (t CO₂e/yr)", "growth vs previous period (%)"]
+    return _sec("sink", "Carbon sink", f"<figure>{_img(maps.sink_chart(keys, vals, lo, hi), 'sink per period')}"
+                "<figcaption>Sink per period with its 95 % Monte Carlo interval (positive = removal)</figcaption>"
+                "</figure>" + _table(head, rows, digits=0))
+
+
+def _goals(s: dict[str, Any]) -> str:
+    g = s.get("goals")
+    if not g:
+        return _sec("goals", "Goals", _missing("Goal tracking"))
+    years = [y for _n, y in _epochs(s)]
+    out = []
+    for name, unit in (("forest_coverage_pct", "forest coverage (%)"), ("volume_m3", "forest stock volume (m³)")):
+        ind = (g.get("aoi") or {}).get(name)
+        if not ind:
+            continue
+        vals = [ind["series"].get(str(n)) for n, _y in _epochs(s)]
+        nat = g.get("national_series") if name == "forest_coverage_pct" else None
+        out.append(f"<figure>{_img(maps.goal_chart(name, unit, years, vals, ind['targets'], ind['trajectory'], nat), name)}"
+                   f"<figcaption>{html.escape(unit)}: this area, its linear trajectory and the targets"
+                   + (" (with China's official series for context)" if nat else "") + "</figcaption></figure>")
+        rows = []
+        for t in ind["targets"]:
+            if t.get("comparable"):
+                rows.append([t["year"], t["target"], t.get("gap"), t.get("projected"),
+                             "yes" if t.get("on_track") else "no", t.get("year_reached"), t["source"]])
+            else:
+                rows.append([t["year"], t["target"], None, t.get("projected"), "not comparable", None,
+                             t.get("reason", "")])
+        out.append(_table([f"year", f"target ({ind['unit']})", f"gap ({ind['unit']})", f"projected ({ind['unit']})",
+                           "on track", "year reached", "source / note"], rows, digits=2))
+    out.append('<p class="note">The 2021 national figures are the first on the 3rd national land-survey base: '
+               "the official series breaks there, and trends are not fitted across it.</p>")
+    return _sec("goals", "Goals: forest coverage and stock volume", "".join(out))
+
+
+def _accuracy(s: dict[str, Any]) -> str:
+    acc = s.get("accuracy")
+    if not acc:
+        return _sec("accuracy", "Accuracy", _missing("An accuracy assessment (no reference sample)"))
+    out = []
+    for ep, a in acc.items():
+        if "overall_accuracy" in a:
+            classes = list(a["user_accuracy"])
+            rows = [[c, a["mapped_area_ha"][c], a["area_ha"][c], a["area_ci95_ha"][c], a["user_accuracy"][c],
+                     a["producer_accuracy"][c]] for c in classes]
+            out.append(f"<h3>{html.escape(ep)}: overall accuracy {a['overall_accuracy']:.3f} ± "
+                       f"{a['overall_accuracy_ci95']:.3f}, kappa {a['kappa']:.3f}, {a['n_samples']} samples</h3>"
+                       + _table(["class", "mapped area (ha)", "adjusted area (ha)", "± 95 % (ha)", "user's accuracy",
+                                 "producer's accuracy"], rows, digits=3))
+            cm = a["confusion_matrix"]
+            out.append("<details><summary>Confusion matrix (samples; rows = map, columns = reference)</summary>"
+                       + _table(["map \\ reference"] + classes, [[m] + [cm[m].get(r, 0) for r in classes] for m in classes],
+                                cls="matrix") + "</details>")
+        pix = a.get("truth_pixelwise")
+        if pix:
+            out.append(f"<p>Against the truth raster, pixel by pixel: overall accuracy "
+                       f"{pix['overall_accuracy']:.3f}, kappa {pix['kappa']:.3f} ({pix['n_pixels']:,} pixels).</p>")
+    return _sec("accuracy", "Accuracy (Olofsson et al. 2014 estimators)", "".join(out))
+
+
+def _areas(run: Path) -> str:
+    import pandas as pd
+
+    out = []
+    for name in ("redlines", "regions"):
+        p = run / "tables" / f"{name}.csv"
+        if not p.exists():
+            continue
+        df = pd.read_csv(p)
+        keep = [c for c in df.columns if c in (df.columns[0], "name") or c.startswith(
+            ("forest_coverage_pct_", "stock_mg_c_total_", "volume_m3_", "sink_mg_c_per_yr_", "eco_land_lost_ha_"))
+            and not c.endswith(("_lo", "_hi"))]
+        rows = df[keep].values.tolist()
+        out.append(f"<h3>{name.capitalize()}</h3>" + _table(keep, rows, digits=1, cls="wide"))
+    if not out:
+        return _sec("areas", "Redlines and regions", _missing("Redline and region indicators"))
+    return _sec("areas", "Redlines and regions", "".join(out) +
+                '<p class="note">Full tables with every class area and interval: tables/*.csv, .gpkg, .parquet.</p>')
+
+
+def _manifest(m: dict[str, Any]) -> str:
+    if not m:
+        return _sec("manifest", "Manifest", _missing("The manifest"))
+    rows = [[Path(i["path"]).name, i.get("bytes"), (i.get("sha256") or "")[:16] + "…"] for i in m.get("inputs", [])]
+    soft = [[k, v] for k, v in (m.get("software") or {}).items()]
+    times = [[k, v] for k, v in (m.get("timings_s") or {}).items()]
+    return _sec("manifest", "Run manifest",
+                "<details><summary>Inputs (size in bytes, SHA-256)</summary>"
+                + _table(["file", "bytes", "sha256"], rows, digits=0) + "</details>"
+                "<details><summary>Software</summary>" + _table(["package", "version"], soft) + "</details>"
+                "<details><summary>Timings (s)</summary>" + _table(["stage", "seconds"], times, digits=2) + "</details>")
