@@ -370,6 +370,12 @@ def _finish(ctx: RunContext) -> dict[str, Any]:
         **ctx.summary,
         "outputs": sorted(str(p.relative_to(ctx.out)) for p in ctx.written),
     }
+    with ctx.timer.stage("stac"):
+        from .stac import write_run_catalog
+
+        tifs = [p for p in ctx.written if p.suffix == ".tif"]
+        if tifs:
+            summary["stac"] = str(write_run_catalog(ctx.out, rasters=tifs, summary=summary).relative_to(ctx.out))
     with ctx.timer.stage("manifest"):
         inputs = describe_inputs(ctx.inputs)
     manifest = manifest_dict(spec=spec.model_dump(mode="json"), spec_path=str(ctx.spec_path or ""),

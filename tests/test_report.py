@@ -61,3 +61,17 @@ def test_report_in_headless_chromium(report, tmp_path):
     for key in SECTIONS:
         assert f'id="{key}"' in dom, key
     assert "Land cover 2015" in dom and "Transition matrix" in dom
+
+
+def test_run_has_a_stac_catalog_of_its_rasters(demo_run):
+    import pystac
+
+    cat = pystac.Catalog.from_file(str(demo_run / "stac" / "catalog.json"))
+    items = {i.id: i for i in cat.get_items(recursive=True)}
+    assert len(items) == len(list(demo_run.rglob("*.tif")))
+    lc = items["landcover_2020"]
+    assert lc.properties["proj:code"] == "EPSG:32649" or lc.properties.get("proj:epsg") == 32649
+    assert lc.datetime.year == 2020
+    href = lc.assets["data"].get_absolute_href()
+    assert href.endswith("landcover_2020.tif") and (demo_run / "landcover_2020.tif").samefile(href)
+    assert lc.assets["data"].extra_fields["raster:bands"][0]["data_type"] == "uint8"
