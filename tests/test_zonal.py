@@ -62,24 +62,31 @@ def test_equals_exactextract_and_reprojects(make_tile, tmp_path):
 
 
 @settings(max_examples=15, deadline=None)
-@given(cx=st.floats(5.3, 494.7), cy=st.floats(5.3, 394.7))
-def test_partition_sums_equal_raster_total(tmp_path_factory, cx, cy):
-    tmp = tmp_path_factory.mktemp("p")
-    a = np.arange(40 * 50, dtype=np.float64).reshape(40, 50) / 7.0
-    path = tmp / "t.tif"
+@given(xs=st.lists(st.floats(0.3, 499.7), min_size=1, max_size=4),
+       ys=st.lists(st.floats(0.3, 399.7), min_size=0, max_size=3))
+def test_partition_sums_equal_raster_total(tmp_path_factory, xs, ys):
+    """Random vertical and horizontal cut lines (almost never on pixel edges) partition the raster."""
     import rasterio
     from rasterio.transform import from_origin
 
-    with rasterio.open(path, "w", driver="GTiff", width=50, height=40, count=1, dtype="float64",
+    tmp = tmp_path_factory.mktemp("p")
+    a = np.arange(40 * 50, dtype=np.float64).reshape(40, 50) / 7.0
+    a[3, 4] = -1.0  # one nodata pixel
+    path = tmp / "t.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=50, height=40, count=1, dtype="float64", nodata=-1.0,
                        crs="EPSG:32649", transform=from_origin(X0, Y0, 10, 10)) as ds:
         ds.write(a, 1)
-    x, y = X0 + cx, Y0 - 400 + cy
-    parts = [box(X0, Y0 - 400, x, y), box(x, Y0 - 400, X0 + 500, y), box(X0, y, x, Y0), box(x, y, X0 + 500, Y0)]
+    xe = [X0, *sorted(X0 + x for x in set(xs)), X0 + 500]
+    ye = [Y0 - 400, *sorted(Y0 - 400 + y for y in set(ys)), Y0]
+    parts = [box(x0, y0, x1, y1) for x0, x1 in zip(xe, xe[1:]) for y0, y1 in zip(ye, ye[1:])]
     z = tmp / "z.gpkg"
-    gpd.GeoDataFrame({"zid": list("abcd")}, geometry=parts, crs="EPSG:32649").to_file(z)
-    df = zonal_stats(path, z, id_field="zid", stats=["sum", "count"])
-    assert df["sum"].sum() == pytest.approx(a.sum(), rel=1e-6)
-    assert df["count"].sum() == pytest.approx(a.size, rel=1e-6)
+    gpd.GeoDataFrame({"zid": [f"p{i}" for i in range(len(parts))]}, geometry=parts, crs="EPSG:32649").to_file(z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyZoneWarning)
+        df = zonal_stats(path, z, id_field="zid", stats=["sum", "count"])
+    valid = a[a != -1.0]
+    assert df["sum"].sum() == pytest.approx(valid.sum(), rel=1e-6)
+    assert df["count"].sum() == pytest.approx(valid.size, rel=1e-6)
 
 
 def test_class_areas_and_geographic_weights(make_tile, tmp_path):
@@ -108,8 +115,9 @@ def test_zone_off_the_raster_warns_and_counts_zero(three, tmp_path):
     z = _zones(tmp_path, [box(X0 + 1000, Y0, X0 + 1100, Y0 + 100)], ["away"])
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        df = zonal_stats(three, z, id_field="zid", stats=["sum", "count"])
-    assert df["count"].iloc[0] == 0 and df["sum"].iloc[0] == 0
+        df = zonal_stats(three, z, id_field="zid", stats=["sum", "mean", "count"])
+    assert df["count"].iloc[0] == 0 and df["sum"].iloc[0] == 0 and np.isnan(df["mean"].iloc[0])
+    assert df["nodata_fraction"].iloc[0] == 1.0
     assert any(issubclass(x.category, EmptyZoneWarning) and "away" in str(x.message) for x in w)
 
 
@@ -142,3 +150,117 @@ def test_cli_formats_and_bad_inputs(three, tmp_path, capsys):
     with pytest.raises(SystemExit) as ei:
         main(["zonal", str(three), "--zones", str(z), "--id-field", "zid", "-o", str(tmp_path / "o.csv")])
     assert ei.value.code == 2
+
+
+def test_vector_formats_agree(three, tmp_path):
+    geoms = [box(X0 + 2.5, Y0 - 27, X0 + 17, Y0 - 4), box(X0 + 12, Y0 - 30, X0 + 30, Y0 - 12.5)]
+    g = gpd.GeoDataFrame({"zid": ["a", "b"]}, geometry=geoms, crs="EPSG:32649")
+    results = []
+    for ext in ("gpkg", "geojson", "fgb", "parquet", "shp"):
+        p = tmp_path / f"z.{ext}"
+        g.to_parquet(p) if ext == "parquet" else g.to_file(p)
+        # FlatGeobuf written with a spatial index may reorder features: compare by id
+        results.append(zonal_stats(three, p, id_field="zid", stats=["sum", "mean", "count"]).set_index("zid")
+                       .sort_index())
+    for r in results[1:]:
+        for c in ("sum", "mean", "count", "nodata_fraction"):
+            np.testing.assert_allclose(r[c].to_numpy(), results[0][c].to_numpy(), rtol=1e-12)
+    # a: 14.5 m x 23 m; b: 18 m x 17.5 m less 7.5 m x 10 m over the nodata pixel
+    assert results[0]["count"].tolist() == pytest.approx([14.5 * 23 / 100, 18 * 17.5 / 100 - 0.75])
+    assert results[1]["nodata_fraction"].loc["b"] == pytest.approx(0.75 / 3.15)
+
+
+def test_results_do_not_depend_on_chunking(make_tile, tmp_path, monkeypatch):
+    import sinks.zonal as zmod
+
+    rng = np.random.default_rng(2)
+    a = rng.integers(1, 9, (70, 90)).astype(np.uint8)
+    paths = [make_tile(f"b{b}.tif", a, block=b) for b in (16, 64, 128)]  # 128 > size: striped
+    geoms = [box(X0 + 33.3, Y0 - 517.7, X0 + 611.1, Y0 - 71.2), box(X0 + 200.5, Y0 - 690, X0 + 899, Y0 - 300.4)]
+    z = _zones(tmp_path, geoms, ["a", "b"])
+    ref = class_areas(paths[0], z, id_field="zid")
+    num = ref.select_dtypes("number").columns
+    for p in paths[1:]:
+        np.testing.assert_allclose(class_areas(p, z, id_field="zid")[num].to_numpy(), ref[num].to_numpy(), rtol=1e-12)
+    monkeypatch.setattr(zmod, "_STRATEGY", "feature-sequential")
+    np.testing.assert_allclose(class_areas(paths[0], z, id_field="zid")[num].to_numpy(), ref[num].to_numpy(),
+                               rtol=1e-12)
+
+
+def test_partly_outside_and_overlapping(three, tmp_path):
+    # half of the polygon lies west of the raster; the other half is the left column
+    z = _zones(tmp_path, [box(X0 - 10, Y0 - 30, X0 + 10, Y0), box(X0, Y0 - 30, X0 + 20, Y0)], ["edge", "over"])
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        df = zonal_stats(three, z, id_field="zid", stats=["sum", "mean", "count"]).set_index("zid")
+    assert not any(issubclass(x.category, EmptyZoneWarning) for x in w)
+    assert df.loc["edge", "count"] == pytest.approx(3.0) and df.loc["edge", "sum"] == pytest.approx(12.0)
+    assert df.loc["edge", "nodata_fraction"] == pytest.approx(0.5)
+    assert df.loc["over", "sum"] == pytest.approx(1 + 4 + 7 + 2 + 5 + 8)
+
+
+def test_geographic_partition_matches_ellipsoidal_areas(make_tile, tmp_path):
+    from sinks.area import row_area_ha
+    from sinks.grid import Grid
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(1, 9, (60, 80)).astype(np.uint8)
+    res, x0, y0 = 0.0025, 110.0, 35.0
+    path = make_tile("geo.tif", a, x0=x0, y0=y0, res=res, crs="EPSG:4326")
+    cx, cy = x0 + 0.0771, y0 - 0.0913
+    x1, y1 = x0 + 80 * res, y0 - 60 * res
+    parts = [box(x0, cy, cx, y0), box(cx, cy, x1, y0), box(x0, y1, cx, cy), box(cx, y1, x1, cy)]
+    z = _zones(tmp_path, parts, list("abcd"), name="geo.gpkg", crs="EPSG:4326")
+    df = class_areas(path, z, id_field="zid")
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        rows = row_area_ha(Grid.from_dataset(ds))
+    for code, name in ((1, "forest"), (5, "water"), (8, "bare")):
+        expect = float((rows[:, None] * (a == code)).sum())
+        assert df[f"area_ha_{name}"].sum() == pytest.approx(expect, rel=1e-8)
+    assert df["nodata_fraction"].max() < 1e-6
+
+
+def test_cli_categorical_and_more_bad_inputs(make_tile, three, tmp_path, capsys):
+    lc = np.array([[1, 1, 2], [5, 0, 2], [1, 6, 6]], dtype=np.uint8)
+    path = make_tile("lc.tif", lc)
+    z = _zones(tmp_path, [box(X0, Y0 - 30, X0 + 30, Y0)], ["all"])
+    out = tmp_path / "cat.csv"
+    with pytest.raises(SystemExit) as ei:
+        main(["zonal", str(path), "--zones", str(z), "--id-field", "zid", "--categorical", "-o", str(out)])
+    assert ei.value.code == 0
+    t = pd.read_csv(out)
+    assert t.columns[0] == "zid"
+    assert t["area_ha_forest"].iloc[0] == pytest.approx(0.03) and t["frac_cropland"].iloc[0] == pytest.approx(0.25)
+    assert t["nodata_fraction"].iloc[0] == pytest.approx(1 / 9)
+    # bad inputs: exit 2, one line naming the culprit, nothing written
+    empty = tmp_path / "empty.gpkg"
+    gpd.GeoDataFrame({"zid": []}, geometry=[], crs="EPSG:32649").to_file(empty)
+    nocrs = tmp_path / "nocrs.gpkg"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        gpd.GeoDataFrame({"zid": ["a"]}, geometry=[box(X0, Y0 - 10, X0 + 10, Y0)]).to_file(nocrs)
+    notras = tmp_path / "notraster.tif"
+    notras.write_text("hello")
+    cases = [
+        ([str(three), "--zones", str(empty)], "empty.gpkg"),
+        ([str(three), "--zones", str(nocrs)], "CRS"),
+        ([str(tmp_path / "gone.tif"), "--zones", str(z)], "gone.tif"),
+        ([str(notras), "--zones", str(z)], "notraster.tif"),
+    ]
+    for args, needle in cases:
+        bad = tmp_path / "bad.gpkg"
+        with pytest.raises(SystemExit) as ei:
+            main(["zonal", *args, "--id-field", "zid", "-o", str(bad)])
+        err = capsys.readouterr().err
+        assert ei.value.code == 2 and needle in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert not bad.exists()
+    with pytest.raises(SystemExit) as ei:
+        main(["zonal", str(three), "--zones", str(z), "--id-field", "nope", "-o", str(tmp_path / "x.csv")])
+    assert ei.value.code == 2 and "zid" in capsys.readouterr().err  # lists the available fields
+    before = out.read_bytes()
+    with pytest.raises(SystemExit) as ei:
+        main(["zonal", str(path), "--zones", str(z), "--id-field", "zid", "-o", str(out)])
+    assert ei.value.code == 2 and out.read_bytes() == before

@@ -25,23 +25,29 @@ def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, l
     """Statistics of RASTER inside each polygon of --zones, with exact partial-pixel coverage.
 
     `count` is the coverage-weighted number of valid pixels; every row also has its
-    nodata_fraction.  Rasters in a geographic CRS are weighted by cell area on the sphere.
+    nodata_fraction (area outside the raster counts as nodata).  On rasters in a
+    geographic CRS mean/median/stdev are weighted by cell area on the sphere.
+    --categorical (never automatic, so a uint8 index raster still gets numeric stats)
+    gives area_ha_<class> and frac_<class> per class, with legend names for the sinks
+    codes.  Polygons that cover no valid pixel get count 0 and a warning.
     """
     import warnings
 
     from ..errors import ConfigError, EmptyZoneWarning
     from ..outputs import atomic_path, ensure_writable
     from ..vectors import write_vector
-    from ..zonal import STATS, class_areas, zonal_stats
+    from ..zonal import check_stats, class_areas, zonal_stats
 
     suffix = Path(out).suffix.lower()
     if suffix not in (".csv", ".gpkg", ".parquet"):
         raise ConfigError(f"{out}: output must end in .csv, .gpkg or .parquet")
     ensure_writable([out], overwrite=overwrite)
-    wanted = [s.strip().lower() for s in stats.split(",") if s.strip()]
-    bad = [s for s in wanted if s not in STATS]
-    if bad and not categorical:
-        raise ConfigError(f"--stats: unknown statistic(s) {', '.join(bad)}; known: {', '.join(STATS)}")
+    wanted = stats.split(",")
+    if not categorical:
+        try:
+            wanted = check_stats(wanted)
+        except ConfigError as exc:
+            raise ConfigError(f"--stats: {exc}") from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyZoneWarning)
         if categorical:
