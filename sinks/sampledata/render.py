@@ -1,8 +1,8 @@
 """Render reflectance and truth of the synthetic scene, window by window.
 
-Mixed pixels come from 2 × 2 supersampling: each pixel's spectrum is the mean of
-the spectra of the four sub-pixel surfaces, so pixels on class edges mix their
-neighbours' spectra linearly.  Within-class variation is a smooth multiplicative
+Mixed pixels come from 2 × 2 supersampling on class edges: the spectrum of a pixel
+whose 8 neighbours are not all of its class is the mean of the spectra of its four
+sub-pixel surfaces, so pixels on class edges mix their neighbours' spectra linearly.  Within-class variation is a smooth multiplicative
 brightness field (± ~8 %) plus a vigour field on the NIR band (± ~6 %); sensor
 noise is Gaussian, σ = 0.004 reflectance (40 DN).  One acquisition carries a thick
 cloud patch and one a missing-data corner (DN 0 in every band).
@@ -62,14 +62,26 @@ def render_window(layout: Layout, acq: Acquisition, size: int, r0: int, r1: int,
     """uint16 DN ``(6, rows, cols)`` of a window: reflectance × 10000 (+ offset), 0 = nodata."""
     table = season_spectra(acq.season)
     table = np.vstack([table, np.asarray(MUD_SPECTRA[acq.season], dtype=np.float32)[None]])  # row 9 = mudflat
-    acc = np.zeros((6, r1 - r0, c1 - c0), dtype=np.float32)
-    for dy in (0.25, 0.75):
-        for dx in (0.25, 0.75):
-            u, v = _coords(size, r0, r1, c0, c1, dy, dx)
-            surf = layout.classes(u, v, acq.epoch_index)
-            acc += np.moveaxis(table[surf], -1, 0)
-    refl = acc / 4.0
+    # surface at each pixel centre, with a 1-px halo to find class edges
+    uh, vh = _coords(size, r0 - 1, r1 + 1, c0 - 1, c1 + 1)
+    centre = layout.classes(uh, vh, acq.epoch_index)
+    core = centre[1:-1, 1:-1]
+    edge = np.zeros(core.shape, dtype=bool)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                edge |= centre[1 + dr:centre.shape[0] - 1 + dr, 1 + dc:centre.shape[1] - 1 + dc] != core
+    refl = np.moveaxis(table[core], -1, 0).copy()
     u, v = _coords(size, r0, r1, c0, c1)
+    if edge.any():  # mixed pixels: mean spectrum of the 2 x 2 sub-pixel surfaces, on class edges only
+        rr, cc = np.nonzero(edge)
+        acc = np.zeros((6, rr.size), dtype=np.float32)
+        for dy in (0.25, 0.75):
+            for dx in (0.25, 0.75):
+                su = (c0 + cc + dx) / size
+                sv = (r0 + rr + dy) / size
+                acc += table[layout.classes(su, sv, acq.epoch_index)].T
+        refl[:, rr, cc] = acc / 4.0
     bright = 1.0 + 0.16 * (Noise(seed + 11, 25)(u, v) - 0.5)
     vigour = 1.0 + 0.12 * (Noise(seed + 12 + acq.season, 60)(u, v) - 0.5)
     refl *= bright[None].astype(np.float32)
