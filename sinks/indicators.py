@@ -188,7 +188,6 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
                                             for a in forest])
 
     codes = sorted(NAMES)
-    k = len(codes)
     eco = np.array([NAMES[c] in ECOLOGICAL for c in codes])
     lost = np.array([NAMES[c] in _LOST_TO for c in codes])
     lost_mask = np.outer(eco, lost)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 
 from sinks.classify.features import feature_block, feature_names, feature_stack
 from sinks.classify.modelio import load_model

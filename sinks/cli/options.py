@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import click
 
-__all__ = ["overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options"]
+__all__ = ["overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options", "open_acquisitions"]
 
 
 def overwrite_option(f: Callable) -> Callable:
@@ -38,6 +38,34 @@ def sensor_from_options(sensor: str | None, bands: str | None, scale: float | No
     from ..sensors import resolve_profile
 
     return resolve_profile(sensor=sensor, bands=bands, scale=scale, offset=offset)
+
+
+def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor: str | None, bands: str | None,
+                      scale: float | None, offset: float | None, chunks: int = 1024) -> tuple[list, Any, Any]:
+    """Open IMAGE... (acquisitions of one area, one grid) lazily: ``(scenes, grid, profile)``.
+
+    Without ``--sensor`` or ``--bands`` the Sentinel-2 L2A profile is assumed.
+    """
+    import datetime as dt
+
+    from ..errors import ConfigError, GridMismatchError
+    from ..io import open_image
+
+    if dates and len(dates) != len(images):
+        raise ConfigError(f"--date given {len(dates)} time(s) for {len(images)} image(s)")
+    try:
+        days = [dt.date.fromisoformat(d) for d in dates] or [None] * len(images)
+    except ValueError as exc:
+        raise ConfigError(f"--date: {exc}") from None
+    profile = sensor_from_options(sensor or ("generic" if bands else "sentinel2_l2a"), bands, scale, offset)
+    scenes, grid = [], None
+    for path, day in zip(images, days):
+        refl, g = open_image(path, profile=profile, grid=grid, chunks=chunks, date=day)
+        if grid is not None and not g.same_as(grid):
+            raise GridMismatchError(f"{path}: not on the grid of {images[0]}")
+        grid = g
+        scenes.append(refl)
+    return scenes, grid, profile
 
 
 def echo_json(obj: Any) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
-from .options import bands_options, overwrite_option, sensor_from_options
+from .options import bands_options, open_acquisitions, overwrite_option
 
 
 @click.command("train")
@@ -30,25 +28,11 @@ def cli(images: tuple[str, ...], samples: str, label_field: str, out: str, senso
     import warnings
 
     from ..classify.supervised import save_model, train
-    from ..errors import ConfigError, GridMismatchError
-    from ..io import open_image
     from ..outputs import ensure_writable
 
     ensure_writable([out], overwrite=overwrite)
-    if dates and len(dates) != len(images):
-        raise ConfigError(f"--date given {len(dates)} time(s) for {len(images)} image(s)")
-    try:
-        days = [dt.date.fromisoformat(d) for d in dates] or [None] * len(images)
-    except ValueError as exc:
-        raise ConfigError(f"--date: {exc}") from None
-    profile = sensor_from_options(sensor or ("generic" if bands else "sentinel2_l2a"), bands, scale, offset)
-    scenes, grid = [], None
-    for path, day in zip(images, days):
-        refl, g = open_image(path, profile=profile, grid=grid, date=day)
-        if grid is not None and not g.same_as(grid):
-            raise GridMismatchError(f"{path}: not on the grid of {images[0]}")
-        grid = g
-        scenes.append(refl)
+    scenes, grid, profile = open_acquisitions(images, dates, sensor=sensor, bands=bands, scale=scale,
+                                              offset=offset)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = train(scenes, samples, label_field=label_field, grid=grid, sensor=profile.name,

@@ -171,7 +171,7 @@ def _goals(s: dict[str, Any]) -> str:
             else:
                 rows.append([t["year"], t["target"], None, t.get("projected"), "not comparable", None,
                              t.get("reason", "")])
-        out.append(_table([f"year", f"target ({ind['unit']})", f"gap ({ind['unit']})", f"projected ({ind['unit']})",
+        out.append(_table(["year", f"target ({ind['unit']})", f"gap ({ind['unit']})", f"projected ({ind['unit']})",
                            "on track", "year reached", "source / note"], rows, digits=2))
     out.append('<p class="note">The 2021 national figures are the first on the 3rd national land-survey base: '
                "the official series breaks there, and trends are not fitted across it.</p>")

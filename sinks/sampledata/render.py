@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import MUDFLAT, Layout, Noise
+from .layout import Layout, Noise
 from .spectra import CLOUD, MUDFLAT as MUD_SPECTRA, season_spectra
 
 __all__ = ["Acquisition", "render_window", "truth_window"]
