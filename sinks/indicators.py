@@ -157,6 +157,9 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
 
     n = len(gdf)
     cols: dict[str, Any] = {id_field: gdf[id_field].to_numpy()}
+    for label in ("name", "category"):  # descriptive fields travel with the id
+        if label in gdf.columns and label != id_field:
+            cols[label] = gdf[label].to_numpy()
     legend = [NAMES[c] for c in sorted(NAMES)]
     stocks: dict[str, np.ndarray] = {}
     for ep, path in landcover.items():

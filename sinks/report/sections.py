@@ -166,8 +166,10 @@ def _goals(s: dict[str, Any]) -> str:
         rows = []
         for t in ind["targets"]:
             if t.get("comparable"):
+                reached = t.get("year_reached")
                 rows.append([t["year"], t["target"], t.get("gap"), t.get("projected"),
-                             "yes" if t.get("on_track") else "no", t.get("year_reached"), t["source"]])
+                             "yes" if t.get("on_track") else "no",
+                             f"{reached:.0f}" if reached is not None else "not on current trend", t["source"]])
             else:
                 rows.append([t["year"], t["target"], None, t.get("projected"), "not comparable", None,
                              t.get("reason", "")])
@@ -211,7 +213,8 @@ def _areas(run: Path) -> str:
         p = run / "tables" / f"{name}.csv"
         if not p.exists():
             continue
-        df = pd.read_csv(p)
+        first = pd.read_csv(p, nrows=0).columns[0]
+        df = pd.read_csv(p, dtype={first: str})
         keep = [c for c in df.columns if c in (df.columns[0], "name") or c.startswith(
             ("forest_coverage_pct_", "stock_mg_c_total_", "volume_m3_", "sink_mg_c_per_yr_", "eco_land_lost_ha_"))
             and not c.endswith(("_lo", "_hi"))]
