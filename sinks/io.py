@@ -353,14 +353,32 @@ def _overlaps(tile: Tile, grid: Grid) -> bool:
 
 def _read_band_window(ref: BandRef, tile_grid: Grid, grid: Grid, win: Window,
                       resampling: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``win`` of the target grid from one stored band: (values float64, valid mask)."""
+    """Read ``win`` of the target grid from one stored band: (values float32, valid mask)."""
+    vals, valid = _read_bands_window(ref.path, [ref], tile_grid, grid, win, resampling)
+    return vals[0], valid[0]
+
+
+def _read_bands_window(path: str, refs: Sequence[BandRef], tile_grid: Grid, grid: Grid, win: Window,
+                       resampling: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``win`` of the target grid from several bands of one file in one call.
+
+    One open and one read per file: the bands of a pixel-interleaved COG share its
+    compressed blocks, which are then decoded once for all bands.
+
+    Returns
+    -------
+    (values float32 (k, h, w), valid mask (k, h, w))
+    """
     from rasterio.enums import Resampling
 
-    shape = (int(win.height), int(win.width))
-    out = np.zeros(shape, dtype=np.float64)
+    k = len(refs)
+    shape = (k, int(win.height), int(win.width))
+    out = np.zeros(shape, dtype=np.float32)
     valid = np.zeros(shape, dtype=bool)
+    indexes = [r.band for r in refs]
+    nodatas = np.array([np.nan if r.nodata is None else r.nodata for r in refs], dtype=np.float64)[:, None, None]
     try:
-        with rasterio.open(ref.path) as ds:
+        with rasterio.open(path) as ds:
             offset = grid.offset_in(tile_grid)
             if offset is not None:
                 col0, row0 = offset
@@ -371,27 +389,28 @@ def _read_band_window(ref: BandRef, tile_grid: Grid, grid: Grid, win: Window,
                 r1 = min(int(win.row_off + win.height) - row0, tile_grid.height)
                 if c1 <= c0 or r1 <= r0:
                     return out, valid
-                data = ds.read(ref.band, window=Window(c0, r0, c1 - c0, r1 - r0))
+                data = ds.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0))
                 dr = r0 + row0 - int(win.row_off)
                 dc = c0 + col0 - int(win.col_off)
-                sl = (slice(dr, dr + data.shape[0]), slice(dc, dc + data.shape[1]))
+                sl = (slice(None), slice(dr, dr + data.shape[1]), slice(dc, dc + data.shape[2]))
                 out[sl] = data
-                valid[sl] = True if ref.nodata is None else (data != ref.nodata)
+                ok = data != nodatas  # NaN nodata compares unequal: every value valid
                 if np.issubdtype(data.dtype, np.floating):
-                    valid[sl] &= np.isfinite(data)
+                    ok &= np.isfinite(data)
+                valid[sl] = ok
             else:
                 from rasterio.vrt import WarpedVRT
 
                 sub = grid.subgrid(win)
-                nod = ref.nodata if ref.nodata is not None else 0
+                nod = refs[0].nodata if refs[0].nodata is not None else 0
                 with WarpedVRT(ds, crs=grid.crs, transform=sub.transform, width=sub.width, height=sub.height,
                                resampling=getattr(Resampling, resampling), src_nodata=nod, nodata=nod) as vrt:
-                    data = vrt.read(ref.band)
-                    mask = vrt.read_masks(ref.band) > 0
+                    data = vrt.read(indexes)
+                    mask = vrt.read_masks(indexes) > 0
                 out[:] = data
                 valid[:] = mask & (data != nod)
     except rasterio.errors.RasterioError as exc:
-        raise TileReadError(f"{ref.path}: read failed ({_first_line(exc)})") from None
+        raise TileReadError(f"{path}: read failed ({_first_line(exc)})") from None
     return out, valid
 
 
@@ -412,12 +431,16 @@ def _read_block(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row
     out = np.full((len(roles), height, width), np.nan, dtype=np.float32)
     filled = np.zeros((height, width), dtype=bool)
     for tile in tiles:
-        stack = np.empty((len(roles), height, width), dtype=np.float64)
+        stack = np.empty((len(roles), height, width), dtype=np.float32)
         ok = np.ones((height, width), dtype=bool)
+        by_path: dict[str, list[int]] = {}
         for i, role in enumerate(roles):
-            vals, valid = _read_band_window(tile.band(role), tile.grid, grid, win, resampling)
-            stack[i] = vals
-            ok &= valid
+            by_path.setdefault(tile.band(role).path, []).append(i)
+        for path, idx in by_path.items():
+            vals, valid = _read_bands_window(path, [tile.band(roles[i]) for i in idx], tile.grid, grid, win,
+                                             resampling)
+            stack[idx] = vals
+            ok &= valid.all(axis=0)
             if not ok.any():
                 break
         if ok.any():
@@ -426,8 +449,12 @@ def _read_block(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row
                     vals, valid = _read_band_window(tile.band(role), tile.grid, grid, win, "nearest")
                     ok &= valid & ~_qa_invalid(role, vals)
         take = ok & ~filled
+        if take.all():
+            np.multiply(stack, np.float32(scale), out=out)
+            out += np.float32(offset)
+            break
         if take.any():
-            out[:, take] = (stack[:, take] * scale + offset).astype(np.float32)
+            np.copyto(out, stack * np.float32(scale) + np.float32(offset), where=take[None])
             filled |= take
             if filled.all():
                 break
