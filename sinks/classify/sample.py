@@ -21,8 +21,9 @@ __all__ = ["sample_grid", "overview_sample", "array_sample"]
 
 
 def sample_grid(grid: Grid, *, max_pixels: int = 2_000_000) -> tuple[Grid, int]:
-    """A grid ``f`` times coarser than ``grid`` with at most ``max_pixels`` cells, and ``f``."""
+    """A grid ``f`` times coarser than ``grid`` (``f`` a power of two) with at most ``max_pixels`` cells."""
     f = max(1, math.ceil(math.sqrt(grid.width * grid.height / max_pixels)))
+    f = 1 << (f - 1).bit_length()  # a power of two: COG overview levels are read as stored, not resampled
     return Grid(grid.crs, grid.transform * Affine.scale(f), math.ceil(grid.width / f),
                 math.ceil(grid.height / f)), f
 
