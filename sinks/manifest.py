@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,12 +18,25 @@ __all__ = ["sha256_file", "describe_inputs", "Timer", "manifest_dict"]
 
 
 def sha256_file(path: str | os.PathLike, *, bufsize: int = 4 << 20) -> str:
-    """SHA-256 of a file, streamed."""
+    """SHA-256 of a file, streamed; remembered per (path, size, mtime) within a process, so the
+    regions of a batch do not hash the same tiles again."""
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    with _LOCK:
+        if key in _HASHES:
+            return _HASHES[key]
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(bufsize):
             h.update(chunk)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    with _LOCK:
+        _HASHES[key] = digest
+    return digest
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+_LOCK = threading.Lock()
 
 
 def describe_inputs(paths: Iterable[str | os.PathLike], *, threads: int = 2) -> list[dict]:
