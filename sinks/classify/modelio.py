@@ -89,7 +89,7 @@ def load_model(path: str | os.PathLike) -> SinksModel:
         raise ModelError(f"{p}: model file not found")
     head = p.read_bytes()[:4]
     if _looks_like_pickle(head):
-        raise ModelError(f"{p}: is a pickle file; sinks never unpickles models (train one with `sinks train`)")
+        raise ModelError(f"{p}: looks like a pickle file; sinks never unpickles models (train one with `sinks train`)")
     if not zipfile.is_zipfile(p):
         raise ModelError(f"{p}: not a sinks model file (expected a zip written by `sinks train`)")
     try:
