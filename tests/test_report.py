@@ -75,3 +75,21 @@ def test_run_has_a_stac_catalog_of_its_rasters(demo_run):
     href = lc.assets["data"].get_absolute_href()
     assert href.endswith("landcover_2020.tif") and (demo_run / "landcover_2020.tif").samefile(href)
     assert lc.assets["data"].extra_fields["raster:bands"][0]["data_type"] == "uint8"
+
+
+def test_batch_page(make_tile, tmp_path):
+    from sinks.batch import run_batch
+    from test_batch import _scene
+
+    spec, regions = _scene(make_tile, tmp_path)
+    out = tmp_path / "b"
+    run_batch(spec, regions=str(regions), id_field="region_id", out=out)
+    page = tmp_path / "batch.html"
+    with pytest.raises(SystemExit) as ei:
+        main(["report", str(out), "-o", str(page)])
+    assert ei.value.code == 0
+    text = page.read_text(encoding="utf-8")
+    assert "Batch of 4 regions" in text and 'class="sortable' in text
+    for rid in ("R00", "R01", "R02", "R03"):
+        assert f'data-v="{rid}"' in text
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)

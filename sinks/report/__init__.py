@@ -54,8 +54,20 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
     from ..outputs import atomic_write_text, ensure_writable
 
     run = Path(run_dir)
+    if (run / "batch_summary.csv").exists():
+        ensure_writable([out], overwrite=overwrite)
+        from .batch import render_batch
+
+        body, script = render_batch(run)
+        title = html.escape(f"sinks batch report — {run.name}")
+        page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
+                f"<style>{_CSS}</style></head><body><header><h1>{title}</h1></header><main>{body}</main>"
+                f"<footer>Made by sinks from {html.escape(str(run))}; each region's own report: "
+                f"sinks report {html.escape(str(run))}/regions/&lt;id&gt;.</footer><script>{script}</script></body></html>\n")
+        atomic_write_text(out, page, overwrite=overwrite)
+        return Path(out)
     if not (run / "summary.json").exists():
-        raise ConfigError(f"{run}: not a run folder (no summary.json)")
+        raise ConfigError(f"{run}: not a run folder (no summary.json) nor a batch folder (no batch_summary.csv)")
     ensure_writable([out], overwrite=overwrite)
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8")) if (run / "manifest.json").exists() else {}
