@@ -1,16 +1,34 @@
 """Encroachment on ecological conservation redlines between two dates.
 
-A pixel is encroached when it lies inside a redline (pixel centre inside the polygon,
-never ``all_touched``), was ecological land at the first date (forest, grassland,
-wetland, mangrove, water) and is built-up, cropland or bare at the second.  Encroached
-pixels are polygonised into patches (8-connected, one patch per from → to pair,
-``rasterio.features.shapes``), patches below ``min_patch_ha`` are dropped, and each
-patch carries its redline id, the from/to classes, its pixel count, area (ha) and the
-longitude/latitude of its centroid, which is what field inspection teams need.
+A pixel is *encroached* when
 
-Each redline is processed on the window of its bounding box only, so memory follows
-the largest redline, not the raster.  Overlapping redlines each get their own patches
-(the same pixels may then appear under two redline ids).
+* it lies inside a redline: its centre is inside the polygon (``rasterize`` without
+  ``all_touched``), so a patch that straddles the redline only counts its inside part;
+* it was ecological land at the first date (forest, grassland, wetland, mangrove,
+  water: :data:`sinks.landcover.ECOLOGICAL`);
+* it is built-up, cropland or bare at the second (:data:`sinks.change.LOSS_TARGETS`).
+
+Encroached pixels with the same from → to pair form patches (8- or 4-connected).
+Each patch carries its redline id, the from/to class names, its pixel count, its area
+(pixel count × pixel area, row by row on a geographic grid, :mod:`sinks.area`) and the
+longitude/latitude of its centroid (WGS 84), which is what field inspection teams
+need.  Patches smaller than ``min_patch_ha`` are dropped.
+
+Memory follows the window size, not the raster: each redline is processed over its
+bounding box only, cut into windows of ``chunks`` × ``chunks`` pixels aligned on the
+raster grid.  Within a window, connected components are labelled
+(:func:`scipy.ndimage.label`) and polygonised in *pixel coordinates*
+(:func:`rasterio.features.shapes`); pieces of one patch that fall in different windows
+are joined afterwards (same redline and from → to pair, touching across the window
+edge: sharing an edge, or also a corner under 8-connectivity).  Pixel coordinates are
+exact integers, so the joins, pixel counts, areas and geometries do not depend on the
+window size.  Geometries are converted to the raster CRS at the end and written as
+MultiPolygons (an 8-connected patch whose pixels touch only at a corner is not a
+valid single polygon).
+
+Overlapping redlines: a patch belongs to *each* redline it lies in, so the same pixels
+may appear under two redline ids; per-redline totals are then right for each
+redline, and the grand total counts those pixels once per redline.
 """
 
 from __future__ import annotations
@@ -18,105 +36,305 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
 from .landcover import NAMES
 
-__all__ = ["find_encroachment", "encroachment_summary", "PATCH_COLUMNS"]
+__all__ = ["find_encroachment", "encroachment_summary", "summary_table", "write_patches", "PATCH_COLUMNS"]
 
 log = logging.getLogger("sinks")
 
-PATCH_COLUMNS = ("patch_id", "from_class", "to_class", "pixels", "area_ha", "lon", "lat")
+#: Attribute columns of the patch table, in order (the redline id column follows ``patch_id``).
+PATCH_COLUMNS = ("patch_id", "from_class", "to_class", "area_ha", "pixels", "lon", "lat")
 
 
-def _read(ds: Any, win: Any) -> np.ndarray:
-    return ds.read(1, window=win, boundless=True, fill_value=0)
+def _tiles(win: Any, size: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(row, col, height, width)`` of the grid-aligned ``size`` tiles covering ``win``."""
+    r0, c0 = int(win.row_off), int(win.col_off)
+    r1, c1 = r0 + int(win.height), c0 + int(win.width)
+    for r in range((r0 // size) * size, r1, size):
+        for c in range((c0 // size) * size, c1, size):
+            rr, cc = max(r, r0), max(c, c0)
+            yield rr, cc, min(r + size, r1) - rr, min(c + size, c1) - cc
+
+
+def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area: float | np.ndarray,
+                   connectivity: int) -> dict[str, np.ndarray]:
+    """Connected pieces (per change code) of ``mask`` in one window, in global pixel coordinates.
+
+    Returns arrays ``code``, ``geom``, ``pixels``, ``ha`` and ``edge`` (the piece touches
+    the window border, so it may continue in a neighbouring window).
+    """
+    import json
+
+    import shapely
+    from affine import Affine
+    from rasterio.features import shapes
+    from scipy import ndimage
+
+    structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
+    labels = np.zeros(code.shape, dtype=np.int32)
+    codes: list[int] = [0]
+    for v in np.unique(code[mask]):
+        lab, n = ndimage.label(mask & (code == v), structure=structure)
+        sel = lab > 0
+        labels[sel] = lab[sel] + (len(codes) - 1)
+        codes.extend([int(v)] * n)
+    flat = labels.ravel()
+    pixels = np.bincount(flat, minlength=len(codes))
+    if np.ndim(area) == 0:
+        ha = pixels * float(area)  # type: ignore[arg-type]
+    else:
+        rows = np.asarray(area)[row:row + code.shape[0]]
+        ha = np.bincount(flat, weights=np.broadcast_to(rows[:, None], code.shape).ravel(), minlength=len(codes))
+    found = list(shapes(labels, mask=mask, connectivity=connectivity, transform=Affine.translation(col, row)))
+    geoms = shapely.from_geojson([json.dumps(g) for g, _v in found])
+    keys = np.array([int(v) for _g, v in found], dtype=np.int64)
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():  # 8-connected pixels meeting at a corner: a self-touching ring
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    uniq, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    if (counts > 1).any():  # one component polygonised in several parts
+        merged = geoms[first].copy()
+        for i in np.flatnonzero(counts > 1):
+            merged[i] = shapely.unary_union(geoms[keys == uniq[i]])
+        geoms = merged
+    else:
+        geoms = geoms[first]
+    minx, miny, maxx, maxy = shapely.bounds(geoms).T
+    h, w = code.shape
+    edge = (minx <= col) | (maxx >= col + w) | (miny <= row) | (maxy >= row + h)
+    return {"code": np.asarray(codes, dtype=np.int64)[uniq], "geom": geoms, "pixels": pixels[uniq].astype(np.int64),
+            "ha": np.asarray(ha, dtype=np.float64)[uniq], "edge": edge}
+
+
+def _join(parts: list[dict[str, np.ndarray]], connectivity: int) -> dict[str, np.ndarray]:
+    """Join the pieces of one redline that touch across window edges (same change code).
+
+    Only pieces on a window border are candidates; two pieces from different windows
+    are joined when they share an edge, or (8-connectivity) also a corner.
+    """
+    import shapely
+
+    win = np.concatenate([np.full(len(p["code"]), i) for i, p in enumerate(parts)])
+    code = np.concatenate([p["code"] for p in parts])
+    geom = np.concatenate([p["geom"] for p in parts])
+    pixels = np.concatenate([p["pixels"] for p in parts])
+    ha = np.concatenate([p["ha"] for p in parts])
+    edge = np.flatnonzero(np.concatenate([p["edge"] for p in parts]))
+    parent = np.arange(len(code))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    if len(parts) > 1 and len(edge) > 1:
+        tree = shapely.STRtree(geom[edge])
+        left, right = tree.query(geom[edge], predicate="intersects")
+        keep = left < right
+        i, j = edge[left[keep]], edge[right[keep]]
+        keep = (code[i] == code[j]) & (win[i] != win[j])
+        i, j = i[keep], j[keep]
+        if connectivity == 4 and len(i):
+            keep = shapely.length(shapely.intersection(geom[i], geom[j])) > 0  # not a corner contact only
+            i, j = i[keep], j[keep]
+        for a, b in zip(i.tolist(), j.tolist()):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    root = np.array([find(k) for k in range(len(code))], dtype=np.int64)
+    groups, inverse = np.unique(root, return_inverse=True)
+    out_geom = geom[groups].copy()
+    sizes = np.bincount(inverse)
+    for g in np.flatnonzero(sizes > 1):
+        out_geom[g] = shapely.make_valid(shapely.unary_union(geom[inverse == g]))
+    return {"code": code[groups], "geom": shapely.normalize(out_geom), "pixels": np.bincount(inverse, weights=pixels)
+            .astype(np.int64), "ha": np.bincount(inverse, weights=ha)}
+
+
+def _to_multi(geoms: np.ndarray) -> np.ndarray:
+    """Every geometry as a MultiPolygon (polygon parts of collections kept)."""
+    import shapely
+
+    out = geoms.copy()
+    kind = shapely.get_type_id(geoms)
+    poly = np.flatnonzero(kind == 3)
+    if len(poly):
+        out[poly] = shapely.multipolygons(geoms[poly], indices=np.arange(len(poly)))
+    for k in np.flatnonzero((kind != 3) & (kind != 6)):
+        parts = shapely.get_parts(shapely.get_parts(geoms[k]))
+        out[k] = shapely.multipolygons(parts[shapely.get_type_id(parts) == 3])
+    return out
 
 
 def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: Any, *, id_field: str,
-                      min_patch_ha: float = 0.05, connectivity: int = 8) -> Any:
-    """Encroachment patches inside each redline (a GeoDataFrame in the rasters' CRS).
+                      min_patch_ha: float = 0.05, connectivity: int = 8, chunks: int = 1024) -> Any:
+    """Encroachment patches inside each redline.
 
     Parameters
     ----------
     lc1, lc2 : path
-        Land cover at the first and second date (legend codes, 0 = nodata), one grid.
-    redlines : GeoDataFrame
-        Redline polygons in the rasters' CRS.
+        Land cover at the first and second date (uint8 legend codes, 0 = nodata) on one grid.
+    redlines : geopandas.GeoDataFrame
+        Redline polygons, in the rasters' CRS (a layer in another CRS is reprojected;
+        one without a CRS is taken to be in the rasters' CRS).
     id_field : str
-        Redline id column (copied to the patches).
+        Redline id column, copied to the patches.
     min_patch_ha : float
-        Smallest patch kept.
-    connectivity : {4, 8}
+        Smallest patch kept (default 0.05 ha); compared with the patch's whole area,
+        after the pieces from different windows are joined.
+    connectivity : {8, 4}
+        Pixel connectivity of a patch.
+    chunks : int
+        Window size in pixels (memory bound; the result does not depend on it).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``patch_id``, ``<id_field>``, ``from_class``, ``to_class``, ``area_ha``,
+        ``pixels``, ``lon``, ``lat`` (WGS 84 centroid) and MultiPolygon geometry in the
+        rasters' CRS; sorted by redline id, then area (largest first).
+
+    Raises
+    ------
+    ConfigError
+        Bad ``connectivity``, ``chunks`` or ``min_patch_ha``.
+    VectorError
+        ``id_field`` not a column of ``redlines``.
+    GridMismatchError
+        The two rasters are not on one grid.
     """
     import geopandas as gpd
+    import pandas as pd
     import rasterio
-    from rasterio.features import geometry_mask, shapes
-    from shapely.geometry import shape
+    from rasterio.features import rasterize
+    from rasterio.windows import Window
 
     from .area import pixel_area_ha
     from .change import change_codes, is_eco_loss
-    from .errors import GridMismatchError
+    from .errors import ConfigError, GridMismatchError, VectorError
     from .grid import Grid
 
-    rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
+    if connectivity not in (4, 8):
+        raise ConfigError(f"connectivity must be 4 or 8, got {connectivity!r}")
+    if int(chunks) < 1:
+        raise ConfigError(f"chunks must be a positive number of pixels, got {chunks!r}")
+    if not (min_patch_ha >= 0 and math.isfinite(min_patch_ha)):
+        raise ConfigError(f"min_patch_ha must be a number >= 0, got {min_patch_ha!r}")
+    if id_field not in redlines.columns:
+        raise VectorError(f"redlines: no field {id_field!r} (fields: {', '.join(map(str, redlines.columns))})")
+    size = int(chunks)
+
+    found: list[dict[str, Any]] = []
     with rasterio.open(lc1) as a, rasterio.open(lc2) as b:
         grid = Grid.from_dataset(a)
         if not grid.same_as(Grid.from_dataset(b)):
             raise GridMismatchError(f"{lc1} and {lc2} are not on the same grid")
-        rx, ry = grid.res
-        for rid, geom in zip(redlines[id_field], redlines.geometry):
+        if redlines.crs is not None and not redlines.crs.equals(grid.crs.to_wkt()):
+            log.info("encroachment: redlines reprojected to %s", grid.crs.to_string())
+            redlines = redlines.to_crs(grid.crs)
+        area = pixel_area_ha(grid)
+        for k, geom in enumerate(redlines.geometry):
             if geom is None or geom.is_empty:
                 continue
             win = grid.window(geom.bounds)
             if win.width == 0 or win.height == 0:
                 continue
-            sub = grid.subgrid(win)
-            code = change_codes(_read(a, win), _read(b, win))
-            inside = ~geometry_mask([geom], out_shape=sub.shape, transform=sub.transform)
-            mask = inside & is_eco_loss(code)
-            if not mask.any():
-                continue
-            area = pixel_area_ha(sub)
-            for poly, value in shapes(code, mask=mask, connectivity=connectivity, transform=sub.transform):
-                g = shape(poly)
-                pixels = int(round(g.area / (rx * ry)))
-                if np.isscalar(area):
-                    ha = pixels * float(area)
-                else:  # geographic grid: area of the patch's pixels row by row
-                    pr = ~geometry_mask([g], out_shape=sub.shape, transform=sub.transform) & mask
-                    ha = float((pr.sum(axis=1) * np.asarray(area)).sum())
-                if ha + 1e-12 < min_patch_ha:
+            parts: list[dict[str, np.ndarray]] = []
+            for r, c, h, w in _tiles(win, size):
+                wt = Window(c, r, w, h)
+                code = change_codes(a.read(1, window=wt), b.read(1, window=wt))
+                loss = is_eco_loss(code)
+                if not loss.any():
                     continue
-                f, t = int(value) // 16, int(value) % 16
-                rows.append({id_field: rid, "from_class": NAMES[f], "to_class": NAMES[t], "pixels": pixels,
-                             "area_ha": ha})
-                geoms.append(g)
-    gdf = gpd.GeoDataFrame(rows, geometry=geoms, crs=redlines.crs) if rows else gpd.GeoDataFrame(
-        {id_field: [], "from_class": [], "to_class": [], "pixels": [], "area_ha": []}, geometry=[], crs=redlines.crs)
-    if len(gdf):
-        cent = gdf.geometry.centroid.to_crs("EPSG:4326")
-        gdf["lon"], gdf["lat"] = cent.x.round(6), cent.y.round(6)
-        gdf = gdf.sort_values([id_field, "area_ha"], ascending=[True, False]).reset_index(drop=True)
+                inside = rasterize([(geom, 1)], out_shape=(h, w), transform=grid.subgrid(wt).transform,
+                                   fill=0, dtype="uint8", all_touched=False).astype(bool)
+                mask = inside & loss
+                if mask.any():
+                    parts.append(_window_pieces(code, mask, r, c, area, connectivity))
+            if not parts:
+                continue
+            p = _join(parts, connectivity)
+            keep = p["ha"] + 1e-12 >= min_patch_ha
+            if keep.any():
+                found.append({"redline": np.full(int(keep.sum()), k), **{n: v[keep] for n, v in p.items()}})
+        crs = grid.crs
+        t = grid.transform
+    cols = [id_field, "from_class", "to_class", "area_ha", "pixels"]
+    if found:
+        import shapely
+
+        cat = {n: np.concatenate([f[n] for f in found]) for n in found[0]}
+        cen = shapely.centroid(cat["geom"])  # pixel coordinates (column, row): a deterministic tie-break
+        frm, to = np.divmod(cat["code"], 16)
+        df = pd.DataFrame({id_field: redlines[id_field].to_numpy()[cat["redline"]],
+                           "from_class": [NAMES[int(v)] for v in frm], "to_class": [NAMES[int(v)] for v in to],
+                           "area_ha": cat["ha"], "pixels": cat["pixels"],
+                           "_key": redlines[id_field].astype(str).to_numpy()[cat["redline"]],
+                           "_row": shapely.get_y(cen), "_col": shapely.get_x(cen)})
+        order = df.sort_values(["_key", "area_ha", "_row", "_col", "from_class", "to_class"],
+                               ascending=[True, False, True, True, True, True], kind="mergesort").index.to_numpy()
+        geom = shapely.transform(cat["geom"][order],
+                                 lambda xy: xy @ np.array([[t.a, t.d], [t.b, t.e]]) + np.array([t.c, t.f]))
+        gdf = gpd.GeoDataFrame(df.loc[order, cols].reset_index(drop=True), geometry=_to_multi(geom), crs=crs)
+        lonlat = gpd.GeoSeries(shapely.centroid(gdf.geometry.values), crs=crs).to_crs("EPSG:4326")
+        gdf["lon"], gdf["lat"] = lonlat.x.round(6).to_numpy(), lonlat.y.round(6).to_numpy()
     else:
-        gdf["lon"], gdf["lat"] = [], []
+        gdf = gpd.GeoDataFrame({id_field: pd.Series([], dtype=redlines[id_field].dtype),
+                                "from_class": pd.Series([], dtype=object), "to_class": pd.Series([], dtype=object),
+                                "area_ha": pd.Series([], dtype="float64"), "pixels": pd.Series([], dtype="int64"),
+                                "lon": pd.Series([], dtype="float64"), "lat": pd.Series([], dtype="float64")},
+                               geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+    gdf["pixels"] = gdf["pixels"].astype("int64")
     gdf.insert(0, "patch_id", [f"P{i + 1:05d}" for i in range(len(gdf))])
+    gdf = gdf[["patch_id", *cols, "lon", "lat", "geometry"]]
     log.info("encroachment: %d patches, %.2f ha", len(gdf), float(gdf["area_ha"].sum()) if len(gdf) else 0.0)
     return gdf
 
 
 def encroachment_summary(patches: Any, redlines: Any, *, id_field: str) -> dict[str, Any]:
-    """Counts and areas: overall, per redline (every redline listed) and per transition."""
+    """Counts and areas: overall, per redline (every redline listed, zero if untouched) and per transition.
+
+    Returns
+    -------
+    dict
+        ``{"patches": n, "area_ha": total, "by_transition": {"forest->built_up": {...}},
+        "by_redline": {rid: {"patches", "area_ha", "by_transition"}}}`` (JSON-ready).
+        Under overlapping redlines the totals count shared pixels once per redline.
+    """
+    def transitions(sel: Any) -> dict[str, Any]:
+        if not len(sel):
+            return {}
+        return {f"{f}->{t}": {"patches": int(len(grp)), "area_ha": float(grp["area_ha"].sum())}
+                for (f, t), grp in sel.groupby(["from_class", "to_class"])}
+
+    keys = patches[id_field].astype(str) if len(patches) else None
     by: dict[str, Any] = {}
     for rid in redlines[id_field]:
-        sel = patches[patches[id_field] == rid]
-        trans = {}
-        for (f, t), grp in sel.groupby(["from_class", "to_class"]) if len(sel) else []:
-            trans[f"{f}->{t}"] = {"patches": int(len(grp)), "area_ha": float(grp["area_ha"].sum())}
+        sel = patches[keys == str(rid)] if keys is not None else patches
         by[str(rid)] = {"patches": int(len(sel)), "area_ha": float(sel["area_ha"].sum()) if len(sel) else 0.0,
-                        "by_transition": trans}
+                        "by_transition": transitions(sel)}
     total = float(patches["area_ha"].sum()) if len(patches) else 0.0
-    return {"patches": int(len(patches)), "area_ha": total if math.isfinite(total) else 0.0, "by_redline": by}
+    return {"patches": int(len(patches)), "area_ha": total if math.isfinite(total) else 0.0,
+            "by_transition": transitions(patches), "by_redline": by}
+
+
+def summary_table(patches: Any, redlines: Any, *, id_field: str) -> Any:
+    """Per-redline counts and areas as a DataFrame (``<id_field>``, ``patches``, ``area_ha``)."""
+    import pandas as pd
+
+    s = encroachment_summary(patches, redlines, id_field=id_field)["by_redline"]
+    return pd.DataFrame({id_field: list(s), "patches": [v["patches"] for v in s.values()],
+                         "area_ha": [v["area_ha"] for v in s.values()]})
+
+
+def write_patches(patches: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write patches atomically (GeoPackage by default; format by extension, :func:`sinks.vectors.write_vector`)."""
+    from .vectors import write_vector
+
+    return write_vector(patches, path, overwrite=overwrite)

@@ -1,21 +1,25 @@
 """Goal tracking: forest coverage and stock volume against China's targets, and the sink's growth.
 
 Targets (``sinks/data/targets.yaml``, domain.md §3): 2025 cover 24.1 % and stock
-19.0 × 10⁹ m³; 2030 cover about 25 % and stock 19 × 10⁹ m³; 2035 stock above
-24 × 10⁹ m³.  Users may give per-region targets (:func:`load_targets`).
+19.0 × 10⁹ m³ (14th Five-Year Plan forestry-grassland outline); 2030 cover about 25 % and
+stock 19 × 10⁹ m³ (Action Plan for CO₂ Peaking Before 2030); 2035 stock above
+24 × 10⁹ m³ (China's NDC, September 2025).  Users may replace the national targets or
+give per-region targets (:func:`load_targets`).
 
-For the whole AOI and each region, each indicator gets: its value at the latest
-epoch, the target, the gap (target − value), a linear trajectory fitted by least
-squares over the epochs (slope per year, the projected value at each target year, the
-year the target is reached), and whether it is on track (projected value at the
-target year ≥ target).  A coverage *rate* target applies to any region; an *absolute*
-national target (m³) is not comparable with a small area's volume, so for it only the
-value and the trajectory are reported (``comparable: false``) unless per-region
-targets give that region its own absolute target.
+For the whole AOI and each region, each indicator gets its value at the latest epoch,
+and per target: the target, the gap (target − value), a linear trajectory fitted by
+least squares over the epochs (slope per year, projected value at the target year, the
+year the target is reached on that line), and whether it is on track (projected value
+at the target year ≥ target; > for "above" targets).  A coverage *rate* target applies
+to any region.  An *absolute* national target (m³) is not comparable with a small
+area's volume: for it only the value and the projection are reported
+(``comparable: false`` with a reason) unless per-region targets give that region its
+own absolute target.
 
-The official national series (``sinks/data/national_series.csv``) is returned as
-context.  The 2021 figures are the first on the 3rd national land-survey base, a
-break in the series: any trend fitted across it is flagged.
+The official national series (``sinks/data/national_series.csv``, 4th NFI … 2023) is
+returned as context.  The 2021 figures are the first on the 3rd national land-survey
+base, a break in the series: the national trend is fitted on the figures before it
+and, separately, over the whole series with ``crosses_series_break: true``.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["load_targets", "national_series", "trajectory", "track_goals", "INDICATORS"]
+__all__ = ["load_targets", "national_series", "national_trend", "trajectory", "track_goals", "sink_growth",
+           "INDICATORS", "SERIES_BREAK_YEAR"]
 
 log = logging.getLogger("sinks")
 
@@ -40,9 +45,27 @@ _DATA = Path(__file__).resolve().parent / "data"
 #: indicator → (unit, kind): rate targets compare anywhere, absolute ones only at their own scale
 INDICATORS: dict[str, tuple[str, str]] = {"forest_coverage_pct": ("%", "rate"), "volume_m3": ("m3", "absolute")}
 
+#: First year of the official figures on the 3rd national land-survey base.
+SERIES_BREAK_YEAR = 2021
+
+_NOT_COMPARABLE = ("an absolute national target (m3) does not apply to a sub-national area; "
+                   "give per-region targets (--targets) to compare")
+
+
+# --------------------------------------------------------------------------- national series
+
 
 def national_series() -> list[dict[str, Any]]:
-    """The official national series (NFI 4th … 2023), each row with its source and break flag."""
+    """The official national series (4th NFI … 2023), each row with its source and break flag.
+
+    Returns
+    -------
+    list of dict
+        ``period``, ``year`` (mid-year of an inventory), ``forest_coverage_pct``,
+        ``forest_coverage_lower_bound`` (True where the source says "above"),
+        ``volume_m3`` (None if not published), ``series_break`` (True for the first
+        figures on a new base), ``source``.
+    """
     rows = []
     with open(_DATA / "national_series.csv", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
@@ -56,198 +79,356 @@ def national_series() -> list[dict[str, Any]]:
     return rows
 
 
+def national_trend() -> dict[str, Any]:
+    """Linear trends of the national series: before the 2021 break, and across it (flagged).
+
+    Returns
+    -------
+    dict
+        The fit before the break (a :func:`trajectory` per indicator, ``fitted_years``,
+        ``crosses_series_break: false``), plus ``whole_series`` (the same over every
+        figure, ``crosses_series_break: true``), ``series_break_year`` and ``note``.
+    """
+    rows = national_series()
+
+    def fit(sel: list[dict[str, Any]]) -> dict[str, Any]:
+        vol = [r for r in sel if r["volume_m3"] is not None]
+        years = [r["year"] for r in sel]
+        return {"forest_coverage_pct": trajectory(years, [r["forest_coverage_pct"] for r in sel]),
+                "volume_m3": trajectory([r["year"] for r in vol], [r["volume_m3"] for r in vol]),
+                "fitted_years": [min(years), max(years)],
+                "crosses_series_break": min(years) < SERIES_BREAK_YEAR <= max(years)}
+
+    return {**fit([r for r in rows if r["year"] < SERIES_BREAK_YEAR]),
+            "whole_series": fit(rows),
+            "series_break_year": SERIES_BREAK_YEAR,
+            "note": f"{SERIES_BREAK_YEAR}: first official figures on the 3rd national land-survey base; "
+                    "a trend across it mixes two bases (2023 coverage is a lower bound, '>25 %')"}
+
+
+# --------------------------------------------------------------------------- targets
+
+
 def _read_targets_file(path: Path) -> Any:
     import yaml
 
-    if not path.exists():
+    if not path.is_file():
         raise ConfigError(f"{path}: targets file not found")
     if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8", newline="") as fh:
             return list(csv.DictReader(fh))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: YAML syntax error: {str(exc).splitlines()[0]}") from None
-    if isinstance(data, Mapping) and "targets" in data:
-        data = data["targets"]
-    return data
+
+
+def _rows_of(data: Any, where: str) -> tuple[list[Any], dict[str, list[Any]]]:
+    """National rows and ``{region_id: rows}`` of a parsed targets file."""
+    if isinstance(data, list):
+        return data, {}
+    if isinstance(data, Mapping):
+        extra = [k for k in data if k not in ("targets", "regions")]
+        if extra:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, extra))} (expected 'targets', 'regions')")
+        nat = data.get("targets") or []
+        reg = data.get("regions") or {}
+        if not isinstance(nat, list):
+            raise ConfigError(f"{where}: 'targets' must be a list of rows")
+        if not isinstance(reg, Mapping) or not all(isinstance(v, list) for v in reg.values()):
+            raise ConfigError(f"{where}: 'regions' must map each region id to a list of rows")
+        return nat, {str(k): v for k, v in reg.items()}
+    raise ConfigError(f"{where}: a targets file holds a list of rows (year, forest_coverage_pct, volume_m3 ...)")
 
 
 def load_targets(path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """National targets, plus per-region targets from ``path`` (CSV or YAML rows).
+    """National targets, plus per-region targets from ``path``.
 
-    A row has ``year`` and one or more of ``forest_coverage_pct``, ``volume_m3``, and
-    optionally ``region_id`` (rows without it replace national targets), ``comparison``
-    (``at_least`` (default) or ``above``) and ``source``.
+    ``path`` is a CSV with columns ``year`` and one or more of ``forest_coverage_pct``,
+    ``volume_m3``, and optionally ``region_id``, ``comparison`` (``at_least``, the
+    default, or ``above``) and ``source``; or a YAML file with a list of such rows, or
+    a mapping ``{targets: [rows], regions: {region_id: [rows]}}``.  Rows without a
+    region id replace the packaged national targets.
 
     Returns
     -------
     dict
         ``{"national": [rows], "regions": {region_id: [rows]}}``.
+
+    Raises
+    ------
+    ConfigError
+        Missing or malformed file; the message names the row and key.
     """
-    base = _read_targets_file(_DATA / "targets.yaml")
+    base, _ = _rows_of(_read_targets_file(_DATA / "targets.yaml"), "targets.yaml")
     out: dict[str, Any] = {"national": [_row(r, "targets.yaml", i) for i, r in enumerate(base)], "regions": {}}
     if path is None:
         return out
     p = Path(path)
-    rows = _read_targets_file(p)
-    if not isinstance(rows, list) or not rows:
-        raise ConfigError(f"{p}: a targets file must hold a list of rows (year, forest_coverage_pct, volume_m3 ...)")
+    nat_rows, reg_rows = _rows_of(_read_targets_file(p), str(p))
+    if not nat_rows and not reg_rows:
+        raise ConfigError(f"{p}: no targets")
     user_nat = []
-    for i, r in enumerate(rows):
-        if not isinstance(r, Mapping):
-            raise ConfigError(f"{p}: row {i + 1}: expected a mapping")
+    for i, r in enumerate(nat_rows):
         row = _row(r, str(p), i)
         rid = r.get("region_id")
         if rid not in (None, ""):
             out["regions"].setdefault(str(rid), []).append(row)
         else:
             user_nat.append(row)
+    for rid, rows in reg_rows.items():
+        for i, r in enumerate(rows):
+            out["regions"].setdefault(rid, []).append(_row(r, f"{p}: regions.{rid}", i))
     if user_nat:
         out["national"] = user_nat
     return out
 
 
-def _row(r: Mapping[str, Any], where: str, i: int) -> dict[str, Any]:
+def _row(r: Any, where: str, i: int) -> dict[str, Any]:
+    if not isinstance(r, Mapping):
+        raise ConfigError(f"{where}: row {i + 1}: expected a mapping of year, forest_coverage_pct, volume_m3 ...")
     known = {"year", "forest_coverage_pct", "volume_m3", "region_id", "comparison", "source", "name"}
-    extra = [k for k in r if k not in known]
+    extra = [str(k) for k in r if k not in known and k is not None]
     if extra:
-        raise ConfigError(f"{where}: row {i + 1}: unknown key(s) {', '.join(map(str, extra))}")
+        raise ConfigError(f"{where}: row {i + 1}: unknown key(s) {', '.join(extra)} "
+                          f"(known: {', '.join(sorted(known))})")
     try:
-        year = int(r["year"])
+        year = int(str(r["year"]).strip())
     except (KeyError, TypeError, ValueError):
-        raise ConfigError(f"{where}: row {i + 1}: 'year' must be a whole number") from None
+        raise ConfigError(f"{where}: row {i + 1}: 'year' must be a whole number, got {r.get('year')!r}") from None
     row: dict[str, Any] = {"year": year, "comparison": str(r.get("comparison") or "at_least"),
                            "source": str(r.get("source") or where)}
     if row["comparison"] not in ("at_least", "above"):
-        raise ConfigError(f"{where}: row {i + 1}: comparison must be 'at_least' or 'above'")
+        raise ConfigError(f"{where}: row {i + 1}: 'comparison' must be 'at_least' or 'above', "
+                          f"got {row['comparison']!r}")
     for key in INDICATORS:
         v = r.get(key)
-        if v in (None, ""):
+        if v is None or (isinstance(v, str) and not v.strip()):
             continue
         try:
-            row[key] = float(v)
+            f = float(v)
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: row {i + 1}: {key} must be a number, got {v!r}") from None
+            raise ConfigError(f"{where}: row {i + 1}: '{key}' must be a number, got {v!r}") from None
+        if not math.isfinite(f) or f < 0 or (key == "forest_coverage_pct" and f > 100):
+            raise ConfigError(f"{where}: row {i + 1}: '{key}' out of range: {v!r}")
+        row[key] = f
+    if not any(k in row for k in INDICATORS):
+        raise ConfigError(f"{where}: row {i + 1}: no target value (give forest_coverage_pct or volume_m3)")
     return row
 
 
-def trajectory(years: list[float], values: list[float]) -> dict[str, Any]:
-    """Least-squares line through ``(year, value)``: slope per year and intercept."""
+# --------------------------------------------------------------------------- assessment
+
+
+def trajectory(years: Sequence[float], values: Sequence[float | None]) -> dict[str, Any]:
+    """Least-squares line through ``(year, value)`` (missing values skipped).
+
+    Returns
+    -------
+    dict
+        ``slope_per_year``, ``intercept`` (None with fewer than two points or one year)
+        and ``n_points``.
+    """
     pts = [(float(y), float(v)) for y, v in zip(years, values) if v is not None and math.isfinite(float(v))]
-    if len(pts) < 2:
+    if len(pts) < 2 or len({p[0] for p in pts}) < 2:
         return {"slope_per_year": None, "intercept": None, "n_points": len(pts)}
     x = np.array([p[0] for p in pts])
     y = np.array([p[1] for p in pts])
-    slope, intercept = np.polyfit(x, y, 1)
-    return {"slope_per_year": float(slope), "intercept": float(intercept), "n_points": len(pts)}
+    xm = x.mean()
+    slope = float(((x - xm) * (y - y.mean())).sum() / ((x - xm) ** 2).sum())
+    return {"slope_per_year": slope, "intercept": float(y.mean() - slope * xm), "n_points": len(pts)}
 
 
-def _assess(name: str, years: list[int], values: list[float | None], targets: list[dict[str, Any]],
-            comparable: bool, reason: str = "") -> dict[str, Any]:
-    unit, _kind = INDICATORS[name]
+def _met(value: float, target: float, comparison: str) -> bool:
+    return bool(value > target if comparison == "above" else value >= target)
+
+
+def _year_reached(traj: dict[str, Any], target: float, comparison: str, last: tuple[Any, Any]) -> float | None:
+    """First year the target is met: the latest epoch if already met, else where the line crosses it."""
+    if last[1] is not None and _met(last[1], target, comparison):
+        return float(last[0])
+    s, b = traj["slope_per_year"], traj["intercept"]
+    if s is None or s <= 0:
+        return None
+    return float(max((target - b) / s, last[0]))
+
+
+def _assess(name: str, epochs: list[tuple[str, int]], values: list[float | None], targets: list[dict[str, Any]],
+            *, own: bool) -> dict[str, Any]:
+    unit, kind = INDICATORS[name]
+    years = [y for _n, y in epochs]
     last = next(((y, v) for y, v in zip(reversed(years), reversed(values)) if v is not None), (None, None))
+    last_name = next((n for (n, _y), v in zip(reversed(epochs), reversed(values)) if v is not None), None)
     traj = trajectory(years, values)
-    res: dict[str, Any] = {"unit": unit, "series": {str(y): v for y, v in zip(years, values)},
-                           "latest_year": last[0], "value": last[1], "trajectory": traj, "targets": []}
+    res: dict[str, Any] = {"unit": unit, "kind": kind, "series": {n: v for (n, _y), v in zip(epochs, values)},
+                           "years": {n: y for n, y in epochs}, "latest_epoch": last_name, "latest_year": last[0],
+                           "value": last[1], "trajectory": traj, "targets": []}
+    comparable = kind == "rate" or own
     for t in targets:
         if name not in t:
             continue
         target = t[name]
         proj = (traj["slope_per_year"] * t["year"] + traj["intercept"]) if traj["slope_per_year"] is not None else None
         entry: dict[str, Any] = {"year": t["year"], "target": target, "comparison": t["comparison"],
-                                 "source": t["source"], "comparable": comparable}
+                                 "source": t["source"], "comparable": comparable, "projected": proj}
         if comparable and last[1] is not None:
             entry["gap"] = target - last[1]
-            entry["projected"] = proj
-            entry["met_now"] = bool(last[1] > target if t["comparison"] == "above" else last[1] >= target)
-            entry["on_track"] = (bool(proj > target if t["comparison"] == "above" else proj >= target)
-                                 if proj is not None else None)
-            entry["year_reached"] = _year_reached(traj, target, last)
+            entry["met_now"] = _met(last[1], target, t["comparison"])
+            entry["on_track"] = _met(proj, target, t["comparison"]) if proj is not None else None
+            entry["year_reached"] = _year_reached(traj, target, t["comparison"], last)
+        elif not comparable:
+            entry["reason"] = _NOT_COMPARABLE
         else:
-            entry["projected"] = proj
-            entry["reason"] = reason
+            entry["reason"] = "no value at any epoch"
         res["targets"].append(entry)
     return res
 
 
-def _year_reached(traj: dict[str, Any], target: float, last: tuple[Any, Any]) -> float | None:
-    if last[1] is not None and last[1] >= target:
-        return float(last[0])
-    s, b = traj["slope_per_year"], traj["intercept"]
-    if s is None or s <= 0:
-        return None
-    return float((target - b) / s)
-
-
-def _scope(years: list[int], series: Mapping[str, list[float | None]], targets: list[dict[str, Any]], *,
-           national_scale: bool) -> dict[str, Any]:
-    out = {}
-    for name, (_unit, kind) in INDICATORS.items():
+def _scope(epochs: list[tuple[str, int]], series: Mapping[str, list[float | None]], national: list[dict[str, Any]],
+           own: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Every indicator of one area; per indicator the area's own targets if it has any, else the national ones."""
+    out: dict[str, Any] = {}
+    for name in INDICATORS:
         if name not in series:
             continue
-        comparable = kind == "rate" or national_scale
-        reason = "" if comparable else "an absolute national target does not apply to a sub-national area; give per-region targets to compare"
-        out[name] = _assess(name, years, series[name], targets, comparable, reason)
+        mine = [t for t in own or [] if name in t]
+        out[name] = _assess(name, epochs, list(series[name]), mine or national, own=bool(mine))
+        out[name]["targets_source"] = "region" if mine else "national"
     return out
 
 
-def _sink_growth(summary: Mapping[str, Any]) -> dict[str, Any]:
-    sinks = ((summary.get("carbon") or {}).get("sink") or {})
+def sink_growth(sinks: Mapping[str, Any] | Sequence[tuple[str, float | None]]) -> dict[str, Any]:
+    """Sink per period and its growth from one period to the next.
+
+    Parameters
+    ----------
+    sinks : mapping or sequence of (period, value)
+        ``summary["carbon"]["sink"]`` (period → entry with ``sink_mg_c_per_yr``), or
+        ``(period, sink Mg C/yr)`` pairs, in time order.
+
+    Returns
+    -------
+    dict
+        period → ``sink_mg_c_per_yr`` (plus ``sink_tco2e_per_yr`` and ``ci95_mg_c_per_yr``
+        when given) and, from the second period on, ``growth_mg_c_per_yr`` and
+        ``growth_pct`` (relative to the absolute previous sink; None if it was 0).
+    """
+    items = list(sinks.items()) if isinstance(sinks, Mapping) else list(sinks)
     out: dict[str, Any] = {}
-    prev = None
-    for key, s in sinks.items():
-        v = s.get("sink_mg_c_per_yr")
-        row = {"sink_mg_c_per_yr": v, "sink_tco2e_per_yr": s.get("sink_tco2e_per_yr"),
-               "ci95_mg_c_per_yr": s.get("sink_mg_c_per_yr_ci95")}
-        if prev is not None and v is not None and prev is not None:
+    prev: float | None = None
+    for i, (key, s) in enumerate(items):
+        if isinstance(s, Mapping):
+            v = _num(s.get("sink_mg_c_per_yr"))
+            row = {"sink_mg_c_per_yr": v, "sink_tco2e_per_yr": _num(s.get("sink_tco2e_per_yr")),
+                   "ci95_mg_c_per_yr": s.get("sink_mg_c_per_yr_ci95")}
+        else:
+            v = _num(s)
+            row = {"sink_mg_c_per_yr": v}
+        if i > 0 and v is not None and prev is not None:
             row["growth_mg_c_per_yr"] = v - prev
             row["growth_pct"] = 100.0 * (v - prev) / abs(prev) if prev else None
-        out[key] = row
+        out[str(key)] = row
         prev = v
     return out
 
 
 def track_goals(summary: Mapping[str, Any], *, targets: dict[str, Any] | None = None, regions: Any = None,
                 id_field: str | None = None) -> dict[str, Any]:
-    """Goal tracking of a run (``summary.json`` content) and, optionally, its region table."""
+    """Goal tracking of a run and, optionally, of its regions.
+
+    Parameters
+    ----------
+    summary : mapping
+        ``summary.json`` content: ``epochs`` (name, year), ``landcover.<epoch>.forest_coverage_pct``,
+        ``carbon.epochs.<epoch>.volume_m3``, ``carbon.sink.<period>.sink_mg_c_per_yr``.
+        Missing sections skip their goals with a note.
+    targets : dict, optional
+        From :func:`load_targets` (default: the packaged national targets).
+    regions : pandas.DataFrame, optional
+        Region indicator table (columns ``forest_coverage_pct_<epoch>``,
+        ``volume_m3_<epoch>``, ``sink_mg_c_per_yr_<e1>_<e2>``).
+    id_field : str, optional
+        Region id column (default: the table's first column).
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``aoi`` (indicator → assessment), ``sink`` (per period, growth),
+        ``regions`` (id → same as ``aoi`` plus ``sink``), ``targets``, ``national_series``,
+        ``national_trend``, ``notes``.
+
+    Raises
+    ------
+    ConfigError
+        Per-region targets for ids that are not in the region table (all listed), or
+        per-region targets without a region table.
+    """
     targets = targets or load_targets()
-    epochs = [(e["name"], int(e["year"])) for e in summary.get("epochs", [])]
-    years = [y for _n, y in epochs]
-    notes = []
+    epochs = [(str(e["name"]), int(e["year"])) for e in summary.get("epochs", []) if "year" in e]
+    notes: list[str] = []
+    if not epochs:
+        notes.append("no epochs in the summary: nothing to track")
     series: dict[str, list[float | None]] = {}
     lc = summary.get("landcover") or {}
-    if lc:
-        series["forest_coverage_pct"] = [(lc.get(n) or {}).get("forest_coverage_pct") for n, _y in epochs]
-    else:
+    if lc and epochs:
+        series["forest_coverage_pct"] = [_num((lc.get(n) or {}).get("forest_coverage_pct")) for n, _y in epochs]
+    elif epochs:
         notes.append("no land-cover section: coverage goals skipped")
-    ce = ((summary.get("carbon") or {}).get("epochs") or {})
-    if ce:
-        series["volume_m3"] = [(ce.get(n) or {}).get("volume_m3") for n, _y in epochs]
-    else:
+    carbon = summary.get("carbon") or {}
+    ce = carbon.get("epochs") or {}
+    if ce and epochs:
+        series["volume_m3"] = [_num((ce.get(n) or {}).get("volume_m3")) for n, _y in epochs]
+    elif epochs:
         notes.append("no carbon section: stock-volume goals skipped")
+    sink = carbon.get("sink") or {}
+    if not sink:
+        notes.append("no carbon sink section: sink growth skipped")
+    if epochs and min(y for _n, y in epochs) < SERIES_BREAK_YEAR <= max(y for _n, y in epochs):
+        notes.append(f"the epochs span {SERIES_BREAK_YEAR}, where the official national series changes base "
+                     "(3rd national land survey): compare this area's trend with the national figures with care")
     out: dict[str, Any] = {
-        "aoi": _scope(years, series, targets["national"], national_scale=False),
-        "sink": _sink_growth(summary),
-        "national_series": national_series(),
-        "national_trend": _national_trend(),
+        "aoi": _scope(epochs, series, targets["national"], None),
+        "sink": sink_growth(_ordered_periods(sink, epochs)),
         "targets": targets["national"],
+        "national_series": national_series(),
+        "national_trend": national_trend(),
         "notes": notes,
     }
-    if regions is not None and id_field and len(regions):
-        unknown = sorted(set(targets["regions"]) - set(regions[id_field].astype(str)))
+    if targets["regions"] and (regions is None or not len(regions)):
+        raise ConfigError("targets: per-region targets given but the run has no region table "
+                          f"(region ids {_few(sorted(targets['regions']))})")
+    if regions is not None and len(regions):
+        id_field = id_field or str(regions.columns[0])
+        if id_field not in regions.columns:
+            raise ConfigError(f"region table: no id column {id_field!r}")
+        ids = regions[id_field].astype(str)
+        unknown = sorted(set(targets["regions"]) - set(ids))
         if unknown:
-            raise ConfigError(f"targets: unknown region id(s) {', '.join(unknown[:10])}")
+            raise ConfigError(f"targets: unknown region id(s) {_few(unknown)} (not in the region table)")
+        periods = [f"{a}_{b}" for (a, _x), (b, _y) in zip(epochs, epochs[1:])]
         per: dict[str, Any] = {}
-        for _, row in regions.iterrows():
-            rid = str(row[id_field])
+        for rid, (_, row) in zip(ids, regions.iterrows()):
             rs = {name: [_num(row.get(f"{name}_{n}")) for n, _y in epochs] for name in INDICATORS
-                  if any(f"{name}_{n}" in row for n, _y in epochs)}
-            own = targets["regions"].get(rid)
-            per[rid] = _scope(years, rs, own or targets["national"], national_scale=own is not None)
-            per[rid]["targets_source"] = "region" if own else "national"
+                  if any(f"{name}_{n}" in row.index for n, _y in epochs)}
+            block = _scope(epochs, rs, targets["national"], targets["regions"].get(rid))
+            pk = [p for p in periods if f"sink_mg_c_per_yr_{p}" in row.index]
+            block["sink"] = sink_growth([(p, row.get(f"sink_mg_c_per_yr_{p}")) for p in pk])
+            per[rid] = block
         out["regions"] = per
-    return out
+    return _clean(out)
+
+
+def _ordered_periods(sink: Mapping[str, Any], epochs: list[tuple[str, int]]) -> list[tuple[str, Any]]:
+    """Sink periods in time order (by the position of their first epoch; unknown keys last, as given)."""
+    pos = {n: i for i, (n, _y) in enumerate(epochs)}
+
+    def key(item: tuple[int, str]) -> tuple[int, int]:
+        i, k = item
+        first = next((pos[n] for n in pos if k.startswith(f"{n}_") and k[len(n) + 1:] in pos), None)
+        return (first if first is not None else len(pos), i)
+
+    order = sorted(enumerate(sink), key=key)
+    return [(k, sink[k]) for _i, k in order]
 
 
 def _num(v: Any) -> float | None:
@@ -258,11 +439,21 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _national_trend() -> dict[str, Any]:
-    """Linear trend of the national series, before the 2021 break (flagged)."""
-    rows = [r for r in national_series() if r["year"] < 2021]
-    return {"forest_coverage_pct": trajectory([r["year"] for r in rows], [r["forest_coverage_pct"] for r in rows]),
-            "volume_m3": trajectory([r["year"] for r in rows if r["volume_m3"]],
-                                    [r["volume_m3"] for r in rows if r["volume_m3"]]),
-            "fitted_years": [rows[0]["year"], rows[-1]["year"]],
-            "series_break": "2021: first figures on the 3rd national land-survey base; not fitted across"}
+def _few(items: Sequence[str], limit: int = 10) -> str:
+    head = ", ".join(items[:limit])
+    return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-ready copy: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(float(obj)) else None
+    return obj

@@ -1,9 +1,10 @@
-"""``sinks goals RUN_DIR``: forest coverage and stock volume against the targets."""
+"""``sinks goals RUN_DIR``: forest coverage and stock volume against the targets, and the sink's growth."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,31 +14,46 @@ from .options import echo_json
 @click.command("goals")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--targets", default=None, type=click.Path(dir_okay=False),
-              help="Per-region or national targets (CSV or YAML rows: year, forest_coverage_pct, volume_m3, region_id).")
+              help="National or per-region targets: CSV (region_id, year, forest_coverage_pct, volume_m3, "
+                   "comparison, source) or YAML (a list of such rows, or {targets: [...], regions: {id: [...]}}).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def cli(run_dir: str, targets: str | None, as_json: bool) -> None:
-    """Track the run in RUN_DIR against the 2025, 2030 and 2035 targets (value, gap, linear
-    trajectory, year reached, on track), with the sink per period and its growth."""
+    """Track the run in RUN_DIR against the 2025, 2030 and 2035 targets.
+
+    For the whole area and each region (RUN_DIR/tables/regions.csv): value at the
+    latest epoch, gap, linear trajectory, projected value, year reached, on track; the
+    sink per period with its growth; China's official series for context.
+    """
     from ..errors import ConfigError
     from ..goals import load_targets, track_goals
 
     run = Path(run_dir)
+    if not run.is_dir():
+        raise ConfigError(f"{run}: run folder not found")
     path = run / "summary.json"
-    if not path.exists():
-        raise ConfigError(f"{run}: not a run folder (no summary.json)")
+    if not path.is_file():
+        raise ConfigError(f"{run}: not a finished run folder (no summary.json)")
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(summary, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    tg = load_targets(targets)
     regions, id_field = None, None
     table = run / "tables" / "regions.csv"
-    if table.exists():
+    if table.is_file():
         import pandas as pd
 
         id_field = ((summary.get("zonal") or {}).get("regions") or {}).get("id_field")
-        if id_field:
-            regions = pd.read_csv(table, dtype={id_field: str})
-    res = track_goals(summary, targets=load_targets(targets), regions=regions, id_field=id_field)
+        try:
+            head = pd.read_csv(table, nrows=0)
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"{table}: unreadable ({str(exc).splitlines()[0]})") from None
+        if id_field not in head.columns:
+            id_field = str(head.columns[0])
+        regions = pd.read_csv(table, dtype={id_field: str})
+    res = track_goals(summary, targets=tg, regions=regions, id_field=id_field)
     if as_json:
         echo_json(res)
         return
@@ -50,34 +66,49 @@ def _fmt(v: float | None, unit: str) -> str:
     return f"{v:,.2f} %" if unit == "%" else f"{v:,.0f} m3"
 
 
-def _print(res: dict) -> None:
-    def scope(title: str, block: dict) -> None:
-        click.echo(title)
-        for name, ind in block.items():
-            if not isinstance(ind, dict) or "targets" not in ind:
-                continue
-            unit = ind["unit"]
-            slope = ind["trajectory"]["slope_per_year"]
-            click.echo(f"  {name}: {_fmt(ind['value'], unit)} in {ind['latest_year']}"
-                       + (f", trend {slope:+,.3g} {unit}/yr" if slope is not None else ""))
-            for t in ind["targets"]:
-                if t.get("comparable"):
-                    state = "on track" if t.get("on_track") else "off track"
-                    reached = t.get("year_reached")
-                    click.echo(f"    {t['year']}: target {_fmt(t['target'], unit)}, gap {_fmt(t['gap'], unit)}, "
-                               f"projected {_fmt(t['projected'], unit)}, {state}"
-                               + (f", reached {reached:.0f}" if reached else ""))
-                else:
-                    click.echo(f"    {t['year']}: target {_fmt(t['target'], unit)} (national; not comparable)")
+def _scope(title: str, block: dict[str, Any]) -> None:
+    click.echo(title)
+    for name, ind in block.items():
+        if not isinstance(ind, dict) or "targets" not in ind:
+            continue
+        unit = ind["unit"]
+        slope = ind["trajectory"]["slope_per_year"]
+        click.echo(f"  {name}: {_fmt(ind['value'], unit)} in {ind['latest_year']}"
+                   + (f", trend {slope:+,.3g} {unit}/yr" if slope is not None else ", no trend (one epoch)"))
+        click.echo(f"    {'year':>4}  {'target':>18}  {'gap':>16}  {'projected':>18}  status")
+        for t in ind["targets"]:
+            target = ("> " if t["comparison"] == "above" else "") + _fmt(t["target"], unit)
+            if t.get("comparable") and "gap" in t:
+                state = {True: "on track", False: "off track", None: "no trend"}[t.get("on_track")]
+                reached = t.get("year_reached")
+                state += f", reached {reached:.1f}" if reached is not None else ", not reached on this trend"
+                click.echo(f"    {t['year']:>4}  {target:>18}  {_fmt(t['gap'], unit):>16}  "
+                           f"{_fmt(t['projected'], unit):>18}  {state}")
+            else:
+                click.echo(f"    {t['year']:>4}  {target:>18}  {'-':>16}  {_fmt(t.get('projected'), unit):>18}  "
+                           "not comparable (national absolute target)")
+    sink = block.get("sink")
+    if sink:
+        _sink(sink, indent="  ")
 
-    scope("Whole area", res["aoi"])
+
+def _sink(sink: dict[str, Any], *, indent: str) -> None:
+    click.echo(f"{indent}sink (Mg C/yr, positive = removal):")
+    for k, s in sink.items():
+        v, g = s.get("sink_mg_c_per_yr"), s.get("growth_pct")
+        click.echo(f"{indent}  {k}: " + (f"{v:,.1f}" if v is not None else "-")
+                   + (f" ({g:+.1f} % vs previous period)" if g is not None else ""))
+
+
+def _print(res: dict[str, Any]) -> None:
+    _scope("Whole area", res["aoi"])
+    if res.get("sink"):
+        _sink(res["sink"], indent="  ")
     for rid, block in (res.get("regions") or {}).items():
-        scope(f"Region {rid} ({block.get('targets_source')} targets)", block)
-    if res["sink"]:
-        click.echo("Sink (Mg C/yr, positive = removal)")
-        for k, s in res["sink"].items():
-            g = s.get("growth_pct")
-            click.echo(f"  {k}: {s['sink_mg_c_per_yr']:,.1f}" + (f" ({g:+.1f} % vs previous)" if g is not None else ""))
-    click.echo("National context: " + ", ".join(f"{r['year']} {r['forest_coverage_pct']:.2f} %"
-                                                + (" (series break)" if r["series_break"] else "")
-                                                for r in res["national_series"]))
+        _scope(f"Region {rid}", block)
+    for note in res.get("notes") or []:
+        click.echo(f"Note: {note}")
+    click.echo("National context (official): " + ", ".join(
+        f"{r['year']} {'>' if r['forest_coverage_pct'] and r['forest_coverage_lower_bound'] else ''}"
+        f"{r['forest_coverage_pct']:.2f} %" + (" [series break]" if r["series_break"] else "")
+        for r in res["national_series"]))

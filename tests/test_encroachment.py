@@ -1,0 +1,143 @@
+"""Encroachment patches inside redlines on a hand-drawn 10 × 10 pair of land-cover maps.
+
+Legend: F forest, G grassland, C cropland, B built-up; 10 m pixels (0.01 ha), origin (X0, Y0).
+Hand-drawn changes (row, col):
+
+* L-shape forest -> built-up at (3,3) (3,4) (4,4): 3 px = 0.03 ha, one patch whatever the window size;
+* forest -> built-up on row 1, cols 3..7, of which only cols 3..5 have their centre in R1 (x < 64 m);
+* forest -> cropland at (7,1) and (8,2): one 8-connected patch of 2 px, two 4-connected patches;
+* cropland -> built-up on row 9 (not ecological land: ignored), forest -> grassland at (0,0) (eco -> eco:
+  ignored), nodata at (5,0) in the first map (ignored).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from sinks.area import row_area_ha
+from sinks.encroachment import encroachment_summary, find_encroachment, summary_table, write_patches
+from sinks.errors import ConfigError, GridMismatchError, OutputExistsError, VectorError
+from sinks.grid import Grid
+from sinks.landcover import CODES
+
+X0, Y0 = 500000.0, 2400000.0
+F, G, C, B = CODES["forest"], CODES["grassland"], CODES["cropland"], CODES["built_up"]
+
+
+@pytest.fixture
+def pair(make_tile):
+    a = np.full((10, 10), F, np.uint8)
+    a[9, :] = C
+    a[5, 0] = 0
+    b = a.copy()
+    b[3, 3] = b[3, 4] = b[4, 4] = B
+    b[1, 3:8] = B
+    b[7, 1] = b[8, 2] = C
+    b[9, 0:3] = B
+    b[0, 0] = G
+    b[5, 0] = B
+    return make_tile("lc1.tif", a), make_tile("lc2.tif", b)
+
+
+@pytest.fixture
+def redlines():
+    return gpd.GeoDataFrame({"rid": ["R1", "R2", "R3"]}, crs="EPSG:32649",
+                            geometry=[box(X0, Y0 - 100, X0 + 64, Y0),             # cols 0..5 by pixel centre
+                                      box(X0 + 25, Y0 - 50, X0 + 50, Y0 - 25),    # rows 3-4, cols 3-4
+                                      box(X0 + 90, Y0 - 20, X0 + 100, Y0)])       # untouched
+
+
+def _rows(p):
+    return sorted((r.rid, r.from_class, r.to_class, r.pixels, round(r.area_ha, 9)) for r in p.itertuples())
+
+
+def test_patches_by_hand(pair, redlines):
+    p = find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=0.0)
+    assert list(p.columns) == ["patch_id", "rid", "from_class", "to_class", "area_ha", "pixels", "lon", "lat",
+                               "geometry"]
+    assert _rows(p) == [("R1", "forest", "built_up", 3, 0.03),      # L-shape
+                        ("R1", "forest", "built_up", 3, 0.03),      # row 1: inside part only
+                        ("R1", "forest", "cropland", 2, 0.02),      # diagonal pair, 8-connected
+                        ("R2", "forest", "built_up", 3, 0.03)]      # overlapping redline gets the L too
+    assert list(p["patch_id"]) == ["P00001", "P00002", "P00003", "P00004"]
+    lshape = p[(p.rid == "R2")].geometry.iloc[0]
+    assert lshape.area == pytest.approx(300.0) and lshape.bounds == (X0 + 30, Y0 - 50, X0 + 50, Y0 - 30)
+    row1 = p[(p.rid == "R1") & (p.geometry.bounds.maxy == Y0 - 10)].geometry.iloc[0]
+    assert row1.bounds == (X0 + 30, Y0 - 20, X0 + 60, Y0 - 10)      # not to x+64 (no all_touched)
+    assert p.crs.to_epsg() == 32649 and set(p.geom_type) == {"MultiPolygon"}
+    # UTM 49N at easting 500 000: the central meridian, 111 E; northing 2 400 km ~ 21.7 N
+    assert p["lon"].between(111.0, 111.001).all() and p["lat"].between(21.69, 21.71).all()
+
+
+def test_min_size_and_connectivity(pair, redlines):
+    big = find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=0.025)
+    assert sorted(big["pixels"]) == [3, 3, 3]                       # the 2-px patch is dropped
+    four = find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=0.0, connectivity=4)
+    crop = four[four.to_class == "cropland"]
+    assert sorted(crop["pixels"]) == [1, 1]
+    assert find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=1.0).empty
+
+
+@pytest.mark.parametrize("connectivity", [8, 4])
+def test_window_size_does_not_matter(pair, redlines, connectivity):
+    ref = find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=0.0, connectivity=connectivity)
+    for chunks in (1, 2, 3, 4):
+        p = find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=0.0, connectivity=connectivity,
+                              chunks=chunks)
+        assert _rows(p) == _rows(ref), chunks
+        assert list(p["patch_id"]) == list(ref["patch_id"])
+        for g1, g2 in zip(p.geometry, ref.geometry):
+            assert g1.equals(g2), chunks
+        np.testing.assert_allclose(p[["lon", "lat"]].to_numpy(), ref[["lon", "lat"]].to_numpy())
+
+
+def test_geographic_grid_area_per_row(make_tile):
+    a = np.full((6, 6), F, np.uint8)
+    b = a.copy()
+    b[1, 1] = b[1, 2] = b[2, 2] = B
+    lc1 = make_tile("g1.tif", a, x0=110.0, y0=22.0, res=0.001, crs="EPSG:4326")
+    lc2 = make_tile("g2.tif", b, x0=110.0, y0=22.0, res=0.001, crs="EPSG:4326")
+    red = gpd.GeoDataFrame({"rid": [7]}, crs="EPSG:4326", geometry=[box(110.0, 21.994, 110.006, 22.0)])
+    with __import__("rasterio").open(lc1) as ds:
+        ra = row_area_ha(Grid.from_dataset(ds))
+    assert ra[1] != ra[2]
+    for chunks in (2, 64):
+        p = find_encroachment(lc1, lc2, red, id_field="rid", min_patch_ha=0.0, chunks=chunks)
+        assert len(p) == 1 and p["pixels"].iloc[0] == 3 and p["rid"].iloc[0] == 7
+        assert p["area_ha"].iloc[0] == pytest.approx(2 * ra[1] + ra[2], rel=1e-12)
+        assert p["lon"].iloc[0] == pytest.approx(110.0 + 0.001 * (1.5 + 2.5 + 2.5) / 3, abs=1e-6)
+
+
+def test_summary_and_gpkg(pair, redlines, tmp_path):
+    p = find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=0.025)
+    s = encroachment_summary(p, redlines, id_field="rid")
+    assert s["patches"] == 3 and s["area_ha"] == pytest.approx(0.09)
+    assert s["by_redline"]["R1"]["patches"] == 2 and s["by_redline"]["R1"]["area_ha"] == pytest.approx(0.06)
+    assert s["by_redline"]["R3"] == {"patches": 0, "area_ha": 0.0, "by_transition": {}}
+    assert s["by_transition"]["forest->built_up"]["patches"] == 3
+    t = summary_table(p, redlines, id_field="rid")
+    assert list(t["patches"]) == [2, 1, 0]
+    path = write_patches(p, tmp_path / "encroachment_a_b.gpkg")
+    back = gpd.read_file(path)
+    assert list(back["patch_id"]) == list(p["patch_id"]) and back["area_ha"].sum() == pytest.approx(0.09)
+    with pytest.raises(OutputExistsError):
+        write_patches(p, path)
+    empty = find_encroachment(*pair, redlines.iloc[[2]], id_field="rid")
+    assert empty.empty and list(empty.columns) == list(p.columns)
+    write_patches(empty, tmp_path / "empty.gpkg")
+    assert encroachment_summary(empty, redlines, id_field="rid")["area_ha"] == 0.0
+
+
+def test_reprojected_redlines_and_bad_inputs(pair, redlines, make_tile):
+    p = find_encroachment(*pair, redlines.to_crs("EPSG:4326"), id_field="rid", min_patch_ha=0.025)
+    assert sorted(p["pixels"]) == [3, 3, 3]
+    with pytest.raises(ConfigError, match="connectivity"):
+        find_encroachment(*pair, redlines, id_field="rid", connectivity=6)
+    with pytest.raises(VectorError, match="nope"):
+        find_encroachment(*pair, redlines, id_field="nope")
+    other = make_tile("other.tif", np.full((10, 10), F, np.uint8), x0=X0 + 10)
+    with pytest.raises(GridMismatchError):
+        find_encroachment(pair[0], other, redlines, id_field="rid")
