@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,12 +119,15 @@ def write_sample_data(out_dir: str | os.PathLike, *, size: int = DEFAULT_SIZE, s
                                    descriptions=("B02", "B03", "B04", "B08", "B11", "B12"), tags=tags,
                                    strip=strip, overwrite=overwrite, predictor=2))
     areas: dict[int, dict[str, float]] = {}
+    lock = threading.Lock()
     for t, year in enumerate(EPOCHS):
         counts = np.zeros(9, dtype=np.int64)
 
         def trows(a: int, b: int, t=t, counts=counts) -> np.ndarray:  # noqa: ANN001
             arr = truth_window(layout, size, t, a, b, 0, size)
-            counts += np.bincount(arr.ravel(), minlength=9)
+            found = np.bincount(arr.ravel(), minlength=9)
+            with lock:  # strips are rendered on several threads
+                counts += found
             return arr[None]
 
         files.append(write_cog(out / f"truth_{year}.tif", trows, height=size, width=size, count=1, dtype="uint8",

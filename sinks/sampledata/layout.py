@@ -48,15 +48,31 @@ class Noise:
         self.cells = cells
         self.lattice = rng.random((cells + 2, cells + 2))
 
-    def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        x = np.clip(u, 0, 1) * self.cells
-        y = np.clip(v, 0, 1) * self.cells
+    def _axis(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lattice index and smoothstep weight along one axis."""
+        x = np.clip(t, 0, 1) * self.cells
         x0 = np.minimum(np.floor(x).astype(np.int64), self.cells)
-        y0 = np.minimum(np.floor(y).astype(np.int64), self.cells)
-        fx, fy = x - x0, y - y0
-        fx = fx * fx * (3 - 2 * fx)
-        fy = fy * fy * (3 - 2 * fy)
+        fx = x - x0
+        return x0, fx * fx * (3 - 2 * fx)
+
+    def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Noise at ``(u, v)``: arrays of one shape, or a row ``u`` (1, n) and a column ``v`` (m, 1).
+
+        The row/column form (a regular window) is evaluated separably: interpolated
+        along ``u`` once per lattice row, then along ``v`` per pixel; every pixel gets
+        the same arithmetic as in the general form, so the values are identical.
+        """
+        u, v = np.asarray(u), np.asarray(v)
+        x0, fx = self._axis(u)
+        y0, fy = self._axis(v)
         lat = self.lattice
+        if u.ndim == 2 and v.ndim == 2 and u.shape[0] == 1 and v.shape[1] == 1:
+            lo = int(y0.min())
+            rows = lat[lo:int(y0.max()) + 2]
+            along = rows[:, x0[0]] * (1 - fx) + rows[:, x0[0] + 1] * fx   # (lattice rows, n)
+            a = along[y0[:, 0] - lo]
+            b = along[y0[:, 0] + 1 - lo]
+            return a * (1 - fy) + b * fy
         a = lat[y0, x0] * (1 - fx) + lat[y0, x0 + 1] * fx
         b = lat[y0 + 1, x0] * (1 - fx) + lat[y0 + 1, x0 + 1] * fx
         return a * (1 - fy) + b * fy
@@ -88,10 +104,14 @@ class Layout:
         return out
 
     def classes(self, u: np.ndarray, v: np.ndarray, t: int) -> np.ndarray:
-        """uint8 surface codes at normalised coordinates for epoch index ``t`` (legend codes + MUDFLAT)."""
+        """uint8 surface codes at normalised coordinates for epoch index ``t`` (legend codes + MUDFLAT).
+
+        ``u`` and ``v`` are arrays of one shape, or a row (1, n) and a column (m, 1)
+        for a regular window (much faster; same values).
+        """
         w = self.wobble(u, v)
         coast = self.coast(u)
-        out = np.full(u.shape, CROP, dtype=np.uint8)
+        out = np.full(np.broadcast_shapes(np.shape(u), np.shape(v)), CROP, dtype=np.uint8)
         # plain: cropland parcels, some grassland parcels (fallow) in a regular grid
         pu, pv = np.floor(u * 22), np.floor(v * 26)
         parcel = (np.sin(pu * 12.9898 + pv * 78.233) * 43758.5453) % 1.0

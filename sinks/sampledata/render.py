@@ -46,9 +46,10 @@ class Acquisition:
 
 
 def _coords(size: int, r0: int, r1: int, c0: int, c1: int, dy: float = 0.5, dx: float = 0.5):
+    """Normalised pixel coordinates of a window: ``u`` as a row (1, n), ``v`` as a column (m, 1)."""
     v = (np.arange(r0, r1, dtype=np.float64) + dy) / size
     u = (np.arange(c0, c1, dtype=np.float64) + dx) / size
-    return np.meshgrid(u, v)
+    return u[None, :], v[:, None]
 
 
 def truth_window(layout: Layout, size: int, t: int, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:

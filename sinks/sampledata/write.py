@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -24,13 +27,15 @@ def write_cog(path: Path, rows: Callable[[int, int], np.ndarray], *, height: int
     with atomic_path(path, overwrite=overwrite) as final_tmp:
         stage = temp_name(Path(path))
         try:
+            # the staging copy is read once by the COG driver: uncompressed is the cheapest round trip
             with rasterio.open(stage, "w", driver="GTiff", width=width, height=height, count=count, dtype=dtype,
                                crs=crs, transform=from_origin(transform[0], transform[1], res, res), nodata=nodata,
-                               tiled=True, blockxsize=256, blockysize=256, compress="DEFLATE", zlevel=1,
-                               predictor=predictor, num_threads="ALL_CPUS") as ds:
-                for a in range(0, height, strip):
-                    b = min(height, a + strip)
-                    ds.write(rows(a, b), window=rasterio.windows.Window(0, a, width, b - a))
+                               tiled=True, blockxsize=256, blockysize=256, compress="NONE",
+                               bigtiff="IF_SAFER") as ds, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                # strips are rendered in parallel (numpy releases the GIL), a few ahead, and written in order
+                for a, arr in _in_order(pool, lambda a: rows(a, min(height, a + strip)), range(0, height, strip),
+                                        ahead=2 * (os.cpu_count() or 1)):
+                    ds.write(arr, window=rasterio.windows.Window(0, a, width, arr.shape[1]))
                 for i, d in enumerate(descriptions, 1):
                     ds.set_band_description(i, d)
                 ds.update_tags(**tags)
@@ -50,6 +55,20 @@ def write_cog(path: Path, rows: Callable[[int, int], np.ndarray], *, height: int
             if stage.exists():
                 stage.unlink()
     return Path(path)
+
+
+def _in_order(pool: ThreadPoolExecutor, fn: Callable[[int], Any], items: Iterable[int], *,
+              ahead: int) -> Iterator[tuple[int, Any]]:
+    """``(item, fn(item))`` in order, computed on ``pool`` with at most ``ahead`` results pending."""
+    pending: deque[tuple[int, Future[Any]]] = deque()
+    for item in items:
+        pending.append((item, pool.submit(fn, item)))
+        if len(pending) >= ahead:
+            first, fut = pending.popleft()
+            yield first, fut.result()
+    while pending:
+        first, fut = pending.popleft()
+        yield first, fut.result()
 
 
 def write_text(path: Path, text: str, *, overwrite: bool) -> Path:
