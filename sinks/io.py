@@ -351,32 +351,22 @@ def _overlaps(tile: Tile, grid: Grid) -> bool:
     return a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]
 
 
-def _read_band_window(ref: BandRef, tile_grid: Grid, grid: Grid, win: Window,
-                      resampling: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``win`` of the target grid from one stored band: (values float32, valid mask)."""
-    vals, valid = _read_bands_window(ref.path, [ref], tile_grid, grid, win, resampling)
-    return vals[0], valid[0]
-
-
-def _read_bands_window(path: str, refs: Sequence[BandRef], tile_grid: Grid, grid: Grid, win: Window,
-                       resampling: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``win`` of the target grid from several bands of one file in one call.
+def _read_raw(path: str, indexes: Sequence[int], tile_grid: Grid, grid: Grid, win: Window, resampling: str,
+              nodata: float | None) -> tuple[np.ndarray, int, int, np.ndarray | None] | None:
+    """Read the part of target window ``win`` that one file covers, as stored (no conversion).
 
     One open and one read per file: the bands of a pixel-interleaved COG share its
     compressed blocks, which are then decoded once for all bands.
 
     Returns
     -------
-    (values float32 (k, h, w), valid mask (k, h, w))
+    (data (k, h, w), row, col, mask) or None
+        The digital numbers, their position inside ``win`` and, for warped files, the
+        warp's validity mask ``(h, w)`` (``None`` for files on the grid's lattice);
+        ``None`` when the file does not reach into ``win``.
     """
     from rasterio.enums import Resampling
 
-    k = len(refs)
-    shape = (k, int(win.height), int(win.width))
-    out = np.zeros(shape, dtype=np.float32)
-    valid = np.zeros(shape, dtype=bool)
-    indexes = [r.band for r in refs]
-    nodatas = np.array([np.nan if r.nodata is None else r.nodata for r in refs], dtype=np.float64)[:, None, None]
     try:
         with rasterio.open(path) as ds:
             offset = grid.offset_in(tile_grid)
@@ -388,30 +378,20 @@ def _read_bands_window(path: str, refs: Sequence[BandRef], tile_grid: Grid, grid
                 c1 = min(int(win.col_off + win.width) - col0, tile_grid.width)
                 r1 = min(int(win.row_off + win.height) - row0, tile_grid.height)
                 if c1 <= c0 or r1 <= r0:
-                    return out, valid
-                data = ds.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0))
-                dr = r0 + row0 - int(win.row_off)
-                dc = c0 + col0 - int(win.col_off)
-                sl = (slice(None), slice(dr, dr + data.shape[1]), slice(dc, dc + data.shape[2]))
-                out[sl] = data
-                ok = data != nodatas  # NaN nodata compares unequal: every value valid
-                if np.issubdtype(data.dtype, np.floating):
-                    ok &= np.isfinite(data)
-                valid[sl] = ok
-            else:
-                from rasterio.vrt import WarpedVRT
+                    return None
+                data = ds.read(list(indexes), window=Window(c0, r0, c1 - c0, r1 - r0))
+                return data, r0 + row0 - int(win.row_off), c0 + col0 - int(win.col_off), None
+            from rasterio.vrt import WarpedVRT
 
-                sub = grid.subgrid(win)
-                nod = refs[0].nodata if refs[0].nodata is not None else 0
-                with WarpedVRT(ds, crs=grid.crs, transform=sub.transform, width=sub.width, height=sub.height,
-                               resampling=getattr(Resampling, resampling), src_nodata=nod, nodata=nod) as vrt:
-                    data = vrt.read(indexes)
-                    mask = vrt.read_masks(indexes) > 0
-                out[:] = data
-                valid[:] = mask & (data != nod)
+            sub = grid.subgrid(win)
+            nod = nodata if nodata is not None else 0
+            with WarpedVRT(ds, crs=grid.crs, transform=sub.transform, width=sub.width, height=sub.height,
+                           resampling=getattr(Resampling, resampling), src_nodata=nod, nodata=nod) as vrt:
+                data = vrt.read(list(indexes))
+                mask = (vrt.read_masks(list(indexes)) > 0).all(axis=0)
+            return data, 0, 0, mask
     except rasterio.errors.RasterioError as exc:
         raise TileReadError(f"{path}: read failed ({_first_line(exc)})") from None
-    return out, valid
 
 
 def _qa_invalid(role: str, values: np.ndarray) -> np.ndarray:
@@ -424,40 +404,74 @@ def _qa_invalid(role: str, values: np.ndarray) -> np.ndarray:
     return (v & bits) != 0
 
 
+def _read_tile(tile: Tile, roles: tuple[str, ...], grid: Grid, win: Window,
+               resampling: str) -> tuple[np.ndarray, np.ndarray, int, int, np.ndarray | None] | None:
+    """One tile's digital numbers for ``roles`` inside ``win``: (data, nodata per band, row, col, valid)."""
+    by_path: dict[str, list[int]] = {}
+    for i, role in enumerate(roles):
+        by_path.setdefault(tile.band(role).path, []).append(i)
+    parts: list[tuple[list[int], np.ndarray]] = []
+    where: tuple[int, int] | None = None
+    valid: np.ndarray | None = None
+    for path, idx in by_path.items():
+        refs = [tile.band(roles[i]) for i in idx]
+        got = _read_raw(path, [r.band for r in refs], tile.grid, grid, win, resampling, refs[0].nodata)
+        if got is None:
+            return None
+        data, r, c, mask = got
+        where = (r, c)
+        parts.append((idx, data))
+        if mask is not None:
+            valid = mask if valid is None else valid & mask
+    assert where is not None
+    if len(parts) == 1 and parts[0][0] == list(range(len(roles))):
+        data = parts[0][1]
+    else:  # one file per band (or several stacks): gather in role order
+        first = parts[0][1]
+        data = np.empty((len(roles), *first.shape[1:]), dtype=np.result_type(*(p[1].dtype for p in parts)))
+        for idx, arr in parts:
+            data[idx] = arr
+    nodata = np.array([np.nan if tile.band(r).nodata is None else tile.band(r).nodata for r in roles],
+                      dtype=np.float64)
+    for role in tile.roles:
+        if role in ("scl", "qa_pixel"):
+            ref = tile.band(role)
+            got = _read_raw(ref.path, [ref.band], tile.grid, grid, win, "nearest", ref.nodata)
+            if got is None:
+                continue
+            qa, _r, _c, mask = got
+            ok = ~_qa_invalid(role, qa[0])
+            if ref.nodata is not None:
+                ok &= qa[0] != ref.nodata
+            if mask is not None:
+                ok &= mask
+            valid = ok if valid is None else valid & ok
+    return data, nodata, where[0], where[1], valid
+
+
 def _read_block(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row0: int, col0: int,
                 height: int, width: int, scale: float, offset: float, resampling: str) -> np.ndarray:
-    """Task body: mosaic one (band, y, x) block of reflectance from the tiles overlapping it."""
+    """Task body: mosaic one (band, y, x) block of reflectance from the tiles overlapping it.
+
+    Each tile's digital numbers are read as stored and turned into reflectance by one
+    compiled pass (:func:`sinks._kernels.mosaic.fill_first_valid`) that also applies
+    the first-valid-tile-wins rule.
+    """
+    from ._kernels.mosaic import fill_first_valid
+
     win = Window(col0, row0, width, height)
     out = np.full((len(roles), height, width), np.nan, dtype=np.float32)
     filled = np.zeros((height, width), dtype=bool)
+    todo = height * width
     for tile in tiles:
-        stack = np.empty((len(roles), height, width), dtype=np.float32)
-        ok = np.ones((height, width), dtype=bool)
-        by_path: dict[str, list[int]] = {}
-        for i, role in enumerate(roles):
-            by_path.setdefault(tile.band(role).path, []).append(i)
-        for path, idx in by_path.items():
-            vals, valid = _read_bands_window(path, [tile.band(roles[i]) for i in idx], tile.grid, grid, win,
-                                             resampling)
-            stack[idx] = vals
-            ok &= valid.all(axis=0)
-            if not ok.any():
-                break
-        if ok.any():
-            for role in tile.roles:
-                if role in ("scl", "qa_pixel"):
-                    vals, valid = _read_band_window(tile.band(role), tile.grid, grid, win, "nearest")
-                    ok &= valid & ~_qa_invalid(role, vals)
-        take = ok & ~filled
-        if take.all():
-            np.multiply(stack, np.float32(scale), out=out)
-            out += np.float32(offset)
+        got = _read_tile(tile, roles, grid, win, resampling)
+        if got is None:
+            continue
+        data, nodata, r, c, valid = got
+        todo -= fill_first_valid(out, filled, data, nodata=nodata, scale=scale, offset=offset, row=r, col=c,
+                                 valid=valid)
+        if todo == 0:
             break
-        if take.any():
-            np.copyto(out, stack * np.float32(scale) + np.float32(offset), where=take[None])
-            filled |= take
-            if filled.all():
-                break
     return out
 
 

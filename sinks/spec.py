@@ -134,10 +134,10 @@ _ALL_INDICES = ("ndvi", "evi", "ndwi", "mndwi", "ndbi", "mvi", "ndmi")
 
 
 class IndicesSpec(_Base):
-    """Spectral indices written per acquisition."""
+    """Spectral indices per acquisition (intermediate layers: written only when ``write`` is true)."""
 
     names: list[str] = Field(default_factory=lambda: list(_ALL_INDICES))
-    write: bool = True
+    write: bool = False
 
     @field_validator("names")
     @classmethod
@@ -213,6 +213,7 @@ class CarbonSpec(_Base):
     soil_depth: Literal["0-30", "0-100"] = "0-30"
     missing: Literal["error", "zero"] = "error"
     write_rasters: bool = True
+    pool_layers: bool = False
     volume_m3_per_ha: float = Field(default=94.83, ge=0)
     volume_raster: str | None = None
     volume_to_carbon: Literal["ratio", "bef"] = "ratio"

@@ -113,7 +113,8 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
         return ClassificationResult(sieve_mmu(lc, grid, mmu_ha), "model",
                                     notes=[f"supervised model ({getattr(m, 'meta', {}).get('model_type', '?')})"])
     from .coastal import coarse_polygon_mask, derive_coarse_zone, polygon_mask, upsample_mask, water_mask
-    from .rules import BLOCK_ROLES, classify_block, load_rules
+    from .._kernels.rules import rules_block
+    from .rules import BLOCK_ROLES, kernel_arguments, load_rules
     from .sample import array_sample, sample_grid as make_sample_grid
     from .thresholds import scene_threshold
 
@@ -164,17 +165,20 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     if len(scenes) == 1:
         notes.append("single acquisition: no water-frequency (wetland) or NDVI-amplitude (cropland) evidence")
 
-    stack = da.stack([sc.sel(band=list(BLOCK_ROLES)).data for sc in scenes])  # (t, 4, y, x)
-    stack = stack.rechunk({0: -1, 1: -1})
+    # every acquisition's (band, y, x) blocks go to the kernel as they are: no stacking copy
+    arrays = [sc.data for sc in scenes]
+    arrays = [a.rechunk({0: -1, 1: arrays[0].chunks[1], 2: arrays[0].chunks[2]}) for a in arrays]
     if zone is None:
-        zone = da.zeros(grid.shape, dtype=bool, chunks=stack.chunks[2:])
-    zone = zone.rechunk(stack.chunks[2:])
+        zone = da.zeros(grid.shape, dtype=bool, chunks=arrays[0].chunks[1:])
+    zone = zone.rechunk(arrays[0].chunks[1:])
+    use_zone = source != "none"
+    roles = tuple(idx[r] for r in BLOCK_ROLES)
+    kargs = kernel_arguments(cfg, mndwi_t=t_w, mvi_t=t_m)
 
-    def block(st: np.ndarray, zn: np.ndarray) -> np.ndarray:
-        return classify_block(st, cfg=cfg, mndwi_t=t_w, mvi_t=t_m, grow=grow,
-                              coastal=zn[0, 0] if source != "none" else None)
+    def block(zn: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
+        return rules_block(blocks, roles=roles, grow=grow, coastal=zn[0] if use_zone else None, **kargs)
 
-    lc = da.map_blocks(block, stack, zone[None, None], drop_axis=[0, 1], dtype=np.uint8,
+    lc = da.map_blocks(block, zone[None], *arrays, drop_axis=0, dtype=np.uint8,
                        meta=np.zeros((0, 0), np.uint8))
     lc = sieve_mmu(lc, grid, mmu_ha)
     thresholds = {"mndwi_water": t_w, "mndwi_water_method": how_w, "mvi_mangrove": t_m,

@@ -41,7 +41,6 @@ is NaN or cloudy at a pixel is simply not counted there.
 from __future__ import annotations
 
 import logging
-import warnings
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -52,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import ConfigError
 from ..landcover import CODES, NODATA
 
-__all__ = ["RuleConfig", "load_rules", "classify_block", "BLOCK_ROLES"]
+__all__ = ["RuleConfig", "load_rules", "classify_block", "kernel_arguments", "BLOCK_ROLES"]
 
 log = logging.getLogger("sinks")
 
@@ -176,21 +175,30 @@ def load_rules(rules: RuleConfig | Mapping[str, Any] | str | os.PathLike | None 
         raise ConfigError(f"{name}: {key}: {msg}") from None
 
 
-def _nd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    den = a + b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(np.abs(den) > 1e-6, (a - b) / den, np.nan).astype(np.float32)
+def kernel_arguments(cfg: RuleConfig, *, mndwi_t: float, mvi_t: float) -> dict[str, np.ndarray]:
+    """The rule thresholds and output codes as the arrays :func:`sinks._kernels.rules.rules_block` takes."""
+    names = ("water", "mangrove", "wetland", "bare", "built_up", "forest", "cropland", "grassland")
+    return {
+        "codes": np.array([CODES[n] for n in names] + [NODATA], dtype=np.uint8),
+        "thresholds": np.array([cfg.cloud.max_blue, mndwi_t, mvi_t, cfg.water.max_ndvi, cfg.mangrove.min_ndvi,
+                                cfg.mangrove.max_amplitude, cfg.wetland.min_ndvi, cfg.bare.max_ndvi,
+                                cfg.built_up.min_ndbi, cfg.built_up.max_ndvi, cfg.forest.min_ndvi,
+                                cfg.forest.max_amplitude, cfg.cropland.min_amplitude, cfg.cropland.min_ndvi,
+                                cfg.grassland.min_ndvi], dtype=np.float32),
+        "frequencies": np.array([cfg.water.min_frequency, cfg.wetland.min_frequency, cfg.wetland.max_frequency],
+                                dtype=np.float64),
+    }
 
 
 def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t: float, grow: int,
-                   coastal: np.ndarray | None) -> np.ndarray:
+                   coastal: np.ndarray | None, roles: tuple[int, int, int, int, int] = (0, 1, 2, 3, 4)) -> np.ndarray:
     """Classify one block.
 
     Parameters
     ----------
-    stack : numpy.ndarray
-        ``(n_acquisitions, 5, rows, cols)`` float32 reflectance of the roles
-        :data:`BLOCK_ROLES` (blue, green, red, nir, swir1), NaN = nodata.
+    stack : numpy.ndarray or sequence of numpy.ndarray
+        ``(n_acquisitions, bands, rows, cols)`` float32 reflectance (or one
+        ``(bands, rows, cols)`` array per acquisition), NaN = nodata.
     cfg : RuleConfig
     mndwi_t, mvi_t : float
         The scene's water (MNDWI) and mangrove (MVI) thresholds.
@@ -198,56 +206,17 @@ def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t:
         Index of the growing-season acquisition.
     coastal : numpy.ndarray of bool, optional
         Where mangrove is allowed (``None``: nowhere).
+    roles : tuple of int
+        Band positions of :data:`BLOCK_ROLES` (blue, green, red, nir, swir1); by
+        default the first five bands in that order.
 
     Returns
     -------
     numpy.ndarray
         uint8 legend codes, 0 where no acquisition is clear.
     """
-    b, g, r, n, s1 = (stack[:, i] for i in range(5))
-    with np.errstate(invalid="ignore"):
-        clear = np.isfinite(stack).all(axis=1) & (b < cfg.cloud.max_blue)   # (t, y, x); bright = cloud
-    nclear = clear.sum(axis=0)
-    ndvi = _nd(n, r)
-    mndwi = _nd(g, s1)
-    ndbi = _nd(s1, n)
-    ndvi_c = np.where(clear, ndvi, np.nan)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        vmax = np.nanmax(ndvi_c, axis=0)
-        vmin = np.nanmin(ndvi_c, axis=0)
-    amp = np.nan_to_num(vmax - vmin)
-    wet = (clear & (mndwi > mndwi_t)).sum(axis=0)
-    freq = np.where(nclear > 0, wet / np.maximum(nclear, 1), 0.0)
-    all_ndbi = np.where(clear, ndbi > cfg.built_up.min_ndbi, True).all(axis=0)
-    all_dry = np.where(clear, mndwi < 0, True).all(axis=0)
-    all_low = np.where(clear, ndvi < cfg.built_up.max_ndvi, True).all(axis=0)
-    gclear = clear[grow]
-    g_ndvi = np.where(gclear, ndvi[grow], vmax)
-    gn, gg, gs = n[grow], g[grow], s1[grow]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mvi = np.where(gclear, np.abs(gn - gg) / np.abs(gs - gg), np.nan)
+    from .._kernels.rules import rules_block
 
-    out = np.zeros(nclear.shape, dtype=np.uint8)
-    todo = nclear > 0
-
-    def take(mask: np.ndarray, code: int) -> None:
-        nonlocal todo
-        m = todo & mask
-        out[m] = code
-        todo = todo & ~m
-
-    take((freq >= cfg.water.min_frequency) & (vmax < cfg.water.max_ndvi), CODES["water"])
-    if coastal is not None:
-        take(coastal & (g_ndvi > cfg.mangrove.min_ndvi) & (mvi > mvi_t) & (amp < cfg.mangrove.max_amplitude),
-             CODES["mangrove"])
-    take((freq >= cfg.wetland.min_frequency) & (freq < cfg.wetland.max_frequency) & (vmax > cfg.wetland.min_ndvi),
-         CODES["wetland"])
-    take(vmax < cfg.bare.max_ndvi, CODES["bare"])
-    take(all_ndbi & all_dry & all_low, CODES["built_up"])
-    take((vmax > cfg.forest.min_ndvi) & (amp < cfg.forest.max_amplitude), CODES["forest"])
-    take((amp >= cfg.cropland.min_amplitude) & (vmax > cfg.cropland.min_ndvi), CODES["cropland"])
-    take(vmax >= cfg.grassland.min_ndvi, CODES["grassland"])
-    take(np.ones_like(todo), CODES["bare"])
-    out[nclear == 0] = NODATA
-    return out
+    scenes = tuple(stack)
+    return rules_block(scenes, roles=roles, grow=grow, coastal=coastal,
+                       **kernel_arguments(cfg, mndwi_t=mndwi_t, mvi_t=mvi_t))

@@ -58,34 +58,84 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = 2
     (numpy.ndarray, Grid)
     """
     import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject
 
+    from .._kernels.mosaic import fill_first_valid
     from ..io import _overlaps
 
     sg, f = sample_grid(grid, max_pixels=max_pixels)
     roles = profile.reflectance_roles
     out = np.full((len(roles), sg.height, sg.width), np.nan, dtype=np.float32)
-    off = profile.offset_for(scene.date)
+    filled = np.zeros((sg.height, sg.width), dtype=bool)
+    scale, off = profile.scale, profile.offset_for(scene.date)
     for tile in scene.tiles:
         if not _overlaps(tile, sg):
             continue
-        stack = np.full((len(roles), sg.height, sg.width), np.nan, dtype=np.float32)
+        by_path: dict[str, list[int]] = {}
         for i, role in enumerate(roles):
-            ref = tile.band(role)
-            want = f * grid.res[0] / tile.grid.res[0] if tile.grid.crs == grid.crs else 1.0
-            try:
-                level = _level(ref.path, ref.band, want)
-                kw = {} if level is None else {"overview_level": level}
-                with rasterio.open(ref.path, **kw) as ds:
-                    reproject(source=rasterio.band(ds, ref.band), destination=stack[i],
-                              dst_transform=sg.transform, dst_crs=sg.crs, src_nodata=ref.nodata,
-                              dst_nodata=np.nan, resampling=Resampling.nearest)
-            except rasterio.errors.RasterioError as exc:
-                raise TileReadError(f"{ref.path}: read failed ({str(exc).splitlines()[0]})") from None
-        ok = np.isfinite(stack).all(axis=0) & ~np.isfinite(out[0])
-        out[:, ok] = stack[:, ok] * np.float32(profile.scale) + np.float32(off)
+            by_path.setdefault(tile.band(role).path, []).append(i)
+        offset = grid.offset_in(tile.grid)
+        parts = []
+        try:
+            for path, idx in by_path.items():  # one read per file: a pixel-interleaved block is decoded once
+                refs = [tile.band(roles[i]) for i in idx]
+                if offset is not None:
+                    got = _decimated_read(path, refs, tile.grid, offset, f, sg)
+                else:
+                    got = _warped_read(path, refs, tile.grid, grid, sg, f)
+                if got is None:
+                    break
+                parts.append((idx, *got))
+        except rasterio.errors.RasterioError as exc:
+            raise TileReadError(f"{path}: read failed ({str(exc).splitlines()[0]})") from None
+        if len(parts) != len(by_path):
+            continue
+        _idx, first, r0, c0 = parts[0]
+        data = np.empty((len(roles), *first.shape[1:]), dtype=np.result_type(*(p[1].dtype for p in parts)))
+        for idx, arr, _r, _c in parts:
+            data[idx] = arr
+        nodata = np.array([np.nan if tile.band(r).nodata is None else tile.band(r).nodata for r in roles])
+        fill_first_valid(out, filled, data, nodata=nodata, scale=scale, offset=off, row=r0, col=c0)
     return out, sg
+
+
+def _decimated_read(path: str, refs: list[Any], tile_grid: Grid, offset: tuple[int, int], f: int,
+                    sg: Grid) -> tuple[np.ndarray, int, int] | None:
+    """Sample cells wholly inside a tile on the grid's lattice: a decimated read (GDAL takes the overview).
+
+    Returns the digital numbers and the sample-grid row and column they start at.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    col0, row0 = offset
+    r0, c0 = -(-row0 // f), -(-col0 // f)                         # first whole sample cell in the tile
+    r1 = min((row0 + tile_grid.height) // f, sg.height)
+    c1 = min((col0 + tile_grid.width) // f, sg.width)
+    r0, c0 = max(r0, 0), max(c0, 0)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    win = Window(c0 * f - col0, r0 * f - row0, (c1 - c0) * f, (r1 - r0) * f)
+    with rasterio.open(path) as ds:
+        data = ds.read([r.band for r in refs], window=win, out_shape=(len(refs), r1 - r0, c1 - c0),
+                       resampling=rasterio.enums.Resampling.nearest)
+    return data, r0, c0
+
+
+def _warped_read(path: str, refs: list[Any], tile_grid: Grid, grid: Grid, sg: Grid, f: int
+                 ) -> tuple[np.ndarray, int, int]:
+    """Sample of a tile in another CRS or lattice: warped from its nearest overview (NaN outside it)."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    want = f * grid.res[0] / tile_grid.res[0] if tile_grid.crs == grid.crs else 1.0
+    level = _level(path, refs[0].band, want)
+    kw = {} if level is None else {"overview_level": level}
+    with rasterio.open(path, **kw) as ds:
+        part = np.full((len(refs), sg.height, sg.width), np.nan, dtype=np.float32)
+        reproject(source=rasterio.band(ds, [r.band for r in refs]), destination=part, dst_transform=sg.transform,
+                  dst_crs=sg.crs, src_nodata=refs[0].nodata, dst_nodata=np.nan, resampling=Resampling.nearest)
+    return part, 0, 0
 
 
 def array_sample(refl: Any, *, max_pixels: int = 2_000_000) -> np.ndarray:

@@ -38,7 +38,11 @@ def periods(ctx: "RunContext") -> list[tuple[Any, Any, str, int]]:
 
 
 def stage_carbon_layers(ctx: "RunContext", ep: "EpochData") -> None:
-    """Lazy carbon density per pool and stock per pixel from the epoch's land cover."""
+    """Lazy carbon layers of the epoch: total density (Mg C/ha) and stock per pixel (Mg C).
+
+    The density of each pool is a lookup of the land cover; its layers are written
+    only with ``carbon.pool_layers: true``.
+    """
     from ..carbon import POOLS, stock_layers
 
     cs = ctx.spec.carbon
@@ -48,7 +52,7 @@ def stage_carbon_layers(ctx: "RunContext", ep: "EpochData") -> None:
     table = carbon_table(ctx)
     fill = "zero" if cs.missing == "zero" else "nan"
     ep.outputs.extend(stock_layers(lc, ctx.grid, table, out_dir=ctx.out / "carbon" / ep.name, nodata=0,
-                                   missing=fill, pools=POOLS))
+                                   missing=fill, pools=POOLS if cs.pool_layers else ()))
 
 
 def _area_se(ctx: "RunContext", epoch: str) -> dict[str, float] | None:
