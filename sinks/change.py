@@ -31,9 +31,24 @@ LOSS_TARGETS: tuple[str, ...] = ("built_up", "cropland", "bare")
 _LEGEND = np.array(sorted(NAMES), dtype=np.int64)
 
 
+def _table(nodata: int) -> np.ndarray:
+    """``uint8`` lookup over every byte value: the code itself for legend classes, 0 otherwise."""
+    lut = np.zeros(256, dtype=np.uint8)
+    lut[_LEGEND] = _LEGEND
+    if 0 <= nodata < 256:
+        lut[nodata] = 0
+    return lut
+
+
 def _block(a: np.ndarray, b: np.ndarray, nodata: int = NODATA) -> np.ndarray:
     a = np.asarray(a)
     b = np.asarray(b)
+    if a.dtype == np.uint8 and b.dtype == np.uint8:  # the usual case: two table lookups, no masks
+        lut = _table(nodata)
+        fa, tb = lut[a], lut[b]
+        out = fa * np.uint8(16) + tb
+        out[(fa == 0) | (tb == 0)] = 0
+        return out
     ok = np.isin(a, _LEGEND) & np.isin(b, _LEGEND) & (a != nodata) & (b != nodata)
     out = np.zeros(a.shape, dtype=np.uint8)
     out[ok] = (a[ok].astype(np.uint16) * 16 + b[ok].astype(np.uint16)).astype(np.uint8)
@@ -90,10 +105,17 @@ def decode(code: int | np.ndarray) -> tuple[Any, Any]:
 
 def is_eco_loss(code: int | np.ndarray) -> Any:
     """True where the change is from an ecological class to built-up, cropland or bare."""
-    f, t = decode(np.asarray(code))
+    c = np.asarray(code)
+    if c.dtype == np.uint8:
+        return _ECO_LOSS[c]
+    f, t = decode(c)
     eco = np.isin(f, [CODES[n] for n in ECOLOGICAL])
     loss = np.isin(t, [CODES[n] for n in LOSS_TARGETS])
     return eco & loss
+
+
+_ECO_LOSS = np.zeros(256, dtype=bool)
+_ECO_LOSS[[CODES[f] * 16 + CODES[t] for f in ECOLOGICAL for t in LOSS_TARGETS]] = True
 
 
 def change_legend() -> dict[int, str]:

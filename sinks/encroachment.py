@@ -62,11 +62,14 @@ def _tiles(win: Any, size: int) -> Iterator[tuple[int, int, int, int]]:
 
 
 def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area: float | np.ndarray,
-                   connectivity: int) -> dict[str, np.ndarray]:
+                   connectivity: int, min_ha: float = 0.0) -> dict[str, np.ndarray] | None:
     """Connected pieces (per change code) of ``mask`` in one window, in global pixel coordinates.
 
+    Pieces smaller than ``min_ha`` that do not touch the window border are dropped before
+    they are polygonised (they cannot grow by joining a neighbouring window's piece).
+
     Returns arrays ``code``, ``geom``, ``pixels``, ``ha`` and ``edge`` (the piece touches
-    the window border, so it may continue in a neighbouring window).
+    the window border, so it may continue in a neighbouring window), or ``None``.
     """
     import json
 
@@ -90,25 +93,32 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     else:
         rows = np.asarray(area)[row:row + code.shape[0]]
         ha = np.bincount(flat, weights=np.broadcast_to(rows[:, None], code.shape).ravel(), minlength=len(codes))
-    found = list(shapes(labels, mask=mask, connectivity=connectivity, transform=Affine.translation(col, row)))
+    edge = np.zeros(len(codes), dtype=bool)
+    edge[labels[0]] = edge[labels[-1]] = edge[labels[:, 0]] = edge[labels[:, -1]] = True
+    keep = (ha + 1e-12 >= min_ha) | edge
+    keep[0] = False
+    if not keep.any():
+        return None
+    if not keep[1:].all():
+        labels[~keep[labels]] = 0
+    # Polygonise 4-connected pieces (always valid polygons); an 8-connected patch whose pixels
+    # meet only at corners becomes a MultiPolygon of its pieces, which touch at points (valid).
+    found = list(shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(col, row)))
     geoms = shapely.from_geojson([json.dumps(g) for g, _v in found])
     keys = np.array([int(v) for _g, v in found], dtype=np.int64)
     bad = ~shapely.is_valid(geoms)
-    if bad.any():  # 8-connected pixels meeting at a corner: a self-touching ring
+    if bad.any():  # not expected from 4-connected polygonisation; repaired rather than trusted
         geoms[bad] = shapely.make_valid(geoms[bad])
-    uniq, first, counts = np.unique(keys, return_index=True, return_counts=True)
-    if (counts > 1).any():  # one component polygonised in several parts
-        merged = geoms[first].copy()
-        for i in np.flatnonzero(counts > 1):
-            merged[i] = shapely.unary_union(geoms[keys == uniq[i]])
-        geoms = merged
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    if len(uniq) < len(keys):  # one component in several 4-connected pieces
+        order = np.argsort(inverse, kind="stable")
+        parts, owner = shapely.get_parts(geoms[order], return_index=True)
+        poly = shapely.get_type_id(parts) == 3
+        geoms = shapely.multipolygons(parts[poly], indices=inverse[order][owner[poly]])
     else:
-        geoms = geoms[first]
-    minx, miny, maxx, maxy = shapely.bounds(geoms).T
-    h, w = code.shape
-    edge = (minx <= col) | (maxx >= col + w) | (miny <= row) | (maxy >= row + h)
+        geoms = geoms[np.argsort(inverse)]
     return {"code": np.asarray(codes, dtype=np.int64)[uniq], "geom": geoms, "pixels": pixels[uniq].astype(np.int64),
-            "ha": np.asarray(ha, dtype=np.float64)[uniq], "edge": edge}
+            "ha": np.asarray(ha, dtype=np.float64)[uniq], "edge": edge[uniq]}
 
 
 def _join(parts: list[dict[str, np.ndarray]], connectivity: int) -> dict[str, np.ndarray]:
@@ -151,8 +161,17 @@ def _join(parts: list[dict[str, np.ndarray]], connectivity: int) -> dict[str, np
     groups, inverse = np.unique(root, return_inverse=True)
     out_geom = geom[groups].copy()
     sizes = np.bincount(inverse)
-    for g in np.flatnonzero(sizes > 1):
-        out_geom[g] = shapely.make_valid(shapely.unary_union(geom[inverse == g]))
+    multi = np.flatnonzero(sizes > 1)
+    if len(multi):
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        for g in multi:
+            # Pieces of different windows never overlap; with every edge cut at pixel corners
+            # (pixel coordinates: unit segments) they are a correctly noded coverage, whose
+            # union is fast.  Collinear vertices are removed again afterwards.
+            pieces = shapely.segmentize(geom[order[bounds[g]:bounds[g + 1]]], 1.0)
+            u = shapely.simplify(shapely.coverage_union_all(pieces), 0.0)
+            out_geom[g] = u if shapely.is_valid(u) else shapely.make_valid(u)
     return {"code": code[groups], "geom": shapely.normalize(out_geom), "pixels": np.bincount(inverse, weights=pixels)
             .astype(np.int64), "ha": np.bincount(inverse, weights=ha)}
 
@@ -256,7 +275,9 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
                                    fill=0, dtype="uint8", all_touched=False).astype(bool)
                 mask = inside & loss
                 if mask.any():
-                    parts.append(_window_pieces(code, mask, r, c, area, connectivity))
+                    piece = _window_pieces(code, mask, r, c, area, connectivity, min_patch_ha)
+                    if piece is not None:
+                        parts.append(piece)
             if not parts:
                 continue
             p = _join(parts, connectivity)
