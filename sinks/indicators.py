@@ -1,7 +1,8 @@
 """Indicators of every redline and region: areas, forest coverage, carbon, volume, sink, loss.
 
-Per polygon and epoch, from one exact categorical pass per land-cover map over all
-polygons (:func:`sinks.zonal.class_areas`, partial pixels weighted by coverage):
+Per polygon and epoch, from one exact categorical pass over all polygons and all
+epochs together (:func:`sinks.zonal.joint_class_areas`, partial pixels weighted by
+coverage):
 
 * ``area_ha_<class>_<epoch>`` for every legend class; ``land_area_ha_<epoch>`` (every
   valid class except water); ``nodata_fraction_<epoch>`` (share of the polygon with no
@@ -13,18 +14,19 @@ polygons (:func:`sinks.zonal.class_areas`, partial pixels weighted by coverage):
   ``volume_m3_<epoch>`` = forest area × growing stock per ha
   (:func:`sinks.carbon.stock_volume`).
 
-Per period ``<e1>_<e2>`` (consecutive epochs in year order), with a transition map
-(codes ``from × 16 + to``, 0 nodata, written by :mod:`sinks.change`): the polygon's
-transition matrix → :func:`sinks.carbon.sink`, giving ``sink_mg_c_per_yr_<period>``,
+Per period ``<e1>_<e2>`` (consecutive epochs in year order), from the same pass: the
+polygon's transition matrix (area from each class at ``e1`` to each class at ``e2``,
+pixels valid at both dates, as in the change maps of :mod:`sinks.change`) →
+:func:`sinks.carbon.sink`, giving ``sink_mg_c_per_yr_<period>``,
 ``sink_tco2e_per_yr_<period>``, ``stock_difference_mg_c_per_yr_<period>``,
 ``gain_mg_c_per_yr_<period>``, with ``uncertainty`` the 95 % Monte Carlo interval
 ``sink_mg_c_per_yr_<period>_lo``/``_hi`` (:func:`sinks.uncertainty.monte_carlo` on the
 matrix), and ``eco_land_lost_ha_<period>``: area that turned from an ecological class
 (:data:`sinks.landcover.ECOLOGICAL`) into built-up land, cropland or bare land.
-Without a transition map the period falls back to the difference of the two epochs'
-stocks (``sink = stock difference``, all pools at once), ``gain`` and
-``eco_land_lost_ha`` are NaN (unavailable), no interval is given, and
-``sink_method_<period>`` says ``"stock_difference"`` instead of ``"transitions"``.
+With ``transitions=False`` the period is the difference of the two epochs' stocks
+(``sink = stock difference``, all pools at once), ``gain`` and ``eco_land_lost_ha``
+are NaN (unavailable), no interval is given, and ``sink_method_<period>`` says
+``"stock_difference"`` instead of ``"transitions"``.
 
 How the map's forest relates to China's forest definition (domain.md §4): the
 official forest coverage rate counts 乔木林 and 竹林 with canopy cover ≥ 0.2, plus
@@ -87,15 +89,10 @@ def _periods(years: Mapping[str, int], epochs: Sequence[str]) -> list[tuple[str,
     return out
 
 
-def _transition_codes() -> dict[int, str]:
-    codes = sorted(NAMES)
-    return {f * 16 + t: f"{f}_{t}" for f in codes for t in codes}
-
-
 def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str | os.PathLike],
                       years: Mapping[str, int], table: Any, volume_m3_per_ha: float = 94.83,
                       carbon_per_m3: float = 0.523, growth_mg_c_per_ha_yr: float = 4.23 * 0.523,
-                      soil_transition_years: float = 20.0, change: Mapping[str, str | os.PathLike] | None = None,
+                      soil_transition_years: float = 20.0, transitions: bool = True,
                       uncertainty: Mapping[str, Any] | None = None, missing: str = "error") -> Any:
     """Indicator table of ``zones``, one row per polygon (columns: module docstring).
 
@@ -121,12 +118,14 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
         Gain rate of persistent forest.
     soil_transition_years : float
         IPCC soil transition period.
-    change : mapping, optional
-        Period key ``"<e1>_<e2>"`` (consecutive epochs) → transition raster.
+    transitions : bool
+        Sink from each polygon's transition matrix between consecutive epochs (the
+        default); ``False`` gives the plain stock difference.
     uncertainty : mapping, optional
         ``{"draws": 2000, "seed": 1, "distribution": "triangular"}`` → sink intervals.
     missing : {"error", "zero"}
-        Classes absent from ``table``: raise, or count at zero density.
+        Classes absent from ``table``, and codes outside the legend: raise, or count at
+        zero density (outside codes then count as valid area of no class).
 
     Returns
     -------
@@ -138,41 +137,38 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
 
     from .carbon import ClassAreas, stock_totals, stock_volume
     from .carbon.sink import TransitionMatrix, sink
-    from .zonal import class_areas, read_zones
+    from .zonal import joint_class_areas, read_zones
 
     if missing not in ("error", "zero"):
         raise ConfigError(f"missing must be 'error' or 'zero', got {missing!r}")
     if not landcover:
         raise ConfigError("landcover: at least one epoch is needed")
-    change = dict(change or {})
-    grid = _check_grids({**landcover, **change}, "raster")
+    grid = _check_grids(landcover, "raster")
     periods = _periods(years, list(landcover))
-    keys = {p[2] for p in periods}
-    stray = [k for k in change if k not in keys]
-    if stray:
-        raise ConfigError(f"change: period(s) {', '.join(stray)} are not consecutive epochs "
-                          f"(expected {', '.join(sorted(keys)) or 'none'})")
+    order = sorted(landcover, key=lambda e: years[e])
     gdf = read_zones(zones, id_field=id_field, crs=grid.crs)
-    log.info("indicators of %d polygon(s), %d epoch(s), %d transition map(s)", len(gdf), len(landcover), len(change))
+    log.info("indicators of %d polygon(s), %d epoch(s), one exact pass", len(gdf), len(landcover))
+    joint = joint_class_areas([landcover[e] for e in order], gdf, id_field=id_field)
+    if joint.outside and missing == "error":
+        raise ConfigError(f"{', '.join(str(landcover[e]) for e in order)}: codes outside the legend: "
+                          f"{', '.join(map(str, joint.outside))}")
+    at = {e: k for k, e in enumerate(order)}
 
     n = len(gdf)
     cols: dict[str, Any] = {id_field: gdf[id_field].to_numpy()}
     for label in ("name", "category"):  # descriptive fields travel with the id
         if label in gdf.columns and label != id_field:
             cols[label] = gdf[label].to_numpy()
-    legend = [NAMES[c] for c in sorted(NAMES)]
+    codes = sorted(NAMES)
+    legend = [NAMES[c] for c in codes]
     stocks: dict[str, np.ndarray] = {}
     for ep, path in landcover.items():
-        ca = class_areas(path, gdf, id_field=id_field, warn_empty=False)
-        area = {name: ca[f"area_ha_{name}"].to_numpy(dtype=np.float64) for name in legend}
-        extra = [c for c in ca.columns if c.startswith("area_ha_") and c[8:] not in area]
-        if extra and missing == "error":
-            raise ConfigError(f"{path}: codes outside the legend: {', '.join(c[8:] for c in extra)}")
+        area = {NAMES[c]: joint.area_ha[:, at[ep], c] for c in codes}
         for name in legend:
             cols[f"area_ha_{name}_{ep}"] = area[name]
         land = np.sum([area[nm] for nm in legend if nm != "water"], axis=0)
         cols[f"land_area_ha_{ep}"] = land
-        cols[f"nodata_fraction_{ep}"] = ca["nodata_fraction"].to_numpy()
+        cols[f"nodata_fraction_{ep}"] = joint.nodata_fraction[:, at[ep]]
         forest = area["forest"]
         cols[f"forest_area_ha_{ep}"] = forest
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -190,13 +186,11 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
         cols[f"volume_m3_{ep}"] = np.array([stock_volume(float(a), m3_per_ha=volume_m3_per_ha).volume_m3
                                             for a in forest])
 
-    codes = sorted(NAMES)
     eco = np.array([NAMES[c] in ECOLOGICAL for c in codes])
     lost = np.array([NAMES[c] in _LOST_TO for c in codes])
     lost_mask = np.outer(eco, lost)
     for e1, e2, key, span in periods:
-        if key not in change:
-            log.info("period %s: no transition map, sink = stock difference (gain unavailable)", key)
+        if not transitions:
             sd = (stocks[e2] - stocks[e1]) / span
             cols[f"sink_mg_c_per_yr_{key}"] = sd
             if uncertainty:
@@ -208,15 +202,10 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
             cols[f"eco_land_lost_ha_{key}"] = np.full(n, np.nan)
             cols[f"sink_method_{key}"] = np.full(n, "stock_difference", dtype=object)
             continue
-        tc = _transition_codes()
-        ca = class_areas(change[key], gdf, id_field=id_field, classes=tc, warn_empty=False)
-        extra = [c for c in ca.columns if c.startswith("area_ha_") and c[8:] not in tc.values()]
-        if extra:
-            raise ConfigError(f"{change[key]}: codes that are not from*16+to pairs of legend classes: "
-                              f"{', '.join(c[8:] for c in extra)}")
+        mats = joint.transition_ha[:, at[e1]][:, codes][:, :, codes]   # (polygons, classes, classes)
         res = {name: np.full(n, np.nan) for name in ("sink", "tco2e", "sd", "gain", "lost", "lo", "hi")}
         for i in range(n):
-            m = np.array([[float(ca[f"area_ha_{f}_{t}"].iloc[i]) for t in codes] for f in codes])
+            m = mats[i]
             res["lost"][i] = math.fsum(m[lost_mask].tolist())
             # only classes present in the polygon: a table need not cover classes absent there
             use = np.flatnonzero((m.sum(axis=0) + m.sum(axis=1)) > 0)

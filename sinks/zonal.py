@@ -31,6 +31,7 @@ the number of polygons (and classes), not with the raster.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from typing import Any, Sequence
@@ -40,7 +41,7 @@ import pandas as pd
 
 from .errors import ConfigError, EmptyZoneWarning, TileReadError
 
-__all__ = ["STATS", "zonal_stats", "class_areas", "read_zones"]
+__all__ = ["STATS", "zonal_stats", "class_areas", "joint_class_areas", "JointAreas", "read_zones"]
 
 log = logging.getLogger("sinks")
 
@@ -96,7 +97,7 @@ def _row_weights(grid: Any) -> Any:
                              ymax=max(ys), srs_wkt=grid.crs.to_wkt())
 
 
-def _extract(raster: str, gdf: Any, ops: list[str], *, weights: Any = None) -> pd.DataFrame:
+def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None) -> pd.DataFrame:
     from exactextract import exact_extract
 
     # raster-sequential: each raster chunk is read once and offered to every polygon touching it
@@ -277,3 +278,198 @@ def class_areas(raster: str | os.PathLike, zones: Any, *, id_field: str, classes
     if warn_empty:
         _warn_empty(out.loc[df["_valid"].to_numpy() == 0, id_field].tolist(), info.path)
     return gpd.GeoDataFrame(out, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+
+
+# --------------------------------------------------------------------------------------
+# several categorical rasters in one pass
+# --------------------------------------------------------------------------------------
+def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Sequence[int], nodata: Sequence[Any],
+                       seen: set[int]) -> Any:
+    """An exactextract raster source whose value is ``Σ digit_k × base^k`` over the rasters.
+
+    ``digit_k`` is raster ``k``'s legend code, 0 for its nodata and ``base - 1`` for any
+    other value (recorded in ``seen``); 0 overall only where every raster is nodata.
+    """
+    import rasterio
+    from exactextract.raster import RasterSource
+    from rasterio.windows import Window
+
+    luts = []
+    for nd in nodata:
+        lut = np.full(256, base - 1, dtype=np.int32)
+        lut[list(legend)] = list(legend)
+        lut[0] = 0  # the legend's nodata
+        if nd is not None and 0 <= int(nd) < 256:
+            lut[int(nd)] = 0
+        luts.append(lut)
+    identity = np.minimum(np.arange(256, dtype=np.int32), base - 1)
+    t = grid.transform
+    xs = sorted((t.c, t.c + t.a * grid.width))
+    ys = sorted((t.f, t.f + t.e * grid.height))
+
+    class _Stack(RasterSource):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.dss = [rasterio.open(p) for p in paths]
+
+        def res(self) -> tuple[float, float]:
+            return abs(t.a), abs(t.e)
+
+        def extent(self) -> tuple[float, float, float, float]:
+            return xs[0], ys[0], xs[1], ys[1]
+
+        def srs_wkt(self) -> str:
+            return grid.crs.to_wkt()
+
+        def nodata_value(self) -> int:
+            return 0
+
+        def read_window(self, x0: int, y0: int, nx: int, ny: int) -> np.ndarray:
+            from ._kernels.codes import combine_codes
+
+            win = Window(x0, y0, nx, ny)
+            blocks, rows = [], []
+            for ds, lut in zip(self.dss, luts):
+                a = ds.read(1, window=win)
+                if a.dtype == np.uint8:
+                    hist = np.bincount(a.ravel(), minlength=256)
+                    seen.update(int(v) for v in np.flatnonzero((hist > 0) & (lut == base - 1)))
+                    blocks.append(a)
+                    rows.append(lut)
+                    continue
+                # wider codes: digits computed here, then passed through an identity table
+                wide = a.astype(np.int64)
+                d = np.full(wide.shape, base - 1, dtype=np.uint8)
+                small = (wide >= 0) & (wide < 256)
+                d[small] = lut[wide[small]]
+                d[wide == (int(ds.nodata) if ds.nodata is not None else 0)] = 0
+                seen.update(int(v) for v in np.unique(wide[d == base - 1]))
+                blocks.append(d)
+                rows.append(identity)
+            return combine_codes(blocks, np.stack(rows), base)
+
+        def close(self) -> None:
+            for ds in self.dss:
+                ds.close()
+
+    return _Stack()
+
+
+class JointAreas:
+    """Class areas of several categorical rasters per polygon, and the transitions between consecutive ones.
+
+    Attributes
+    ----------
+    area_ha : numpy.ndarray
+        ``(polygons, rasters, base)``: area per code digit (digit = legend code; 0 is
+        nodata, ``base - 1`` collects codes outside the legend).
+    transition_ha : numpy.ndarray
+        ``(polygons, rasters - 1, base, base)``: area going from digit ``i`` in raster
+        ``k`` to digit ``j`` in raster ``k + 1`` (where both are valid or not).
+    nodata_fraction : numpy.ndarray
+        ``(polygons, rasters)``: share of each polygon with no valid pixel in raster ``k``
+        (area outside the raster counts as nodata).
+    outside : list of int
+        Codes found outside the legend (and not nodata).
+    """
+
+    def __init__(self, area_ha: np.ndarray, transition_ha: np.ndarray, nodata_fraction: np.ndarray,
+                 outside: list[int]) -> None:
+        self.area_ha = area_ha
+        self.transition_ha = transition_ha
+        self.nodata_fraction = nodata_fraction
+        self.outside = outside
+
+
+def _groups(n: int, size: int) -> list[list[int]]:
+    """Runs of at most ``size`` consecutive indices, each sharing its first with the previous run's last."""
+    if n <= size:
+        return [list(range(n))]
+    out, start = [], 0
+    while start < n - 1:
+        out.append(list(range(start, min(n, start + size))))
+        start += size - 1
+    return out
+
+
+def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_field: str,
+                      legend: Sequence[int] | None = None) -> JointAreas:
+    """Class areas of every raster and transitions between consecutive ones, in one exact pass.
+
+    The rasters (land cover of successive epochs on one grid) are read together as one
+    raster of combined codes, so exactextract visits each polygon's pixels once for all
+    of them (instead of once per land-cover map and once per change map); per polygon,
+    the coverage fraction of each combined code is split back into each raster's class
+    areas and each consecutive pair's transition areas.  Up to four rasters share a
+    pass; longer series run in overlapping groups.
+
+    Parameters
+    ----------
+    rasters : sequence of path
+        Integer rasters on one grid (legend codes; their nodata is not a class).
+    zones : GeoDataFrame
+        Polygons from :func:`read_zones` (in the rasters' CRS).
+    id_field : str
+    legend : sequence of int, optional
+        Class codes (default: the sinks legend, 1–8).
+
+    Returns
+    -------
+    JointAreas
+    """
+    from .area import pixel_area_ha
+    from .io import inspect_tile
+    from .landcover import NAMES
+
+    codes = sorted(NAMES) if legend is None else sorted(int(c) for c in legend)
+    if not codes or codes[0] < 1 or codes[-1] > 254:
+        raise ConfigError("legend codes must lie in 1..254")
+    base = codes[-1] + 2
+    infos = [inspect_tile(r) for r in rasters]
+    grid = infos[0].grid
+    for info in infos:
+        if np.dtype(info.dtype).kind not in "iub":
+            raise TileReadError(f"{info.path}: a categorical raster must hold integers, found {info.dtype}")
+    size = max(1, min(4, int(math.log(2**31 - 1) // math.log(base))))
+    n, e = len(zones), len(infos)
+    area = np.zeros((n, e, base))
+    trans = np.zeros((n, max(e - 1, 0), base, base))
+    nodata_frac = np.ones((n, e))
+    seen: set[int] = set()
+    inside = _inside_share(zones, grid)
+    done: set[int] = set()
+    for group in _groups(e, size):
+        src = _code_stack_source([infos[k].path for k in group], grid, base, codes,
+                                 [infos[k].nodata for k in group], seen)
+        try:
+            if grid.is_geographic:
+                df = _extract(src, zones, ["unique", "frac=weighted_frac", "weighted_sum", *_area_ops(grid)],
+                              weights=_row_weights(grid))
+                total = np.zeros(n)
+                for i, (u, f, ws) in enumerate(zip(df["unique"], df["frac"], df["weighted_sum"])):
+                    if u is not None and len(u):
+                        denom = float(np.dot(np.asarray(u, dtype=np.float64), np.asarray(f, dtype=np.float64)))
+                        total[i] = float(ws) / denom if denom else 0.0
+            else:
+                df = _extract(src, zones, ["unique", "frac", *_area_ops(grid)])
+                total = df["_valid"].to_numpy(dtype=np.float64) * float(pixel_area_ha(grid))
+        finally:
+            src.close()
+        lengths = [0 if u is None else len(u) for u in df["unique"]]
+        poly = np.repeat(np.arange(n), lengths)
+        combo = np.concatenate([np.asarray(u, dtype=np.int64) for u in df["unique"] if u is not None and len(u)]
+                               or [np.zeros(0, np.int64)])
+        frac = np.concatenate([np.asarray(f, dtype=np.float64) for f in df["frac"] if f is not None and len(f)]
+                              or [np.zeros(0)])
+        ha = frac * total[poly]
+        digits = [(combo // base**j) % base for j in range(len(group))]
+        for j, k in enumerate(group):
+            if k in done:
+                continue
+            done.add(k)
+            np.add.at(area[:, k], (poly, digits[j]), ha)
+            share = np.bincount(poly, weights=frac * (digits[j] != 0), minlength=n)
+            nodata_frac[:, k] = _nodata_fraction(df["_valid"].to_numpy() * share, df["_all"], inside)
+        for j in range(len(group) - 1):
+            np.add.at(trans[:, group[j]], (poly, digits[j], digits[j + 1]), ha)
+    return JointAreas(area, trans, nodata_frac, sorted(seen))

@@ -66,20 +66,10 @@ def test_region_indicators_by_hand(make_tile):
                                 "grassland": {"above": 1, "below": 1, "dead": 0, "soil": 40},
                                 "cropland": {"above": 2, "below": 0, "dead": 0, "soil": 30},
                                 "built_up": {"above": 0, "below": 0, "dead": 0, "soil": 0}}})
-    import rasterio
-
-    from sinks.outputs import write_rasters
-    from sinks.change import change_output
-    from sinks.grid import Grid
-
-    with rasterio.open(lc1) as x, rasterio.open(lc2) as y:
-        a, b, grid = x.read(1), y.read(1), Grid.from_dataset(x)
-    ch = lc1.parent / "change.tif"
-    write_rasters([change_output(a, b, ch)], grid, overwrite=True)
     zones = gpd.GeoDataFrame({"zid": ["top", "all"]}, crs="EPSG:32649",
                              geometry=[box(X0, Y0 - 40, X0 + 80, Y0), box(X0, Y0 - 80, X0 + 80, Y0)])
     df = region_indicators(zones, id_field="zid", landcover={"2015": lc1, "2020": lc2},
-                           years={"2015": 2015, "2020": 2020}, table=table, change={"2015_2020": ch},
+                           years={"2015": 2015, "2020": 2020}, table=table,
                            growth_mg_c_per_ha_yr=2.0)
     top = df.set_index("zid").loc["top"]
     # top half, 2020: 32 px, 3 built-up, 1 grassland -> 28 forest

@@ -36,14 +36,9 @@ LC_A = np.array([[1, 1, 2, 2], [1, 1, 6, 2], [5, 5, 6, 7], [0, 8, 3, 4]], dtype=
 LC_B = np.array([[1, 1, 2, 7], [1, 6, 6, 2], [5, 5, 6, 7], [0, 8, 3, 1]], dtype=np.uint8)
 
 
-def _change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.where((a > 0) & (b > 0), a.astype(np.uint16) * 16 + b, 0).astype(np.uint8)
-
-
 @pytest.fixture
 def maps(make_tile):
-    return {"a": make_tile("a.tif", LC_A), "b": make_tile("b.tif", LC_B),
-            "a_b": make_tile("ab.tif", _change(LC_A, LC_B))}
+    return {"a": make_tile("a.tif", LC_A), "b": make_tile("b.tif", LC_B)}
 
 
 def _zones(crs="EPSG:32649"):
@@ -52,7 +47,6 @@ def _zones(crs="EPSG:32649"):
 
 
 def _run(maps, zones=None, **kw):
-    kw.setdefault("change", {"a_b": maps["a_b"]})
     return region_indicators(zones if zones is not None else _zones(), id_field="rid",
                              landcover={"a": maps["a"], "b": maps["b"]}, years={"a": 2010, "b": 2020}, table=TABLE,
                              growth_mg_c_per_ha_yr=2.0, **kw).set_index("rid", drop=False)
@@ -106,13 +100,13 @@ def test_sink_and_eco_land_lost(maps):
     assert (df["sink_method_a_b"] == "transitions").all()
 
 
-def test_uncertainty_and_fallback_without_change(maps):
+def test_uncertainty_and_stock_difference_without_transitions(maps):
     df = _run(maps, uncertainty={"draws": 500, "seed": 3, "distribution": "triangular"})
     for rid in ("w", "half"):
         r = df.loc[rid]
         assert r["sink_mg_c_per_yr_a_b_lo"] < r["sink_mg_c_per_yr_a_b_hi"]
         assert r["sink_mg_c_per_yr_a_b_lo"] <= r["sink_mg_c_per_yr_a_b"] <= r["sink_mg_c_per_yr_a_b_hi"]
-    fb = _run(maps, change=None)
+    fb = _run(maps, transitions=False)
     diff = (fb["stock_mg_c_total_b"] - fb["stock_mg_c_total_a"]) / 10
     np.testing.assert_allclose(fb["sink_mg_c_per_yr_a_b"], diff)
     assert fb["gain_mg_c_per_yr_a_b"].isna().all() and fb["eco_land_lost_ha_a_b"].isna().all()
@@ -134,7 +128,6 @@ def test_partition_sums_equal_whole_raster(make_tile):
     a = rng.integers(0, 9, (30, 40)).astype(np.uint8)
     b = np.where(rng.random(a.shape) < 0.3, rng.integers(1, 9, a.shape), a).astype(np.uint8)
     pa, pb = make_tile("pa.tif", a), make_tile("pb.tif", b)
-    pc = make_tile("pc.tif", _change(a, b))
     # cuts through pixels at fractions exact in float32 (exactextract stores coverage as float32;
     # arbitrary cuts agree to ~1e-8, see test_zonal.py)
     cx, cy = X0 + 137.5, Y0 - 211.25
@@ -142,7 +135,7 @@ def test_partition_sums_equal_whole_raster(make_tile):
     parts = [box(X0, cy, cx, Y0), box(cx, cy, x1, Y0), box(X0, y1, cx, cy), box(cx, y1, x1, cy)]
     z = gpd.GeoDataFrame({"rid": list("pqrs")}, geometry=parts, crs="EPSG:32649")
     df = region_indicators(z, id_field="rid", landcover={"a": pa, "b": pb}, years={"a": 2000, "b": 2015},
-                           table=TABLE, change={"a_b": pc})
+                           table=TABLE)
     with __import__("rasterio").open(pa) as ds:
         grid = Grid.from_dataset(ds)
     for ep, arr in (("a", a), ("b", b)):
@@ -159,8 +152,8 @@ def test_partition_sums_equal_whole_raster(make_tile):
 
 
 def test_bad_inputs(maps, make_tile):
-    with pytest.raises(InputError, match="a_c"):
-        _run(maps, change={"a_c": maps["a_b"]})
+    with pytest.raises(InputError, match="outside the legend: 9"):
+        _run({"a": maps["a"], "b": make_tile("b9.tif", np.where(LC_B == 8, 9, LC_B).astype(np.uint8))})
     other = make_tile("other.tif", LC_B, x0=X0 + 5)
     with pytest.raises(InputError, match="other.tif"):
         region_indicators(_zones(), id_field="rid", landcover={"a": maps["a"], "b": other},
@@ -185,3 +178,19 @@ def test_write_tables(maps, tmp_path):
     with pytest.raises(OutputExistsError):
         write_indicator_tables(df, tmp_path / "t2" / "r")
     assert sorted(p.name for p in (tmp_path / "t2").iterdir()) == ["r.csv"]
+
+
+def test_wide_codes_outside_the_legend(maps, make_tile):
+    """A uint16 land cover with a code beyond a byte: an error, or valid area of no class with missing='zero'."""
+    wide = LC_B.astype(np.uint16)
+    wide[0, 0] = 300                                   # was forest, in polygon "w"
+    lcs = {"a": maps["a"], "b": make_tile("wide.tif", wide, nodata=65535)}
+    with pytest.raises(InputError, match="outside the legend: 300"):
+        _run(lcs)
+    df = _run(lcs, missing="zero")
+    ref = _run(maps)
+    w, rw = df.loc["w"], ref.loc["w"]
+    assert w["area_ha_forest_b"] == pytest.approx(rw["area_ha_forest_b"] - PX)
+    assert w["land_area_ha_b"] == pytest.approx(rw["land_area_ha_b"] - PX)   # no class, so not land
+    assert w["nodata_fraction_b"] == pytest.approx(rw["nodata_fraction_b"])  # but valid: not nodata
+    assert w["area_ha_forest_a"] == pytest.approx(rw["area_ha_forest_a"])    # the other epoch is untouched

@@ -56,14 +56,13 @@ def stage_change(ctx: "RunContext") -> None:
 def stage_zonal(ctx: "RunContext") -> None:
     """Indicator tables for every redline and region (GeoPackage, GeoParquet, CSV)."""
     from ..indicators import region_indicators, write_indicator_tables
-    from .carbon import carbon_table, periods
+    from .carbon import carbon_table
     from .landcover import landcover_path
 
     cs = ctx.spec.carbon
     aoi = ctx.cache.get("aoi", {})
     landcover = {e.name: landcover_path(ctx, e.name) for e in ctx.epochs}
     years = {e.name: e.spec.year for e in ctx.epochs}
-    change = {key: change_path(ctx, key) for _a, _b, key, _y in periods(ctx) if change_path(ctx, key).exists()}
     unc = cs.uncertainty
     section: dict[str, Any] = {}
     for name in ("redlines", "regions"):
@@ -76,7 +75,7 @@ def stage_zonal(ctx: "RunContext") -> None:
             zones, id_field=id_field, landcover=landcover, years=years, table=carbon_table(ctx),
             volume_m3_per_ha=cs.volume_m3_per_ha, carbon_per_m3=cs.carbon_per_m3,
             growth_mg_c_per_ha_yr=cs.growth_m3_per_ha_yr * cs.carbon_per_m3,
-            soil_transition_years=cs.soil_transition_years, change=change or None,
+            soil_transition_years=cs.soil_transition_years,
             uncertainty=({"draws": min(unc.draws, 2000), "seed": unc.seed, "distribution": unc.distribution}
                          if unc is not None else None),
             missing="zero" if cs.missing == "zero" else "error")
