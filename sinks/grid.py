@@ -152,8 +152,16 @@ class Grid:
             raise ConfigError(f"bounds {bounds} do not overlap the grid {self.bounds}")
         return self.subgrid(win)
 
-    def chunks(self, size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Dask chunks (rows, cols) of ``size`` pixels."""
+    def chunks(self, size: "int | tuple[tuple[int, ...], tuple[int, ...]]"
+               ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Dask chunks (rows, cols) of ``size`` pixels, or explicit chunks checked against the grid."""
+        if not isinstance(size, (int, np.integer)):
+            rows, cols = (tuple(int(v) for v in axis) for axis in size)
+            if sum(rows) != self.height or sum(cols) != self.width or min(rows + cols) <= 0:
+                raise ValueError(f"chunks {size!r} do not tile a {self.height} x {self.width} grid")
+            return rows, cols
+        size = int(size)
+
         def split(n: int) -> tuple[int, ...]:
             full, rest = divmod(n, size)
             return tuple([size] * full + ([rest] if rest else []))

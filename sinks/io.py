@@ -47,9 +47,13 @@ __all__ = [
     "open_image",
     "open_epoch",
     "read_categorical",
+    "aligned_chunks",
 ]
 
 log = logging.getLogger("sinks")
+
+#: A chunk size in pixels (cut on the tiles' blocks, :func:`aligned_chunks`) or explicit (rows, cols) chunks.
+Chunks = "int | tuple[tuple[int, ...], tuple[int, ...]]"
 
 
 # --------------------------------------------------------------------------------------
@@ -153,6 +157,7 @@ class Tile:
     name: str
     bands: tuple[tuple[str, BandRef], ...]
     grid: Grid
+    blocksize: tuple[int, int] = (0, 0)  # internal (rows, cols) block of its files; 0 if unknown
 
     def band(self, role: str) -> BandRef:
         for r, ref in self.bands:
@@ -224,7 +229,7 @@ def tiles_from_files(paths: Sequence[str | os.PathLike], profile: SensorProfile,
             for i, role in enumerate(profile.roles):
                 if role != "-":
                     refs.append((role, BandRef(info.path, i + 1, _nodata(info, profile))))
-        tiles.append(Tile(Path(info.path).name, tuple(refs), info.grid))
+        tiles.append(Tile(Path(info.path).name, tuple(refs), info.grid, info.blocksize))
     return tiles
 
 
@@ -290,7 +295,8 @@ def tiles_from_stac(source: str | os.PathLike, profile: SensorProfile, *,
         if missing:
             raise BandMismatchError(f"{src}: item {item.id!r} has no asset for {', '.join(missing)}")
         first = refs[profile.reflectance_roles[0]]
-        tiles.append(Tile(item.id, tuple(refs.items()), inspect_tile(first.path).grid))
+        head = inspect_tile(first.path)
+        tiles.append(Tile(item.id, tuple(refs.items()), head.grid, head.blocksize))
     return tiles
 
 
@@ -349,6 +355,62 @@ def _overlaps(tile: Tile, grid: Grid) -> bool:
     a = _footprint(tile.grid, grid.crs)
     b = grid.bounds
     return a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]
+
+
+def aligned_chunks(grid: Grid, tiles: Sequence[Tile], size: int, *, minimum: int = 64
+                   ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Dask chunks of about ``size`` pixels whose edges fall on the tiles' internal blocks.
+
+    A task that reads a window cutting through a compressed block decodes the whole
+    block, and its neighbour decodes it again; tiles that overlap (as Sentinel-2 MGRS
+    tiles do) cannot all share one regular chunk lattice.  Along each axis, the part of
+    the grid that a tile serves (first tile wins, in the order given) is chunked on that
+    tile's block lattice; chunks end where the next tile takes over.  Tiles off the
+    grid's pixel lattice (warped) do not constrain the chunks.  Chunks are at most
+    ``size`` pixels and, except at the grid's edge, at least ``minimum``.
+
+    Returns
+    -------
+    (row chunks, column chunks)
+    """
+    rows: list[tuple[int, int, int]] = []
+    cols: list[tuple[int, int, int]] = []
+    for t in tiles:
+        off = grid.offset_in(t.grid)
+        if off is None or min(t.blocksize) <= 0:
+            continue
+        col0, row0 = off
+        rows.append((row0, row0 + t.grid.height, t.blocksize[0]))
+        cols.append((col0, col0 + t.grid.width, t.blocksize[1]))
+    return _axis_chunks(grid.height, rows, size, minimum), _axis_chunks(grid.width, cols, size, minimum)
+
+
+def _axis_chunks(n: int, spans: list[tuple[int, int, int]], size: int, minimum: int) -> tuple[int, ...]:
+    """Chunk lengths along one axis of ``n`` pixels, cut on the block lattice of the span serving each part."""
+    size = max(int(size), 1)
+    cuts = [0]
+    p = 0
+    while p < n:
+        span = next((sp for sp in spans if sp[0] <= p < sp[1]), None)
+        if span is None:  # no tile here: a plain step, up to where the next tile starts
+            cut = min((sp[0] for sp in spans if sp[0] > p), default=n)
+            cut = min(cut, p + size)
+        else:
+            start, end, block = span
+            cut = start + block * ((p + size - start) // block)
+            if cut <= p:  # blocks larger than the chunk size
+                cut = p + size
+            cut = min(cut, end)  # the next tile takes over here
+        p = min(cut, n)
+        cuts.append(p)
+    lengths = [b - a for a, b in zip(cuts, cuts[1:])]
+    merged: list[int] = []
+    for length in lengths:  # fold slivers into the previous chunk (kept at most size + minimum)
+        if merged and length < min(minimum, size):
+            merged[-1] += length
+        else:
+            merged.append(length)
+    return tuple(merged)
 
 
 def _read_raw(path: str, indexes: Sequence[int], tile_grid: Grid, grid: Grid, win: Window, resampling: str,
@@ -457,10 +519,10 @@ def _read_block(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row
     compiled pass (:func:`sinks._kernels.mosaic.fill_first_valid`) that also applies
     the first-valid-tile-wins rule.
     """
-    from ._kernels.mosaic import fill_first_valid
+    from ._kernels.mosaic import blank_unfilled, fill_first_valid
 
     win = Window(col0, row0, width, height)
-    out = np.full((len(roles), height, width), np.nan, dtype=np.float32)
+    out = np.empty((len(roles), height, width), dtype=np.float32)  # NaN only where no tile fills it
     filled = np.zeros((height, width), dtype=bool)
     todo = height * width
     for tile in tiles:
@@ -472,11 +534,13 @@ def _read_block(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row
                                  valid=valid)
         if todo == 0:
             break
+    if todo:
+        blank_unfilled(out, filled)
     return out
 
 
 def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, date: dt.date | None = None,
-               chunks: int = 1024, resampling: str = "nearest", name: str = "scene"):
+               chunks: "Chunks" = 1024, resampling: str = "nearest", name: str = "scene"):
     """Lazy reflectance of one acquisition on ``grid``.
 
     Returns
@@ -499,7 +563,7 @@ def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, dat
     if not use:
         raise NoOverlapError(f"{name}: none of its {len(tiles)} tiles overlap the target grid {grid.bounds}")
     off = profile.offset_for(date)
-    ych, xch = grid.chunks(chunks)
+    ych, xch = aligned_chunks(grid, use, chunks) if isinstance(chunks, (int, np.integer)) else grid.chunks(chunks)
     token = tokenize(tuple(t.name for t in use), [t.bands for t in use], grid.to_dict(), roles,
                      profile.scale, off, chunks, resampling)
     key = f"read-{name}-{token}"
@@ -525,7 +589,7 @@ def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, dat
 
 
 def open_image(paths: str | os.PathLike | Sequence[str | os.PathLike], *, profile: SensorProfile,
-               grid: Grid | None = None, chunks: int = 1024, date: dt.date | None = None):
+               grid: Grid | None = None, chunks: "Chunks" = 1024, date: dt.date | None = None):
     """Open one image (one or several tiles of one acquisition) lazily.
 
     Returns
@@ -541,11 +605,13 @@ def open_image(paths: str | os.PathLike | Sequence[str | os.PathLike], *, profil
                       name=Path(str(plist[0])).stem), target
 
 
-def open_epoch(scenes: Sequence[Scene], *, profile: SensorProfile, grid: Grid, chunks: int = 1024,
+def open_epoch(scenes: Sequence[Scene], *, profile: SensorProfile, grid: Grid, chunks: "Chunks" = 1024,
                resampling: str = "nearest", name: str = "epoch"):
     """Lazy reflectance of all acquisitions of one epoch, dims ``("time", "band", "y", "x")``."""
     import xarray as xr
 
+    if isinstance(chunks, (int, np.integer)):  # one chunking for every acquisition, on the tiles' blocks
+        chunks = aligned_chunks(grid, [t for sc in scenes for t in sc.tiles], int(chunks))
     arrays = []
     for k, sc in enumerate(scenes):
         arrays.append(open_scene(sc.tiles, profile=profile, grid=grid, date=sc.date, chunks=chunks,

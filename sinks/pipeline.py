@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import NoOverlapError, OutputExistsError
 from .grid import Grid
-from .io import Scene, derive_grid, expand_tiles, open_epoch, tiles_from_files, tiles_from_stac
+from .io import Scene, aligned_chunks, derive_grid, expand_tiles, open_epoch, tiles_from_files, tiles_from_stac
 from .manifest import Timer, describe_inputs, manifest_dict
 from .outputs import RasterOutput, atomic_write_json, write_rasters
 from .sensors import SensorProfile
@@ -75,6 +75,7 @@ class RunContext:
     progress: Progress | None = None
     region: Any = None  # shapely geometry in the grid CRS (batch jobs), pixels outside are nodata
     region_id: str | None = None
+    chunks: Any = None  # (row chunks, column chunks) of every lazy layer, cut on the tiles' blocks
 
     def say(self, msg: str) -> None:
         log.info(msg)
@@ -131,7 +132,8 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
         if "://" not in ref.path:
             inputs.append(ref.path)
     ctx = RunContext(spec=spec, spec_path=spec_path, out=out, overwrite=overwrite, profile=profile,
-                     grid=grid, epochs=epochs, inputs=inputs, progress=progress)
+                     grid=grid, epochs=epochs, inputs=inputs, progress=progress,
+                     chunks=aligned_chunks(grid, all_tiles, g.chunks))
     ctx.cache["aoi"] = aoi
     return ctx
 
@@ -152,7 +154,7 @@ def read_aoi(spec: PipelineSpec, grid: Grid) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # per-epoch lazy stages
 # --------------------------------------------------------------------------------------
-def region_mask(grid: Grid, geometry: Any, *, chunks: int):
+def region_mask(grid: Grid, geometry: Any, *, chunks: Any):
     """Lazy boolean (y, x) mask: True inside ``geometry`` (pixel centres), on ``grid``."""
     import dask.array as da
 
@@ -174,11 +176,11 @@ def _win(r0: int, r1: int, c0: int, c1: int):  # noqa: ANN202
 
 def stage_read(ctx: RunContext, ep: EpochData) -> None:
     """Lazy mosaic of every acquisition of the epoch on the target grid."""
-    ep.refl = open_epoch(ep.scenes, profile=ctx.profile, grid=ctx.grid, chunks=ctx.spec.grid.chunks,
+    ep.refl = open_epoch(ep.scenes, profile=ctx.profile, grid=ctx.grid, chunks=ctx.chunks,
                          resampling=ctx.spec.grid.resampling, name=f"refl-{ep.name}")
     if ctx.region is not None:
         if "region_mask" not in ctx.cache:
-            ctx.cache["region_mask"] = region_mask(ctx.grid, ctx.region, chunks=ctx.spec.grid.chunks)
+            ctx.cache["region_mask"] = region_mask(ctx.grid, ctx.region, chunks=ctx.chunks)
         ep.refl = ep.refl.where(_bcast(ctx.cache["region_mask"], ep.refl))
     if ctx.spec.outputs.reflectance:
         for k, sc in enumerate(ep.scenes):
@@ -350,9 +352,11 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
         epochs.append(EpochData(e.spec, scenes))
     used = {ref.path for e in epochs for s in e.scenes for t in s.tiles for _r, ref in t.bands}
     inputs = [p for p in base.inputs if p in used or not p.lower().endswith((".tif", ".tiff"))]
+    tiles = [t for e in epochs for s in e.scenes for t in s.tiles]
     ctx = RunContext(spec=base.spec, spec_path=base.spec_path, out=out, overwrite=overwrite,
                      profile=base.profile, grid=grid, epochs=epochs, inputs=inputs,
-                     progress=None, region=geometry, region_id=region_id)
+                     progress=None, region=geometry, region_id=region_id,
+                     chunks=aligned_chunks(grid, tiles, base.spec.grid.chunks))
     ctx.cache["aoi"] = base.cache.get("aoi", {})
     ctx.cache["base"] = base
     return ctx

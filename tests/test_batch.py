@@ -36,7 +36,7 @@ def _scene(make_tile, tmp_path: Path, *, n_regions: int = 4, corrupt: bool = Fal
     spec = {
         "name": "tinybatch", "sensor": "sentinel2_l2a", "grid": {"chunks": 64},
         "epochs": [{"name": "2020", "year": 2020, "scenes": [{"date": "2020-08-01", "tiles": ["2020/t*.tif"]}]}],
-        "indices": {"names": ["ndvi"]},
+        "indices": {"names": ["ndvi"], "write": True},
         "classification": {"enabled": False}, "carbon": {"enabled": False},
         "zonal": {"enabled": False}, "goals": {"enabled": False},
     }

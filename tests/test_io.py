@@ -199,3 +199,28 @@ def test_read_error_during_compute_names_file(make_tile, tmp_path):
     p.write_bytes(b"garbage")  # file replaced after the graph was built
     with pytest.raises(TileReadError, match="late.tif"):
         refl.values
+
+
+def test_chunks_cut_on_each_tiles_blocks(make_tile):
+    """Chunk edges fall on the block lattice of the tile serving each part (first tile wins)."""
+    from sinks.io import _axis_chunks, aligned_chunks
+
+    # two tiles overlapping by 8 px: the first serves 0..40, the second (blocks from 32) the rest
+    assert _axis_chunks(100, [(0, 40, 16), (32, 100, 16)], 32, 4) == (32, 8, 24, 32, 4)
+    assert _axis_chunks(100, [], 32, 4) == (32, 32, 32, 4)
+    assert _axis_chunks(70, [(0, 70, 16)], 20, 8) == (16, 16, 16, 22)      # a 6-px sliver is folded in
+    assert _axis_chunks(50, [(0, 43, 16)], 32, 8) == (32, 18)              # 11 to the tile's end + 7 beyond
+    assert sum(_axis_chunks(1000, [(3, 500, 256), (480, 1000, 128)], 300, 64)) == 1000
+    a = make_tile("a.tif", s2_stack([100] * 6, (40, 40)), block=16)
+    b = make_tile("b.tif", s2_stack([200] * 6, (40, 40)), x0=500320, y0=2399680, block=16)  # offset 32 px
+    tiles = tiles_from_files([a, b], S2)
+    assert tiles[0].blocksize == (16, 16)
+    grid = derive_grid(tiles)
+    rows, cols = aligned_chunks(grid, tiles, 32)
+    assert sum(rows) == grid.height == 72 and sum(cols) == grid.width == 72
+    edges = np.cumsum((0,) + cols)
+    assert all(e % 16 == 0 or e in (40, 72) for e in edges)   # tile a's lattice to 40, then tile b's
+    refl, _g = open_image([a, b], profile=S2, chunks=32)
+    assert refl.data.chunks[1:] == (rows, cols)
+    np.testing.assert_allclose(refl.values[0, :40, :40], 0.01)
+    np.testing.assert_allclose(refl.values[0, 40:, 40:], 0.02)

@@ -32,7 +32,7 @@ def _scene(make_tile, tmp_path: Path, *, corrupt: bool = False) -> Path:
             {"name": str(y), "year": y, "scenes": [{"date": f"{y}-08-01", "tiles": [f"{y}/t*.tif"]}]}
             for y in (2015, 2020)
         ],
-        "indices": {"names": ["ndvi", "mndwi"]},
+        "indices": {"names": ["ndvi", "mndwi"], "write": True},
         "classification": {"enabled": False},
         "carbon": {"enabled": False},
         "zonal": {"enabled": False},

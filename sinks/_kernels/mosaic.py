@@ -8,33 +8,64 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["fill_first_valid"]
+__all__ = ["fill_first_valid", "blank_unfilled"]
 
 
 @jit
-def _fill(out: np.ndarray, filled: np.ndarray, data: np.ndarray, nodata: np.ndarray, has_nodata: np.ndarray,
-          extra: np.ndarray, use_extra: bool, scale: np.float32, offset: np.float32, dr: int, dc: int) -> int:
+def _take(filled, data, nodata, has_nodata, extra, use_extra, dr, dc, check_finite, take):  # noqa: ANN001, ANN202
+    """Pixels to take from this tile: not filled yet, every band valid, allowed by ``extra``."""
+    k, h, w = data.shape
+    for i in range(h):
+        for j in range(w):
+            take[i, j] = not filled[dr + i, dc + j]
+    if use_extra:
+        for i in range(h):
+            for j in range(w):
+                take[i, j] = take[i, j] and extra[i, j]
+    for b in range(k):
+        nd = nodata[b]
+        if has_nodata[b]:
+            for i in range(h):
+                for j in range(w):
+                    take[i, j] = take[i, j] and data[b, i, j] != nd
+        if check_finite:
+            for i in range(h):
+                for j in range(w):
+                    take[i, j] = take[i, j] and math.isfinite(data[b, i, j])
+
+
+@jit
+def _write(out, filled, data, take, scale, offset, dr, dc):  # noqa: ANN001, ANN202
+    """``out = float32(DN) × scale + offset`` where ``take``; marks those pixels filled."""
     k, h, w = data.shape
     n = 0
     for i in range(h):
         for j in range(w):
-            if filled[dr + i, dc + j]:
-                continue
-            if use_extra and not extra[i, j]:
-                continue
-            ok = True
-            for b in range(k):
-                v = float(data[b, i, j])
-                if (has_nodata[b] and v == nodata[b]) or not math.isfinite(v):
-                    ok = False
-                    break
-            if not ok:
-                continue
-            for b in range(k):
-                out[b, dr + i, dc + j] = np.float32(data[b, i, j]) * scale + offset
-            filled[dr + i, dc + j] = True
-            n += 1
+            if take[i, j]:
+                filled[dr + i, dc + j] = True
+                n += 1
+    for b in range(k):
+        for i in range(h):
+            for j in range(w):
+                if take[i, j]:
+                    out[b, dr + i, dc + j] = np.float32(data[b, i, j]) * scale + offset
     return n
+
+
+@jit
+def _blank(out, filled):  # noqa: ANN001, ANN202
+    k, h, w = out.shape
+    nan = np.float32(np.nan)
+    for b in range(k):
+        for i in range(h):
+            for j in range(w):
+                if not filled[i, j]:
+                    out[b, i, j] = nan
+
+
+def blank_unfilled(out: np.ndarray, filled: np.ndarray) -> None:
+    """Set every band of ``out`` to NaN where ``filled`` is false (for blocks allocated empty)."""
+    _blank(out, filled)
 
 
 def fill_first_valid(out: np.ndarray, filled: np.ndarray, data: np.ndarray, *, nodata: np.ndarray,
@@ -69,5 +100,9 @@ def fill_first_valid(out: np.ndarray, filled: np.ndarray, data: np.ndarray, *, n
     has = ~np.isnan(nod)
     use = valid is not None
     extra = valid if use else np.ones((1, 1), dtype=np.bool_)
-    return int(_fill(out, filled, data, np.where(has, nod, 0.0), has, extra, use, np.float32(scale),
-                     np.float32(offset), int(row), int(col)))
+    take = np.empty(data.shape[1:], dtype=np.bool_)
+    # nodata compared in the data's own type (a value that type cannot hold never matches)
+    cast = np.where(has, nod, 0).astype(data.dtype) if data.dtype.kind in "iu" else np.where(has, nod, 0.0)
+    has &= cast.astype(np.float64) == np.where(has, nod, 0.0)
+    _take(filled, data, cast, has, extra, use, int(row), int(col), data.dtype.kind == "f", take)
+    return int(_write(out, filled, data, take, np.float32(scale), np.float32(offset), int(row), int(col)))

@@ -65,7 +65,7 @@ def _roles(scene: Any) -> list[str]:
 def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any = None,
              samples: Sequence[np.ndarray] | None = None, sample_grid: Grid | None = None,
              coastal: Any = None, coastal_buffer_m: float = 2000.0,
-             mmu_ha: Mapping[str, float] | None = None, chunks: int | None = None) -> ClassificationResult:
+             mmu_ha: Mapping[str, float] | None = None, chunks: Any = None) -> ClassificationResult:
     """Classify the acquisitions of one epoch.
 
     Parameters
@@ -88,8 +88,8 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     coastal_buffer_m : float
     mmu_ha : mapping, optional
         Minimum mapping unit per class (``{"forest": 0.0667}``).
-    chunks : int, optional
-        Chunk size of the masks (default: the scenes' chunk size).
+    chunks : int or (row chunks, column chunks), optional
+        Chunks of the masks (default: the scenes' chunks).
 
     Returns
     -------
@@ -101,9 +101,9 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
 
     if not scenes:
         raise BandMismatchError("classification needs at least one acquisition")
-    if chunks is None:
+    if chunks is None:  # the masks follow the scenes' (possibly irregular) chunks
         data = scenes[0].data
-        chunks = int(data.chunksize[-1]) if hasattr(data, "chunksize") else 1024
+        chunks = tuple(data.chunks[-2:]) if hasattr(data, "chunks") else 1024
     chunk = chunks
     if model is not None:
         from .supervised import load_model, predict

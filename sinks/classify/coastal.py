@@ -41,7 +41,7 @@ def _geometry(zone: Any) -> Any:
     return zone
 
 
-def polygon_mask(zone: Any, grid: Grid, *, chunks: int) -> Any:
+def polygon_mask(zone: Any, grid: Grid, *, chunks: Any) -> Any:
     """Lazy boolean mask of pixel centres inside ``zone`` (geometry or GeoDataFrame in the grid CRS)."""
     from ..pipeline import region_mask
 
@@ -86,7 +86,7 @@ def derive_coarse_zone(water: np.ndarray, sgrid: Grid, *, buffer_m: float, min_o
     return dist <= buffer_m
 
 
-def upsample_mask(coarse: np.ndarray, factor: int, grid: Grid, *, chunks: int) -> Any:
+def upsample_mask(coarse: np.ndarray, factor: int, grid: Grid, *, chunks: Any) -> Any:
     """Lazy full-resolution boolean mask: each pixel takes its coarse cell's value."""
     import dask.array as da
 
