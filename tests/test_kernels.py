@@ -140,3 +140,16 @@ def test_mosaic_kernel_equals_numpy(dtype):
     want = _numpy_mosaic(tiles, (3, 16, 16), 2.75e-5, -0.2)
     np.testing.assert_array_equal(out, want)
     assert n == int(np.isfinite(want[0]).sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 12), density=st.floats(0.2, 0.8))
+def test_sieve_kernel_equals_scipy(seed, n, density):
+    """The compiled sieve against the scipy formulation (label, maximum filter, vote) on random maps."""
+    from sinks.classify.mmu import _sieve_block_scipy, sieve_block
+
+    rng = np.random.default_rng(seed)
+    block = rng.integers(0, 9, size=(37, 41)).astype(np.uint8)
+    block[rng.random(block.shape) < density] = CODES["forest"]
+    sizes = {CODES["forest"]: n, CODES["grassland"]: max(2, n // 2)}
+    np.testing.assert_array_equal(sieve_block(block, sizes), _sieve_block_scipy(block, sizes))

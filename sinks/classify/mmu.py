@@ -48,7 +48,24 @@ def min_pixels(area_ha: float, grid: Grid) -> int:
 
 
 def sieve_block(block: np.ndarray, sizes: Mapping[int, int]) -> np.ndarray:
-    """Sieve one in-memory block; ``sizes`` maps class code → minimum patch size in pixels."""
+    """Sieve one in-memory block; ``sizes`` maps class code → minimum patch size in pixels.
+
+    Patches are labelled on the input block for every class, so the order of the
+    classes does not matter (a compiled pass per class, :mod:`sinks._kernels.sieve`).
+    """
+    from .._kernels.sieve import sieve_class
+
+    block = np.asarray(block)
+    if block.dtype != np.uint8:  # codes beyond a byte: the scipy formulation
+        return _sieve_block_scipy(block, sizes)
+    out = block.copy()
+    for code, n in sizes.items():
+        if n > 1:
+            sieve_class(block, out, code=code, min_pixels=n, nodata=NODATA)
+    return out
+
+
+def _sieve_block_scipy(block: np.ndarray, sizes: Mapping[int, int]) -> np.ndarray:
     from scipy import ndimage
 
     out = block.copy()

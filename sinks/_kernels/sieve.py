@@ -1,0 +1,158 @@
+"""Minimum-mapping-unit sieve of one class in one block (8-connected patches).
+
+Patches of the class with fewer than ``n`` pixels take the most frequent class among
+the pixels bordering them (ties: the smaller code; nodata never votes).  A bordering
+pixel that touches several small patches votes once, for the one labelled last in
+raster-scan order (the highest label), as a maximum filter over the label image
+would give.  Labels are numbered in raster-scan order of each patch's first pixel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import jit
+
+__all__ = ["sieve_class"]
+
+
+@jit
+def _find(parent, i):  # noqa: ANN001, ANN202
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@jit
+def _union(parent, a, b):  # noqa: ANN001, ANN202
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra < rb:
+        parent[rb] = ra
+    elif rb < ra:
+        parent[ra] = rb
+
+
+@jit
+def _label(block, code, labels):  # noqa: ANN001, ANN202
+    """8-connected labels of ``block == code`` (1.., raster-scan order of first pixels); returns sizes.
+
+    One raster pass with union-find on provisional labels.  If the pixel above is in
+    the class, every other labelled neighbour (left, upper left, upper right) touches it
+    too, so its label is taken with no union; otherwise only the upper-right neighbour
+    can join two provisional labels.
+    """
+    h, w = block.shape
+    parent = np.empty(h * w // 2 + 2, dtype=np.int64)
+    nxt = 1
+    parent[0] = 0
+    for y in range(h):
+        for x in range(w):
+            if block[y, x] != code:
+                labels[y, x] = 0
+                continue
+            up = labels[y - 1, x] if y > 0 else 0
+            if up:
+                labels[y, x] = up
+                continue
+            ne = labels[y - 1, x + 1] if y > 0 and x + 1 < w else 0
+            left = labels[y, x - 1] if x > 0 else 0
+            if left == 0 and y > 0 and x > 0:
+                left = labels[y - 1, x - 1]
+            if left:
+                labels[y, x] = left
+                if ne:
+                    _union(parent, left, ne)
+                continue
+            if ne:
+                labels[y, x] = ne
+                continue
+            if nxt >= parent.shape[0]:
+                grown = np.empty(parent.shape[0] * 2, dtype=np.int64)
+                grown[:parent.shape[0]] = parent
+                parent = grown
+            parent[nxt] = nxt
+            labels[y, x] = nxt
+            nxt += 1
+    # a patch's smallest provisional label is that of its first pixel in scan order: its root
+    final = np.zeros(nxt, dtype=np.int64)
+    count = 0
+    for i in range(1, nxt):
+        r = _find(parent, i)
+        if r == i:
+            count += 1
+            final[i] = count
+        else:
+            final[i] = final[r]
+    sizes = np.zeros(count + 1, dtype=np.int64)
+    for y in range(h):
+        for x in range(w):
+            lab = labels[y, x]
+            if lab:
+                lab = final[lab]
+                labels[y, x] = lab
+                sizes[lab] += 1
+    return sizes
+
+
+@jit
+def _sieve(block, code, n, nodata, out):  # noqa: ANN001, ANN202
+    h, w = block.shape
+    labels = np.empty((h, w), dtype=np.int32)
+    sizes = _label(block, code, labels)
+    nlab = sizes.shape[0] - 1
+    small = np.zeros(nlab + 1, dtype=np.int64)   # compact index of each small patch (0: not small)
+    nsmall = 0
+    for lab in range(1, nlab + 1):
+        if sizes[lab] < n:
+            nsmall += 1
+            small[lab] = nsmall
+    if nsmall == 0:
+        return 0
+    kmax = 256
+    votes = np.zeros((nsmall + 1, kmax), dtype=np.int64)
+    seen = np.zeros((h, w), dtype=np.bool_)
+    for y in range(h):
+        for x in range(w):
+            lab = labels[y, x]
+            if lab == 0 or small[lab] == 0:
+                continue
+            for vy in range(max(y - 1, 0), min(y + 2, h)):
+                for vx in range(max(x - 1, 0), min(x + 2, w)):
+                    v = block[vy, vx]
+                    if v == code or v == nodata or seen[vy, vx]:
+                        continue
+                    seen[vy, vx] = True
+                    near = 0
+                    for ny in range(max(vy - 1, 0), min(vy + 2, h)):
+                        for nx in range(max(vx - 1, 0), min(vx + 2, w)):
+                            m = labels[ny, nx]
+                            if m > near and small[m] > 0:
+                                near = m
+                    votes[small[near], v] += 1
+    winner = np.zeros(nsmall + 1, dtype=np.int64)
+    for s in range(1, nsmall + 1):
+        best, top = -1, 0
+        for k in range(kmax):
+            if votes[s, k] > top:
+                top = votes[s, k]
+                best = k
+        winner[s] = best
+    changed = 0
+    for y in range(h):
+        for x in range(w):
+            lab = labels[y, x]
+            if lab and small[lab] and winner[small[lab]] >= 0:
+                out[y, x] = winner[small[lab]]
+                changed += 1
+    return changed
+
+
+def sieve_class(block: np.ndarray, out: np.ndarray, *, code: int, min_pixels: int, nodata: int) -> int:
+    """Sieve the patches of ``code`` smaller than ``min_pixels`` from ``block`` into ``out``.
+
+    ``block`` and ``out`` are ``uint8 (rows, cols)`` (``out`` starts as a copy of the
+    block; only replaced pixels change).  Returns the number of pixels replaced.
+    """
+    return int(_sieve(np.ascontiguousarray(block, dtype=np.uint8), np.uint8(code), int(min_pixels),
+                      np.uint8(nodata), out))
