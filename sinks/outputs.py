@@ -111,6 +111,9 @@ class RasterOutput:
         ``{code: (r, g, b, a)}`` for paletted land-cover layers.
     tags : mapping
         Dataset tags (units, source).
+    smooth : bool
+        Continuous values that a predictor helps compress (indices, reflectance); false
+        for piecewise-constant layers such as lookups of the land cover.
     """
 
     path: Path
@@ -120,6 +123,7 @@ class RasterOutput:
     description: str = ""
     colormap: Mapping[int, tuple[int, int, int, int]] | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    smooth: bool = True
 
 
 class _BlockWriter:
@@ -156,8 +160,25 @@ class _BlockWriter:
         self.ds.close()
 
 
+def _cog_options(out: RasterOutput, compress: str | None) -> dict[str, str]:
+    """Compression and overview settings of one layer.
+
+    Categorical layers: DEFLATE, no predictor, nearest-neighbour overviews (GDAL's
+    default for paletted rasters: an unbiased sample of the classes, and cheap).  Float
+    layers: ZSTD, with the floating-point predictor for smooth values (indices) and
+    without it for piecewise-constant ones (carbon lookups), average overviews.
+    ``compress`` forces one codec for every layer.
+    """
+    is_float = np.dtype(out.data.dtype).kind == "f"
+    if out.categorical:
+        return {"compress": compress or "DEFLATE", "predictor": "NO", "resampling": "NEAREST",
+                "overview_resampling": "NEAREST"}
+    return {"compress": compress or ("ZSTD" if is_float else "DEFLATE"),
+            "predictor": "YES" if out.smooth else "NO", "resampling": "AVERAGE", "overview_resampling": "AVERAGE"}
+
+
 def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, blocksize: int = 512,
-                  compress: str = "DEFLATE", validate: bool = False) -> list[Path]:
+                  compress: str | None = None, validate: bool = False) -> list[Path]:
     """Write lazy layers on ``grid`` as COGs, all in one pass over their shared inputs.
 
     Parameters
@@ -169,8 +190,8 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
         computing anything.
     blocksize : int
         Internal tile size of the COGs.
-    compress : str
-        COG compression.
+    compress : str, optional
+        COG compression for every layer (default: per layer, see :func:`_cog_options`).
     validate : bool
         Check each result with ``rio_cogeo.cog_validate``.
 
@@ -203,14 +224,8 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
             w.close()
         writers = []
         for src, tmp, out in zip(stage1, stage2, outputs):
-            is_float = np.dtype(out.data.dtype).kind == "f"
-            rasterio.shutil.copy(
-                src, tmp, driver="COG", compress=compress, predictor="YES" if is_float or not out.categorical else "NO",
-                blocksize=blocksize, overviews="AUTO",
-                resampling="NEAREST" if out.categorical else "AVERAGE",
-                overview_resampling="MODE" if out.categorical else "AVERAGE",
-                num_threads="ALL_CPUS", bigtiff="IF_SAFER",
-            )
+            rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
+                                 num_threads="ALL_CPUS", bigtiff="IF_SAFER", **_cog_options(out, compress))
             if validate:
                 from rio_cogeo.cogeo import cog_validate
 

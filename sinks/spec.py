@@ -213,7 +213,8 @@ class CarbonSpec(_Base):
     soil_depth: Literal["0-30", "0-100"] = "0-30"
     missing: Literal["error", "zero"] = "error"
     write_rasters: bool = True
-    pool_layers: bool = False
+    layers: list[Literal["density_total", "stock_total", "density_pools", "stock_pools"]] = Field(
+        default_factory=lambda: ["density_total"])
     volume_m3_per_ha: float = Field(default=94.83, ge=0)
     volume_raster: str | None = None
     volume_to_carbon: Literal["ratio", "bef"] = "ratio"

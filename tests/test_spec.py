@@ -66,6 +66,13 @@ def test_unknown_index():
         parse_spec({**GOOD, "indices": {"names": ["ndvi", "xyz"]}})
 
 
+def test_optional_layers_off_by_default_and_checked():
+    spec = parse_spec(GOOD)
+    assert spec.indices.write is False and spec.carbon.layers == ["density_total"]
+    with pytest.raises(SpecError, match="carbon.layers"):
+        parse_spec({**GOOD, "carbon": {"layers": ["density_total", "biomass"]}})
+
+
 def test_epochs_out_of_order():
     eps = [{"name": "b", "year": 2020, "tiles": ["a"]}, {"name": "a", "year": 2015, "tiles": ["a"]}]
     with pytest.raises(SpecError, match="chronological"):

@@ -353,7 +353,8 @@ def _tags(table: CarbonTable, pool: str, units: str, **extra: str) -> dict[str, 
 
 def stock_layers(landcover: Any, grid: Grid, table: CarbonTable, *, out_dir: str | os.PathLike = ".",
                  suffix: str = "", nodata: Any = None, missing: Missing = "nan",
-                 pools: Sequence[str] = POOLS, stock_pools: bool = False) -> list:
+                 pools: Sequence[str] = POOLS, stock_pools: bool = False,
+                 totals: Sequence[str] = ("density", "stock")) -> list:
     """The carbon layers of one land-cover map, lazily, as :class:`~sinks.outputs.RasterOutput`.
 
     With dask land cover the layers are dask arrays; with numpy land cover they are
@@ -381,7 +382,9 @@ def stock_layers(landcover: Any, grid: Grid, table: CarbonTable, *, out_dir: str
     pools : sequence of str
         Pools to write density layers for (``()`` for totals only).
     stock_pools : bool
-        Also write per-pool stock layers.
+        Also write the stock layer of every pool.
+    totals : sequence of {"density", "stock"}
+        Which total layers to include (both by default).
 
     Returns
     -------
@@ -393,16 +396,17 @@ def stock_layers(landcover: Any, grid: Grid, table: CarbonTable, *, out_dir: str
     _check_shape(data, grid)
     out = Path(out_dir)
     layers = []
-    for pool in (*pools, "total"):
+    # piecewise constant (a lookup of the classes): compressed without a predictor
+    for pool in (*pools, *(("total",) if "density" in totals else ())):
         layers.append(RasterOutput(out / f"carbon_density_{pool}{suffix}.tif",
                                    _layer(_density_map(table, pool, data.dtype, nodata, missing), [data], None),
-                                   nodata=np.nan,
+                                   nodata=np.nan, smooth=False,
                                    description=f"carbon density, {pool} (Mg C/ha)",
                                    tags=_tags(table, pool, "Mg C/ha")))
-    for pool in ((*pools, "total") if stock_pools else ("total",)):
+    for pool in (*(POOLS if stock_pools else ()), *(("total",) if "stock" in totals else ())):
         func, rows = _stock_map(table, pool, data.dtype, nodata, missing, grid)
         layers.append(RasterOutput(out / f"carbon_stock_{pool}{suffix}.tif", _layer(func, [data], rows), nodata=np.nan,
-                                   description=f"carbon stock per pixel, {pool} (Mg C)",
+                                   smooth=False, description=f"carbon stock per pixel, {pool} (Mg C)",
                                    tags=_tags(table, pool, "Mg C per pixel")))
     return layers
 

@@ -38,10 +38,12 @@ def periods(ctx: "RunContext") -> list[tuple[Any, Any, str, int]]:
 
 
 def stage_carbon_layers(ctx: "RunContext", ep: "EpochData") -> None:
-    """Lazy carbon layers of the epoch: total density (Mg C/ha) and stock per pixel (Mg C).
+    """Lazy carbon layers of the epoch (``carbon.layers``).
 
-    The density of each pool is a lookup of the land cover; its layers are written
-    only with ``carbon.pool_layers: true``.
+    By default only the total density (Mg C/ha); ``stock_total`` adds the stock per
+    pixel (Mg C, InVEST's ``c_storage``), ``density_pools`` / ``stock_pools`` the same
+    for each pool.  Every one is a lookup of the land cover, so they are written only
+    when asked for.
     """
     from ..carbon import POOLS, stock_layers
 
@@ -51,8 +53,11 @@ def stage_carbon_layers(ctx: "RunContext", ep: "EpochData") -> None:
         return
     table = carbon_table(ctx)
     fill = "zero" if cs.missing == "zero" else "nan"
+    want = set(cs.layers)
     ep.outputs.extend(stock_layers(lc, ctx.grid, table, out_dir=ctx.out / "carbon" / ep.name, nodata=0,
-                                   missing=fill, pools=POOLS if cs.pool_layers else ()))
+                                   missing=fill, pools=POOLS if "density_pools" in want else (),
+                                   stock_pools="stock_pools" in want,
+                                   totals=tuple(t for t in ("density", "stock") if f"{t}_total" in want)))
 
 
 def _area_se(ctx: "RunContext", epoch: str) -> dict[str, float] | None:
