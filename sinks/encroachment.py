@@ -76,18 +76,11 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     import shapely
     from affine import Affine
     from rasterio.features import shapes
-    from scipy import ndimage
 
-    structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
-    labels = np.zeros(code.shape, dtype=np.int32)
-    codes: list[int] = [0]
-    for v in np.unique(code[mask]):
-        lab, n = ndimage.label(mask & (code == v), structure=structure)
-        sel = lab > 0
-        labels[sel] = lab[sel] + (len(codes) - 1)
-        codes.extend([int(v)] * n)
+    from ._kernels.label import label_equal
+
+    labels, pixels, codes = label_equal(np.where(mask, code, 0).astype(code.dtype), connectivity=connectivity)
     flat = labels.ravel()
-    pixels = np.bincount(flat, minlength=len(codes))
     if np.ndim(area) == 0:
         ha = pixels * float(area)  # type: ignore[arg-type]
     else:

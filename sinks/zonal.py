@@ -332,8 +332,6 @@ def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Seque
             for ds, lut in zip(self.dss, luts):
                 a = ds.read(1, window=win)
                 if a.dtype == np.uint8:
-                    hist = np.bincount(a.ravel(), minlength=256)
-                    seen.update(int(v) for v in np.flatnonzero((hist > 0) & (lut == base - 1)))
                     blocks.append(a)
                     rows.append(lut)
                     continue
@@ -346,7 +344,13 @@ def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Seque
                 seen.update(int(v) for v in np.unique(wide[d == base - 1]))
                 blocks.append(d)
                 rows.append(identity)
-            return combine_codes(blocks, np.stack(rows), base)
+            table = np.stack(rows)
+            codes, hist = combine_codes(blocks, table, base)
+            odd = (hist > 0) & (table == base - 1)
+            for k in np.flatnonzero(odd.any(axis=1)):
+                if rows[k] is not identity:  # wide rasters record their own codes above
+                    seen.update(int(v) for v in np.flatnonzero(odd[k]))
+            return codes
 
         def close(self) -> None:
             for ds in self.dss:

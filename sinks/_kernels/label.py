@@ -1,0 +1,91 @@
+"""Connected patches of equal value (4- or 8-connected), labelled in one pass."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import jit
+from .sieve import _find, _union
+
+__all__ = ["label_equal"]
+
+
+@jit
+def _label_equal(img, eight, labels):  # noqa: ANN001, ANN202
+    h, w = img.shape
+    parent = np.empty(64, dtype=np.int64)
+    parent[0] = 0
+    nxt = 1
+    for y in range(h):
+        for x in range(w):
+            v = img[y, x]
+            if v == 0:
+                labels[y, x] = 0
+                continue
+            up = labels[y - 1, x] if y > 0 and img[y - 1, x] == v else 0
+            left = labels[y, x - 1] if x > 0 and img[y, x - 1] == v else 0
+            lab = 0
+            if eight:
+                if up:  # left, upper left and upper right, if equal, all touch the pixel above
+                    labels[y, x] = up
+                    continue
+                if left == 0 and y > 0 and x > 0 and img[y - 1, x - 1] == v:
+                    left = labels[y - 1, x - 1]
+                ne = labels[y - 1, x + 1] if y > 0 and x + 1 < w and img[y - 1, x + 1] == v else 0
+                lab = left if left else ne
+                if left and ne:
+                    _union(parent, left, ne)
+            else:
+                lab = up if up else left
+                if up and left:
+                    _union(parent, up, left)
+            if lab == 0:
+                if nxt >= parent.shape[0]:
+                    grown = np.empty(parent.shape[0] * 2, dtype=np.int64)
+                    grown[:parent.shape[0]] = parent
+                    parent = grown
+                parent[nxt] = nxt
+                lab = nxt
+                nxt += 1
+            labels[y, x] = lab
+    final = np.zeros(nxt, dtype=np.int64)
+    count = 0
+    for i in range(1, nxt):
+        r = _find(parent, i)
+        if r == i:
+            count += 1
+            final[i] = count
+        else:
+            final[i] = final[r]
+    sizes = np.zeros(count + 1, dtype=np.int64)
+    values = np.zeros(count + 1, dtype=np.int64)
+    for y in range(h):
+        for x in range(w):
+            lab = labels[y, x]
+            if lab:
+                lab = final[lab]
+                labels[y, x] = lab
+                sizes[lab] += 1
+                values[lab] = img[y, x]
+    return sizes, values
+
+
+def label_equal(img: np.ndarray, *, connectivity: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label patches of equal non-zero value.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        Integer ``(rows, cols)`` image; 0 is background.
+    connectivity : {8, 4}
+
+    Returns
+    -------
+    (labels, sizes, values)
+        ``int32`` labels (1.. in raster-scan order of each patch's first pixel, 0 for
+        background), the pixel count and the value of each label (index 0 unused).
+    """
+    img = np.ascontiguousarray(img)
+    labels = np.empty(img.shape, dtype=np.int32)
+    sizes, values = _label_equal(img, connectivity == 8, labels)
+    return labels, sizes, values
