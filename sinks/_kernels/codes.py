@@ -6,7 +6,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["combine_codes"]
+__all__ = ["combine_codes", "hist_u8", "hist2_u8"]
 
 
 @jit
@@ -46,3 +46,65 @@ def combine_codes(blocks: list[np.ndarray], luts: np.ndarray, base: int) -> tupl
     hist = np.zeros((len(arrs), 256), dtype=np.int64)
     _combine(arrs, np.ascontiguousarray(luts, dtype=np.int32), int(base), out, hist)
     return out, hist
+
+
+@jit
+def _hist(a, weights, use_weights, counts, areas):  # noqa: ANN001, ANN202
+    h, w = a.shape
+    for y in range(h):
+        wy = weights[y] if use_weights else 0.0
+        for x in range(w):
+            v = a[y, x]
+            counts[v] += 1
+            if use_weights:
+                areas[v] += wy
+
+
+@jit
+def _hist2(a, b, weights, use_weights, counts, areas):  # noqa: ANN001, ANN202
+    h, w = a.shape
+    for y in range(h):
+        wy = weights[y] if use_weights else 0.0
+        for x in range(w):
+            i, j = a[y, x], b[y, x]
+            counts[i, j] += 1
+            if use_weights:
+                areas[i, j] += wy
+
+
+def hist_u8(a: np.ndarray, row_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Counts of every byte value in a ``uint8 (rows, cols)`` block, and their summed row weights.
+
+    Returns
+    -------
+    (counts int64[256], weighted float64[256] or None)
+    """
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    if a.ndim == 1:
+        a = a[None]
+    counts = np.zeros(256, dtype=np.int64)
+    use = row_weights is not None
+    areas = np.zeros(256 if use else 1, dtype=np.float64)
+    w = np.ascontiguousarray(row_weights, dtype=np.float64) if use else np.zeros(1)
+    _hist(a, w, use, counts, areas)
+    return counts, (areas if use else None)
+
+
+def hist2_u8(a: np.ndarray, b: np.ndarray, row_weights: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Counts of every (a, b) byte pair of two ``uint8`` blocks of one shape (and summed row weights).
+
+    Returns
+    -------
+    (counts int64[256, 256], weighted float64[256, 256] or None)
+    """
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    b = np.ascontiguousarray(b, dtype=np.uint8)
+    if a.ndim == 1:
+        a, b = a[None], b[None]
+    counts = np.zeros((256, 256), dtype=np.int64)
+    use = row_weights is not None
+    areas = np.zeros((256, 256) if use else (1, 1), dtype=np.float64)
+    w = np.ascontiguousarray(row_weights, dtype=np.float64) if use else np.zeros(1)
+    _hist2(a, b, w, use, counts, areas)
+    return counts, (areas if use else None)

@@ -162,6 +162,19 @@ def _compact_index(block: np.ndarray, codes: np.ndarray, nodata: int | None) -> 
 def _tm_block(a: np.ndarray, b: np.ndarray, row_area: np.ndarray | None, codes: np.ndarray,
               nodata: tuple[int | None, int | None]) -> tuple[np.ndarray, np.ndarray | None]:
     m = len(codes) + 2
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == np.uint8 and b.dtype == np.uint8:  # one compiled pass over the byte pairs
+        from .._kernels.codes import hist2_u8
+
+        pair, weighted = hist2_u8(a, b, None if row_area is None else np.asarray(row_area, dtype=np.float64))
+        ia = _compact_index(np.arange(256, dtype=np.uint8), codes, nodata[0])
+        ib = _compact_index(np.arange(256, dtype=np.uint8), codes, nodata[1])
+        one_a = np.zeros((256, m))
+        one_a[np.arange(256), ia] = 1.0
+        one_b = np.zeros((256, m))
+        one_b[np.arange(256), ib] = 1.0
+        counts = np.rint(one_a.T @ pair.astype(np.float64) @ one_b).astype(np.int64)
+        return counts, (None if weighted is None else one_a.T @ weighted @ one_b)
     ia = _compact_index(a, codes, nodata[0]).astype(np.int64)
     ib = _compact_index(b, codes, nodata[1]).astype(np.int64)
     key = (ia * m + ib).ravel()

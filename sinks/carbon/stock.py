@@ -498,6 +498,13 @@ def _count_block(block: np.ndarray, row_area: np.ndarray | None, dtype: np.dtype
     if block.size == 0:
         return (np.zeros(0, np.int64), np.zeros(0, np.int64), None if row_area is None else np.zeros(0))
     ix = _Indexer(np.dtype(dtype), np.zeros(0, np.int64), None)
+    if block.dtype == np.uint8:  # one compiled pass
+        from .._kernels.codes import hist_u8
+
+        counts, weighted = hist_u8(block, None if row_area is None else np.asarray(row_area, dtype=np.float64))
+        present = np.nonzero(counts)[0]
+        return (present.astype(np.int64), counts[present],
+                None if weighted is None else weighted[present])
     if ix.view:
         idx = ix.index(block).ravel()
         counts = np.bincount(idx, minlength=ix.size)

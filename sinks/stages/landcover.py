@@ -222,6 +222,7 @@ def truth_confusion(map_path: str | Path, truth_path: str | Path, *, grid: Any, 
     import rasterio
     from rasterio.windows import Window
 
+    from .._kernels.codes import hist2_u8
     from ..accuracy import cohen_kappa
     from ..grid import Grid
 
@@ -238,6 +239,10 @@ def truth_confusion(map_path: str | Path, truth_path: str | Path, *, grid: Any, 
             h = min(rows_per_strip, grid.height - r)
             a = m.read(1, window=Window(0, r, grid.width, h))
             b = t.read(1, window=Window(col0, row0 + r, grid.width, h), boundless=True, fill_value=0)
+            if a.dtype == np.uint8 and b.dtype == np.uint8:
+                pair, _w = hist2_u8(a, b)
+                cm[1:, 1:] += pair[1:k, 1:k]
+                continue
             ok = (a > 0) & (b > 0) & (a < k) & (b < k)
             cm += np.bincount(a[ok].astype(np.int64) * k + b[ok], minlength=k * k).reshape(k, k)
     codes = [c for c in range(1, k) if cm[c, :].sum() or cm[:, c].sum()]
