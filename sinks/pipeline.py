@@ -203,7 +203,11 @@ def _date_tag(date: dt.date | None, k: int) -> str:
 
 
 def stage_indices(ctx: RunContext, ep: EpochData) -> None:
-    """Spectral indices per acquisition (written as float32 COGs when asked)."""
+    """Spectral indices per acquisition, written as float32 COGs (the stage runs only when asked to write).
+
+    The classifier computes the indices it needs inside its own kernel; these layers
+    are for users who want the index maps themselves.
+    """
     from .indices import compute_indices
 
     spec = ctx.spec.indices
@@ -211,13 +215,11 @@ def stage_indices(ctx: RunContext, ep: EpochData) -> None:
         return
     for k, sc in enumerate(ep.scenes):
         ds = compute_indices(ep.refl.isel(time=k), spec.names)
-        ep.layers[f"indices_{k}"] = ds
-        if spec.write:
-            tag = _date_tag(sc.date, k)
-            for name in spec.names:
-                ep.outputs.append(RasterOutput(
-                    ctx.out / "indices" / ep.name / f"{name}_{tag}.tif", ds[name].data, nodata=np.nan,
-                    description=f"{name.upper()} {sc.date}", tags={"index": name, "date": str(sc.date)}))
+        tag = _date_tag(sc.date, k)
+        for name in spec.names:
+            ep.outputs.append(RasterOutput(
+                ctx.out / "indices" / ep.name / f"{name}_{tag}.tif", ds[name].data, nodata=np.nan,
+                description=f"{name.upper()} {sc.date}", tags={"index": name, "date": str(sc.date)}))
 
 
 def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
@@ -243,7 +245,7 @@ def _stage(module: str, name: str) -> Callable:
 #: Ordered lazy per-epoch stages (name, function, enabled(spec)); written in one dask pass per epoch.
 EPOCH_STAGES: list[tuple[str, Callable[[RunContext, EpochData], None], Callable[[PipelineSpec], bool]]] = [
     ("read", stage_read, lambda s: True),
-    ("indices", stage_indices, lambda s: bool(s.indices.names)),
+    ("indices", stage_indices, lambda s: bool(s.indices.names) and s.indices.write),
     ("classify", _stage("landcover", "stage_classify"), lambda s: s.classification.enabled),
     ("carbon_layers", _stage("carbon", "stage_carbon_layers"),
      lambda s: s.classification.enabled and s.carbon.enabled),

@@ -115,7 +115,7 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     from .coastal import coarse_polygon_mask, derive_coarse_zone, polygon_mask, upsample_mask, water_mask
     from .._kernels.rules import rules_block
     from .rules import BLOCK_ROLES, kernel_arguments, load_rules
-    from .sample import array_sample, sample_grid as make_sample_grid
+    from .sample import SAMPLE_PIXELS, array_sample, sample_grid as make_sample_grid
     from .thresholds import scene_threshold
 
     cfg = load_rules(rules)
@@ -126,7 +126,7 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     notes: list[str] = []
     if samples is None:
         samples = [array_sample(sc) for sc in scenes]
-        sample_grid = make_sample_grid(grid, max_pixels=2_000_000)[0]
+        sample_grid = make_sample_grid(grid, max_pixels=SAMPLE_PIXELS)[0]
         factor = max(1, round(sample_grid.res[0] / grid.res[0]))
     else:
         assert sample_grid is not None

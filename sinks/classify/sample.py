@@ -17,13 +17,26 @@ from affine import Affine
 from ..errors import TileReadError
 from ..grid import Grid
 
-__all__ = ["sample_grid", "overview_sample", "array_sample"]
+__all__ = ["sample_grid", "overview_sample", "array_sample", "SAMPLE_PIXELS"]
+
+#: Cells of the decimated scene sample (per acquisition).  Otsu's thresholds need a
+#: histogram, not every pixel: a few hundred thousand values fix them to well under a
+#: histogram bin, and the sample of a large scene is then read from coarse overviews.
+SAMPLE_PIXELS = 500_000
 
 
-def sample_grid(grid: Grid, *, max_pixels: int = 2_000_000) -> tuple[Grid, int]:
+def _factor(ny: int, nx: int, max_pixels: int) -> int:
+    """Smallest power-of-two decimation leaving at most ``max_pixels`` cells.
+
+    A power of two, so that COG overview levels are read as stored, not resampled.
+    """
+    f = max(1, math.ceil(math.sqrt(ny * nx / max_pixels)))
+    return 1 << (f - 1).bit_length()
+
+
+def sample_grid(grid: Grid, *, max_pixels: int = SAMPLE_PIXELS) -> tuple[Grid, int]:
     """A grid ``f`` times coarser than ``grid`` (``f`` a power of two) with at most ``max_pixels`` cells."""
-    f = max(1, math.ceil(math.sqrt(grid.width * grid.height / max_pixels)))
-    f = 1 << (f - 1).bit_length()  # a power of two: COG overview levels are read as stored, not resampled
+    f = _factor(grid.height, grid.width, max_pixels)
     return Grid(grid.crs, grid.transform * Affine.scale(f), math.ceil(grid.width / f),
                 math.ceil(grid.height / f)), f
 
@@ -41,7 +54,7 @@ def _level(path: str, band: int, want: float) -> int | None:
     return best
 
 
-def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = 2_000_000
+def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = SAMPLE_PIXELS
                     ) -> tuple[np.ndarray, Grid]:
     """Decimated reflectance ``(band, h, w)`` float32 (NaN nodata) of one acquisition.
 
@@ -138,10 +151,10 @@ def _warped_read(path: str, refs: list[Any], tile_grid: Grid, grid: Grid, sg: Gr
     return part, 0, 0
 
 
-def array_sample(refl: Any, *, max_pixels: int = 2_000_000) -> np.ndarray:
+def array_sample(refl: Any, *, max_pixels: int = SAMPLE_PIXELS) -> np.ndarray:
     """Strided sample ``(band, h, w)`` of an in-memory or dask reflectance DataArray (band, y, x)."""
     ny, nx = refl.shape[-2:]
-    f = max(1, math.ceil(math.sqrt(ny * nx / max_pixels)))
+    f = _factor(ny, nx, max_pixels)  # the factor of :func:`sample_grid`, so the two line up
     sub = refl[..., ::f, ::f]
     data = sub.data if hasattr(sub, "data") else sub
     return np.asarray(data.compute() if hasattr(data, "compute") else data, dtype=np.float32)
