@@ -136,7 +136,7 @@ class _BlockWriter:
         profile = dict(
             driver="GTiff", width=grid.width, height=grid.height, count=1, dtype=dtype.name,
             crs=grid.crs, transform=grid.transform, nodata=out.nodata, tiled=True,
-            blockxsize=blocksize, blockysize=blocksize, compress="ZSTD", zstd_level=1,
+            blockxsize=blocksize, blockysize=blocksize, compress="NONE",
             bigtiff="IF_SAFER", sparse_ok=True,
         )
         self.ds = rasterio.open(path, "w", **profile)
