@@ -67,7 +67,7 @@ def test_patches_by_hand(pair, redlines):
     assert lshape.area == pytest.approx(300.0) and lshape.bounds == (X0 + 30, Y0 - 50, X0 + 50, Y0 - 30)
     row1 = p[(p.rid == "R1") & (p.geometry.bounds.maxy == Y0 - 10)].geometry.iloc[0]
     assert row1.bounds == (X0 + 30, Y0 - 20, X0 + 60, Y0 - 10)      # not to x+64 (no all_touched)
-    assert p.crs.to_epsg() == 32649 and set(p.geom_type) == {"MultiPolygon"}
+    assert p.crs.to_epsg() == 32649 and set(p.geom_type) == {"MultiPolygon"} and p.is_valid.all()
     # UTM 49N at easting 500 000: the central meridian, 111 E; northing 2 400 km ~ 21.7 N
     assert p["lon"].between(111.0, 111.001).all() and p["lat"].between(21.69, 21.71).all()
 
@@ -141,3 +141,19 @@ def test_reprojected_redlines_and_bad_inputs(pair, redlines, make_tile):
     other = make_tile("other.tif", np.full((10, 10), F, np.uint8), x0=X0 + 10)
     with pytest.raises(GridMismatchError):
         find_encroachment(pair[0], other, redlines, id_field="rid")
+
+
+def test_random_maps_valid_geometry_and_window_independent(make_tile):
+    """Noisy maps: every patch a valid MultiPolygon, areas and shapes equal for any window size."""
+    rng = np.random.default_rng(11)
+    a = rng.choice(np.array([F, G, C], np.uint8), size=(60, 70), p=[0.6, 0.3, 0.1])
+    b = np.where(rng.random(a.shape) < 0.35, rng.choice(np.array([B, C], np.uint8), size=a.shape), a)
+    lc1, lc2 = make_tile("n1.tif", a), make_tile("n2.tif", b.astype(np.uint8))
+    red = gpd.GeoDataFrame({"rid": ["all"]}, crs="EPSG:32649", geometry=[box(X0, Y0 - 600, X0 + 700, Y0)])
+    ref = find_encroachment(lc1, lc2, red, id_field="rid", min_patch_ha=0.0)
+    assert len(ref) > 20 and ref.is_valid.all()
+    assert ref["pixels"].sum() == int(((a == F) | (a == G)).__and__((b == B) | (b == C)).sum())
+    for chunks in (7, 16, 33):
+        p = find_encroachment(lc1, lc2, red, id_field="rid", min_patch_ha=0.0, chunks=chunks)
+        assert p.is_valid.all() and _rows(p) == _rows(ref)
+        assert all(g1.equals(g2) for g1, g2 in zip(p.geometry, ref.geometry))
