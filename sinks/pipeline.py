@@ -39,6 +39,10 @@ log = logging.getLogger("sinks")
 
 Progress = Callable[[str], None]
 
+#: GDAL block cache of a run (MB): enough for the reads in flight, small enough that the
+#: blocks of the layers being written cannot grow the process with the raster.
+GDAL_CACHE_MB = 256
+
 
 @dataclass
 class EpochData:
@@ -314,9 +318,14 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
     """Run every stage of a prepared context (see :func:`prepare`, :func:`for_region`)."""
     import dask
 
+    import rasterio
+
     spec = ctx.spec
     ctx.out.mkdir(parents=True, exist_ok=True)
-    with dask.config.set(scheduler=scheduler or "threads"):
+    # GDAL's block cache holds the written stage files' blocks until they are flushed;
+    # capped so memory stays bounded whatever the raster size (a user's GDAL_CACHEMAX wins)
+    cache = {} if os.environ.get("GDAL_CACHEMAX") else {"GDAL_CACHEMAX": GDAL_CACHE_MB * 1024 * 1024}
+    with dask.config.set(scheduler=scheduler or "threads"), rasterio.Env(**cache):
         for ep in ctx.epochs:
             for name, fn, enabled in EPOCH_STAGES:
                 if enabled(spec):
