@@ -57,6 +57,8 @@ _AREA_WEIGHTED = frozenset({"mean", "median", "stdev", "variance", "minority", "
 _ZONE = "_sinks_zone"
 _SNAP = 1e-9
 _STRATEGY = "raster-sequential"
+#: Raster cells exactextract holds at once (its window): bounds memory whatever the raster size.
+_MAX_CELLS = 8_000_000
 
 
 def check_stats(stats: Sequence[str]) -> list[str]:
@@ -103,7 +105,7 @@ def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None) -> p
     # raster-sequential: each raster chunk is read once and offered to every polygon touching it
     # (faster than one read per polygon; the results are identical, see tests/test_zonal.py)
     df = exact_extract(raster, gdf[[_ZONE, "geometry"]], ops, weights=weights, include_cols=[_ZONE],
-                       output="pandas", strategy=_STRATEGY)
+                       output="pandas", strategy=_STRATEGY, max_cells_in_memory=_MAX_CELLS)
     return df.sort_values(_ZONE).reset_index(drop=True)
 
 
