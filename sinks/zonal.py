@@ -59,6 +59,8 @@ _SNAP = 1e-9
 _STRATEGY = "raster-sequential"
 #: Raster cells exactextract holds at once (its window): bounds memory whatever the raster size.
 _MAX_CELLS = 8_000_000
+#: Fewest polygons worth sharing between processes.
+_PARALLEL_MIN = 64
 
 
 def check_stats(stats: Sequence[str]) -> list[str]:
@@ -99,14 +101,43 @@ def _row_weights(grid: Any) -> Any:
                              ymax=max(ys), srs_wkt=grid.crs.to_wkt())
 
 
-def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None) -> pd.DataFrame:
+def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None, workers: int = 1) -> pd.DataFrame:
     from exactextract import exact_extract
 
+    if workers > 1 and isinstance(raster, (str, os.PathLike)) and weights is None and len(gdf) >= _PARALLEL_MIN:
+        return _extract_parallel(str(raster), gdf, ops, workers)
     # raster-sequential: each raster chunk is read once and offered to every polygon touching it
     # (faster than one read per polygon; the results are identical, see tests/test_zonal.py)
     df = exact_extract(raster, gdf[[_ZONE, "geometry"]], ops, weights=weights, include_cols=[_ZONE],
                        output="pandas", strategy=_STRATEGY, max_cells_in_memory=_MAX_CELLS)
     return df.sort_values(_ZONE).reset_index(drop=True)
+
+
+def _extract_part(raster: str, part: Any, ops: list[str]) -> pd.DataFrame:
+    """One worker's share of the polygons (runs in a child process)."""
+    return _extract(raster, part, ops)
+
+
+def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd.DataFrame:
+    """exactextract on ``workers`` processes, each with a band of the polygons (it holds the GIL).
+
+    Polygons are split into bands of equal count ordered by centroid row, so each
+    process reads about its own share of the raster.  Child processes are forked when
+    this process runs no other thread (cheap: nothing to import again), spawned
+    otherwise.
+    """
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = np.argsort(-gdf.geometry.centroid.y.to_numpy(), kind="stable")
+    parts = [gdf.iloc[idx][[_ZONE, "geometry"]] for idx in np.array_split(order, workers)]
+    method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
+        else "spawn"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as ex:
+        frames = list(ex.map(_extract_part, [raster] * len(parts), parts, [ops] * len(parts)))
+    log.info("zonal: %d polygons on %d processes (%s)", len(gdf), workers, method)
+    return pd.concat(frames, ignore_index=True).sort_values(_ZONE).reset_index(drop=True)
 
 
 def _inside_share(gdf: Any, grid: Any) -> np.ndarray:
@@ -153,7 +184,7 @@ def _area_ops(grid: Any) -> list[str]:
 
 
 def zonal_stats(raster: str | os.PathLike, zones: Any, *, id_field: str, stats: Sequence[str] = ("sum", "mean", "count"),
-                layer: str | None = None, categorical: bool = False) -> Any:
+                layer: str | None = None, categorical: bool = False, workers: int = 1) -> Any:
     """Exact zonal statistics, one row per polygon.
 
     Parameters
@@ -171,6 +202,9 @@ def zonal_stats(raster: str | os.PathLike, zones: Any, *, id_field: str, stats: 
         Layer of a multi-layer source.
     categorical : bool
         Return :func:`class_areas` instead.
+    workers : int
+        Processes sharing the polygons (exactextract is single-threaded and holds the
+        GIL); the result does not depend on it.
 
     Returns
     -------
@@ -187,13 +221,13 @@ def zonal_stats(raster: str | os.PathLike, zones: Any, *, id_field: str, stats: 
     import geopandas as gpd
 
     if categorical:
-        return class_areas(raster, zones, id_field=id_field, layer=layer)
+        return class_areas(raster, zones, id_field=id_field, layer=layer, workers=workers)
     stats = check_stats(stats)
     info = _open_raster(raster)
     gdf = read_zones(zones, id_field=id_field, crs=info.grid.crs, layer=layer)
     geo = info.grid.is_geographic
     ops = [f"{s}={s}(coverage_weight=area_spherical_m2)" if geo and s in _AREA_WEIGHTED else s for s in stats]
-    df = _extract(info.path, gdf, [*ops, *_area_ops(info.grid)])
+    df = _extract(info.path, gdf, [*ops, *_area_ops(info.grid)], workers=workers)
     out = pd.DataFrame({id_field: gdf[id_field].to_numpy()})
     for s in stats:
         out[s] = df[s].to_numpy()
@@ -206,7 +240,7 @@ def zonal_stats(raster: str | os.PathLike, zones: Any, *, id_field: str, stats: 
 
 
 def class_areas(raster: str | os.PathLike, zones: Any, *, id_field: str, classes: dict[int, str] | None = None,
-                layer: str | None = None, warn_empty: bool = True) -> Any:
+                layer: str | None = None, warn_empty: bool = True, workers: int = 1) -> Any:
     """Area (ha) and fraction of each class of a categorical raster, per polygon.
 
     One exactextract pass over all polygons (``unique`` + ``frac``, or ``weighted_frac``
@@ -225,6 +259,8 @@ def class_areas(raster: str | os.PathLike, zones: Any, *, id_field: str, classes
     layer : str, optional
     warn_empty : bool
         Warn (:class:`EmptyZoneWarning`) about polygons without a valid pixel.
+    workers : int
+        Processes sharing the polygons (projected grids; see :func:`zonal_stats`).
 
     Returns
     -------
@@ -260,7 +296,7 @@ def class_areas(raster: str | os.PathLike, zones: Any, *, id_field: str, classes
             raise TileReadError(f"{info.path}: class codes must be positive on a geographic grid "
                                 "(set the raster's nodata to 0)")
     else:
-        df = _extract(info.path, gdf, ["unique", "frac", *_area_ops(grid)])
+        df = _extract(info.path, gdf, ["unique", "frac", *_area_ops(grid)], workers=workers)
         total = df["_valid"].to_numpy(dtype=np.float64) * float(pixel_area_ha(grid))
     seen = sorted({int(c) for u in df["unique"] if u is not None for c in u} | set(names))
     fracs = {code: np.zeros(len(gdf)) for code in seen}

@@ -264,3 +264,25 @@ def test_cli_categorical_and_more_bad_inputs(make_tile, three, tmp_path, capsys)
     with pytest.raises(SystemExit) as ei:
         main(["zonal", str(path), "--zones", str(z), "--id-field", "zid", "-o", str(out)])
     assert ei.value.code == 2 and out.read_bytes() == before
+
+
+def test_processes_share_the_polygons(make_tile, tmp_path):
+    """``workers=2`` splits the polygons between two processes: same rows, same values."""
+    from shapely import voronoi_polygons
+    from shapely.geometry import MultiPoint
+
+    rng = np.random.default_rng(3)
+    x0, y0 = 500000.0, 2400000.0
+    vals = rng.gamma(2.0, 10.0, (64, 80)).astype(np.float32)
+    ras = make_tile("v.tif", vals, nodata=-1)
+    ext = box(x0, y0 - 640, x0 + 800, y0)
+    pts = MultiPoint(np.column_stack([rng.uniform(x0, x0 + 800, 90), rng.uniform(y0 - 640, y0, 90)]))
+    cells = [c.intersection(ext) for c in voronoi_polygons(pts, extend_to=ext).geoms]
+    z = gpd.GeoDataFrame({"zid": [f"z{i:03d}" for i in range(len(cells))]}, geometry=cells, crs="EPSG:32649")
+    one = zonal_stats(ras, z, id_field="zid", stats=["sum", "mean", "count", "max"])
+    two = zonal_stats(ras, z, id_field="zid", stats=["sum", "mean", "count", "max"], workers=2)
+    pd.testing.assert_frame_equal(one.drop(columns="geometry"), two.drop(columns="geometry"))
+    assert one["sum"].sum() == pytest.approx(float(vals.astype(np.float64).sum()), rel=1e-6)
+    lc = make_tile("lc.tif", rng.integers(1, 9, (64, 80)).astype(np.uint8))
+    pd.testing.assert_frame_equal(class_areas(lc, z, id_field="zid").drop(columns="geometry"),
+                                  class_areas(lc, z, id_field="zid", workers=2).drop(columns="geometry"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -17,11 +18,13 @@ from .options import overwrite_option
               help="Comma-separated statistics (sum, mean, count, min, max, median, stdev, majority ...).")
 @click.option("--categorical", is_flag=True, help="Area (ha) and fraction of each class instead of --stats.")
 @click.option("--layer", default=None, help="Layer of the zones file (or PostGIS table / query).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes sharing the polygons (default: one per core, used from 64 polygons on).")
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Output table: .csv, .gpkg or .parquet (the last two with geometry).")
 @overwrite_option
-def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, layer: str | None, out: str,
-        overwrite: bool) -> None:
+def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, layer: str | None,
+        workers: int | None, out: str, overwrite: bool) -> None:
     """Statistics of RASTER inside each polygon of --zones, with exact partial-pixel coverage.
 
     `count` is the coverage-weighted number of valid pixels; every row also has its
@@ -48,12 +51,13 @@ def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, l
             wanted = check_stats(wanted)
         except ConfigError as exc:
             raise ConfigError(f"--stats: {exc}") from None
+    n = workers or os.cpu_count() or 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyZoneWarning)
         if categorical:
-            gdf = class_areas(raster, zones, id_field=id_field, layer=layer)
+            gdf = class_areas(raster, zones, id_field=id_field, layer=layer, workers=n)
         else:
-            gdf = zonal_stats(raster, zones, id_field=id_field, stats=wanted, layer=layer)
+            gdf = zonal_stats(raster, zones, id_field=id_field, stats=wanted, layer=layer, workers=n)
     for w in caught:
         click.echo(f"Warning: {w.message}", err=True)
     if suffix == ".csv":
