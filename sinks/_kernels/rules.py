@@ -1,8 +1,8 @@
 """The ordered land-cover rules of :mod:`sinks.classify.rules`, one pass per pixel.
 
-For each pixel the kernel walks the acquisitions once, keeping the few numbers the
-rules need (clear count, NDVI max/min, wet count, the "every observation" flags and
-the growing-season values), then applies the rules in order.  The semantics are those
+Row by row, the kernel walks each acquisition once, keeping per pixel the few numbers
+the rules need (clear count, NDVI max/min, wet count, the "every observation" flags and
+the growing-season values) in row buffers, then applies the rules in order.  The semantics are those
 documented in :mod:`sinks.classify.rules`; ``float32`` throughout, as the reflectance.
 """
 
@@ -23,13 +23,14 @@ _TINY = np.float32(1e-6)
 @jit
 def _nd(a: np.float32, b: np.float32) -> np.float32:
     den = a + b
-    if abs(den) > _TINY:
-        return (a - b) / den
-    return np.float32(np.nan)
+    q = (a - b) / den
+    return q if abs(den) > _TINY else np.float32(np.nan)
 
 
 @jit
 def _classify(scenes, idx, grow, coastal, use_coastal, codes, f32, f64, out):  # noqa: ANN001, ANN202
+    """Row by row: one branch-free pass per acquisition accumulates per-pixel evidence in
+    row buffers (so the compiler can vectorise it), then one pass applies the rules."""
     nt = len(scenes)
     ib, ig, ir, inn, is1 = idx[0], idx[1], idx[2], idx[3], idx[4]
     (max_blue, t_w, t_m, water_max_ndvi, m_min_ndvi, m_max_amp, wet_min_ndvi, bare_max_ndvi, b_min_ndbi,
@@ -40,74 +41,81 @@ def _classify(scenes, idx, grow, coastal, use_coastal, codes, f32, f64, out):  #
     c_water, c_mangrove, c_wetland, c_bare, c_built, c_forest, c_crop, c_grass, c_nodata = (
         codes[0], codes[1], codes[2], codes[3], codes[4], codes[5], codes[6], codes[7], codes[8])
     nan = np.float32(np.nan)
+    zero = np.float32(0.0)
     h, w = out.shape
+    nclear = np.empty(w, dtype=np.int32)
+    wet = np.empty(w, dtype=np.int32)
+    vmax = np.empty(w, dtype=np.float32)
+    vmin = np.empty(w, dtype=np.float32)
+    all_ndbi = np.empty(w, dtype=np.bool_)
+    all_dry = np.empty(w, dtype=np.bool_)
+    all_low = np.empty(w, dtype=np.bool_)
+    g_clear = np.empty(w, dtype=np.bool_)
+    g_ndvi = np.empty(w, dtype=np.float32)
+    mvi = np.empty(w, dtype=np.float32)
     for y in range(h):
         for x in range(w):
-            nclear = 0
-            wet = 0
-            vmax = nan
-            vmin = nan
-            all_ndbi = True
-            all_dry = True
-            all_low = True
-            g_clear = False
-            g_ndvi = nan
-            mvi = nan
-            for k in range(nt):
-                s = scenes[k]
-                b = s[ib, y, x]
-                g = s[ig, y, x]
-                r = s[ir, y, x]
-                n = s[inn, y, x]
-                s1 = s[is1, y, x]
-                if not (np.isfinite(b) and np.isfinite(g) and np.isfinite(r) and np.isfinite(n)
-                        and np.isfinite(s1) and b < max_blue):
-                    continue
-                nclear += 1
+            nclear[x] = 0
+            wet[x] = 0
+            vmax[x] = nan
+            vmin[x] = nan
+            all_ndbi[x] = True
+            all_dry[x] = True
+            all_low[x] = True
+            g_clear[x] = False
+            g_ndvi[x] = nan
+            mvi[x] = nan
+        for k in range(nt):
+            s = scenes[k]
+            rb, rg, rr, rn, rs = s[ib, y], s[ig, y], s[ir, y], s[inn, y], s[is1, y]
+            for x in range(w):
+                b, g, r, n, s1 = rb[x], rg[x], rr[x], rn[x], rs[x]
+                clear = (np.isfinite(b) and np.isfinite(g) and np.isfinite(r) and np.isfinite(n)
+                         and np.isfinite(s1) and b < max_blue)
                 ndvi = _nd(n, r)
                 mndwi = _nd(g, s1)
                 ndbi = _nd(s1, n)
-                if ndvi == ndvi:
-                    if not (vmax >= ndvi):
-                        vmax = ndvi
-                    if not (vmin <= ndvi):
-                        vmin = ndvi
-                if mndwi > t_w:
-                    wet += 1
-                if not (ndbi > b_min_ndbi):
-                    all_ndbi = False
-                if not (mndwi < 0):
-                    all_dry = False
-                if not (ndvi < b_max_ndvi):
-                    all_low = False
-                if k == grow:
-                    g_clear = True
-                    g_ndvi = ndvi
-                    mvi = abs(n - g) / abs(s1 - g)
-            if nclear == 0:
+                nclear[x] += 1 if clear else 0
+                seen = clear and ndvi == ndvi
+                vmax[x] = ndvi if seen and not (vmax[x] >= ndvi) else vmax[x]
+                vmin[x] = ndvi if seen and not (vmin[x] <= ndvi) else vmin[x]
+                wet[x] += 1 if clear and mndwi > t_w else 0
+                all_ndbi[x] = all_ndbi[x] and (not clear or ndbi > b_min_ndbi)
+                all_dry[x] = all_dry[x] and (not clear or mndwi < zero)
+                all_low[x] = all_low[x] and (not clear or ndvi < b_max_ndvi)
+            if k == grow:
+                for x in range(w):
+                    b, g, r, n, s1 = rb[x], rg[x], rr[x], rn[x], rs[x]
+                    g_clear[x] = (np.isfinite(b) and np.isfinite(g) and np.isfinite(r) and np.isfinite(n)
+                                  and np.isfinite(s1) and b < max_blue)
+                    g_ndvi[x] = _nd(n, r)
+                    mvi[x] = abs(n - g) / abs(s1 - g)
+        for x in range(w):
+            nc = nclear[x]
+            if nc == 0:
                 out[y, x] = c_nodata
                 continue
-            if not g_clear:
-                g_ndvi = vmax
-            amp = vmax - vmin
-            if amp != amp:
-                amp = np.float32(0.0)
-            freq = wet / nclear
-            if freq >= w_min_freq and vmax < water_max_ndvi:
+            vx = vmax[x]
+            amp = vx - vmin[x]
+            amp = amp if amp == amp else zero
+            gv = g_ndvi[x] if g_clear[x] else vx
+            mv = mvi[x] if g_clear[x] else nan
+            freq = wet[x] / nc
+            if freq >= w_min_freq and vx < water_max_ndvi:
                 out[y, x] = c_water
-            elif (use_coastal and coastal[y, x] and g_ndvi > m_min_ndvi and mvi > t_m and amp < m_max_amp):
+            elif (use_coastal and coastal[y, x] and gv > m_min_ndvi and mv > t_m and amp < m_max_amp):
                 out[y, x] = c_mangrove
-            elif freq >= wet_min_freq and freq < wet_max_freq and vmax > wet_min_ndvi:
+            elif freq >= wet_min_freq and freq < wet_max_freq and vx > wet_min_ndvi:
                 out[y, x] = c_wetland
-            elif vmax < bare_max_ndvi:
+            elif vx < bare_max_ndvi:
                 out[y, x] = c_bare
-            elif all_ndbi and all_dry and all_low:
+            elif all_ndbi[x] and all_dry[x] and all_low[x]:
                 out[y, x] = c_built
-            elif vmax > f_min_ndvi and amp < f_max_amp:
+            elif vx > f_min_ndvi and amp < f_max_amp:
                 out[y, x] = c_forest
-            elif amp >= c_min_amp and vmax > c_min_ndvi:
+            elif amp >= c_min_amp and vx > c_min_ndvi:
                 out[y, x] = c_crop
-            elif vmax >= g_min_ndvi:
+            elif vx >= g_min_ndvi:
                 out[y, x] = c_grass
             else:
                 out[y, x] = c_bare
