@@ -142,7 +142,10 @@ def test_classify_cli_end_to_end(make_tile, tmp_path, capsys):
     assert ei.value.code == 2
     with pytest.raises(SystemExit) as ei:
         main(["classify", str(t0), "-o", str(tmp_path / "x.tif"), "--bands", "blue,green,red,nir,swir1"])
-    assert ei.value.code == 2 and "expects 5" in capsys.readouterr().err
+    assert ei.value.code == 2 and "--bands names 5 band(s)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as ei:  # digital numbers without --scale: refused, not all-cloud nodata
+        main(["classify", str(t0), "-o", str(tmp_path / "x.tif"), "--bands", "blue,green,red,nir,swir1,-"])
+    assert ei.value.code == 2 and "--scale" in capsys.readouterr().err
     with pytest.raises(SystemExit) as ei:
         main(["classify", str(t0), "-o", str(tmp_path / "x.tif"), "--bands", "blue,green,red,nir,swir1,purple"])
     assert ei.value.code == 2 and "purple" in capsys.readouterr().err

@@ -62,6 +62,18 @@ def _roles(scene: Any) -> list[str]:
     return [str(b) for b in scene.band.values]
 
 
+def _check_scaled(samples: Sequence[np.ndarray], idx: Mapping[str, int]) -> None:
+    """Refuse digital numbers passed as reflectance: the thresholds would see every pixel as cloud."""
+    from ..errors import ConfigError
+
+    vals = np.concatenate([s[[idx["green"], idx["red"], idx["nir"]]].ravel() for s in samples])
+    vals = vals[np.isfinite(vals)]
+    if vals.size and float(np.median(vals)) > 1.5:
+        raise ConfigError(f"reflectance values look like digital numbers (median {float(np.median(vals)):.4g}, "
+                          "expected 0..1): give the scale (--scale, or the spec's sensor scale), e.g. 0.0001 "
+                          "for Sentinel-2 L2A")
+
+
 def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any = None,
              samples: Sequence[np.ndarray] | None = None, sample_grid: Grid | None = None,
              coastal: Any = None, coastal_buffer_m: float = 2000.0,
@@ -138,6 +150,7 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
         with np.errstate(divide="ignore", invalid="ignore"):
             return (s[a] - s[b]) / (s[a] + s[b])
 
+    _check_scaled(samples, idx)
     med = [float(np.nanmedian(nd(s, n, r))) if np.isfinite(nd(s, n, r)).any() else -1.0 for s in samples]
     grow = int(np.argmax(med))
     mndwi_all = np.concatenate([nd(s, g, s1).ravel() for s in samples])

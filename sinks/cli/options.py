@@ -57,6 +57,16 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
         days = [dt.date.fromisoformat(d) for d in dates] or [None] * len(images)
     except ValueError as exc:
         raise ConfigError(f"--date: {exc}") from None
+    if bands:  # the count first: "3 roles for a 6-band file" says more than which role is missing
+        from ..errors import BandMismatchError
+        from ..io import inspect_tile
+
+        n = len(bands.split(","))
+        for path in images:
+            count = inspect_tile(path, check_truncation=False).count
+            if count != n:
+                raise BandMismatchError(f"--bands names {n} band(s) but {path} has {count}; "
+                                        "give one role per band in file order ('-' to skip one)")
     profile = sensor_from_options(sensor or ("generic" if bands else "sentinel2_l2a"), bands, scale, offset)
     scenes, grid = [], None
     for path, day in zip(images, days):
