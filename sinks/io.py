@@ -16,12 +16,13 @@ wherever a pixel is nodata in any reflectance band or masked by a QA band.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import glob
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import rasterio
@@ -195,10 +196,26 @@ def expand_tiles(patterns: Iterable[str], *, base: str | os.PathLike | None = No
     return out
 
 
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
 def verify_tile(tile: "Tile") -> None:
-    """Run the full read check (including truncation) on every file of ``tile``."""
+    """Run the full read check (including truncation) on every file of ``tile``.
+
+    A file that passed is remembered (by path, size and modification time) for the rest
+    of the process, so the regions of a batch do not check the same tiles again.
+    """
     for path in sorted({ref.path for _r, ref in tile.bands}):
+        try:
+            st = os.stat(path)
+            key = (path, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        if key is not None and key in _VERIFIED:
+            continue
         inspect_tile(path, check_truncation=True)
+        if key is not None:
+            _VERIFIED.add(key)
 
 
 def tiles_from_files(paths: Sequence[str | os.PathLike], profile: SensorProfile, *,
@@ -585,7 +602,27 @@ def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, dat
     out = xr.DataArray(arr, dims=("band", "y", "x"), coords={"band": list(roles), "y": y, "x": x}, name=name)
     out.attrs.update(sensor=profile.name, scale=profile.scale, offset=off,
                      date=str(date) if date else "")
-    return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    return _georeference(out, grid)
+
+
+@functools.lru_cache(maxsize=64)
+def _spatial_ref(crs_wkt: str, transform: tuple[float, ...]) -> Any:
+    """rioxarray's ``spatial_ref`` coordinate for a CRS and transform (its CF attributes are costly)."""
+    import rioxarray  # noqa: F401
+    import xarray as xr
+    from affine import Affine
+
+    probe = xr.DataArray(np.zeros((1, 1), np.uint8), dims=("y", "x"))
+    probe = probe.rio.write_crs(crs_wkt).rio.write_transform(Affine(*transform[:6]))
+    return probe.coords["spatial_ref"]
+
+
+def _georeference(arr: Any, grid: Grid) -> Any:
+    """Attach the grid's CRS and transform the way rioxarray does (``.rio.crs`` works)."""
+    ref = _spatial_ref(grid.crs.to_wkt(), tuple(grid.transform))
+    out = arr.assign_coords(spatial_ref=ref)
+    out.encoding["grid_mapping"] = "spatial_ref"
+    return out
 
 
 def open_image(paths: str | os.PathLike | Sequence[str | os.PathLike], *, profile: SensorProfile,

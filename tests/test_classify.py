@@ -172,3 +172,24 @@ def test_pickle_model_is_refused_without_unpickling(make_tile, tmp_path, capsys)
     assert ei.value.code == 2
     assert "model" in capsys.readouterr().err.lower()
     assert not marker.exists()
+
+
+def test_coastal_zone_lands_on_a_region_of_the_scene():
+    """A zone derived on the scene's coarse sample grid maps onto any window of the scene by coordinates."""
+    from affine import Affine
+
+    from sinks.classify.coastal import upsample_mask
+    from sinks.grid import Grid
+
+    scene = Grid("EPSG:32649", Affine(10, 0, 500000, 0, -10, 2400000), 40, 30)
+    coarse_grid = Grid("EPSG:32649", scene.transform * Affine.scale(4), 10, 8)   # factor 4, last row partial
+    coarse = np.random.default_rng(1).random((8, 10)) < 0.5
+    whole = upsample_mask(coarse, coarse_grid, scene, chunks=16).compute()
+    np.testing.assert_array_equal(whole, np.kron(coarse, np.ones((4, 4), bool))[:30, :40])
+    region = Grid("EPSG:32649", scene.transform * Affine.translation(7, 5), 20, 13)
+    part = upsample_mask(coarse, coarse_grid, region, chunks=8).compute()
+    np.testing.assert_array_equal(part, whole[5:18, 7:27])
+    beyond = Grid("EPSG:32649", scene.transform * Affine.translation(35, -3), 10, 6)      # partly off the sample
+    out = upsample_mask(coarse, coarse_grid, beyond, chunks=8).compute()
+    assert not out[:3].any() and not out[:, 5:].any()
+    np.testing.assert_array_equal(out[3:, :5], whole[0:3, 35:40])

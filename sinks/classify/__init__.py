@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import BandMismatchError
 from ..grid import Grid
 
-__all__ = ["ClassificationResult", "classify"]
+__all__ = ["ClassificationResult", "RuleSetup", "classify", "rule_setup"]
 
 log = logging.getLogger("sinks")
 
@@ -74,10 +74,111 @@ def _check_scaled(samples: Sequence[np.ndarray], idx: Mapping[str, int]) -> None
                           "for Sentinel-2 L2A")
 
 
+@dataclass
+class RuleSetup:
+    """What the rules take from a scene sample, computed once per epoch.
+
+    Batch regions of one scene share it, so every region is classified with the
+    scene's thresholds (and costs no Otsu of its own).
+
+    Attributes
+    ----------
+    cfg : RuleConfig
+    roles : tuple of str
+        Band roles of the acquisitions, in band order.
+    grow : int
+        Index of the growing-season acquisition (highest median NDVI).
+    thresholds : dict
+        ``mndwi_water``, ``mvi_mangrove`` (and how each was set), JSON-ready.
+    coastal_source : str
+        ``"polygon"``, ``"derived"`` or ``"none"``.
+    coastal_zone : object
+        The coastal polygon (``"polygon"``), or the coarse boolean zone on
+        ``sample_grid`` (``"derived"``), or ``None``.
+    sample_grid : Grid
+    notes : list of str
+    """
+
+    cfg: Any
+    roles: tuple[str, ...]
+    grow: int
+    thresholds: dict[str, Any]
+    coastal_source: str
+    coastal_zone: Any
+    sample_grid: Grid
+    notes: list[str] = field(default_factory=list)
+
+
+def rule_setup(samples: Sequence[np.ndarray], sample_grid: Grid, *, roles: Sequence[str], rules: Any = None,
+               coastal: Any = None, coastal_buffer_m: float = 2000.0) -> RuleSetup:
+    """Thresholds, growing season and coastal zone of one epoch from its decimated samples.
+
+    Parameters
+    ----------
+    samples : sequence of numpy.ndarray
+        One decimated ``(band, h, w)`` reflectance sample per acquisition, bands in
+        ``roles`` order, on ``sample_grid``.
+    sample_grid : Grid
+    roles : sequence of str
+    rules : RuleConfig, mapping or path, optional
+    coastal : GeoDataFrame or geometry, optional
+        Coastal zone in the grid CRS; derived from open water when not given.
+    coastal_buffer_m : float
+
+    Returns
+    -------
+    RuleSetup
+    """
+    from .coastal import coarse_polygon_mask, derive_coarse_zone, water_mask
+    from .rules import BLOCK_ROLES, load_rules
+    from .thresholds import scene_threshold
+
+    cfg = load_rules(rules)
+    roles = tuple(roles)
+    idx = {r: roles.index(r) for r in BLOCK_ROLES}
+    g, r, n, s1 = idx["green"], idx["red"], idx["nir"], idx["swir1"]
+    notes: list[str] = []
+
+    def nd(s: np.ndarray, a: int, b: int) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (s[a] - s[b]) / (s[a] + s[b])
+
+    _check_scaled(samples, idx)
+    med = [float(np.nanmedian(nd(s, n, r))) if np.isfinite(nd(s, n, r)).any() else -1.0 for s in samples]
+    grow = int(np.argmax(med))
+    mndwi_all = np.concatenate([nd(s, g, s1).ravel() for s in samples])
+    t_w, how_w = scene_threshold(mndwi_all, use_otsu=cfg.water.mndwi.otsu, default=cfg.water.mndwi.default,
+                                 lo=cfg.water.mndwi.min, hi=cfg.water.mndwi.max, name="MNDWI (water)")
+    zone: Any
+    if coastal is not None:
+        coarse = coarse_polygon_mask(coastal, sample_grid)
+        source, zone = "polygon", coastal
+    else:
+        water = water_mask(samples, green=g, red=r, nir=n, swir1=s1, mndwi_t=t_w,
+                           min_frequency=cfg.water.min_frequency, max_ndvi=cfg.water.max_ndvi)
+        coarse = derive_coarse_zone(water, sample_grid, buffer_m=coastal_buffer_m)
+        source, zone = ("derived", coarse) if coarse.any() else ("none", None)
+        if source == "none":
+            notes.append("no open water (sea, estuary) in the scene: no coastal zone, no mangrove class")
+    sg = samples[grow]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mvi_s = np.abs(sg[n] - sg[g]) / np.abs(sg[s1] - sg[g])
+    veg = coarse[: sg.shape[1], : sg.shape[2]] & (nd(sg, n, r) > cfg.mangrove.min_ndvi)
+    t_m, how_m = scene_threshold(np.clip(mvi_s[veg], 0, 50), use_otsu=cfg.mangrove.mvi.otsu,
+                                 default=cfg.mangrove.mvi.default, lo=cfg.mangrove.mvi.min,
+                                 hi=cfg.mangrove.mvi.max, name="MVI (mangrove)")
+    if len(samples) == 1:
+        notes.append("single acquisition: no water-frequency (wetland) or NDVI-amplitude (cropland) evidence")
+    thresholds = {"mndwi_water": t_w, "mndwi_water_method": how_w, "mvi_mangrove": t_m,
+                  "mvi_mangrove_method": how_m, "growing_season_acquisition": grow}
+    return RuleSetup(cfg, roles, grow, thresholds, source, zone, sample_grid, notes)
+
+
 def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any = None,
              samples: Sequence[np.ndarray] | None = None, sample_grid: Grid | None = None,
              coastal: Any = None, coastal_buffer_m: float = 2000.0,
-             mmu_ha: Mapping[str, float] | None = None, chunks: Any = None) -> ClassificationResult:
+             mmu_ha: Mapping[str, float] | None = None, chunks: Any = None,
+             setup: RuleSetup | None = None) -> ClassificationResult:
     """Classify the acquisitions of one epoch.
 
     Parameters
@@ -102,6 +203,10 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
         Minimum mapping unit per class (``{"forest": 0.0667}``).
     chunks : int or (row chunks, column chunks), optional
         Chunks of the masks (default: the scenes' chunks).
+    setup : RuleSetup, optional
+        Thresholds and coastal zone already computed (:func:`rule_setup`), e.g. from the
+        whole scene for one of its regions; ``rules``, ``samples``, ``coastal`` are then
+        not used.
 
     Returns
     -------
@@ -116,7 +221,6 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     if chunks is None:  # the masks follow the scenes' (possibly irregular) chunks
         data = scenes[0].data
         chunks = tuple(data.chunks[-2:]) if hasattr(data, "chunks") else 1024
-    chunk = chunks
     if model is not None:
         from .supervised import load_model, predict
 
@@ -124,59 +228,30 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
         lc = predict(m, scenes, grid=grid)
         return ClassificationResult(sieve_mmu(lc, grid, mmu_ha), "model",
                                     notes=[f"supervised model ({getattr(m, 'meta', {}).get('model_type', '?')})"])
-    from .coastal import coarse_polygon_mask, derive_coarse_zone, polygon_mask, upsample_mask, water_mask
     from .._kernels.rules import rules_block
-    from .rules import BLOCK_ROLES, kernel_arguments, load_rules
+    from .coastal import polygon_mask, upsample_mask
+    from .rules import BLOCK_ROLES, kernel_arguments
     from .sample import SAMPLE_PIXELS, array_sample, sample_grid as make_sample_grid
-    from .thresholds import scene_threshold
 
-    cfg = load_rules(rules)
     for k, sc in enumerate(scenes):
         missing = [r for r in BLOCK_ROLES if r not in _roles(sc)]
         if missing:
             raise BandMismatchError(f"acquisition {k}: the rules need band role(s) {', '.join(missing)}")
-    notes: list[str] = []
-    if samples is None:
-        samples = [array_sample(sc) for sc in scenes]
-        sample_grid = make_sample_grid(grid, max_pixels=SAMPLE_PIXELS)[0]
-        factor = max(1, round(sample_grid.res[0] / grid.res[0]))
-    else:
+    if setup is None:
+        if samples is None:
+            samples = [array_sample(sc) for sc in scenes]
+            sample_grid = make_sample_grid(grid, max_pixels=SAMPLE_PIXELS)[0]
         assert sample_grid is not None
-        factor = max(1, round(sample_grid.res[0] / grid.res[0]))
-    idx = {r: _roles(scenes[0]).index(r) for r in BLOCK_ROLES}
-    g, r, n, s1 = idx["green"], idx["red"], idx["nir"], idx["swir1"]
-
-    def nd(s: np.ndarray, a: int, b: int) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (s[a] - s[b]) / (s[a] + s[b])
-
-    _check_scaled(samples, idx)
-    med = [float(np.nanmedian(nd(s, n, r))) if np.isfinite(nd(s, n, r)).any() else -1.0 for s in samples]
-    grow = int(np.argmax(med))
-    mndwi_all = np.concatenate([nd(s, g, s1).ravel() for s in samples])
-    t_w, how_w = scene_threshold(mndwi_all, use_otsu=cfg.water.mndwi.otsu, default=cfg.water.mndwi.default,
-                                 lo=cfg.water.mndwi.min, hi=cfg.water.mndwi.max, name="MNDWI (water)")
-    if coastal is not None:
-        coarse_zone = coarse_polygon_mask(coastal, sample_grid)
-        zone = polygon_mask(coastal, grid, chunks=chunk)
-        source = "polygon"
+        setup = rule_setup(samples, sample_grid, roles=_roles(scenes[0]), rules=rules, coastal=coastal,
+                           coastal_buffer_m=coastal_buffer_m)
+    if setup.coastal_source == "polygon":
+        zone = polygon_mask(setup.coastal_zone, grid, chunks=chunks)
+    elif setup.coastal_source == "derived":
+        zone = upsample_mask(setup.coastal_zone, setup.sample_grid, grid, chunks=chunks)
     else:
-        water = water_mask(samples, green=g, red=r, nir=n, swir1=s1, mndwi_t=t_w,
-                           min_frequency=cfg.water.min_frequency, max_ndvi=cfg.water.max_ndvi)
-        coarse_zone = derive_coarse_zone(water, sample_grid, buffer_m=coastal_buffer_m)
-        source = "derived" if coarse_zone.any() else "none"
-        zone = upsample_mask(coarse_zone, factor, grid, chunks=chunk) if coarse_zone.any() else None
-        if source == "none":
-            notes.append("no open water (sea, estuary) in the scene: no coastal zone, no mangrove class")
-    sg = samples[grow]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mvi_s = np.abs(sg[n] - sg[g]) / np.abs(sg[s1] - sg[g])
-    veg = coarse_zone[: sg.shape[1], : sg.shape[2]] & (nd(sg, n, r) > cfg.mangrove.min_ndvi)
-    t_m, how_m = scene_threshold(np.clip(mvi_s[veg], 0, 50), use_otsu=cfg.mangrove.mvi.otsu,
-                                 default=cfg.mangrove.mvi.default, lo=cfg.mangrove.mvi.min,
-                                 hi=cfg.mangrove.mvi.max, name="MVI (mangrove)")
-    if len(scenes) == 1:
-        notes.append("single acquisition: no water-frequency (wetland) or NDVI-amplitude (cropland) evidence")
+        zone = None
+    roles_now = _roles(scenes[0])
+    idx = {r: roles_now.index(r) for r in BLOCK_ROLES}
 
     # every acquisition's (band, y, x) blocks go to the kernel as they are: no stacking copy
     arrays = [sc.data for sc in scenes]
@@ -184,9 +259,11 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     if zone is None:
         zone = da.zeros(grid.shape, dtype=bool, chunks=arrays[0].chunks[1:])
     zone = zone.rechunk(arrays[0].chunks[1:])
-    use_zone = source != "none"
+    use_zone = setup.coastal_source != "none"
     roles = tuple(idx[r] for r in BLOCK_ROLES)
-    kargs = kernel_arguments(cfg, mndwi_t=t_w, mvi_t=t_m)
+    grow = setup.grow
+    kargs = kernel_arguments(setup.cfg, mndwi_t=setup.thresholds["mndwi_water"],
+                             mvi_t=setup.thresholds["mvi_mangrove"])
 
     def block(zn: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
         return rules_block(blocks, roles=roles, grow=grow, coastal=zn[0] if use_zone else None, **kargs)
@@ -194,7 +271,6 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     lc = da.map_blocks(block, zone[None], *arrays, drop_axis=0, dtype=np.uint8,
                        meta=np.zeros((0, 0), np.uint8))
     lc = sieve_mmu(lc, grid, mmu_ha)
-    thresholds = {"mndwi_water": t_w, "mndwi_water_method": how_w, "mvi_mangrove": t_m,
-                  "mvi_mangrove_method": how_m, "growing_season_acquisition": grow,
-                  "sample_factor": factor}
-    return ClassificationResult(lc, "rules", thresholds, source, notes)
+    factor = max(1, round(setup.sample_grid.res[0] / grid.res[0]))
+    return ClassificationResult(lc, "rules", {**setup.thresholds, "sample_factor": factor}, setup.coastal_source,
+                                list(setup.notes))

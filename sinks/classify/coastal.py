@@ -86,15 +86,27 @@ def derive_coarse_zone(water: np.ndarray, sgrid: Grid, *, buffer_m: float, min_o
     return dist <= buffer_m
 
 
-def upsample_mask(coarse: np.ndarray, factor: int, grid: Grid, *, chunks: Any) -> Any:
-    """Lazy full-resolution boolean mask: each pixel takes its coarse cell's value."""
+def upsample_mask(coarse: np.ndarray, sample_grid: Grid, grid: Grid, *, chunks: Any) -> Any:
+    """Lazy full-resolution boolean mask on ``grid``: each pixel takes the value of the
+    ``sample_grid`` cell its centre falls in (False outside the sample grid).
+
+    ``grid`` may be any window of the scene the sample was taken from (a batch region):
+    cells are found from the two grids' coordinates, not from pixel indices.
+    """
     import dask.array as da
+
+    t, st = grid.transform, sample_grid.transform
+
+    def cells(centres: np.ndarray, origin: float, step: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.floor((centres - origin) / step + 1e-9).astype(np.int64)
+        inside = (idx >= 0) & (idx < n)
+        return np.clip(idx, 0, n - 1), inside
 
     def block(block_info: dict | None = None) -> np.ndarray:
         (r0, r1), (c0, c1) = block_info[None]["array-location"]
-        rows = np.minimum(np.arange(r0, r1) // factor, coarse.shape[0] - 1)
-        cols = np.minimum(np.arange(c0, c1) // factor, coarse.shape[1] - 1)
-        return coarse[np.ix_(rows, cols)]
+        rows, rin = cells(t.f + (np.arange(r0, r1) + 0.5) * t.e, st.f, st.e, coarse.shape[0])
+        cols, cin = cells(t.c + (np.arange(c0, c1) + 0.5) * t.a, st.c, st.a, coarse.shape[1])
+        return coarse[np.ix_(rows, cols)] & rin[:, None] & cin[None, :]
 
     return da.map_blocks(block, chunks=grid.chunks(chunks), dtype=bool, meta=np.zeros((0, 0), bool))
 

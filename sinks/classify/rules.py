@@ -40,6 +40,7 @@ is NaN or cloudy at a pixel is simply not counted there.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -132,6 +133,13 @@ class RuleConfig(_M):
 
 
 def _defaults() -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy(_packaged_rules())
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_rules() -> dict[str, Any]:
     import yaml
 
     path = Path(__file__).resolve().parents[1] / "data" / "rules.yaml"

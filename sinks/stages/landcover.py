@@ -44,12 +44,13 @@ def _source(ctx: "RunContext") -> "RunContext":
     return ctx.cache.get("base") or ctx
 
 
-def _samples(ctx: "RunContext", ep: "EpochData") -> tuple[list[np.ndarray] | None, Any]:
+def _samples(ctx: "RunContext", ep: "EpochData") -> tuple[list[np.ndarray], Any, bool]:
     """Decimated reflectance of each acquisition, for per-scene (Otsu) thresholds.
 
     Taken from the whole scene when this is a batch region, so every region is
     classified with the same thresholds; from the region itself if the scene
-    cannot be sampled (e.g. a damaged tile outside the region).
+    cannot be sampled (e.g. a damaged tile outside the region).  Returns the samples,
+    their grid, and whether they are the whole scene's.
     """
     from ..classify.sample import overview_sample
 
@@ -67,8 +68,25 @@ def _samples(ctx: "RunContext", ep: "EpochData") -> tuple[list[np.ndarray] | Non
             if src is ctx:
                 raise
             log.info("scene sample of epoch %s failed (%s); sampling the region", ep.name, exc)
-            return sample(ctx, ep)
-    return src.cache[key]
+            return (*sample(ctx, ep), False)
+    return (*src.cache[key], True)
+
+
+def _rule_setup(ctx: "RunContext", ep: "EpochData") -> Any:
+    """Thresholds and coastal zone of the epoch, from the whole scene's sample (computed once)."""
+    from ..classify import rule_setup
+
+    cs = ctx.spec.classification
+    src = _source(ctx)
+    key = f"rules:{ep.name}"
+    if key in src.cache:
+        return src.cache[key]
+    samples, sample_grid, whole_scene = _samples(ctx, ep)
+    setup = rule_setup(samples, sample_grid, roles=[str(b) for b in ep.refl.band.values], rules=cs.rules,
+                       coastal=ctx.cache.get("aoi", {}).get("coastal_zone"), coastal_buffer_m=cs.coastal_buffer_m)
+    if whole_scene:
+        src.cache[key] = setup
+    return setup
 
 
 def _model(ctx: "RunContext") -> Any:
@@ -123,10 +141,8 @@ def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
     cs = ctx.spec.classification
     scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
     model = _model(ctx)
-    samples, sample_grid = (None, None) if model is not None else _samples(ctx, ep)
-    coastal = ctx.cache.get("aoi", {}).get("coastal_zone")
-    res = classify(scenes, grid=ctx.grid, rules=cs.rules, model=model, samples=samples, sample_grid=sample_grid,
-                   coastal=coastal, coastal_buffer_m=cs.coastal_buffer_m, mmu_ha=cs.mmu_ha)
+    setup = None if model is not None else _rule_setup(ctx, ep)
+    res = classify(scenes, grid=ctx.grid, model=model, setup=setup, mmu_ha=cs.mmu_ha)
     ep.layers["landcover"] = res.landcover
     path = landcover_path(ctx, ep.name)
     ep.outputs.append(RasterOutput(path, res.landcover, nodata=NODATA, categorical=True, colormap=colormap(),
