@@ -15,7 +15,6 @@ Results: ``benchmarks/results/scaling.json``.
 from __future__ import annotations
 
 import argparse
-import math
 import shutil
 import sys
 import tempfile
@@ -23,31 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SINKS, median_of, run_measured, save, table  # noqa: E402
+from bench_batch import grid_regions  # noqa: E402
 from bench_pipeline import scene  # noqa: E402
-
-
-def _regions(spec: Path, n: int, out: Path) -> Path:
-    import geopandas as gpd
-    from shapely.geometry import box
-
-    from sinks.pipeline import prepare
-    from sinks.spec import load_spec
-
-    parsed, path = load_spec(spec)
-    grid = prepare(parsed, spec_path=path, out=out / "tmp", overwrite=True).grid
-    left, bottom, right, top = grid.bounds
-    k = max(1, int(math.ceil(math.sqrt(n))))
-    w, h = (right - left) / k, (top - bottom) / k
-    geoms, ids = [], []
-    for i in range(k):
-        for j in range(k):
-            if len(ids) == n:
-                break
-            geoms.append(box(left + j * w, top - (i + 1) * h, left + (j + 1) * w, top - i * h))
-            ids.append(f"R{len(ids):03d}")
-    p = out / "regions.gpkg"
-    gpd.GeoDataFrame({"region_id": ids}, geometry=geoms, crs=grid.crs).to_file(p)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                                  env={"DASK_NUM_WORKERS": str(threads)}) for _ in range(args.repeats)]
             rows.append({"case": f"sinks run, threaded, {threads} thread(s)", **median_of(runs)})
         rows[1]["speedup"] = rows[0]["wall_s"] / rows[1]["wall_s"]
-        regions = _regions(spec, args.regions, work)
+        regions = grid_regions(spec, args.regions, work)
         for label, extra in (("threaded", []), ("LocalCluster 2 workers", ["--workers", "2"])):
             runs = [run_measured([*SINKS, "-q", "batch", str(spec), "--regions", str(regions), "--id-field",
                                   "region_id", "--out", str(work / f"batch-{len(extra)}"), "--restart", *extra])

@@ -5,13 +5,34 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit
-from .sieve import _find, _union
 
 __all__ = ["label_equal"]
 
 
 @jit
+def _find(parent, i):  # noqa: ANN001, ANN202
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@jit
+def _union(parent, a, b):  # noqa: ANN001, ANN202
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra < rb:
+        parent[rb] = ra
+    elif rb < ra:
+        parent[ra] = rb
+
+
+@jit
 def _label_equal(img, eight, labels):  # noqa: ANN001, ANN202
+    """One raster pass with union-find on provisional labels.  Under 8-connectivity, if the
+    pixel above has the same value, every other labelled neighbour of that value (left,
+    upper left, upper right) touches it too, so its label is taken with no union;
+    otherwise only the upper-right neighbour can join two provisional labels.  A patch's
+    smallest provisional label is that of its first pixel in scan order: its root."""
     h, w = img.shape
     parent = np.empty(64, dtype=np.int64)
     parent[0] = 0

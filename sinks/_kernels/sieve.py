@@ -12,94 +12,20 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit
+from .label import _label_equal
 
 __all__ = ["sieve_class"]
-
-
-@jit
-def _find(parent, i):  # noqa: ANN001, ANN202
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-@jit
-def _union(parent, a, b):  # noqa: ANN001, ANN202
-    ra, rb = _find(parent, a), _find(parent, b)
-    if ra < rb:
-        parent[rb] = ra
-    elif rb < ra:
-        parent[ra] = rb
-
-
-@jit
-def _label(block, code, labels):  # noqa: ANN001, ANN202
-    """8-connected labels of ``block == code`` (1.., raster-scan order of first pixels); returns sizes.
-
-    One raster pass with union-find on provisional labels.  If the pixel above is in
-    the class, every other labelled neighbour (left, upper left, upper right) touches it
-    too, so its label is taken with no union; otherwise only the upper-right neighbour
-    can join two provisional labels.
-    """
-    h, w = block.shape
-    parent = np.empty(h * w // 2 + 2, dtype=np.int64)
-    nxt = 1
-    parent[0] = 0
-    for y in range(h):
-        for x in range(w):
-            if block[y, x] != code:
-                labels[y, x] = 0
-                continue
-            up = labels[y - 1, x] if y > 0 else 0
-            if up:
-                labels[y, x] = up
-                continue
-            ne = labels[y - 1, x + 1] if y > 0 and x + 1 < w else 0
-            left = labels[y, x - 1] if x > 0 else 0
-            if left == 0 and y > 0 and x > 0:
-                left = labels[y - 1, x - 1]
-            if left:
-                labels[y, x] = left
-                if ne:
-                    _union(parent, left, ne)
-                continue
-            if ne:
-                labels[y, x] = ne
-                continue
-            if nxt >= parent.shape[0]:
-                grown = np.empty(parent.shape[0] * 2, dtype=np.int64)
-                grown[:parent.shape[0]] = parent
-                parent = grown
-            parent[nxt] = nxt
-            labels[y, x] = nxt
-            nxt += 1
-    # a patch's smallest provisional label is that of its first pixel in scan order: its root
-    final = np.zeros(nxt, dtype=np.int64)
-    count = 0
-    for i in range(1, nxt):
-        r = _find(parent, i)
-        if r == i:
-            count += 1
-            final[i] = count
-        else:
-            final[i] = final[r]
-    sizes = np.zeros(count + 1, dtype=np.int64)
-    for y in range(h):
-        for x in range(w):
-            lab = labels[y, x]
-            if lab:
-                lab = final[lab]
-                labels[y, x] = lab
-                sizes[lab] += 1
-    return sizes
 
 
 @jit
 def _sieve(block, code, n, nodata, out):  # noqa: ANN001, ANN202
     h, w = block.shape
     labels = np.empty((h, w), dtype=np.int32)
-    sizes = _label(block, code, labels)
+    mask = np.empty((h, w), dtype=np.uint8)
+    for y in range(h):
+        for x in range(w):
+            mask[y, x] = 1 if block[y, x] == code else 0
+    sizes, _values = _label_equal(mask, True, labels)
     nlab = sizes.shape[0] - 1
     small = np.zeros(nlab + 1, dtype=np.int64)   # compact index of each small patch (0: not small)
     nsmall = 0
