@@ -16,15 +16,17 @@ need.  Patches smaller than ``min_patch_ha`` are dropped.
 
 Memory follows the window size, not the raster: each redline is processed over its
 bounding box only, cut into windows of ``chunks`` × ``chunks`` pixels aligned on the
-raster grid.  Within a window, connected components are labelled
-(:func:`scipy.ndimage.label`) and polygonised in *pixel coordinates*
-(:func:`rasterio.features.shapes`); pieces of one patch that fall in different windows
-are joined afterwards (same redline and from → to pair, touching across the window
-edge: sharing an edge, or also a corner under 8-connectivity).  Pixel coordinates are
-exact integers, so the joins, pixel counts, areas and geometries do not depend on the
-window size.  Geometries are converted to the raster CRS at the end and written as
-MultiPolygons (an 8-connected patch whose pixels touch only at a corner is not a
-valid single polygon).
+raster grid.  Within a window, patches are labelled (one compiled pass for every change
+code, :func:`sinks._kernels.label.label_equal`), pieces too small to keep that cannot
+continue into a neighbouring window are dropped, and the rest are polygonised in *pixel
+coordinates* (:func:`rasterio.features.shapes`, 4-connected, so every polygon is
+valid; an 8-connected patch whose pixels meet only at a corner becomes a MultiPolygon).
+Pieces of one patch in different windows are found by their touching edges (or
+corners, under 8-connectivity); such a patch is then drawn again from the rasters over
+its bounding box (or, when that box is too large for memory, dissolved from its
+pieces).  Pixel coordinates are exact integers, so pixel counts, areas and geometries
+do not depend on the window size.  Geometries are converted to the raster CRS at the
+end and written as MultiPolygons.
 
 Overlapping redlines: a patch belongs to *each* redline it lies in, so the same pixels
 may appear under two redline ids; per-redline totals are then right for each
@@ -46,6 +48,10 @@ from .landcover import NAMES
 __all__ = ["find_encroachment", "encroachment_summary", "summary_table", "write_patches", "PATCH_COLUMNS"]
 
 log = logging.getLogger("sinks")
+
+#: Largest bounding box (pixels) of a patch spanning windows that is drawn again from the rasters
+#: in memory (about 8 bytes a pixel); larger ones are dissolved from their window pieces.
+_REDRAW_MAX_PX = 64_000_000
 
 #: Attribute columns of the patch table, in order (the redline id column follows ``patch_id``).
 PATCH_COLUMNS = ("patch_id", "from_class", "to_class", "area_ha", "pixels", "lon", "lat")
@@ -79,7 +85,7 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
 
     from ._kernels.label import label_equal
 
-    labels, pixels, codes = label_equal(np.where(mask, code, 0).astype(code.dtype), connectivity=connectivity)
+    labels, pixels, codes, first = label_equal(np.where(mask, code, 0).astype(code.dtype), connectivity=connectivity)
     flat = labels.ravel()
     if np.ndim(area) == 0:
         ha = pixels * float(area)  # type: ignore[arg-type]
@@ -109,8 +115,10 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
         geoms = shapely.multipolygons(parts[poly], indices=inverse[order][owner[poly]])
     else:
         geoms = geoms[np.argsort(inverse)]
+    seed_r, seed_c = np.divmod(first[uniq], code.shape[1])
     return {"code": np.asarray(codes, dtype=np.int64)[uniq], "geom": geoms, "pixels": pixels[uniq].astype(np.int64),
-            "ha": np.asarray(ha, dtype=np.float64)[uniq], "edge": edge[uniq]}
+            "ha": np.asarray(ha, dtype=np.float64)[uniq], "edge": edge[uniq],
+            "seed": np.column_stack([seed_r + row, seed_c + col])}
 
 
 def _join(parts: list[dict[str, np.ndarray]], connectivity: int) -> dict[str, np.ndarray]:
@@ -124,6 +132,7 @@ def _join(parts: list[dict[str, np.ndarray]], connectivity: int) -> dict[str, np
     win = np.concatenate([np.full(len(p["code"]), i) for i, p in enumerate(parts)])
     code = np.concatenate([p["code"] for p in parts])
     geom = np.concatenate([p["geom"] for p in parts])
+    seed = np.concatenate([p["seed"] for p in parts])
     pixels = np.concatenate([p["pixels"] for p in parts])
     ha = np.concatenate([p["ha"] for p in parts])
     edge = np.flatnonzero(np.concatenate([p["edge"] for p in parts]))
@@ -151,21 +160,73 @@ def _join(parts: list[dict[str, np.ndarray]], connectivity: int) -> dict[str, np
                 parent[max(ra, rb)] = min(ra, rb)
     root = np.array([find(k) for k in range(len(code))], dtype=np.int64)
     groups, inverse = np.unique(root, return_inverse=True)
-    out_geom = geom[groups].copy()
     sizes = np.bincount(inverse)
-    multi = np.flatnonzero(sizes > 1)
-    if len(multi):
-        order = np.argsort(inverse, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(sizes)])
-        for g in multi:
-            # Pieces of different windows never overlap; with every edge cut at pixel corners
-            # (pixel coordinates: unit segments) they are a correctly noded coverage, whose
-            # union is fast.  Collinear vertices are removed again afterwards.
-            pieces = shapely.segmentize(geom[order[bounds[g]:bounds[g + 1]]], 1.0)
-            u = shapely.simplify(shapely.coverage_union_all(pieces), 0.0, preserve_topology=False)
-            out_geom[g] = u if shapely.is_valid(u) else shapely.make_valid(u)
-    return {"code": code[groups], "geom": shapely.normalize(out_geom), "pixels": np.bincount(inverse, weights=pixels)
-            .astype(np.int64), "ha": np.bincount(inverse, weights=ha)}
+    members = np.empty(len(groups), dtype=object)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    for g in np.flatnonzero(sizes > 1):
+        members[g] = geom[order[starts[g]:starts[g + 1]]]
+    return {"code": code[groups], "geom": geom[groups].copy(), "seed": seed[groups],
+            "pixels": np.bincount(inverse, weights=pixels).astype(np.int64), "ha": np.bincount(inverse, weights=ha),
+            "bounds": _group_bounds(geom, inverse, len(groups)), "members": members}
+
+
+def _dissolve(pieces: np.ndarray) -> Any:
+    """Union of one patch's window pieces (for patches too large to draw again in memory).
+
+    Pieces of different windows never overlap; with every edge cut at pixel corners
+    (pixel coordinates: unit segments) they are a correctly noded coverage, whose union
+    is fast.  Collinear vertices are removed again afterwards.
+    """
+    import shapely
+
+    u = shapely.simplify(shapely.coverage_union_all(shapely.segmentize(pieces, 1.0)), 0.0, preserve_topology=False)
+    return u if shapely.is_valid(u) else shapely.make_valid(u)
+
+
+def _group_bounds(geom: np.ndarray, inverse: np.ndarray, n: int) -> np.ndarray:
+    """``(minx, miny, maxx, maxy)`` of each group's pieces (pixel coordinates)."""
+    import shapely
+
+    b = shapely.bounds(geom)
+    out = np.empty((n, 4))
+    out[:, :2] = np.inf
+    out[:, 2:] = -np.inf
+    np.minimum.at(out[:, 0], inverse, b[:, 0])
+    np.minimum.at(out[:, 1], inverse, b[:, 1])
+    np.maximum.at(out[:, 2], inverse, b[:, 2])
+    np.maximum.at(out[:, 3], inverse, b[:, 3])
+    return out
+
+
+def _redraw(a: Any, b: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int, seed: np.ndarray,
+            connectivity: int) -> Any:
+    """The polygon of a patch spanning several windows, drawn again from the rasters over its box.
+
+    Cheaper and simpler than dissolving its window pieces: the patch is the component
+    of its change code (inside the redline) holding its seed pixel.
+    """
+    import json
+
+    import shapely
+    from affine import Affine
+    from rasterio.features import rasterize, shapes
+    from rasterio.windows import Window
+
+    from ._kernels.label import label_equal
+    from .change import change_codes
+
+    c0, r0, c1, r1 = (int(round(v)) for v in bounds)
+    win = Window(c0, r0, c1 - c0, r1 - r0)
+    codes = change_codes(a.read(1, window=win), b.read(1, window=win))
+    inside = rasterize([(geom, 1)], out_shape=codes.shape, transform=grid.subgrid(win).transform, fill=0,
+                       dtype="uint8", all_touched=False).astype(bool)
+    mask = (inside & (codes == code)).view(np.uint8)
+    labels, _sizes, _values, _first = label_equal(mask, connectivity=connectivity)
+    own = labels == labels[int(seed[0]) - r0, int(seed[1]) - c0]
+    polys = [shapely.from_geojson(json.dumps(g)) for g, _v in
+             shapes(own.view(np.uint8), mask=own, connectivity=4, transform=Affine.translation(c0, r0))]
+    return shapely.normalize(shapely.multipolygons(polys))
 
 
 def _to_multi(geoms: np.ndarray) -> np.ndarray:
@@ -184,7 +245,7 @@ def _to_multi(geoms: np.ndarray) -> np.ndarray:
 
 
 def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: Any, *, id_field: str,
-                      min_patch_ha: float = 0.05, connectivity: int = 8, chunks: int = 2048) -> Any:
+                      min_patch_ha: float = 0.05, connectivity: int = 8, chunks: int = 4096) -> Any:
     """Encroachment patches inside each redline.
 
     Parameters
@@ -223,6 +284,7 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
     import geopandas as gpd
     import pandas as pd
     import rasterio
+    import shapely
     from rasterio.features import rasterize
     from rasterio.windows import Window
 
@@ -276,8 +338,17 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
             if np.ndim(area) == 0:  # whole-pixel areas: exact whatever the windows were
                 p["ha"] = p["pixels"] * float(area)
             keep = p["ha"] + 1e-12 >= min_patch_ha
+            spans = np.array([m is not None for m in p["members"]], dtype=bool)
+            for g in np.flatnonzero(keep & spans):  # patches spanning windows
+                c0, r0, c1, r1 = p["bounds"][g]
+                if (c1 - c0) * (r1 - r0) <= _REDRAW_MAX_PX:
+                    p["geom"][g] = _redraw(a, b, geom, grid, p["bounds"][g], int(p["code"][g]), p["seed"][g],
+                                           connectivity)
+                else:
+                    p["geom"][g] = _dissolve(p["members"][g])
             if keep.any():
-                found.append({"redline": np.full(int(keep.sum()), k), **{n: v[keep] for n, v in p.items()}})
+                found.append({"redline": np.full(int(keep.sum()), k), "geom": shapely.normalize(p["geom"][keep]),
+                              **{n: p[n][keep] for n in ("code", "pixels", "ha")}})
         crs = grid.crs
         t = grid.transform
     cols = [id_field, "from_class", "to_class", "area_ha", "pixels"]

@@ -143,7 +143,7 @@ def test_reprojected_redlines_and_bad_inputs(pair, redlines, make_tile):
         find_encroachment(pair[0], other, redlines, id_field="rid")
 
 
-def test_random_maps_valid_geometry_and_window_independent(make_tile):
+def test_random_maps_valid_geometry_and_window_independent(make_tile, monkeypatch):
     """Noisy maps: every patch a valid MultiPolygon, areas and shapes equal for any window size."""
     rng = np.random.default_rng(11)
     a = rng.choice(np.array([F, G, C], np.uint8), size=(60, 70), p=[0.6, 0.3, 0.1])
@@ -157,3 +157,10 @@ def test_random_maps_valid_geometry_and_window_independent(make_tile):
         p = find_encroachment(lc1, lc2, red, id_field="rid", min_patch_ha=0.0, chunks=chunks)
         assert p.is_valid.all() and _rows(p) == _rows(ref)
         assert all(g1.equals(g2) for g1, g2 in zip(p.geometry, ref.geometry))
+    # patches spanning windows are drawn again from the rasters; too large ones are dissolved from their pieces
+    import sinks.encroachment as enc
+
+    monkeypatch.setattr(enc, "_REDRAW_MAX_PX", 0)
+    p = find_encroachment(lc1, lc2, red, id_field="rid", min_patch_ha=0.0, chunks=7)
+    assert p.is_valid.all() and _rows(p) == _rows(ref)
+    assert all(g1.equals(g2) for g1, g2 in zip(p.geometry, ref.geometry))

@@ -80,6 +80,7 @@ def _label_equal(img, eight, labels):  # noqa: ANN001, ANN202
             final[i] = final[r]
     sizes = np.zeros(count + 1, dtype=np.int64)
     values = np.zeros(count + 1, dtype=np.int64)
+    first = np.full(count + 1, -1, dtype=np.int64)
     for y in range(h):
         for x in range(w):
             lab = labels[y, x]
@@ -88,10 +89,13 @@ def _label_equal(img, eight, labels):  # noqa: ANN001, ANN202
                 labels[y, x] = lab
                 sizes[lab] += 1
                 values[lab] = img[y, x]
-    return sizes, values
+                if first[lab] < 0:
+                    first[lab] = y * w + x
+    return sizes, values, first
 
 
-def label_equal(img: np.ndarray, *, connectivity: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def label_equal(img: np.ndarray, *, connectivity: int = 8
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Label patches of equal non-zero value.
 
     Parameters
@@ -102,11 +106,12 @@ def label_equal(img: np.ndarray, *, connectivity: int = 8) -> tuple[np.ndarray, 
 
     Returns
     -------
-    (labels, sizes, values)
+    (labels, sizes, values, first)
         ``int32`` labels (1.. in raster-scan order of each patch's first pixel, 0 for
-        background), the pixel count and the value of each label (index 0 unused).
+        background), and per label (index 0 unused) its pixel count, its value and the
+        flat index of its first pixel.
     """
     img = np.ascontiguousarray(img)
     labels = np.empty(img.shape, dtype=np.int32)
-    sizes, values = _label_equal(img, connectivity == 8, labels)
-    return labels, sizes, values
+    sizes, values, first = _label_equal(img, connectivity == 8, labels)
+    return labels, sizes, values, first

@@ -25,7 +25,7 @@ def _sieve(block, code, n, nodata, out):  # noqa: ANN001, ANN202
     for y in range(h):
         for x in range(w):
             mask[y, x] = 1 if block[y, x] == code else 0
-    sizes, _values = _label_equal(mask, True, labels)
+    sizes, _values, _first = _label_equal(mask, True, labels)
     nlab = sizes.shape[0] - 1
     small = np.zeros(nlab + 1, dtype=np.int64)   # compact index of each small patch (0: not small)
     nsmall = 0

@@ -54,7 +54,11 @@ def stage_change(ctx: "RunContext") -> None:
 
 
 def stage_zonal(ctx: "RunContext") -> None:
-    """Indicator tables for every redline and region (GeoPackage, GeoParquet, CSV)."""
+    """Indicator tables for every redline and region (GeoPackage, GeoParquet, CSV).
+
+    In a batch region only the polygons that intersect the region are tabulated (the
+    others would be all nodata).
+    """
     from ..indicators import region_indicators, write_indicator_tables
     from .carbon import carbon_table
     from .landcover import landcover_path
@@ -71,6 +75,12 @@ def stage_zonal(ctx: "RunContext") -> None:
         if zones is None or ref is None or not len(zones):
             continue
         id_field = ref.id_field or _default_id(zones)
+        if ctx.region is not None:  # a batch region: the AOI polygons that reach into it
+            zones = zones[zones.intersects(ctx.region)]
+            if not len(zones):
+                section[name] = {"id_field": id_field, "count": 0, "files": [],
+                                 "note": "no polygon of this layer intersects the region"}
+                continue
         gdf = region_indicators(
             zones, id_field=id_field, landcover=landcover, years=years, table=carbon_table(ctx),
             volume_m3_per_ha=cs.volume_m3_per_ha, carbon_per_m3=cs.carbon_per_m3,
