@@ -603,6 +603,18 @@ def mapped_area_ha(map_path: str | os.PathLike, *, pixel_area_ha: float | None =
     return {NAMES[c]: float(areas[c]) for c in sorted(NAMES) if areas[c] > 0}
 
 
+def _sample_map(ds: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Map codes at (row, col) pixels, nodata as 0: one small read per sample."""
+    from rasterio.windows import Window
+
+    out = np.zeros(rows.size, dtype=np.int64)
+    for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist())):
+        out[i] = int(ds.read(1, window=Window(c, r, 1, 1))[0, 0])
+    if ds.nodata is not None:
+        out[out == ds.nodata] = NODATA
+    return out
+
+
 def _scan_map(ds: Any, name: str, *, pixel_area_ha: float | None, rows: np.ndarray | None,
               cols: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """One block-wise pass: mapped area per code (length 256) and map codes at (rows, cols)."""
@@ -709,7 +721,8 @@ def _label_code(value: Any) -> int | None:
 
 
 def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.GeoDataFrame", *,
-               label_field: str, pixel_area_ha: float | None = None, layer: str | None = None) -> AccuracyResult:
+               label_field: str, pixel_area_ha: float | None = None, layer: str | None = None,
+               mapped_areas_ha: Mapping[int, float] | None = None) -> AccuracyResult:
     """Assess a land-cover map against a reference sample (Olofsson et al. 2014).
 
     Parameters
@@ -726,6 +739,9 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
         ellipsoid for geographic CRSs).
     layer : str, optional
         Layer of the reference file.
+    mapped_areas_ha : mapping, optional
+        Mapped area (ha) of each legend code, when already counted (a run counts them
+        once per map): the map is then only read at the samples, not scanned whole.
 
     Returns
     -------
@@ -771,7 +787,14 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
         inside = (cols >= 0) & (cols < ds.width) & (rows >= 0) & (rows < ds.height)
         labelled = ref_codes >= 0
         use = inside & labelled
-        areas, values = _scan_map(ds, map_name, pixel_area_ha=pixel_area_ha, rows=rows[use], cols=cols[use])
+        if mapped_areas_ha is None:
+            areas, values = _scan_map(ds, map_name, pixel_area_ha=pixel_area_ha, rows=rows[use], cols=cols[use])
+        else:
+            areas = np.zeros(256, dtype=np.float64)
+            for code, ha in mapped_areas_ha.items():
+                if int(code) != NODATA:
+                    areas[int(code)] = float(ha)
+            values = _sample_map(ds, rows[use], cols[use])
 
     map_codes = np.zeros(len(gdf), dtype=np.int64)
     map_codes[use] = values

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 
 from ._versions import versions
 
-__all__ = ["sha256_file", "describe_inputs", "Timer", "manifest_dict"]
+__all__ = ["sha256_file", "describe_inputs", "hash_in_background", "Timer", "manifest_dict"]
 
 
 def sha256_file(path: str | os.PathLike, *, bufsize: int = 4 << 20) -> str:
@@ -45,6 +45,27 @@ def describe_inputs(paths: Iterable[str | os.PathLike], *, threads: int = 2) -> 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
         hashes = list(ex.map(sha256_file, uniq))
     return [{"path": p, "bytes": os.path.getsize(p), "sha256": h} for p, h in zip(uniq, hashes)]
+
+
+def hash_in_background(paths: Iterable[str | os.PathLike]) -> threading.Thread:
+    """Hash ``paths`` on a daemon thread, filling the per-process cache of :func:`sha256_file`.
+
+    A run starts this before computing, so the hashes its manifest needs are ready (or
+    nearly) when it finishes, instead of costing a serial pass over every input at the
+    end.  Errors are left for :func:`describe_inputs` to raise.
+    """
+    files = sorted({str(Path(p)) for p in paths})
+
+    def work() -> None:
+        for p in files:
+            try:
+                sha256_file(p)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=work, name="sinks-hash-inputs", daemon=True)
+    thread.start()
+    return thread
 
 
 class Timer:

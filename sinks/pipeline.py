@@ -28,7 +28,7 @@ import numpy as np
 from .errors import NoOverlapError, OutputExistsError
 from .grid import Grid
 from .io import Scene, aligned_chunks, derive_grid, expand_tiles, open_epoch, tiles_from_files, tiles_from_stac
-from .manifest import Timer, describe_inputs, manifest_dict
+from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
 from .outputs import RasterOutput, atomic_write_json, write_rasters
 from .sensors import SensorProfile
 from .spec import EpochSpec, PipelineSpec, load_spec
@@ -325,6 +325,8 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
     # GDAL's block cache holds the written stage files' blocks until they are flushed;
     # capped so memory stays bounded whatever the raster size (a user's GDAL_CACHEMAX wins)
     cache = {} if os.environ.get("GDAL_CACHEMAX") else {"GDAL_CACHEMAX": GDAL_CACHE_MB * 1024 * 1024}
+    if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
+        ctx.cache["hashing"] = hash_in_background(ctx.inputs)
     with dask.config.set(scheduler=scheduler or "threads"), rasterio.Env(**cache):
         for ep in ctx.epochs:
             for name, fn, enabled in EPOCH_STAGES:
@@ -392,6 +394,8 @@ def _finish(ctx: RunContext) -> dict[str, Any]:
         if tifs:
             summary["stac"] = str(write_run_catalog(ctx.out, rasters=tifs, summary=summary).relative_to(ctx.out))
     with ctx.timer.stage("manifest"):
+        if "hashing" in ctx.cache:
+            ctx.cache["hashing"].join()
         inputs = describe_inputs(ctx.inputs)
     manifest = manifest_dict(spec=spec.model_dump(mode="json"), spec_path=str(ctx.spec_path or ""),
                              inputs=inputs, outputs=summary["outputs"], timings=ctx.timer.timings,

@@ -241,6 +241,23 @@ def test_assess_map_points(lc_map: Path, tmp_path: Path) -> None:
     assert r.sources == {"map": str(lc_map), "reference": str(ref), "label_field": "label"}
 
 
+def test_assess_map_with_areas_already_counted(lc_map: Path, tmp_path: Path) -> None:
+    """Given the mapped areas, the map is only read at the samples: same estimates."""
+    from sinks.carbon import class_areas_ha
+    from sinks.io import read_categorical
+
+    ref = _reference(tmp_path / "ref.gpkg")
+    arr, grid, _nd = read_categorical(lc_map)
+    counted = class_areas_ha(arr, grid, nodata=0).as_dict()
+    with pytest.warns(SinksWarning):
+        scanned = assess_map(lc_map, ref, label_field="label")
+    with pytest.warns(SinksWarning):
+        sampled = assess_map(lc_map, ref, label_field="label", mapped_areas_ha=counted)
+    _check_tiny(sampled)
+    np.testing.assert_allclose(sampled.area_ha, scanned.area_ha, rtol=1e-12)
+    assert sampled.n_dropped == scanned.n_dropped and sampled.overall_accuracy == scanned.overall_accuracy
+
+
 def test_assess_map_polygons_in_other_crs(lc_map: Path, tmp_path: Path) -> None:
     ref = _reference(tmp_path / "ref.geojson", polygons=True, crs="EPSG:4326")
     with warnings.catch_warnings():

@@ -210,7 +210,9 @@ def stage_accuracy(ctx: "RunContext") -> None:
         if field:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                res = assess_map(landcover_path(ctx, ep.name), ref.path, label_field=field)
+                counted = (ctx.cache.get("class_areas") or {}).get(ep.name)
+                res = assess_map(landcover_path(ctx, ep.name), ref.path, label_field=field,
+                                 mapped_areas_ha=None if counted is None else counted.as_dict())
             for w in caught:
                 log.info("accuracy %s: %s", ep.name, w.message)
             entry = res.to_dict()
