@@ -255,16 +255,20 @@ EPOCH_STAGES: list[tuple[str, Callable[[RunContext, EpochData], None], Callable[
      lambda s: s.classification.enabled and s.carbon.enabled),
 ]
 
+def _zonal_enabled(s: PipelineSpec) -> bool:
+    return (s.classification.enabled and s.carbon.enabled and s.zonal.enabled
+            and (s.aoi.redlines is not None or s.aoi.regions is not None))
+
+
 #: Ordered run-level stages that work from written files (name, function, enabled(spec)).
 STAGES: list[tuple[str, Callable[[RunContext], None], Callable[[PipelineSpec], bool]]] = [
+    ("zonal_start", _stage("areas", "stage_zonal_start"), _zonal_enabled),
     ("landcover", _stage("landcover", "stage_landcover_summary"), lambda s: s.classification.enabled),
     ("accuracy", _stage("landcover", "stage_accuracy"),
      lambda s: s.classification.enabled and s.reference is not None),
     ("carbon", _stage("carbon", "stage_carbon"), lambda s: s.classification.enabled and s.carbon.enabled),
     ("change", _stage("areas", "stage_change"), lambda s: s.classification.enabled and len(s.epochs) > 1),
-    ("zonal", _stage("areas", "stage_zonal"),
-     lambda s: s.classification.enabled and s.carbon.enabled and s.zonal.enabled
-     and (s.aoi.redlines is not None or s.aoi.regions is not None)),
+    ("zonal", _stage("areas", "stage_zonal"), _zonal_enabled),
     ("goals", _stage("areas", "stage_goals"),
      lambda s: s.classification.enabled and s.carbon.enabled and s.goals.enabled),
 ]
@@ -336,11 +340,17 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
             ctx.say(f"epoch {ep.name}: computing and writing {len(ep.outputs)} layers")
             with ctx.timer.stage("compute_write"):
                 _write_epoch(ctx, ep)
-        for name, fn, enabled in STAGES:
-            if enabled(spec):
-                ctx.say(f"stage {name}")
-                with ctx.timer.stage(name):
-                    fn(ctx)
+        try:
+            for name, fn, enabled in STAGES:
+                if enabled(spec):
+                    ctx.say(f"stage {name}")
+                    with ctx.timer.stage(name):
+                        fn(ctx)
+        finally:  # a stage failed while the indicator tables computed in a child process
+            pending = ctx.cache.pop("zonal_pending", None)
+            if pending is not None:
+                pending[1].cancel()
+                pending[0].shutdown(wait=True, cancel_futures=True)
     return _finish(ctx)
 
 

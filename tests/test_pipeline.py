@@ -111,3 +111,25 @@ def test_missing_tile_at_run_exit_2(make_tile, tmp_path, capsys):
         main(["run", str(spec), "--out", str(tmp_path / "out")])
     assert ei.value.code == 2
     assert "epochs.1.scenes.0.tiles.0" in capsys.readouterr().err
+
+
+def test_indicator_tables_in_a_child_process_equal_inline(tmp_path, monkeypatch):
+    """Large grids compute the redline/region tables in a child process: same tables as inline."""
+    import pandas as pd
+
+    import sinks.stages.areas as areas
+    from sinks.pipeline import run
+    from sinks.spec import load_spec
+
+    root = Path(__file__).resolve().parents[1]
+    spec, _ = load_spec(root / "sample_rasters" / "pipeline.yaml")
+    spec = spec.model_copy(update={"reference": None})
+    inline = run(spec, out=tmp_path / "inline")
+    monkeypatch.setattr(areas, "ZONAL_PROCESS_MIN_PX", 0)
+    child = run(spec, out=tmp_path / "child")
+    assert "zonal_start" in child["timings_s"] and child["zonal"] == inline["zonal"]
+    for name in ("redlines", "regions"):
+        a = pd.read_csv(tmp_path / "inline" / "tables" / f"{name}.csv")
+        b = pd.read_csv(tmp_path / "child" / "tables" / f"{name}.csv")
+        pd.testing.assert_frame_equal(a, b)
+    assert child["goals"]["regions"] == inline["goals"]["regions"]

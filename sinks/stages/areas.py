@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import RunContext
 
-__all__ = ["stage_change", "stage_zonal", "stage_goals", "change_path"]
+__all__ = ["stage_change", "stage_zonal_start", "stage_zonal", "stage_goals", "change_path"]
 
 log = logging.getLogger("sinks")
 
@@ -53,22 +54,31 @@ def stage_change(ctx: "RunContext") -> None:
     ctx.summary["encroachment"] = section
 
 
-def stage_zonal(ctx: "RunContext") -> None:
-    """Indicator tables for every redline and region (GeoPackage, GeoParquet, CSV).
+#: Grids from this many pixels on compute their indicator tables in a child process while
+#: the run goes on with accuracy, carbon and change (exactextract holds the GIL, so a
+#: thread would not overlap).  Below it the child's start-up would cost more than it saves.
+ZONAL_PROCESS_MIN_PX = 50_000_000
 
-    In a batch region only the polygons that intersect the region are tabulated (the
-    others would be all nodata).
-    """
-    from ..indicators import region_indicators, write_indicator_tables
+
+def _zonal_jobs(ctx: "RunContext") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Plain (picklable) descriptions of the indicator tables to compute, and the layers skipped."""
     from .carbon import carbon_table
     from .landcover import landcover_path
 
     cs = ctx.spec.carbon
     aoi = ctx.cache.get("aoi", {})
-    landcover = {e.name: landcover_path(ctx, e.name) for e in ctx.epochs}
-    years = {e.name: e.spec.year for e in ctx.epochs}
     unc = cs.uncertainty
-    section: dict[str, Any] = {}
+    common = {
+        "landcover": {e.name: str(landcover_path(ctx, e.name)) for e in ctx.epochs},
+        "years": {e.name: e.spec.year for e in ctx.epochs}, "table": carbon_table(ctx),
+        "volume_m3_per_ha": cs.volume_m3_per_ha, "carbon_per_m3": cs.carbon_per_m3,
+        "growth_mg_c_per_ha_yr": cs.growth_m3_per_ha_yr * cs.carbon_per_m3,
+        "soil_transition_years": cs.soil_transition_years,
+        "uncertainty": ({"draws": min(unc.draws, 2000), "seed": unc.seed, "distribution": unc.distribution}
+                        if unc is not None else None),
+        "missing": "zero" if cs.missing == "zero" else "error",
+    }
+    jobs, skipped = [], {}
     for name in ("redlines", "regions"):
         zones = aoi.get(name)
         ref = getattr(ctx.spec.aoi, name)
@@ -78,25 +88,71 @@ def stage_zonal(ctx: "RunContext") -> None:
         if ctx.region is not None:  # a batch region: the AOI polygons that reach into it
             zones = zones[zones.intersects(ctx.region)]
             if not len(zones):
-                section[name] = {"id_field": id_field, "count": 0, "files": [],
+                skipped[name] = {"id_field": id_field, "count": 0, "files": [],
                                  "note": "no polygon of this layer intersects the region"}
                 continue
-        gdf = region_indicators(
-            zones, id_field=id_field, landcover=landcover, years=years, table=carbon_table(ctx),
-            volume_m3_per_ha=cs.volume_m3_per_ha, carbon_per_m3=cs.carbon_per_m3,
-            growth_mg_c_per_ha_yr=cs.growth_m3_per_ha_yr * cs.carbon_per_m3,
-            soil_transition_years=cs.soil_transition_years,
-            uncertainty=({"draws": min(unc.draws, 2000), "seed": unc.seed, "distribution": unc.distribution}
-                         if unc is not None else None),
-            missing="zero" if cs.missing == "zero" else "error")
-        base = ctx.out / "tables" / name
-        paths = write_indicator_tables(gdf, base, formats=tuple(ctx.spec.zonal.formats), overwrite=ctx.overwrite)
+        jobs.append({"name": name, "zones": zones, "id_field": id_field, "base": str(ctx.out / "tables" / name),
+                     "formats": tuple(ctx.spec.zonal.formats), "overwrite": ctx.overwrite, **common})
+    return jobs, skipped
+
+
+def _run_zonal_jobs(jobs: list[dict[str, Any]]) -> list[tuple[Any, list[str]]]:
+    """Compute and write each indicator table (in this process or a child): ``[(table, files)]``."""
+    from ..indicators import region_indicators, write_indicator_tables
+
+    out = []
+    for job in jobs:
+        j = dict(job)
+        name, base, formats, overwrite = j.pop("name"), j.pop("base"), j.pop("formats"), j.pop("overwrite")
+        gdf = region_indicators(j.pop("zones"), **j)
+        paths = write_indicator_tables(gdf, base, formats=formats, overwrite=overwrite)
+        out.append((gdf, [str(p) for p in paths]))
+        log.info("indicator table %s: %d rows", name, len(gdf))
+    return out
+
+
+def stage_zonal_start(ctx: "RunContext") -> None:
+    """Start the indicator tables in a child process when the grid is large (see ``stage_zonal``)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if ctx.region is not None or ctx.grid.width * ctx.grid.height < ZONAL_PROCESS_MIN_PX \
+            or (os.cpu_count() or 1) < 2:
+        return
+    jobs, skipped = _zonal_jobs(ctx)
+    if not jobs:
+        return
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    ctx.cache["zonal_pending"] = (pool, pool.submit(_run_zonal_jobs, jobs), jobs, skipped)
+    log.info("indicator tables computing in a child process")
+
+
+def stage_zonal(ctx: "RunContext") -> None:
+    """Indicator tables for every redline and region (GeoPackage, GeoParquet, CSV).
+
+    In a batch region only the polygons that intersect the region are tabulated (the
+    others would be all nodata).  On large grids the tables were started in a child
+    process by :func:`stage_zonal_start`; this stage then collects them.
+    """
+    pending = ctx.cache.pop("zonal_pending", None)
+    if pending is not None:
+        pool, future, jobs, skipped = pending
+        try:
+            results = future.result()
+        finally:
+            pool.shutdown()
+    else:
+        jobs, skipped = _zonal_jobs(ctx)
+        results = _run_zonal_jobs(jobs)
+    section: dict[str, Any] = dict(skipped)
+    for job, (gdf, paths) in zip(jobs, results):
         ctx.written.extend(Path(p) for p in paths)
-        ctx.cache.setdefault("tables", {})[name] = gdf
-        section[name] = {"id_field": id_field, "count": int(len(gdf)),
-                         "files": [str(Path(p).relative_to(ctx.out)) for p in paths]}
+        ctx.cache.setdefault("tables", {})[job["name"]] = gdf
+        section[job["name"]] = {"id_field": job["id_field"], "count": int(len(gdf)),
+                                "files": [str(Path(p).relative_to(ctx.out)) for p in paths]}
+    order = {"redlines": 0, "regions": 1}
     if section:
-        ctx.summary["zonal"] = section
+        ctx.summary["zonal"] = dict(sorted(section.items(), key=lambda kv: order.get(kv[0], 2)))
 
 
 def _default_id(gdf: Any) -> str:
