@@ -349,8 +349,7 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
         finally:  # a stage failed while the indicator tables computed in a child process
             pending = ctx.cache.pop("zonal_pending", None)
             if pending is not None:
-                pending[1].cancel()
-                pending[0].shutdown(wait=True, cancel_futures=True)
+                pending[0].cancel()
     return _finish(ctx)
 
 

@@ -123,8 +123,8 @@ def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd
 
     Polygons are split into bands of equal count ordered by centroid row, so each
     process reads about its own share of the raster.  Child processes are forked when
-    this process runs no other thread (cheap: nothing to import again), spawned
-    otherwise.
+    this process runs no other thread (cheap: nothing to import again), otherwise
+    started fresh (:class:`sinks._child.ChildProcess`).
     """
     import multiprocessing
     import threading
@@ -132,11 +132,21 @@ def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd
 
     order = np.argsort(-gdf.geometry.centroid.y.to_numpy(), kind="stable")
     parts = [gdf.iloc[idx][[_ZONE, "geometry"]] for idx in np.array_split(order, workers)]
-    method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
-        else "spawn"
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as ex:
-        frames = list(ex.map(_extract_part, [raster] * len(parts), parts, [ops] * len(parts)))
-    log.info("zonal: %d polygons on %d processes (%s)", len(gdf), workers, method)
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as ex:
+            frames = list(ex.map(_extract_part, [raster] * len(parts), parts, [ops] * len(parts)))
+        how = "forked"
+    else:
+        from ._child import ChildProcess
+
+        jobs = [ChildProcess(_extract_part, raster, part, ops) for part in parts]
+        try:
+            frames = [job.result() for job in jobs]
+        finally:
+            for job in jobs:
+                job.cancel()
+        how = "started"
+    log.info("zonal: %d polygons on %d %s processes", len(gdf), workers, how)
     return pd.concat(frames, ignore_index=True).sort_values(_ZONE).reset_index(drop=True)
 
 

@@ -266,7 +266,7 @@ def test_cli_categorical_and_more_bad_inputs(make_tile, three, tmp_path, capsys)
     assert ei.value.code == 2 and out.read_bytes() == before
 
 
-def test_processes_share_the_polygons(make_tile, tmp_path):
+def test_processes_share_the_polygons(make_tile, tmp_path, monkeypatch):
     """``workers=2`` splits the polygons between two processes: same rows, same values."""
     from shapely import voronoi_polygons
     from shapely.geometry import MultiPoint
@@ -283,6 +283,12 @@ def test_processes_share_the_polygons(make_tile, tmp_path):
     two = zonal_stats(ras, z, id_field="zid", stats=["sum", "mean", "count", "max"], workers=2)
     pd.testing.assert_frame_equal(one.drop(columns="geometry"), two.drop(columns="geometry"))
     assert one["sum"].sum() == pytest.approx(float(vals.astype(np.float64).sum()), rel=1e-6)
+    import threading
+
+    monkeypatch.setattr(threading, "active_count", lambda: 3)  # other threads alive: fresh child processes
+    fresh = zonal_stats(ras, z, id_field="zid", stats=["sum", "mean", "count", "max"], workers=2)
+    pd.testing.assert_frame_equal(one.drop(columns="geometry"), fresh.drop(columns="geometry"))
+    monkeypatch.undo()
     lc = make_tile("lc.tif", rng.integers(1, 9, (64, 80)).astype(np.uint8))
     pd.testing.assert_frame_equal(class_areas(lc, z, id_field="zid").drop(columns="geometry"),
                                   class_areas(lc, z, id_field="zid", workers=2).drop(columns="geometry"))

@@ -113,8 +113,7 @@ def _run_zonal_jobs(jobs: list[dict[str, Any]]) -> list[tuple[Any, list[str]]]:
 
 def stage_zonal_start(ctx: "RunContext") -> None:
     """Start the indicator tables in a child process when the grid is large (see ``stage_zonal``)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from .._child import ChildProcess
 
     if ctx.region is not None or ctx.grid.width * ctx.grid.height < ZONAL_PROCESS_MIN_PX \
             or (os.cpu_count() or 1) < 2:
@@ -122,8 +121,7 @@ def stage_zonal_start(ctx: "RunContext") -> None:
     jobs, skipped = _zonal_jobs(ctx)
     if not jobs:
         return
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    ctx.cache["zonal_pending"] = (pool, pool.submit(_run_zonal_jobs, jobs), jobs, skipped)
+    ctx.cache["zonal_pending"] = (ChildProcess(_run_zonal_jobs, jobs), jobs, skipped)
     log.info("indicator tables computing in a child process")
 
 
@@ -136,11 +134,8 @@ def stage_zonal(ctx: "RunContext") -> None:
     """
     pending = ctx.cache.pop("zonal_pending", None)
     if pending is not None:
-        pool, future, jobs, skipped = pending
-        try:
-            results = future.result()
-        finally:
-            pool.shutdown()
+        child, jobs, skipped = pending
+        results = child.result()
     else:
         jobs, skipped = _zonal_jobs(ctx)
         results = _run_zonal_jobs(jobs)
