@@ -51,7 +51,7 @@ log = logging.getLogger("sinks")
 
 #: Largest bounding box (pixels) of a patch spanning windows that is drawn again from the rasters
 #: in memory (about 8 bytes a pixel); larger ones are dissolved from their window pieces.
-_REDRAW_MAX_PX = 64_000_000
+_REDRAW_MAX_PX = 16_000_000
 
 #: Attribute columns of the patch table, in order (the redline id column follows ``patch_id``).
 PATCH_COLUMNS = ("patch_id", "from_class", "to_class", "area_ha", "pixels", "lon", "lat")
@@ -245,7 +245,7 @@ def _to_multi(geoms: np.ndarray) -> np.ndarray:
 
 
 def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: Any, *, id_field: str,
-                      min_patch_ha: float = 0.05, connectivity: int = 8, chunks: int = 4096) -> Any:
+                      min_patch_ha: float = 0.05, connectivity: int = 8, chunks: int = 2048) -> Any:
     """Encroachment patches inside each redline.
 
     Parameters

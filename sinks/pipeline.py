@@ -41,7 +41,7 @@ Progress = Callable[[str], None]
 
 #: GDAL block cache of a run (MB): enough for the reads in flight, small enough that the
 #: blocks of the layers being written cannot grow the process with the raster.
-GDAL_CACHE_MB = 256
+GDAL_CACHE_MB = 128
 
 
 @dataclass
