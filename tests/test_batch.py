@@ -175,3 +175,21 @@ def test_truncated_tile_fails_only_its_regions(make_tile, tmp_path):
     status = {r.region_id: (r.status, r.error) for r in res.results}
     assert status["R00"][0] == "done"
     assert status["R03"][0] == "failed" and "t1.tif" in status["R03"][1] and "truncated" in status["R03"][1]
+
+
+def test_region_without_reference_samples_is_done_with_a_note(tmp_path):
+    """A region that no reference sample falls in is not a failure: its accuracy says so."""
+    root = Path(__file__).resolve().parents[1]
+    spec = root / "sample_rasters" / "pipeline.yaml"
+    x0, y0 = 400000.0, 2380000.0  # the sample scene's upper-left corner
+    regions = gpd.GeoDataFrame({"region_id": ["tiny", "half"]}, crs="EPSG:32649",
+                               geometry=[box(x0 + 10, y0 - 30, x0 + 30, y0 - 10),
+                                         box(x0, y0 - 2400, x0 + 4800, y0)])
+    rp = tmp_path / "regions.gpkg"
+    regions.to_file(rp)
+    res = run_batch(spec, regions=str(rp), id_field="region_id", out=tmp_path / "b")
+    assert [r.status for r in res.results] == ["done", "done"], [r.error for r in res.results]
+    tiny = json.loads((tmp_path / "b" / "regions" / "tiny" / "summary.json").read_text())
+    assert tiny["accuracy"]["2020"]["note"] == "no reference sample falls inside the region"
+    half = json.loads((tmp_path / "b" / "regions" / "half" / "summary.json").read_text())
+    assert half["accuracy"]["2020"]["overall_accuracy"] > 0.8

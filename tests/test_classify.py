@@ -193,3 +193,13 @@ def test_coastal_zone_lands_on_a_region_of_the_scene():
     out = upsample_mask(coarse, coarse_grid, beyond, chunks=8).compute()
     assert not out[:3].any() and not out[:, 5:].any()
     np.testing.assert_array_equal(out[3:, :5], whole[0:3, 35:40])
+
+
+def test_sieve_of_a_map_smaller_than_its_halo():
+    """A 3 x 2 map (a tiny batch region) is sieved in one block rather than failing on the halo."""
+    from affine import Affine
+
+    grid = Grid("EPSG:32649", Affine(10, 0, 500000, 0, -10, 2400000), 2, 3)
+    lc = np.array([[1, 2], [2, 2], [2, 2]], np.uint8)
+    out = sieve_mmu(da.from_array(lc, chunks=1), grid, {"forest": 0.0667}).compute()
+    np.testing.assert_array_equal(out, np.full((3, 2), 2, np.uint8))   # the lone forest pixel goes

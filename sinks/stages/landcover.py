@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, NoOverlapError
 from ..landcover import CLASSES, CODES, NAMES, NODATA
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -208,16 +208,23 @@ def stage_accuracy(ctx: "RunContext") -> None:
         field = (ref.epoch_fields or {}).get(ep.name) or (None if ref.epoch_fields else ref.label_field)
         entry: dict[str, Any] = {}
         if field:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                counted = (ctx.cache.get("class_areas") or {}).get(ep.name)
-                res = assess_map(landcover_path(ctx, ep.name), ref.path, label_field=field,
-                                 mapped_areas_ha=None if counted is None else counted.as_dict())
+            counted = (ctx.cache.get("class_areas") or {}).get(ep.name)
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    res = assess_map(landcover_path(ctx, ep.name), ref.path, label_field=field,
+                                     mapped_areas_ha=None if counted is None else counted.as_dict())
+            except NoOverlapError:
+                if ctx.region is None:  # the whole AOI without one sample on it: a bad reference
+                    raise
+                res = None  # a batch region that no sample falls in: nothing to assess there
+                entry = {"label_field": field, "note": "no reference sample falls inside the region"}
             for w in caught:
                 log.info("accuracy %s: %s", ep.name, w.message)
-            entry = res.to_dict()
-            entry["label_field"] = field
-            ctx.cache.setdefault("accuracy", {})[ep.name] = res
+            if res is not None:
+                entry = res.to_dict()
+                entry["label_field"] = field
+                ctx.cache.setdefault("accuracy", {})[ep.name] = res
         truth = (ref.truth or {}).get(ep.name)
         if truth:
             pix = truth_confusion(landcover_path(ctx, ep.name), truth, grid=ctx.grid)
