@@ -20,6 +20,7 @@ from sinks.grid import Grid
 from sinks.landcover import CODES
 
 ROLES = ["blue", "green", "red", "nir", "swir1", "swir2"]
+UTM49 = rasterio.crs.CRS.from_epsg(32649)
 # typical published surface reflectance (dry season, growing season) per class, bands as ROLES
 SPEC = {
     "forest": ([0.03, 0.055, 0.035, 0.30, 0.15, 0.065], [0.028, 0.058, 0.032, 0.33, 0.155, 0.065]),
@@ -181,15 +182,15 @@ def test_coastal_zone_lands_on_a_region_of_the_scene():
     from sinks.classify.coastal import upsample_mask
     from sinks.grid import Grid
 
-    scene = Grid(rasterio.crs.CRS.from_epsg(32649), Affine(10, 0, 500000, 0, -10, 2400000), 40, 30)
-    coarse_grid = Grid(rasterio.crs.CRS.from_epsg(32649), scene.transform * Affine.scale(4), 10, 8)   # factor 4, last row partial
+    scene = Grid(UTM49, Affine(10, 0, 500000, 0, -10, 2400000), 40, 30)
+    coarse_grid = Grid(UTM49, scene.transform * Affine.scale(4), 10, 8)   # factor 4, last row partial
     coarse = np.random.default_rng(1).random((8, 10)) < 0.5
     whole = upsample_mask(coarse, coarse_grid, scene, chunks=16).compute()
     np.testing.assert_array_equal(whole, np.kron(coarse, np.ones((4, 4), bool))[:30, :40])
-    region = Grid(rasterio.crs.CRS.from_epsg(32649), scene.transform * Affine.translation(7, 5), 20, 13)
+    region = Grid(UTM49, scene.transform * Affine.translation(7, 5), 20, 13)
     part = upsample_mask(coarse, coarse_grid, region, chunks=8).compute()
     np.testing.assert_array_equal(part, whole[5:18, 7:27])
-    beyond = Grid(rasterio.crs.CRS.from_epsg(32649), scene.transform * Affine.translation(35, -3), 10, 6)      # partly off the sample
+    beyond = Grid(UTM49, scene.transform * Affine.translation(35, -3), 10, 6)      # partly off the sample
     out = upsample_mask(coarse, coarse_grid, beyond, chunks=8).compute()
     assert not out[:3].any() and not out[:, 5:].any()
     np.testing.assert_array_equal(out[3:, :5], whole[0:3, 35:40])
@@ -199,7 +200,7 @@ def test_sieve_of_a_map_smaller_than_its_halo():
     """A 3 x 2 map (a tiny batch region) is sieved in one block rather than failing on the halo."""
     from affine import Affine
 
-    grid = Grid(rasterio.crs.CRS.from_epsg(32649), Affine(10, 0, 500000, 0, -10, 2400000), 2, 3)
+    grid = Grid(UTM49, Affine(10, 0, 500000, 0, -10, 2400000), 2, 3)
     lc = np.array([[1, 2], [2, 2], [2, 2]], np.uint8)
     out = sieve_mmu(da.from_array(lc, chunks=1), grid, {"forest": 0.0667}).compute()
     np.testing.assert_array_equal(out, np.full((3, 2), 2, np.uint8))   # the lone forest pixel goes
