@@ -722,7 +722,7 @@ def _label_code(value: Any) -> int | None:
 
 def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.GeoDataFrame", *,
                label_field: str, pixel_area_ha: float | None = None, layer: str | None = None,
-               mapped_areas_ha: Mapping[int, float] | None = None) -> AccuracyResult:
+               mapped_areas_ha: Mapping[int, float] | None = None, name: str | None = None) -> AccuracyResult:
     """Assess a land-cover map against a reference sample (Olofsson et al. 2014).
 
     Parameters
@@ -742,6 +742,8 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
     mapped_areas_ha : mapping, optional
         Mapped area (ha) of each legend code, when already counted (a run counts them
         once per map): the map is then only read at the samples, not scanned whole.
+    name : str, optional
+        How messages name an in-memory reference (e.g. the file it was read from).
 
     Returns
     -------
@@ -775,7 +777,7 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
             raise CRSMismatchError(f"{map_name}: map has no CRS")
         gdf = read_vector(reference, layer=layer, target_crs=ds.crs, what="reference",
                           require_fields=[label_field], columns=[label_field])
-        ref_name = "<GeoDataFrame>" if not isinstance(reference, (str, os.PathLike)) else str(reference)
+        ref_name = name or ("<GeoDataFrame>" if not isinstance(reference, (str, os.PathLike)) else str(reference))
         ref_codes = _label_codes(gdf[label_field], name=ref_name, label_field=label_field)
 
         geoms = gdf.geometry

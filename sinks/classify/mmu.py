@@ -107,6 +107,7 @@ def sieve_mmu(landcover: Any, grid: Grid, mmu_ha: Mapping[str, float] | None) ->
     if not type(landcover).__module__.startswith("dask"):
         return sieve_block(np.asarray(landcover), sizes)
     depth = max(sizes.values()) + 2  # dask rechunks blocks smaller than the halo
-    if min(landcover.shape) <= depth:  # smaller than the halo (a tiny batch region): one block
+    if min(landcover.shape) <= depth or landcover.numblocks == (1, 1):
+        # one block (a small map, a batch region): no halo to exchange
         return landcover.rechunk(-1).map_blocks(sieve_block, dtype=landcover.dtype, sizes=sizes)
     return landcover.map_overlap(sieve_block, depth=depth, boundary=NODATA, dtype=landcover.dtype, sizes=sizes)

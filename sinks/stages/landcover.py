@@ -197,6 +197,18 @@ def _nodata_pixel_ha(ctx: "RunContext") -> float:
 # --------------------------------------------------------------------------------------
 # accuracy
 # --------------------------------------------------------------------------------------
+def _reference(ctx: "RunContext") -> Any:
+    """The reference sample, read once per scene (batch regions share it)."""
+    from ..vectors import read_vector
+
+    src = _source(ctx)
+    if "reference" not in src.cache:
+        ref = ctx.spec.reference
+        assert ref is not None
+        src.cache["reference"] = read_vector(ref.path, what="reference")
+    return src.cache["reference"]
+
+
 def stage_accuracy(ctx: "RunContext") -> None:
     """Olofsson accuracy against the reference sample (and pixelwise against truth rasters)."""
     from ..accuracy import assess_map
@@ -212,8 +224,9 @@ def stage_accuracy(ctx: "RunContext") -> None:
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    res = assess_map(landcover_path(ctx, ep.name), ref.path, label_field=field,
-                                     mapped_areas_ha=None if counted is None else counted.as_dict())
+                    res = assess_map(landcover_path(ctx, ep.name), _reference(ctx), label_field=field,
+                                     mapped_areas_ha=None if counted is None else counted.as_dict(),
+                                     name=ref.path)
             except NoOverlapError:
                 if ctx.region is None:  # the whole AOI without one sample on it: a bad reference
                     raise
