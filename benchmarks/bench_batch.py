@@ -7,7 +7,9 @@ together they hold exactly the scene's pixels.  Timed as whole processes (median
 
 * ``sinks run`` of the spec on the whole scene: the compute of all those pixels once;
 * ``sinks batch`` over the regions (threaded default, every region recomputed);
-* the same batch again without ``--restart``: every region is skipped (resume cost).
+* the same batch again without ``--restart``: every region is skipped (resume cost);
+* the batch on a 2-process ``LocalCluster`` (``--workers 2``): regions on both cores
+  without sharing the GIL.
 
 Overhead per region = (batch wall − whole-scene wall) / regions: what a region costs
 beyond computing its pixels (its own graph, tile checks, COG files, tables, summary,
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                      "--out", str(work / "batch")]
         batch = median_of([run_measured([*batch_cmd, "--restart"]) for _ in range(args.repeats)])
         resume = median_of([run_measured(batch_cmd) for _ in range(args.repeats)])
+        cluster = median_of([run_measured([*batch_cmd, "--restart", "--workers", "2"]) for _ in range(args.repeats)])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     n = args.regions
@@ -75,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         {"case": f"sinks batch, {n} regions", **batch, "s_per_region": batch["wall_s"] / n,
          "overhead_s_per_region": (batch["wall_s"] - whole["wall_s"]) / n},
         {"case": f"sinks batch again (all {n} skipped)", **resume, "s_per_region": resume["wall_s"] / n},
+        {"case": f"sinks batch --workers 2 (LocalCluster), {n} regions", **cluster,
+         "s_per_region": cluster["wall_s"] / n, "overhead_s_per_region": (cluster["wall_s"] - whole["wall_s"]) / n},
     ]
     print(table(rows, ["case", "wall_s", "cpu_s", "peak_rss_mib", "s_per_region", "overhead_s_per_region"]))
     print(f"results: {save('batch', {'regions': n, 'spec': str(spec), 'rows': rows})}")

@@ -3,7 +3,9 @@
 A float32 raster of ≥ 16 Mpx (4096 × 4096, 512-px deflate tiles) and 2,000 Voronoi
 polygons partitioning it (GeoPackage).  Timed, medians of several runs, in this order:
 
-* ``sinks_library``   — :func:`sinks.zonal.zonal_stats` in this process;
+* ``sinks_library``   — :func:`sinks.zonal.zonal_stats` in this process (one process);
+* ``sinks_library_all_cores`` — the same with ``workers=os.cpu_count()`` (polygons
+  shared between processes, as ``sinks zonal`` does by default);
 * ``exactextract``    — ``exactextract.exact_extract`` on the same files and statistics;
 * ``sinks_cli``       — ``python -m sinks.cli zonal ... -o out.csv`` (a subprocess);
 * ``exactextract_cli``— a subprocess doing the same with exactextract (read, compute,
@@ -105,6 +107,10 @@ def main() -> int:
 
         rows = []
         lib_t, lib_all, ours = _timed(lambda: zonal_stats(raster, zones, id_field="zid", stats=STATS), args.runs)
+        cores = os.cpu_count() or 1
+        par_t, par_all, par = _timed(lambda: zonal_stats(raster, zones, id_field="zid", stats=STATS, workers=cores),
+                                     args.runs)
+        assert np.array_equal(par["sum"].to_numpy(), ours["sum"].to_numpy())
         ee_t, ee_all, ref = _timed(direct, args.runs)
         diff = float(np.nanmax(np.abs(ours["sum"].to_numpy() - ref["sum"].to_numpy())
                                / np.maximum(np.abs(ref["sum"].to_numpy()), 1e-300)))
@@ -125,6 +131,7 @@ def main() -> int:
             rs_t, rs_all = float("nan"), []
         rows = [
             {"method": "sinks_library", "median_s": lib_t, "vs_exactextract": lib_t / ee_t},
+            {"method": f"sinks_library_{cores}_processes", "median_s": par_t, "vs_exactextract": par_t / ee_t},
             {"method": "exactextract", "median_s": ee_t, "vs_exactextract": 1.0},
             {"method": "sinks_cli", "median_s": cli_t, "vs_exactextract": cli_t / ee_cli_t,
              "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in cli_runs)},
@@ -136,16 +143,18 @@ def main() -> int:
               f"{args.runs} runs (rasterstats {args.rasterstats_runs}); max rel. diff of sums vs exactextract "
               f"{diff:.2e}")
         print(table(rows, ["method", "median_s", "vs_exactextract", "peak_rss_mib"]))
-        print(f"rasterstats / sinks library: {rs_t / lib_t:.1f}x")
+        print(f"rasterstats / sinks library: {rs_t / lib_t:.1f}x (one process), {rs_t / par_t:.1f}x ({cores} processes)")
         path = save("bench_zonal", {
             "raster_px": args.size * args.size, "polygons": args.polygons, "runs": args.runs,
             "stats": STATS, "max_rel_diff_sum": diff, "rows": rows,
-            "raw_s": {"sinks_library": lib_all, "exactextract": ee_all, "rasterstats": rs_all,
+            "raw_s": {"sinks_library": lib_all, "sinks_library_all_cores": par_all, "exactextract": ee_all,
+                      "rasterstats": rs_all,
                       "sinks_cli": [r["wall_s"] for r in cli_runs],
                       "exactextract_cli": [r["wall_s"] for r in ee_cli_runs]},
             "ratios": {"sinks_library_over_exactextract": lib_t / ee_t,
                        "sinks_cli_over_exactextract_cli": cli_t / ee_cli_t,
-                       "rasterstats_over_sinks_library": rs_t / lib_t},
+                       "rasterstats_over_sinks_library": rs_t / lib_t,
+                       "rasterstats_over_sinks_library_all_cores": rs_t / par_t},
         })
         print(f"wrote {path}")
     return 0
