@@ -548,7 +548,7 @@ def _read_block(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row
             continue
         data, nodata, r, c, valid = got
         todo -= fill_first_valid(out, filled, data, nodata=nodata, scale=scale, offset=offset, row=r, col=c,
-                                 valid=valid)
+                                 valid=valid, first=todo == height * width)
         if todo == 0:
             break
     if todo:

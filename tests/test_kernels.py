@@ -135,8 +135,9 @@ def test_mosaic_kernel_equals_numpy(dtype):
     out = np.full((3, 16, 16), np.nan, np.float32)
     filled = np.zeros((16, 16), bool)
     n = 0
-    for data, nodata, r, c, valid in tiles:
-        n += fill_first_valid(out, filled, data, nodata=nodata, scale=2.75e-5, offset=-0.2, row=r, col=c, valid=valid)
+    for k, (data, nodata, r, c, valid) in enumerate(tiles):
+        n += fill_first_valid(out, filled, data, nodata=nodata, scale=2.75e-5, offset=-0.2, row=r, col=c, valid=valid,
+                              first=k == 0)
     want = _numpy_mosaic(tiles, (3, 16, 16), 2.75e-5, -0.2)
     np.testing.assert_array_equal(out, want)
     assert n == int(np.isfinite(want[0]).sum())

@@ -53,6 +53,26 @@ def _write(out, filled, data, take, scale, offset, dr, dc):  # noqa: ANN001, ANN
 
 
 @jit
+def _write_first(out, filled, data, take, scale, offset, dr, dc):  # noqa: ANN001, ANN202
+    """The first tile of a block: ``out`` is DN × scale + offset where ``take``, NaN elsewhere
+    (branch-free, so it vectorises); nothing was filled before."""
+    k, h, w = data.shape
+    nan = np.float32(np.nan)
+    n = 0
+    for i in range(h):
+        for j in range(w):
+            t = take[i, j]
+            filled[dr + i, dc + j] = t
+            n += 1 if t else 0
+    for b in range(k):
+        for i in range(h):
+            for j in range(w):
+                v = np.float32(data[b, i, j]) * scale + offset
+                out[b, dr + i, dc + j] = v if take[i, j] else nan
+    return n
+
+
+@jit
 def _blank(out, filled):  # noqa: ANN001, ANN202
     k, h, w = out.shape
     nan = np.float32(np.nan)
@@ -70,7 +90,7 @@ def blank_unfilled(out: np.ndarray, filled: np.ndarray) -> None:
 
 def fill_first_valid(out: np.ndarray, filled: np.ndarray, data: np.ndarray, *, nodata: np.ndarray,
                      scale: float, offset: float, row: int = 0, col: int = 0,
-                     valid: np.ndarray | None = None) -> int:
+                     valid: np.ndarray | None = None, first: bool = False) -> int:
     """Write ``data × scale + offset`` into the pixels of ``out`` not yet ``filled``.
 
     Parameters
@@ -90,6 +110,9 @@ def fill_first_valid(out: np.ndarray, filled: np.ndarray, data: np.ndarray, *, n
         float32 after each step (as numpy would).
     valid : numpy.ndarray, optional
         ``bool (h, w)`` extra mask.
+    first : bool
+        Nothing is filled yet (the block's first tile): the window is written whole,
+        NaN where invalid, in one vectorised pass.
 
     Returns
     -------
@@ -105,4 +128,5 @@ def fill_first_valid(out: np.ndarray, filled: np.ndarray, data: np.ndarray, *, n
     cast = np.where(has, nod, 0).astype(data.dtype) if data.dtype.kind in "iu" else np.where(has, nod, 0.0)
     has &= cast.astype(np.float64) == np.where(has, nod, 0.0)
     _take(filled, data, cast, has, extra, use, int(row), int(col), data.dtype.kind == "f", take)
-    return int(_write(out, filled, data, take, np.float32(scale), np.float32(offset), int(row), int(col)))
+    write = _write_first if first else _write
+    return int(write(out, filled, data, take, np.float32(scale), np.float32(offset), int(row), int(col)))
