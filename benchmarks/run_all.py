@@ -21,6 +21,10 @@ def main() -> int:
         args = [sys.executable, str(s)]
         if s.name == "bench_pipeline.py":
             args += ["--sizes", "1000,2000" if quick else "5000,10000,20000"]
+        elif s.name == "bench_classify.py":
+            args += ["--sizes", "1000" if quick else "6000"]
+        elif s.name == "bench_batch.py" and quick:
+            args += ["--regions", "24", "--repeats", "1"]
         print(f"\n=== {s.name} ===", flush=True)
         if subprocess.call(args) != 0:
             failed.append(s.name)
