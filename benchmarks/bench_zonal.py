@@ -13,6 +13,10 @@ polygons partitioning it (GeoPackage).  Timed, medians of several runs, in this 
 * ``rasterstats``     — ``rasterstats.zonal_stats`` (pixel-centre rule, no partial
   coverage), in this process, run once or twice (it is slow).
 
+Then a memory sweep: the peak RSS of ``sinks zonal`` on the same raster for 500 to
+32,000 polygons (``--memory-polygons``), which shows memory following the number of
+polygons (their rows and geometries), not the raster.
+
 Ratios are computed within the same run.  ``SINKS_BENCH_QUICK=1`` uses 2048 × 2048 and
 500 polygons.  Results go to ``benchmarks/results/bench_zonal.json``.
 """
@@ -37,11 +41,8 @@ STATS = ["sum", "mean", "count"]
 
 
 def make_inputs(tmp: Path, size: int, polygons: int, seed: int = 1) -> tuple[Path, Path]:
-    import geopandas as gpd
     import rasterio
     from rasterio.transform import from_origin
-    from shapely import voronoi_polygons
-    from shapely.geometry import MultiPoint, box
 
     rng = np.random.default_rng(seed)
     raster = tmp / "values.tif"
@@ -53,14 +54,35 @@ def make_inputs(tmp: Path, size: int, polygons: int, seed: int = 1) -> tuple[Pat
             block = rng.gamma(2.0, 40.0, (h, size)).astype(np.float32)
             block[rng.random(block.shape) < 0.01] = -9999.0
             ds.write(block, 1, window=((r0, r0 + h), (0, size)))
+    return raster, make_zones(tmp / "zones.gpkg", size, polygons, rng)
+
+
+def make_zones(path: Path, size: int, polygons: int, rng: np.random.Generator) -> Path:
+    """Write ``polygons`` Voronoi cells partitioning the size × size raster to ``path``."""
+    import geopandas as gpd
+    from shapely import voronoi_polygons
+    from shapely.geometry import MultiPoint, box
+
     ext = box(X0, Y0 - size * RES, X0 + size * RES, Y0)
     pts = MultiPoint(np.column_stack([rng.uniform(X0, X0 + size * RES, polygons),
                                       rng.uniform(Y0 - size * RES, Y0, polygons)]))
     cells = [c.intersection(ext) for c in voronoi_polygons(pts, extend_to=ext).geoms]
-    zones = tmp / "zones.gpkg"
-    gpd.GeoDataFrame({"zid": [f"z{i:05d}" for i in range(len(cells))]}, geometry=cells,
-                     crs="EPSG:32649").to_file(zones)
-    return raster, zones
+    gpd.GeoDataFrame({"zid": [f"z{i:06d}" for i in range(len(cells))]}, geometry=cells,
+                     crs="EPSG:32649").to_file(path)
+    return path
+
+
+def memory_by_polygons(tmp: Path, raster: Path, size: int, counts: list[int]) -> list[dict]:
+    """Peak RSS of ``sinks zonal`` (all cores) on the same raster for growing polygon counts."""
+    rows = []
+    for n in counts:
+        zones = make_zones(tmp / f"zones_{n}.gpkg", size, n, np.random.default_rng(n))
+        r = run_measured([*SINKS, "zonal", str(raster), "--zones", str(zones), "--id-field", "zid",
+                          "--stats", ",".join(STATS), "-o", str(tmp / f"mem_{n}.csv")])
+        rows.append({"polygons": n, "wall_s": r["wall_s"], "peak_rss_mib": r["peak_rss_mib"]})
+    for a, b in zip(rows, rows[1:]):
+        b["rss_growth"] = b["peak_rss_mib"] / a["peak_rss_mib"]
+    return rows
 
 
 def _timed(fn, runs: int) -> tuple[float, list[float], object]:
@@ -88,6 +110,8 @@ def main() -> int:
     ap.add_argument("--polygons", type=int, default=500 if quick else 2000)
     ap.add_argument("--runs", type=int, default=3 if quick else 5)
     ap.add_argument("--rasterstats-runs", type=int, default=1 if quick else 2)
+    ap.add_argument("--memory-polygons", default="500,2000" if quick else "500,2000,8000,32000",
+                    help="polygon counts for the peak-RSS sweep of `sinks zonal` ('' to skip)")
     args = ap.parse_args()
 
     import geopandas as gpd
@@ -144,9 +168,14 @@ def main() -> int:
               f"{diff:.2e}")
         print(table(rows, ["method", "median_s", "vs_exactextract", "peak_rss_mib"]))
         print(f"rasterstats / sinks library: {rs_t / lib_t:.1f}x (one process), {rs_t / par_t:.1f}x ({cores} processes)")
+        mem_rows = memory_by_polygons(tmp, raster, args.size,
+                                      [int(n) for n in args.memory_polygons.split(",") if n.strip()])
+        if mem_rows:
+            print("peak RSS of `sinks zonal` by number of polygons (same raster):")
+            print(table(mem_rows, ["polygons", "wall_s", "peak_rss_mib", "rss_growth"]))
         path = save("bench_zonal", {
             "raster_px": args.size * args.size, "polygons": args.polygons, "runs": args.runs,
-            "stats": STATS, "max_rel_diff_sum": diff, "rows": rows,
+            "stats": STATS, "max_rel_diff_sum": diff, "rows": rows, "memory_by_polygons": mem_rows,
             "raw_s": {"sinks_library": lib_all, "sinks_library_all_cores": par_all, "exactextract": ee_all,
                       "rasterstats": rs_all,
                       "sinks_cli": [r["wall_s"] for r in cli_runs],

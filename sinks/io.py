@@ -15,11 +15,13 @@ wherever a pixel is nodata in any reflectance band or masked by a QA band.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import glob
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -74,11 +76,21 @@ class TileInfo:
     size_bytes: int
 
 
+_INSPECTED: collections.OrderedDict[tuple[str, int, int, bool], TileInfo] = collections.OrderedDict()
+_INSPECTED_MAX = 1024
+_INSPECTED_LOCK = threading.Lock()
+
+
 def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> TileInfo:
     """Open ``path``'s header and check it can be read.
 
     With ``check_truncation=False`` only the header is checked (batch jobs defer the
     truncation check to the regions that use the tile, see :func:`verify_tile`).
+
+    A header that passed is remembered for the rest of the process, keyed by path, size
+    and modification time (the last 1,024 files), so the stages and the regions of a
+    batch that read the same land-cover or carbon layer do not reopen it just to learn its
+    grid; a rewritten file has a new key and is inspected again.
 
     Raises
     ------
@@ -89,11 +101,27 @@ def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> T
         The raster has no CRS.
     """
     p = str(path)
-    if not os.path.exists(p):
-        raise TileReadError(f"{p}: file not found")
-    size = os.path.getsize(p)
+    try:
+        st = os.stat(p)
+    except OSError:
+        raise TileReadError(f"{p}: file not found") from None
+    size = st.st_size
     if size == 0:
         raise TileReadError(f"{p}: file is empty (0 bytes)")
+    with _INSPECTED_LOCK:
+        for checked in (True, False) if not check_truncation else (True,):
+            hit = _INSPECTED.get((p, size, st.st_mtime_ns, checked))
+            if hit is not None:
+                return hit
+    info = _inspect(p, size, check_truncation=check_truncation)
+    with _INSPECTED_LOCK:
+        _INSPECTED[(p, size, st.st_mtime_ns, check_truncation)] = info
+        while len(_INSPECTED) > _INSPECTED_MAX:
+            _INSPECTED.popitem(last=False)
+    return info
+
+
+def _inspect(p: str, size: int, *, check_truncation: bool) -> TileInfo:
     try:
         with rasterio.open(p) as ds:
             if ds.crs is None:

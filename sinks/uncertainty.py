@@ -243,7 +243,7 @@ def monte_carlo(table: CarbonTable, *, areas_ha: ClassAreas | Mapping[int, float
         dens = sample_densities(table, codes, draws=draws, rng=rng, distribution=distribution, missing=missing)
         sev = _se_vector(codes, se)
         a_draw = a[None, :] if sev is None else truncated_normal(a, sev, size=(draws, len(codes)), rng=rng)
-        per_pool = np.einsum("dk,dkp->dp", np.broadcast_to(a_draw, (draws, len(codes))), dens)
+        per_pool = (a_draw[:, None, :] @ dens)[:, 0, :]  # (draws or 1, 1, K) @ (draws, K, 4)
         cen = np.zeros(len(POOLS))
         for i, c in enumerate(codes):
             if c in table:

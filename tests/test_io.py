@@ -224,3 +224,26 @@ def test_chunks_cut_on_each_tiles_blocks(make_tile):
     assert refl.data.chunks[1:] == (rows, cols)
     np.testing.assert_allclose(refl.values[0, :40, :40], 0.01)
     np.testing.assert_allclose(refl.values[0, 40:, 40:], 0.02)
+
+
+def test_header_remembered_until_the_file_changes(make_tile, monkeypatch):
+    """A second inspection of an unchanged file does not reopen it; a rewritten one is read again."""
+    import sinks.io as sio
+
+    path = make_tile("lc.tif", np.ones((1, 32, 32), np.uint8))
+    first = inspect_tile(path)
+    opened = []
+    real = sio._inspect
+    monkeypatch.setattr(sio, "_inspect", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    assert inspect_tile(path) is first
+    assert inspect_tile(path, check_truncation=False) is first  # a full check also answers a header check
+    assert opened == []
+    noise = np.random.default_rng(0).integers(1, 60000, size=(1, 48, 40)).astype(np.uint16)
+    make_tile("lc.tif", noise, x0=600000.0)  # rewritten: new size and mtime
+    second = inspect_tile(path)
+    assert opened == [str(path)]
+    assert (second.grid.width, second.grid.height, second.grid.transform.c) == (40, 48, 600000.0)
+    with open(path, "r+b") as fh:  # truncated after a successful inspection: caught again
+        fh.truncate(second.size_bytes // 2)
+    with pytest.raises(TileReadError, match="lc.tif"):
+        inspect_tile(path)

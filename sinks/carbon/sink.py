@@ -335,17 +335,19 @@ def _code_of(c: str | int) -> int:
 def _sink_core(area: np.ndarray, dens: np.ndarray, *, years: float, soil_years: float, growth: np.ndarray,
                keep_soil: np.ndarray) -> dict[str, np.ndarray]:
     """Vectorised sink.  ``area`` (..., K, K), ``dens`` (..., K, 4); leading dims broadcast (Monte Carlo)."""
-    d_from = np.einsum("...ij,...ip->...p", area, dens)
-    d_to = np.einsum("...ij,...jp->...p", area, dens)
+    # Row sums (area leaving each class) and column sums (area ending in each class) are
+    # taken once, before the densities are broadcast over the draws: (..., K) @ (..., K, 4).
+    d_from = (area.sum(axis=-1)[..., None, :] @ dens)[..., 0, :]
+    d_to = (area.sum(axis=-2)[..., None, :] @ dens)[..., 0, :]
     change = d_to - d_from  # (..., 4) instant change per pool
     s = POOLS.index("soil")
     area_soil = area * (1.0 - keep_soil)[..., None, :]
-    soil = (np.einsum("...ij,...j->...", area_soil, dens[..., s])
-            - np.einsum("...ij,...i->...", area_soil, dens[..., s]))
+    soil = ((area_soil.sum(axis=-2) * dens[..., s]).sum(axis=-1)
+            - (area_soil.sum(axis=-1) * dens[..., s]).sum(axis=-1))
     frac = min(years, soil_years) / soil_years
     counted = change.copy()
     counted[..., s] = soil * frac
-    gain = np.einsum("...ii,i->...", area, growth)
+    gain = np.diagonal(area, axis1=-2, axis2=-1) @ growth
     per_yr = counted / years
     stock_diff = per_yr.sum(axis=-1)
     return {"change": change, "soil_full": soil, "soil_counted": soil * frac, "per_yr": per_yr,
