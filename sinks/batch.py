@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 from .errors import ConfigError, InputError, OutputExistsError
 from .manifest import sha256_file
-from .pipeline import GDAL_CACHE_MB
+from .io import GDAL_CACHE_MB
 
 __all__ = ["sanitize_id", "run_batch", "BatchResult", "RegionResult", "indicators_from_summary"]
 

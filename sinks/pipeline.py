@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import NoOverlapError, OutputExistsError
 from .grid import Grid
-from .io import Scene, aligned_chunks, derive_grid, expand_tiles, open_epoch, tiles_from_files, tiles_from_stac
+from .io import Scene, aligned_chunks, gdal_cache_options, derive_grid, expand_tiles, open_epoch, tiles_from_files, tiles_from_stac
 from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
 from .outputs import RasterOutput, atomic_write_json, write_rasters
 from .sensors import SensorProfile
@@ -38,11 +38,6 @@ __all__ = ["RunContext", "EpochData", "run", "run_prepared", "prepare", "for_reg
 log = logging.getLogger("sinks")
 
 Progress = Callable[[str], None]
-
-#: GDAL block cache of a run (MB): enough for the reads in flight, small enough that the
-#: blocks of the layers being written cannot grow the process with the raster.
-GDAL_CACHE_MB = 128
-
 
 @dataclass
 class EpochData:
@@ -328,7 +323,8 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
     ctx.out.mkdir(parents=True, exist_ok=True)
     # GDAL's block cache holds the written stage files' blocks until they are flushed;
     # capped so memory stays bounded whatever the raster size (a user's GDAL_CACHEMAX wins)
-    cache = {} if os.environ.get("GDAL_CACHEMAX") else {"GDAL_CACHEMAX": GDAL_CACHE_MB * 1024 * 1024}
+    # (and exactextract's own GDAL, here and in the zonal child process, through the environment)
+    cache = gdal_cache_options()
     if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
         ctx.cache["hashing"] = hash_in_background(ctx.inputs)
     with dask.config.set(scheduler=scheduler or "threads"), rasterio.Env(**cache):

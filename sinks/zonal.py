@@ -104,6 +104,9 @@ def _row_weights(grid: Any) -> Any:
 def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None, workers: int = 1) -> pd.DataFrame:
     from exactextract import exact_extract
 
+    from .io import gdal_cache_options
+
+    gdal_cache_options()  # exactextract's GDAL would otherwise cache 5 % of RAM of raster blocks
     if workers > 1 and isinstance(raster, (str, os.PathLike)) and weights is None and len(gdf) >= _PARALLEL_MIN:
         return _extract_parallel(str(raster), gdf, ops, workers)
     # raster-sequential: each raster chunk is read once and offered to every polygon touching it

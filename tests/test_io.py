@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -247,3 +248,17 @@ def test_header_remembered_until_the_file_changes(make_tile, monkeypatch):
         fh.truncate(second.size_bytes // 2)
     with pytest.raises(TileReadError, match="lc.tif"):
         inspect_tile(path)
+
+
+def test_gdal_cache_capped_for_every_gdal_unless_the_user_set_it(monkeypatch):
+    """The cap reaches the environment (exactextract's and pyogrio's own GDAL, child processes)."""
+    import sinks.io as sio
+
+    monkeypatch.setattr(sio, "_CACHE_ENV_SET_HERE", False)
+    monkeypatch.setenv("GDAL_CACHEMAX", "512")
+    assert sio.gdal_cache_options() == {}  # the user's value stands
+    assert os.environ["GDAL_CACHEMAX"] == "512"
+    monkeypatch.delenv("GDAL_CACHEMAX")
+    assert sio.gdal_cache_options() == {"GDAL_CACHEMAX": sio.GDAL_CACHE_MB * 1024 * 1024}
+    assert os.environ["GDAL_CACHEMAX"] == str(sio.GDAL_CACHE_MB)
+    assert sio.gdal_cache_options() == {"GDAL_CACHEMAX": sio.GDAL_CACHE_MB * 1024 * 1024}  # still ours next run
