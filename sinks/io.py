@@ -58,8 +58,6 @@ log = logging.getLogger("sinks")
 #: GDAL block cache of a run (MB): enough for the reads in flight, small enough that the
 #: blocks of the layers being read or written cannot grow the process with the raster.
 GDAL_CACHE_MB = 128
-
-
 _CACHE_ENV_SET_HERE = False
 
 
@@ -80,6 +78,7 @@ def gdal_cache_options() -> dict[str, int]:
         _CACHE_ENV_SET_HERE = True
         log.debug("GDAL_CACHEMAX set to %d MB for this process and its children", GDAL_CACHE_MB)
     return {"GDAL_CACHEMAX": GDAL_CACHE_MB * 1024 * 1024}
+
 
 #: A chunk size in pixels (cut on the tiles' blocks, :func:`aligned_chunks`) or explicit (rows, cols) chunks.
 Chunks = "int | tuple[tuple[int, ...], tuple[int, ...]]"

@@ -27,7 +27,8 @@ import numpy as np
 
 from .errors import NoOverlapError, OutputExistsError
 from .grid import Grid
-from .io import Scene, aligned_chunks, gdal_cache_options, derive_grid, expand_tiles, open_epoch, tiles_from_files, tiles_from_stac
+from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, open_epoch, tiles_from_files,
+                 tiles_from_stac)
 from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
 from .outputs import RasterOutput, atomic_write_json, write_rasters
 from .sensors import SensorProfile
@@ -321,9 +322,9 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
 
     spec = ctx.spec
     ctx.out.mkdir(parents=True, exist_ok=True)
-    # GDAL's block cache holds the written stage files' blocks until they are flushed;
-    # capped so memory stays bounded whatever the raster size (a user's GDAL_CACHEMAX wins)
-    # (and exactextract's own GDAL, here and in the zonal child process, through the environment)
+    # GDAL's block cache holds the written stage files' blocks until they are flushed; capped
+    # so memory stays bounded whatever the raster size, for rasterio's GDAL and (through the
+    # environment) exactextract's, here and in the zonal child; a user's GDAL_CACHEMAX wins
     cache = gdal_cache_options()
     if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
         ctx.cache["hashing"] = hash_in_background(ctx.inputs)
