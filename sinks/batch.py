@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 from .errors import ConfigError, InputError, OutputExistsError
 from .manifest import sha256_file
-from .io import GDAL_CACHE_MB
+from .io import gdal_cache_options
 
 __all__ = ["sanitize_id", "run_batch", "BatchResult", "RegionResult", "indicators_from_summary"]
 
@@ -154,7 +154,7 @@ def _region_task(spec_path: str, region_id: str, folder: str, wkb: bytes, out_di
     t0 = time.perf_counter()
     target = Path(out_dir) / "regions" / folder
     try:
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024):
+        with rasterio.Env(**gdal_cache_options()):  # the run's cap, for prepare and for_region too
             if base_state is None:
                 spec, path = load_spec(spec_path)
                 base_state = prepare(spec, spec_path=path, out=target, overwrite=True, strict=False)
