@@ -4,7 +4,9 @@
 ``dask.array.store`` pass, so the inputs they share are read once, then turns each
 into a Cloud-Optimized GeoTIFF with GDAL's COG driver.  Writing tiled GeoTIFFs
 first and converting afterwards avoids the overview trap of writing COGs straight
-from dask (rioxarray #410).
+from dask (rioxarray #410).  Layers small enough to hold in memory together (a batch
+region, a test raster) are computed in one pass and copied to COGs from GDAL MEM
+datasets instead, skipping the intermediate files.
 """
 
 from __future__ import annotations
@@ -32,7 +34,12 @@ __all__ = [
     "RasterOutput",
     "write_rasters",
     "temp_name",
+    "mem_dataset",
 ]
+
+#: Layers whose arrays together take at most this many bytes are computed into memory
+#: and written from GDAL MEM datasets (no intermediate tiled GeoTIFF on disk).
+IN_MEMORY_BYTES = 32 * 2**20
 
 log = logging.getLogger("sinks")
 
@@ -160,6 +167,26 @@ class _BlockWriter:
         self.ds.close()
 
 
+@contextlib.contextmanager
+def mem_dataset(data: np.ndarray, grid: Grid, out: RasterOutput) -> Iterator[Any]:
+    """A GDAL MEM dataset holding ``data`` on ``grid`` with ``out``'s nodata, description,
+    tags and colour map: the source of a COG copy without an intermediate file."""
+    import rasterio
+
+    profile = dict(width=grid.width, height=grid.height, count=1, dtype=data.dtype.name, crs=grid.crs,
+                   transform=grid.transform, nodata=out.nodata)
+    with rasterio.open(f"/vsimem/sinks-{uuid.uuid4().hex}", "w", driver="MEM", **profile) as ds:
+        ds.write(data, 1)
+        del data  # the MEM dataset holds its own copy
+        if out.description:
+            ds.set_band_description(1, out.description)
+        if out.tags:
+            ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
+        if out.colormap:
+            ds.write_colormap(1, dict(out.colormap))
+        yield ds
+
+
 def _cog_options(out: RasterOutput, compress: str | None) -> dict[str, str]:
     """Compression and overview settings of one layer.
 
@@ -211,6 +238,9 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
             raise ValueError(f"{o.path}: layer shape {o.data.shape} != grid shape {grid.shape}")
     for p in finals:
         p.parent.mkdir(parents=True, exist_ok=True)
+    nbytes = sum(grid.width * grid.height * np.dtype(o.data.dtype).itemsize for o in outputs)
+    if nbytes <= IN_MEMORY_BYTES:
+        return _write_in_memory(outputs, finals, grid, blocksize=blocksize, compress=compress, validate=validate)
     stage1 = [temp_name(p) for p in finals]
     stage2 = [temp_name(p) for p in finals]
     writers: list[_BlockWriter] = []
@@ -227,11 +257,7 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
             rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
                                  num_threads="ALL_CPUS", bigtiff="IF_SAFER", **_cog_options(out, compress))
             if validate:
-                from rio_cogeo.cogeo import cog_validate
-
-                ok, errors, _warn = cog_validate(str(tmp), quiet=True)
-                if not ok:
-                    raise RuntimeError(f"{out.path}: not a valid COG: {errors}")
+                _validate(tmp, out)
         for tmp, final in zip(stage2, finals):
             os.replace(tmp, final)
         log.info("wrote %s", ", ".join(str(p) for p in finals))
@@ -241,6 +267,41 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
             with contextlib.suppress(Exception):
                 w.close()
         for p in (*stage1, *stage2):
+            if p.exists():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+
+def _validate(path: Path, out: RasterOutput) -> None:
+    from rio_cogeo.cogeo import cog_validate
+
+    ok, errors, _warn = cog_validate(str(path), quiet=True)
+    if not ok:
+        raise RuntimeError(f"{out.path}: not a valid COG: {errors}")
+
+
+def _write_in_memory(outputs: list[RasterOutput], finals: list[Path], grid: Grid, *, blocksize: int,
+                     compress: str | None, validate: bool) -> list[Path]:
+    """Small layers: compute them together (shared inputs read once), copy each from a
+    MEM dataset to a COG under a temporary name, then rename them all."""
+    import dask
+    import rasterio.shutil
+
+    arrays = dask.compute(*[o.data for o in outputs])
+    temps = [temp_name(p) for p in finals]
+    try:
+        for data, tmp, out in zip(arrays, temps, outputs):
+            with mem_dataset(np.asarray(data), grid, out) as ds:
+                rasterio.shutil.copy(ds, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
+                                     bigtiff="IF_SAFER", **_cog_options(out, compress))
+            if validate:
+                _validate(tmp, out)
+        for tmp, final in zip(temps, finals):
+            os.replace(tmp, final)
+        log.info("wrote %s", ", ".join(str(p) for p in finals))
+        return finals
+    finally:
+        for p in temps:
             if p.exists():
                 with contextlib.suppress(OSError):
                     p.unlink()

@@ -52,12 +52,16 @@ def write_run_catalog(run_dir: str | os.PathLike, *, rasters: list[Path] | None 
     cat = pystac.Catalog(id=f"sinks-{summary.get('name', run.name)}",
                          description=f"Rasters of the sinks run {summary.get('name', run.name)}")
     files = rasters if rasters is not None else sorted(run.rglob("*.tif"))
+    footprints: dict[tuple[str, tuple[float, ...]], tuple[list[float], dict[str, Any]]] = {}
     for path in files:
         path = Path(path)
         rel = path.relative_to(run).as_posix()
         with rasterio.open(path) as ds:
-            bounds = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds, densify_pts=21)
-            geom = transform_geom(ds.crs, "EPSG:4326", mapping(box(*ds.bounds)))
+            where = (ds.crs.to_wkt(), tuple(ds.bounds))
+            if where not in footprints:  # a run's layers share a few grids: transform each once
+                footprints[where] = (list(transform_bounds(ds.crs, "EPSG:4326", *ds.bounds, densify_pts=21)),
+                                     transform_geom(ds.crs, "EPSG:4326", mapping(box(*ds.bounds))))
+            bounds, geom = footprints[where]
             item = pystac.Item(id=rel.replace("/", "__").removesuffix(".tif"), geometry=geom, bbox=list(bounds),
                                datetime=_when(rel, years), properties={"sinks:layer": path.stem,
                                                                       "description": ds.descriptions[0] or path.stem})

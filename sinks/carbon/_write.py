@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ..grid import Grid
-from ..outputs import RasterOutput, ensure_writable, temp_name
+from ..outputs import RasterOutput, ensure_writable, mem_dataset, temp_name
 
 __all__ = ["write_layers", "overview_factors"]
 
@@ -87,23 +87,13 @@ def overview_factors(width: int, height: int, blocksize: int) -> list[int]:
 
 
 def _write_one(out: RasterOutput, tmp: Path, grid: Grid, blocksize: int) -> None:
-    import rasterio
     import rasterio.shutil
     from rasterio.enums import Resampling
 
     data = np.asarray(out.data)
     is_float = data.dtype.kind == "f"
-    profile = dict(width=grid.width, height=grid.height, count=1, dtype=data.dtype.name, crs=grid.crs,
-                   transform=grid.transform, nodata=out.nodata)
-    with rasterio.open(f"/vsimem/{tmp.name}", "w", driver="MEM", **profile) as ds:
-        ds.write(data, 1)
+    with mem_dataset(data, grid, out) as ds:
         del data
-        if out.description:
-            ds.set_band_description(1, out.description)
-        if out.tags:
-            ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
-        if out.colormap:
-            ds.write_colormap(1, dict(out.colormap))
         factors = overview_factors(grid.width, grid.height, blocksize)
         if factors:
             ds.build_overviews(factors, Resampling.nearest)
