@@ -619,9 +619,16 @@ def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, dat
         dims ``("band", "y", "x")``, float32, band coordinate = reflectance roles,
         ``x``/``y`` pixel-centre coordinates, CRS attached with rioxarray.
     """
+    arr, off = _scene_array(tiles, profile=profile, grid=grid, date=date, chunks=chunks, resampling=resampling,
+                            name=name)
+    return _wrap(arr, ("band", "y", "x"), grid, name=name, band=list(profile.reflectance_roles),
+                 attrs=dict(sensor=profile.name, scale=profile.scale, offset=off, date=str(date) if date else ""))
+
+
+def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, date: dt.date | None,
+                 chunks: "Chunks", resampling: str, name: str) -> tuple[Any, float]:
+    """The dask array ``(band, y, x)`` of one acquisition and the offset applied to it."""
     import dask.array as da
-    import rioxarray  # noqa: F401 - registers the .rio accessor
-    import xarray as xr
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
@@ -650,12 +657,22 @@ def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, dat
             col += w
         row += h
     graph = HighLevelGraph.from_collections(key, dsk, dependencies=[])
-    arr = da.Array(graph, key, chunks=((len(roles),), ych, xch), dtype=np.float32)
+    return da.Array(graph, key, chunks=((len(roles),), ych, xch), dtype=np.float32), off
+
+
+def _wrap(data: Any, dims: tuple[str, ...], grid: Grid, *, name: str, attrs: dict[str, Any],
+          **coords: Any) -> Any:
+    """One DataArray on ``grid`` with pixel-centre ``x``/``y`` and rioxarray's ``spatial_ref``,
+    built in a single constructor call (no concat or coordinate merging)."""
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+    import xarray as xr
+
     x, y = grid.xy_coords()
-    out = xr.DataArray(arr, dims=("band", "y", "x"), coords={"band": list(roles), "y": y, "x": x}, name=name)
-    out.attrs.update(sensor=profile.name, scale=profile.scale, offset=off,
-                     date=str(date) if date else "")
-    return _georeference(out, grid)
+    ref = _spatial_ref(grid.crs.to_wkt(), tuple(grid.transform))
+    out = xr.DataArray(data, dims=dims, coords={**coords, "y": y, "x": x, "spatial_ref": ref}, name=name,
+                       attrs=attrs)
+    out.encoding["grid_mapping"] = "spatial_ref"
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -668,14 +685,6 @@ def _spatial_ref(crs_wkt: str, transform: tuple[float, ...]) -> Any:
     probe = xr.DataArray(np.zeros((1, 1), np.uint8), dims=("y", "x"))
     probe = probe.rio.write_crs(crs_wkt).rio.write_transform(Affine(*transform[:6]))
     return probe.coords["spatial_ref"]
-
-
-def _georeference(arr: Any, grid: Grid) -> Any:
-    """Attach the grid's CRS and transform the way rioxarray does (``.rio.crs`` works)."""
-    ref = _spatial_ref(grid.crs.to_wkt(), tuple(grid.transform))
-    out = arr.assign_coords(spatial_ref=ref)
-    out.encoding["grid_mapping"] = "spatial_ref"
-    return out
 
 
 def open_image(paths: str | os.PathLike | Sequence[str | os.PathLike], *, profile: SensorProfile,
@@ -697,20 +706,25 @@ def open_image(paths: str | os.PathLike | Sequence[str | os.PathLike], *, profil
 
 def open_epoch(scenes: Sequence[Scene], *, profile: SensorProfile, grid: Grid, chunks: "Chunks" = 1024,
                resampling: str = "nearest", name: str = "epoch"):
-    """Lazy reflectance of all acquisitions of one epoch, dims ``("time", "band", "y", "x")``."""
-    import xarray as xr
+    """Lazy reflectance of all acquisitions of one epoch, dims ``("time", "band", "y", "x")``.
+
+    The attributes (sensor, scale, offset, date) are the first acquisition's.
+    """
+    import dask.array as da
 
     if isinstance(chunks, (int, np.integer)):  # one chunking for every acquisition, on the tiles' blocks
         chunks = aligned_chunks(grid, [t for sc in scenes for t in sc.tiles], int(chunks))
-    arrays = []
+    arrays, offsets = [], []
     for k, sc in enumerate(scenes):
-        arrays.append(open_scene(sc.tiles, profile=profile, grid=grid, date=sc.date, chunks=chunks,
-                                 resampling=resampling, name=f"{name}-{sc.date or k}"))
-    times = [np.datetime64(sc.date) if sc.date else np.datetime64("NaT") for sc in scenes]
-    out = xr.concat(arrays, dim="time", coords="minimal", compat="override", join="override")
-    out = out.assign_coords(time=("time", times))
-    out.name = name
-    return out
+        arr, off = _scene_array(sc.tiles, profile=profile, grid=grid, date=sc.date, chunks=chunks,
+                                resampling=resampling, name=f"{name}-{sc.date or k}")
+        arrays.append(arr)
+        offsets.append(off)
+    times = np.array([np.datetime64(sc.date, "ns") if sc.date else np.datetime64("NaT", "ns") for sc in scenes])
+    first = scenes[0].date
+    attrs = dict(sensor=profile.name, scale=profile.scale, offset=offsets[0], date=str(first) if first else "")
+    return _wrap(da.stack(arrays, axis=0), ("time", "band", "y", "x"), grid, name=name, attrs=attrs,
+                 time=times, band=list(profile.reflectance_roles))
 
 
 def read_categorical(path: str | os.PathLike, *, chunks: int = 1024, grid: Grid | None = None):

@@ -181,7 +181,10 @@ def stage_read(ctx: RunContext, ep: EpochData) -> None:
     if ctx.region is not None:
         if "region_mask" not in ctx.cache:
             ctx.cache["region_mask"] = region_mask(ctx.grid, ctx.region, chunks=ctx.chunks)
-        ep.refl = ep.refl.where(_bcast(ctx.cache["region_mask"], ep.refl))
+        import dask.array as da
+
+        inside = ctx.cache["region_mask"][None, None]  # (time, band, y, x) broadcast
+        ep.refl = ep.refl.copy(data=da.where(inside, ep.refl.data, np.float32(np.nan)))
     if ctx.spec.outputs.reflectance:
         for k, sc in enumerate(ep.scenes):
             tag = _date_tag(sc.date, k)
@@ -190,12 +193,6 @@ def stage_read(ctx: RunContext, ep: EpochData) -> None:
                     ctx.out / "reflectance" / ep.name / f"{role}_{tag}.tif",
                     ep.refl.isel(time=k).sel(band=role).data, nodata=np.nan,
                     description=f"surface reflectance {role} {sc.date}", tags={"units": "reflectance"}))
-
-
-def _bcast(mask: Any, refl: Any) -> Any:
-    import xarray as xr
-
-    return xr.DataArray(mask, dims=("y", "x"), coords={"y": refl.y, "x": refl.x})
 
 
 def _date_tag(date: dt.date | None, k: int) -> str:

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -129,7 +131,11 @@ def sample_range(u: np.ndarray, low: np.ndarray, mode: np.ndarray, high: np.ndar
 
 def sample_densities(table: CarbonTable, codes: Sequence[int], *, draws: int, rng: np.random.Generator,
                      distribution: Distribution = "triangular", missing: str = "error") -> np.ndarray:
-    """Densities ``(draws, K, 4)`` (Mg C/ha) for ``codes`` in :data:`POOLS` order."""
+    """Densities ``(draws, K, 4)`` (Mg C/ha) for ``codes`` in :data:`POOLS` order.
+
+    The result is read-only: repeated calls with the same ranges and generator state
+    return the same array from a small cache, and advance ``rng`` as sampling would.
+    """
     k = len(codes)
     lo, c, hi = (np.zeros((k, len(POOLS))) for _ in range(3))
     miss = []
@@ -142,8 +148,32 @@ def sample_densities(table: CarbonTable, codes: Sequence[int], *, draws: int, rn
     if miss and missing == "error":
         raise CoefficientError(f"land-cover codes missing from the carbon table {table.label}: "
                                f"{', '.join(map(str, miss))}; add them or pass missing='zero'")
+    key = (lo.tobytes(), c.tobytes(), hi.tobytes(), draws, distribution, repr(rng.bit_generator.state))
+    with _CACHE_LOCK:
+        hit = _DENSITY_CACHE.get(key)
+        if hit is not None:
+            _DENSITY_CACHE.move_to_end(key)
+    if hit is not None:  # the same draws again: skip the sampling, leave the generator where it would be
+        dens, after = hit
+        rng.bit_generator.state = after
+        return dens
     u = rng.random((draws, k, len(POOLS)))
-    return sample_range(u, lo, c, hi, distribution=distribution, rng=rng)
+    dens = sample_range(u, lo, c, hi, distribution=distribution, rng=rng)
+    dens.setflags(write=False)
+    if dens.nbytes <= _CACHE_BYTES // 8:
+        with _CACHE_LOCK:
+            _DENSITY_CACHE[key] = (dens, rng.bit_generator.state)
+            while sum(d.nbytes for d, _ in _DENSITY_CACHE.values()) > _CACHE_BYTES:
+                _DENSITY_CACHE.popitem(last=False)
+    return dens
+
+
+# Density draws are a pure function of the ranges, the draw count, the distribution and
+# the generator's state, and every region of a batch (every polygon of an indicator
+# table) asks for the same ones: keep the last few, at most _CACHE_BYTES in all.
+_CACHE_BYTES = 32 * 2**20
+_CACHE_LOCK = threading.Lock()
+_DENSITY_CACHE: OrderedDict[tuple, tuple[np.ndarray, dict]] = OrderedDict()
 
 
 def truncated_normal(mean: np.ndarray, se: np.ndarray, *, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:

@@ -12,7 +12,8 @@ from rasterio.crs import CRS
 from sinks.carbon import china_table, load_table, sink, stock_totals, transition_matrix
 from sinks.errors import ConfigError
 from sinks.grid import Grid
-from sinks.uncertainty import monte_carlo, sample_range, truncated_normal
+import sinks.uncertainty as unc
+from sinks.uncertainty import monte_carlo, sample_densities, sample_range, truncated_normal
 
 AREAS = {1: 1000.0, 2: 500.0, 3: 50.0, 4: 10.0, 6: 800.0, 7: 100.0}
 
@@ -24,6 +25,30 @@ def test_reproducible_with_seed() -> None:
     c = monte_carlo(t, areas_ha=AREAS, draws=2000, seed=8)
     assert a.to_dict() == b.to_dict()
     assert a.stock_mg_c["total"].low != c.stock_mg_c["total"].low
+
+
+@pytest.mark.parametrize("distribution", ["triangular", "pert"])
+def test_density_draws_reused_and_generator_advanced(distribution: str) -> None:
+    t = china_table()
+    codes = [1, 2, 6]
+
+    def draw():
+        rng = np.random.default_rng(11)
+        dens = sample_densities(t, codes, draws=500, rng=rng, distribution=distribution)
+        return dens, rng.random(3)
+
+    unc._DENSITY_CACHE.clear()
+    fresh, after_fresh = draw()
+    again, after_again = draw()
+    assert again is fresh and not fresh.flags.writeable
+    np.testing.assert_array_equal(after_again, after_fresh)  # the generator moved on as if it had sampled
+    unc._DENSITY_CACHE.clear()
+    redone, after_redone = draw()
+    assert redone is not fresh
+    np.testing.assert_array_equal(redone, fresh)
+    np.testing.assert_array_equal(after_redone, after_fresh)
+    other = sample_densities(t, [1, 2, 7], draws=500, rng=np.random.default_rng(11), distribution=distribution)
+    assert not np.array_equal(other[:, 2], fresh[:, 2])  # another class set is another key
 
 
 @pytest.mark.parametrize("distribution", ["triangular", "pert", "uniform"])
