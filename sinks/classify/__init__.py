@@ -265,11 +265,16 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     kargs = kernel_arguments(setup.cfg, mndwi_t=setup.thresholds["mndwi_water"],
                              mvi_t=setup.thresholds["mvi_mangrove"])
 
-    def block(zn: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
-        return rules_block(blocks, roles=roles, grow=grow, coastal=zn[0] if use_zone else None, **kargs)
+    def block(zn: np.ndarray, *blocks: list[np.ndarray]) -> np.ndarray:
+        # each acquisition arrives as the list of its band-axis chunks (one chunk): passing
+        # it through instead of letting dask concatenate it saves a copy of every block
+        return rules_block([b[0] for b in blocks], roles=roles, grow=grow, coastal=zn if use_zone else None,
+                           **kargs)
 
-    lc = da.map_blocks(block, zone[None], *arrays, drop_axis=0, dtype=np.uint8,
-                       meta=np.zeros((0, 0), np.uint8))
+    pairs: list[Any] = [zone, "yx"]
+    for a in arrays:
+        pairs += [a, "byx"]
+    lc = da.blockwise(block, "yx", *pairs, concatenate=False, dtype=np.uint8, meta=np.zeros((0, 0), np.uint8))
     lc = sieve_mmu(lc, grid, mmu_ha)
     factor = max(1, round(setup.sample_grid.res[0] / grid.res[0]))
     return ClassificationResult(lc, "rules", {**setup.thresholds, "sample_factor": factor}, setup.coastal_source,
