@@ -30,6 +30,7 @@ from .grid import Grid
 from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, open_epoch, tiles_from_files,
                  tiles_from_stac)
 from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
+from ._sched import local_scheduler
 from .outputs import RasterOutput, atomic_write_json, write_rasters
 from .sensors import SensorProfile
 from .spec import EpochSpec, PipelineSpec, load_spec
@@ -325,7 +326,7 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
     cache = gdal_cache_options()
     if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
         ctx.cache["hashing"] = hash_in_background(ctx.inputs)
-    with dask.config.set(scheduler=scheduler or "threads"), rasterio.Env(**cache):
+    with dask.config.set(scheduler=local_scheduler(scheduler)), rasterio.Env(**cache):
         for ep in ctx.epochs:
             for name, fn, enabled in EPOCH_STAGES:
                 if enabled(spec):

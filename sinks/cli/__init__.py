@@ -74,6 +74,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
+    import dask
+
+    from .._sched import local_scheduler
+
+    # commands compute on local threads unless they start or join a dask.distributed
+    # cluster themselves (a Client they create makes itself the default)
+    dask.config.set(scheduler=local_scheduler("threads"))
 
 
 def _few_malloc_arenas(limit: int = 2) -> None:

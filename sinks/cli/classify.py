@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import bands_options, open_acquisitions, overwrite_option
+from .options import bands_options, open_acquisitions, overwrite_option, sample_acquisitions
 
 
 def _mmu(value: str | None) -> dict[str, float] | None:
@@ -51,15 +51,16 @@ def cli(images: tuple[str, ...], out: str, sensor: str | None, bands: str | None
     from ..stages.landcover import colormap
 
     ensure_writable([out], overwrite=overwrite)
-    scenes, grid, _profile = open_acquisitions(images, dates, sensor=sensor, bands=bands, scale=scale,
-                                               offset=offset, chunks=chunks)
+    scenes, grid, profile = open_acquisitions(images, dates, sensor=sensor, bands=bands, scale=scale,
+                                              offset=offset, chunks=chunks)
+    samples, sample_grid = (None, None) if model else sample_acquisitions(images, dates, profile=profile, grid=grid)
     zone = None
     if coastal_zone:
         from ..vectors import read_vector
 
         zone = read_vector(coastal_zone, target_crs=grid.crs, what="coastal zone")
     res = classify(scenes, grid=grid, rules=rules, model=model, coastal=zone, coastal_buffer_m=coastal_buffer_m,
-                   mmu_ha=_mmu(mmu), chunks=chunks)
+                   mmu_ha=_mmu(mmu), chunks=chunks, samples=samples, sample_grid=sample_grid)
     write_rasters([RasterOutput(out, res.landcover, nodata=0, categorical=True, colormap=colormap(),
                                 description="land cover (sinks legend)", tags={"method": res.method})],
                   grid, overwrite=overwrite)

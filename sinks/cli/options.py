@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 import click
 
-__all__ = ["overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options", "open_acquisitions"]
+__all__ = ["overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options", "open_acquisitions",
+           "sample_acquisitions"]
 
 
 def overwrite_option(f: Callable) -> Callable:
@@ -46,17 +47,10 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
 
     Without ``--sensor`` or ``--bands`` the Sentinel-2 L2A profile is assumed.
     """
-    import datetime as dt
-
-    from ..errors import ConfigError, GridMismatchError
+    from ..errors import GridMismatchError
     from ..io import open_image
 
-    if dates and len(dates) != len(images):
-        raise ConfigError(f"--date given {len(dates)} time(s) for {len(images)} image(s)")
-    try:
-        days = [dt.date.fromisoformat(d) for d in dates] or [None] * len(images)
-    except ValueError as exc:
-        raise ConfigError(f"--date: {exc}") from None
+    days = _days(images, dates)
     if bands:  # the count first: "3 roles for a 6-band file" says more than which role is missing
         from ..errors import BandMismatchError
         from ..io import inspect_tile
@@ -76,6 +70,36 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
         grid = g
         scenes.append(refl)
     return scenes, grid, profile
+
+
+def _days(images: tuple[str, ...], dates: tuple[str, ...]) -> list[Any]:
+    """``--date`` values as dates, one per image (``None`` each when not given)."""
+    import datetime as dt
+
+    from ..errors import ConfigError
+
+    if dates and len(dates) != len(images):
+        raise ConfigError(f"--date given {len(dates)} time(s) for {len(images)} image(s)")
+    try:
+        return [dt.date.fromisoformat(d) for d in dates] or [None] * len(images)
+    except ValueError as exc:
+        raise ConfigError(f"--date: {exc}") from None
+
+
+def sample_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, profile: Any,
+                        grid: Any) -> tuple[list[Any], Any]:
+    """Decimated reflectance of each IMAGE read through its overviews (for the rules'
+    scene thresholds and coastal zone), on the images concurrently: ``(samples, sample grid)``."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..classify.sample import overview_sample
+    from ..io import Scene, tiles_from_files
+
+    scenes = [Scene(day, tuple(tiles_from_files([path], profile))) for path, day in zip(images, _days(images, dates))]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(scenes), os.cpu_count() or 1))) as ex:
+        got = list(ex.map(lambda sc: overview_sample(sc, profile=profile, grid=grid), scenes))
+    return [g[0] for g in got], got[0][1]
 
 
 def echo_json(obj: Any) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +57,9 @@ def _samples(ctx: "RunContext", ep: "EpochData") -> tuple[list[np.ndarray], Any,
     from ..classify.sample import overview_sample
 
     def sample(c: "RunContext", e: "EpochData") -> tuple[list[np.ndarray], Any]:
-        got = [overview_sample(sc, profile=c.profile, grid=c.grid) for sc in e.scenes]
+        # acquisitions sampled concurrently: GDAL decodes the overviews without the GIL
+        with ThreadPoolExecutor(max_workers=max(1, min(len(e.scenes), os.cpu_count() or 1))) as ex:
+            got = list(ex.map(lambda sc: overview_sample(sc, profile=c.profile, grid=c.grid), e.scenes))
         return [g[0] for g in got], got[0][1]
 
     src = _source(ctx)
