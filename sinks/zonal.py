@@ -111,9 +111,63 @@ def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None, work
         return _extract_parallel(str(raster), gdf, ops, workers)
     # raster-sequential: each raster chunk is read once and offered to every polygon touching it
     # (faster than one read per polygon; the results are identical, see tests/test_zonal.py)
-    df = exact_extract(raster, gdf[[_ZONE, "geometry"]], ops, weights=weights, include_cols=[_ZONE],
+    df = exact_extract(raster, _wkb_features(gdf), ops, weights=weights, include_cols=[_ZONE],
                        output="pandas", strategy=_STRATEGY, max_cells_in_memory=_MAX_CELLS)
     return df.sort_values(_ZONE).reset_index(drop=True)
+
+
+def _wkb_features(gdf: Any) -> Any:
+    """The polygons as an exactextract feature source handing over WKB.
+
+    exactextract's own GeoDataFrame source turns every polygon into GeoJSON text in
+    Python and parses it again in C++; WKB from one vectorised shapely call skips both.
+    """
+    import shapely
+    from exactextract._exactextract import Feature
+    from exactextract.feature import FeatureSource
+
+    class _Feature(Feature):  # type: ignore[misc]
+        def __init__(self, props: dict[str, Any] | None = None, wkb: bytes | None = None) -> None:
+            Feature.__init__(self)
+            self.props = {} if props is None else props
+            self.wkb = wkb
+
+        def get(self, name: str) -> Any:
+            return self.props[name]
+
+        def set(self, name: str, value: Any) -> None:
+            self.props[name] = value
+
+        def geometry(self) -> bytes | None:
+            return self.wkb
+
+        def set_geometry(self, wkb: bytes | None) -> None:
+            self.wkb = wkb
+
+        def set_geometry_format(self) -> str:
+            return "wkb"
+
+        def fields(self) -> list[str]:
+            return list(self.props)
+
+    class _Source(FeatureSource):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.zones = gdf[_ZONE].tolist()
+            self.wkbs = shapely.to_wkb(gdf.geometry.to_numpy())
+            self.crs_wkt = gdf.crs.to_wkt() if gdf.crs is not None else None
+
+        def count(self) -> int:
+            return len(self.zones)
+
+        def __iter__(self) -> Any:
+            for zone, wkb in zip(self.zones, self.wkbs):
+                yield _Feature({_ZONE: zone}, wkb)
+
+        def srs_wkt(self) -> str | None:
+            return self.crs_wkt
+
+    return _Source()
 
 
 def _extract_part(raster: str, part: Any, ops: list[str]) -> pd.DataFrame:
@@ -153,8 +207,9 @@ def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd
     return pd.concat(frames, ignore_index=True).sort_values(_ZONE).reset_index(drop=True)
 
 
-def _inside_share(gdf: Any, grid: Any) -> np.ndarray:
-    """Share of each polygon's area lying inside the raster's extent."""
+def _footprint(gdf: Any, grid: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each polygon's area and the part of it inside the raster's extent (m² on the
+    ellipsoid for geographic grids, CRS units² otherwise)."""
     from shapely.geometry import box
 
     t = grid.transform
@@ -169,10 +224,25 @@ def _inside_share(gdf: Any, grid: Any) -> np.ndarray:
         geod = Geod(ellps="WGS84")
         area = np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geoms])
         ins = np.array([abs(geod.geometry_area_perimeter(g)[0]) if not g.is_empty else 0.0 for g in inside])
-    else:
-        area, ins = geoms.area.to_numpy(), inside.area.to_numpy()
+        return area, ins
+    return geoms.area.to_numpy(), inside.area.to_numpy()
+
+
+def _coverage(df: pd.DataFrame, footprint: tuple[np.ndarray, np.ndarray], grid: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(all cells, inside share)``: the coverage-weighted count of every cell (valid or
+    not) each polygon covers inside the raster, and the share of its area inside.
+
+    On projected grids exact coverage fractions add up to the polygon's area inside the
+    raster over the cell area, so that area gives the count without a second statistic
+    pass in exactextract; on geographic grids (cells weighted by their area) it is the
+    ``_all`` operation.
+    """
+    area, ins = footprint
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(area > 0, np.clip(ins / area, 0.0, 1.0), 0.0)
+        inside = np.where(area > 0, np.clip(ins / area, 0.0, 1.0), 0.0)
+    if "_all" in df:
+        return df["_all"].to_numpy(dtype=np.float64), inside
+    return ins / abs(grid.transform.a * grid.transform.e), inside
 
 
 def _nodata_fraction(valid: np.ndarray, everything: np.ndarray, inside: np.ndarray) -> np.ndarray:
@@ -191,9 +261,12 @@ def _warn_empty(ids: Sequence[Any], raster: str) -> None:
 
 
 def _area_ops(grid: Any) -> list[str]:
-    """Named ops giving the (area-)weighted valid and total coverage used for ``nodata_fraction``."""
-    w = "coverage_weight=area_spherical_m2," if grid.is_geographic else ""
-    return [f"_valid=count({w.rstrip(',')})" if w else "_valid=count", f"_all=count({w}default_value=0)"]
+    """Named ops giving the (area-)weighted valid and total coverage used for ``nodata_fraction``
+    (the total comes from the geometry on projected grids, see :func:`_coverage`)."""
+    if not grid.is_geographic:
+        return ["_valid=count"]
+    w = "coverage_weight=area_spherical_m2"
+    return [f"_valid=count({w})", f"_all=count({w},default_value=0)"]
 
 
 def zonal_stats(raster: str | os.PathLike, zones: Any, *, id_field: str, stats: Sequence[str] = ("sum", "mean", "count"),
@@ -247,7 +320,7 @@ def zonal_stats(raster: str | os.PathLike, zones: Any, *, id_field: str, stats: 
     empty = df["_valid"].to_numpy() == 0
     if "sum" in out:
         out.loc[empty, "sum"] = 0.0
-    out["nodata_fraction"] = _nodata_fraction(df["_valid"], df["_all"], _inside_share(gdf, info.grid))
+    out["nodata_fraction"] = _nodata_fraction(df["_valid"], *_coverage(df, _footprint(gdf, info.grid), info.grid))
     _warn_empty(out.loc[empty, id_field].tolist(), info.path)
     return gpd.GeoDataFrame(out, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
 
@@ -324,7 +397,7 @@ def class_areas(raster: str | os.PathLike, zones: Any, *, id_field: str, classes
     for code in seen:
         data[f"frac_{names.get(code, str(code))}"] = fracs[code]
     data["valid_area_ha"] = total
-    data["nodata_fraction"] = _nodata_fraction(df["_valid"], df["_all"], _inside_share(gdf, grid))
+    data["nodata_fraction"] = _nodata_fraction(df["_valid"], *_coverage(df, _footprint(gdf, grid), grid))
     out = pd.DataFrame(data)
     if warn_empty:
         _warn_empty(out.loc[df["_valid"].to_numpy() == 0, id_field].tolist(), info.path)
@@ -491,7 +564,7 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
     trans = np.zeros((n, max(e - 1, 0), base, base))
     nodata_frac = np.ones((n, e))
     seen: set[int] = set()
-    inside = _inside_share(zones, grid)
+    footprint = _footprint(zones, grid)
     done: set[int] = set()
     for group in _groups(e, size):
         src = _code_stack_source([infos[k].path for k in group], grid, base, codes,
@@ -510,6 +583,7 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
                 total = df["_valid"].to_numpy(dtype=np.float64) * float(pixel_area_ha(grid))
         finally:
             src.close()
+        everything, inside = _coverage(df, footprint, grid)
         lengths = [0 if u is None else len(u) for u in df["unique"]]
         poly = np.repeat(np.arange(n), lengths)
         combo = np.concatenate([np.asarray(u, dtype=np.int64) for u in df["unique"] if u is not None and len(u)]
@@ -524,7 +598,7 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
             done.add(k)
             np.add.at(area[:, k], (poly, digits[j]), ha)
             share = np.bincount(poly, weights=frac * (digits[j] != 0), minlength=n)
-            nodata_frac[:, k] = _nodata_fraction(df["_valid"].to_numpy() * share, df["_all"], inside)
+            nodata_frac[:, k] = _nodata_fraction(df["_valid"].to_numpy() * share, everything, inside)
         for j in range(len(group) - 1):
             np.add.at(trans[:, group[j]], (poly, digits[j], digits[j + 1]), ha)
     return JointAreas(area, trans, nodata_frac, sorted(seen))
