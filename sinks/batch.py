@@ -12,9 +12,11 @@ A failing region (unreadable tile, no data in its bounds ...) is recorded with i
 error in ``batch_summary.csv``; the others continue.
 
 Scheduling: by default regions run concurrently on a thread pool (one thread per
-core), each region's own graph on the synchronous scheduler — cheap for many small
-regions, and GDAL releases the GIL while decoding.  ``workers=N`` starts a local
-``distributed.LocalCluster`` (bound to 127.0.0.1), ``scheduler=ADDR`` (or the
+core), each region's own graph on the synchronous scheduler: no start-up cost, and GDAL
+releases the GIL while decoding large regions.  A small region's work is mostly Python
+(its graph, files, tables), which threads share one GIL for, so for many small regions
+``workers=N`` is faster: it starts a local ``distributed.LocalCluster`` of N
+single-threaded processes (bound to 127.0.0.1).  ``scheduler=ADDR`` (or the
 ``DASK_SCHEDULER_ADDRESS`` environment variable) connects to an existing cluster.
 Tasks receive paths and plain data, never open datasets, and cap GDAL's block cache.
 """
