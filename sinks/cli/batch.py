@@ -16,7 +16,9 @@ import click
 @click.option("--layer", default=None, help="Layer name, or PostGIS table / SQL query.")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Batch folder.")
 @click.option("--scheduler", default=None, help="dask.distributed scheduler address (or DASK_SCHEDULER_ADDRESS).")
-@click.option("--workers", type=click.IntRange(1, 512), default=None, help="Start a LocalCluster of N worker processes (faster than the default threads for many small regions).")
+@click.option("--workers", type=click.IntRange(1, 512), default=None,
+              help="Start a LocalCluster of N worker processes (faster than the default threads for many "
+                   "small regions).")
 @click.option("--restart", is_flag=True, help="Recompute every region, finished or not.")
 @click.option("--overwrite", is_flag=True, help="Same as --restart (recompute and replace outputs).")
 @click.option("--only", default=None, help="Comma-separated region ids to run.")
