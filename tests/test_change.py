@@ -81,3 +81,17 @@ def test_change_output_writes_categorical_cog(tmp_path):
         assert ds.nodata == 0 and ds.dtypes[0] == "uint8"
         assert ds.colormap(1)[23][:3] == (215, 25, 28)
         assert "23=forest->built_up" in ds.tags()["legend"]
+
+
+def test_compiled_pair_codes_match_the_table_formula():
+    from sinks.change import _block, _table
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, size=(37, 53), dtype=np.uint8)
+    b = rng.integers(0, 12, size=(37, 53), dtype=np.uint8)
+    for nodata in (0, 255, 4):
+        lut = _table(nodata)
+        fa, tb = lut[a], lut[b]
+        expected = np.where((fa == 0) | (tb == 0), 0, fa * 16 + tb).astype(np.uint8)
+        np.testing.assert_array_equal(_block(a, b, nodata), expected)
+        np.testing.assert_array_equal(_block(a[::2, ::3], b[::2, ::3], nodata), expected[::2, ::3])

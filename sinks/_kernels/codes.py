@@ -6,7 +6,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["combine_codes", "hist_u8", "hist2_u8"]
+__all__ = ["combine_codes", "pair_codes", "hist_u8", "hist2_u8"]
 
 
 @jit
@@ -46,6 +46,29 @@ def combine_codes(blocks: list[np.ndarray], luts: np.ndarray, base: int) -> tupl
     hist = np.zeros((len(arrs), 256), dtype=np.int64)
     _combine(arrs, np.ascontiguousarray(luts, dtype=np.int32), int(base), out, hist)
     return out, hist
+
+
+@jit
+def _pair(a, b, lut, out):  # noqa: ANN001, ANN202
+    h, w = a.shape
+    for y in range(h):
+        for x in range(w):
+            fa = lut[a[y, x]]
+            tb = lut[b[y, x]]
+            out[y, x] = 0 if fa == 0 or tb == 0 else fa * 16 + tb
+
+
+def pair_codes(a: np.ndarray, b: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """``uint8`` codes ``lut[a] × 16 + lut[b]`` of two ``uint8`` blocks, 0 where either maps to 0.
+
+    One pass over the pixels (the numpy form makes eight); ``lut`` is ``uint8[256]`` with
+    values below 16.
+    """
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    b = np.ascontiguousarray(b, dtype=np.uint8)
+    out = np.empty(a.shape, dtype=np.uint8)
+    _pair(a, b, np.ascontiguousarray(lut, dtype=np.uint8), out)
+    return out
 
 
 @jit
