@@ -306,9 +306,10 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
 def _one_blas_thread() -> Iterator[None]:
     """Limit BLAS/OpenMP pools to one thread while regions run on a thread per core.
 
-    Each region's Monte Carlo intervals use small matrix products; with a BLAS pool per
-    core on top of a region thread per core the pools oversubscribe the cores and spin
-    (measured: the carbon stage of a region 57 ms alone, 206 ms in a two-thread batch).
+    Regions already use every core; a BLAS pool per region thread would oversubscribe
+    them.  The Monte Carlo matrices are small: one BLAS thread was as fast as two per
+    region in measurements (what slows a threaded batch of small regions is the GIL,
+    see the module notes).
     """
     try:
         from threadpoolctl import threadpool_limits

@@ -35,6 +35,7 @@ __all__ = [
     "write_rasters",
     "temp_name",
     "mem_dataset",
+    "staged_files",
 ]
 
 #: Layers whose arrays together take at most this many bytes are computed into memory
@@ -73,6 +74,23 @@ def atomic_path(final: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]:
         if tmp.exists():
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+@contextlib.contextmanager
+def staged_files(finals: list[Path]) -> Iterator[list[Path]]:
+    """Temporary siblings of ``finals`` to write; all renamed to their final names once the
+    block completes, all removed if it fails (no half-written file under a final name)."""
+    temps = [temp_name(p) for p in finals]
+    try:
+        yield temps
+        for tmp, final in zip(temps, finals):
+            os.replace(tmp, final)
+        log.info("wrote %s", ", ".join(str(p) for p in finals))
+    finally:
+        for t in temps:
+            if t.exists():
+                with contextlib.suppress(OSError):
+                    t.unlink()
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool) -> Path:
@@ -242,31 +260,28 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
     if nbytes <= IN_MEMORY_BYTES:
         return _write_in_memory(outputs, finals, grid, blocksize=blocksize, compress=compress, validate=validate)
     stage1 = [temp_name(p) for p in finals]
-    stage2 = [temp_name(p) for p in finals]
     writers: list[_BlockWriter] = []
     try:
-        for path, out in zip(stage1, outputs):
-            writers.append(_BlockWriter(path, grid, out, blocksize))
-        sources = [o.data if isinstance(o.data, da.Array) else da.from_array(o.data, chunks=blocksize)
-                   for o in outputs]
-        da.store(sources, writers, lock=False, compute=True)
-        for w in writers:
-            w.close()
-        writers = []
-        for src, tmp, out in zip(stage1, stage2, outputs):
-            rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
-                                 num_threads="ALL_CPUS", bigtiff="IF_SAFER", **_cog_options(out, compress))
-            if validate:
-                _validate(tmp, out)
-        for tmp, final in zip(stage2, finals):
-            os.replace(tmp, final)
-        log.info("wrote %s", ", ".join(str(p) for p in finals))
+        with staged_files(finals) as stage2:
+            for path, out in zip(stage1, outputs):
+                writers.append(_BlockWriter(path, grid, out, blocksize))
+            sources = [o.data if isinstance(o.data, da.Array) else da.from_array(o.data, chunks=blocksize)
+                       for o in outputs]
+            da.store(sources, writers, lock=False, compute=True)
+            for w in writers:
+                w.close()
+            writers = []
+            for src, tmp, out in zip(stage1, stage2, outputs):
+                rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
+                                     num_threads="ALL_CPUS", bigtiff="IF_SAFER", **_cog_options(out, compress))
+                if validate:
+                    _validate(tmp, out)
         return finals
     finally:
         for w in writers:
             with contextlib.suppress(Exception):
                 w.close()
-        for p in (*stage1, *stage2):
+        for p in stage1:
             if p.exists():
                 with contextlib.suppress(OSError):
                     p.unlink()
@@ -288,20 +303,11 @@ def _write_in_memory(outputs: list[RasterOutput], finals: list[Path], grid: Grid
     import rasterio.shutil
 
     arrays = dask.compute(*[o.data for o in outputs])
-    temps = [temp_name(p) for p in finals]
-    try:
+    with staged_files(finals) as temps:
         for data, tmp, out in zip(arrays, temps, outputs):
             with mem_dataset(np.asarray(data), grid, out) as ds:
                 rasterio.shutil.copy(ds, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
                                      bigtiff="IF_SAFER", **_cog_options(out, compress))
             if validate:
                 _validate(tmp, out)
-        for tmp, final in zip(temps, finals):
-            os.replace(tmp, final)
-        log.info("wrote %s", ", ".join(str(p) for p in finals))
-        return finals
-    finally:
-        for p in temps:
-            if p.exists():
-                with contextlib.suppress(OSError):
-                    p.unlink()
+    return finals

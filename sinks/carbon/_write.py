@@ -7,7 +7,6 @@ every layer is complete, so no half-written file ever appears under a final name
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..grid import Grid
-from ..outputs import RasterOutput, ensure_writable, mem_dataset, temp_name
+from ..outputs import RasterOutput, ensure_writable, mem_dataset, staged_files
 
 __all__ = ["write_layers", "overview_factors"]
 
@@ -59,20 +58,10 @@ def write_layers(outputs: Sequence[RasterOutput], grid: Grid, *, overwrite: bool
             raise ValueError(f"{o.path}: layer shape {np.shape(o.data)} != grid shape {grid.shape}")
     for p in finals:
         p.parent.mkdir(parents=True, exist_ok=True)
-    temps = [temp_name(p) for p in finals]
     n = workers or min(4, os.cpu_count() or 1)
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, n)) as ex:
-            list(ex.map(lambda pair: _write_one(pair[0], pair[1], grid, blocksize), zip(outputs, temps)))
-        for tmp, final in zip(temps, finals):
-            os.replace(tmp, final)
-        log.info("wrote %s", ", ".join(str(p) for p in finals))
-        return finals
-    finally:
-        for t in temps:
-            if t.exists():
-                with contextlib.suppress(OSError):
-                    t.unlink()
+    with staged_files(finals) as temps, ThreadPoolExecutor(max_workers=max(1, n)) as ex:
+        list(ex.map(lambda pair: _write_one(pair[0], pair[1], grid, blocksize), zip(outputs, temps)))
+    return finals
 
 
 def overview_factors(width: int, height: int, blocksize: int) -> list[int]:
