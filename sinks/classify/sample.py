@@ -17,7 +17,7 @@ from affine import Affine
 from ..errors import TileReadError
 from ..grid import Grid
 
-__all__ = ["sample_grid", "overview_sample", "array_sample", "SAMPLE_PIXELS"]
+__all__ = ["sample_grid", "overview_sample", "overview_samples", "array_sample", "SAMPLE_PIXELS"]
 
 #: Cells of the decimated scene sample (per acquisition).  Otsu's thresholds need a
 #: histogram, not every pixel: a few hundred thousand values fix them to well under a
@@ -109,6 +109,18 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = S
         nodata = np.array([np.nan if tile.band(r).nodata is None else tile.band(r).nodata for r in roles])
         fill_first_valid(out, filled, data, nodata=nodata, scale=scale, offset=off, row=r0, col=c0)
     return out, sg
+
+
+def overview_samples(scenes: Any, *, profile: Any, grid: Grid) -> tuple[list[np.ndarray], Grid]:
+    """:func:`overview_sample` of each acquisition, read concurrently (GDAL decodes the
+    overviews without the GIL): ``(samples, sample grid)``."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    scenes = list(scenes)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(scenes), os.cpu_count() or 1))) as ex:
+        got = list(ex.map(lambda sc: overview_sample(sc, profile=profile, grid=grid), scenes))
+    return [g[0] for g in got], got[0][1]
 
 
 def _decimated_read(path: str, refs: list[Any], tile_grid: Grid, offset: tuple[int, int], f: int,

@@ -90,16 +90,11 @@ def sample_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, prof
                         grid: Any) -> tuple[list[Any], Any]:
     """Decimated reflectance of each IMAGE read through its overviews (for the rules'
     scene thresholds and coastal zone), on the images concurrently: ``(samples, sample grid)``."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..classify.sample import overview_sample
+    from ..classify.sample import overview_samples
     from ..io import Scene, tiles_from_files
 
     scenes = [Scene(day, tuple(tiles_from_files([path], profile))) for path, day in zip(images, _days(images, dates))]
-    with ThreadPoolExecutor(max_workers=max(1, min(len(scenes), os.cpu_count() or 1))) as ex:
-        got = list(ex.map(lambda sc: overview_sample(sc, profile=profile, grid=grid), scenes))
-    return [g[0] for g in got], got[0][1]
+    return overview_samples(scenes, profile=profile, grid=grid)
 
 
 def echo_json(obj: Any) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,13 +52,10 @@ def _samples(ctx: "RunContext", ep: "EpochData") -> tuple[list[np.ndarray], Any,
     cannot be sampled (e.g. a damaged tile outside the region).  Returns the samples,
     their grid, and whether they are the whole scene's.
     """
-    from ..classify.sample import overview_sample
+    from ..classify.sample import overview_samples
 
     def sample(c: "RunContext", e: "EpochData") -> tuple[list[np.ndarray], Any]:
-        # acquisitions sampled concurrently: GDAL decodes the overviews without the GIL
-        with ThreadPoolExecutor(max_workers=max(1, min(len(e.scenes), os.cpu_count() or 1))) as ex:
-            got = list(ex.map(lambda sc: overview_sample(sc, profile=c.profile, grid=c.grid), e.scenes))
-        return [g[0] for g in got], got[0][1]
+        return overview_samples(e.scenes, profile=c.profile, grid=c.grid)
 
     src = _source(ctx)
     key = f"samples:{ep.name}"
