@@ -240,7 +240,8 @@ def _redraw(a: Any, b: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int,
     mask = (inside & (codes == code)).view(np.uint8)
     labels, _sizes, _values, _first = label_equal(mask, connectivity=connectivity)
     own = labels == labels[int(seed[0]) - r0, int(seed[1]) - c0]
-    polys = _polygons(list(shapes(own.view(np.uint8), mask=own, connectivity=4, transform=Affine.translation(c0, r0))))
+    found = shapes(own.view(np.uint8), mask=own, connectivity=4, transform=Affine.translation(c0, r0))
+    polys = _polygons(list(found))
     return shapely.normalize(shapely.multipolygons(polys))
 
 

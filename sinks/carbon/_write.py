@@ -7,7 +7,6 @@ every layer is complete, so no half-written file ever appears under a final name
 
 from __future__ import annotations
 
-import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,8 +18,6 @@ from ..grid import Grid
 from ..outputs import RasterOutput, ensure_writable, mem_dataset, staged_files
 
 __all__ = ["write_layers", "overview_factors"]
-
-log = logging.getLogger("sinks")
 
 
 def write_layers(outputs: Sequence[RasterOutput], grid: Grid, *, overwrite: bool, blocksize: int = 512,
