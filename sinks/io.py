@@ -50,6 +50,7 @@ __all__ = [
     "open_image",
     "open_epoch",
     "read_categorical",
+    "read_categorical_on",
     "aligned_chunks",
 ]
 
@@ -727,7 +728,7 @@ def open_epoch(scenes: Sequence[Scene], *, profile: SensorProfile, grid: Grid, c
                  time=times, band=list(profile.reflectance_roles))
 
 
-def read_categorical(path: str | os.PathLike, *, chunks: int = 1024, grid: Grid | None = None):
+def read_categorical(path: str | os.PathLike, *, chunks: "Chunks" = 1024, grid: Grid | None = None):
     """Open a single-band integer raster (land cover) lazily as a dask array.
 
     Returns
@@ -762,10 +763,53 @@ def read_categorical(path: str | os.PathLike, *, chunks: int = 1024, grid: Grid 
     return arr, g, info.nodata
 
 
-def _read_plain(path: str, row: int, col: int, h: int, w: int) -> np.ndarray:
+def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks" = 1024):
+    """A single-band integer raster's values under ``grid``, lazily (dask array), or ``None``.
+
+    ``grid`` must lie on the file's pixel lattice (same CRS and resolution, whole-pixel
+    offset): a sub-grid, or one reaching beyond the file, whose pixels outside the file
+    read as 0.  ``None`` when it does not (the values would need resampling).
+    """
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    info = inspect_tile(path)
+    if np.dtype(info.dtype).kind not in "iub":
+        raise BandMismatchError(f"{info.path}: expected an integer raster, found {info.dtype}")
+    offset = info.grid.offset_in(grid)
+    if offset is None:
+        return None
+    col0, row0 = offset
+    ych, xch = grid.chunks(chunks)
+    key = f"cat-on-{Path(info.path).stem}-{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), grid.to_dict(), ych, xch)}"
+    dsk = {}
+    row = 0
+    for i, h in enumerate(ych):
+        col = 0
+        for j, w in enumerate(xch):
+            dsk[(key, i, j)] = (_read_plain, info.path, row0 + row, col0 + col, h, w, True)
+            col += w
+        row += h
+    return da.Array(HighLevelGraph.from_collections(key, dsk, dependencies=[]), key, chunks=(ych, xch),
+                    dtype=np.dtype(info.dtype))
+
+
+def _read_plain(path: str, row: int, col: int, h: int, w: int, boundless: bool = False) -> np.ndarray:
     try:
         with rasterio.open(path) as ds:
-            return ds.read(1, window=Window(col, row, w, h))
+            if not boundless:
+                return ds.read(1, window=Window(col, row, w, h))
+            # the part inside the file, placed in a block of zeros (rasterio's boundless
+            # read would go through a warped VRT even for windows inside the file)
+            r0, c0 = max(row, 0), max(col, 0)
+            r1, c1 = min(row + h, ds.height), min(col + w, ds.width)
+            if r0 == row and c0 == col and r1 == row + h and c1 == col + w:
+                return ds.read(1, window=Window(col, row, w, h))
+            out = np.zeros((h, w), dtype=ds.dtypes[0])
+            if r1 > r0 and c1 > c0:
+                out[r0 - row:r1 - row, c0 - col:c1 - col] = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0))
+            return out
     except rasterio.errors.RasterioError as exc:
         raise TileReadError(f"{path}: read failed ({_first_line(exc)})") from None
 

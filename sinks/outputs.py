@@ -36,6 +36,7 @@ __all__ = [
     "temp_name",
     "mem_dataset",
     "staged_files",
+    "write_rasters_and_compute",
 ]
 
 #: Layers whose arrays together take at most this many bytes are computed into memory
@@ -208,18 +209,30 @@ def mem_dataset(data: np.ndarray, grid: Grid, out: RasterOutput) -> Iterator[Any
 def _cog_options(out: RasterOutput, compress: str | None) -> dict[str, str]:
     """Compression and overview settings of one layer.
 
-    Categorical layers: DEFLATE, no predictor, nearest-neighbour overviews (GDAL's
-    default for paletted rasters: an unbiased sample of the classes, and cheap).  Float
-    layers: ZSTD, with the floating-point predictor for smooth values (indices) and
-    without it for piecewise-constant ones (carbon lookups), average overviews.
+    * Categorical layers: DEFLATE, no predictor, nearest-neighbour overviews (GDAL's
+      default for paletted rasters: an unbiased sample of the classes, and cheap).
+    * Piecewise-constant float layers (lookups of the land cover, such as carbon
+      density): ZSTD at level 1, no predictor, nearest-neighbour overviews.  Every
+      overview pixel is then a table value, the lookup of the class that the land
+      cover's overview shows at that pixel; long runs of one value compress almost as
+      well at level 1 as at GDAL's default 9, in half the time.
+    * Smooth float layers (indices, reflectance): ZSTD with the floating-point
+      predictor, average overviews.
+
     ``compress`` forces one codec for every layer.
     """
     is_float = np.dtype(out.data.dtype).kind == "f"
     if out.categorical:
         return {"compress": compress or "DEFLATE", "predictor": "NO", "resampling": "NEAREST",
                 "overview_resampling": "NEAREST"}
-    return {"compress": compress or ("ZSTD" if is_float else "DEFLATE"),
-            "predictor": "YES" if out.smooth else "NO", "resampling": "AVERAGE", "overview_resampling": "AVERAGE"}
+    if not out.smooth:
+        opts = {"compress": compress or ("ZSTD" if is_float else "DEFLATE"), "predictor": "NO",
+                "resampling": "NEAREST", "overview_resampling": "NEAREST"}
+        if opts["compress"].upper() == "ZSTD":
+            opts["level"] = "1"
+        return opts
+    return {"compress": compress or ("ZSTD" if is_float else "DEFLATE"), "predictor": "YES",
+            "resampling": "AVERAGE", "overview_resampling": "AVERAGE"}
 
 
 def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, blocksize: int = 512,
@@ -245,10 +258,30 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
     list of Path
         The final paths, in the order given.
     """
+    paths, _ = write_rasters_and_compute(outputs, grid, overwrite=overwrite, blocksize=blocksize,
+                                         compress=compress, validate=validate)
+    return paths
+
+
+def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: Mapping[str, Any] | None = None,
+                              overwrite: bool, blocksize: int = 512, compress: str | None = None,
+                              validate: bool = False) -> tuple[list[Path], dict[str, Any]]:
+    """:func:`write_rasters`, computing the dask collections ``also`` in the same pass.
+
+    Reductions over the written layers (class counts, cross-tabulations) then reuse
+    the blocks being written instead of reading the files again.
+
+    Returns
+    -------
+    (list of Path, dict)
+        The final paths, and the computed value of each entry of ``also``.
+    """
+    import dask
     import dask.array as da
     import rasterio
     import rasterio.shutil
 
+    extra = dict(also or {})
     finals = [Path(o.path) for o in outputs]
     ensure_writable(finals, overwrite=overwrite)
     for o in outputs:
@@ -258,7 +291,8 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
         p.parent.mkdir(parents=True, exist_ok=True)
     nbytes = sum(grid.width * grid.height * np.dtype(o.data.dtype).itemsize for o in outputs)
     if nbytes <= IN_MEMORY_BYTES:
-        return _write_in_memory(outputs, finals, grid, blocksize=blocksize, compress=compress, validate=validate)
+        return _write_in_memory(outputs, finals, grid, extra, blocksize=blocksize, compress=compress,
+                                validate=validate)
     stage1 = [temp_name(p) for p in finals]
     writers: list[_BlockWriter] = []
     try:
@@ -267,7 +301,8 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
                 writers.append(_BlockWriter(path, grid, out, blocksize))
             sources = [o.data if isinstance(o.data, da.Array) else da.from_array(o.data, chunks=blocksize)
                        for o in outputs]
-            da.store(sources, writers, lock=False, compute=True)
+            stored = da.store(sources, writers, lock=False, compute=False)
+            _stored, *values = dask.compute(stored, *extra.values())
             for w in writers:
                 w.close()
             writers = []
@@ -276,7 +311,7 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
                                      num_threads="ALL_CPUS", bigtiff="IF_SAFER", **_cog_options(out, compress))
                 if validate:
                     _validate(tmp, out)
-        return finals
+        return finals, dict(zip(extra, values))
     finally:
         for w in writers:
             with contextlib.suppress(Exception):
@@ -295,14 +330,15 @@ def _validate(path: Path, out: RasterOutput) -> None:
         raise RuntimeError(f"{out.path}: not a valid COG: {errors}")
 
 
-def _write_in_memory(outputs: list[RasterOutput], finals: list[Path], grid: Grid, *, blocksize: int,
-                     compress: str | None, validate: bool) -> list[Path]:
-    """Small layers: compute them together (shared inputs read once), copy each from a
-    MEM dataset to a COG under a temporary name, then rename them all."""
+def _write_in_memory(outputs: list[RasterOutput], finals: list[Path], grid: Grid, extra: dict[str, Any], *,
+                     blocksize: int, compress: str | None, validate: bool) -> tuple[list[Path], dict[str, Any]]:
+    """Small layers: compute them together (shared inputs read once) with ``extra``, copy
+    each from a MEM dataset to a COG under a temporary name, then rename them all."""
     import dask
     import rasterio.shutil
 
-    arrays = dask.compute(*[o.data for o in outputs])
+    computed = dask.compute(*[o.data for o in outputs], *extra.values())
+    arrays, values = computed[:len(outputs)], computed[len(outputs):]
     with staged_files(finals) as temps:
         for data, tmp, out in zip(arrays, temps, outputs):
             with mem_dataset(np.asarray(data), grid, out) as ds:
@@ -310,4 +346,4 @@ def _write_in_memory(outputs: list[RasterOutput], finals: list[Path], grid: Grid
                                      bigtiff="IF_SAFER", **_cog_options(out, compress))
             if validate:
                 _validate(tmp, out)
-    return finals
+    return finals, dict(zip(extra, values))

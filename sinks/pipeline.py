@@ -31,7 +31,7 @@ from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_op
                  tiles_from_stac)
 from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
-from .outputs import RasterOutput, atomic_write_json, write_rasters
+from .outputs import RasterOutput, atomic_write_json, write_rasters_and_compute
 from .sensors import SensorProfile
 from .spec import EpochSpec, PipelineSpec, load_spec
 
@@ -51,6 +51,10 @@ class EpochData:
     layers: dict[str, Any] = field(default_factory=dict)
     outputs: list[RasterOutput] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    #: dask collections computed in the epoch's write pass (class counts, cross-tabulations)
+    reductions: dict[str, Any] = field(default_factory=dict)
+    #: their computed values, under the same keys
+    results: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -221,13 +225,17 @@ def stage_indices(ctx: RunContext, ep: EpochData) -> None:
 
 
 def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
-    if not ep.outputs:
+    """Compute the epoch's layers and reductions in one pass and write the layers."""
+    if not ep.outputs and not ep.reductions:
         return
-    paths = write_rasters(ep.outputs, ctx.grid, overwrite=ctx.overwrite, blocksize=512)
-    for o, p in zip(ep.outputs, paths):
+    paths, results = write_rasters_and_compute(ep.outputs, ctx.grid, also=ep.reductions,
+                                               overwrite=ctx.overwrite, blocksize=512)
+    for p in paths:
         ep.files[p.stem] = p
     ctx.written.extend(paths)
+    ep.results.update(results)
     ep.outputs = []
+    ep.reductions = {}
 
 
 def _stage(module: str, name: str) -> Callable:
@@ -247,6 +255,8 @@ EPOCH_STAGES: list[tuple[str, Callable[[RunContext, EpochData], None], Callable[
     ("classify", _stage("landcover", "stage_classify"), lambda s: s.classification.enabled),
     ("carbon_layers", _stage("carbon", "stage_carbon_layers"),
      lambda s: s.classification.enabled and s.carbon.enabled),
+    ("change_layers", _stage("areas", "stage_change_layers"),
+     lambda s: s.classification.enabled and len(s.epochs) > 1),
 ]
 
 def _zonal_enabled(s: PipelineSpec) -> bool:

@@ -72,3 +72,28 @@ def test_existing_output_refused_before_compute(tmp_path):
     with pytest.raises(OutputExistsError, match="a.tif"):
         write_rasters([RasterOutput(tmp_path / "a.tif", np.ones((4, 4), "float32"))], grid, overwrite=False)
     assert (tmp_path / "a.tif").read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_lookup_layer_overviews_hold_table_values(tmp_path, monkeypatch, in_memory):
+    """A piecewise-constant float layer (``smooth=False``: a lookup of the classes) gets
+    nearest-neighbour overviews, so every overview pixel is one of the table's values;
+    a smooth layer gets averages."""
+    if not in_memory:
+        monkeypatch.setattr(outputs, "IN_MEMORY_BYTES", 0)
+    grid = Grid("EPSG:32649", from_origin(500000, 2400000, 10, 10), 1400, 1200)
+    rng = np.random.default_rng(11)
+    classes = rng.integers(1, 5, size=(1200, 1400))
+    table = np.array([np.nan, 12.5, 80.25, 3.0, 140.75], dtype=np.float32)
+    lookup = table[classes]
+    outs = [RasterOutput(tmp_path / "lookup.tif", da.from_array(lookup, chunks=512), nodata=float("nan"), smooth=False),
+            RasterOutput(tmp_path / "smooth.tif", da.from_array(lookup, chunks=512), nodata=float("nan"))]
+    write_rasters(outs, grid, overwrite=False)
+    with rasterio.open(tmp_path / "lookup.tif") as ds:
+        assert ds.overviews(1) and ds.profile["compress"].lower() == "zstd"
+        ov = ds.read(1, out_shape=(ds.height // ds.overviews(1)[0], ds.width // ds.overviews(1)[0]))
+        assert np.array_equal(ds.read(1), lookup)
+    assert set(np.unique(ov).tolist()) <= set(table[1:].tolist())
+    with rasterio.open(tmp_path / "smooth.tif") as ds:
+        ov = ds.read(1, out_shape=(ds.height // ds.overviews(1)[0], ds.width // ds.overviews(1)[0]))
+    assert not set(np.unique(ov).tolist()) <= set(table[1:].tolist())  # averages blend the classes

@@ -133,3 +133,67 @@ def test_indicator_tables_in_a_child_process_equal_inline(tmp_path, monkeypatch)
         b = pd.read_csv(tmp_path / "child" / "tables" / f"{name}.csv")
         pd.testing.assert_frame_equal(a, b)
     assert child["goals"]["regions"] == inline["goals"]["regions"]
+
+
+def test_figures_counted_in_the_write_pass_equal_the_written_files(tmp_path):
+    """Class areas, transitions, change maps and the truth confusion are taken from the blocks
+    being written; recounted from the files afterwards they are the same."""
+    import rasterio
+
+    from sinks.carbon import class_areas_ha
+    from sinks.carbon.sink import transition_matrix
+    from sinks.change import change_codes
+    from sinks.io import read_categorical
+    from sinks.landcover import CODES, NAMES
+    from sinks.pipeline import run
+    from sinks.spec import load_spec
+    from sinks.stages.landcover import truth_confusion
+
+    root = Path(__file__).resolve().parents[1]
+    spec, spec_path = load_spec(root / "sample_rasters" / "pipeline.yaml")
+    out = tmp_path / "run"
+    summary = run(spec_path, out=out)
+    grid = None
+    lcs = {}
+    for ep in ("2015", "2020", "2025"):
+        arr, grid, _nd = read_categorical(out / f"landcover_{ep}.tif", chunks=300)
+        lcs[ep] = arr
+        areas = class_areas_ha(arr, grid, nodata=0)
+        got = summary["landcover"][ep]["area_ha"]
+        assert got == {NAMES[c]: areas.area_of(c) for c in sorted(NAMES)}
+        truth = truth_confusion(out / f"landcover_{ep}.tif", spec.reference.truth[ep], grid=grid, chunks=300)
+        assert summary["accuracy"][ep]["truth_pixelwise"] == json.loads(json.dumps(truth))
+    for a, b in (("2015", "2020"), ("2020", "2025")):
+        tm = transition_matrix(lcs[a], lcs[b], grid, codes=sorted(CODES.values()), nodata=(0, 0))
+        named = summary["carbon"]["transitions"][f"{a}_{b}"]["matrix_ha"]
+        for i, c in enumerate(tm.codes):
+            for j, d in enumerate(tm.codes):
+                assert named.get(NAMES[c], {}).get(NAMES[d], 0.0) == pytest.approx(float(tm.area_ha[i, j]), abs=0)
+        with rasterio.open(out / f"change_{a}_{b}.tif") as ds:
+            written = ds.read(1)
+        assert np.array_equal(written, change_codes(np.asarray(lcs[a]), np.asarray(lcs[b])))
+
+
+def test_truth_on_a_shifted_lattice_reads_zeros_beyond_it(tmp_path):
+    """A truth raster covering part of the grid, offset by whole pixels, is read in place;
+    the grid's pixels beyond it count as nodata."""
+    import rasterio
+    from affine import Affine
+
+    from sinks.grid import Grid
+    from sinks.io import read_categorical_on
+
+    t = Affine(10, 0, 500050, 0, -10, 3000000)  # 5 pixels east of the grid's origin
+    truth = np.arange(1, 1 + 6 * 8, dtype=np.uint8).reshape(6, 8)
+    path = tmp_path / "truth.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=8, height=6, count=1, dtype="uint8",
+                       crs="EPSG:32649", transform=t) as ds:
+        ds.write(truth, 1)
+    grid = Grid(crs=rasterio.crs.CRS.from_epsg(32649), transform=Affine(10, 0, 500000, 0, -10, 3000020),
+                width=10, height=7)  # 2 rows north of the truth, 5 columns west
+    got = read_categorical_on(path, grid, chunks=3).compute()
+    want = np.zeros((7, 10), np.uint8)
+    want[2:7, 5:10] = truth[0:5, 0:5]
+    assert np.array_equal(got, want)
+    off = Grid(crs=grid.crs, transform=Affine(10, 0, 500003, 0, -10, 3000020), width=10, height=7)
+    assert read_categorical_on(path, off) is None

@@ -12,63 +12,55 @@ __all__ = ["fill_first_valid", "blank_unfilled"]
 
 
 @jit
-def _take(filled, data, nodata, has_nodata, extra, use_extra, dr, dc, check_finite, take):  # noqa: ANN001, ANN202
-    """Pixels to take from this tile: not filled yet, every band valid, allowed by ``extra``."""
-    k, h, w = data.shape
-    for i in range(h):
-        for j in range(w):
-            take[i, j] = not filled[dr + i, dc + j]
-    if use_extra:
-        for i in range(h):
-            for j in range(w):
-                take[i, j] = take[i, j] and extra[i, j]
-    for b in range(k):
-        nd = nodata[b]
-        if has_nodata[b]:
-            for i in range(h):
-                for j in range(w):
-                    take[i, j] = take[i, j] and data[b, i, j] != nd
-        if check_finite:
-            for i in range(h):
-                for j in range(w):
-                    take[i, j] = take[i, j] and math.isfinite(data[b, i, j])
+def _fill(out, filled, data, nodata, has_nodata, extra, use_extra, dr, dc, check_finite, scale, offset,
+          first):  # noqa: ANN001, ANN202
+    """One pass, row by row, so each row of every band is still in cache when it is written.
 
-
-@jit
-def _write(out, filled, data, take, scale, offset, dr, dc):  # noqa: ANN001, ANN202
-    """``out = float32(DN) × scale + offset`` where ``take``; marks those pixels filled."""
-    k, h, w = data.shape
-    n = 0
-    for i in range(h):
-        for j in range(w):
-            if take[i, j]:
-                filled[dr + i, dc + j] = True
-                n += 1
-    for b in range(k):
-        for i in range(h):
-            for j in range(w):
-                if take[i, j]:
-                    out[b, dr + i, dc + j] = np.float32(data[b, i, j]) * scale + offset
-    return n
-
-
-@jit
-def _write_first(out, filled, data, take, scale, offset, dr, dc):  # noqa: ANN001, ANN202
-    """The first tile of a block: ``out`` is DN × scale + offset where ``take``, NaN elsewhere
-    (branch-free, so it vectorises); nothing was filled before."""
+    A pixel is taken where it is not filled yet, every band is valid (not nodata, finite)
+    and ``extra`` allows it; there ``out = float32(DN) × scale + offset`` and the pixel is
+    marked filled.  With ``first`` (nothing filled before) the window is written whole,
+    NaN where not taken, branch-free so it vectorises.
+    """
     k, h, w = data.shape
     nan = np.float32(np.nan)
+    take = np.empty(w, dtype=np.bool_)
     n = 0
     for i in range(h):
-        for j in range(w):
-            t = take[i, j]
-            filled[dr + i, dc + j] = t
-            n += 1 if t else 0
-    for b in range(k):
-        for i in range(h):
+        r = dr + i
+        if first:
+            take[:] = True
+        else:
             for j in range(w):
-                v = np.float32(data[b, i, j]) * scale + offset
-                out[b, dr + i, dc + j] = v if take[i, j] else nan
+                take[j] = not filled[r, dc + j]
+        if use_extra:
+            for j in range(w):
+                take[j] = take[j] and extra[i, j]
+        for b in range(k):
+            if has_nodata[b]:
+                nd = nodata[b]
+                for j in range(w):
+                    take[j] = take[j] and data[b, i, j] != nd
+            if check_finite:
+                for j in range(w):
+                    take[j] = take[j] and math.isfinite(data[b, i, j])
+        if first:
+            for j in range(w):
+                t = take[j]
+                filled[r, dc + j] = t
+                n += 1 if t else 0
+            for b in range(k):
+                for j in range(w):
+                    v = np.float32(data[b, i, j]) * scale + offset
+                    out[b, r, dc + j] = v if take[j] else nan
+        else:
+            for j in range(w):
+                if take[j]:
+                    filled[r, dc + j] = True
+                    n += 1
+            for b in range(k):
+                for j in range(w):
+                    if take[j]:
+                        out[b, r, dc + j] = np.float32(data[b, i, j]) * scale + offset
     return n
 
 
@@ -123,10 +115,8 @@ def fill_first_valid(out: np.ndarray, filled: np.ndarray, data: np.ndarray, *, n
     has = ~np.isnan(nod)
     use = valid is not None
     extra = valid if use else np.ones((1, 1), dtype=np.bool_)
-    take = np.empty(data.shape[1:], dtype=np.bool_)
     # nodata compared in the data's own type (a value that type cannot hold never matches)
     cast = np.where(has, nod, 0).astype(data.dtype) if data.dtype.kind in "iu" else np.where(has, nod, 0.0)
     has &= cast.astype(np.float64) == np.where(has, nod, 0.0)
-    _take(filled, data, cast, has, extra, use, int(row), int(col), data.dtype.kind == "f", take)
-    write = _write_first if first else _write
-    return int(write(out, filled, data, take, np.float32(scale), np.float32(offset), int(row), int(col)))
+    return int(_fill(out, filled, data, cast, has, extra, use, int(row), int(col), data.dtype.kind == "f",
+                     np.float32(scale), np.float32(offset), bool(first)))

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..pipeline import RunContext
+    from ..pipeline import EpochData, RunContext
 
-__all__ = ["stage_change", "stage_zonal_start", "stage_zonal", "stage_goals", "change_path"]
+__all__ = ["stage_change", "stage_change_layers", "stage_zonal_start", "stage_zonal", "stage_goals", "change_path"]
 
 log = logging.getLogger("sinks")
 
@@ -20,8 +20,41 @@ def change_path(ctx: "RunContext", key: str) -> Path:
     return ctx.out / f"change_{key}.tif"
 
 
+def stage_change_layers(ctx: "RunContext", ep: "EpochData") -> None:
+    """Lazy change map from the previous epoch to ``ep`` (and its transition counts),
+    computed in ``ep``'s write pass.
+
+    The previous epoch's land cover is read from its file, written by the previous
+    pass; this epoch's comes straight from the classifier, so it is not read back.
+    """
+    from ..change import change_output
+    from ..io import read_categorical
+    from .landcover import landcover_path
+
+    k = next(i for i, e in enumerate(ctx.epochs) if e is ep)
+    lc2 = ep.layers.get("landcover")
+    if k == 0 or lc2 is None:
+        return
+    prev = ctx.epochs[k - 1]
+    lc1, _g, _nd = read_categorical(landcover_path(ctx, prev.name), chunks=ctx.chunks, grid=ctx.grid)
+    lc2 = getattr(lc2, "data", lc2)
+    key = f"{prev.name}_{ep.name}"
+    ep.outputs.append(change_output(lc1, lc2, change_path(ctx, key),
+                                    description=f"land-cover change {prev.name} -> {ep.name}"))
+    if ctx.spec.carbon.enabled:
+        from ..carbon.sink import transition_matrix
+        from ..landcover import CODES
+
+        ep.reductions["transitions"] = transition_matrix(lc1, lc2, ctx.grid, codes=sorted(CODES.values()),
+                                                         nodata=(0, 0), compute=False)
+
+
 def stage_change(ctx: "RunContext") -> None:
-    """Transition maps (``from×16+to``) of consecutive epochs and encroachment patches in redlines."""
+    """Transition maps (``from×16+to``) of consecutive epochs and encroachment patches in redlines.
+
+    The maps are normally written by :func:`stage_change_layers` in each epoch's pass;
+    any that is not (a context built without it) is computed here from the files.
+    """
     from ..change import change_output
     from ..io import read_categorical
     from ..outputs import write_rasters
@@ -29,7 +62,10 @@ def stage_change(ctx: "RunContext") -> None:
     from .landcover import landcover_path
 
     outs = []
+    done = set(ctx.written)
     for e1, e2, key, _years in periods(ctx):
+        if change_path(ctx, key) in done:
+            continue
         a1, _g, _ = read_categorical(landcover_path(ctx, e1.name), chunks=ctx.spec.grid.chunks)
         a2, _g, _ = read_categorical(landcover_path(ctx, e2.name), chunks=ctx.spec.grid.chunks)
         outs.append(change_output(a1, a2, change_path(ctx, key), description=f"land-cover change {e1.name} -> {e2.name}"))
@@ -121,8 +157,30 @@ def stage_zonal_start(ctx: "RunContext") -> None:
     jobs, skipped = _zonal_jobs(ctx)
     if not jobs:
         return
-    ctx.cache["zonal_pending"] = (ChildProcess(_run_zonal_jobs, jobs), jobs, skipped)
-    log.info("indicator tables computing in a child process")
+    # one child per table (redlines, regions) while cores allow: they run beside the
+    # main process's encroachment search, so the run's tail is the longest table, not their sum
+    n = max(1, min(len(jobs), (os.cpu_count() or 1)))
+    groups = [jobs[k::n] for k in range(n)]
+    children = [ChildProcess(_run_zonal_jobs, g) for g in groups]
+    ctx.cache["zonal_pending"] = (_Pending(children, groups), [j for g in groups for j in g], skipped)
+    log.info("indicator tables computing in %d child process(es)", n)
+
+
+class _Pending:
+    """The indicator-table children of a run: results in job order, or all cancelled."""
+
+    def __init__(self, children: list[Any], groups: list[list[dict[str, Any]]]) -> None:
+        self.children, self.groups = children, groups
+
+    def result(self) -> list[tuple[Any, list[str]]]:
+        try:
+            return [r for child in self.children for r in child.result()]
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        for child in self.children:
+            child.cancel()
 
 
 def stage_zonal(ctx: "RunContext") -> None:

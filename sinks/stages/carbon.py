@@ -107,12 +107,15 @@ def stage_carbon(ctx: "RunContext") -> None:
 
     pers = periods(ctx)
     if pers:
-        todo = []
-        for e1, e2, _key, _years in pers:
-            a1, g1, _ = read_categorical(landcover_path(ctx, e1.name), chunks=2048)
-            a2, _g2, _ = read_categorical(landcover_path(ctx, e2.name), chunks=2048)
-            todo.append(transition_matrix(a1, a2, g1, codes=codes, nodata=(0, 0), compute=False))
-        mats = dask.compute(*todo)
+        todo = {}  # periods whose transitions were not counted in their write pass: from the files
+        for e1, e2, key, _years in pers:
+            if "transitions" not in e2.results:
+                a1, g1, _ = read_categorical(landcover_path(ctx, e1.name), chunks=2048)
+                a2, _g2, _ = read_categorical(landcover_path(ctx, e2.name), chunks=2048)
+                todo[key] = transition_matrix(a1, a2, g1, codes=codes, nodata=(0, 0), compute=False)
+        counted = dict(zip(todo, dask.compute(*todo.values())))
+        mats = [e2.results["transitions"] if "transitions" in e2.results else counted[key]
+                for _e1, e2, key, _years in pers]
         growth = cs.growth_m3_per_ha_yr * cs.carbon_per_m3
         for (e1, e2, key, years), tm in zip(pers, mats):
             ctx.cache.setdefault("transitions", {})[key] = tm

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import EpochData, RunContext
 
 __all__ = ["stage_classify", "stage_landcover_summary", "stage_accuracy", "landcover_path", "colormap",
-           "truth_confusion"]
+           "truth_confusion", "truth_counts", "truth_summary"]
 
 log = logging.getLogger("sinks")
 
@@ -148,6 +148,16 @@ def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
                                    description=f"land cover {ep.name} (sinks legend)",
                                    tags={"legend": ",".join(f"{c.code}={c.name}" for c in CLASSES),
                                          "method": res.method}))
+    from ..carbon import class_areas_ha
+
+    # counted in the write pass, from the blocks being written (not read back from the file)
+    ep.reductions["class_areas"] = class_areas_ha(res.landcover, ctx.grid, nodata=NODATA, compute=False)
+    ref = ctx.spec.reference
+    truth = (ref.truth or {}).get(ep.name) if ref is not None else None
+    if truth:
+        counts = truth_counts(res.landcover, truth, grid=ctx.grid, chunks=ctx.chunks)
+        if counts is not None:
+            ep.reductions["truth_counts"] = counts
     ctx.summary.setdefault("landcover", {})[ep.name] = {
         "file": path.name, "method": res.method, "thresholds": res.thresholds,
         "coastal_zone": res.coastal_source, "mmu_ha": dict(cs.mmu_ha), "notes": list(res.notes),
@@ -164,11 +174,14 @@ def stage_landcover_summary(ctx: "RunContext") -> None:
     from ..carbon import class_areas_ha
     from ..io import read_categorical
 
-    todo = []
+    todo = {}  # epochs whose counts were not taken in their write pass: from the written files
     for ep in ctx.epochs:
-        arr, grid, _nd = read_categorical(landcover_path(ctx, ep.name), chunks=2048)
-        todo.append(class_areas_ha(arr, grid, nodata=NODATA, compute=False))
-    results = dask.compute(*todo)
+        if "class_areas" not in ep.results:
+            arr, grid, _nd = read_categorical(landcover_path(ctx, ep.name), chunks=2048)
+            todo[ep.name] = class_areas_ha(arr, grid, nodata=NODATA, compute=False)
+    counted = dict(zip(todo, dask.compute(*todo.values())))
+    results = [ep.results["class_areas"] if "class_areas" in ep.results else counted[ep.name]
+               for ep in ctx.epochs]
     store = ctx.cache.setdefault("class_areas", {})
     for ep, areas in zip(ctx.epochs, results):
         store[ep.name] = areas
@@ -239,7 +252,9 @@ def stage_accuracy(ctx: "RunContext") -> None:
                 ctx.cache.setdefault("accuracy", {})[ep.name] = res
         truth = (ref.truth or {}).get(ep.name)
         if truth:
-            pix = truth_confusion(landcover_path(ctx, ep.name), truth, grid=ctx.grid)
+            counts = ep.results.get("truth_counts")
+            pix = (truth_summary(counts, truth) if counts is not None
+                   else truth_confusion(landcover_path(ctx, ep.name), truth, grid=ctx.grid))
             if pix is not None:
                 entry["truth_pixelwise"] = pix
         if entry:
@@ -248,40 +263,66 @@ def stage_accuracy(ctx: "RunContext") -> None:
         ctx.summary["accuracy"] = out
 
 
-def truth_confusion(map_path: str | Path, truth_path: str | Path, *, grid: Any, rows_per_strip: int = 1024
-                    ) -> dict[str, Any] | None:
-    """Pixelwise comparison of a map with a truth raster (both legend codes, 0 = nodata).
+def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any, chunks: Any = 2048) -> Any:
+    """Lazy pixel counts of every (map, truth) code pair: a Delayed ``int64 (256, 256)`` array.
 
-    The truth is read on ``grid`` (it must share the map's pixel lattice; a sub-grid,
-    as in batch regions, is fine).  Returns overall accuracy, kappa, per-class
-    producer's and user's accuracy and the confusion matrix (pixels, rows = map).
+    The truth is read on ``grid`` (it must share the map's pixel lattice; a sub-grid, as
+    in batch regions, is fine; pixels beyond the truth count as its nodata, 0).
+    Returns ``None``, with a warning, when the truth is not on the lattice.
     """
-    import rasterio
-    from rasterio.windows import Window
+    import dask
 
+    from ..io import read_categorical_on
+
+    truth = read_categorical_on(truth_path, grid, chunks=chunks)
+    if truth is None:
+        log.warning("%s: truth is not on the map's pixel lattice; pixelwise accuracy skipped", truth_path)
+        return None
+    data = getattr(landcover, "data", landcover)
+    if truth.chunks != data.chunks:
+        truth = truth.rechunk(data.chunks)
+    parts = [dask.delayed(_pair_counts, pure=True)(a, b)
+             for a, b in zip(data.to_delayed().ravel(), truth.to_delayed().ravel())]
+    return dask.delayed(sum, pure=True)(parts)
+
+
+def _pair_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Counts of (a, b) code pairs of one block; codes outside the legend count as nodata."""
     from .._kernels.codes import hist2_u8
+
+    k = max(CODES.values()) + 1
+
+    def legend_u8(v: np.ndarray) -> np.ndarray:
+        if v.dtype == np.uint8:
+            return v
+        return np.where((v > 0) & (v < k), v, 0).astype(np.uint8)
+
+    counts, _w = hist2_u8(legend_u8(a), legend_u8(b))
+    return counts
+
+
+def truth_confusion(map_path: str | Path, truth_path: str | Path, *, grid: Any, chunks: int = 2048
+                    ) -> dict[str, Any] | None:
+    """Pixelwise comparison of a map file with a truth raster (both legend codes, 0 = nodata).
+
+    The truth is read on ``grid`` (see :func:`truth_counts`).  Returns overall accuracy,
+    kappa, per-class producer's and user's accuracy and the confusion matrix (pixels,
+    rows = map), or ``None`` when the truth is off the lattice or the two share no pixel.
+    """
+    from ..io import read_categorical
+
+    lc, _g, _nd = read_categorical(map_path, chunks=chunks, grid=grid)
+    counts = truth_counts(lc, truth_path, grid=grid, chunks=chunks)
+    return None if counts is None else truth_summary(counts.compute(), truth_path)
+
+
+def truth_summary(counts: np.ndarray, truth_path: str | Path) -> dict[str, Any] | None:
+    """The pixelwise accuracy figures of a (map, truth) pair-count matrix (see :func:`truth_counts`)."""
     from ..accuracy import cohen_kappa
-    from ..grid import Grid
 
     k = max(CODES.values()) + 1
     cm = np.zeros((k, k), dtype=np.int64)
-    with rasterio.open(map_path) as m, rasterio.open(truth_path) as t:
-        tgrid = Grid.from_dataset(t)
-        off = tgrid.offset_in(grid) if tgrid.crs == grid.crs else None
-        if off is None:
-            log.warning("%s: truth is not on the map's pixel lattice; pixelwise accuracy skipped", truth_path)
-            return None
-        col0, row0 = off
-        for r in range(0, grid.height, rows_per_strip):
-            h = min(rows_per_strip, grid.height - r)
-            a = m.read(1, window=Window(0, r, grid.width, h))
-            b = t.read(1, window=Window(col0, row0 + r, grid.width, h), boundless=True, fill_value=0)
-            if a.dtype == np.uint8 and b.dtype == np.uint8:
-                pair, _w = hist2_u8(a, b)
-                cm[1:, 1:] += pair[1:k, 1:k]
-                continue
-            ok = (a > 0) & (b > 0) & (a < k) & (b < k)
-            cm += np.bincount(a[ok].astype(np.int64) * k + b[ok], minlength=k * k).reshape(k, k)
+    cm[1:, 1:] = np.asarray(counts)[1:k, 1:k]
     codes = [c for c in range(1, k) if cm[c, :].sum() or cm[:, c].sum()]
     sub = cm[np.ix_(codes, codes)]
     n = sub.sum()
