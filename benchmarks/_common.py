@@ -18,17 +18,51 @@ SINKS = [sys.executable, "-m", "sinks.cli"]
 
 
 def run_measured(cmd: Sequence[str], *, env: dict | None = None, cwd: str | None = None) -> dict[str, float]:
-    """Run a command; return wall, user+sys CPU seconds and the child's peak RSS (MiB)."""
+    """Run a command; return wall, user+sys CPU seconds (children included), the process's
+    own peak RSS and the peak of the summed RSS of it and its child processes (MiB).
+
+    The summed figure is sampled every 0.1 s with psutil: it is what the machine must hold
+    when the run's zonal children work beside the main process.
+    """
+    import threading
+
     t0 = time.perf_counter()
     proc = subprocess.Popen(list(cmd), env={**os.environ, **(env or {})}, cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tree_peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        try:
+            import psutil
+        except ImportError:
+            return
+        try:
+            root = psutil.Process(proc.pid)
+            while not done.is_set():
+                total = 0
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                tree_peak[0] = max(tree_peak[0], total / 2**20)
+                done.wait(0.1)
+        except psutil.Error:
+            return
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
     _pid, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    done.set()
+    watcher.join()
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {code}: {err[-2000:]}")
-    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mib": ru.ru_maxrss / 1024}
+    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mib": ru.ru_maxrss / 1024,
+            "tree_peak_rss_mib": tree_peak[0]}
 
 
 def median_of(runs: list[dict[str, float]]) -> dict[str, float]:

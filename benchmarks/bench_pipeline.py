@@ -6,8 +6,9 @@ For each size N, ``sinks sample-data`` makes an N×N scene (cached under
 ``$SINKS_BENCH_DIR``, default /tmp/sinks-bench); then the I/O floor
 (benchmarks/io_floor.py: every block of every tile read and decoded) and
 ``sinks run`` on the scene's pipeline.yaml are each timed as whole processes
-(median of the repeats).  Reports wall, CPU, peak RSS and the pipeline/floor ratio,
-and the growth from one size to the next.
+(median of the repeats).  Reports wall, CPU, peak RSS (of the main process, and summed
+over it and its child processes), the pipeline/floor ratio, and the growth from one size
+to the next.
 """
 
 from __future__ import annotations
@@ -50,12 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         pipe = median_of(runs)
         rows.append({"size": size, "mpx_per_date": size * size / 1e6, "floor_wall_s": floor["wall_s"],
                      "pipeline_wall_s": pipe["wall_s"], "pipeline_cpu_s": pipe["cpu_s"],
-                     "peak_rss_mib": pipe["peak_rss_mib"], "ratio_to_floor": pipe["wall_s"] / floor["wall_s"]})
+                     "peak_rss_mib": pipe["peak_rss_mib"], "tree_peak_rss_mib": pipe["tree_peak_rss_mib"],
+                     "ratio_to_floor": pipe["wall_s"] / floor["wall_s"]})
     for a, b in zip(rows, rows[1:]):
         b["time_growth"] = b["pipeline_wall_s"] / a["pipeline_wall_s"]
         b["rss_growth"] = b["peak_rss_mib"] / a["peak_rss_mib"]
+        b["tree_rss_growth"] = b["tree_peak_rss_mib"] / a["tree_peak_rss_mib"] if a["tree_peak_rss_mib"] else None
     print(table(rows, ["size", "mpx_per_date", "floor_wall_s", "pipeline_wall_s", "pipeline_cpu_s",
-                       "peak_rss_mib", "ratio_to_floor", "time_growth", "rss_growth"]))
+                       "peak_rss_mib", "tree_peak_rss_mib", "ratio_to_floor", "time_growth", "rss_growth",
+                       "tree_rss_growth"]))
     print(f"results: {save('pipeline', {'rows': rows})}")
     return 0
 

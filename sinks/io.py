@@ -24,7 +24,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import rasterio
@@ -51,6 +51,7 @@ __all__ = [
     "open_epoch",
     "read_categorical",
     "read_categorical_on",
+    "block_array",
     "aligned_chunks",
 ]
 
@@ -735,7 +736,7 @@ def read_categorical(path: str | os.PathLike, *, chunks: "Chunks" = 1024, grid: 
     -------
     (dask.array.Array, Grid, nodata)
     """
-    import dask.array as da
+    from dask.base import tokenize
 
     info = inspect_tile(path)
     if grid is not None and not grid.same_as(info.grid):
@@ -745,22 +746,30 @@ def read_categorical(path: str | os.PathLike, *, chunks: "Chunks" = 1024, grid: 
     if np.dtype(info.dtype).kind not in "iub":
         raise BandMismatchError(f"{info.path}: land cover must be an integer raster, found {info.dtype}")
     g = info.grid
-    ych, xch = g.chunks(chunks)
-    from dask.base import tokenize
+    key = f"cat-{Path(info.path).stem}-{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), chunks)}"
+    arr = block_array(key, g.chunks(chunks), np.dtype(info.dtype),
+                      lambda row, col, h, w: (_read_plain, info.path, row, col, h, w))
+    return arr, g, info.nodata
+
+
+def block_array(key: str, chunks: tuple[tuple[int, ...], tuple[int, ...]], dtype: Any,
+                task: Callable[[int, int, int, int], tuple]) -> Any:
+    """A 2-D dask array of independent block tasks: ``task(row, col, height, width)`` gives the
+    task tuple (function and arguments) of the block at that window."""
+    import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
 
-    key = f"cat-{Path(info.path).stem}-{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), chunks)}"
+    ych, xch = chunks
     dsk = {}
     row = 0
     for i, h in enumerate(ych):
         col = 0
         for j, w in enumerate(xch):
-            dsk[(key, i, j)] = (_read_plain, info.path, row, col, h, w)
+            dsk[(key, i, j)] = task(row, col, h, w)
             col += w
         row += h
-    arr = da.Array(HighLevelGraph.from_collections(key, dsk, dependencies=[]), key, chunks=(ych, xch),
-                   dtype=np.dtype(info.dtype))
-    return arr, g, info.nodata
+    return da.Array(HighLevelGraph.from_collections(key, dsk, dependencies=[]), key, chunks=(ych, xch),
+                    dtype=np.dtype(dtype))
 
 
 def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks" = 1024):
@@ -770,9 +779,7 @@ def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks"
     offset): a sub-grid, or one reaching beyond the file, whose pixels outside the file
     read as 0.  ``None`` when it does not (the values would need resampling).
     """
-    import dask.array as da
     from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
 
     info = inspect_tile(path)
     if np.dtype(info.dtype).kind not in "iub":
@@ -781,18 +788,11 @@ def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks"
     if offset is None:
         return None
     col0, row0 = offset
-    ych, xch = grid.chunks(chunks)
-    key = f"cat-on-{Path(info.path).stem}-{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), grid.to_dict(), ych, xch)}"
-    dsk = {}
-    row = 0
-    for i, h in enumerate(ych):
-        col = 0
-        for j, w in enumerate(xch):
-            dsk[(key, i, j)] = (_read_plain, info.path, row0 + row, col0 + col, h, w, True)
-            col += w
-        row += h
-    return da.Array(HighLevelGraph.from_collections(key, dsk, dependencies=[]), key, chunks=(ych, xch),
-                    dtype=np.dtype(info.dtype))
+    blocks = grid.chunks(chunks)
+    key = (f"cat-on-{Path(info.path).stem}-"
+           f"{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), grid.to_dict(), blocks)}")
+    return block_array(key, blocks, np.dtype(info.dtype),
+                       lambda row, col, h, w: (_read_plain, info.path, row0 + row, col0 + col, h, w, True))
 
 
 def _read_plain(path: str, row: int, col: int, h: int, w: int, boundless: bool = False) -> np.ndarray:

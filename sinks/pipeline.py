@@ -2,9 +2,11 @@
 
 Every stage is a plain function on lazy xarray/dask objects (usable from a
 notebook); this module only wires them together.  Per epoch, all the layers that
-derive from the reflectance (indices, land cover, carbon maps) are written in a
-*single* dask pass, so the tiles are read and decoded once.  Later stages work
-from the small uint8 land-cover files just written.
+derive from the reflectance (indices, land cover, carbon maps, the change map from
+the previous epoch) are written in a *single* dask pass, so the tiles are read and
+decoded once; the same pass counts class areas, transitions and the truth confusion
+from the blocks it writes (``EpochData.reductions``).  Later stages (encroachment,
+indicator tables) work from the small uint8 land-cover files just written.
 
 Outputs (``OUT``)::
 

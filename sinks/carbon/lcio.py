@@ -172,18 +172,10 @@ def _warped_block(path: str, grid: Grid, nodata: int | None, row: int, col: int,
 
 
 def _warped_dask(path: str, grid: Grid, dtype: np.dtype, nodata: int | None, chunks: int) -> Any:
-    import dask.array as da
     from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
 
-    ych, xch = grid.chunks(chunks)
+    from ..io import block_array
+
     key = f"warped-lc-{tokenize(path, os.path.getmtime(path), grid.to_dict(), nodata, chunks)}"
-    dsk = {}
-    row = 0
-    for i, h in enumerate(ych):
-        col = 0
-        for j, w in enumerate(xch):
-            dsk[(key, i, j)] = (_warped_block, path, grid, nodata, row, col, h, w)
-            col += w
-        row += h
-    return da.Array(HighLevelGraph.from_collections(key, dsk, dependencies=[]), key, chunks=(ych, xch), dtype=dtype)
+    return block_array(key, grid.chunks(chunks), dtype,
+                       lambda row, col, h, w: (_warped_block, path, grid, nodata, row, col, h, w))

@@ -264,7 +264,8 @@ def stage_accuracy(ctx: "RunContext") -> None:
 
 
 def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any, chunks: Any = 2048) -> Any:
-    """Lazy pixel counts of every (map, truth) code pair: a Delayed ``int64 (256, 256)`` array.
+    """Lazy pixel counts of every (map, truth) legend code pair: a Delayed ``int64 (K, K)`` array
+    (``K`` = largest legend code + 1; row and column 0 are nodata).
 
     The truth is read on ``grid`` (it must share the map's pixel lattice; a sub-grid, as
     in batch regions, is fine; pixels beyond the truth count as its nodata, 0).
@@ -287,7 +288,9 @@ def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any, chunks: A
 
 
 def _pair_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Counts of (a, b) code pairs of one block; codes outside the legend count as nodata."""
+    """Counts ``(K, K)`` of (a, b) code pairs of one block (``K`` = largest legend code + 1,
+    so a block's result is a few hundred bytes however many blocks wait for the sum);
+    codes outside the legend are left out."""
     from .._kernels.codes import hist2_u8
 
     k = max(CODES.values()) + 1
@@ -298,7 +301,7 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where((v > 0) & (v < k), v, 0).astype(np.uint8)
 
     counts, _w = hist2_u8(legend_u8(a), legend_u8(b))
-    return counts
+    return counts[:k, :k].copy()
 
 
 def truth_confusion(map_path: str | Path, truth_path: str | Path, *, grid: Any, chunks: int = 2048
@@ -322,7 +325,7 @@ def truth_summary(counts: np.ndarray, truth_path: str | Path) -> dict[str, Any] 
 
     k = max(CODES.values()) + 1
     cm = np.zeros((k, k), dtype=np.int64)
-    cm[1:, 1:] = np.asarray(counts)[1:k, 1:k]
+    cm[1:, 1:] = np.asarray(counts)[1:k, 1:k]  # nodata (0) in either map is not compared
     codes = [c for c in range(1, k) if cm[c, :].sum() or cm[:, c].sum()]
     sub = cm[np.ix_(codes, codes)]
     n = sub.sum()
