@@ -162,15 +162,15 @@ def stage_zonal_start(ctx: "RunContext") -> None:
     n = max(1, min(len(jobs), (os.cpu_count() or 1)))
     groups = [jobs[k::n] for k in range(n)]
     children = [ChildProcess(_run_zonal_jobs, g) for g in groups]
-    ctx.cache["zonal_pending"] = (_Pending(children, groups), [j for g in groups for j in g], skipped)
+    ctx.cache["zonal_pending"] = (_Pending(children), [j for g in groups for j in g], skipped)
     log.info("indicator tables computing in %d child process(es)", n)
 
 
 class _Pending:
     """The indicator-table children of a run: results in job order, or all cancelled."""
 
-    def __init__(self, children: list[Any], groups: list[list[dict[str, Any]]]) -> None:
-        self.children, self.groups = children, groups
+    def __init__(self, children: list[Any]) -> None:
+        self.children = children
 
     def result(self) -> list[tuple[Any, list[str]]]:
         try:
