@@ -50,27 +50,14 @@ def stage_change_layers(ctx: "RunContext", ep: "EpochData") -> None:
 
 
 def stage_change(ctx: "RunContext") -> None:
-    """Transition maps (``from×16+to``) of consecutive epochs and encroachment patches in redlines.
+    """Encroachment patches in redlines for each pair of consecutive epochs.
 
-    The maps are normally written by :func:`stage_change_layers` in each epoch's pass;
-    any that is not (a context built without it) is computed here from the files.
+    The transition maps (``from×16+to``) were written by :func:`stage_change_layers` in
+    each epoch's pass.
     """
-    from ..change import change_output
-    from ..io import read_categorical
-    from ..outputs import write_rasters
     from .carbon import periods
     from .landcover import landcover_path
 
-    outs = []
-    done = set(ctx.written)
-    for e1, e2, key, _years in periods(ctx):
-        if change_path(ctx, key) in done:
-            continue
-        a1, _g, _ = read_categorical(landcover_path(ctx, e1.name), chunks=ctx.spec.grid.chunks)
-        a2, _g, _ = read_categorical(landcover_path(ctx, e2.name), chunks=ctx.spec.grid.chunks)
-        outs.append(change_output(a1, a2, change_path(ctx, key), description=f"land-cover change {e1.name} -> {e2.name}"))
-    if outs:
-        ctx.written.extend(write_rasters(outs, ctx.grid, overwrite=ctx.overwrite, blocksize=512))
     redlines = ctx.cache.get("aoi", {}).get("redlines")
     if redlines is None or not len(redlines):
         return

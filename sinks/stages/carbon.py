@@ -11,8 +11,6 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..landcover import CODES
-
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import EpochData, RunContext
 
@@ -70,12 +68,9 @@ def _area_se(ctx: "RunContext", epoch: str) -> dict[str, float] | None:
 
 def stage_carbon(ctx: "RunContext") -> None:
     """Stock per pool and volume per epoch; transitions, sink and valuation per period; intervals."""
-    import dask
-
     from ..carbon import check_codes, stock_totals
-    from ..carbon.sink import sink as sink_of, transition_matrix
+    from ..carbon.sink import sink as sink_of
     from ..carbon.volume import stock_volume, volume_to_carbon
-    from ..io import read_categorical
     from ..uncertainty import monte_carlo
     from .landcover import landcover_path
 
@@ -87,7 +82,6 @@ def stage_carbon(ctx: "RunContext") -> None:
                            "sink": {}, "units": {"stock": "Mg C", "area": "ha", "volume": "m3",
                                                  "sink": "Mg C/yr (positive = removal)",
                                                  "emissions": "t CO2e/yr (negative = removal)"}}
-    codes = sorted(CODES.values())
     for ep in ctx.epochs:
         a = areas[ep.name]
         if cs.missing == "error":
@@ -107,15 +101,7 @@ def stage_carbon(ctx: "RunContext") -> None:
 
     pers = periods(ctx)
     if pers:
-        todo = {}  # periods whose transitions were not counted in their write pass: from the files
-        for e1, e2, key, _years in pers:
-            if "transitions" not in e2.results:
-                a1, g1, _ = read_categorical(landcover_path(ctx, e1.name), chunks=2048)
-                a2, _g2, _ = read_categorical(landcover_path(ctx, e2.name), chunks=2048)
-                todo[key] = transition_matrix(a1, a2, g1, codes=codes, nodata=(0, 0), compute=False)
-        counted = dict(zip(todo, dask.compute(*todo.values())))
-        mats = [e2.results["transitions"] if "transitions" in e2.results else counted[key]
-                for _e1, e2, key, _years in pers]
+        mats = [e2.results["transitions"] for _e1, e2, _key, _years in pers]  # counted in e2's write pass
         growth = cs.growth_m3_per_ha_yr * cs.carbon_per_m3
         for (e1, e2, key, years), tm in zip(pers, mats):
             ctx.cache.setdefault("transitions", {})[key] = tm

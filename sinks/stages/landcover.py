@@ -165,23 +165,11 @@ def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
 
 
 # --------------------------------------------------------------------------------------
-# class areas (from the written files)
+# class areas (counted in each epoch's write pass)
 # --------------------------------------------------------------------------------------
 def stage_landcover_summary(ctx: "RunContext") -> None:
     """Class areas, land area and forest coverage of each epoch's written land cover."""
-    import dask
-
-    from ..carbon import class_areas_ha
-    from ..io import read_categorical
-
-    todo = {}  # epochs whose counts were not taken in their write pass: from the written files
-    for ep in ctx.epochs:
-        if "class_areas" not in ep.results:
-            arr, grid, _nd = read_categorical(landcover_path(ctx, ep.name), chunks=2048)
-            todo[ep.name] = class_areas_ha(arr, grid, nodata=NODATA, compute=False)
-    counted = dict(zip(todo, dask.compute(*todo.values())))
-    results = [ep.results["class_areas"] if "class_areas" in ep.results else counted[ep.name]
-               for ep in ctx.epochs]
+    results = [ep.results["class_areas"] for ep in ctx.epochs]
     store = ctx.cache.setdefault("class_areas", {})
     for ep, areas in zip(ctx.epochs, results):
         store[ep.name] = areas
@@ -252,9 +240,8 @@ def stage_accuracy(ctx: "RunContext") -> None:
                 ctx.cache.setdefault("accuracy", {})[ep.name] = res
         truth = (ref.truth or {}).get(ep.name)
         if truth:
-            counts = ep.results.get("truth_counts")
-            pix = (truth_summary(counts, truth) if counts is not None
-                   else truth_confusion(landcover_path(ctx, ep.name), truth, grid=ctx.grid))
+            counts = ep.results.get("truth_counts")  # absent: the truth is off the map's lattice
+            pix = truth_summary(counts, truth) if counts is not None else None
             if pix is not None:
                 entry["truth_pixelwise"] = pix
         if entry:
