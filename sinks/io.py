@@ -729,8 +729,12 @@ def open_epoch(scenes: Sequence[Scene], *, profile: SensorProfile, grid: Grid, c
                  time=times, band=list(profile.reflectance_roles))
 
 
-def read_categorical(path: str | os.PathLike, *, chunks: "Chunks" = 1024, grid: Grid | None = None):
+def read_categorical(path: str | os.PathLike, *, chunks: "Chunks" = 1024, grid: Grid | None = None,
+                     after: Any = None):
     """Open a single-band integer raster (land cover) lazily as a dask array.
+
+    ``after``: a dask array on the same chunks whose blocks the reads wait for (see
+    :func:`block_array`).
 
     Returns
     -------
@@ -746,38 +750,61 @@ def read_categorical(path: str | os.PathLike, *, chunks: "Chunks" = 1024, grid: 
     if np.dtype(info.dtype).kind not in "iub":
         raise BandMismatchError(f"{info.path}: land cover must be an integer raster, found {info.dtype}")
     g = info.grid
-    key = f"cat-{Path(info.path).stem}-{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), chunks)}"
+    key = (f"cat-{Path(info.path).stem}-"
+           f"{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), chunks, _name(after))}")
     arr = block_array(key, g.chunks(chunks), np.dtype(info.dtype),
-                      lambda row, col, h, w: (_read_plain, info.path, row, col, h, w))
+                      lambda row, col, h, w: (_read_plain, info.path, row, col, h, w), after=after)
     return arr, g, info.nodata
 
 
 def block_array(key: str, chunks: tuple[tuple[int, ...], tuple[int, ...]], dtype: Any,
-                task: Callable[[int, int, int, int], tuple]) -> Any:
-    """A 2-D dask array of independent block tasks: ``task(row, col, height, width)`` gives the
-    task tuple (function and arguments) of the block at that window."""
+                task: Callable[[int, int, int, int], tuple], *, after: Any = None) -> Any:
+    """A 2-D dask array of block tasks: ``task(row, col, height, width)`` gives the task tuple
+    (function and arguments) of the block at that window.
+
+    ``after``, a dask array with the same chunks, makes each block task wait for the
+    matching block of ``after`` (its value is not used).  A read that feeds a reduction
+    together with a computed layer (the truth beside the land cover, the previous
+    epoch's land cover beside this one) then runs as soon as that layer's block exists.
+    Without it the reads are roots of the graph, which dask's ordering schedules late,
+    so the computed blocks wait in memory for them: hundreds of blocks at 400 Mpx.
+    """
     import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
 
     ych, xch = chunks
+    if after is not None and tuple(map(tuple, after.chunks)) != (tuple(ych), tuple(xch)):
+        raise ValueError(f"{key}: chunks differ from those of the array to read after")
     dsk = {}
     row = 0
     for i, h in enumerate(ych):
         col = 0
         for j, w in enumerate(xch):
-            dsk[(key, i, j)] = task(row, col, h, w)
+            t = task(row, col, h, w)
+            dsk[(key, i, j)] = t if after is None else (_after, (after.name, i, j), *t)
             col += w
         row += h
-    return da.Array(HighLevelGraph.from_collections(key, dsk, dependencies=[]), key, chunks=(ych, xch),
+    deps = [] if after is None else [after]
+    return da.Array(HighLevelGraph.from_collections(key, dsk, dependencies=deps), key, chunks=(ych, xch),
                     dtype=np.dtype(dtype))
 
 
-def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks" = 1024):
+def _name(arr: Any) -> str | None:
+    return None if arr is None else arr.name
+
+
+def _after(_done: Any, func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)``, once the block passed first (ignored) has been computed."""
+    return func(*args)
+
+
+def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks" = 1024, after: Any = None):
     """A single-band integer raster's values under ``grid``, lazily (dask array), or ``None``.
 
     ``grid`` must lie on the file's pixel lattice (same CRS and resolution, whole-pixel
     offset): a sub-grid, or one reaching beyond the file, whose pixels outside the file
-    read as 0.  ``None`` when it does not (the values would need resampling).
+    read as 0.  ``None`` when it does not (the values would need resampling).  ``after``:
+    see :func:`block_array`.
     """
     from dask.base import tokenize
 
@@ -790,9 +817,10 @@ def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks"
     col0, row0 = offset
     blocks = grid.chunks(chunks)
     key = (f"cat-on-{Path(info.path).stem}-"
-           f"{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), grid.to_dict(), blocks)}")
+           f"{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), grid.to_dict(), blocks, _name(after))}")
     return block_array(key, blocks, np.dtype(info.dtype),
-                       lambda row, col, h, w: (_read_plain, info.path, row0 + row, col0 + col, h, w, True))
+                       lambda row, col, h, w: (_read_plain, info.path, row0 + row, col0 + col, h, w, True),
+                       after=after)
 
 
 def _read_plain(path: str, row: int, col: int, h: int, w: int, boundless: bool = False) -> np.ndarray:

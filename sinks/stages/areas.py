@@ -36,8 +36,9 @@ def stage_change_layers(ctx: "RunContext", ep: "EpochData") -> None:
     if k == 0 or lc2 is None:
         return
     prev = ctx.epochs[k - 1]
-    lc1, _g, _nd = read_categorical(landcover_path(ctx, prev.name), chunks=ctx.chunks, grid=ctx.grid)
     lc2 = getattr(lc2, "data", lc2)
+    # read block by block as this epoch's blocks are computed (see io.block_array)
+    lc1, _g, _nd = read_categorical(landcover_path(ctx, prev.name), chunks=lc2.chunks, grid=ctx.grid, after=lc2)
     key = f"{prev.name}_{ep.name}"
     ep.outputs.append(change_output(lc1, lc2, change_path(ctx, key),
                                     description=f"land-cover change {prev.name} -> {ep.name}"))

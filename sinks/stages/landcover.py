@@ -155,7 +155,7 @@ def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
     ref = ctx.spec.reference
     truth = (ref.truth or {}).get(ep.name) if ref is not None else None
     if truth:
-        counts = truth_counts(res.landcover, truth, grid=ctx.grid, chunks=ctx.chunks)
+        counts = truth_counts(res.landcover, truth, grid=ctx.grid)
         if counts is not None:
             ep.reductions["truth_counts"] = counts
     ctx.summary.setdefault("landcover", {})[ep.name] = {
@@ -250,9 +250,12 @@ def stage_accuracy(ctx: "RunContext") -> None:
         ctx.summary["accuracy"] = out
 
 
-def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any, chunks: Any = 2048) -> Any:
+def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any) -> Any:
     """Lazy pixel counts of every (map, truth) legend code pair: a Delayed ``int64 (K, K)`` array
     (``K`` = largest legend code + 1; row and column 0 are nodata).
+
+    ``landcover`` is a dask array (or a DataArray holding one) on ``grid``; the truth is
+    read on its chunks.
 
     The truth is read on ``grid`` (it must share the map's pixel lattice; a sub-grid, as
     in batch regions, is fine; pixels beyond the truth count as its nodata, 0).
@@ -262,13 +265,13 @@ def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any, chunks: A
 
     from ..io import read_categorical_on
 
-    truth = read_categorical_on(truth_path, grid, chunks=chunks)
+    data = getattr(landcover, "data", landcover)
+    # each truth block is read once the map's block exists, so the map's blocks do not wait
+    # in memory for reads that dask would otherwise schedule late
+    truth = read_categorical_on(truth_path, grid, chunks=data.chunks, after=data)
     if truth is None:
         log.warning("%s: truth is not on the map's pixel lattice; pixelwise accuracy skipped", truth_path)
         return None
-    data = getattr(landcover, "data", landcover)
-    if truth.chunks != data.chunks:
-        truth = truth.rechunk(data.chunks)
     parts = [dask.delayed(_pair_counts, pure=True)(a, b)
              for a, b in zip(data.to_delayed().ravel(), truth.to_delayed().ravel())]
     return dask.delayed(sum, pure=True)(parts)
@@ -302,7 +305,7 @@ def truth_confusion(map_path: str | Path, truth_path: str | Path, *, grid: Any, 
     from ..io import read_categorical
 
     lc, _g, _nd = read_categorical(map_path, chunks=chunks, grid=grid)
-    counts = truth_counts(lc, truth_path, grid=grid, chunks=chunks)
+    counts = truth_counts(lc, truth_path, grid=grid)
     return None if counts is None else truth_summary(counts.compute(), truth_path)
 
 
