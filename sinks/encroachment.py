@@ -21,8 +21,10 @@ code, :func:`sinks._kernels.label.label_equal`), pieces too small to keep that c
 continue into a neighbouring window are dropped, and the rest are polygonised in *pixel
 coordinates* (:func:`rasterio.features.shapes`, 4-connected, so every polygon is
 valid; an 8-connected patch whose pixels meet only at a corner becomes a MultiPolygon).
-Pieces of one patch in different windows are found by their touching edges (or
-corners, under 8-connectivity); such a patch is then drawn again from the rasters over
+Pieces of one patch in different windows are found from the labels along the window
+borders: pixels of the same change code facing each other across a border (or, under
+8-connectivity, touching diagonally, also across a window corner) join their pieces, as
+connected components of a sparse graph.  Such a patch is then drawn again from the rasters over
 its bounding box (or, when that box is too large for memory, dissolved from its
 pieces).  Pixel coordinates are exact integers, so pixel counts, areas and geometries
 do not depend on the window size.  Geometries are converted to the raster CRS at the
@@ -94,8 +96,10 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     Pieces smaller than ``min_ha`` that do not touch the window border are dropped before
     they are polygonised (they cannot grow by joining a neighbouring window's piece).
 
-    Returns arrays ``code``, ``geom``, ``pixels``, ``ha`` and ``edge`` (the piece touches
-    the window border, so it may continue in a neighbouring window), or ``None``.
+    Returns arrays ``code``, ``geom``, ``pixels``, ``ha``, ``seed`` (a pixel of each piece),
+    the ``window`` ``(row, col, height, width)``, and the piece number under each pixel of
+    the window's ``top`` and ``bottom`` rows and ``left`` and ``right`` columns (-1 for
+    none), from which :func:`_join` finds pieces continuing across windows; or ``None``.
     """
     import shapely
     from affine import Affine
@@ -134,59 +138,90 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     else:
         geoms = geoms[np.argsort(inverse)]
     seed_r, seed_c = np.divmod(first[uniq], code.shape[1])
+    index = np.full(len(codes), -1, dtype=np.int64)  # label -> piece number (-1: background, dropped)
+    index[uniq] = np.arange(len(uniq))
     return {"code": np.asarray(codes, dtype=np.int64)[uniq], "geom": geoms, "pixels": pixels[uniq].astype(np.int64),
-            "ha": np.asarray(ha, dtype=np.float64)[uniq], "edge": edge[uniq],
-            "seed": np.column_stack([seed_r + row, seed_c + col])}
+            "ha": np.asarray(ha, dtype=np.float64)[uniq], "seed": np.column_stack([seed_r + row, seed_c + col]),
+            "window": (row, col, code.shape[0], code.shape[1]),
+            "top": index[labels[0]], "bottom": index[labels[-1]], "left": index[labels[:, 0]],
+            "right": index[labels[:, -1]]}
 
 
-def _join(parts: list[dict[str, np.ndarray]], connectivity: int) -> dict[str, np.ndarray]:
-    """Join the pieces of one redline that touch across window edges (same change code).
+def _join(parts: list[dict[str, Any]], connectivity: int) -> dict[str, np.ndarray]:
+    """Join the pieces of one redline that continue across window borders (same change code).
 
-    Only pieces on a window border are candidates; two pieces from different windows
-    are joined when they share an edge, or (8-connectivity) also a corner.
+    Works on the label rows and columns along the borders, not on the polygons: two
+    pieces of neighbouring windows join when two of their pixels with the same code
+    face each other across the border (or, under 8-connectivity, touch diagonally,
+    also across a window corner).
     """
-    import shapely
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    win = np.concatenate([np.full(len(p["code"]), i) for i, p in enumerate(parts)])
+    start = np.cumsum([0] + [len(p["code"]) for p in parts])
     code = np.concatenate([p["code"] for p in parts])
     geom = np.concatenate([p["geom"] for p in parts])
     seed = np.concatenate([p["seed"] for p in parts])
     pixels = np.concatenate([p["pixels"] for p in parts])
     ha = np.concatenate([p["ha"] for p in parts])
-    edge = np.flatnonzero(np.concatenate([p["edge"] for p in parts]))
-    parent = np.arange(len(code))
+    at = {p["window"][:2]: k for k, p in enumerate(parts)}  # by the (row, col) of the top-left pixel
+    ends = {(p["window"][0], p["window"][1] + p["window"][3]): k for k, p in enumerate(parts)}  # by (row, end col)
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
+    def glob(k: int, side: str) -> np.ndarray:
+        v = parts[k][side]
+        return np.where(v >= 0, v + start[k], -1)
 
-    if len(parts) > 1 and len(edge) > 1:
-        tree = shapely.STRtree(geom[edge])
-        left, right = tree.query(geom[edge], predicate="intersects")
-        keep = left < right
-        i, j = edge[left[keep]], edge[right[keep]]
-        keep = (code[i] == code[j]) & (win[i] != win[j])
-        i, j = i[keep], j[keep]
-        if connectivity == 4 and len(i):
-            keep = shapely.length(shapely.intersection(geom[i], geom[j])) > 0  # not a corner contact only
-            i, j = i[keep], j[keep]
-        for a, b in zip(i.tolist(), j.tolist()):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    root = np.array([find(k) for k in range(len(code))], dtype=np.int64)
-    groups, inverse = np.unique(root, return_inverse=True)
-    sizes = np.bincount(inverse)
-    members = np.empty(len(groups), dtype=object)
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def facing(a: np.ndarray, b: np.ndarray) -> None:
+        """Pixels ``a[i]`` and ``b[i]`` face each other across a border (and, 8-connected,
+        ``a[i]`` touches ``b[i ± 1]``)."""
+        pairs.append((a, b))
+        if connectivity == 8:
+            pairs.append((a[1:], b[:-1]))
+            pairs.append((a[:-1], b[1:]))
+
+    for k, p in enumerate(parts):
+        r, c, h, w = p["window"]
+        if (j := at.get((r, c + w))) is not None:  # the window to the right
+            facing(glob(k, "right"), glob(j, "left"))
+        if (j := at.get((r + h, c))) is not None:  # the window below
+            facing(glob(k, "bottom"), glob(j, "top"))
+        if connectivity == 8:
+            if (j := at.get((r + h, c + w))) is not None:  # below right: corner pixels touch
+                pairs.append((glob(k, "bottom")[-1:], glob(j, "top")[:1]))
+            if (j := ends.get((r + h, c))) is not None:  # below left
+                pairs.append((glob(k, "bottom")[:1], glob(j, "top")[-1:]))
+    n = len(code)
+    if pairs:
+        i = np.concatenate([a for a, _b in pairs])
+        j = np.concatenate([b for _a, b in pairs])
+        ok = (i >= 0) & (j >= 0)
+        i, j = i[ok], j[ok]
+        ok = code[i] == code[j]
+        i, j = i[ok], j[ok]
+    else:
+        i = j = np.empty(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    _n, inverse = connected_components(graph, directed=False)
+    first = np.full(_n, n, dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(n))
+    # number the groups by their first piece, as before (deterministic order)
+    order_of_group = np.argsort(first, kind="stable")
+    rank = np.empty(_n, dtype=np.int64)
+    rank[order_of_group] = np.arange(_n)
+    inverse = rank[inverse]
+    groups = first[order_of_group]
+    sizes = np.bincount(inverse, minlength=_n)
+    members = np.empty(_n, dtype=object)
     order = np.argsort(inverse, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)])
     for g in np.flatnonzero(sizes > 1):
         members[g] = geom[order[starts[g]:starts[g + 1]]]
     return {"code": code[groups], "geom": geom[groups].copy(), "seed": seed[groups],
-            "pixels": np.bincount(inverse, weights=pixels).astype(np.int64), "ha": np.bincount(inverse, weights=ha),
-            "bounds": _group_bounds(geom, inverse, len(groups)), "members": members}
+            "pixels": np.bincount(inverse, weights=pixels, minlength=_n).astype(np.int64),
+            "ha": np.bincount(inverse, weights=ha, minlength=_n),
+            "bounds": _group_bounds(geom, inverse, _n), "members": members}
 
 
 def _dissolve(pieces: np.ndarray) -> Any:

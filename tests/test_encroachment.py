@@ -94,6 +94,26 @@ def test_window_size_does_not_matter(pair, redlines, connectivity):
         np.testing.assert_allclose(p[["lon", "lat"]].to_numpy(), ref[["lon", "lat"]].to_numpy())
 
 
+@pytest.mark.parametrize("flip", [False, True])
+def test_joins_across_window_sides_and_corners(make_tile, flip):
+    """Pieces meeting across a window's side, and (8-connected) diagonally across its
+    corner in both directions, are one patch; 4-connected, the diagonal ones are not."""
+    a = np.full((8, 8), F, np.uint8)
+    b = a.copy()
+    b[1, 1] = b[2, 2] = B          # down-right diagonal across the corner of 2x2 windows
+    b[1:3, 3:5] = C                # a square cut by a window side
+    b[5, 6] = b[6, 5] = B          # down-left diagonal across a corner
+    if flip:
+        a, b = a[:, ::-1].copy(), b[:, ::-1].copy()
+    lc1, lc2 = make_tile("j1.tif", a), make_tile("j2.tif", b)
+    red = gpd.GeoDataFrame({"rid": ["all"]}, geometry=[box(X0, Y0 - 80, X0 + 80, Y0)], crs="EPSG:32649")
+    for chunks in (1, 2, 3):
+        eight = find_encroachment(lc1, lc2, red, id_field="rid", min_patch_ha=0.0, chunks=chunks)
+        assert sorted(eight["pixels"]) == [2, 2, 4], chunks
+        four = find_encroachment(lc1, lc2, red, id_field="rid", min_patch_ha=0.0, chunks=chunks, connectivity=4)
+        assert sorted(four["pixels"]) == [1, 1, 1, 1, 4], chunks
+
+
 def test_geographic_grid_area_per_row(make_tile):
     a = np.full((6, 6), F, np.uint8)
     b = a.copy()
