@@ -17,19 +17,32 @@ from ._versions import versions
 __all__ = ["sha256_file", "describe_inputs", "hash_in_background", "Timer", "manifest_dict"]
 
 
-def sha256_file(path: str | os.PathLike, *, bufsize: int = 4 << 20) -> str:
-    """SHA-256 of a file, streamed; remembered per (path, size, mtime) within a process, so the
-    regions of a batch do not hash the same tiles again."""
+def sha256_file(path: str | os.PathLike, *, bufsize: int = 1 << 20) -> str:
+    """SHA-256 of a file, streamed through one reused buffer.
+
+    Remembered per (path, size, mtime) within a process, so the regions of a batch do
+    not hash the same tiles again, and across runs in the checksum cache on disk
+    (:mod:`sinks.hashcache`; off with ``SINKS_CACHE_DIR=off``).
+    """
+    from . import hashcache
+
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     with _LOCK:
         if key in _HASHES:
             return _HASHES[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(bufsize):
-            h.update(chunk)
-    digest = h.hexdigest()
+    digest = hashcache.lookup(path, st)
+    if digest is None:
+        h = hashlib.sha256()
+        buf = bytearray(bufsize)
+        view = memoryview(buf)
+        with open(path, "rb", buffering=0) as fh:
+            while n := fh.readinto(buf):
+                h.update(view[:n])
+        digest = h.hexdigest()
+        after = os.stat(path)
+        if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):  # not changed while read
+            hashcache.remember(path, st, digest)
     with _LOCK:
         _HASHES[key] = digest
     return digest

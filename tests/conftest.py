@@ -15,6 +15,12 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 os.environ.setdefault("SINKS_TEST", "1")
+# runs made by the tests (and their CLI subprocesses) keep input checksums in a cache of
+# their own, never in the user's ~/.cache/sinks
+if "SINKS_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["SINKS_CACHE_DIR"] = tempfile.mkdtemp(prefix="sinks-test-cache-")
 
 
 @pytest.fixture
