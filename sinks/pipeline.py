@@ -31,6 +31,7 @@ from .errors import NoOverlapError, OutputExistsError
 from .grid import Grid
 from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, open_epoch, tiles_from_files,
                  tiles_from_stac)
+from ._memory import release_free_memory
 from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
 from .outputs import RasterOutput, atomic_write_json, write_rasters_and_compute
@@ -232,6 +233,7 @@ def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
         return
     paths, results = write_rasters_and_compute(ep.outputs, ctx.grid, also=ep.reductions,
                                                overwrite=ctx.overwrite, blocksize=512)
+    release_free_memory()  # the pass's freed blocks, held by the allocator, back to the OS
     for p in paths:
         ep.files[p.stem] = p
     ctx.written.extend(paths)
