@@ -197,3 +197,33 @@ def test_truth_on_a_shifted_lattice_reads_zeros_beyond_it(tmp_path):
     assert np.array_equal(got, want)
     off = Grid(crs=grid.crs, transform=Affine(10, 0, 500003, 0, -10, 3000020), width=10, height=7)
     assert read_categorical_on(path, off) is None
+
+
+def test_each_block_is_classified_and_sieved_once_per_pass(tmp_path, monkeypatch):
+    """The reductions of a pass (class counts, truth pairs, transitions) share the land
+    cover's blocks with the layers written: no block is computed twice.  (Each reduction
+    used to optimise its own copy of the graph, and the sieve then ran 2-3 times a block.)"""
+    import sinks._kernels.rules as rules
+    import sinks.classify.mmu as mmu
+    from sinks.pipeline import run
+    from sinks.spec import load_spec
+
+    calls = {"rules": 0, "sieve": 0}
+
+    def counted(name, func):
+        def wrapper(*a, **k):
+            calls[name] += 1
+            return func(*a, **k)
+        return wrapper
+
+    monkeypatch.setattr(rules, "rules_block", counted("rules", rules.rules_block))
+    monkeypatch.setattr(mmu, "sieve_block", counted("sieve", mmu.sieve_block))
+    root = Path(__file__).resolve().parents[1]
+    spec, _ = load_spec(root / "sample_rasters" / "pipeline.yaml")
+    spec = spec.model_copy(update={"grid": spec.grid.model_copy(update={"chunks": 128})})
+    summary = run(spec, out=tmp_path / "run")
+    assert summary["accuracy"]["2025"]["truth_pixelwise"] is not None
+    epochs = len(spec.epochs)
+    assert calls["rules"] >= 4 * epochs  # several blocks per epoch
+    # one sieve per block, plus at most one call per epoch by dask to infer the output type
+    assert calls["sieve"] <= calls["rules"] + epochs, calls

@@ -246,7 +246,8 @@ def transition_matrix(from_landcover: Any, to_landcover: Any, grid: Grid, *, cod
             a = da.from_array(np.asarray(a), chunks=b.chunks)
         if not _is_dask(b) or b.chunks != a.chunks:
             b = da.asarray(b).rechunk(a.chunks)
-        ba, bb = a.to_delayed(), b.to_delayed()
+        # unoptimised: see carbon.stock.class_areas_ha
+        ba, bb = a.to_delayed(optimize_graph=False), b.to_delayed(optimize_graph=False)
         parts = []
         r0 = 0
         for i, h in enumerate(a.chunks[0]):

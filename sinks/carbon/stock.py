@@ -581,7 +581,11 @@ def class_areas_ha(landcover: Any, grid: Grid, *, nodata: Any = None, compute: b
 
         parts = []
         r0 = 0
-        blocks = data.to_delayed()
+        # Unoptimised blocks: optimising here would fuse a private copy of the land cover's
+        # graph under other keys, so a pass that also writes the land cover (or counts it
+        # again) would compute its blocks once per copy (the sieve ran 2-3 times a block).
+        # The graph is optimised once, when everything is computed together.
+        blocks = data.to_delayed(optimize_graph=False)
         for i, h in enumerate(data.chunks[0]):
             ra = None if uniform else rows[r0:r0 + h]
             for j in range(len(data.chunks[1])):

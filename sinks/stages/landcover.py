@@ -273,7 +273,8 @@ def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any) -> Any:
         log.warning("%s: truth is not on the map's pixel lattice; pixelwise accuracy skipped", truth_path)
         return None
     parts = [dask.delayed(_pair_counts, pure=True)(a, b)
-             for a, b in zip(data.to_delayed().ravel(), truth.to_delayed().ravel())]
+             for a, b in zip(data.to_delayed(optimize_graph=False).ravel(),
+                             truth.to_delayed(optimize_graph=False).ravel())]
     return dask.delayed(sum, pure=True)(parts)
 
 
