@@ -197,6 +197,17 @@ def test_truth_on_a_shifted_lattice_reads_zeros_beyond_it(tmp_path):
     assert np.array_equal(got, want)
     off = Grid(crs=grid.crs, transform=Affine(10, 0, 500003, 0, -10, 3000020), width=10, height=7)
     assert read_categorical_on(path, off) is None
+    # pair counts of a map (numpy or dask) against that truth: the same either way
+    from sinks.stages.landcover import truth_counts
+
+    lc = np.full((7, 10), 2, np.uint8)
+    counts = truth_counts(lc, path, grid=grid).compute()
+    # 45 pixels beyond the truth; of the 25 under it, codes 1-5 (its first row) are in the
+    # legend, codes 9 and up are not and are left out
+    assert counts[2, 0] == 45 and list(counts[2, 1:6]) == [1] * 5 and counts.sum() == 50
+    import dask.array as da
+
+    assert np.array_equal(truth_counts(da.from_array(lc, chunks=4), path, grid=grid).compute(), counts)
 
 
 def test_each_block_is_classified_and_sieved_once_per_pass(tmp_path, monkeypatch):

@@ -254,8 +254,8 @@ def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any) -> Any:
     """Lazy pixel counts of every (map, truth) legend code pair: a Delayed ``int64 (K, K)`` array
     (``K`` = largest legend code + 1; row and column 0 are nodata).
 
-    ``landcover`` is a dask array (or a DataArray holding one) on ``grid``; the truth is
-    read on its chunks.
+    ``landcover`` is an array on ``grid`` (dask, numpy, or a DataArray holding either); the
+    truth is read on its dask chunks (2048 px for a numpy array).
 
     The truth is read on ``grid`` (it must share the map's pixel lattice; a sub-grid, as
     in batch regions, is fine; pixels beyond the truth count as its nodata, 0).
@@ -266,6 +266,10 @@ def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any) -> Any:
     from ..io import read_categorical_on
 
     data = getattr(landcover, "data", landcover)
+    if not type(data).__module__.startswith("dask"):
+        import dask.array as da
+
+        data = da.from_array(np.asarray(data), chunks=grid.chunks(2048))
     # each truth block is read once the map's block exists, so the map's blocks do not wait
     # in memory for reads that dask would otherwise schedule late
     truth = read_categorical_on(truth_path, grid, chunks=data.chunks, after=data)
