@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -134,6 +135,8 @@ def _model_facts(model: Any) -> dict[str, Any]:
 
 def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
     """Lazy land cover of one epoch (rules or model), written as ``landcover_<epoch>.tif``."""
+    import dask
+
     from ..classify import classify
     from ..outputs import RasterOutput
 
@@ -142,6 +145,10 @@ def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
     model = _model(ctx)
     setup = None if model is not None else _rule_setup(ctx, ep)
     res = classify(scenes, grid=ctx.grid, model=model, setup=setup, mmu_ha=cs.mmu_ha)
+    # optimised (fused) once here: the layer written and every reduction and layer built on
+    # it then share the same tasks, which the pass computes once
+    (lc,) = dask.optimize(res.landcover)
+    res = dataclasses.replace(res, landcover=lc)
     ep.layers["landcover"] = res.landcover
     path = landcover_path(ctx, ep.name)
     ep.outputs.append(RasterOutput(path, res.landcover, nodata=NODATA, categorical=True, colormap=colormap(),
