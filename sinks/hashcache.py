@@ -23,7 +23,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-__all__ = ["cache_path", "lookup", "remember"]
+__all__ = ["cache_path", "lookup", "remember", "stamp"]
 
 log = logging.getLogger("sinks")
 
@@ -42,7 +42,8 @@ def cache_path() -> Path | None:
     return Path(where) / "checksums.sqlite"
 
 
-def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+def stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What must not change for a cached digest to stand: size, mtime, ctime, inode."""
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
@@ -68,7 +69,7 @@ def lookup(path: str | os.PathLike, st: os.stat_result) -> str | None:
     except (sqlite3.Error, OSError) as exc:
         log.debug("checksum cache %s not read: %s", db, exc)
         return None
-    if row is None or tuple(row[:4]) != _stamp(st):
+    if row is None or tuple(row[:4]) != stamp(st):
         return None
     return str(row[4])
 
@@ -83,7 +84,7 @@ def remember(path: str | os.PathLike, st: os.stat_result, digest: str) -> None:
         try:
             with con:
                 con.execute("INSERT OR REPLACE INTO sha256 VALUES (?, ?, ?, ?, ?, ?)",
-                            (os.path.realpath(path), *_stamp(st), digest))
+                            (os.path.realpath(path), *stamp(st), digest))
         finally:
             con.close()
     except (sqlite3.Error, OSError) as exc:

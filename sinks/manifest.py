@@ -40,8 +40,7 @@ def sha256_file(path: str | os.PathLike, *, bufsize: int = 1 << 20) -> str:
             while n := fh.readinto(buf):
                 h.update(view[:n])
         digest = h.hexdigest()
-        after = os.stat(path)
-        if (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns):  # not changed while read
+        if hashcache.stamp(os.stat(path)) == hashcache.stamp(st):  # not changed while it was read
             hashcache.remember(path, st, digest)
     with _LOCK:
         _HASHES[key] = digest
