@@ -1,7 +1,7 @@
 """A checksum cache on disk, so reruns over the same tiles do not hash them again.
 
 A run's manifest records the SHA-256 of every input (6 GB for three dates of a
-100 Mpx scene: about 5 CPU-seconds, a tenth of the run).  Analysts rerun a pipeline
+100 Mpx scene: about 5 CPU-seconds, some 5 % of the run).  Analysts rerun a pipeline
 over the same tiles many times (a changed coefficient table, another set of redlines),
 so the digests are kept in a small SQLite file, keyed by the file's real path and
 trusted only while its size, modification time, change time and inode are all the
