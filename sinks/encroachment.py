@@ -252,7 +252,7 @@ def _group_bounds(geom: np.ndarray, inverse: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _redraw(a: Any, b: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int, seed: np.ndarray,
+def _redraw(codes_at: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int, seed: np.ndarray,
             connectivity: int) -> Any:
     """The polygon of a patch spanning several windows, drawn again from the rasters over its box.
 
@@ -265,11 +265,10 @@ def _redraw(a: Any, b: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int,
     from rasterio.windows import Window
 
     from ._kernels.label import label_equal
-    from .change import change_codes
 
     c0, r0, c1, r1 = (int(round(v)) for v in bounds)
     win = Window(c0, r0, c1 - c0, r1 - r0)
-    codes = change_codes(a.read(1, window=win), b.read(1, window=win))
+    codes = codes_at(win)
     inside = rasterize([(geom, 1)], out_shape=codes.shape, transform=grid.subgrid(win).transform, fill=0,
                        dtype="uint8", all_touched=False).astype(bool)
     mask = (inside & (codes == code)).view(np.uint8)
@@ -296,7 +295,8 @@ def _to_multi(geoms: np.ndarray) -> np.ndarray:
 
 
 def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: Any, *, id_field: str,
-                      min_patch_ha: float = 0.05, connectivity: int = 8, chunks: int = 2048) -> Any:
+                      min_patch_ha: float = 0.05, connectivity: int = 8, chunks: int = 2048,
+                      change: str | os.PathLike | None = None) -> Any:
     """Encroachment patches inside each redline.
 
     Parameters
@@ -315,6 +315,10 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
         Pixel connectivity of a patch.
     chunks : int
         Window size in pixels (memory bound; the result does not depend on it).
+    change : path, optional
+        The change map of ``lc1`` → ``lc2`` already written (codes ``from × 16 + to``,
+        :func:`sinks.change.change_codes`, on their grid): read instead of both land
+        covers, one read per window and no recomputation.
 
     Returns
     -------
@@ -330,8 +334,10 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
     VectorError
         ``id_field`` not a column of ``redlines``.
     GridMismatchError
-        The two rasters are not on one grid.
+        The rasters are not on one grid.
     """
+    import contextlib
+
     import geopandas as gpd
     import pandas as pd
     import rasterio
@@ -355,10 +361,20 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
     size = int(chunks)
 
     found: list[dict[str, Any]] = []
-    with rasterio.open(lc1) as a, rasterio.open(lc2) as b:
+    with contextlib.ExitStack() as stack:
+        a, b = stack.enter_context(rasterio.open(lc1)), stack.enter_context(rasterio.open(lc2))
         grid = Grid.from_dataset(a)
         if not grid.same_as(Grid.from_dataset(b)):
             raise GridMismatchError(f"{lc1} and {lc2} are not on the same grid")
+        chg = stack.enter_context(rasterio.open(change)) if change is not None else None
+        if chg is not None and not grid.same_as(Grid.from_dataset(chg)):
+            raise GridMismatchError(f"{change} is not on the grid of {lc1}")
+
+        def codes_at(w: Any) -> np.ndarray:
+            if chg is not None:
+                return chg.read(1, window=w)
+            return change_codes(a.read(1, window=w), b.read(1, window=w))
+
         if redlines.crs is not None and not redlines.crs.equals(grid.crs.to_wkt()):
             log.info("encroachment: redlines reprojected to %s", grid.crs.to_string())
             redlines = redlines.to_crs(grid.crs)
@@ -372,7 +388,7 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
             parts: list[dict[str, np.ndarray]] = []
             for r, c, h, w in _tiles(win, size):
                 wt = Window(c, r, w, h)
-                code = change_codes(a.read(1, window=wt), b.read(1, window=wt))
+                code = codes_at(wt)
                 loss = is_eco_loss(code)
                 if not loss.any():
                     continue
@@ -393,7 +409,7 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
             for g in np.flatnonzero(keep & spans):  # patches spanning windows
                 c0, r0, c1, r1 = p["bounds"][g]
                 if (c1 - c0) * (r1 - r0) <= _REDRAW_MAX_PX:
-                    p["geom"][g] = _redraw(a, b, geom, grid, p["bounds"][g], int(p["code"][g]), p["seed"][g],
+                    p["geom"][g] = _redraw(codes_at, geom, grid, p["bounds"][g], int(p["code"][g]), p["seed"][g],
                                            connectivity)
                 else:
                     p["geom"][g] = _dissolve(p["members"][g])

@@ -184,3 +184,22 @@ def test_random_maps_valid_geometry_and_window_independent(make_tile, monkeypatc
     p = find_encroachment(lc1, lc2, red, id_field="rid", min_patch_ha=0.0, chunks=7)
     assert p.is_valid.all() and _rows(p) == _rows(ref)
     assert all(g1.equals(g2) for g1, g2 in zip(p.geometry, ref.geometry))
+
+
+def test_reading_the_written_change_map_gives_the_same_patches(pair, redlines, make_tile, tmp_path):
+    """With ``change=`` the codes come from the change map instead of both land covers."""
+    import rasterio
+
+    from sinks.change import change_codes
+
+    with rasterio.open(pair[0]) as a, rasterio.open(pair[1]) as b:
+        codes = change_codes(a.read(1), b.read(1))
+    change = make_tile("change.tif", codes)
+    for chunks in (2, 64):
+        ref = find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=0.0, chunks=chunks)
+        got = find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=0.0, chunks=chunks, change=change)
+        assert _rows(got) == _rows(ref)
+        assert all(g1.equals(g2) for g1, g2 in zip(got.geometry, ref.geometry))
+    other = make_tile("other.tif", codes[:5])
+    with pytest.raises(GridMismatchError, match="other.tif"):
+        find_encroachment(*pair, redlines, id_field="rid", change=other)

@@ -69,8 +69,10 @@ def stage_change(ctx: "RunContext") -> None:
     assert ref is not None
     section: dict[str, Any] = {}
     for e1, e2, key, _years in periods(ctx):
+        # the change map, written in e2's pass, is read instead of both land covers
         patches = find_encroachment(landcover_path(ctx, e1.name), landcover_path(ctx, e2.name), redlines,
-                                    id_field=ref.id_field, min_patch_ha=ctx.spec.zonal.encroachment_min_ha)
+                                    id_field=ref.id_field, min_patch_ha=ctx.spec.zonal.encroachment_min_ha,
+                                    change=change_path(ctx, key))
         path = ctx.out / f"encroachment_{key}.gpkg"
         write_vector(patches, path, overwrite=ctx.overwrite)
         ctx.written.append(path)
