@@ -7,11 +7,17 @@ with fewer pixels than ``ceil(area / pixel area)`` are replaced by the most freq
 class among the pixels bordering the patch (ties: the smaller legend code; nodata
 never wins).  Other classes are untouched.
 
-Lazy and exact across blocks: dask ``map_overlap`` with a halo of ``n + 2`` pixels
-for a minimum of ``n`` pixels.  A patch touching a block's core and smaller than
-``n`` lies wholly inside the halo, with its border ring; a patch of ``n`` pixels or
-more that reaches beyond the halo still shows at least ``n`` pixels inside it, so it
-is never mistaken for a small one.  The result does not depend on the chunk size.
+Lazy and exact across blocks: each block is sieved with a halo of ``n + 2`` pixels
+from its eight neighbours for a minimum of ``n`` pixels.  A patch touching a block's
+core and smaller than ``n`` lies wholly inside the halo, with its border ring; a patch
+of ``n`` pixels or more that reaches beyond the halo still shows at least ``n`` pixels
+inside it, so it is never mistaken for a small one.  The result does not depend on
+the chunk size.
+
+The halos are exchanged as copies of each block's edge strips (:func:`halo_overlap`),
+not as views as dask's ``map_overlap`` takes them: a view keeps its whole block
+alive, so a pass held every block whose neighbours were not yet sieved, several
+block rows of a wide scene at once.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from ..errors import ConfigError
 from ..grid import Grid
 from ..landcover import NODATA, code_of
 
-__all__ = ["min_pixels", "sieve_block", "sieve_mmu", "MU_HA"]
+__all__ = ["min_pixels", "sieve_block", "sieve_mmu", "halo_overlap", "MU_HA"]
 
 log = logging.getLogger("sinks")
 
@@ -110,4 +116,78 @@ def sieve_mmu(landcover: Any, grid: Grid, mmu_ha: Mapping[str, float] | None) ->
     if min(landcover.shape) <= depth or landcover.numblocks == (1, 1):
         # one block (a small map, a batch region): no halo to exchange
         return landcover.rechunk(-1).map_blocks(sieve_block, dtype=landcover.dtype, sizes=sizes)
-    return landcover.map_overlap(sieve_block, depth=depth, boundary=NODATA, dtype=landcover.dtype, sizes=sizes)
+    if min(min(c) for c in landcover.chunks) < depth:  # a halo would span several blocks
+        return landcover.map_overlap(sieve_block, depth=depth, boundary=NODATA, dtype=landcover.dtype,
+                                     sizes=sizes)
+    return halo_overlap(landcover, sieve_block, depth=depth, fill=NODATA, name="sieve", sizes=sizes)
+
+
+def _edges(block: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of a block's top, bottom, left and right strips ``depth`` pixels wide."""
+    b = np.asarray(block)
+    return (b[:depth].copy(), b[-depth:].copy(), np.ascontiguousarray(b[:, :depth]),
+            np.ascontiguousarray(b[:, -depth:]))
+
+
+def _with_halo(func: Any, block: np.ndarray, neighbours: list[Any], depth: int, fill: int,
+               kwargs: dict[str, Any]) -> np.ndarray:
+    """Pad ``block`` with its neighbours' edge strips (``fill`` beyond the array), apply
+    ``func`` and return the core.
+
+    ``neighbours`` holds the :func:`_edges` of the blocks to the NW, N, NE, W, E, SW, S
+    and SE, ``None`` past the array's border.
+    """
+    d = depth
+    core = np.asarray(block)
+    h, w = core.shape
+    pad = np.full((h + 2 * d, w + 2 * d), fill, dtype=core.dtype)
+    pad[d:d + h, d:d + w] = core
+    nw, n, ne, west, east, sw, s, se = neighbours
+    if n is not None:
+        pad[:d, d:d + w] = n[1]
+    if s is not None:
+        pad[d + h:, d:d + w] = s[0]
+    if west is not None:
+        pad[d:d + h, :d] = west[3]
+    if east is not None:
+        pad[d:d + h, d + w:] = east[2]
+    if nw is not None:
+        pad[:d, :d] = nw[1][:, -d:]
+    if ne is not None:
+        pad[:d, d + w:] = ne[1][:, :d]
+    if sw is not None:
+        pad[d + h:, :d] = sw[0][:, -d:]
+    if se is not None:
+        pad[d + h:, d + w:] = se[0][:, :d]
+    return np.ascontiguousarray(func(pad, **kwargs)[d:d + h, d:d + w])
+
+
+def halo_overlap(arr: Any, func: Any, *, depth: int, fill: int, name: str, **kwargs: Any) -> Any:
+    """``arr.map_overlap(func, depth=depth, boundary=fill)`` for a 2-D dask array whose
+    blocks are all at least ``depth`` pixels on a side, exchanging copied edge strips.
+
+    Each block is read once for its own result and once for its edges; the edges
+    (``4 × depth`` rows or columns a block) are what waits for the neighbours, so a
+    block is freed as soon as it is processed.
+    """
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    if arr.ndim != 2 or min(min(c) for c in arr.chunks) < depth:
+        raise ValueError(f"halo_overlap needs a 2-D array with blocks of at least {depth} px")
+    token = tokenize(arr, func, depth, fill, kwargs)
+    edge_key, out_key = f"{name}-edges-{token}", f"{name}-{token}"
+    ni, nj = arr.numblocks
+    src = arr.name
+    dsk: dict[Any, Any] = {}
+    for i in range(ni):
+        for j in range(nj):
+            dsk[(edge_key, i, j)] = (_edges, (src, i, j), depth)
+    for i in range(ni):
+        for j in range(nj):
+            nb = [(edge_key, i + di, j + dj) if 0 <= i + di < ni and 0 <= j + dj < nj else None
+                       for di, dj in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))]
+            dsk[(out_key, i, j)] = (_with_halo, func, (src, i, j), nb, depth, fill, kwargs)
+    graph = HighLevelGraph.from_collections(out_key, dsk, dependencies=[arr])
+    return da.Array(graph, out_key, chunks=arr.chunks, dtype=arr.dtype, meta=np.empty((0, 0), arr.dtype))
