@@ -55,8 +55,9 @@ def test_features_do_not_depend_on_chunks():
     roles = ["blue", "green", "red", "nir", "swir1", "swir2"]
     ref = feature_block(stack, roles, texture=True)
     assert ref.shape[0] == len(feature_names(roles, 1, texture=True))
-    for c in (8, 13, 40):
-        sc = xr.DataArray(da.from_array(stack[0], chunks=(6, c, c)), dims=("band", "y", "x"), coords={"band": roles})
+    for c in (8, 13, 20, 40, (6, (10, 17, 13), (19, 21))):   # 13: a 1-px block (dask's overlap)
+        c = c if isinstance(c, tuple) else (6, c, c)
+        sc = xr.DataArray(da.from_array(stack[0], chunks=c), dims=("band", "y", "x"), coords={"band": roles})
         got = feature_stack([sc], roles, texture=True).compute()
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
 
