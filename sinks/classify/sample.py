@@ -37,7 +37,7 @@ def _factor(ny: int, nx: int, max_pixels: int) -> int:
 def sample_grid(grid: Grid, *, max_pixels: int = SAMPLE_PIXELS) -> tuple[Grid, int]:
     """A grid ``f`` times coarser than ``grid`` (``f`` a power of two) with at most ``max_pixels`` cells."""
     f = _factor(grid.height, grid.width, max_pixels)
-    return Grid(grid.crs, grid.transform * Affine.scale(f), math.ceil(grid.width / f),
+    return Grid(grid.crs, grid.transform @ Affine.scale(f), math.ceil(grid.width / f),
                 math.ceil(grid.height / f)), f
 
 
