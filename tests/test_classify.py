@@ -116,42 +116,6 @@ def test_mmu_does_not_depend_on_chunks():
         np.testing.assert_array_equal(got, ref)
 
 
-@pytest.mark.parametrize("chunks", [(5, 7), (9, 4), (16, 16), ((4, 9, 7, 12), (11, 4, 8, 9))])
-@pytest.mark.parametrize("depth", [1, 2, 4])
-def test_halo_overlap_matches_map_overlap(chunks, depth):
-    """Edge strips copied from the eight neighbours (corners included) give what dask's
-    map_overlap gives, for a filter that looks ``depth`` pixels in every direction."""
-    from scipy import ndimage
-
-    from sinks.classify.mmu import halo_overlap
-
-    def ring_max(b, d=depth):
-        return ndimage.maximum_filter(b, size=2 * d + 1, mode="constant", cval=0) + (b % 3)
-
-    rng = np.random.default_rng(7)
-    a = rng.integers(0, 200, size=(32, 32)).astype(np.uint8)
-    x = da.from_array(a, chunks=chunks)
-    if min(min(c) for c in x.chunks) < depth:
-        with pytest.raises(ValueError, match="blocks of at least"):
-            halo_overlap(x, ring_max, depth=depth, fill=250, name="t")
-        return
-    got = halo_overlap(x, ring_max, depth=depth, fill=250, name="t").compute()
-    want = x.map_overlap(ring_max, depth=depth, boundary=250, dtype=x.dtype).compute()
-    np.testing.assert_array_equal(got, want)
-
-
-def test_halo_edges_do_not_hold_their_block():
-    """The strips a block leaves for its neighbours own their memory: a view would keep the
-    whole block alive until every neighbour was processed."""
-    from sinks.classify.mmu import _edges
-
-    block = np.arange(64 * 48, dtype=np.uint8).reshape(64, 48)
-    edges = _edges(block, 9)
-    assert [e.shape for e in edges] == [(9, 48), (9, 48), (64, 9), (64, 9)]
-    assert all(e.base is None for e in edges)
-    np.testing.assert_array_equal(edges[3], block[:, -9:])
-
-
 def _tile(make_tile, name, layout, season, **kw):
     arr = np.zeros((6, *layout.shape), np.uint16)
     for k, n in enumerate(NAMES):

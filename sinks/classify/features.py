@@ -82,7 +82,7 @@ def feature_stack(scenes: Sequence[Any], roles: Sequence[str], *, texture: bool)
         feats = ov.map_blocks(lambda b: feature_block(b, roles, texture=texture)[None], dtype=np.float32,
                               chunks=((1,), (n,), *ov.chunks[2:]))
         return da.overlap.trim_internal(feats, depth, boundary=boundary)[0]
-    from .mmu import halo_overlap
+    from ..halo import halo_overlap
 
     # halos exchanged as copied edge strips: a view would keep the whole (scene, band)
     # block alive until every neighbour had been computed
