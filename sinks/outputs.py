@@ -302,7 +302,7 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
             sources = [o.data if isinstance(o.data, da.Array) else da.from_array(o.data, chunks=blocksize)
                        for o in outputs]
             stored = da.store(sources, writers, lock=False, compute=False)
-            _stored, *values = dask.compute(stored, *extra.values())
+            _stored, *values = _compute(stored, *extra.values())
             for w in writers:
                 w.close()
             writers = []
@@ -320,6 +320,22 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
             if p.exists():
                 with contextlib.suppress(OSError):
                     p.unlink()
+
+
+def _compute(*collections: Any) -> tuple[Any, ...]:
+    """``dask.compute``, in strips of block rows on the local schedulers (:mod:`sinks._strips`),
+    so that what a pass holds does not grow with the number of blocks."""
+    import dask
+    import dask.local
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    from ._strips import compute_in_strips
+
+    get = get_scheduler() or dask.threaded.get
+    if get in (dask.threaded.get, dask.local.get_sync):
+        return compute_in_strips(*collections, get=get)
+    return dask.compute(*collections)
 
 
 def _validate(path: Path, out: RasterOutput) -> None:
