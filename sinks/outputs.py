@@ -2,7 +2,9 @@
 
 :func:`write_rasters` writes several lazy (dask) layers on one grid in a single
 ``dask.array.store`` pass, so the inputs they share are read once, then turns each
-into a Cloud-Optimized GeoTIFF with GDAL's COG driver.  Writing tiled GeoTIFFs
+into a Cloud-Optimized GeoTIFF with GDAL's COG driver.  On the local schedulers the
+pass runs in strips of block rows (:mod:`sinks._strips`), so what it holds does not
+grow with the number of blocks.  Writing tiled GeoTIFFs
 first and converting afterwards avoids the overview trap of writing COGs straight
 from dask (rioxarray #410).  Layers small enough to hold in memory together (a batch
 region, a test raster) are computed in one pass and copied to COGs from GDAL MEM
