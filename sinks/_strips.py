@@ -24,9 +24,20 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-__all__ = ["compute_in_strips"]
+__all__ = ["compute_in_strips", "supported"]
 
 log = logging.getLogger("sinks")
+
+
+def supported() -> bool:
+    """Whether this dask has what strips need: task-spec graphs and joint optimisation
+    of several collections (dask 2025 and later).  Older versions compute in one go."""
+    try:
+        from dask._task_spec import DataNode, convert_legacy_graph  # noqa: F401
+        from dask.base import collections_to_expr  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _block_row(key: Any) -> int | None:

@@ -332,10 +332,10 @@ def _compute(*collections: Any) -> tuple[Any, ...]:
     import dask.threaded
     from dask.base import get_scheduler
 
-    from ._strips import compute_in_strips
+    from ._strips import compute_in_strips, supported
 
     get = get_scheduler() or dask.threaded.get
-    if get in (dask.threaded.get, dask.local.get_sync):
+    if get in (dask.threaded.get, dask.local.get_sync) and supported():
         return compute_in_strips(*collections, get=get)
     return dask.compute(*collections)
 

@@ -110,3 +110,30 @@ def test_each_strip_computes_its_own_rows_only():
     everything = [k for keys in calls for k in keys]
     assert len(everything) == len(set(everything))          # no task in two calls
     assert got_total == got.sum()
+
+
+def test_passes_fall_back_to_dask_compute_without_strip_support(monkeypatch):
+    """On a dask without task-spec graphs the pass is one dask.compute, with the same result."""
+    import sinks._strips as strips
+    from sinks.outputs import _compute
+
+    x = da.arange(64, chunks=8).reshape(8, 8).rechunk(4)
+    assert strips.supported()
+    monkeypatch.setattr(strips, "compute_in_strips", lambda *a, **k: pytest.fail("strips used"))
+    monkeypatch.setattr(strips, "supported", lambda: False)
+    with dask.config.set(scheduler="sync"):
+        (got,) = _compute(x.sum())
+    assert got == 64 * 63 // 2
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "sync"])
+def test_passes_use_strips_on_the_local_schedulers(monkeypatch, scheduler):
+    import sinks._strips as strips
+    from sinks.outputs import _compute
+
+    used = []
+    real = strips.compute_in_strips
+    monkeypatch.setattr(strips, "compute_in_strips", lambda *a, **k: used.append(k["get"]) or real(*a, **k))
+    with dask.config.set(scheduler=scheduler):
+        (got,) = _compute(da.ones((16, 16), chunks=4).sum())
+    assert got == 256 and len(used) == 1
