@@ -50,8 +50,10 @@ def _block_row(key: Any) -> int | None:
 def _rows(dsk: dict, deps: dict) -> dict:
     """Row of every task: a block root's own row, else the largest row of its dependencies
     (``-1`` for tasks that depend on no block)."""
+    from dask.core import toposort
+
     rows: dict[Any, int] = {}
-    for key in _topological(dsk, deps):
+    for key in toposort(dsk, dependencies=deps):
         d = deps[key]
         if d:
             rows[key] = max(rows[k] for k in d)
@@ -59,29 +61,6 @@ def _rows(dsk: dict, deps: dict) -> dict:
             r = _block_row(key)
             rows[key] = -1 if r is None else r
     return rows
-
-
-def _topological(dsk: dict, deps: dict) -> list:
-    """Keys with every task after its dependencies (iterative depth-first search)."""
-    order: list = []
-    state: dict[Any, int] = {}
-    for root in dsk:
-        if root in state:
-            continue
-        stack = [(root, iter(deps[root]))]
-        state[root] = 1
-        while stack:
-            key, it = stack[-1]
-            for d in it:
-                if d not in state:
-                    state[d] = 1
-                    stack.append((d, iter(deps[d])))
-                    break
-            else:
-                stack.pop()
-                state[key] = 2
-                order.append(key)
-    return order
 
 
 def compute_in_strips(*collections: Any, get: Callable[..., Any], rows_per_strip: int = 2,
@@ -107,7 +86,7 @@ def compute_in_strips(*collections: Any, get: Callable[..., Any], rows_per_strip
     """
     from dask._task_spec import DataNode, convert_legacy_graph
     from dask.base import collections_to_expr, unpack_collections
-    from dask.core import flatten
+    from dask.core import flatten, reverse_dict
 
     found, repack = unpack_collections(*collections)  # collections nested in tuples, dicts
     if not found:
@@ -116,10 +95,7 @@ def compute_in_strips(*collections: Any, get: Callable[..., Any], rows_per_strip
     # two collections into both, and run it twice); the outputs keep their keys
     dsk = convert_legacy_graph(dict(collections_to_expr(list(found), True).optimize().__dask_graph__()))
     deps = {k: set(node.dependencies) for k, node in dsk.items()}
-    dependents: dict[Any, set] = {k: set() for k in dsk}
-    for k, ds in deps.items():
-        for d in ds:
-            dependents[d].add(k)
+    dependents = reverse_dict(deps)
     rows = _rows(dsk, deps)
     wanted = set(flatten([c.__dask_keys__() for c in found]))
     top = max(rows.values(), default=-1)
