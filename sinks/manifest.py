@@ -80,29 +80,61 @@ def hash_in_background(paths: Iterable[str | os.PathLike]) -> threading.Thread:
     return thread
 
 
+def _cpu_now() -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by this process (all its threads) and by
+    the child processes it has waited for."""
+    try:
+        import resource
+    except ImportError:  # not POSIX: the process's own CPU only
+        return time.process_time(), 0.0
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 class Timer:
-    """Collect wall-clock timings per named stage."""
+    """Collect wall-clock and CPU timings per named stage.
+
+    ``timings`` holds wall seconds; ``cpu`` holds, per stage, the CPU seconds of this
+    process (every thread: dask's workers, GDAL's, the background hashing) and of the
+    child processes collected during the stage (the zonal tables' children are counted
+    in the stage that waits for them).  A stage named ``outer.inner`` runs inside
+    ``outer`` and is included in its figures.
+    """
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self.cpu: dict[str, dict[str, float]] = {}
         self._t0 = time.perf_counter()
+        self._cpu0 = _cpu_now()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         t = time.perf_counter()
+        own, kids = _cpu_now()
         try:
             yield
         finally:
+            own2, kids2 = _cpu_now()
             self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t, 4)
+            acc = self.cpu.setdefault(name, {"process": 0.0, "children": 0.0})
+            acc["process"] = round(acc["process"] + own2 - own, 3)
+            acc["children"] = round(acc["children"] + kids2 - kids, 3)
 
     @property
     def total(self) -> float:
         return round(time.perf_counter() - self._t0, 4)
 
+    def cpu_total(self) -> dict[str, float]:
+        """CPU seconds since the timer was made, of this process and of its waited-for children."""
+        own, kids = _cpu_now()
+        return {"process": round(own - self._cpu0[0], 3), "children": round(kids - self._cpu0[1], 3)}
+
 
 def manifest_dict(*, spec: dict, spec_path: str, inputs: list[dict], outputs: list[str],
-                  timings: dict[str, float], total_s: float, extra: dict | None = None) -> dict:
-    """Assemble the manifest mapping."""
+                  timings: dict[str, float], total_s: float, cpu: dict[str, dict[str, float]] | None = None,
+                  extra: dict | None = None) -> dict:
+    """Assemble the manifest mapping (``cpu``: CPU seconds per stage, see :class:`Timer`)."""
     out = {
         "sinks_manifest_version": 1,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -113,6 +145,8 @@ def manifest_dict(*, spec: dict, spec_path: str, inputs: list[dict], outputs: li
         "software": versions(),
         "timings_s": {**timings, "total": total_s},
     }
+    if cpu is not None:
+        out["cpu_s"] = cpu
     if extra:
         out.update(extra)
     return out

@@ -267,11 +267,13 @@ def write_rasters(outputs: list[RasterOutput], grid: Grid, *, overwrite: bool, b
 
 def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: Mapping[str, Any] | None = None,
                               overwrite: bool, blocksize: int = 512, compress: str | None = None,
-                              validate: bool = False) -> tuple[list[Path], dict[str, Any]]:
+                              validate: bool = False, timer: Any = None,
+                              stage: str = "cog_copy") -> tuple[list[Path], dict[str, Any]]:
     """:func:`write_rasters`, computing the dask collections ``also`` in the same pass.
 
     Reductions over the written layers (class counts, cross-tabulations) then reuse
-    the blocks being written instead of reading the files again.
+    the blocks being written instead of reading the files again.  With a
+    :class:`sinks.manifest.Timer`, the COG copies after the pass are timed as ``stage``.
 
     Returns
     -------
@@ -308,11 +310,12 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
             for w in writers:
                 w.close()
             writers = []
-            for src, tmp, out in zip(stage1, stage2, outputs):
-                rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
-                                     num_threads="ALL_CPUS", bigtiff="IF_SAFER", **_cog_options(out, compress))
-                if validate:
-                    _validate(tmp, out)
+            with timer.stage(stage) if timer is not None else contextlib.nullcontext():
+                for src, tmp, out in zip(stage1, stage2, outputs):
+                    rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
+                                         num_threads="ALL_CPUS", bigtiff="IF_SAFER", **_cog_options(out, compress))
+                    if validate:
+                        _validate(tmp, out)
         return finals, dict(zip(extra, values))
     finally:
         for w in writers:

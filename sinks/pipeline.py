@@ -232,7 +232,8 @@ def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
     if not ep.outputs and not ep.reductions:
         return
     paths, results = write_rasters_and_compute(ep.outputs, ctx.grid, also=ep.reductions,
-                                               overwrite=ctx.overwrite, blocksize=512)
+                                               overwrite=ctx.overwrite, blocksize=512, timer=ctx.timer,
+                                               stage="compute_write.cog_copy")
     release_free_memory()  # the pass's freed blocks, held by the allocator, back to the OS
     for p in paths:
         ep.files[p.stem] = p
@@ -417,7 +418,8 @@ def _finish(ctx: RunContext) -> dict[str, Any]:
         inputs = describe_inputs(ctx.inputs)
     manifest = manifest_dict(spec=spec.model_dump(mode="json"), spec_path=str(ctx.spec_path or ""),
                              inputs=inputs, outputs=summary["outputs"], timings=ctx.timer.timings,
-                             total_s=ctx.timer.total, extra={"grid": ctx.grid.to_dict()})
+                             total_s=ctx.timer.total, extra={"grid": ctx.grid.to_dict()},
+                             cpu=None if ctx.region is not None else {**ctx.timer.cpu, "total": ctx.timer.cpu_total()})
     atomic_write_json(ctx.out / "manifest.json", manifest, overwrite=True)
     summary["timings_s"] = manifest["timings_s"]
     atomic_write_json(ctx.out / "summary.json", summary, overwrite=True)

@@ -62,6 +62,10 @@ def test_run_writes_valid_cogs_manifest_and_summary(make_tile, tmp_path, capsys)
     assert listed == {"t0.tif", "t1.tif", "spec.yaml"}
     assert len(manifest["inputs"]) == 5 and all(len(i["sha256"]) == 64 for i in manifest["inputs"])
     assert manifest["spec"]["name"] == "tiny" and "GDAL" in manifest["software"]
+    cpu = manifest["cpu_s"]  # CPU seconds per stage, beside the wall seconds
+    assert set(cpu) == set(manifest["timings_s"])
+    assert all(v["process"] >= 0 and v["children"] >= 0 for v in cpu.values())
+    assert cpu["total"]["process"] >= max(v["process"] for k, v in cpu.items() if k != "total") > 0
     assert summary["grid"]["width"] == 130 and summary["grid"]["height"] == 80
     assert not list(out.rglob(".*part-*"))
     # NDVI written matches the formula on the input DNs
@@ -128,6 +132,11 @@ def test_indicator_tables_in_a_child_process_equal_inline(tmp_path, monkeypatch)
     monkeypatch.setattr(areas, "ZONAL_PROCESS_MIN_PX", 0)
     child = run(spec, out=tmp_path / "child")
     assert "zonal_start" in child["timings_s"] and child["zonal"] == inline["zonal"]
+    # the children's CPU is counted in the stage that waits for them; inline there is none
+    cpu_child = json.loads((tmp_path / "child" / "manifest.json").read_text())["cpu_s"]
+    cpu_inline = json.loads((tmp_path / "inline" / "manifest.json").read_text())["cpu_s"]
+    assert cpu_child["zonal"]["children"] > 0.1 and cpu_inline["zonal"]["children"] == 0
+    assert cpu_child["total"]["children"] >= cpu_child["zonal"]["children"]
     for name in ("redlines", "regions"):
         a = pd.read_csv(tmp_path / "inline" / "tables" / f"{name}.csv")
         b = pd.read_csv(tmp_path / "child" / "tables" / f"{name}.csv")

@@ -32,6 +32,8 @@ def test_report_is_self_contained(report):
     for unit in ("Mg C/yr", "(ha)", "m³", "Mg C, 95 % interval"):
         assert unit in text, unit
     assert "not computed in this run" not in text  # the demo runs every stage
+    # the manifest's timings: wall and CPU seconds per stage
+    assert "<th>wall s</th><th>CPU s</th>" in text and "<td>compute_write</td>" in text
 
 
 def test_report_bad_input(tmp_path, capsys):

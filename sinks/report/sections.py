@@ -231,9 +231,17 @@ def _manifest(m: dict[str, Any]) -> str:
         return _sec("manifest", "Manifest", _missing("The manifest"))
     rows = [[Path(i["path"]).name, i.get("bytes"), (i.get("sha256") or "")[:16] + "…"] for i in m.get("inputs", [])]
     soft = [[k, v] for k, v in (m.get("software") or {}).items()]
-    times = [[k, v] for k, v in (m.get("timings_s") or {}).items()]
+    cpu = m.get("cpu_s") or {}
+
+    def _cpu(stage: str, who: str) -> Any:
+        got = cpu.get(stage)
+        return got.get(who) if isinstance(got, dict) else None
+
+    times = [[k, v, _cpu(k, "process"), _cpu(k, "children")] for k, v in (m.get("timings_s") or {}).items()]
     return _sec("manifest", "Run manifest",
                 "<details><summary>Inputs (size in bytes, SHA-256)</summary>"
                 + _table(["file", "bytes", "sha256"], rows, digits=0) + "</details>"
                 "<details><summary>Software</summary>" + _table(["package", "version"], soft) + "</details>"
-                "<details><summary>Timings (s)</summary>" + _table(["stage", "seconds"], times, digits=2) + "</details>")
+                "<details><summary>Timings (s)</summary>"
+                + _table(["stage", "wall s", "CPU s", "child processes' CPU s"], times, digits=2)
+                + '<p class="note">A stage named a.b is part of stage a.</p></details>')
