@@ -1,22 +1,32 @@
-"""Full pipeline against the I/O floor, for scenes of growing size.
+"""Full pipeline against the I/O floor, for scenes of growing size, with a CPU budget.
 
 ``python benchmarks/bench_pipeline.py [--sizes 2000,5000] [--repeats 3]``
 
 For each size N, ``sinks sample-data`` makes an N×N scene (cached under
 ``$SINKS_BENCH_DIR``, default /tmp/sinks-bench); then the I/O floor
 (benchmarks/io_floor.py: every block of every tile read and decoded) and
-``sinks run`` on the scene's pipeline.yaml are each timed as whole processes
-(median of the repeats).  Reports wall, CPU, peak RSS (of the main process, and summed
-over it and its child processes), the pipeline/floor ratio, and the growth from one size
-to the next.  The runs hash their inputs from scratch (``SINKS_CACHE_DIR=off``), as a
-first run over new tiles does; ``--checksum-cache DIR`` measures reruns instead.
+``sinks run`` on the scene's pipeline.yaml are each timed as whole processes.  The
+two alternate (floor, run, floor, run ...) so that a drift of the machine's speed
+moves both; each repeat's ratio is its run over its floor, and the table gives the
+medians.  Reports wall, CPU, peak RSS (of the main process, and summed over it and its
+child processes), the pipeline/floor ratio, and the growth from one size to the next.
+The runs hash their inputs from scratch (``SINKS_CACHE_DIR=off``), as a first run over
+new tiles does; ``--checksum-cache DIR`` measures reruns instead.
+
+A second table splits each size's CPU seconds by the work they pay for, from the runs'
+manifests (``cpu_s``, per stage) and one separate timing of the input checksums; it
+sets what a run cannot avoid (decoding, checksums, COG copies, zonal tables,
+encroachment search) against the CPU that fits in twice the floor's wall time on this
+machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import sys
 from pathlib import Path
 
@@ -33,6 +43,43 @@ def scene(size: int) -> Path:
     return base
 
 
+def hashing_cpu(spec: Path) -> float:
+    """CPU seconds of the run's input checksums, hashed from scratch in a separate process."""
+    code = ("import sys; from sinks.spec import load_spec; from sinks.pipeline import prepare; "
+            "from sinks.manifest import describe_inputs; from pathlib import Path; "
+            "s, p = load_spec(sys.argv[1]); import tempfile; "
+            "ctx = prepare(s, spec_path=p, out=Path(tempfile.mkdtemp()), overwrite=True); "
+            "import time, resource; r0 = resource.getrusage(resource.RUSAGE_SELF); describe_inputs(ctx.inputs); "
+            "r1 = resource.getrusage(resource.RUSAGE_SELF); "
+            "print(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)")
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "SINKS_CACHE_DIR": "off"})
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def budget(manifests: list[dict], *, floor_cpu: float, floor_wall: float, run_cpu: float, hashing: float,
+           hashed_in_run: bool) -> dict[str, float]:
+    """CPU seconds of a run by what they pay for (medians over the runs' manifests)."""
+    def med(stage: str, who: str = "process") -> float:
+        return statistics.median(float((m.get("cpu_s", {}).get(stage) or {}).get(who, 0.0)) for m in manifests)
+
+    cog = med("compute_write.cog_copy")
+    passes = med("compute_write") - cog - (hashing if hashed_in_run else 0.0)
+    zonal = med("zonal", "children") + med("zonal")
+    encroach = med("change")
+    required = floor_cpu + (hashing if hashed_in_run else 0.0) + cog + zonal + encroach
+    return {
+        "decode_floor_cpu_s": floor_cpu, "checksums_cpu_s": hashing if hashed_in_run else 0.0,
+        "cog_copies_cpu_s": cog, "zonal_tables_cpu_s": zonal, "encroachment_cpu_s": encroach,
+        "passes_beyond_decode_cpu_s": max(passes - floor_cpu, 0.0),
+        "other_cpu_s": max(run_cpu - (passes + (hashing if hashed_in_run else 0.0) + cog + zonal + encroach), 0.0),
+        "run_cpu_s": run_cpu, "unavoidable_cpu_s": required,
+        "cpu_in_2x_floor_s": 2.0 * floor_wall * (os.cpu_count() or 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="2000,5000")
@@ -42,30 +89,41 @@ def main(argv: list[str] | None = None) -> int:
                     help="SINKS_CACHE_DIR of the runs; default off: every run hashes its inputs, as a "
                          "first run does (a directory: the first repeat fills it, the others reuse it)")
     args = ap.parse_args(argv)
-    rows = []
+    rows, budgets = [], []
     for size in [int(s) for s in args.sizes.split(",")]:
         base = scene(size)
         spec = base / "pipeline.yaml"
-        floor = median_of([run_measured([sys.executable, str(ROOT / "benchmarks" / "io_floor.py"), str(spec)])
-                           for _ in range(args.repeats)])
-        runs = []
-        for _ in range(args.repeats):
+        floors, runs, manifests = [], [], []
+        for _ in range(args.repeats):  # alternate, so both see the same speed of the machine
+            floors.append(run_measured([sys.executable, str(ROOT / "benchmarks" / "io_floor.py"), str(spec)]))
             out = base / "run"
             runs.append(run_measured([*SINKS, "-q", "run", str(spec), "--out", str(out), "--overwrite"],
                                      env={"SINKS_CACHE_DIR": args.checksum_cache}))
-        pipe = median_of(runs)
+            manifests.append(json.loads((out / "manifest.json").read_text()))
+        floor, pipe = median_of(floors), median_of(runs)
         rows.append({"size": size, "mpx_per_date": size * size / 1e6, "floor_wall_s": floor["wall_s"],
                      "pipeline_wall_s": pipe["wall_s"], "pipeline_cpu_s": pipe["cpu_s"],
                      "peak_rss_mib": pipe["peak_rss_mib"], "tree_peak_rss_mib": pipe["tree_peak_rss_mib"],
-                     "ratio_to_floor": pipe["wall_s"] / floor["wall_s"]})
+                     "ratio_to_floor": statistics.median(r["wall_s"] / f["wall_s"] for f, r in zip(floors, runs)),
+                     "ratio_range": f"{min(r['wall_s'] / f['wall_s'] for f, r in zip(floors, runs)):.2f}-"
+                                    f"{max(r['wall_s'] / f['wall_s'] for f, r in zip(floors, runs)):.2f}"})
+        b = budget(manifests, floor_cpu=floor["cpu_s"], floor_wall=floor["wall_s"], run_cpu=pipe["cpu_s"],
+                   hashing=hashing_cpu(spec), hashed_in_run=args.checksum_cache == "off")
+        budgets.append({"size": size, **b})
     for a, b in zip(rows, rows[1:]):
         b["time_growth"] = b["pipeline_wall_s"] / a["pipeline_wall_s"]
         b["rss_growth"] = b["peak_rss_mib"] / a["peak_rss_mib"]
         b["tree_rss_growth"] = b["tree_peak_rss_mib"] / a["tree_peak_rss_mib"] if a["tree_peak_rss_mib"] else None
     print(table(rows, ["size", "mpx_per_date", "floor_wall_s", "pipeline_wall_s", "pipeline_cpu_s",
-                       "peak_rss_mib", "tree_peak_rss_mib", "ratio_to_floor", "time_growth", "rss_growth",
-                       "tree_rss_growth"]))
-    print(f"results: {save('pipeline', {'rows': rows})}")
+                       "peak_rss_mib", "tree_peak_rss_mib", "ratio_to_floor", "ratio_range", "time_growth",
+                       "rss_growth", "tree_rss_growth"]))
+    print()
+    print("CPU seconds by what they pay for (unavoidable = decode floor + checksums + COG copies + zonal tables"
+          " + encroachment; cpu_in_2x_floor = 2 x floor wall x cores)")
+    print(table(budgets, ["size", "decode_floor_cpu_s", "checksums_cpu_s", "cog_copies_cpu_s",
+                          "zonal_tables_cpu_s", "encroachment_cpu_s", "passes_beyond_decode_cpu_s", "other_cpu_s",
+                          "run_cpu_s", "unavoidable_cpu_s", "cpu_in_2x_floor_s"]))
+    print(f"results: {save('pipeline', {'rows': rows, 'cpu_budget': budgets})}")
     return 0
 
 
