@@ -611,6 +611,36 @@ def _read_block(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row
     return out
 
 
+def _read_block_dn(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row0: int, col0: int,
+                   height: int, width: int, nodata: int, dtype: str, resampling: str) -> np.ndarray:
+    """Task body: mosaic one (band, y, x) block of the tiles' digital numbers, as stored.
+
+    The same first-valid-tile-wins rule as :func:`_read_block`; a pixel no tile fills
+    holds ``nodata`` in every band.  A block that one tile serves alone is returned as
+    GDAL read it, without a copy (a pixel with ``nodata`` in some band then keeps its
+    other bands; readers treat ``nodata`` in any band as no observation).
+    """
+    from ._kernels.mosaic import fill_first_valid_dn
+
+    win = Window(col0, row0, width, height)
+    out = filled = None
+    todo = height * width
+    for tile in tiles:
+        got = _read_tile(tile, roles, grid, win, resampling)
+        if got is None:
+            continue
+        if len(tiles) == 1 and got[4] is None and got[0].shape[1:] == (height, width) and got[0].dtype == dtype:
+            return got[0]
+        if out is None:
+            out = np.full((len(roles), height, width), nodata, dtype=dtype)
+            filled = np.zeros((height, width), dtype=bool)
+        data, _nodata, r, c, valid = got
+        todo -= fill_first_valid_dn(out, filled, data, nodata=nodata, row=r, col=c, valid=valid)
+        if todo == 0:
+            break
+    return out if out is not None else np.full((len(roles), height, width), nodata, dtype=dtype)
+
+
 def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, date: dt.date | None = None,
                chunks: "Chunks" = 1024, resampling: str = "nearest", name: str = "scene"):
     """Lazy reflectance of one acquisition on ``grid``.
@@ -628,8 +658,13 @@ def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, dat
 
 
 def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, date: dt.date | None,
-                 chunks: "Chunks", resampling: str, name: str) -> tuple[Any, float]:
-    """The dask array ``(band, y, x)`` of one acquisition and the offset applied to it."""
+                 chunks: "Chunks", resampling: str, name: str,
+                 dn: tuple[int, str] | None = None) -> tuple[Any, float]:
+    """The dask array ``(band, y, x)`` of one acquisition and the offset applied to it.
+
+    With ``dn = (nodata, dtype)`` the blocks hold the tiles' digital numbers as stored
+    (:func:`_read_block_dn`) instead of float32 reflectance.
+    """
     import dask.array as da
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
@@ -644,8 +679,8 @@ def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, d
     off = profile.offset_for(date)
     ych, xch = aligned_chunks(grid, use, chunks) if isinstance(chunks, (int, np.integer)) else grid.chunks(chunks)
     token = tokenize(tuple(t.name for t in use), [t.bands for t in use], grid.to_dict(), roles,
-                     profile.scale, off, chunks, resampling)
-    key = f"read-{name}-{token}"
+                     profile.scale, off, chunks, resampling, dn)
+    key = f"{'dn' if dn else 'read'}-{name}-{token}"
     dsk = {}
     row = 0
     footprints = [_footprint(t.grid, grid.crs) for t in use]
@@ -655,11 +690,16 @@ def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, d
             sub = grid.subgrid(Window(col, row, w, h)).bounds
             hits = tuple(t for t, fp in zip(use, footprints)
                          if fp[0] < sub[2] and fp[2] > sub[0] and fp[1] < sub[3] and fp[3] > sub[1])
-            dsk[(key, 0, i, j)] = (_read_block, hits, roles, grid, row, col, h, w, profile.scale, off, resampling)
+            if dn is None:
+                dsk[(key, 0, i, j)] = (_read_block, hits, roles, grid, row, col, h, w, profile.scale, off,
+                                       resampling)
+            else:
+                dsk[(key, 0, i, j)] = (_read_block_dn, hits, roles, grid, row, col, h, w, dn[0], dn[1], resampling)
             col += w
         row += h
     graph = HighLevelGraph.from_collections(key, dsk, dependencies=[])
-    return da.Array(graph, key, chunks=((len(roles),), ych, xch), dtype=np.float32), off
+    dtype = np.float32 if dn is None else np.dtype(dn[1])
+    return da.Array(graph, key, chunks=((len(roles),), ych, xch), dtype=dtype), off
 
 
 def _wrap(data: Any, dims: tuple[str, ...], grid: Grid, *, name: str, attrs: dict[str, Any],

@@ -16,8 +16,15 @@ from typing import Any, Callable
 __all__ = ["jit"]
 
 
-def jit(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``numba.njit`` with the project's settings (cached, GIL released, numpy division semantics)."""
+def jit(func: Callable[..., Any] | None = None, *, inline: str = "never") -> Any:
+    """``numba.njit`` with the project's settings (cached, GIL released, numpy division semantics).
+
+    ``@jit(inline="always")`` marks a helper that numba copies into each kernel calling
+    it, so the compiler optimises the two as one loop nest.
+    """
     from numba import njit
 
-    return njit(cache=True, nogil=True, error_model="numpy")(func)
+    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+        return njit(cache=True, nogil=True, error_model="numpy", inline=inline)(f)
+
+    return wrap if func is None else wrap(func)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["fill_first_valid", "blank_unfilled"]
+__all__ = ["fill_first_valid", "blank_unfilled", "fill_first_valid_dn"]
 
 
 @jit
@@ -120,3 +120,46 @@ def fill_first_valid(out: np.ndarray, filled: np.ndarray, data: np.ndarray, *, n
     has &= cast.astype(np.float64) == np.where(has, nod, 0.0)
     return int(_fill(out, filled, data, cast, has, extra, use, int(row), int(col), data.dtype.kind == "f",
                      np.float32(scale), np.float32(offset), bool(first)))
+
+
+@jit
+def _fill_dn(out, filled, data, nodata, extra, use_extra, dr, dc):  # noqa: ANN001, ANN202
+    """Digital numbers into the pixels of ``out`` not filled yet where every band differs
+    from ``nodata`` and ``extra`` allows it; the others are left as they are."""
+    k, h, w = data.shape
+    n = 0
+    for i in range(h):
+        r = dr + i
+        for j in range(w):
+            if filled[r, dc + j] or (use_extra and not extra[i, j]):
+                continue
+            ok = True
+            for b in range(k):
+                if data[b, i, j] == nodata:
+                    ok = False
+                    break
+            if ok:
+                for b in range(k):
+                    out[b, r, dc + j] = data[b, i, j]
+                filled[r, dc + j] = True
+                n += 1
+    return n
+
+
+def fill_first_valid_dn(out: np.ndarray, filled: np.ndarray, data: np.ndarray, *, nodata: int, row: int = 0,
+                        col: int = 0, valid: np.ndarray | None = None) -> int:
+    """Copy ``data``'s digital numbers into the pixels of ``out`` not yet ``filled``.
+
+    The integer counterpart of :func:`fill_first_valid`: a pixel is taken only where
+    every band differs from ``nodata`` and ``valid`` (QA, warp mask) allows it, so a
+    pixel of the finished block either holds one tile's valid numbers in every band
+    or ``nodata`` (``out`` starts filled with it).
+
+    Returns
+    -------
+    int
+        Number of pixels written.
+    """
+    use = valid is not None
+    extra = valid if use else np.ones((1, 1), dtype=np.bool_)
+    return int(_fill_dn(out, filled, data, data.dtype.type(nodata), extra, use, int(row), int(col)))

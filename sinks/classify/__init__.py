@@ -185,7 +185,9 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     ----------
     scenes : sequence of xarray.DataArray
         One per acquisition: ``(band, y, x)`` float32 reflectance, NaN nodata, ``band``
-        coordinate = roles (as :func:`sinks.io.open_scene` returns).
+        coordinate = roles (as :func:`sinks.io.open_scene` returns); or the tiles'
+        digital numbers (:func:`sinks.digital.open_scene_dn`), which the rule kernel
+        decodes as it reads them (same result, no float32 block in between).
     grid : Grid
     rules : RuleConfig, mapping or path, optional
         Overrides of the packaged rule set.
@@ -216,8 +218,17 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
 
     from .mmu import sieve_mmu
 
+    from ..digital import DN_NODATA, dn_reflectance, is_dn
+
     if not scenes:
         raise BandMismatchError("classification needs at least one acquisition")
+    dn = [is_dn(sc) for sc in scenes]
+    if any(dn) and (model is not None or not all(dn)
+                    or len({(sc.attrs[DN_NODATA], str(sc.dtype)) for sc in scenes}) > 1):
+        scenes = [dn_reflectance(sc) for sc in scenes]  # only the rule kernel decodes digital numbers
+        dn = [False] * len(scenes)
+    decode = ([float(sc.attrs["scale"]) for sc in scenes], [float(sc.attrs["offset"]) for sc in scenes],
+              int(scenes[0].attrs[DN_NODATA])) if dn and all(dn) else None
     if chunks is None:  # the masks follow the scenes' (possibly irregular) chunks
         data = scenes[0].data
         chunks = tuple(data.chunks[-2:]) if hasattr(data, "chunks") else 1024
@@ -239,7 +250,7 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
             raise BandMismatchError(f"acquisition {k}: the rules need band role(s) {', '.join(missing)}")
     if setup is None:
         if samples is None:
-            samples = [array_sample(sc) for sc in scenes]
+            samples = [array_sample(dn_reflectance(sc)) for sc in scenes]
             sample_grid = make_sample_grid(grid, max_pixels=SAMPLE_PIXELS)[0]
         assert sample_grid is not None
         setup = rule_setup(samples, sample_grid, roles=_roles(scenes[0]), rules=rules, coastal=coastal,
@@ -269,7 +280,7 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
         # each acquisition arrives as the list of its band-axis chunks (one chunk): passing
         # it through instead of letting dask concatenate it saves a copy of every block
         return rules_block([b[0] for b in blocks], roles=roles, grow=grow, coastal=zn if use_zone else None,
-                           **kargs)
+                           decode=decode, **kargs)
 
     pairs: list[Any] = [zone, "yx"]
     for a in arrays:

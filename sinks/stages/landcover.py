@@ -133,6 +133,30 @@ def _model_facts(model: Any) -> dict[str, Any]:
     return {}
 
 
+def _rule_scenes(ctx: "RunContext", ep: "EpochData") -> list[Any] | None:
+    """The epoch's acquisitions as digital numbers for the rule kernel (:mod:`sinks.digital`),
+    or ``None`` when the pass also writes reflectance or indices (their float32 blocks are
+    made anyway) or when the tiles cannot mark nodata with one number."""
+    import dask.array as da
+
+    from ..digital import DN_NODATA, open_scene_dn
+
+    spec = ctx.spec
+    if spec.outputs.reflectance or (spec.indices.names and spec.indices.write):
+        return None
+    out = []
+    for k, sc in enumerate(ep.scenes):
+        dn = open_scene_dn(sc.tiles, profile=ctx.profile, grid=ctx.grid, date=sc.date, chunks=ctx.chunks,
+                           resampling=spec.grid.resampling, name=f"dn-{ep.name}-{sc.date or k}")
+        if dn is None:
+            return None
+        if ctx.region is not None:  # pixels outside a batch region are nodata, as in stage_read
+            inside = ctx.cache["region_mask"][None]
+            dn = dn.copy(data=da.where(inside, dn.data, np.asarray(dn.attrs[DN_NODATA], dtype=dn.dtype)))
+        out.append(dn)
+    return out
+
+
 def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
     """Lazy land cover of one epoch (rules or model), written as ``landcover_<epoch>.tif``."""
     import dask
@@ -141,9 +165,11 @@ def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
     from ..outputs import RasterOutput
 
     cs = ctx.spec.classification
-    scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
     model = _model(ctx)
     setup = None if model is not None else _rule_setup(ctx, ep)
+    scenes = _rule_scenes(ctx, ep) if model is None else None
+    if scenes is None:
+        scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
     res = classify(scenes, grid=ctx.grid, model=model, setup=setup, mmu_ha=cs.mmu_ha)
     # optimised (fused) once here: the layer written and every reduction and layer built on
     # it then share the same tasks, which the pass computes once
