@@ -147,7 +147,7 @@ def _rule_scenes(ctx: "RunContext", ep: "EpochData") -> list[Any] | None:
     out = []
     for k, sc in enumerate(ep.scenes):
         dn = open_scene_dn(sc.tiles, profile=ctx.profile, grid=ctx.grid, date=sc.date, chunks=ctx.chunks,
-                           resampling=spec.grid.resampling, name=f"dn-{ep.name}-{sc.date or k}")
+                           resampling=spec.grid.resampling, name=f"{ep.name}-{sc.date or k}")
         if dn is None:
             return None
         if ctx.region is not None:  # pixels outside a batch region are nodata, as in stage_read
