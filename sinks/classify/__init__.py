@@ -216,9 +216,8 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     """
     import dask.array as da
 
-    from .mmu import sieve_mmu
-
     from ..digital import DN_NODATA, dn_reflectance, is_dn
+    from .mmu import sieve_mmu
 
     if not scenes:
         raise BandMismatchError("classification needs at least one acquisition")
@@ -228,7 +227,7 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
         scenes = [dn_reflectance(sc) for sc in scenes]  # only the rule kernel decodes digital numbers
         dn = [False] * len(scenes)
     decode = ([float(sc.attrs["scale"]) for sc in scenes], [float(sc.attrs["offset"]) for sc in scenes],
-              int(scenes[0].attrs[DN_NODATA])) if dn and all(dn) else None
+              int(scenes[0].attrs[DN_NODATA])) if all(dn) else None
     if chunks is None:  # the masks follow the scenes' (possibly irregular) chunks
         data = scenes[0].data
         chunks = tuple(data.chunks[-2:]) if hasattr(data, "chunks") else 1024
