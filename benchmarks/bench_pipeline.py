@@ -5,9 +5,10 @@
 For each size N, ``sinks sample-data`` makes an N×N scene (cached under
 ``$SINKS_BENCH_DIR``, default /tmp/sinks-bench); then the I/O floor
 (benchmarks/io_floor.py: every block of every tile read and decoded) and
-``sinks run`` on the scene's pipeline.yaml are each timed as whole processes.  The
-two alternate (floor, run, floor, run ...) so that a drift of the machine's speed
-moves both; each repeat's ratio is its run over its floor, and the table gives the
+``sinks run`` on the scene's pipeline.yaml are each timed as whole processes.  Each
+repeat walks every size, a floor then a run for each, so that a drift of the machine's
+speed moves a run and its floor, and neighbouring sizes, alike; each repeat's ratio is its
+run over its floor, the time growth is taken within each repeat, and the table gives the
 medians.  Reports wall, CPU, peak RSS (of the main process, and summed over it and its
 child processes), the pipeline/floor ratio, and the growth from one size to the next.
 The runs hash their inputs from scratch (``SINKS_CACHE_DIR=off``), as a first run over
@@ -89,29 +90,36 @@ def main(argv: list[str] | None = None) -> int:
                     help="SINKS_CACHE_DIR of the runs; default off: every run hashes its inputs, as a "
                          "first run does (a directory: the first repeat fills it, the others reuse it)")
     args = ap.parse_args(argv)
+    sizes = [int(v) for v in args.sizes.split(",")]
+    bases = {size: scene(size) for size in sizes}
+    floors: dict[int, list] = {size: [] for size in sizes}
+    runs: dict[int, list] = {size: [] for size in sizes}
+    manifests: dict[int, list] = {size: [] for size in sizes}
+    # every repeat walks all sizes, each a floor then a run: a drift of the machine's speed
+    # then moves a run and its floor, and consecutive sizes, alike
+    for _ in range(args.repeats):
+        for size in sizes:
+            spec = bases[size] / "pipeline.yaml"
+            floors[size].append(run_measured([sys.executable, str(ROOT / "benchmarks" / "io_floor.py"), str(spec)]))
+            out = bases[size] / "run"
+            runs[size].append(run_measured([*SINKS, "-q", "run", str(spec), "--out", str(out), "--overwrite"],
+                                           env={"SINKS_CACHE_DIR": args.checksum_cache}))
+            manifests[size].append(json.loads((out / "manifest.json").read_text()))
     rows, budgets = [], []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        base = scene(size)
-        spec = base / "pipeline.yaml"
-        floors, runs, manifests = [], [], []
-        for _ in range(args.repeats):  # alternate, so both see the same speed of the machine
-            floors.append(run_measured([sys.executable, str(ROOT / "benchmarks" / "io_floor.py"), str(spec)]))
-            out = base / "run"
-            runs.append(run_measured([*SINKS, "-q", "run", str(spec), "--out", str(out), "--overwrite"],
-                                     env={"SINKS_CACHE_DIR": args.checksum_cache}))
-            manifests.append(json.loads((out / "manifest.json").read_text()))
-        floor, pipe = median_of(floors), median_of(runs)
+    for size in sizes:
+        fl, rn = floors[size], runs[size]
+        floor, pipe = median_of(fl), median_of(rn)
+        ratios = [r["wall_s"] / f["wall_s"] for f, r in zip(fl, rn)]
         rows.append({"size": size, "mpx_per_date": size * size / 1e6, "floor_wall_s": floor["wall_s"],
                      "pipeline_wall_s": pipe["wall_s"], "pipeline_cpu_s": pipe["cpu_s"],
                      "peak_rss_mib": pipe["peak_rss_mib"], "tree_peak_rss_mib": pipe["tree_peak_rss_mib"],
-                     "ratio_to_floor": statistics.median(r["wall_s"] / f["wall_s"] for f, r in zip(floors, runs)),
-                     "ratio_range": f"{min(r['wall_s'] / f['wall_s'] for f, r in zip(floors, runs)):.2f}-"
-                                    f"{max(r['wall_s'] / f['wall_s'] for f, r in zip(floors, runs)):.2f}"})
-        b = budget(manifests, floor_cpu=floor["cpu_s"], floor_wall=floor["wall_s"], run_cpu=pipe["cpu_s"],
-                   hashing=hashing_cpu(spec), hashed_in_run=args.checksum_cache == "off")
+                     "ratio_to_floor": statistics.median(ratios), "ratio_range": f"{min(ratios):.2f}-{max(ratios):.2f}"})
+        b = budget(manifests[size], floor_cpu=floor["cpu_s"], floor_wall=floor["wall_s"], run_cpu=pipe["cpu_s"],
+                   hashing=hashing_cpu(bases[size] / "pipeline.yaml"), hashed_in_run=args.checksum_cache == "off")
         budgets.append({"size": size, **b})
-    for a, b in zip(rows, rows[1:]):
-        b["time_growth"] = b["pipeline_wall_s"] / a["pipeline_wall_s"]
+    for (sa, a), (sb, b) in zip(zip(sizes, rows), zip(sizes[1:], rows[1:])):
+        # growth per repeat (both sizes run minutes apart in it), then the median
+        b["time_growth"] = statistics.median(y["wall_s"] / x["wall_s"] for x, y in zip(runs[sa], runs[sb]))
         b["rss_growth"] = b["peak_rss_mib"] / a["peak_rss_mib"]
         b["tree_rss_growth"] = b["tree_peak_rss_mib"] / a["tree_peak_rss_mib"] if a["tree_peak_rss_mib"] else None
     print(table(rows, ["size", "mpx_per_date", "floor_wall_s", "pipeline_wall_s", "pipeline_cpu_s",
