@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["halo_overlap"]
+__all__ = ["halo_overlap", "map_halo"]
 
 
 def _edges(block: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -111,3 +111,34 @@ def halo_overlap(arr: Any, func: Any, *, depth: int, fill: Any, name: str, dtype
     graph = HighLevelGraph.from_collections(out_key, dsk, dependencies=[arr])
     chunks = (*((n,) for n in lead), *arr.chunks[-2:])
     return da.Array(graph, out_key, chunks=chunks, dtype=dtype, meta=np.empty((0,) * len(chunks), dtype))
+
+
+def map_halo(arr: Any, func: Any, *, depth: int, fill: Any, name: str, dtype: Any = None,
+             lead: tuple[int, ...] | None = None, **kwargs: Any) -> Any:
+    """:func:`halo_overlap` where the blocks allow it, else dask's own overlap.
+
+    Blocks thinner than ``depth`` (or leading axes in several chunks) need a halo from
+    beyond the next block, which only dask's ``overlap`` builds; there the halos are
+    views, as before.  Same arguments and result as :func:`halo_overlap`; ``func`` may
+    drop leading axes of ``arr`` (``lead`` shorter than them), not add any.
+    """
+    import dask.array as da
+
+    if min(min(c) for c in arr.chunks[-2:]) >= depth and all(len(c) == 1 for c in arr.chunks[:-2]):
+        return halo_overlap(arr, func, depth=depth, fill=fill, name=name, dtype=dtype, lead=lead, **kwargs)
+    dtype = np.dtype(dtype or arr.dtype)
+    lead = tuple(arr.shape[:-2]) if lead is None else tuple(lead)
+    dropped = arr.ndim - 2 - len(lead)  # leading axes of arr that func's result lacks
+    if dropped < 0:
+        raise ValueError("map_halo: func may drop leading axes, not add them")
+    axes = range(arr.ndim)
+    halo = {k: depth if k >= arr.ndim - 2 else 0 for k in axes}
+    boundary = {k: fill if k >= arr.ndim - 2 else "none" for k in axes}
+
+    def block(b: np.ndarray) -> np.ndarray:
+        r = func(b, **kwargs)
+        return r.reshape((1,) * dropped + r.shape)
+
+    ov = da.overlap.overlap(arr, depth=halo, boundary=boundary)
+    out = ov.map_blocks(block, dtype=dtype, chunks=(*((1,),) * dropped, *((n,) for n in lead), *ov.chunks[-2:]))
+    return da.overlap.trim_internal(out, halo, boundary=boundary)[(0,) * dropped]

@@ -75,16 +75,9 @@ def feature_stack(scenes: Sequence[Any], roles: Sequence[str], *, texture: bool)
             return feature_block(b, roles, texture=texture)[None]
 
         return stack.map_blocks(block, dtype=np.float32, chunks=((1,), (n,), *stack.chunks[2:]))[0]
-    if min(min(c) for c in stack.chunks[2:]) < h:  # blocks thinner than the window's half-width
-        depth = {0: 0, 1: 0, 2: h, 3: h}
-        boundary = {0: "none", 1: "none", 2: np.nan, 3: np.nan}
-        ov = da.overlap.overlap(stack, depth=depth, boundary=boundary)
-        feats = ov.map_blocks(lambda b: feature_block(b, roles, texture=texture)[None], dtype=np.float32,
-                              chunks=((1,), (n,), *ov.chunks[2:]))
-        return da.overlap.trim_internal(feats, depth, boundary=boundary)[0]
-    from ..halo import halo_overlap
+    from ..halo import map_halo
 
-    # halos exchanged as copied edge strips: a view would keep the whole (scene, band)
-    # block alive until every neighbour had been computed
-    return halo_overlap(stack, feature_block, depth=h, fill=np.nan, name="texture", dtype=np.float32,
-                        lead=(n,), roles=tuple(roles), texture=texture)
+    # halos exchanged as copied edge strips where the blocks allow: a view would keep the
+    # whole (scene, band) block alive until every neighbour had been computed
+    return map_halo(stack, feature_block, depth=h, fill=np.nan, name="texture", dtype=np.float32,
+                    lead=(n,), roles=tuple(roles), texture=texture)
