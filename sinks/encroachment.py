@@ -37,11 +37,12 @@ redline, and the grand total counts those pixels once per redline.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -54,6 +55,11 @@ log = logging.getLogger("sinks")
 #: Largest bounding box (pixels) of a patch spanning windows that is drawn again from the rasters
 #: in memory (about 8 bytes a pixel); larger ones are dissolved from their window pieces.
 _REDRAW_MAX_PX = 16_000_000
+
+#: GDAL block cache while the search reads (MB), when the process allows more: every window
+#: is read once (a redraw reads its box again), so a larger cache only holds blocks that are
+#: not read again, and at 400 Mpx it grew the search by ~100 MB.
+_SEARCH_CACHE_MB = 16
 
 #: Attribute columns of the patch table, in order (the redline id column follows ``patch_id``).
 PATCH_COLUMNS = ("patch_id", "from_class", "to_class", "area_ha", "pixels", "lon", "lat")
@@ -69,24 +75,33 @@ def _tiles(win: Any, size: int) -> Iterator[tuple[int, int, int, int]]:
             yield rr, cc, min(r + size, r1) - rr, min(c + size, c1) - cc
 
 
-def _polygons(found: list[tuple[dict[str, Any], Any]]) -> np.ndarray:
-    """Shapely polygons of ``rasterio.features.shapes`` output (GeoJSON-like dicts), built
-    from the ring coordinates in one vectorised call (3× faster than GeoJSON text)."""
+def _polygons(found: Iterable[tuple[dict[str, Any], Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Shapely polygons and values of ``rasterio.features.shapes`` output (GeoJSON-like dicts).
+
+    The features are consumed one at a time and each ring's coordinates go straight into
+    a float array: a patch of a million vertices then costs 16 bytes a vertex instead of
+    a Python tuple of two floats each (~100 bytes).  The polygons are built in one
+    vectorised call (3x faster than parsing GeoJSON).
+    """
     import shapely
 
-    rings: list[Any] = []
+    coords: list[np.ndarray] = []
+    counts: list[int] = []
     owner: list[int] = []
-    for k, (g, _v) in enumerate(found):
+    values: list[int] = []
+    for k, (g, v) in enumerate(found):
+        values.append(int(v))
         for ring in g["coordinates"]:
-            rings.append(ring)
+            coords.append(np.fromiter(itertools.chain.from_iterable(ring), dtype=np.float64, count=2 * len(ring)))
+            counts.append(len(ring))
             owner.append(k)
-    if not rings:
-        return np.empty(0, dtype=object)
-    counts = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
-    xy = np.fromiter((c for r in rings for pt in r for c in pt), dtype=np.float64,
-                     count=2 * int(counts.sum())).reshape(-1, 2)
-    lines = shapely.linearrings(xy, indices=np.repeat(np.arange(len(rings)), counts))
-    return shapely.polygons(lines, indices=np.asarray(owner))  # first ring of each: the shell
+    keys = np.asarray(values, dtype=np.int64)
+    if not coords:
+        return np.empty(0, dtype=object), keys
+    xy = np.concatenate(coords).reshape(-1, 2)
+    del coords
+    lines = shapely.linearrings(xy, indices=np.repeat(np.arange(len(counts)), counts))
+    return shapely.polygons(lines, indices=np.asarray(owner)), keys  # first ring of each: the shell
 
 
 def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area: float | np.ndarray,
@@ -107,7 +122,8 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
 
     from ._kernels.label import label_equal
 
-    labels, pixels, codes, first = label_equal(np.where(mask, code, 0).astype(code.dtype), connectivity=connectivity)
+    labels, pixels, codes, first = label_equal(np.where(mask, code, 0).astype(code.dtype, copy=False),
+                                               connectivity=connectivity)
     flat = labels.ravel()
     if np.ndim(area) == 0:
         ha = pixels * float(area)  # type: ignore[arg-type]
@@ -124,11 +140,9 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
         labels[~keep[labels]] = 0
     # Polygonise 4-connected pieces (always valid polygons); an 8-connected patch whose pixels
     # meet only at corners becomes a MultiPolygon of its pieces, which touch at points (valid).
-    found = list(shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(col, row)))
     # (GDAL's 4-connected polygons are valid: 0 invalid in 330 000 random patches, and
     # tests/test_encroachment.py checks every output geometry)
-    geoms = _polygons(found)
-    keys = np.array([int(v) for _g, v in found], dtype=np.int64)
+    geoms, keys = _polygons(shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(col, row)))
     uniq, inverse = np.unique(keys, return_inverse=True)
     if len(uniq) < len(keys):  # one component in several 4-connected pieces
         order = np.argsort(inverse, kind="stable")
@@ -269,13 +283,16 @@ def _redraw(codes_at: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int, 
     c0, r0, c1, r1 = (int(round(v)) for v in bounds)
     win = Window(c0, r0, c1 - c0, r1 - r0)
     codes = codes_at(win)
-    inside = rasterize([(geom, 1)], out_shape=codes.shape, transform=grid.subgrid(win).transform, fill=0,
-                       dtype="uint8", all_touched=False).astype(bool)
-    mask = (inside & (codes == code)).view(np.uint8)
+    mask = rasterize([(geom, 1)], out_shape=codes.shape, transform=grid.subgrid(win).transform, fill=0,
+                     dtype="uint8", all_touched=False)
+    np.logical_and(mask.view(bool), codes == code, out=mask.view(bool))  # inside, with the patch's code
+    del codes
     labels, _sizes, _values, _first = label_equal(mask, connectivity=connectivity)
+    del mask
     own = labels == labels[int(seed[0]) - r0, int(seed[1]) - c0]
+    del labels
     found = shapes(own.view(np.uint8), mask=own, connectivity=4, transform=Affine.translation(c0, r0))
-    polys = _polygons(list(found))
+    polys, _values = _polygons(found)
     return shapely.normalize(shapely.multipolygons(polys))
 
 
@@ -292,6 +309,17 @@ def _to_multi(geoms: np.ndarray) -> np.ndarray:
         parts = shapely.get_parts(shapely.get_parts(geoms[k]))
         out[k] = shapely.multipolygons(parts[shapely.get_type_id(parts) == 3])
     return out
+
+
+def _search_cache_bytes() -> int:
+    """GDAL's block cache for the search: :data:`_SEARCH_CACHE_MB`, or the process's own if smaller."""
+    from rasterio.env import get_gdal_config
+
+    cap = _SEARCH_CACHE_MB * 2**20
+    try:
+        return min(cap, int(get_gdal_config("GDAL_CACHEMAX")))
+    except (TypeError, ValueError):  # not set as a number of bytes
+        return cap
 
 
 def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: Any, *, id_field: str,
@@ -362,6 +390,7 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
 
     found: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=_search_cache_bytes()))  # the caller's size comes back after
         a, b = stack.enter_context(rasterio.open(lc1)), stack.enter_context(rasterio.open(lc2))
         grid = Grid.from_dataset(a)
         if not grid.same_as(Grid.from_dataset(b)):
@@ -392,9 +421,9 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
                 loss = is_eco_loss(code)
                 if not loss.any():
                     continue
-                inside = rasterize([(geom, 1)], out_shape=(h, w), transform=grid.subgrid(wt).transform,
-                                   fill=0, dtype="uint8", all_touched=False).astype(bool)
-                mask = inside & loss
+                mask = rasterize([(geom, 1)], out_shape=(h, w), transform=grid.subgrid(wt).transform,
+                                 fill=0, dtype="uint8", all_touched=False).view(bool)  # 0/1: the centre is inside
+                mask &= loss
                 if mask.any():
                     piece = _window_pieces(code, mask, r, c, area, connectivity, min_patch_ha)
                     if piece is not None:

@@ -203,3 +203,35 @@ def test_reading_the_written_change_map_gives_the_same_patches(pair, redlines, m
     other = make_tile("other.tif", codes[:5])
     with pytest.raises(GridMismatchError, match="other.tif"):
         find_encroachment(*pair, redlines, id_field="rid", change=other)
+
+
+@pytest.mark.parametrize("outer_mb", [8, 64])
+def test_search_caps_gdal_cache_and_gives_it_back(pair, redlines, monkeypatch, outer_mb):
+    """The search reads under a small GDAL block cache (or the caller's, if smaller) and the
+    caller's size is back afterwards, after an error too."""
+    import rasterio
+    from rasterio.env import get_gdal_config
+
+    import sinks.encroachment as enc
+
+    seen = []
+    pieces = enc._window_pieces
+
+    def spy(*args, **kwargs):
+        seen.append(int(get_gdal_config("GDAL_CACHEMAX")))
+        return pieces(*args, **kwargs)
+
+    monkeypatch.setattr(enc, "_window_pieces", spy)
+    with rasterio.Env(GDAL_CACHEMAX=outer_mb * 2**20):
+        ref = find_encroachment(*pair, redlines, id_field="rid", min_patch_ha=0.0)
+        assert int(get_gdal_config("GDAL_CACHEMAX")) == outer_mb * 2**20
+        assert seen and set(seen) == {min(outer_mb, enc._SEARCH_CACHE_MB) * 2**20}
+
+        def boom(*args, **kwargs):
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(enc, "_window_pieces", boom)
+        with pytest.raises(RuntimeError):
+            find_encroachment(*pair, redlines, id_field="rid")
+        assert int(get_gdal_config("GDAL_CACHEMAX")) == outer_mb * 2**20
+    assert len(ref) == 4
