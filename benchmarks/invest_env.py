@@ -37,6 +37,7 @@ def has_invest(python: Path) -> bool:
 
 
 def invest_version(python: Path) -> str:
+    """``natcap.invest.__version__`` as ``python`` sees it."""
     out = subprocess.run([str(python), "-c", "import natcap.invest; print(natcap.invest.__version__)"],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip()
@@ -55,13 +56,14 @@ def install(venv: Path = DEFAULT_VENV) -> Path:
     python = venv / "bin" / "python"
     if has_invest(python):
         return python
-    if shutil.which("gdal-config") is None:
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            raise RuntimeError("InVEST needs a system GDAL: install libgdal-dev (gdal-config not found)")
-        _run(["apt-get", "update", "-qq"])
-        _run(["apt-get", "install", "-y", "-qq", "libgdal-dev"])
-    gdal = subprocess.run(["gdal-config", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    if shutil.which("gdal-config") is None and (os.geteuid() != 0 or shutil.which("apt-get") is None):
+        raise RuntimeError("InVEST needs a system GDAL: install libgdal-dev (gdal-config not found)")
     try:
+        if shutil.which("gdal-config") is None:
+            _run(["apt-get", "update", "-qq"])
+            _run(["apt-get", "install", "-y", "-qq", "libgdal-dev"])
+        gdal = subprocess.run(["gdal-config", "--version"], capture_output=True, text=True,
+                              check=True).stdout.strip()
         if not python.exists():
             _run([sys.executable, "-m", "venv", str(venv)])
         pip = [str(python), "-m", "pip", "install", "--quiet"]
