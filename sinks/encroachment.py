@@ -16,7 +16,8 @@ need.  Patches smaller than ``min_patch_ha`` are dropped.
 
 Memory follows the window size, not the raster: each redline is processed over its
 bounding box only, cut into windows of ``chunks`` × ``chunks`` pixels aligned on the
-raster grid.  Within a window, patches are labelled (one compiled pass for every change
+raster grid, read under a small GDAL block cache (:data:`_SEARCH_CACHE_MB`; the caller's
+cache size is restored afterwards).  Within a window, patches are labelled (one compiled pass for every change
 code, :func:`sinks._kernels.label.label_equal`), pieces too small to keep that cannot
 continue into a neighbouring window are dropped, and the rest are polygonised in *pixel
 coordinates* (:func:`rasterio.features.shapes`, 4-connected, so every polygon is
