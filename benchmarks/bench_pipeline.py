@@ -60,23 +60,24 @@ def hashing_cpu(spec: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def budget(manifests: list[dict], *, floor_cpu: float, floor_wall: float, run_cpu: float, hashing: float,
-           hashed_in_run: bool) -> dict[str, float]:
-    """CPU seconds of a run by what they pay for (medians over the runs' manifests)."""
+def budget(manifests: list[dict], *, floor_cpu: float, floor_wall: float, run_cpu: float,
+           hashing: float) -> dict[str, float]:
+    """CPU seconds of a run by what they pay for (medians over the runs' manifests);
+    ``hashing``: the checksums' CPU inside each run (0 when a checksum cache served them)."""
     def med(stage: str, who: str = "process") -> float:
         return statistics.median(float((m.get("cpu_s", {}).get(stage) or {}).get(who, 0.0)) for m in manifests)
 
     cog = med("compute_write.cog_copy")
-    passes = med("compute_write") - cog - (hashing if hashed_in_run else 0.0)
+    passes = med("compute_write") - cog - hashing
     zonal = med("zonal", "children") + med("zonal")
     encroach = med("change")
-    required = floor_cpu + (hashing if hashed_in_run else 0.0) + cog + zonal + encroach
+    outputs = hashing + cog + zonal + encroach
     return {
-        "decode_floor_cpu_s": floor_cpu, "checksums_cpu_s": hashing if hashed_in_run else 0.0,
+        "decode_floor_cpu_s": floor_cpu, "checksums_cpu_s": hashing,
         "cog_copies_cpu_s": cog, "zonal_tables_cpu_s": zonal, "encroachment_cpu_s": encroach,
         "passes_beyond_decode_cpu_s": max(passes - floor_cpu, 0.0),
-        "other_cpu_s": max(run_cpu - (passes + (hashing if hashed_in_run else 0.0) + cog + zonal + encroach), 0.0),
-        "run_cpu_s": run_cpu, "unavoidable_cpu_s": required,
+        "other_cpu_s": max(run_cpu - passes - outputs, 0.0),
+        "run_cpu_s": run_cpu, "unavoidable_cpu_s": floor_cpu + outputs,
         "cpu_in_2x_floor_s": 2.0 * floor_wall * (os.cpu_count() or 1),
     }
 
@@ -114,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
                      "pipeline_wall_s": pipe["wall_s"], "pipeline_cpu_s": pipe["cpu_s"],
                      "peak_rss_mib": pipe["peak_rss_mib"], "tree_peak_rss_mib": pipe["tree_peak_rss_mib"],
                      "ratio_to_floor": statistics.median(ratios), "ratio_range": f"{min(ratios):.2f}-{max(ratios):.2f}"})
+        hashed = hashing_cpu(bases[size] / "pipeline.yaml") if args.checksum_cache == "off" else 0.0
         b = budget(manifests[size], floor_cpu=floor["cpu_s"], floor_wall=floor["wall_s"], run_cpu=pipe["cpu_s"],
-                   hashing=hashing_cpu(bases[size] / "pipeline.yaml"), hashed_in_run=args.checksum_cache == "off")
+                   hashing=hashed)
         budgets.append({"size": size, **b})
     for (sa, a), (sb, b) in zip(zip(sizes, rows), zip(sizes[1:], rows[1:])):
         # growth per repeat (both sizes run minutes apart in it), then the median

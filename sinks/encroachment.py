@@ -17,12 +17,12 @@ need.  Patches smaller than ``min_patch_ha`` are dropped.
 Memory follows the window size, not the raster: each redline is processed over its
 bounding box only, cut into windows of ``chunks`` × ``chunks`` pixels aligned on the
 raster grid, read under a small GDAL block cache (:data:`_SEARCH_CACHE_MB`; the caller's
-cache size is restored afterwards).  Within a window, patches are labelled (one compiled pass for every change
-code, :func:`sinks._kernels.label.label_equal`), pieces too small to keep that cannot
-continue into a neighbouring window are dropped, and the rest are polygonised in *pixel
-coordinates* (:func:`rasterio.features.shapes`, 4-connected, so every polygon is
-valid; an 8-connected patch whose pixels meet only at a corner becomes a MultiPolygon).
-Pieces of one patch in different windows are found from the labels along the window
+cache size is restored afterwards).  Within a window, patches are labelled (one compiled
+pass for every change code, :func:`sinks._kernels.label.label_equal`), pieces too small
+to keep that cannot continue into a neighbouring window are dropped, and the rest are
+polygonised in *pixel coordinates* (:func:`rasterio.features.shapes`, 4-connected, so
+every polygon is valid; an 8-connected patch whose pixels meet only at a corner becomes a
+MultiPolygon).  Pieces of one patch in different windows are found from the labels along the window
 borders: pixels of the same change code facing each other across a border (or, under
 8-connectivity, touching diagonally, also across a window corner) join their pieces, as
 connected components of a sparse graph.  Such a patch is then drawn again from the rasters over
