@@ -22,7 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .grid import Grid
-from .io import Tile, _overlaps, _scene_array, _wrap, inspect_tile
+from .io import (Tile, _first_path, _overlaps, _scene_array, _wrap, inspect_tile, scene_date,
+                 scene_radiometry_kind)
 from .sensors import SensorProfile
 
 __all__ = ["dn_layout", "open_scene_dn", "is_dn", "dn_reflectance", "DN_NODATA"]
@@ -77,10 +78,12 @@ def open_scene_dn(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, 
     layout = dn_layout(use, roles)
     if layout is None:
         return None
-    arr, off = _scene_array(use, profile=profile, grid=grid, date=date, chunks=chunks, resampling=resampling,
-                            name=name, dn=layout)
+    date = scene_date(tiles, date)
+    arr, (scale, off) = _scene_array(use, profile=profile, grid=grid, date=date, chunks=chunks,
+                                     resampling=resampling, name=name, dn=layout)
     return _wrap(arr, ("band", "y", "x"), grid, name=name, band=list(roles),
-                 attrs=dict(sensor=profile.name, scale=profile.scale, offset=off, date=str(date) if date else "",
+                 attrs=dict(sensor=profile.name, scale=scale, offset=off, date=str(date) if date else "",
+                            radiometry=scene_radiometry_kind(tiles, profile), source=_first_path(tiles),
                             **{DN_NODATA: layout[0]}))
 
 

@@ -16,6 +16,7 @@ wherever a pixel is nodata in any reflectance band or masked by a QA band.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import functools
 import glob
@@ -31,8 +32,9 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from .errors import BandMismatchError, CRSMismatchError, NoOverlapError, TileReadError
+from .errors import BandMismatchError, ConfigError, CRSMismatchError, NoOverlapError, TileReadError
 from .grid import Grid
+from .metadata import TileMeta, tile_meta
 from .sensors import LANDSAT_QA_BITS, REFLECTANCE_ROLES, S2_SCL_MASKED, SensorProfile
 
 __all__ = [
@@ -101,6 +103,9 @@ class TileInfo:
     descriptions: tuple[str | None, ...]
     blocksize: tuple[int, int]
     size_bytes: int
+    tags: tuple[tuple[str, str], ...] = ()
+    scales: tuple[float, ...] = ()
+    offsets: tuple[float, ...] = ()
 
 
 _INSPECTED: collections.OrderedDict[tuple[str, int, int, bool], TileInfo] = collections.OrderedDict()
@@ -162,6 +167,9 @@ def _inspect(p: str, size: int, *, check_truncation: bool) -> TileInfo:
                 descriptions=tuple(ds.descriptions),
                 blocksize=tuple(ds.block_shapes[0]),
                 size_bytes=size,
+                tags=tuple(sorted((str(k), str(v)) for k, v in ds.tags().items()))[:256],
+                scales=tuple(float(v) for v in ds.scales),
+                offsets=tuple(float(v) for v in ds.offsets),
             )
             if check_truncation:
                 _check_not_truncated(ds, p, size)
@@ -214,6 +222,7 @@ class Tile:
     bands: tuple[tuple[str, BandRef], ...]
     grid: Grid
     blocksize: tuple[int, int] = (0, 0)  # internal (rows, cols) block of its files; 0 if unknown
+    meta: TileMeta = TileMeta()          # date, scaling and radiometry its files' metadata give
 
     def band(self, role: str) -> BandRef:
         for r, ref in self.bands:
@@ -301,8 +310,63 @@ def tiles_from_files(paths: Sequence[str | os.PathLike], profile: SensorProfile,
             for i, role in enumerate(profile.roles):
                 if role != "-":
                     refs.append((role, BandRef(info.path, i + 1, _nodata(info, profile))))
-        tiles.append(Tile(Path(info.path).name, tuple(refs), info.grid, info.blocksize))
+        try:
+            meta = tile_meta(dict(info.tags), scales=info.scales, offsets=info.offsets,
+                             bands=[ref.band for role, ref in refs if role in REFLECTANCE_ROLES])
+        except ValueError as exc:
+            raise ConfigError(f"{info.path}: {exc}; give --scale/--offset (or the spec's sensor scale/offset)") \
+                from None
+        tiles.append(Tile(Path(info.path).name, tuple(refs), info.grid, info.blocksize, meta))
     return tiles
+
+
+def scene_date(tiles: Sequence[Tile], date: dt.date | None = None) -> dt.date | None:
+    """The acquisition date: ``date`` when given, else the one the tiles' metadata agree on."""
+    if date is not None:
+        return date
+    dates = {t.meta.date for t in tiles if t.meta.date is not None}
+    return dates.pop() if len(dates) == 1 else None
+
+
+def _first_path(tiles: Sequence[Tile]) -> str:
+    return tiles[0].bands[0][1].path if tiles and tiles[0].bands else ""
+
+
+def scene_radiometry_kind(tiles: Sequence[Tile], profile: SensorProfile | None = None) -> str:
+    """``"DN"``, ``"TOA"``, ``"SR"`` … as the tiles' metadata say (``""`` when they do not or
+    disagree); ``"DN-scaled"`` for digital numbers the user gave a scale or offset for."""
+    kinds = {t.meta.radiometry for t in tiles if t.meta.radiometry}
+    kind = kinds.pop() if len(kinds) == 1 else ""
+    return "DN-scaled" if kind == "DN" and profile is not None and profile.fixed else kind
+
+
+def scene_radiometry(tiles: Sequence[Tile], profile: SensorProfile, date: dt.date | None) -> tuple[float, float]:
+    """``(scale, offset)`` decoding one acquisition: reflectance = DN × scale + offset.
+
+    Explicit values (``profile.fixed``: the user's ``--scale``/``--offset`` or the spec's
+    sensor scale/offset) win; then the tiles' own metadata (:mod:`sinks.metadata`), which
+    must agree across the tiles; then the profile's, with its date rule (Sentinel-2
+    baseline 04.00).
+
+    Raises
+    ------
+    ConfigError
+        Tiles of the acquisition disagree, or the profile's offset depends on the date
+        and neither the date nor the tiles' metadata is known.
+    """
+    if not profile.fixed:
+        found = {t.meta.scaling for t in tiles if t.meta.scaling is not None}
+        if len(found) > 1:
+            raise ConfigError(f"tiles {', '.join(t.name for t in tiles[:3])}: their metadata give different "
+                              f"scalings {sorted(found)}; give the sensor's scale and offset explicitly")
+        if found and len(found) == 1 and all(t.meta.scaling is not None for t in tiles):
+            return found.pop()
+        if profile.date_offsets and scene_date(tiles, date) is None:
+            raise ConfigError(
+                f"{_first_path(tiles) or 'an acquisition'}: acquisition date unknown and sensor {profile.name!r} decodes differently before and "
+                f"after {profile.date_offsets[0][0]}: pass --date YYYY-MM-DD (spec: the scene's date), or "
+                f"--sensor {profile.name}_pre2022 / {profile.name}_post2022, or --offset")
+    return float(profile.scale), float(profile.offset_for(scene_date(tiles, date)))
 
 
 def _nodata(info: TileInfo, profile: SensorProfile) -> float | None:
@@ -368,7 +432,13 @@ def tiles_from_stac(source: str | os.PathLike, profile: SensorProfile, *,
             raise BandMismatchError(f"{src}: item {item.id!r} has no asset for {', '.join(missing)}")
         first = refs[profile.reflectance_roles[0]]
         head = inspect_tile(first.path)
-        tiles.append(Tile(item.id, tuple(refs.items()), head.grid, head.blocksize))
+        try:
+            meta = tile_meta(dict(head.tags), scales=head.scales, offsets=head.offsets, bands=[first.band])
+        except ValueError:
+            meta = TileMeta()
+        if item.datetime is not None:  # the item's STAC datetime is the acquisition's
+            meta = dataclasses.replace(meta, date=item.datetime.date())
+        tiles.append(Tile(item.id, tuple(refs.items()), head.grid, head.blocksize, meta))
     return tiles
 
 
@@ -398,8 +468,11 @@ def derive_grid(tiles: Sequence[Tile], *, crs: CRS | str | int | None = None,
         raise NoOverlapError("no tiles given")
     ref = tiles[0].grid
     target_crs = ref.crs if crs is None else (crs if isinstance(crs, CRS) else CRS.from_user_input(crs))
-    res = float(resolution) if resolution else (ref.res[0] if ref.crs == target_crs else None)
-    if res is None:
+    if resolution:
+        rx = ry = float(resolution)
+    elif ref.crs == target_crs:  # the tiles' own pixel size, square or not
+        rx, ry = ref.res
+    else:
         raise CRSMismatchError("grid.resolution is required when the grid CRS differs from the tiles' CRS")
     if bounds is None:
         fps = np.array([_footprint(t.grid, target_crs) for t in tiles])
@@ -409,15 +482,15 @@ def derive_grid(tiles: Sequence[Tile], *, crs: CRS | str | int | None = None,
                       min(bounds[2], aoi_bounds[2]), min(bounds[3], aoi_bounds[3]))
             if bounds[0] >= bounds[2] or bounds[1] >= bounds[3]:
                 raise NoOverlapError("the tiles do not overlap the AOI")
-    if ref.crs == target_crs and abs(ref.res[0] - res) < 1e-9 * res:
+    if ref.crs == target_crs and abs(ref.res[0] - rx) < 1e-9 * rx and abs(ref.res[1] - ry) < 1e-9 * ry:
         ox, oy = ref.transform.c, ref.transform.f
     else:
         ox, oy = 0.0, 0.0
-    left = ox + np.floor((bounds[0] - ox) / res + 1e-9) * res
-    right = ox + np.ceil((bounds[2] - ox) / res - 1e-9) * res
-    top = oy + np.ceil((bounds[3] - oy) / res - 1e-9) * res
-    bottom = oy + np.floor((bounds[1] - oy) / res + 1e-9) * res
-    return Grid.from_bounds((left, bottom, right, top), res, target_crs, snap=False)
+    left = ox + np.floor((bounds[0] - ox) / rx + 1e-9) * rx
+    right = ox + np.ceil((bounds[2] - ox) / rx - 1e-9) * rx
+    top = oy + np.ceil((bounds[3] - oy) / ry - 1e-9) * ry
+    bottom = oy + np.floor((bounds[1] - oy) / ry + 1e-9) * ry
+    return Grid.from_bounds((left, bottom, right, top), (rx, ry), target_crs, snap=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -651,16 +724,19 @@ def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, dat
         dims ``("band", "y", "x")``, float32, band coordinate = reflectance roles,
         ``x``/``y`` pixel-centre coordinates, CRS attached with rioxarray.
     """
-    arr, off = _scene_array(tiles, profile=profile, grid=grid, date=date, chunks=chunks, resampling=resampling,
-                            name=name)
+    date = scene_date(tiles, date)
+    arr, (scale, off) = _scene_array(tiles, profile=profile, grid=grid, date=date, chunks=chunks,
+                                     resampling=resampling, name=name)
     return _wrap(arr, ("band", "y", "x"), grid, name=name, band=list(profile.reflectance_roles),
-                 attrs=dict(sensor=profile.name, scale=profile.scale, offset=off, date=str(date) if date else ""))
+                 attrs=dict(sensor=profile.name, scale=scale, offset=off, date=str(date) if date else "",
+                            radiometry=scene_radiometry_kind(tiles, profile), source=_first_path(tiles)))
 
 
 def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, date: dt.date | None,
                  chunks: "Chunks", resampling: str, name: str,
-                 dn: tuple[int, str] | None = None) -> tuple[Any, float]:
-    """The dask array ``(band, y, x)`` of one acquisition and the offset applied to it.
+                 dn: tuple[int, str] | None = None) -> tuple[Any, tuple[float, float]]:
+    """The dask array ``(band, y, x)`` of one acquisition and the ``(scale, offset)`` that
+    decode it (:func:`scene_radiometry`).
 
     With ``dn = (nodata, dtype)`` the blocks hold the tiles' digital numbers as stored
     (:func:`_read_block_dn`) instead of float32 reflectance.
@@ -676,10 +752,10 @@ def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, d
     use = [t for t in tiles if _overlaps(t, grid)]
     if not use:
         raise NoOverlapError(f"{name}: none of its {len(tiles)} tiles overlap the target grid {grid.bounds}")
-    off = profile.offset_for(date)
+    scale, off = scene_radiometry(tiles, profile, date)
     ych, xch = aligned_chunks(grid, use, chunks) if isinstance(chunks, (int, np.integer)) else grid.chunks(chunks)
     token = tokenize(tuple(t.name for t in use), [t.bands for t in use], grid.to_dict(), roles,
-                     profile.scale, off, chunks, resampling, dn)
+                     scale, off, chunks, resampling, dn)
     key = f"{'dn' if dn else 'read'}-{name}-{token}"
     dsk = {}
     row = 0
@@ -691,15 +767,14 @@ def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, d
             hits = tuple(t for t, fp in zip(use, footprints)
                          if fp[0] < sub[2] and fp[2] > sub[0] and fp[1] < sub[3] and fp[3] > sub[1])
             if dn is None:
-                dsk[(key, 0, i, j)] = (_read_block, hits, roles, grid, row, col, h, w, profile.scale, off,
-                                       resampling)
+                dsk[(key, 0, i, j)] = (_read_block, hits, roles, grid, row, col, h, w, scale, off, resampling)
             else:
                 dsk[(key, 0, i, j)] = (_read_block_dn, hits, roles, grid, row, col, h, w, dn[0], dn[1], resampling)
             col += w
         row += h
     graph = HighLevelGraph.from_collections(key, dsk, dependencies=[])
     dtype = np.float32 if dn is None else np.dtype(dn[1])
-    return da.Array(graph, key, chunks=((len(roles),), ych, xch), dtype=dtype), off
+    return da.Array(graph, key, chunks=((len(roles),), ych, xch), dtype=dtype), (scale, off)
 
 
 def _wrap(data: Any, dims: tuple[str, ...], grid: Grid, *, name: str, attrs: dict[str, Any],
@@ -756,15 +831,16 @@ def open_epoch(scenes: Sequence[Scene], *, profile: SensorProfile, grid: Grid, c
 
     if isinstance(chunks, (int, np.integer)):  # one chunking for every acquisition, on the tiles' blocks
         chunks = aligned_chunks(grid, [t for sc in scenes for t in sc.tiles], int(chunks))
-    arrays, offsets = [], []
+    arrays, scalings = [], []
     for k, sc in enumerate(scenes):
-        arr, off = _scene_array(sc.tiles, profile=profile, grid=grid, date=sc.date, chunks=chunks,
-                                resampling=resampling, name=f"{name}-{sc.date or k}")
+        arr, scaling = _scene_array(sc.tiles, profile=profile, grid=grid, date=sc.date, chunks=chunks,
+                                    resampling=resampling, name=f"{name}-{sc.date or k}")
         arrays.append(arr)
-        offsets.append(off)
+        scalings.append(scaling)
     times = np.array([np.datetime64(sc.date, "ns") if sc.date else np.datetime64("NaT", "ns") for sc in scenes])
     first = scenes[0].date
-    attrs = dict(sensor=profile.name, scale=profile.scale, offset=offsets[0], date=str(first) if first else "")
+    attrs = dict(sensor=profile.name, scale=scalings[0][0], offset=scalings[0][1], date=str(first) if first else "",
+                 radiometry=scene_radiometry_kind([t for sc in scenes for t in sc.tiles], profile))
     return _wrap(da.stack(arrays, axis=0), ("time", "band", "y", "x"), grid, name=name, attrs=attrs,
                  time=times, band=list(profile.reflectance_roles))
 

@@ -29,8 +29,8 @@ import numpy as np
 
 from .errors import NoOverlapError, OutputExistsError
 from .grid import Grid
-from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, open_epoch, tiles_from_files,
-                 tiles_from_stac)
+from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, open_epoch, scene_date,
+                 tiles_from_files, tiles_from_stac)
 from ._memory import release_free_memory
 from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
@@ -122,7 +122,7 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
             else:
                 tiles = tiles_from_files(expand_tiles(sc.tiles), profile, strict=strict)
             inputs.extend(ref.path for t in tiles for _r, ref in t.bands)
-            scenes.append(Scene(sc.date, tuple(tiles)))
+            scenes.append(Scene(scene_date(tiles, sc.date), tuple(tiles)))
         epochs.append(EpochData(ep, scenes))
     all_tiles = [t for e in epochs for s in e.scenes for t in s.tiles]
     g = spec.grid
@@ -151,7 +151,7 @@ def read_aoi(spec: PipelineSpec, grid: Grid) -> dict[str, Any]:
     from .vectors import read_vector
 
     out: dict[str, Any] = {}
-    for key in ("boundary", "redlines", "regions", "coastal_zone"):
+    for key in ("boundary", "redlines", "regions", "coastal_zone", "wetlands"):
         ref = getattr(spec.aoi, key)
         if ref is not None:
             out[key] = read_vector(ref.path, layer=ref.layer, id_field=ref.id_field, target_crs=grid.crs,

@@ -13,7 +13,9 @@ cirrus, cloud, cloud shadow).
 Sentinel-2 L2A products from processing baseline 04.00 (from 2022-01-25) carry a
 radiometric offset of −1000 DN (``BOA_ADD_OFFSET``).  ``sentinel2_l2a`` picks the
 offset by acquisition date; ``sentinel2_l2a_pre2022`` / ``sentinel2_l2a_post2022``
-fix it.
+fix it.  A tile's own metadata (``BOA_ADD_OFFSET``, band scale/offset, its date
+tags) take precedence over the profile's defaults unless the user gave the scale or
+offset explicitly (:mod:`sinks.metadata`, :func:`sinks.io.scene_radiometry`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "get_profile",
     "resolve_profile",
     "parse_bands",
+    "profile_from_descriptions",
     "S2_BASELINE_04_DATE",
 ]
 
@@ -67,6 +70,9 @@ class SensorProfile:
         Stored nodata value when the file does not declare one.
     date_offsets : tuple of (date, float)
         Offsets that apply from a date on (Sentinel-2 baseline 04.00).
+    fixed : bool
+        Scale and offset were given explicitly (CLI options, spec): they win over what
+        the tiles' own metadata say (:func:`sinks.io.scene_radiometry`).
     """
 
     name: str
@@ -76,6 +82,7 @@ class SensorProfile:
     offset: float = 0.0
     nodata: float | None = None
     date_offsets: tuple[tuple[dt.date, float], ...] = field(default_factory=tuple)
+    fixed: bool = False
 
     @property
     def reflectance_roles(self) -> tuple[str, ...]:
@@ -107,9 +114,11 @@ class SensorProfile:
         kw: dict = {}
         if scale is not None:
             kw["scale"] = float(scale)
+            kw["fixed"] = True
         if offset is not None:
             kw["offset"] = float(offset)
             kw["date_offsets"] = ()
+            kw["fixed"] = True
         return replace(self, **kw)
 
 
@@ -185,9 +194,32 @@ def resolve_profile(*, sensor: str | None = None, bands: str | list[str] | None 
         raise ConfigError("give either --sensor or --bands, not both")
     if bands is not None:
         roles = parse_bands(bands)
-        prof = SensorProfile("generic", roles, roles, 1.0 if scale is None else float(scale),
-                             0.0 if offset is None else float(offset))
-        return prof
+        return SensorProfile("generic", roles, roles, 1.0 if scale is None else float(scale),
+                             0.0 if offset is None else float(offset),
+                             fixed=scale is not None or offset is not None)
     if sensor in (None, "generic"):
         raise ConfigError("a sensor profile (--sensor NAME) or band roles (--bands ROLE,...) are required")
     return get_profile(sensor).with_scale(scale=scale, offset=offset)
+
+
+def profile_from_descriptions(descriptions: "list[str | None] | tuple[str | None, ...]") -> SensorProfile | None:
+    """The profile a stacked file's band descriptions point to, or ``None``.
+
+    Descriptions that are all band roles (``blue``, ``nir``, ``swir16`` …, ``-`` for
+    none) make a generic profile in file order; the band names of a packaged profile
+    (``B02`` …, ``SR_B2`` …) select that profile (Sentinel-2 L2A; Landsat 8/9 when an
+    ``SR_B6`` band is present, else Landsat 7).
+    """
+    descs = [str(d).strip() if d else "" for d in descriptions]
+    low = [d.lower() for d in descs]
+    if descs and all(d in _ALL_ROLES or d in _ALIASES for d in low if d) and sum(bool(d) for d in low) >= 3:
+        try:
+            return resolve_profile(bands=[d if d else "-" for d in low])
+        except (BandMismatchError, ConfigError):
+            return None
+    upper = {d.upper() for d in descs if d}
+    for name in ("sentinel2_l2a", "landsat89_c2l2", "landsat7_c2l2"):
+        prof = PROFILES[name]
+        if all(n.upper() in upper for n in prof.band_names if n != "-"):
+            return prof
+    return None

@@ -128,6 +128,7 @@ class AOISpec(_Base):
     redlines: VectorRef | None = None
     regions: VectorRef | None = None
     coastal_zone: VectorRef | None = None
+    wetlands: VectorRef | None = None
 
 
 _ALL_INDICES = ("ndvi", "evi", "ndwi", "mndwi", "ndbi", "mvi", "ndmi")
@@ -176,6 +177,7 @@ class ClassificationSpec(_Base):
     rules: str | dict[str, Any] | None = None
     mmu_ha: dict[str, float] = Field(default_factory=lambda: {"forest": 0.0667})
     coastal_buffer_m: float = Field(default=2000.0, ge=0)
+    mangrove: bool = True
 
     @model_validator(mode="after")
     def _model_given(self) -> "ClassificationSpec":
@@ -374,7 +376,7 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
         for sc in ep.scenes:
             sc.tiles = [_abs(base, t) for t in sc.tiles]  # type: ignore[misc]
             sc.stac = _abs(base, sc.stac)
-    for name in ("boundary", "redlines", "regions", "coastal_zone"):
+    for name in ("boundary", "redlines", "regions", "coastal_zone", "wetlands"):
         ref = getattr(spec.aoi, name)
         if ref is not None:
             ref.path = _abs(base, ref.path)  # type: ignore[assignment]
@@ -409,7 +411,7 @@ def missing_inputs(spec: PipelineSpec) -> list[str]:
                     problems.append(f"epochs.{i}.scenes.{j}.tiles.{k}: file not found: {t}")
             if sc.stac and not os.path.exists(sc.stac):
                 problems.append(f"epochs.{i}.scenes.{j}.stac: file not found: {sc.stac}")
-    for name in ("boundary", "redlines", "regions", "coastal_zone"):
+    for name in ("boundary", "redlines", "regions", "coastal_zone", "wetlands"):
         ref = getattr(spec.aoi, name)
         if ref is not None and "://" not in ref.path and not os.path.exists(ref.path):
             problems.append(f"aoi.{name}.path: file not found: {ref.path}")

@@ -60,17 +60,20 @@ def test_each_class_from_its_spectra_and_nodata():
     scenes = _scenes(layout)
     from shapely.geometry import box
 
-    res = classify(scenes, grid=GRID, coastal=box(*GRID.bounds), mmu_ha={}, chunks=4)
+    everywhere = box(*GRID.bounds)
+    res = classify(scenes, grid=GRID, coastal=everywhere, wetland=everywhere, mmu_ha={}, chunks=4)
     lc = res.landcover.compute()
     expect = np.array([CODES[n] for n in NAMES])[layout]
     np.testing.assert_array_equal(lc, expect)
     assert res.method == "rules" and res.coastal_source == "polygon"
-    # mangrove outside the coastal zone is not mangrove; NaN everywhere -> nodata
+    # mangrove outside the coastal zone is not mangrove; a marsh flooded on one date only is
+    # wetland inside a wetland layer, not without one; NaN everywhere -> nodata
     res2 = classify(scenes, grid=GRID, coastal=box(0, 0, 1, 1), mmu_ha={}, chunks=4)
-    assert CODES["mangrove"] not in np.unique(res2.landcover.compute())
+    lc2 = res2.landcover.compute()
+    assert CODES["mangrove"] not in np.unique(lc2) and CODES["wetland"] not in np.unique(lc2)
+    assert (lc2[layout == NAMES.index("mangrove")] == CODES["forest"]).all()
     nan = [s.where(False) for s in scenes]
-    lc3 = classify_block(np.stack([s.sel(band=["blue", "green", "red", "nir", "swir1"]).values for s in nan]),
-                         cfg=load_rules(), mndwi_t=0.0, mvi_t=4.5, grow=1, coastal=None)
+    lc3 = classify_block(np.stack([s.values for s in nan]), cfg=load_rules(), mndwi_t=0.0, mvi_t=4.5, coastal=None)
     assert (lc3 == 0).all()
 
 
@@ -79,10 +82,97 @@ def test_one_clear_acquisition_is_enough_and_cloud_is_not_counted():
     scenes = _scenes(layout)
     dry = scenes[0].values.copy()
     dry[:, :4] = np.nan          # top half missing in the dry season
-    dry[:, 4:, :2] = 0.5         # a bright cloud in the dry season
-    stack = np.stack([dry[[0, 1, 2, 3, 4]], scenes[1].values[[0, 1, 2, 3, 4]]])
-    lc = classify_block(stack, cfg=load_rules(), mndwi_t=0.0, mvi_t=4.5, grow=1, coastal=None)
+    dry[:, 4:, :2] = np.array(CLOUD, np.float32)[:, None, None]   # a bright cloud in the dry season
+    stack = np.stack([dry, scenes[1].values])
+    lc = classify_block(stack, cfg=load_rules(), mndwi_t=0.0, mvi_t=4.5, coastal=None)
     assert (lc == CODES["forest"]).all()
+
+
+# Surfaces the old rules got wrong, as typical surface reflectance (blue, green, red, nir, swir1, swir2)
+CLOUD = (0.55, 0.55, 0.56, 0.60, 0.45, 0.35)
+CASES = {
+    # deciduous forest: leaf-on, and leaf-off (NDVI 0.33: a swing of 0.5, dark, no bare soil)
+    "deciduous": ([(0.03, 0.06, 0.035, 0.38, 0.165, 0.075), (0.05, 0.07, 0.085, 0.17, 0.18, 0.12)], "forest"),
+    # sparse forest: max NDVI 0.55, canopy dark in SWIR
+    "sparse_forest": ([(0.04, 0.065, 0.06, 0.21, 0.16, 0.075)], "forest"),
+    # paddy: flooded at transplanting, then a green crop
+    "paddy": ([(0.07, 0.09, 0.07, 0.06, 0.03, 0.02), (0.035, 0.075, 0.045, 0.38, 0.22, 0.105)], "cropland"),
+    # a marsh flooded twice and green once is wetland without any layer
+    "marsh": ([(0.06, 0.08, 0.065, 0.085, 0.045, 0.025), (0.06, 0.08, 0.065, 0.09, 0.05, 0.03),
+               (0.035, 0.07, 0.045, 0.26, 0.14, 0.065)], "wetland"),
+    # winter terrain shadow (dark in every band) over grassland
+    "shadowed_grass": ([(0.02, 0.025, 0.02, 0.05, 0.03, 0.02), (0.045, 0.08, 0.08, 0.26, 0.23, 0.135)], "grassland"),
+    # bright sand: blue above 0.2, but red well above blue (not cloud), not grey (not built-up)
+    "sand": ([(0.22, 0.27, 0.33, 0.38, 0.45, 0.38)], "bare"),
+    # dense urban: unvegetated, grey, SWIR1 > NIR: built-up before bare
+    "dense_urban": ([(0.14, 0.145, 0.15, 0.17, 0.22, 0.2), (0.13, 0.14, 0.145, 0.165, 0.21, 0.19)], "built_up"),
+    # snow in winter over evergreen forest; permanent snow is bare
+    "snowy_forest": ([(0.8, 0.85, 0.82, 0.75, 0.1, 0.08), (0.028, 0.058, 0.032, 0.33, 0.155, 0.065)], "forest"),
+    "glacier": ([(0.8, 0.85, 0.82, 0.75, 0.1, 0.08)], "bare"),
+    # a cloud on one date does not count; a vigorous crop on the one clear date is cropland
+    "clouded_crop": ([CLOUD, (0.035, 0.075, 0.045, 0.38, 0.22, 0.105)], "cropland"),
+    "lake": ([(0.075, 0.09, 0.07, 0.03, 0.012, 0.008)], "water"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_surfaces_the_rules_must_get_right(case):
+    obs, want = CASES[case]
+    stack = np.stack([np.broadcast_to(np.array(o, np.float32)[:, None, None], (6, 2, 3)) for o in obs])
+    lc = classify_block(stack, cfg=load_rules(), mndwi_t=0.0, mvi_t=4.5, coastal=np.ones((2, 3), bool))
+    assert (lc == CODES[want]).all(), f"{case}: {lc[0, 0]} instead of {CODES[want]}"
+
+
+def test_single_date_classes_from_the_growing_season_alone():
+    layout = np.repeat(np.arange(8), 8).reshape(8, 8)
+    aug = _scenes(layout)[1].values
+    lc = classify_block(aug[None], cfg=load_rules(), mndwi_t=0.0, mvi_t=4.5, coastal=np.ones((8, 8), bool))
+    for k, name in enumerate(NAMES):
+        want = {"wetland": "forest"}.get(name, name)   # a green marsh on one date is a dark canopy
+        assert (lc[layout == k] == CODES[want]).all(), name
+
+
+def test_mangrove_threshold_is_the_floor_unless_the_histogram_is_bimodal():
+    from sinks.classify import _mangrove_threshold
+
+    cfg = load_rules()
+    rng = np.random.default_rng(0)
+    inland = rng.normal(4.9, 0.4, 5000)               # a tropical forest canopy (TOA): unimodal around 5
+    assert _mangrove_threshold(inland, cfg) == (4.5, "floor")
+    coast = np.concatenate([rng.normal(2.2, 0.3, 8000), rng.normal(7.5, 0.8, 2000)])
+    t, how = _mangrove_threshold(coast, cfg)
+    assert how == "otsu" and 4.5 < t < 6.5
+    low = np.concatenate([rng.normal(1.5, 0.2, 8000), rng.normal(3.5, 0.3, 2000)])   # a split below the floor
+    assert _mangrove_threshold(low, cfg) == (4.5, "floor")
+
+
+def test_derived_coastal_zone_needs_sea_and_mangrove_latitudes():
+    from affine import Affine
+
+    from sinks.classify.coastal import derive_coarse_zone
+
+    water = np.zeros((50, 50), bool)
+    water[30:, :] = True                                   # sea along the southern edge, 40 % of the scene
+    tropics = Grid(UTM49, Affine(100, 0, 400000, 0, -100, 2400000), 50, 50)       # 21.7 N
+    zone, why = derive_coarse_zone(water, tropics, buffer_m=1000)
+    assert why is None and zone[20:30].all() and not zone[:15].any()
+    north = Grid(rasterio.crs.CRS.from_epsg(32633), Affine(100, 0, 460000, 0, -100, 5080000), 50, 50)  # 45.9 N
+    zone, why = derive_coarse_zone(water, north, buffer_m=1000)
+    assert not zone.any() and "mangrove latitudes" in why
+    lake = np.zeros((50, 50), bool)
+    lake[20:27, 10:50] = True                              # a reservoir arm reaching the edge: 11 %
+    zone, why = derive_coarse_zone(lake, tropics, buffer_m=1000)
+    assert not zone.any() and "no sea" in why
+
+
+def test_coastline_lines_are_buffered_into_a_zone():
+    from shapely.geometry import LineString
+
+    from sinks.classify.coastal import coarse_polygon_mask
+
+    line = LineString([(500000, 2399960), (500080, 2399960)])       # across the 8 x 8 grid, row 4
+    zone = coarse_polygon_mask(line, GRID, buffer_m=15)
+    assert zone[2:6].all() and not zone[:2].any() and not zone[6:].any()
 
 
 def test_rules_override_and_unknown_key(tmp_path):
@@ -128,9 +218,18 @@ def test_classify_cli_end_to_end(make_tile, tmp_path, capsys):
     t0 = _tile(make_tile, "jan.tif", layout, 0, descriptions=["B02", "B03", "B04", "B08", "B11", "B12"])
     t1 = _tile(make_tile, "aug.tif", layout, 1, descriptions=["B02", "B03", "B04", "B08", "B11", "B12"])
     out = tmp_path / "lc.tif"
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    marsh = tmp_path / "wetlands.gpkg"   # a wetland layer over the marsh rows
+    gpd.GeoDataFrame({"name": ["marsh"]}, geometry=[box(500000, 2400000 - 12 * 10, 500320, 2400000 - 8 * 10)],
+                     crs="EPSG:32649").to_file(marsh)
     with pytest.raises(SystemExit) as ei:
-        main(["classify", str(t0), str(t1), "-o", str(out), "--sensor", "sentinel2_l2a_pre2022", "--mmu", "none"])
+        main(["classify", str(t0), str(t1), "-o", str(out), "--sensor", "sentinel2_l2a_pre2022", "--mmu", "none",
+              "--wetlands", str(marsh)])
     assert ei.value.code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "nodata" in printed and "wetland" in printed
     with rasterio.open(out) as ds:
         lc = ds.read(1)
         assert ds.dtypes[0] == "uint8" and ds.nodata == 0 and ds.colormap(1)[CODES["forest"]][:3] == (0, 100, 0)
@@ -145,7 +244,7 @@ def test_classify_cli_end_to_end(make_tile, tmp_path, capsys):
         main(["classify", str(t0), "-o", str(tmp_path / "x.tif"), "--bands", "blue,green,red,nir,swir1"])
     assert ei.value.code == 2 and "--bands names 5 band(s)" in capsys.readouterr().err
     with pytest.raises(SystemExit) as ei:  # digital numbers without --scale: refused, not all-cloud nodata
-        main(["classify", str(t0), "-o", str(tmp_path / "x.tif"), "--bands", "blue,green,red,nir,swir1,-"])
+        main(["classify", str(t0), "-o", str(tmp_path / "x.tif"), "--bands", "blue,green,red,nir,swir1,swir2"])
     assert ei.value.code == 2 and "--scale" in capsys.readouterr().err
     with pytest.raises(SystemExit) as ei:
         main(["classify", str(t0), "-o", str(tmp_path / "x.tif"), "--bands", "blue,green,red,nir,swir1,purple"])

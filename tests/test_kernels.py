@@ -26,25 +26,45 @@ def _nd(a, b):
         return np.where(np.abs(den) > 1e-6, (a - b) / den, np.nan).astype(np.float32)
 
 
-def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, grow, coastal):
-    b, g, r, n, s1 = (stack[:, i] for i in range(5))
-    with np.errstate(invalid="ignore"):
-        clear = np.isfinite(stack).all(axis=1) & (b < cfg.cloud.max_blue)
-    nclear = clear.sum(axis=0)
-    ndvi, mndwi, ndbi = _nd(n, r), _nd(g, s1), _nd(s1, n)
-    ndvi_c = np.where(clear, ndvi, np.nan)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        vmax, vmin = np.nanmax(ndvi_c, axis=0), np.nanmin(ndvi_c, axis=0)
-    amp = np.nan_to_num(vmax - vmin)
-    freq = np.where(nclear > 0, (clear & (mndwi > mndwi_t)).sum(axis=0) / np.maximum(nclear, 1), 0.0)
-    all_ndbi = np.where(clear, ndbi > cfg.built_up.min_ndbi, True).all(axis=0)
-    all_dry = np.where(clear, mndwi < 0, True).all(axis=0)
-    all_low = np.where(clear, ndvi < cfg.built_up.max_ndvi, True).all(axis=0)
-    gclear = clear[grow]
-    g_ndvi = np.where(gclear, ndvi[grow], vmax)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mvi = np.where(gclear, np.abs(n[grow] - g[grow]) / np.abs(s1[grow] - g[grow]), np.nan)
+def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, coastal, wetland=None):
+    f32 = np.float32
+    b, g, r, n, s1, s2 = (stack[:, i].astype(f32) for i in range(6))
+    fin = np.isfinite(stack).all(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ndvi, mndwi, ndbi, nbr = _nd(n, r), _nd(g, s1), _nd(s1, n), _nd(n, s2)
+        bsi, red_blue = _nd(s1 + r, n + b), _nd(r, b)
+        mean_vis = (b + g + r) * f32(1.0 / 3.0)
+        white = np.where(mean_vis > f32(1e-6),
+                         (np.abs(b - mean_vis) + np.abs(g - mean_vis) + np.abs(r - mean_vis)) / mean_vis, np.inf)
+        snow = fin & (mndwi > f32(cfg.snow.min_ndsi)) & (n > f32(cfg.snow.min_nir)) & (g > f32(cfg.snow.min_green))
+        cloud = (fin & ~snow & (b >= f32(cfg.cloud.max_blue)) & (b - f32(0.5) * r - f32(cfg.cloud.hot_offset) > 0)
+                 & (white < f32(cfg.cloud.max_whiteness)))
+        dark = (np.maximum.reduce([g, r, n, s1, s2]) < f32(cfg.shadow.max_reflectance)) & (g <= n)
+        clear = fin & ~snow & ~cloud & ~dark & np.isfinite(ndvi)
+        nclear = clear.sum(axis=0)
+        nsnow = snow.sum(axis=0)
+        wet_obs = clear & (mndwi > f32(mndwi_t))
+        wet = wet_obs.sum(axis=0)
+        openw = (wet_obs & (ndvi < f32(cfg.water.max_ndvi))).sum(axis=0)
+        ndvi_c = np.where(clear, ndvi, -np.inf)
+        k = np.argmax(ndvi_c, axis=0)                  # the first greenest clear observation
+        pick = lambda a: np.take_along_axis(a, k[None], axis=0)[0]  # noqa: E731
+        vmax = pick(ndvi_c).astype(f32)
+        vmin = np.where(clear, ndvi, np.inf).min(axis=0).astype(f32)
+        amp = vmax - vmin
+        g_s1, g_s2, g_nir, g_nbr = pick(s1), pick(s2), pick(n), pick(nbr)
+        g_mvi = (np.abs(pick(n) - pick(g)) / np.abs(pick(s1) - pick(g))).astype(f32)
+        soil = (clear & (((ndvi < f32(cfg.cropland.soil.max_ndvi)) & (bsi > f32(cfg.cropland.soil.min_bsi)))
+                         | (wet_obs & (ndvi < f32(cfg.water.max_ndvi))))).any(axis=0)
+        built_obs = ((ndbi > f32(cfg.built_up.min_ndbi)) & (ndvi < f32(cfg.built_up.max_ndvi)) & (mndwi < 0)
+                     & (red_blue < f32(cfg.built_up.max_red_blue)))
+        built = np.where(clear, built_obs, True).all(axis=0)
+        votes = ((g_s1 <= f32(cfg.forest.max_swir1)).astype(int) + (g_s2 <= f32(cfg.forest.max_swir2))
+                 + (g_nbr >= f32(cfg.forest.min_nbr)))
+        freq = wet / np.maximum(nclear, 1)
+    forest_like = (vmax >= f32(cfg.forest.min_ndvi)) & (votes >= cfg.forest.min_votes)
+    zone = np.zeros(nclear.shape, bool) if coastal is None else coastal
+    layer = np.zeros(nclear.shape, bool) if wetland is None else wetland
     out = np.zeros(nclear.shape, dtype=np.uint8)
     todo = nclear > 0
 
@@ -54,27 +74,30 @@ def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, grow, coastal):
         out[m] = code
         todo &= ~m
 
-    take((freq >= cfg.water.min_frequency) & (vmax < cfg.water.max_ndvi), CODES["water"])
-    if coastal is not None:
-        take(coastal & (g_ndvi > cfg.mangrove.min_ndvi) & (mvi > mvi_t) & (amp < cfg.mangrove.max_amplitude),
-             CODES["mangrove"])
-    take((freq >= cfg.wetland.min_frequency) & (freq < cfg.wetland.max_frequency) & (vmax > cfg.wetland.min_ndvi),
+    take(openw / np.maximum(nclear, 1) >= cfg.water.min_frequency, CODES["water"])
+    take(zone & (g_mvi >= f32(mvi_t)) & (vmax > f32(cfg.mangrove.min_ndvi))
+         & (amp < f32(cfg.mangrove.max_amplitude)), CODES["mangrove"])
+    take((freq >= cfg.wetland.min_frequency) & (vmax > f32(cfg.wetland.min_ndvi))
+         & ((wet >= cfg.wetland.min_wet_observations) | (layer & (wet >= cfg.wetland.min_wet_observations_in_layer))),
          CODES["wetland"])
-    take(vmax < cfg.bare.max_ndvi, CODES["bare"])
-    take(all_ndbi & all_dry & all_low, CODES["built_up"])
-    take((vmax > cfg.forest.min_ndvi) & (amp < cfg.forest.max_amplitude), CODES["forest"])
-    take((amp >= cfg.cropland.min_amplitude) & (vmax > cfg.cropland.min_ndvi), CODES["cropland"])
-    take(vmax >= cfg.grassland.min_ndvi, CODES["grassland"])
+    take(built & (vmax < f32(cfg.built_up.max_ndvi)), CODES["built_up"])
+    take(vmax < f32(cfg.bare.max_ndvi), CODES["bare"])
+    take(soil & (vmax >= f32(cfg.cropland.min_ndvi)) & (amp >= f32(cfg.cropland.min_amplitude)), CODES["cropland"])
+    take(forest_like, CODES["forest"])
+    take((nclear == 1) & (vmax >= f32(cfg.cropland.vigour_min_ndvi)) & (g_nir >= f32(cfg.cropland.vigour_min_nir)),
+         CODES["cropland"])
+    take(vmax >= f32(cfg.grassland.min_ndvi), CODES["grassland"])
     take(np.ones_like(todo), CODES["bare"])
-    out[nclear == 0] = NODATA
+    out[(nclear == 0) & (nsnow > 0)] = CODES["bare"]
+    out[(nclear == 0) & (nsnow == 0)] = NODATA
     return out
 
 
 def _random_stack(seed, t, h, w):
     rng = np.random.default_rng(seed)
-    # reflectance around the class spectra, with exact threshold values, zeros, NaN and clouds
-    s = rng.choice(np.array([0.0, 0.01, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4], np.float32),
-                   size=(t, 5, h, w))
+    # reflectance around the class spectra, with exact threshold values, zeros, NaN, clouds and snow
+    s = rng.choice(np.array([0.0, 0.01, 0.03, 0.05, 0.06, 0.08, 0.1, 0.15, 0.17, 0.2, 0.25, 0.3, 0.4, 0.8],
+                            np.float32), size=(t, 6, h, w))
     s += rng.normal(0, 0.02, size=s.shape).astype(np.float32) * (rng.random(s.shape) < 0.7)
     s[rng.random(s.shape) < 0.03] = np.nan
     flip = rng.random((t, h, w)) < 0.05
@@ -83,25 +106,25 @@ def _random_stack(seed, t, h, w):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), t=st.integers(1, 4), coastal=st.booleans(),
+@given(seed=st.integers(0, 2**32 - 1), t=st.integers(1, 4), coastal=st.booleans(), layer=st.booleans(),
        mndwi_t=st.sampled_from([0.0, -0.1, 0.12]), mvi_t=st.sampled_from([3.0, 4.5, 12.0]))
-def test_rules_kernel_equals_numpy(seed, t, coastal, mndwi_t, mvi_t):
+def test_rules_kernel_equals_numpy(seed, t, coastal, layer, mndwi_t, mvi_t):
     cfg = load_rules()
     stack = _random_stack(seed, t, 23, 17)
-    grow = seed % t
     zone = (np.random.default_rng(seed + 1).random((23, 17)) < 0.5) if coastal else None
-    got = classify_block(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, grow=grow, coastal=zone)
-    want = _numpy_rules(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, grow=grow, coastal=zone)
+    wet = (np.random.default_rng(seed + 2).random((23, 17)) < 0.5) if layer else None
+    got = classify_block(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet)
+    want = _numpy_rules(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet)
     np.testing.assert_array_equal(got, want)
 
 
 def test_rules_kernel_band_positions():
-    """Roles may sit anywhere in the block (e.g. six bands with SWIR2 first)."""
+    """Roles may sit anywhere in the block (e.g. seven bands, reversed, a spare one first)."""
     cfg = load_rules()
     stack = _random_stack(3, 2, 8, 9)
-    six = np.concatenate([np.full((2, 1, 8, 9), 0.5, np.float32), stack[:, ::-1]], axis=1)  # swir2, s1, n, r, g, b
-    got = classify_block(six, cfg=cfg, mndwi_t=0.0, mvi_t=4.5, grow=1, coastal=None, roles=(5, 4, 3, 2, 1))
-    np.testing.assert_array_equal(got, _numpy_rules(stack, cfg=cfg, mndwi_t=0.0, mvi_t=4.5, grow=1, coastal=None))
+    seven = np.concatenate([np.full((2, 1, 8, 9), 0.5, np.float32), stack[:, ::-1]], axis=1)  # x, s2, s1, n, r, g, b
+    got = classify_block(seven, cfg=cfg, mndwi_t=0.0, mvi_t=4.5, coastal=None, roles=(6, 5, 4, 3, 2, 1))
+    np.testing.assert_array_equal(got, _numpy_rules(stack, cfg=cfg, mndwi_t=0.0, mvi_t=4.5, coastal=None))
 
 
 def _numpy_mosaic(tiles, shape, scale, offset):

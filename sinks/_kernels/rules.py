@@ -1,9 +1,11 @@
 """The ordered land-cover rules of :mod:`sinks.classify.rules`, one pass per pixel.
 
 Row by row, the kernel walks each acquisition once, keeping per pixel the few numbers
-the rules need (clear count, NDVI max/min, wet count, the "every observation" flags and
-the growing-season values) in row buffers, then applies the rules in order.  The semantics are those
-documented in :mod:`sinks.classify.rules`; ``float32`` throughout, as the reflectance.
+the rules need in row buffers (clear, snow, wet and open-water counts; NDVI maximum and
+minimum; the bands of the greenest clear observation; whether a bare-soil or flooded
+phase and whether only built-up-like observations were seen), then applies the rules
+in order.  The semantics are documented in :mod:`sinks.classify.rules`; ``float32``
+throughout, as the reflectance.
 
 The acquisitions may also arrive as the tiles' digital numbers (``decode``): each value
 is then turned into reflectance as it is read, ``float32(DN) × scale + offset`` exactly
@@ -20,10 +22,29 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["rules_block", "RULE_ORDER"]
+__all__ = ["rules_block", "RULE_ORDER", "THRESHOLD_NAMES", "COUNT_NAMES"]
 
 #: Output codes in the order the rules are tried (legend codes; see ``rules_block``).
-RULE_ORDER = ("water", "mangrove", "wetland", "bare", "built_up", "forest", "cropland", "grassland", "bare")
+RULE_ORDER = ("water", "mangrove", "wetland", "built_up", "bare", "cropland", "forest", "grassland", "bare")
+
+#: The ``float32`` thresholds :func:`rules_block` takes, in this order.
+THRESHOLD_NAMES: tuple[str, ...] = (
+    "cloud_max_blue", "cloud_hot_offset", "cloud_max_whiteness",
+    "snow_min_ndsi", "snow_min_nir", "snow_min_green",
+    "shadow_max_reflectance",
+    "water_mndwi", "water_max_ndvi",
+    "mangrove_mvi", "mangrove_min_ndvi", "mangrove_max_amplitude",
+    "wetland_min_ndvi",
+    "built_min_ndbi", "built_max_ndvi", "built_max_red_blue",
+    "bare_max_ndvi",
+    "soil_max_ndvi", "soil_min_bsi",
+    "crop_min_ndvi", "crop_min_amplitude", "crop_vigour_min_ndvi", "crop_vigour_min_nir",
+    "forest_min_ndvi", "forest_max_swir1", "forest_max_swir2", "forest_min_nbr",
+    "grass_min_ndvi",
+)
+#: The ``float64`` frequencies and counts :func:`rules_block` takes, in this order.
+COUNT_NAMES: tuple[str, ...] = ("water_min_frequency", "wetland_min_frequency", "wetland_min_wet",
+                                "wetland_min_wet_in_layer", "forest_min_votes")
 
 _TINY = np.float32(1e-6)
 
@@ -36,10 +57,10 @@ def _nd(a: np.float32, b: np.float32) -> np.float32:
 
 
 @jit(inline="always")
-def _load_rows(s, y, ib, ig, ir, inn, is1, nodata, scale, offset, rb, rg, rr, rn, rs):  # noqa: ANN001, ANN202
-    """Row ``y`` of the five bands the rules read, decoded from digital numbers into row
+def _load_rows(s, y, ib, ig, ir, inn, is1, is2, nodata, scale, offset, rb, rg, rr, rn, r1, r2):  # noqa: ANN001, ANN202
+    """Row ``y`` of the six bands the rules read, decoded from digital numbers into row
     buffers: ``float32(DN) × scale + offset``, and NaN in the blue band (which makes the
-    pixel not clear) wherever any band of the block holds ``nodata``."""
+    pixel not observed) wherever any band of the block holds ``nodata``."""
     w = rb.shape[0]
     nan = np.float32(np.nan)
     for x in range(w):
@@ -47,7 +68,8 @@ def _load_rows(s, y, ib, ig, ir, inn, is1, nodata, scale, offset, rb, rg, rr, rn
         rg[x] = np.float32(s[ig, y, x]) * scale + offset
         rr[x] = np.float32(s[ir, y, x]) * scale + offset
         rn[x] = np.float32(s[inn, y, x]) * scale + offset
-        rs[x] = np.float32(s[is1, y, x]) * scale + offset
+        r1[x] = np.float32(s[is1, y, x]) * scale + offset
+        r2[x] = np.float32(s[is2, y, x]) * scale + offset
     for q in range(s.shape[0]):
         for x in range(w):
             if s[q, y, x] == nodata:
@@ -55,116 +77,151 @@ def _load_rows(s, y, ib, ig, ir, inn, is1, nodata, scale, offset, rb, rg, rr, rn
 
 
 @jit(inline="always")
-def _evidence(rb, rg, rr, rn, rs, grow_now, max_blue, t_w, b_min_ndbi, b_max_ndvi, nclear, wet, vmax, vmin,
-              all_ndbi, all_dry, all_low, g_clear, g_ndvi, mvi):  # noqa: ANN001, ANN202
-    """One acquisition's row of reflectance (five bands) added to the per-pixel evidence
-    (branch-free, so the compiler can vectorise it); the growing-season values too when
-    ``grow_now``."""
+def _evidence(rb, rg, rr, rn, r1, r2, t, nclear, nsnow, wet, openw, vmax, vmin, g_s1, g_s2, g_nir, g_nbr, g_mvi,
+              soil, built):  # noqa: ANN001, ANN202
+    """One acquisition's row of reflectance (six bands) added to the per-pixel evidence."""
+    (max_blue, hot, max_white, snow_ndsi, snow_nir, snow_green, shadow_max, t_w, w_max_ndvi, _tm, _mn, _ma,
+     _wn, b_min_ndbi, b_max_ndvi, b_max_rb, _bare, s_max_ndvi, s_min_bsi) = (
+        t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], t[14], t[15],
+        t[16], t[17], t[18])
     zero = np.float32(0.0)
+    half = np.float32(0.5)
+    third = np.float32(1.0 / 3.0)
     for x in range(rb.shape[0]):
-        b, g, r, n, s1 = rb[x], rg[x], rr[x], rn[x], rs[x]
-        clear = (np.isfinite(b) and np.isfinite(g) and np.isfinite(r) and np.isfinite(n)
-                 and np.isfinite(s1) and b < max_blue)
+        b, g, r, n, s1, s2 = rb[x], rg[x], rr[x], rn[x], r1[x], r2[x]
+        fin = (np.isfinite(b) and np.isfinite(g) and np.isfinite(r) and np.isfinite(n) and np.isfinite(s1)
+               and np.isfinite(s2))
+        if not fin:
+            continue
         ndvi = _nd(n, r)
         mndwi = _nd(g, s1)
+        mean_vis = (b + g + r) * third
+        white = ((abs(b - mean_vis) + abs(g - mean_vis) + abs(r - mean_vis)) / mean_vis
+                 if mean_vis > _TINY else np.float32(np.inf))
+        snow = mndwi > snow_ndsi and n > snow_nir and g > snow_green
+        cloud = b >= max_blue and b - half * r - hot > zero and white < max_white
+        dark = (max(g, r, n, s1, s2) < shadow_max) and g <= n  # blue left out: haze keeps it up
+        if snow:  # tested first: snow is as bright and flat in the visible as cloud
+            nsnow[x] += 1
+            continue
+        if cloud:
+            continue
+        if dark or ndvi != ndvi:
+            continue
+        nclear[x] += 1
+        is_wet = mndwi > t_w
+        if is_wet:
+            wet[x] += 1
+            if ndvi < w_max_ndvi:
+                openw[x] += 1
+        if not (vmax[x] >= ndvi):  # also when vmax is still NaN: the greenest observation so far
+            vmax[x] = ndvi
+            g_s1[x] = s1
+            g_s2[x] = s2
+            g_nir[x] = n
+            g_nbr[x] = _nd(n, s2)
+            g_mvi[x] = abs(n - g) / abs(s1 - g)
+        if not (vmin[x] <= ndvi):
+            vmin[x] = ndvi
+        bsi = _nd(s1 + r, n + b)
+        if (ndvi < s_max_ndvi and bsi > s_min_bsi) or (is_wet and ndvi < w_max_ndvi):
+            soil[x] = True
         ndbi = _nd(s1, n)
-        nclear[x] += 1 if clear else 0
-        seen = clear and ndvi == ndvi
-        vmax[x] = ndvi if seen and not (vmax[x] >= ndvi) else vmax[x]
-        vmin[x] = ndvi if seen and not (vmin[x] <= ndvi) else vmin[x]
-        wet[x] += 1 if clear and mndwi > t_w else 0
-        all_ndbi[x] = all_ndbi[x] and (not clear or ndbi > b_min_ndbi)
-        all_dry[x] = all_dry[x] and (not clear or mndwi < zero)
-        all_low[x] = all_low[x] and (not clear or ndvi < b_max_ndvi)
-    if grow_now:
-        for x in range(rb.shape[0]):
-            b, g, r, n, s1 = rb[x], rg[x], rr[x], rn[x], rs[x]
-            g_clear[x] = (np.isfinite(b) and np.isfinite(g) and np.isfinite(r) and np.isfinite(n)
-                          and np.isfinite(s1) and b < max_blue)
-            g_ndvi[x] = _nd(n, r)
-            mvi[x] = abs(n - g) / abs(s1 - g)
+        red_blue = _nd(r, b)
+        if not (ndbi > b_min_ndbi and ndvi < b_max_ndvi and mndwi < zero and red_blue < b_max_rb):
+            built[x] = False
 
 
 @jit
-def _classify(scenes, idx, grow, coastal, use_coastal, codes, f32, f64, dn, dn_nodata, dn_scale, dn_offset,
-              out):  # noqa: ANN001, ANN202
-    """Row by row: one branch-free pass per acquisition accumulates per-pixel evidence in
-    row buffers (so the compiler can vectorise it), then one pass applies the rules.
-    With ``dn`` the blocks hold digital numbers, decoded per acquisition ``k`` with
-    ``dn_scale[k]``, ``dn_offset[k]``; ``dn_nodata`` in any band marks a pixel unobserved."""
+def _classify(scenes, idx, coastal, use_coastal, layer, use_layer, codes, t, f64, dn, dn_nodata, dn_scale,
+              dn_offset, out):  # noqa: ANN001, ANN202
+    """Row by row: one pass per acquisition accumulates per-pixel evidence in row buffers,
+    then one pass applies the rules.  With ``dn`` the blocks hold digital numbers, decoded
+    per acquisition ``k`` with ``dn_scale[k]``, ``dn_offset[k]``; ``dn_nodata`` in any band
+    marks a pixel unobserved."""
     nt = len(scenes)
-    ib, ig, ir, inn, is1 = idx[0], idx[1], idx[2], idx[3], idx[4]
-    (max_blue, t_w, t_m, water_max_ndvi, m_min_ndvi, m_max_amp, wet_min_ndvi, bare_max_ndvi, b_min_ndbi,
-     b_max_ndvi, f_min_ndvi, f_max_amp, c_min_amp, c_min_ndvi, g_min_ndvi) = (
-        f32[0], f32[1], f32[2], f32[3], f32[4], f32[5], f32[6], f32[7], f32[8], f32[9], f32[10], f32[11],
-        f32[12], f32[13], f32[14])
-    w_min_freq, wet_min_freq, wet_max_freq = f64[0], f64[1], f64[2]
-    c_water, c_mangrove, c_wetland, c_bare, c_built, c_forest, c_crop, c_grass, c_nodata = (
+    ib, ig, ir, inn, is1, is2 = idx[0], idx[1], idx[2], idx[3], idx[4], idx[5]
+    t_m, m_min_ndvi, m_max_amp, wet_min_ndvi = t[9], t[10], t[11], t[12]
+    b_max_ndvi, bare_max_ndvi = t[14], t[16]
+    c_min_ndvi, c_min_amp, c_vig_ndvi, c_vig_nir = t[19], t[20], t[21], t[22]
+    f_min_ndvi, f_max_s1, f_max_s2, f_min_nbr, g_min_ndvi = t[23], t[24], t[25], t[26], t[27]
+    w_min_freq, wet_min_freq, wet_min_n, wet_min_n_layer, f_votes = f64[0], f64[1], f64[2], f64[3], f64[4]
+    c_water, c_mangrove, c_wetland, c_built, c_bare, c_crop, c_forest, c_grass, c_nodata = (
         codes[0], codes[1], codes[2], codes[3], codes[4], codes[5], codes[6], codes[7], codes[8])
     nan = np.float32(np.nan)
-    zero = np.float32(0.0)
     h, w = out.shape
     nclear = np.empty(w, dtype=np.int32)
+    nsnow = np.empty(w, dtype=np.int32)
     wet = np.empty(w, dtype=np.int32)
+    openw = np.empty(w, dtype=np.int32)
     vmax = np.empty(w, dtype=np.float32)
     vmin = np.empty(w, dtype=np.float32)
-    all_ndbi = np.empty(w, dtype=np.bool_)
-    all_dry = np.empty(w, dtype=np.bool_)
-    all_low = np.empty(w, dtype=np.bool_)
-    g_clear = np.empty(w, dtype=np.bool_)
-    g_ndvi = np.empty(w, dtype=np.float32)
-    mvi = np.empty(w, dtype=np.float32)
-    rb = np.empty(w, dtype=np.float32)  # the five bands of one row of one acquisition, as reflectance
+    g_s1 = np.empty(w, dtype=np.float32)
+    g_s2 = np.empty(w, dtype=np.float32)
+    g_nir = np.empty(w, dtype=np.float32)
+    g_nbr = np.empty(w, dtype=np.float32)
+    g_mvi = np.empty(w, dtype=np.float32)
+    soil = np.empty(w, dtype=np.bool_)
+    built = np.empty(w, dtype=np.bool_)
+    rb = np.empty(w, dtype=np.float32)  # the six bands of one row of one acquisition, as reflectance
     rg = np.empty(w, dtype=np.float32)
     rr = np.empty(w, dtype=np.float32)
     rn = np.empty(w, dtype=np.float32)
-    rs = np.empty(w, dtype=np.float32)
+    r1 = np.empty(w, dtype=np.float32)
+    r2 = np.empty(w, dtype=np.float32)
     for y in range(h):
         for x in range(w):
             nclear[x] = 0
+            nsnow[x] = 0
             wet[x] = 0
+            openw[x] = 0
             vmax[x] = nan
             vmin[x] = nan
-            all_ndbi[x] = True
-            all_dry[x] = True
-            all_low[x] = True
-            g_clear[x] = False
-            g_ndvi[x] = nan
-            mvi[x] = nan
+            g_s1[x] = nan
+            g_s2[x] = nan
+            g_nir[x] = nan
+            g_nbr[x] = nan
+            g_mvi[x] = nan
+            soil[x] = False
+            built[x] = True
         for k in range(nt):
             s = scenes[k]
             if dn:
-                _load_rows(s, y, ib, ig, ir, inn, is1, dn_nodata, dn_scale[k], dn_offset[k], rb, rg, rr, rn, rs)
-                _evidence(rb, rg, rr, rn, rs, k == grow, max_blue, t_w, b_min_ndbi, b_max_ndvi, nclear, wet,
-                          vmax, vmin, all_ndbi, all_dry, all_low, g_clear, g_ndvi, mvi)
+                _load_rows(s, y, ib, ig, ir, inn, is1, is2, dn_nodata, dn_scale[k], dn_offset[k], rb, rg, rr, rn,
+                           r1, r2)
+                _evidence(rb, rg, rr, rn, r1, r2, t, nclear, nsnow, wet, openw, vmax, vmin, g_s1, g_s2, g_nir,
+                          g_nbr, g_mvi, soil, built)
             else:  # reflectance rows are read where they are
-                _evidence(s[ib, y], s[ig, y], s[ir, y], s[inn, y], s[is1, y], k == grow, max_blue, t_w,
-                          b_min_ndbi, b_max_ndvi, nclear, wet, vmax, vmin, all_ndbi, all_dry, all_low, g_clear,
-                          g_ndvi, mvi)
+                _evidence(s[ib, y], s[ig, y], s[ir, y], s[inn, y], s[is1, y], s[is2, y], t, nclear, nsnow, wet,
+                          openw, vmax, vmin, g_s1, g_s2, g_nir, g_nbr, g_mvi, soil, built)
         for x in range(w):
             nc = nclear[x]
             if nc == 0:
-                out[y, x] = c_nodata
+                out[y, x] = c_bare if nsnow[x] > 0 else c_nodata
                 continue
             vx = vmax[x]
             amp = vx - vmin[x]
-            amp = amp if amp == amp else zero
-            gv = g_ndvi[x] if g_clear[x] else vx
-            mv = mvi[x] if g_clear[x] else nan
             freq = wet[x] / nc
-            if freq >= w_min_freq and vx < water_max_ndvi:
+            votes = ((1 if g_s1[x] <= f_max_s1 else 0) + (1 if g_s2[x] <= f_max_s2 else 0)
+                     + (1 if g_nbr[x] >= f_min_nbr else 0))
+            forest_like = vx >= f_min_ndvi and votes >= f_votes
+            in_layer = use_layer and layer[y, x]
+            if openw[x] / nc >= w_min_freq:
                 out[y, x] = c_water
-            elif (use_coastal and coastal[y, x] and gv > m_min_ndvi and mv > t_m and amp < m_max_amp):
+            elif use_coastal and coastal[y, x] and g_mvi[x] >= t_m and vx > m_min_ndvi and amp < m_max_amp:
                 out[y, x] = c_mangrove
-            elif freq >= wet_min_freq and freq < wet_max_freq and vx > wet_min_ndvi:
+            elif (freq >= wet_min_freq and vx > wet_min_ndvi
+                  and (wet[x] >= wet_min_n or (in_layer and wet[x] >= wet_min_n_layer))):
                 out[y, x] = c_wetland
+            elif built[x] and vx < b_max_ndvi:
+                out[y, x] = c_built
             elif vx < bare_max_ndvi:
                 out[y, x] = c_bare
-            elif all_ndbi[x] and all_dry[x] and all_low[x]:
-                out[y, x] = c_built
-            elif vx > f_min_ndvi and amp < f_max_amp:
+            elif soil[x] and vx >= c_min_ndvi and amp >= c_min_amp:
+                out[y, x] = c_crop
+            elif forest_like:
                 out[y, x] = c_forest
-            elif amp >= c_min_amp and vx > c_min_ndvi:
+            elif nc == 1 and vx >= c_vig_ndvi and g_nir[x] >= c_vig_nir:
                 out[y, x] = c_crop
             elif vx >= g_min_ndvi:
                 out[y, x] = c_grass
@@ -172,33 +229,30 @@ def _classify(scenes, idx, grow, coastal, use_coastal, codes, f32, f64, dn, dn_n
                 out[y, x] = c_bare
 
 
-def rules_block(scenes: tuple[np.ndarray, ...], *, roles: tuple[int, int, int, int, int], grow: int,
-                coastal: np.ndarray | None, codes: np.ndarray, thresholds: np.ndarray,
-                frequencies: np.ndarray,
+def rules_block(scenes: Sequence[np.ndarray], *, roles: Sequence[int], coastal: np.ndarray | None,
+                codes: np.ndarray, thresholds: np.ndarray, counts: np.ndarray,
+                wetland: np.ndarray | None = None,
                 decode: tuple[Sequence[float], Sequence[float], int] | None = None) -> np.ndarray:
     """Classify one block.
 
     Parameters
     ----------
-    scenes : tuple of numpy.ndarray
+    scenes : sequence of numpy.ndarray
         One ``float32 (bands, rows, cols)`` reflectance block per acquisition, NaN nodata;
         with ``decode``, integer digital numbers instead.
-    roles : tuple of int
-        Band positions of blue, green, red, NIR and SWIR1 in each block.
-    grow : int
-        Index of the growing-season acquisition.
+    roles : sequence of int
+        Band positions of blue, green, red, NIR, SWIR1 and SWIR2 in each block.
     coastal : numpy.ndarray of bool, optional
         Where mangrove is allowed (``None``: nowhere).
     codes : numpy.ndarray
-        ``uint8`` codes of water, mangrove, wetland, bare, built-up, forest, cropland,
+        ``uint8`` codes of water, mangrove, wetland, built-up, bare, cropland, forest,
         grassland and nodata.
     thresholds : numpy.ndarray
-        ``float32``: max blue (cloud), MNDWI water, MVI mangrove, water max NDVI,
-        mangrove min NDVI and max amplitude, wetland min NDVI, bare max NDVI,
-        built-up min NDBI and max NDVI, forest min NDVI and max amplitude, cropland
-        min amplitude and min NDVI, grassland min NDVI.
-    frequencies : numpy.ndarray
-        ``float64``: water min frequency, wetland min and max frequency.
+        ``float32`` values named by :data:`THRESHOLD_NAMES`, in that order.
+    counts : numpy.ndarray
+        ``float64`` values named by :data:`COUNT_NAMES`, in that order.
+    wetland : numpy.ndarray of bool, optional
+        A wetland layer: inside it one flooded observation is evidence enough.
     decode : (scales, offsets, nodata), optional
         The blocks hold digital numbers: reflectance of acquisition ``k`` is
         ``float32(DN) × float32(scales[k]) + float32(offsets[k])``, and a pixel with
@@ -224,11 +278,18 @@ def rules_block(scenes: tuple[np.ndarray, ...], *, roles: tuple[int, int, int, i
         if scales.shape != (len(arrs),) or offsets.shape != (len(arrs),):
             raise ValueError("decode needs one scale and one offset per acquisition")
         nodata = next(iter(kinds)).type(decode[2])
+    thresholds = np.asarray(thresholds, dtype=np.float32)
+    counts = np.asarray(counts, dtype=np.float64)
+    if thresholds.shape != (len(THRESHOLD_NAMES),) or counts.shape != (len(COUNT_NAMES),):
+        raise ValueError(f"rules_block needs {len(THRESHOLD_NAMES)} thresholds and {len(COUNT_NAMES)} counts")
+    if len(roles) != 6:
+        raise ValueError("roles: give the band positions of blue, green, red, nir, swir1 and swir2")
     shape = arrs[0].shape[1:]
     out = np.empty(shape, dtype=np.uint8)
-    use = coastal is not None
-    zone = np.ascontiguousarray(coastal, dtype=np.bool_) if use else np.zeros((1, 1), dtype=np.bool_)
-    _classify(arrs, np.asarray(roles, dtype=np.int64), int(grow), zone, use, np.asarray(codes, dtype=np.uint8),
-              np.asarray(thresholds, dtype=np.float32), np.asarray(frequencies, dtype=np.float64),
-              decode is not None, nodata, scales, offsets, out)
+    dummy = np.zeros((1, 1), dtype=np.bool_)
+    zone = np.ascontiguousarray(coastal, dtype=np.bool_) if coastal is not None else dummy
+    layer = np.ascontiguousarray(wetland, dtype=np.bool_) if wetland is not None else dummy
+    _classify(arrs, np.asarray(roles, dtype=np.int64), zone, coastal is not None, layer, wetland is not None,
+              np.asarray(codes, dtype=np.uint8), thresholds, counts, decode is not None, nodata, scales, offsets,
+              out)
     return out

@@ -74,6 +74,36 @@ def _check_scaled(samples: Sequence[np.ndarray], idx: Mapping[str, int]) -> None
                           "for Sentinel-2 L2A")
 
 
+def _radiometry_notes(scenes: Sequence[Any]) -> list[str]:
+    """Refuse uncalibrated digital numbers for the rules; say when the input is not surface reflectance.
+
+    Raises
+    ------
+    ConfigError
+        An acquisition is tagged ``RADIOMETRY=DN`` and no scale or offset was given.
+    """
+    import warnings
+
+    from ..errors import ConfigError, SinksWarning
+
+    kinds = {str(getattr(sc, "attrs", {}).get("radiometry", "")) for sc in scenes}
+    attrs = getattr(scenes[0], "attrs", {})
+    name = str(attrs.get("source") or getattr(scenes[0], "name", "") or "the image")
+    if "DN" in kinds:
+        raise ConfigError(f"{name}: tagged RADIOMETRY=DN (uncalibrated digital numbers): the rules need reflectance; "
+                          "train a model on it (sinks train) or give --scale/--offset that turn it into reflectance")
+    notes = []
+    if "DN-scaled" in kinds:
+        msg = (f"{name}: tagged RADIOMETRY=DN; the rules read DN x scale + offset as reflectance, as the "
+               "given scale/offset say")
+        warnings.warn(msg, SinksWarning, stacklevel=3)
+        notes.append(msg)
+    if "TOA" in kinds:
+        notes.append("top-of-atmosphere reflectance: the rules are set for surface reflectance; their "
+                     "SWIR-based forest and water tests change little, haze raises blue and green")
+    return notes
+
+
 @dataclass
 class RuleSetup:
     """What the rules take from a scene sample, computed once per epoch.
@@ -87,7 +117,8 @@ class RuleSetup:
     roles : tuple of str
         Band roles of the acquisitions, in band order.
     grow : int
-        Index of the growing-season acquisition (highest median NDVI).
+        Index of the growing-season acquisition (highest median NDVI), whose sample
+        sets the mangrove threshold.
     thresholds : dict
         ``mndwi_water``, ``mvi_mangrove`` (and how each was set), JSON-ready.
     coastal_source : str
@@ -97,6 +128,10 @@ class RuleSetup:
         ``sample_grid`` (``"derived"``), or ``None``.
     sample_grid : Grid
     notes : list of str
+    wetland_zone : object
+        A user wetland layer (geometry or GeoDataFrame), or ``None``.
+    coastal_buffer_m : float
+        Buffer of a user coastline (lines).
     """
 
     cfg: Any
@@ -107,10 +142,27 @@ class RuleSetup:
     coastal_zone: Any
     sample_grid: Grid
     notes: list[str] = field(default_factory=list)
+    wetland_zone: Any = None
+    coastal_buffer_m: float = 2000.0
+
+
+def _mangrove_threshold(mvi: np.ndarray, cfg: Any) -> tuple[float, str]:
+    """The published MVI floor, raised to the Otsu split of a bimodal histogram only."""
+    from .thresholds import is_bimodal, otsu
+
+    floor, hi = max(cfg.mangrove.mvi.default, cfg.mangrove.mvi.min), cfg.mangrove.mvi.max
+    v = mvi[np.isfinite(mvi)]
+    if not cfg.mangrove.mvi.otsu or v.size < 200:
+        return float(floor), "floor"
+    lo_q, hi_q = np.percentile(v, [0.5, 99.5])
+    t = otsu(v, value_range=(float(lo_q), float(hi_q)))
+    if t is None or t <= floor or not is_bimodal(v, t):
+        return float(floor), "floor"
+    return float(min(t, hi)), "otsu" if t <= hi else "otsu-clamped"
 
 
 def rule_setup(samples: Sequence[np.ndarray], sample_grid: Grid, *, roles: Sequence[str], rules: Any = None,
-               coastal: Any = None, coastal_buffer_m: float = 2000.0) -> RuleSetup:
+               coastal: Any = None, coastal_buffer_m: float = 2000.0, wetland: Any = None) -> RuleSetup:
     """Thresholds, growing season and coastal zone of one epoch from its decimated samples.
 
     Parameters
@@ -121,9 +173,13 @@ def rule_setup(samples: Sequence[np.ndarray], sample_grid: Grid, *, roles: Seque
     sample_grid : Grid
     roles : sequence of str
     rules : RuleConfig, mapping or path, optional
-    coastal : GeoDataFrame or geometry, optional
-        Coastal zone in the grid CRS; derived from open water when not given.
+    coastal : GeoDataFrame, geometry or ``"none"``, optional
+        Coastal zone (polygons) or coastline (lines, buffered by ``coastal_buffer_m``)
+        in the grid CRS; derived from sea-like water when not given; ``"none"``: no
+        mangrove class at all.
     coastal_buffer_m : float
+    wetland : GeoDataFrame or geometry, optional
+        A wetland layer in the grid CRS (one flooded observation is enough inside it).
 
     Returns
     -------
@@ -150,33 +206,39 @@ def rule_setup(samples: Sequence[np.ndarray], sample_grid: Grid, *, roles: Seque
     t_w, how_w = scene_threshold(mndwi_all, use_otsu=cfg.water.mndwi.otsu, default=cfg.water.mndwi.default,
                                  lo=cfg.water.mndwi.min, hi=cfg.water.mndwi.max, name="MNDWI (water)")
     zone: Any
-    if coastal is not None:
-        coarse = coarse_polygon_mask(coastal, sample_grid)
+    if isinstance(coastal, str) and coastal.strip().lower() == "none":
+        coarse = np.zeros(sample_grid.shape, bool)
+        source, zone = "none", None
+        notes.append("coastal zone switched off: no mangrove class")
+    elif coastal is not None:
+        coarse = coarse_polygon_mask(coastal, sample_grid, buffer_m=coastal_buffer_m)
         source, zone = "polygon", coastal
     else:
         water = water_mask(samples, green=g, red=r, nir=n, swir1=s1, mndwi_t=t_w,
                            min_frequency=cfg.water.min_frequency, max_ndvi=cfg.water.max_ndvi)
-        coarse = derive_coarse_zone(water, sample_grid, buffer_m=coastal_buffer_m)
+        coarse, why = derive_coarse_zone(water, sample_grid, buffer_m=coastal_buffer_m,
+                                         min_sea_fraction=cfg.coastal.min_sea_fraction,
+                                         max_latitude_north=cfg.coastal.max_latitude_north,
+                                         max_latitude_south=cfg.coastal.max_latitude_south)
         source, zone = ("derived", coarse) if coarse.any() else ("none", None)
-        if source == "none":
-            notes.append("no open water (sea, estuary) in the scene: no coastal zone, no mangrove class")
+        if why:
+            notes.append(why)
     sg = samples[grow]
     with np.errstate(divide="ignore", invalid="ignore"):
         mvi_s = np.abs(sg[n] - sg[g]) / np.abs(sg[s1] - sg[g])
     veg = coarse[: sg.shape[1], : sg.shape[2]] & (nd(sg, n, r) > cfg.mangrove.min_ndvi)
-    t_m, how_m = scene_threshold(np.clip(mvi_s[veg], 0, 50), use_otsu=cfg.mangrove.mvi.otsu,
-                                 default=cfg.mangrove.mvi.default, lo=cfg.mangrove.mvi.min,
-                                 hi=cfg.mangrove.mvi.max, name="MVI (mangrove)")
+    t_m, how_m = _mangrove_threshold(np.clip(mvi_s[veg], 0, 50), cfg)
     if len(samples) == 1:
-        notes.append("single acquisition: no water-frequency (wetland) or NDVI-amplitude (cropland) evidence")
+        notes.append("single acquisition: no water-frequency (wetland) or bare-soil-phase (cropland) evidence; "
+                     "cropland only where a vigorous non-forest canopy is seen; add a second season for more")
     thresholds = {"mndwi_water": t_w, "mndwi_water_method": how_w, "mvi_mangrove": t_m,
                   "mvi_mangrove_method": how_m, "growing_season_acquisition": grow}
-    return RuleSetup(cfg, roles, grow, thresholds, source, zone, sample_grid, notes)
+    return RuleSetup(cfg, roles, grow, thresholds, source, zone, sample_grid, notes, wetland, coastal_buffer_m)
 
 
 def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any = None,
              samples: Sequence[np.ndarray] | None = None, sample_grid: Grid | None = None,
-             coastal: Any = None, coastal_buffer_m: float = 2000.0,
+             coastal: Any = None, coastal_buffer_m: float = 2000.0, wetland: Any = None,
              mmu_ha: Mapping[str, float] | None = None, chunks: Any = None,
              setup: RuleSetup | None = None) -> ClassificationResult:
     """Classify the acquisitions of one epoch.
@@ -198,9 +260,13 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
         scenes' roles) on ``sample_grid``, for Otsu thresholds and the derived coastal
         zone; by default taken by striding the scenes (one extra read).
     sample_grid : Grid, optional
-    coastal : GeoDataFrame or geometry, optional
-        Coastal zone in the grid CRS; derived from open water when not given.
+    coastal : GeoDataFrame, geometry or ``"none"``, optional
+        Coastal zone or coastline in the grid CRS; derived from sea-like water when not
+        given (:mod:`sinks.classify.coastal`); ``"none"`` switches mangroves off.
     coastal_buffer_m : float
+    wetland : GeoDataFrame or geometry, optional
+        A wetland layer in the grid CRS: inside it one flooded observation is evidence
+        of wetland (outside it two are needed).
     mmu_ha : mapping, optional
         Minimum mapping unit per class (``{"forest": 0.0667}``).
     chunks : int or (row chunks, column chunks), optional
@@ -247,15 +313,16 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
         missing = [r for r in BLOCK_ROLES if r not in _roles(sc)]
         if missing:
             raise BandMismatchError(f"acquisition {k}: the rules need band role(s) {', '.join(missing)}")
+    radiometry_notes = _radiometry_notes(scenes)
     if setup is None:
         if samples is None:
             samples = [array_sample(dn_reflectance(sc)) for sc in scenes]
             sample_grid = make_sample_grid(grid, max_pixels=SAMPLE_PIXELS)[0]
         assert sample_grid is not None
         setup = rule_setup(samples, sample_grid, roles=_roles(scenes[0]), rules=rules, coastal=coastal,
-                           coastal_buffer_m=coastal_buffer_m)
+                           coastal_buffer_m=coastal_buffer_m, wetland=wetland)
     if setup.coastal_source == "polygon":
-        zone = polygon_mask(setup.coastal_zone, grid, chunks=chunks)
+        zone = polygon_mask(setup.coastal_zone, grid, chunks=chunks, buffer_m=setup.coastal_buffer_m)
     elif setup.coastal_source == "derived":
         zone = upsample_mask(setup.coastal_zone, setup.sample_grid, grid, chunks=chunks)
     else:
@@ -270,22 +337,28 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
         zone = da.zeros(grid.shape, dtype=bool, chunks=arrays[0].chunks[1:])
     zone = zone.rechunk(arrays[0].chunks[1:])
     use_zone = setup.coastal_source != "none"
+    use_layer = setup.wetland_zone is not None
+    layer = (polygon_mask(setup.wetland_zone, grid, chunks=chunks) if use_layer
+             else da.zeros(grid.shape, dtype=bool, chunks=arrays[0].chunks[1:]))
+    layer = layer.rechunk(arrays[0].chunks[1:])
     roles = tuple(idx[r] for r in BLOCK_ROLES)
-    grow = setup.grow
     kargs = kernel_arguments(setup.cfg, mndwi_t=setup.thresholds["mndwi_water"],
                              mvi_t=setup.thresholds["mvi_mangrove"])
 
-    def block(zn: np.ndarray, *blocks: list[np.ndarray]) -> np.ndarray:
+    def block(zn: np.ndarray, wl: np.ndarray, *blocks: list[np.ndarray]) -> np.ndarray:
         # each acquisition arrives as the list of its band-axis chunks (one chunk): passing
         # it through instead of letting dask concatenate it saves a copy of every block
-        return rules_block([b[0] for b in blocks], roles=roles, grow=grow, coastal=zn if use_zone else None,
-                           decode=decode, **kargs)
+        return rules_block([b[0] for b in blocks], roles=roles, coastal=zn if use_zone else None,
+                           wetland=wl if use_layer else None, decode=decode, **kargs)
 
-    pairs: list[Any] = [zone, "yx"]
+    pairs: list[Any] = [zone, "yx", layer, "yx"]
     for a in arrays:
         pairs += [a, "byx"]
     lc = da.blockwise(block, "yx", *pairs, concatenate=False, dtype=np.uint8, meta=np.zeros((0, 0), np.uint8))
     lc = sieve_mmu(lc, grid, mmu_ha)
     factor = max(1, round(setup.sample_grid.res[0] / grid.res[0]))
+    notes = list(setup.notes) + radiometry_notes
+    if use_layer:
+        notes.append("wetland layer given: one flooded observation is evidence of wetland inside it")
     return ClassificationResult(lc, "rules", {**setup.thresholds, "sample_factor": factor}, setup.coastal_source,
-                                list(setup.notes))
+                                notes)

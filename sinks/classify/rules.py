@@ -1,41 +1,66 @@
-"""Rule-based land-cover classification from band roles (any sensor).
+"""Rule-based land-cover classification from band roles (any sensor, one date or many).
 
-Ordered rules after domain.md §5, evaluated per pixel on every clear acquisition of
-an epoch (a dry/wet season pair is ideal):
+Every clear acquisition of an epoch adds evidence per pixel; the rules then run in
+order.  They need blue, green, red, NIR, SWIR1 and SWIR2 surface (or top-of-atmosphere)
+reflectance and work with one acquisition or many, in any season: where a rule's
+multi-date evidence is missing (one date only), the rule that needs it simply does not
+fire and the single-date rules decide.
+
+Screens (an observation that fails one is not counted at that pixel):
+
+* **snow** (tested first, as snow is as bright as cloud in the visible): NDSI (=
+  MNDWI) > 0.15, NIR > 0.11 and green > 0.1 (Fmask's snow test); a pixel whose every
+  observation is snow is bare (permanent snow and ice);
+* **cloud**: blue ≥ 0.2 *and* the haze-optimised test blue − 0.5·red > 0.08 *and* a
+  flat visible spectrum (whiteness < 0.7), the spectral tests of Fmask (Zhu & Woodcock
+  2012) — so bright sand (red well above blue) is not cloud;
+* **shadow**: dark in every band but blue (green to SWIR2 < 0.06) with NIR ≥ green —
+  cast or terrain shadow, which would otherwise pass for water or wetland (water has
+  NIR < green).
+
+Per pixel: the number of clear observations; how many are wet (MNDWI > t_w) and how
+many are open water (wet and NDVI < 0.1); NDVI maximum and minimum (amplitude); the
+SWIR1, SWIR2, NBR, NIR and MVI of the greenest observation; whether a bare-soil phase
+(NDVI < 0.25 and BSI > 0.05) or a flooded bare phase was seen; whether every
+observation looked built-up.
 
 =====  ==========  ===========================================================
 order  class       rule (thresholds from ``sinks/data/rules.yaml``)
 =====  ==========  ===========================================================
-1      water       MNDWI > t_w in ≥ 75 % of clear observations, max NDVI < 0.1
-2      mangrove    inside the coastal zone, growing-season NDVI > 0.3, MVI > t_m,
-                   NDVI amplitude < 0.3 (evergreen)
-3      wetland     MNDWI > t_w in 10–75 % of clear observations, max NDVI > 0.2
-4      bare        max NDVI < 0.1 (no observation vegetated)
-5      built-up    NDBI > 0, MNDWI < 0 and NDVI < 0.2 in every observation
-6      forest      max NDVI > 0.6, NDVI amplitude < 0.3
-7      cropland    NDVI amplitude ≥ 0.3 and max NDVI > 0.4
-8      grassland   other vegetation (max NDVI ≥ 0.2)
-9      bare        anything left
+1      water       open water in ≥ 75 % of the clear observations
+2      mangrove    inside a coastal zone, MVI of the greenest observation ≥ t_m
+                   (never below the published floor 4.5), NDVI > 0.3, amplitude
+                   < 0.3 (evergreen)
+3      wetland     wet in ≥ 10 % of the clear observations, NDVI max > 0.2, and
+                   wet at least twice — or once inside a user wetland layer
+4      built-up    every observation: NDBI > 0, MNDWI < 0, grey visible spectrum
+                   ((red − blue)/(red + blue) < 0.15); NDVI max < 0.25
+5      bare        NDVI max < 0.1
+6      cropland    a bare-soil or flooded phase and a green phase (NDVI max ≥ 0.5,
+                   amplitude ≥ 0.35)
+7      forest      NDVI max ≥ 0.5 and a dark canopy in the greenest observation:
+                   at least two of SWIR1 ≤ 0.17, SWIR2 ≤ 0.08, NBR ≥ 0.6
+8      cropland    one clear observation only: a vigorous non-forest canopy
+                   (NDVI ≥ 0.75 and NIR ≥ 0.35)
+9      grassland   other vegetation (NDVI max ≥ 0.2)
+10     bare        anything left
 =====  ==========  ===========================================================
 
-``t_w`` (MNDWI) and ``t_m`` (MVI) are scene-specific in the literature (Xu 2006;
-Baloloy et al. 2020; Neri et al. 2021): they are set per scene by Otsu's method on a
-decimated copy of the scene and clamped to the configured range.  "Growing season"
-is the acquisition with the highest median NDVI over the scene sample.
+Deciduous forest (leaf-off NDVI ≈ 0.3, no bare-soil phase) stays forest; sparse forest
+counts from NDVI 0.5 when its canopy is dark; flooded paddy is cropland (a flooded
+phase then a green one), not wetland, unless it is flooded in two observations; dense
+urban land is built-up before the bare rule is tried.
 
-With a single acquisition the multi-date terms degrade gracefully: the water
-frequency is 0 or 1 (so no wetland is found from flooding; wetland then needs
-the user's own rule set or a model), the amplitude is 0 (so cropland is not
-separated from grassland/forest by phenology).  The classifier logs this.
+``t_w`` (MNDWI) is scene-specific in the literature (Xu 2006): it is set per scene by
+Otsu's method on a decimated copy of the scene and clamped to the configured range.
+``t_m`` (MVI; Baloloy et al. 2020) is the published floor 4.5 unless the coastal
+zone's vegetation has a bimodal MVI histogram whose Otsu split lies above the floor.
+Where the coastal zone comes from is :mod:`sinks.classify.coastal`'s business: a user
+polygon or coastline, or a zone derived from sea-like water only at mangrove
+latitudes.
 
-Clouds: an observation whose blue reflectance reaches 0.2 is taken as cloud or haze
-and not counted (the brightness screen of cloud detectors such as Fmask, Zhu &
-Woodcock 2012, which flag bright, spectrally flat visible reflectance); QA bands
-(Sentinel-2 SCL, Landsat QA_PIXEL) are applied before, when the tiles carry them.
-
-Nodata: a pixel with no clear observation (NaN in any band, or cloud, in every
-acquisition) is nodata (0): no rule can see the ground there.  An acquisition that
-is NaN or cloudy at a pixel is simply not counted there.
+Nodata: a pixel with no clear observation (NaN in any band, cloud or shadow in every
+acquisition) is nodata (0): no rule can see the ground there.
 """
 
 from __future__ import annotations
@@ -57,7 +82,7 @@ __all__ = ["RuleConfig", "load_rules", "classify_block", "kernel_arguments", "BL
 log = logging.getLogger("sinks")
 
 #: Band roles the rules use.
-BLOCK_ROLES: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1")
+BLOCK_ROLES: tuple[str, ...] = ("blue", "green", "red", "nir", "swir1", "swir2")
 
 
 class _M(BaseModel):
@@ -75,6 +100,18 @@ class Threshold(_M):
 
 class CloudScreen(_M):
     max_blue: float = 0.2
+    hot_offset: float = 0.08
+    max_whiteness: float = 0.7
+
+
+class SnowScreen(_M):
+    min_ndsi: float = 0.15
+    min_nir: float = 0.11
+    min_green: float = 0.1
+
+
+class ShadowScreen(_M):
+    max_reflectance: float = 0.06
 
 
 class WaterRule(_M):
@@ -83,15 +120,22 @@ class WaterRule(_M):
     max_ndvi: float = 0.1
 
 
+class CoastalZone(_M):
+    max_latitude_north: float = Field(32.0, ge=-90, le=90)
+    max_latitude_south: float = Field(39.0, ge=0, le=90)
+    min_sea_fraction: float = Field(0.2, ge=0, le=1)
+
+
 class MangroveRule(_M):
-    mvi: Threshold = Threshold(default=4.5, min=3.0, max=12.0)
+    mvi: Threshold = Threshold(default=4.5, min=4.5, max=16.5)
     min_ndvi: float = 0.3
     max_amplitude: float = 0.3
 
 
 class WetlandRule(_M):
     min_frequency: float = Field(0.1, ge=0, le=1)
-    max_frequency: float = Field(0.75, ge=0, le=1)
+    min_wet_observations: int = Field(2, ge=1)
+    min_wet_observations_in_layer: int = Field(1, ge=1)
     min_ndvi: float = 0.2
 
 
@@ -101,17 +145,29 @@ class BareRule(_M):
 
 class BuiltRule(_M):
     min_ndbi: float = 0.0
-    max_ndvi: float = 0.2
+    max_ndvi: float = 0.25
+    max_red_blue: float = 0.15
 
 
 class ForestRule(_M):
-    min_ndvi: float = 0.6
-    max_amplitude: float = 0.3
+    min_ndvi: float = 0.5
+    max_swir1: float = 0.17
+    max_swir2: float = 0.08
+    min_nbr: float = 0.6
+    min_votes: int = Field(2, ge=1, le=3)
+
+
+class SoilPhase(_M):
+    max_ndvi: float = 0.25
+    min_bsi: float = 0.05
 
 
 class CropRule(_M):
-    min_amplitude: float = 0.3
-    min_ndvi: float = 0.4
+    min_ndvi: float = 0.5
+    min_amplitude: float = 0.35
+    soil: SoilPhase = SoilPhase()
+    vigour_min_ndvi: float = 0.75
+    vigour_min_nir: float = 0.35
 
 
 class GrassRule(_M):
@@ -122,7 +178,10 @@ class RuleConfig(_M):
     """Thresholds of every rule (see ``sinks/data/rules.yaml`` for their sources)."""
 
     cloud: CloudScreen = CloudScreen()
+    snow: SnowScreen = SnowScreen()
+    shadow: ShadowScreen = ShadowScreen()
     water: WaterRule = WaterRule()
+    coastal: CoastalZone = CoastalZone()
     mangrove: MangroveRule = MangroveRule()
     wetland: WetlandRule = WetlandRule()
     bare: BareRule = BareRule()
@@ -185,21 +244,43 @@ def load_rules(rules: RuleConfig | Mapping[str, Any] | str | os.PathLike | None 
 
 def kernel_arguments(cfg: RuleConfig, *, mndwi_t: float, mvi_t: float) -> dict[str, np.ndarray]:
     """The rule thresholds and output codes as the arrays :func:`sinks._kernels.rules.rules_block` takes."""
-    names = ("water", "mangrove", "wetland", "bare", "built_up", "forest", "cropland", "grassland")
+    from .._kernels.rules import COUNT_NAMES, RULE_ORDER, THRESHOLD_NAMES
+
+    c = cfg
+    values = {
+        "cloud_max_blue": c.cloud.max_blue, "cloud_hot_offset": c.cloud.hot_offset,
+        "cloud_max_whiteness": c.cloud.max_whiteness,
+        "snow_min_ndsi": c.snow.min_ndsi, "snow_min_nir": c.snow.min_nir, "snow_min_green": c.snow.min_green,
+        "shadow_max_reflectance": c.shadow.max_reflectance,
+        "water_mndwi": mndwi_t, "water_max_ndvi": c.water.max_ndvi,
+        "mangrove_mvi": mvi_t, "mangrove_min_ndvi": c.mangrove.min_ndvi,
+        "mangrove_max_amplitude": c.mangrove.max_amplitude,
+        "wetland_min_ndvi": c.wetland.min_ndvi,
+        "built_min_ndbi": c.built_up.min_ndbi, "built_max_ndvi": c.built_up.max_ndvi,
+        "built_max_red_blue": c.built_up.max_red_blue,
+        "bare_max_ndvi": c.bare.max_ndvi,
+        "soil_max_ndvi": c.cropland.soil.max_ndvi, "soil_min_bsi": c.cropland.soil.min_bsi,
+        "crop_min_ndvi": c.cropland.min_ndvi, "crop_min_amplitude": c.cropland.min_amplitude,
+        "crop_vigour_min_ndvi": c.cropland.vigour_min_ndvi, "crop_vigour_min_nir": c.cropland.vigour_min_nir,
+        "forest_min_ndvi": c.forest.min_ndvi, "forest_max_swir1": c.forest.max_swir1,
+        "forest_max_swir2": c.forest.max_swir2, "forest_min_nbr": c.forest.min_nbr,
+        "grass_min_ndvi": c.grassland.min_ndvi,
+    }
+    counts = {"water_min_frequency": c.water.min_frequency, "wetland_min_frequency": c.wetland.min_frequency,
+              "wetland_min_wet": c.wetland.min_wet_observations,
+              "wetland_min_wet_in_layer": c.wetland.min_wet_observations_in_layer,
+              "forest_min_votes": c.forest.min_votes}
+    order = RULE_ORDER[:8]
     return {
-        "codes": np.array([CODES[n] for n in names] + [NODATA], dtype=np.uint8),
-        "thresholds": np.array([cfg.cloud.max_blue, mndwi_t, mvi_t, cfg.water.max_ndvi, cfg.mangrove.min_ndvi,
-                                cfg.mangrove.max_amplitude, cfg.wetland.min_ndvi, cfg.bare.max_ndvi,
-                                cfg.built_up.min_ndbi, cfg.built_up.max_ndvi, cfg.forest.min_ndvi,
-                                cfg.forest.max_amplitude, cfg.cropland.min_amplitude, cfg.cropland.min_ndvi,
-                                cfg.grassland.min_ndvi], dtype=np.float32),
-        "frequencies": np.array([cfg.water.min_frequency, cfg.wetland.min_frequency, cfg.wetland.max_frequency],
-                                dtype=np.float64),
+        "codes": np.array([CODES[n] for n in order] + [NODATA], dtype=np.uint8),
+        "thresholds": np.array([values[k] for k in THRESHOLD_NAMES], dtype=np.float32),
+        "counts": np.array([counts[k] for k in COUNT_NAMES], dtype=np.float64),
     }
 
 
-def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t: float, grow: int,
-                   coastal: np.ndarray | None, roles: tuple[int, int, int, int, int] = (0, 1, 2, 3, 4)) -> np.ndarray:
+def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t: float,
+                   coastal: np.ndarray | None, wetland: np.ndarray | None = None,
+                   roles: tuple[int, ...] = (0, 1, 2, 3, 4, 5)) -> np.ndarray:
     """Classify one block.
 
     Parameters
@@ -210,13 +291,13 @@ def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t:
     cfg : RuleConfig
     mndwi_t, mvi_t : float
         The scene's water (MNDWI) and mangrove (MVI) thresholds.
-    grow : int
-        Index of the growing-season acquisition.
     coastal : numpy.ndarray of bool, optional
         Where mangrove is allowed (``None``: nowhere).
+    wetland : numpy.ndarray of bool, optional
+        A wetland layer (one flooded observation is enough inside it).
     roles : tuple of int
-        Band positions of :data:`BLOCK_ROLES` (blue, green, red, nir, swir1); by
-        default the first five bands in that order.
+        Band positions of :data:`BLOCK_ROLES` (blue, green, red, nir, swir1, swir2);
+        by default the first six bands in that order.
 
     Returns
     -------
@@ -226,5 +307,5 @@ def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t:
     from .._kernels.rules import rules_block
 
     scenes = tuple(stack)
-    return rules_block(scenes, roles=roles, grow=grow, coastal=coastal,
+    return rules_block(scenes, roles=roles, coastal=coastal, wetland=wetland,
                        **kernel_arguments(cfg, mndwi_t=mndwi_t, mvi_t=mvi_t))

@@ -73,13 +73,13 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = S
     import rasterio
 
     from .._kernels.mosaic import fill_first_valid
-    from ..io import _overlaps
+    from ..io import _overlaps, scene_radiometry
 
     sg, f = sample_grid(grid, max_pixels=max_pixels)
     roles = profile.reflectance_roles
     out = np.full((len(roles), sg.height, sg.width), np.nan, dtype=np.float32)
     filled = np.zeros((sg.height, sg.width), dtype=bool)
-    scale, off = profile.scale, profile.offset_for(scene.date)
+    scale, off = scene_radiometry(scene.tiles, profile, scene.date)
     for tile in scene.tiles:
         if not _overlaps(tile, sg):
             continue

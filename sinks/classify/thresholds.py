@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-__all__ = ["otsu", "scene_threshold"]
+__all__ = ["otsu", "scene_threshold", "is_bimodal"]
 
 log = logging.getLogger("sinks")
 
@@ -57,3 +57,27 @@ def scene_threshold(values: np.ndarray, *, use_otsu: bool, default: float, lo: f
     how = "otsu" if clamped == t else "otsu-clamped"
     log.info("%s threshold: Otsu %.3f -> %.3f (%s, range %.3g..%.3g)", name, t, clamped, how, lo, hi)
     return float(clamped), how
+
+
+def is_bimodal(values: np.ndarray, threshold: float, *, bins: int = 64, max_dip: float = 0.5) -> bool:
+    """Whether ``values`` have two modes on either side of ``threshold``.
+
+    Otsu's method splits any histogram, a unimodal one included; a split is only
+    meaningful when the histogram (over its 0.5–99.5 percentile range, smoothed over
+    three bins) dips between the highest bin below and the highest bin above the
+    threshold to at most ``max_dip`` times the lower of those two peaks.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return False
+    lo, hi = np.percentile(v, [0.5, 99.5])
+    if not hi > lo or not lo < threshold < hi:
+        return False
+    hist, edges = np.histogram(v, bins=bins, range=(float(lo), float(hi)))
+    smooth = np.convolve(hist.astype(np.float64), np.ones(3) / 3, mode="same")
+    cut = int(np.clip(np.searchsorted(edges, threshold) - 1, 1, bins - 2))
+    left = int(np.argmax(smooth[:cut]))
+    right = cut + int(np.argmax(smooth[cut:]))
+    valley = float(smooth[left:right + 1].min())
+    return valley <= max_dip * min(float(smooth[left]), float(smooth[right]))

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import click
 
 __all__ = ["overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options", "open_acquisitions",
-           "sample_acquisitions"]
+           "sample_acquisitions", "auto_profile"]
 
 
 def overwrite_option(f: Callable) -> Callable:
@@ -45,7 +45,9 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
                       scale: float | None, offset: float | None, chunks: int = 1024) -> tuple[list, Any, Any]:
     """Open IMAGE... (acquisitions of one area, one grid) lazily: ``(scenes, grid, profile)``.
 
-    Without ``--sensor`` or ``--bands`` the Sentinel-2 L2A profile is assumed.
+    Without ``--sensor`` or ``--bands`` the profile comes from the first image's band
+    descriptions (:func:`auto_profile`); dates, scale and offset come from each image's
+    metadata unless ``--date``/``--scale``/``--offset`` are given (:mod:`sinks.metadata`).
     """
     from ..errors import GridMismatchError
     from ..io import open_image
@@ -61,7 +63,10 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
             if count != n:
                 raise BandMismatchError(f"--bands names {n} band(s) but {path} has {count}; "
                                         "give one role per band in file order ('-' to skip one)")
-    profile = sensor_from_options(sensor or ("generic" if bands else "sentinel2_l2a"), bands, scale, offset)
+    if sensor or bands:
+        profile = sensor_from_options(sensor or "generic", bands, scale, offset)
+    else:
+        profile = auto_profile(images[0]).with_scale(scale=scale, offset=offset)
     scenes, grid = [], None
     for path, day in zip(images, days):
         refl, g = open_image(path, profile=profile, grid=grid, chunks=chunks, date=day)
@@ -70,6 +75,16 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
         grid = g
         scenes.append(refl)
     return scenes, grid, profile
+
+
+def auto_profile(path: str) -> Any:
+    """The sensor profile ``path``'s band descriptions point to (role names, Sentinel-2 or
+    Landsat band names); Sentinel-2 L2A when they say nothing."""
+    from ..io import inspect_tile
+    from ..sensors import get_profile, profile_from_descriptions
+
+    return profile_from_descriptions(inspect_tile(path, check_truncation=False).descriptions) or \
+        get_profile("sentinel2_l2a")
 
 
 def _days(images: tuple[str, ...], dates: tuple[str, ...]) -> list[Any]:
@@ -91,9 +106,12 @@ def sample_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, prof
     """Decimated reflectance of each IMAGE read through its overviews (for the rules'
     scene thresholds and coastal zone), on the images concurrently: ``(samples, sample grid)``."""
     from ..classify.sample import overview_samples
-    from ..io import Scene, tiles_from_files
+    from ..io import Scene, scene_date, tiles_from_files
 
-    scenes = [Scene(day, tuple(tiles_from_files([path], profile))) for path, day in zip(images, _days(images, dates))]
+    scenes = []
+    for path, day in zip(images, _days(images, dates)):
+        tiles = tuple(tiles_from_files([path], profile))
+        scenes.append(Scene(scene_date(tiles, day), tiles))
     return overview_samples(scenes, profile=profile, grid=grid)
 
 

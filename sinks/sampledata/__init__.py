@@ -164,6 +164,7 @@ def _pipeline_yaml(out: Path, aoi: Path) -> str:
         f"  redlines: {{path: {rel}/redlines.gpkg, id_field: redline_id}}",
         f"  regions: {{path: {rel}/regions.gpkg, id_field: region_id}}",
         f"  coastal_zone: {{path: {rel}/coastal_zone.gpkg}}",
+        f"  wetlands: {{path: {rel}/wetlands.gpkg}}",
         "classification: {method: rules, mmu_ha: {forest: 0.0667}}",
         "carbon: {table: china, soil_depth: '0-30', uncertainty: {draws: 10000, seed: 20261122}}",
         "reference:",

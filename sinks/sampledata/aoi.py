@@ -1,4 +1,4 @@
-"""Vector data of the synthetic scene: redlines, regions, coastal zone, training and reference samples."""
+"""Vector data of the synthetic scene: redlines, regions, coastal zone, wetlands, training and reference samples."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _poly(pts_uv, to_xy):  # noqa: ANN001, ANN202
 
 
 def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
-    """GeoDataFrames of the redlines (EPSG:4326), regions, coastal zone (scene CRS)."""
+    """GeoDataFrames of the redlines (EPSG:4326), regions, coastal zone and wetland layer (scene CRS)."""
     import geopandas as gpd
     from shapely.geometry import MultiPolygon, Polygon
 
@@ -68,7 +68,10 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
                                geometry=polys, crs=crs)
     coastal = gpd.GeoDataFrame({"name": ["coastal zone (intertidal and near-shore, mangrove habitat)"]},
                                geometry=[zone], crs=crs)
-    return {"redlines": redlines, "regions": regions, "coastal_zone": coastal}
+    # a wetland inventory layer (as from a national wetland survey): the coastal marsh
+    wetlands = gpd.GeoDataFrame({"wetland_id": ["W-001"], "name": ["coastal marsh"], "type": ["coastal marsh"]},
+                                geometry=[marsh], crs=crs)
+    return {"redlines": redlines, "regions": regions, "coastal_zone": coastal, "wetlands": wetlands}
 
 
 def sample_points(truths: dict[int, np.ndarray], *, year: int, per_class: int, seed: int, homogeneous: bool,

@@ -82,8 +82,10 @@ def _rule_setup(ctx: "RunContext", ep: "EpochData") -> Any:
     if key in src.cache:
         return src.cache[key]
     samples, sample_grid, whole_scene = _samples(ctx, ep)
+    aoi = ctx.cache.get("aoi", {})
     setup = rule_setup(samples, sample_grid, roles=[str(b) for b in ep.refl.band.values], rules=cs.rules,
-                       coastal=ctx.cache.get("aoi", {}).get("coastal_zone"), coastal_buffer_m=cs.coastal_buffer_m)
+                       coastal=aoi.get("coastal_zone") if cs.mangrove else "none",
+                       coastal_buffer_m=cs.coastal_buffer_m, wetland=aoi.get("wetlands"))
     if whole_scene:
         src.cache[key] = setup
     return setup
