@@ -151,10 +151,13 @@ class IndicesSpec(_Base):
 
 
 class TrainingSpec(_Base):
-    """Train the supervised model inside the run from labelled samples."""
+    """Train the supervised model inside the run from labelled samples or an existing land-cover map."""
 
-    samples: str
+    samples: str | None = None
     label_field: str = "label"
+    reference_map: str | list[str] | None = None
+    reference_legend: str = "sinks"
+    per_class: int | None = Field(default=None, ge=1)
     epoch: str | None = None
     model_type: Literal["rf", "hgb"] = "rf"
     texture: bool = True
@@ -165,6 +168,18 @@ class TrainingSpec(_Base):
     @classmethod
     def _str_epoch(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) else v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "TrainingSpec":
+        if bool(self.samples) == bool(self.reference_map):
+            raise ValueError("training needs either 'samples' or 'reference_map'")
+        return self
+
+    @property
+    def reference_maps(self) -> list[str]:
+        """The reference map(s) as a list."""
+        m = self.reference_map
+        return [] if not m else [m] if isinstance(m, str) else list(m)
 
 
 class ClassificationSpec(_Base):
@@ -382,8 +397,13 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
             ref.path = _abs(base, ref.path)  # type: ignore[assignment]
     if spec.classification.model:
         spec.classification.model = _abs(base, spec.classification.model)
-    if spec.classification.training is not None:
-        spec.classification.training.samples = _abs(base, spec.classification.training.samples)  # type: ignore[assignment]
+    tr = spec.classification.training
+    if tr is not None:
+        tr.samples = _abs(base, tr.samples)
+        if tr.reference_map:
+            tr.reference_map = [_abs(base, m) for m in tr.reference_maps]  # type: ignore[misc]
+        if tr.reference_legend not in ("sinks", "clcd", "worldcover", "esa_worldcover"):
+            tr.reference_legend = _abs(base, tr.reference_legend)  # type: ignore[assignment]
     if isinstance(spec.classification.rules, str):
         spec.classification.rules = _abs(base, spec.classification.rules)
     if spec.carbon.table and (spec.carbon.table.endswith((".csv", ".yaml", ".yml")) or "/" in spec.carbon.table):
@@ -419,6 +439,8 @@ def missing_inputs(spec: PipelineSpec) -> list[str]:
               ("classification.rules", spec.classification.rules if isinstance(spec.classification.rules, str) else None),
               ("classification.training.samples",
                spec.classification.training.samples if spec.classification.training else None),
+              *((f"classification.training.reference_map.{i}", m) for i, m in
+                enumerate(spec.classification.training.reference_maps if spec.classification.training else [])),
               ("carbon.volume_raster", spec.carbon.volume_raster),
               ("goals.targets", spec.goals.targets)]
     if spec.carbon.table and os.sep in spec.carbon.table:

@@ -101,7 +101,7 @@ def test_bad_training_inputs(image, tmp_path, capsys):
                                (samples, "klass", "klass")):
         with pytest.raises(SystemExit) as ei:
             main(["train", str(path), "--samples", str(smp), "--label-field", field, "-o", str(tmp_path / "x.sinks"),
-                  "--sensor", "sentinel2_l2a"])
+                  "--sensor", "sentinel2_l2a", "--date", "2020-08-01"])
         err = capsys.readouterr().err
         assert ei.value.code == 2 and needle in err, err
     assert not (tmp_path / "x.sinks").exists()
@@ -111,7 +111,7 @@ def test_model_image_mismatch_and_foreign_files(image, make_tile, tmp_path, caps
     path, samples, _ = image
     model = tmp_path / "m.sinks"
     main_ok = ["train", str(path), "--samples", str(samples), "--label-field", "label", "-o", str(model),
-               "--sensor", "sentinel2_l2a", "--no-texture"]
+               "--sensor", "sentinel2_l2a", "--date", "2020-08-01", "--no-texture"]
     with pytest.raises(SystemExit):
         main(main_ok)
     four = make_tile("four.tif", np.full((4, 16, 16), 500, np.uint16))

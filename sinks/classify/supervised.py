@@ -85,15 +85,45 @@ def _code(label: str) -> int | None:
         return None
 
 
-def train(scenes: Sequence[Any], samples: Any, *, label_field: str, grid: Grid, sensor: str,
-          roles: Sequence[str], model_type: str = "rf", seed: int = 0, cv_folds: int = 5,
-          texture: bool = True) -> SinksModel:
-    """Fit a classifier on the samples' pixels of ``scenes`` (see the module docstring)."""
+def train(scenes: Sequence[Any], samples: Any = None, *, label_field: str | None = None, grid: Grid,
+          sensor: str, roles: Sequence[str], model_type: str = "rf", seed: int = 0, cv_folds: int = 5,
+          texture: bool = True, pixels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+          n_jobs: int | None = None) -> SinksModel:
+    """Fit a classifier on the samples' pixels of ``scenes`` (see the module docstring).
+
+    Parameters
+    ----------
+    scenes : sequence of xarray.DataArray
+        The acquisitions, ``(band, y, x)`` reflectance on ``grid``.
+    samples : path or GeoDataFrame, optional
+        Labelled points or polygons (field ``label_field`` holds legend names).
+    label_field : str, optional
+    grid : Grid
+    sensor : str
+    roles : sequence of str
+    model_type : {"rf", "hgb"}
+    seed : int
+    cv_folds : int
+        Folds of the spatially grouped cross-validation.
+    texture : bool
+    pixels : (rows, cols, codes), optional
+        Training pixels given directly (e.g. :func:`sinks.classify.reference.reference_pixels`)
+        instead of ``samples``.
+    n_jobs : int, optional
+        Threads for fitting and cross-validation (default: every core).
+    """
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.model_selection import GroupKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits
 
+    jobs = n_jobs or os.cpu_count() or 1
     roles = [r for r in roles if r in [str(b) for b in scenes[0].band.values]]
-    rows, cols, y = sample_pixels(samples, grid, label_field=label_field)
+    if pixels is not None:
+        rows, cols, y = (np.asarray(a, dtype=np.int64) for a in pixels)
+    elif samples is not None and label_field:
+        rows, cols, y = sample_pixels(samples, grid, label_field=label_field)
+    else:
+        raise ConfigError("training needs labelled samples (and their label field) or a reference map")
     feats = feature_stack(scenes, roles, texture=texture).transpose(1, 2, 0)
     X = np.asarray(feats.vindex[rows, cols].compute(), dtype=np.float32)
     ok = np.isfinite(X).all(axis=1)
@@ -104,7 +134,7 @@ def train(scenes: Sequence[Any], samples: Any, *, label_field: str, grid: Grid, 
     if len(classes) < 2:
         raise ConfigError(f"training needs samples of at least two classes, found {len(classes)}")
     if model_type == "rf":
-        est = RandomForestClassifier(n_estimators=200, n_jobs=2, random_state=seed, class_weight="balanced")
+        est = RandomForestClassifier(n_estimators=200, n_jobs=jobs, random_state=seed, class_weight="balanced")
     elif model_type == "hgb":
         est = HistGradientBoostingClassifier(random_state=seed, class_weight="balanced")
     else:
@@ -113,14 +143,16 @@ def train(scenes: Sequence[Any], samples: Any, *, label_field: str, grid: Grid, 
     folds = min(cv_folds, len(np.unique(groups)))
     cv: dict[str, Any] = {}
     if folds >= 2:
-        pred = cross_val_predict(est, X, y, groups=groups, cv=GroupKFold(n_splits=folds))
+        with threadpool_limits(limits=jobs):  # OpenMP (gradient boosting) and BLAS: every core, no more
+            pred = cross_val_predict(est, X, y, groups=groups, cv=GroupKFold(n_splits=folds))
         cv["cv_accuracy"] = float((pred == y).mean())
         cv["cv_class_accuracy"] = {
             NAMES[int(c)]: {"producer": float((pred[y == c] == c).mean()),
                             "user": float((y[pred == c] == c).mean()) if (pred == c).any() else None}
             for c in classes}
         cv["cv_folds"] = folds
-    est.fit(X, y)
+    with threadpool_limits(limits=jobs):
+        est.fit(X, y)
     meta = {"model_type": model_type, "feature_names": feature_names(roles, len(scenes), texture=texture),
             "roles": list(roles), "sensor": sensor, "n_dates": len(scenes), "texture": texture,
             "legend": {str(c): NAMES[int(c)] for c in classes}, "n_samples": int(len(y)),
@@ -156,6 +188,11 @@ def predict(model: SinksModel | str | os.PathLike, scenes: Sequence[Any], *, gri
     roles = _check(model, scenes, sensor)
     feats = feature_stack(scenes, roles, texture=bool(model.meta.get("texture", True)))
     est = model.estimator
+    if getattr(est, "n_jobs", None) not in (None, 1):
+        import copy
+
+        est = copy.copy(est)   # dask's threads run the blocks in parallel: one thread per block
+        est.n_jobs = 1
 
     def block(f: np.ndarray) -> np.ndarray:
         n, h, w = f.shape

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import bands_options, open_acquisitions, overwrite_option, sample_acquisitions
+from .options import bands_options, echoed_warnings, open_acquisitions, overwrite_option, sample_acquisitions
 
 
 def _mmu(value: str | None) -> dict[str, float] | None:
@@ -69,8 +69,9 @@ def cli(images: tuple[str, ...], out: str, sensor: str | None, bands: str | None
     elif coastal_zone:
         zone = read_vector(coastal_zone, target_crs=grid.crs, what="coastal zone")
     layer = read_vector(wetlands, target_crs=grid.crs, what="wetlands") if wetlands else None
-    res = classify(scenes, grid=grid, rules=rules, model=model, coastal=zone, coastal_buffer_m=coastal_buffer_m,
-                   wetland=layer, mmu_ha=_mmu(mmu), chunks=chunks, samples=samples, sample_grid=sample_grid)
+    with echoed_warnings():
+        res = classify(scenes, grid=grid, rules=rules, model=model, coastal=zone, coastal_buffer_m=coastal_buffer_m,
+                       wetland=layer, mmu_ha=_mmu(mmu), chunks=chunks, samples=samples, sample_grid=sample_grid)
     write_rasters([RasterOutput(out, res.landcover, nodata=0, categorical=True, colormap=colormap(),
                                 description="land cover (sinks legend)", tags={"method": res.method})],
                   grid, overwrite=overwrite)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
 __all__ = ["overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options", "open_acquisitions",
-           "sample_acquisitions", "auto_profile"]
+           "sample_acquisitions", "auto_profile", "echoed_warnings"]
 
 
 def overwrite_option(f: Callable) -> Callable:
@@ -113,6 +114,21 @@ def sample_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, prof
         tiles = tuple(tiles_from_files([path], profile))
         scenes.append(Scene(scene_date(tiles, day), tiles))
     return overview_samples(scenes, profile=profile, grid=grid)
+
+
+@contextlib.contextmanager
+def echoed_warnings() -> Iterator[None]:
+    """Print the library's user warnings (:class:`UserWarning`) raised inside as ``Warning: ...`` on stderr."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, UserWarning):
+                    click.echo(f"Warning: {w.message}", err=True)
 
 
 def echo_json(obj: Any) -> None:

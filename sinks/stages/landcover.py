@@ -92,7 +92,7 @@ def _rule_setup(ctx: "RunContext", ep: "EpochData") -> Any:
 
 
 def _model(ctx: "RunContext") -> Any:
-    """The supervised model: loaded from the spec's file, or trained once from its samples."""
+    """The supervised model: loaded from the spec's file, or trained once from its samples or reference map."""
     cs = ctx.spec.classification
     if cs.method != "model":
         return None
@@ -112,17 +112,30 @@ def _model(ctx: "RunContext") -> Any:
 
             stage_read(src, ep)
         scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
-        ctx.say(f"training a {tr.model_type} model on {Path(tr.samples).name} (epoch {ep.name})")
-        model = train(scenes, tr.samples, label_field=tr.label_field, grid=src.grid, sensor=src.profile.name,
-                      roles=tuple(src.profile.reflectance_roles), model_type=tr.model_type, seed=tr.seed,
-                      texture=tr.texture)
+        kw = dict(grid=src.grid, sensor=src.profile.name, roles=tuple(src.profile.reflectance_roles),
+                  model_type=tr.model_type, seed=tr.seed, texture=tr.texture)
+        if tr.reference_map:
+            from ..classify.reference import DEFAULT_PER_CLASS, reference_lut, reference_pixels
+
+            maps = tr.reference_maps
+            ctx.say(f"training a {tr.model_type} model on {', '.join(Path(m).name for m in maps)} "
+                    f"({tr.reference_legend} legend, epoch {ep.name})")
+            drawn = reference_pixels(maps, reference_lut(tr.reference_legend), src.grid,
+                                     per_class=tr.per_class or DEFAULT_PER_CLASS, seed=tr.seed)
+            model = train(scenes, pixels=(drawn.rows, drawn.cols, drawn.codes), **kw)
+            trained_on = {"reference_maps": maps, "reference_legend": tr.reference_legend,
+                          "eligible_pixels": drawn.eligible, "drawn_pixels": drawn.drawn}
+        else:
+            ctx.say(f"training a {tr.model_type} model on {Path(str(tr.samples)).name} (epoch {ep.name})")
+            model = train(scenes, tr.samples, label_field=tr.label_field, **kw)
+            trained_on = {"samples": tr.samples, "label_field": tr.label_field}
+        model.meta["training"] = trained_on
         if tr.save and src is ctx:
             from ..classify.modelio import save_model
 
             path = save_model(model, ctx.out / "model.sinks", overwrite=True)
             ctx.written.append(Path(path))
-        ctx.summary["model"] = {"trained_on_epoch": ep.name, "samples": tr.samples, "label_field": tr.label_field,
-                                **_model_facts(model)}
+        ctx.summary["model"] = {"trained_on_epoch": ep.name, **trained_on, **_model_facts(model)}
     src.cache["model"] = model
     return model
 
