@@ -3,7 +3,7 @@
 :func:`read_vector` is the one entry point every stage uses for polygons and points.
 It reads any GDAL-readable format through pyogrio (GeoPackage, Shapefile, GeoJSON,
 FlatGeobuf, ...), GeoParquet through :func:`geopandas.read_parquet`, and PostGIS
-tables or queries from ``postgresql://`` URLs, then checks what downstream code
+tables or queries from ``postgresql://`` URLs (:mod:`sinks.postgis`), then checks what downstream code
 relies on, with one-line :class:`~sinks.errors.VectorError` messages naming the
 file:
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import uuid
 import warnings
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import ConfigError, GeometryRepairedWarning, SinksWarning, VectorError
 from .outputs import ensure_writable
+from .postgis import POSTGIS_PREFIXES
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -42,9 +42,6 @@ __all__ = ["read_vector", "write_vector", "vector_fields", "POSTGIS_PREFIXES"]
 
 log = logging.getLogger("sinks")
 
-#: URL prefixes read with :func:`geopandas.read_postgis`.
-POSTGIS_PREFIXES: tuple[str, ...] = ("postgresql://", "postgres://", "postgresql+psycopg://",
-                                     "postgresql+psycopg2://")
 
 _PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 _WRITE_DRIVERS = {
@@ -122,7 +119,7 @@ def read_vector(
         src = os.fspath(path_or_source)
         if src.lower().startswith(POSTGIS_PREFIXES):
             name = _mask_url(src)
-            gdf = _read_postgis(src, layer=layer, name=name, what=what)
+            gdf = _read_postgis(src, layer=layer, what=what)
         else:
             name = src
             gdf = _read_file(src, layer=layer, columns=columns, what=what)
@@ -216,60 +213,17 @@ def _parquet_columns(src: str, columns: list[str] | None) -> list[str] | None:
     return [c for c in columns if c in names] + geo[:1]
 
 
-def _read_postgis(url: str, *, layer: str | None, name: str, what: str) -> "gpd.GeoDataFrame":
-    """Read a PostGIS table (``layer`` = ``table`` or ``schema.table``) or query (``SELECT ...``)."""
-    import geopandas as gpd
+def _read_postgis(url: str, *, layer: str | None, what: str) -> "gpd.GeoDataFrame":
+    """A PostGIS table or query (see :mod:`sinks.postgis`: quoted names, one read-only statement)."""
+    from .postgis import read_postgis
 
-    if not layer:
-        raise ConfigError(f"{name}: a PostGIS {what} source needs a layer (table name or SELECT query)")
-    try:
-        from sqlalchemy import create_engine, text
-    except ImportError:  # pragma: no cover - optional extra
-        raise ConfigError(f"{name}: reading PostGIS needs sqlalchemy (pip install 'sinks[postgis]')") from None
-    engine = create_engine(url)
-    try:
-        if re.match(r"^\s*(select|with)\s", layer, flags=re.IGNORECASE):
-            sql = layer
-            m = re.search(r"--\s*geom\s*=\s*(\w+)", layer)
-            geom_col = m.group(1) if m else _query_geometry_column(engine, sql, name=name, what=what)
-        else:
-            schema, _, table = layer.rpartition(".")
-            schema = schema or "public"
-            with engine.connect() as conn:
-                row = conn.execute(
-                    text("SELECT f_geometry_column FROM geometry_columns "
-                         "WHERE f_table_schema = :s AND f_table_name = :t LIMIT 1"),
-                    {"s": schema, "t": table},
-                ).fetchone()
-            if row is None:
-                raise VectorError(f"{name}: no PostGIS table {schema}.{table} with a geometry column for {what}")
-            geom_col = str(row[0])
-            sql = f'SELECT * FROM "{schema}"."{table}"'
-        return gpd.read_postgis(sql, engine, geom_col=geom_col)
-    except (VectorError, ConfigError):
-        raise
-    except Exception as exc:
-        raise VectorError(f"{name}: cannot read {what} from PostGIS: {_one_line(exc)}") from None
-    finally:
-        engine.dispose()
-
-
-def _query_geometry_column(engine: Any, sql: str, *, name: str, what: str) -> str:
-    """The first geometry/geography column of a query's result (from the column type OIDs)."""
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        oids = {int(r[0]) for r in conn.execute(
-            text("SELECT oid FROM pg_type WHERE typname IN ('geometry', 'geography')"))}
-        res = conn.exec_driver_sql(f"SELECT * FROM ({sql}\n) AS _sinks_q LIMIT 0")
-        cols = [d[0] for d in res.cursor.description if int(d[1]) in oids]
-    if not cols:
-        raise VectorError(f"{name}: the {what} query returns no geometry column")
-    return str(cols[0])
+    return read_postgis(url, layer=layer, what=what)
 
 
 def _mask_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    from .postgis import mask_url
+
+    return mask_url(url)
 
 
 def _all_fields(src: str, layer: str | None) -> list[str] | None:
