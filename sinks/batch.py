@@ -196,7 +196,7 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
               layer: str | None = None, scheduler: str | None = None, workers: int | None = None,
               restart: bool = False, only: list[str] | None = None,
               on_event: Callable[[dict[str, Any]], None] | None = None,
-              to_postgis: tuple[str, str] | None = None) -> BatchResult:
+              to_postgis: tuple[str, str] | None = None, overwrite: bool = False) -> BatchResult:
     """Run ``spec`` once per polygon of ``regions``.
 
     Parameters
@@ -221,7 +221,11 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     on_event : callable, optional
         Called with ``{"event": "start"|"region"|"end", ...}`` for progress display.
     to_postgis : (url, table), optional
-        Also write the batch table to PostGIS.
+        Also write the batch table to PostGIS.  An existing table is refused (before
+        any region runs) unless ``overwrite``; the table the regions are read from is
+        always refused.
+    overwrite : bool
+        Replace the ``to_postgis`` table when it exists.
 
     Returns
     -------
@@ -238,6 +242,10 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
+    if to_postgis:
+        from .postgis import check_target
+
+        check_target(to_postgis[0], to_postgis[1], overwrite=overwrite, regions=str(regions), regions_layer=layer)
     base = prepare(parsed, spec_path=spec_path, out=out, overwrite=True, strict=False)
     gdf = read_vector(regions, layer=layer, id_field=id_field, target_crs=base.grid.crs, what="regions")
     gdf[id_field] = gdf[id_field].astype(str)
@@ -296,7 +304,7 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
                 rid, folder = futs[fut]
                 record(rid, folder, fut.result())
     ordered = [results[rid] for rid in gdf[id_field]]
-    _write_tables(gdf, id_field, ordered, out, to_postgis)
+    _write_tables(gdf, id_field, ordered, out, to_postgis, overwrite=overwrite)
     res = BatchResult(out, ordered, time.perf_counter() - t0)
     emit({"event": "end", "total": n_total, "failed": len(res.failed), "seconds": round(res.seconds, 3)})
     return res
@@ -363,7 +371,7 @@ def _run_distributed(jobs: list, spec_path: str, out: str, base: Any, *, address
 
 
 def _write_tables(gdf: Any, id_field: str, results: list[RegionResult], out: Path,
-                  to_postgis: tuple[str, str] | None) -> None:
+                  to_postgis: tuple[str, str] | None, *, overwrite: bool = False) -> None:
     import geopandas as gpd
     import pandas as pd
 
@@ -384,11 +392,6 @@ def _write_tables(gdf: Any, id_field: str, results: list[RegionResult], out: Pat
     except ImportError:  # pragma: no cover
         geo.to_file(out / "batch_summary.gpkg", driver="GPKG")
     if to_postgis:
-        url, table_name = to_postgis
-        from sqlalchemy import create_engine
+        from .postgis import write_postgis
 
-        engine = create_engine(url)
-        try:
-            geo.to_postgis(table_name, engine, if_exists="replace", index=False)
-        finally:
-            engine.dispose()
+        write_postgis(geo, to_postgis[0], to_postgis[1], overwrite=overwrite)

@@ -175,3 +175,39 @@ def test_query_reads_with_percent_and_geometry_hint(victim):
     assert list(got["region_id"]) == ["A"] and got.geometry.name == "geom" and got.crs.to_epsg() == 4326
     got = read_vector(victim, layer="WITH x AS (SELECT * FROM r) SELECT * FROM x", what="regions")
     assert len(got) == 1
+
+
+# --------------------------------------------------------------------------------------
+# --to-postgis --table never replaces a table without --overwrite, never the regions' table
+# --------------------------------------------------------------------------------------
+def test_to_postgis_refuses_existing_table_and_the_regions_table(make_tile, tmp_path, pg_url, capsys):
+    from sinks.cli import main
+
+    spec, regions = _scene(make_tile, tmp_path)
+    eng = _engine(pg_url)
+    gpd.read_file(regions).to_postgis("counties_in", eng, if_exists="replace", index=False)
+    _sql(pg_url, "DROP TABLE IF EXISTS results_x", "CREATE TABLE results_x (keep int)", "INSERT INTO results_x VALUES (7)")
+
+    def batch(out: str, *extra: str) -> int:
+        with pytest.raises(SystemExit) as ei:
+            main(["batch", str(spec), "--regions", pg_url, "--id-field", "region_id", "--out", str(tmp_path / out),
+                  "--to-postgis", pg_url, "-q", *extra])
+        return ei.value.code
+
+    # an existing table: refused before any region runs, the table untouched
+    assert batch("b1", "--layer", "counties_in", "--table", "results_x") == 2
+    err = capsys.readouterr().err
+    assert "--table results_x: table exists" in err and "--overwrite" in err and err.count("\n") == 1
+    assert _count(pg_url, "results_x") == 1 and not (tmp_path / "b1").exists()
+    # the regions' own table: refused even with --overwrite (as a table and through a query)
+    assert batch("b2", "--layer", "counties_in", "--table", "counties_in", "--overwrite") == 2
+    assert "the regions are read from this table" in capsys.readouterr().err
+    assert batch("b3", "--layer", "SELECT * FROM public.counties_in WHERE true", "--table", "public.counties_in",
+                 "--overwrite") == 2
+    assert _count(pg_url, "counties_in") == 4
+    # with --overwrite another existing table is replaced; a schema-qualified name lands in that schema
+    assert batch("b4", "--layer", "counties_in", "--table", "results_x", "--overwrite") == 0
+    assert _count(pg_url, "results_x") == 4
+    _sql(pg_url, "CREATE SCHEMA IF NOT EXISTS out_s")
+    assert batch("b5", "--layer", "counties_in", "--table", "out_s.results_y") == 0
+    assert _count(pg_url, "out_s.results_y") == 4

@@ -20,7 +20,8 @@ import click
               help="Start a LocalCluster of N worker processes (faster than the default threads for many "
                    "small regions).")
 @click.option("--restart", is_flag=True, help="Recompute every region, finished or not.")
-@click.option("--overwrite", is_flag=True, help="Same as --restart (recompute and replace outputs).")
+@click.option("--overwrite", is_flag=True,
+              help="Same as --restart (recompute and replace outputs); also lets --to-postgis replace --table.")
 @click.option("--only", default=None, help="Comma-separated region ids to run.")
 @click.option("--log-json", is_flag=True, help="Print one JSON line per event to stdout.")
 @click.option("--to-postgis", default=None, help="Also write the batch table to this PostGIS URL.")
@@ -73,7 +74,7 @@ def cli(ctx: click.Context, spec: str, regions: str, id_field: str, layer: str |
     ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
     res = run_batch(spec, regions=regions, id_field=id_field, out=out, layer=layer, scheduler=scheduler,
                     workers=workers, restart=restart or overwrite, only=ids, on_event=on_event,
-                    to_postgis=(to_postgis, table) if to_postgis else None)
+                    to_postgis=(to_postgis, table) if to_postgis else None, overwrite=overwrite)
     n = len(res.results)
     failed = res.failed
     if not log_json:
