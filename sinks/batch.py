@@ -4,7 +4,7 @@ One job per region: the target grid is clipped to the region's bounds, pixels
 outside the region are masked, and the spec's stages run into
 ``OUT/regions/<id>/``.  A region's ``summary.json`` is written last and atomically;
 it records the *region key*, a hash of the resolved spec, the SHA-256 of every input
-and the region's geometry.  A later run with the same arguments skips regions whose
+(the content, see :func:`_hash_inputs`) and the region's geometry.  A later run with the same arguments skips regions whose
 summary carries the same key and recomputes the rest, so a killed batch resumes
 where it stopped and a changed spec or input invalidates finished regions.
 
@@ -68,17 +68,26 @@ def sanitize_id(region_id: Any) -> str:
 
 
 def _hash_inputs(paths: list[str], cache_file: Path) -> dict[str, str]:
-    """SHA-256 of every input, reusing a cache keyed by (path, size, mtime)."""
+    """SHA-256 of every input, reusing a cache of earlier digests.
+
+    A cached digest stands only while the file's size, modification time, change time
+    and inode are all unchanged (:func:`sinks.hashcache.stamp`): content swapped in with
+    the same size and ``touch -r`` still moves the change time, which nobody can set
+    back, so the file is hashed again and the regions that use it are recomputed.
+    """
+    from .hashcache import stamp
+
     try:
         cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
     except (OSError, ValueError):
         cache = {}
+    if not isinstance(cache, dict):
+        cache = {}
     out: dict[str, str] = {}
     todo = []
     for p in sorted(set(paths)):
-        st = os.stat(p)
-        key = f"{p}|{st.st_size}|{st.st_mtime_ns}"
-        if key in cache:
+        key = "|".join([p, *(str(v) for v in stamp(os.stat(p)))])
+        if isinstance(cache.get(key), str):
             out[p] = cache[key]
         else:
             todo.append((p, key))
@@ -89,7 +98,8 @@ def _hash_inputs(paths: list[str], cache_file: Path) -> dict[str, str]:
     if todo:
         from .outputs import atomic_write_json
 
-        atomic_write_json(cache_file, cache, overwrite=True)
+        live = {"|".join([p, *(str(v) for v in stamp(os.stat(p)))]) for p in out if os.path.exists(p)}
+        atomic_write_json(cache_file, {k: v for k, v in cache.items() if k in live}, overwrite=True)
     return out
 
 

@@ -90,6 +90,45 @@ def test_batch_runs_and_resumes(make_tile, tmp_path):
     assert events[0]["todo"] == 4
 
 
+def test_resume_notices_content_swapped_with_same_size_and_mtime(make_tile, tmp_path):
+    """Resume compares content: a tile rewritten with the same size and ``touch -r`` is hashed again."""
+    import shutil
+
+    import rasterio
+
+    from rasterio.transform import from_origin
+
+    spec, regions = _scene(make_tile, tmp_path)
+    tile = tmp_path / "2020" / "t1.tif"
+
+    def write_uncompressed(data: np.ndarray, path: Path) -> None:  # same size whatever the values
+        with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=6, dtype="uint16", nodata=0,
+                           crs="EPSG:32649", transform=from_origin(X0 + 640, Y0, 10, 10), tiled=True,
+                           blockxsize=16, blockysize=16) as ds:
+            ds.write(data)
+
+    write_uncompressed(np.random.default_rng(1).integers(200, 4000, (6, 64, 64)).astype(np.uint16), tile)
+    out = tmp_path / "batch"
+    run_batch(spec, regions=str(regions), id_field="region_id", out=out)
+    ndvi = out / "regions" / "R03" / "indices" / "2020" / "ndvi_20200801.tif"
+    with rasterio.open(ndvi) as ds:
+        before = ds.read(1)
+    other = tmp_path / "swap.tif"
+    write_uncompressed(np.full((6, 64, 64), 1500, np.uint16), other)
+    assert other.stat().st_size == tile.stat().st_size
+    st = tile.stat()
+    shutil.copyfile(other, tile)  # same inode, same size, new content
+    os.utime(tile, ns=(st.st_atime_ns, st.st_mtime_ns))  # touch -r: the old modification time
+    assert tile.stat().st_mtime_ns == st.st_mtime_ns and tile.stat().st_size == st.st_size
+    events = []
+    run_batch(spec, regions=str(regions), id_field="region_id", out=out, on_event=events.append)
+    assert events[0]["todo"] == 4 and events[0]["skipped"] == 0
+    with rasterio.open(ndvi) as ds:
+        after = ds.read(1)
+    assert not np.allclose(np.nan_to_num(before), np.nan_to_num(after))
+    assert np.nanmax(np.abs(after)) < 1e-6  # every band 1500: NDVI 0 where the region has data
+
+
 def test_region_masked_outside_polygon(make_tile, tmp_path):
     import rasterio
 
