@@ -392,8 +392,10 @@ def _write_tables(gdf: Any, id_field: str, results: list[RegionResult], out: Pat
         rows.append({id_field: r.region_id, "status": "done" if r.status == "done" else "failed",
                      "error": r.error, "folder": f"regions/{r.folder}", **r.indicators})
     table = pd.DataFrame(rows)
+    from .csvio import to_csv
+
     with atomic_path(out / "batch_summary.csv", overwrite=True) as tmp:
-        table.to_csv(tmp, index=False, encoding="utf-8")
+        to_csv(table, tmp)
     geo = gpd.GeoDataFrame(table, geometry=list(gdf.geometry), crs=gdf.crs)
     try:
         from .vectors import write_vector

@@ -391,7 +391,8 @@ def write_vector(
         GeoPackage layer name (default: the file stem).
     csv_geometry : bool
         For ``.csv``: write the geometry as a WKT column named ``geometry``
-        (default) or drop it.
+        (default) or drop it.  Text cells that a spreadsheet would run as a formula
+        are escaped (:mod:`sinks.csvio`); other formats keep the raw values.
 
     Notes
     -----
@@ -434,7 +435,9 @@ def write_vector(
                     table = table.rename(columns={geom: "geometry"})
                 else:
                     table = table.drop(columns=[geom])
-            table.to_csv(tmp, index=False, encoding="utf-8")
+            from .csvio import to_csv
+
+            to_csv(table, tmp)
         elif suffix in _PARQUET_SUFFIXES:
             gdf.to_parquet(tmp, index=False)
         else:

@@ -43,16 +43,16 @@ def cli(run_dir: str, targets: str | None, as_json: bool) -> None:
     regions, id_field = None, None
     table = run / "tables" / "regions.csv"
     if table.is_file():
-        import pandas as pd
+        from ..csvio import read_csv
 
         id_field = ((summary.get("zonal") or {}).get("regions") or {}).get("id_field")
         try:
-            head = pd.read_csv(table, nrows=0)
+            head = read_csv(table, nrows=0)
         except (ValueError, OSError) as exc:
             raise ConfigError(f"{table}: unreadable ({str(exc).splitlines()[0]})") from None
         if id_field not in head.columns:
             id_field = str(head.columns[0])
-        regions = pd.read_csv(table, dtype={id_field: str})
+        regions = read_csv(table, dtype={id_field: str})
     res = track_goals(summary, targets=tg, regions=regions, id_field=id_field)
     if as_json:
         echo_json(res)
