@@ -267,7 +267,12 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
         gdf = gdf[gdf[id_field].isin(wanted)]
     folders = [sanitize_id(v) for v in gdf[id_field]]
     if len(set(folders)) != len(folders):
-        raise ConfigError(f"{regions}: region ids collide after sanitising for file names")
+        seen: dict[str, list[str]] = {}
+        for rid, folder in zip(gdf[id_field], folders):
+            seen.setdefault(folder, []).append(rid)
+        clash = next(v for v in seen.values() if len(v) > 1)
+        raise ConfigError(f"{regions}: region ids {', '.join(repr(v) for v in clash[:5])} collide after "
+                          "sanitising for file names")
     out.mkdir(parents=True, exist_ok=True)
     (out / "regions").mkdir(exist_ok=True)
     hashes = _hash_inputs(base.inputs, out / ".input-hashes.json")

@@ -10,7 +10,7 @@ file:
 * the file exists, is readable and has at least one feature;
 * it has a CRS (unless ``require_crs=False``);
 * the id field exists (the message lists the available fields) and its values are
-  present and unique;
+  present, not blank and unique;
 * invalid geometries are repaired with :func:`shapely.make_valid`
   (:class:`~sinks.errors.GeometryRepairedWarning` names the features);
 * the data are reprojected to ``target_crs`` with an INFO log line naming both CRSs.
@@ -250,6 +250,11 @@ def _check_ids(gdf: "gpd.GeoDataFrame", id_field: str, *, name: str, what: str) 
     if missing.any():
         raise VectorError(f"{name}: {int(missing.sum())} {what} feature(s) have no {id_field!r} value "
                           f"(rows {_few([str(i) for i in gdf.index[missing]])})")
+    blank = ids.map(lambda v: isinstance(v, str) and not v.strip())
+    if blank.any():
+        shown = [f"{v!r} (row {i})" for i, v in zip(gdf.index[blank], ids[blank])]
+        raise VectorError(f"{name}: {int(blank.sum())} {what} feature(s) have a blank {id_field!r} value: "
+                          f"{_few(shown)}")
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         values = [repr(v.item() if hasattr(v, "item") else v) for v in dict.fromkeys(dup.tolist())]

@@ -232,3 +232,15 @@ def test_region_without_reference_samples_is_done_with_a_note(tmp_path):
     assert tiny["accuracy"]["2020"]["note"] == "no reference sample falls inside the region"
     half = json.loads((tmp_path / "b" / "regions" / "half" / "summary.json").read_text())
     assert half["accuracy"]["2020"]["overall_accuracy"] > 0.8
+
+
+def test_blank_region_ids_are_named(make_tile, tmp_path, capsys):
+    spec, regions = _scene(make_tile, tmp_path)
+    g = gpd.read_file(regions)
+    g["region_id"] = ["", " ", "R02", "R03"]
+    g.to_file(regions)
+    with pytest.raises(SystemExit) as ei:
+        main(["batch", str(spec), "--regions", str(regions), "--id-field", "region_id", "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert ei.value.code == 2 and err.count("\n") == 1, err
+    assert "2 regions feature(s) have a blank 'region_id' value: '' (row 0), ' ' (row 1)" in err
