@@ -106,13 +106,17 @@ def _hash_inputs(paths: list[str], cache_file: Path) -> dict[str, str]:
 # --------------------------------------------------------------------------------------
 # results
 # --------------------------------------------------------------------------------------
+#: Statuses of a region in the batch table.
+DONE, FAILED, EMPTY, NOT_RUN = "done", "failed", "empty geometry", "not run"
+
+
 @dataclass
 class RegionResult:
     """Outcome of one region."""
 
     region_id: str
     folder: str
-    status: str  # done | failed | skipped
+    status: str  # done | failed | empty geometry | not run
     error: str = ""
     seconds: float = 0.0
     indicators: dict[str, Any] = field(default_factory=dict)
@@ -128,7 +132,30 @@ class BatchResult:
 
     @property
     def failed(self) -> list[RegionResult]:
-        return [r for r in self.results if r.status == "failed"]
+        return [r for r in self.results if r.status == FAILED]
+
+    @property
+    def empty(self) -> list[RegionResult]:
+        """Regions listed with status ``empty geometry`` (nothing to compute)."""
+        return [r for r in self.results if r.status == EMPTY]
+
+
+def _previous_rows(out: Path, id_field: str) -> dict[str, dict[str, Any]]:
+    """Status and error of each region in the batch table already in ``out`` (if any)."""
+    from .csvio import read_csv
+
+    p = out / "batch_summary.csv"
+    if not p.is_file():
+        return {}
+    try:
+        table = read_csv(p, dtype={id_field: str}, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        log.warning("%s: earlier batch table not read (%s)", p, exc)
+        return {}
+    if table.columns[:1].tolist() != [id_field] or not {"status", "error"} <= set(table.columns):
+        return {}
+    return {str(r[id_field]): {"status": str(r["status"]), "error": str(r["error"])}
+            for r in table.to_dict("records")}
 
 
 def indicators_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
@@ -257,14 +284,16 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
 
         check_target(to_postgis[0], to_postgis[1], overwrite=overwrite, regions=str(regions), regions_layer=layer)
     base = prepare(parsed, spec_path=spec_path, out=out, overwrite=True, strict=False)
-    gdf = read_vector(regions, layer=layer, id_field=id_field, target_crs=base.grid.crs, what="regions")
+    gdf = read_vector(regions, layer=layer, id_field=id_field, target_crs=base.grid.crs, what="regions",
+                      keep_empty=True)
     gdf[id_field] = gdf[id_field].astype(str)
+    selected = set(gdf[id_field])
     if only:
         wanted = [str(x) for x in only]
-        unknown = [x for x in wanted if x not in set(gdf[id_field])]
+        unknown = [x for x in wanted if x not in selected]
         if unknown:
             raise ConfigError(f"--only: unknown region id(s) {', '.join(unknown[:5])} in {regions}")
-        gdf = gdf[gdf[id_field].isin(wanted)]
+        selected = set(wanted)
     folders = [sanitize_id(v) for v in gdf[id_field]]
     if len(set(folders)) != len(folders):
         seen: dict[str, list[str]] = {}
@@ -282,15 +311,31 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
 
     jobs = []
     results: dict[str, RegionResult] = {}
+    # --only runs some regions; the others keep the row of the table already there
+    previous = _previous_rows(out, id_field) if only else {}
     for rid, folder, geom in zip(gdf[id_field], folders, gdf.geometry):
-        wkb = shapely.to_wkb(geom)
-        key = hashlib.sha256(batch_key.encode() + rid.encode("utf-8") + wkb).hexdigest()
         target = (out / "regions" / folder).resolve()
         if (out / "regions").resolve() not in target.parents:
             raise ConfigError(f"region id {rid!r} would write outside {out}")
+        if geom is None or geom.is_empty:
+            results[rid] = RegionResult(rid, folder, EMPTY, "the region's geometry is null or empty")
+            continue
+        wkb = shapely.to_wkb(geom)
+        key = hashlib.sha256(batch_key.encode() + rid.encode("utf-8") + wkb).hexdigest()
+        if rid not in selected:
+            done = _is_done(target, key)
+            prev = previous.get(rid)
+            if done is not None:
+                results[rid] = RegionResult(rid, folder, DONE, "", 0.0, indicators_from_summary(done))
+            elif prev is not None and prev["status"] != DONE:
+                results[rid] = RegionResult(rid, folder, prev["status"], prev["error"])
+            else:
+                note = "finished before the spec or inputs changed" if prev is not None else ""
+                results[rid] = RegionResult(rid, folder, NOT_RUN, note)
+            continue
         done = None if restart else _is_done(target, key)
         if done is not None:
-            results[rid] = RegionResult(rid, folder, "done", "", 0.0, indicators_from_summary(done))
+            results[rid] = RegionResult(rid, folder, DONE, "", 0.0, indicators_from_summary(done))
         else:
             if (target / "summary.json").exists():
                 (target / "summary.json").unlink()
@@ -299,13 +344,16 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     emit = on_event or (lambda e: None)
     emit({"event": "start", "total": n_total, "skipped": n_total - len(jobs), "todo": len(jobs)})
 
+    finished: set[str] = set()
+
     def record(rid: str, folder: str, res: dict[str, Any]) -> None:
         results[rid] = RegionResult(rid, folder, res["status"], res["error"], res["seconds"], res["indicators"])
-        done_n = sum(r.status == "done" for r in results.values())
-        failed_n = sum(r.status == "failed" for r in results.values())
+        finished.add(rid)
+        done_n = sum(r.status == DONE for r in results.values())
+        failed_n = sum(r.status == FAILED for r in results.values())
         emit({"event": "region", "region_id": rid, "status": res["status"], "error": res["error"],
               "seconds": round(res["seconds"], 3), "done": done_n, "failed": failed_n,
-              "remaining": n_total - done_n - failed_n})
+              "remaining": len(jobs) - len(finished)})
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if jobs and (address or workers):
@@ -394,7 +442,7 @@ def _write_tables(gdf: Any, id_field: str, results: list[RegionResult], out: Pat
 
     rows = []
     for r in results:
-        rows.append({id_field: r.region_id, "status": "done" if r.status == "done" else "failed",
+        rows.append({id_field: r.region_id, "status": r.status,
                      "error": r.error, "folder": f"regions/{r.folder}", **r.indicators})
     table = pd.DataFrame(rows)
     from .csvio import to_csv

@@ -66,6 +66,7 @@ def read_vector(
     what: str = "zones",
     require_fields: Sequence[str] = (),
     columns: Sequence[str] | None = None,
+    keep_empty: bool = False,
 ) -> "gpd.GeoDataFrame":
     """Read a vector source and check it for the stages that use it.
 
@@ -93,12 +94,15 @@ def read_vector(
     columns : sequence of str, optional
         Read only these attribute columns (plus geometry); fields named in
         ``id_field``/``require_fields`` are added.
+    keep_empty : bool
+        Keep features whose geometry is null or empty (a batch lists them with status
+        ``empty geometry``) instead of dropping them with a warning.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Features with valid geometries, in ``target_crs`` when given.  Features
-        without geometry are dropped with a warning.
+        without geometry are dropped with a warning (kept with ``keep_empty``).
 
     Raises
     ------
@@ -132,7 +136,9 @@ def read_vector(
                   all_fields=_all_fields(name, layer) if columns is not None and name != "<GeoDataFrame>" else None)
 
     empty = gdf.geometry.isna() | gdf.geometry.is_empty
-    if empty.any():
+    if empty.all() and keep_empty:
+        raise VectorError(f"{name}: {what} has no features with a geometry")
+    if empty.any() and not keep_empty:
         labels = _labels(gdf[empty], id_field)
         warnings.warn(f"{name}: dropped {int(empty.sum())} {what} feature(s) without geometry: {labels}",
                       SinksWarning, stacklevel=2)
@@ -310,7 +316,7 @@ def _repair(gdf: "gpd.GeoDataFrame", *, id_field: str | None, name: str, what: s
     import shapely
 
     geoms = np.asarray(gdf.geometry.values, dtype=object)
-    bad = ~shapely.is_valid(geoms)
+    bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     if not bad.any():
         return gdf
     bad_rows = gdf[bad]

@@ -244,3 +244,45 @@ def test_blank_region_ids_are_named(make_tile, tmp_path, capsys):
     err = capsys.readouterr().err
     assert ei.value.code == 2 and err.count("\n") == 1, err
     assert "2 regions feature(s) have a blank 'region_id' value: '' (row 0), ' ' (row 1)" in err
+
+
+def test_empty_geometry_keeps_its_row(make_tile, tmp_path, capsys):
+    spec, regions = _scene(make_tile, tmp_path)
+    g = gpd.read_file(regions)
+    g.loc[1, "geometry"] = None
+    g.to_file(regions)
+    out = tmp_path / "b"
+    with pytest.raises(SystemExit) as ei:
+        main(["batch", str(spec), "--regions", str(regions), "--id-field", "region_id", "--out", str(out)])
+    assert ei.value.code == 0
+    assert "1 region(s) have no geometry (status 'empty geometry'): 'R01'" in capsys.readouterr().err
+    table = pd.read_csv(out / "batch_summary.csv")
+    assert list(table["region_id"]) == ["R00", "R01", "R02", "R03"]
+    assert list(table["status"]) == ["done", "empty geometry", "done", "done"]
+    geo = gpd.read_file(out / "batch_summary.gpkg")
+    assert list(geo["status"]) == list(table["status"]) and geo.geometry.isna().tolist() == [False, True, False, False]
+
+
+def test_only_merges_into_the_batch_table(make_tile, tmp_path):
+    spec, regions = _scene(make_tile, tmp_path, corrupt=True)
+    out = tmp_path / "b"
+    first = run_batch(spec, regions=str(regions), id_field="region_id", out=out)
+    before = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    statuses = [r.status for r in first.results]
+    assert "failed" in statuses and "done" in statuses
+    events = []
+    res = run_batch(spec, regions=str(regions), id_field="region_id", out=out, only=["R00"], restart=True,
+                    on_event=events.append)
+    assert events[0]["todo"] == 1
+    after = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    assert list(after["region_id"]) == ["R00", "R01", "R02", "R03"]  # merged, not one row
+    assert list(after["status"]) == statuses and list(after["error"]) == list(before["error"])
+    assert [r.region_id for r in res.results] == ["R00", "R01", "R02", "R03"]
+    # a region never run keeps a row too
+    (out / "batch_summary.csv").unlink()
+    run_batch(spec, regions=str(regions), id_field="region_id", out=out, only=["R00"])
+    again = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    assert list(again["region_id"]) == ["R00", "R01", "R02", "R03"]
+    done_before = {r.region_id for r in first.results if r.status == "done"}
+    assert {rid for rid, s in zip(again["region_id"], again["status"]) if s == "done"} == done_before
+    assert set(again["status"]) <= {"done", "not run"}

@@ -77,8 +77,12 @@ def cli(ctx: click.Context, spec: str, regions: str, id_field: str, layer: str |
                     to_postgis=(to_postgis, table) if to_postgis else None, overwrite=overwrite)
     n = len(res.results)
     failed = res.failed
+    n_done = sum(r.status == "done" for r in res.results)
     if not log_json:
-        click.echo(f"{n - len(failed)} of {n} regions done in {res.seconds:.1f} s; table: {res.out / 'batch_summary.csv'}")
+        click.echo(f"{n_done} of {n} regions done in {res.seconds:.1f} s; table: {res.out / 'batch_summary.csv'}")
+    if res.empty:
+        ids = ", ".join(repr(r.region_id) for r in res.empty[:10]) + (" ..." if len(res.empty) > 10 else "")
+        click.echo(f"Warning: {len(res.empty)} region(s) have no geometry (status 'empty geometry'): {ids}", err=True)
     if failed:
         for r in failed[:10]:
             click.echo(f"  failed {r.region_id}: {r.error}", err=True)
