@@ -25,6 +25,7 @@ __all__ = [
     "SinksWarning",
     "EmptyZoneWarning",
     "GeometryRepairedWarning",
+    "NonFiniteWarning",
 ]
 
 
@@ -102,3 +103,7 @@ class EmptyZoneWarning(SinksWarning):
 
 class GeometryRepairedWarning(SinksWarning):
     """An invalid geometry was repaired."""
+
+
+class NonFiniteWarning(SinksWarning):
+    """A float raster holds ±inf; those pixels are treated as nodata."""
