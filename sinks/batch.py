@@ -30,12 +30,13 @@ import os
 import re
 import time
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ._batchrun import INTERRUPTED, BatchInterrupted, cpu_threads, run_distributed, run_threads
 from .errors import ConfigError, InputError, OutputExistsError
 from .manifest import sha256_file
 from .io import gdal_cache_options
@@ -183,12 +184,17 @@ def indicators_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
 # one region (runs in a thread or on a dask worker)
 # --------------------------------------------------------------------------------------
 def _region_task(spec_path: str, region_id: str, folder: str, wkb: bytes, out_dir: str, key: str,
-                 base_state: Any = None) -> dict[str, Any]:
-    """Run one region; never raises for data errors (returns status ``failed``)."""
+                 base_state: Any = None, cancel: Any = None) -> dict[str, Any]:
+    """Run one region; never raises for data errors (returns status ``failed``).
+
+    ``cancel`` (a :class:`threading.Event`) stops the region at its next task or stage:
+    it then removes what it wrote and returns status ``not run``.
+    """
     import rasterio
     import shapely
 
-    from .pipeline import for_region, prepare, run_prepared
+    from ._batchrun import INTERRUPTED
+    from .pipeline import Cancelled, for_region, prepare, run_prepared
     from .spec import load_spec
 
     t0 = time.perf_counter()
@@ -201,23 +207,34 @@ def _region_task(spec_path: str, region_id: str, folder: str, wkb: bytes, out_di
             ctx = for_region(base_state, geometry=shapely.from_wkb(wkb), region_id=region_id,
                              out=target, overwrite=True)
             ctx.summary["batch"] = {"region_id": region_id, "key": key}
+            ctx.cache["cancel"] = cancel
             summary = run_prepared(ctx, scheduler="synchronous")
             delay = float(os.environ.get("SINKS_BATCH_DELAY_S", "0") or 0)
             if delay:  # test hook: slows regions down so a kill lands mid-batch
-                time.sleep(delay)
-        return {"status": "done", "error": "", "seconds": time.perf_counter() - t0,
+                if cancel is not None:
+                    cancel.wait(delay)
+                else:
+                    time.sleep(delay)
+        return {"status": DONE, "error": "", "seconds": time.perf_counter() - t0,
                 "indicators": indicators_from_summary(summary)}
+    except Cancelled:
+        return {"status": NOT_RUN, "error": INTERRUPTED, "seconds": time.perf_counter() - t0, "indicators": {}}
     except Exception as exc:  # noqa: BLE001 - isolate the failure to this region
         msg = " ".join(str(exc).split()) or type(exc).__name__
         if not isinstance(exc, InputError):
             msg = f"{type(exc).__name__}: {msg}"
             log.debug("region %s failed", region_id, exc_info=True)
-        return {"status": "failed", "error": msg, "seconds": time.perf_counter() - t0, "indicators": {}}
+        return {"status": FAILED, "error": msg, "seconds": time.perf_counter() - t0, "indicators": {}}
 
 
 def _is_done(folder: Path, key: str) -> dict[str, Any] | None:
+    from .runstate import read_marker
+
     p = folder / "summary.json"
     if not p.exists():
+        return None
+    marker = read_marker(folder)
+    if marker is not None and marker.get("state") != "complete":
         return None
     try:
         summary = json.loads(p.read_text(encoding="utf-8"))
@@ -267,12 +284,18 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     Returns
     -------
     BatchResult
-    """
-    import shapely
 
-    from .pipeline import prepare
+    Raises
+    ------
+    RunLockedError
+        Another batch (or run) is writing into ``out``.
+    BatchInterrupted
+        Ctrl-C: queued regions were cancelled, running ones stopped or finished, and
+        the batch table of what finished was written (unfinished regions ``not run``).
+    """
     from .spec import load_spec
-    from .vectors import read_vector
+
+    from .runstate import FolderLock, remove_stale_parts
 
     t0 = time.perf_counter()
     parsed, spec_path = load_spec(spec)
@@ -283,6 +306,25 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
         from .postgis import check_target
 
         check_target(to_postgis[0], to_postgis[1], overwrite=overwrite, regions=str(regions), regions_layer=layer)
+    lock = FolderLock(out).acquire()  # a second batch into this folder stops here, naming this one
+    try:
+        remove_stale_parts(out)  # temporary files of a killed batch (the lock says none is writing)
+        return _run_batch(parsed, spec_path, regions=regions, id_field=id_field, out=out, layer=layer,
+                          scheduler=scheduler, workers=workers, restart=restart, only=only, on_event=on_event,
+                          to_postgis=to_postgis, overwrite=overwrite, t0=t0)
+    finally:
+        lock.release()
+
+
+def _run_batch(parsed: Any, spec_path: Path, *, regions: str, id_field: str, out: Path, layer: str | None,
+               scheduler: str | None, workers: int | None, restart: bool, only: list[str] | None,
+               on_event: Callable[[dict[str, Any]], None] | None, to_postgis: tuple[str, str] | None,
+               overwrite: bool, t0: float) -> BatchResult:
+    import shapely
+
+    from .pipeline import prepare
+    from .vectors import read_vector
+
     base = prepare(parsed, spec_path=spec_path, out=out, overwrite=True, strict=False)
     gdf = read_vector(regions, layer=layer, id_field=id_field, target_crs=base.grid.crs, what="regions",
                       keep_empty=True)
@@ -356,20 +398,36 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
               "remaining": len(jobs) - len(finished)})
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    interrupted = False
     if jobs and (address or workers):
-        _run_distributed(jobs, str(spec_path), str(out), base, address=address, workers=workers, record=record)
+        def submit_d(client: Any, job: tuple[Any, ...], shared: Any) -> Any:
+            rid, folder, wkb, key = job
+            return client.submit(_region_task, str(spec_path), rid, folder, wkb, str(out), key, shared, pure=False,
+                                 key=f"region-{folder}-{key[:8]}")
+
+        interrupted = run_distributed(jobs, submit_d, record=lambda job, res: record(job[0], job[1], res),
+                                      address=address, workers=workers, base=base)
     elif jobs:
-        threads = max(1, os.cpu_count() or 1)
-        with _one_blas_thread(), ThreadPoolExecutor(max_workers=threads) as ex:
-            futs = {ex.submit(_region_task, str(spec_path), rid, folder, wkb, str(out), key, base): (rid, folder)
-                    for rid, folder, wkb, key in jobs}
-            for fut in as_completed(futs):
-                rid, folder = futs[fut]
-                record(rid, folder, fut.result())
+        def submit_t(job: tuple[Any, ...], cancel: Any) -> dict[str, Any]:
+            rid, folder, wkb, key = job
+            return _region_task(str(spec_path), rid, folder, wkb, str(out), key, base, cancel)
+
+        with _one_blas_thread():
+            interrupted = run_threads(jobs, submit_t, record=lambda job, res: record(job[0], job[1], res),
+                                      threads=cpu_threads())
+    if interrupted:
+        for rid, folder, _wkb, _key in jobs:
+            if rid not in finished or results[rid].status == NOT_RUN:
+                results[rid] = RegionResult(rid, folder, NOT_RUN, INTERRUPTED)
     ordered = [results[rid] for rid in gdf[id_field]]
-    _write_tables(gdf, id_field, ordered, out, to_postgis, overwrite=overwrite)
+    _write_tables(gdf, id_field, ordered, out, to_postgis if not interrupted else None, overwrite=overwrite)
     res = BatchResult(out, ordered, time.perf_counter() - t0)
-    emit({"event": "end", "total": n_total, "failed": len(res.failed), "seconds": round(res.seconds, 3)})
+    emit({"event": "end", "total": n_total, "failed": len(res.failed), "seconds": round(res.seconds, 3),
+          "interrupted": interrupted})
+    if interrupted:
+        n_done = sum(r.status == DONE for r in ordered)
+        raise BatchInterrupted(f"{n_done} of {n_total} regions done; table of what finished: "
+                               f"{out / 'batch_summary.csv'}")
     return res
 
 
@@ -389,48 +447,6 @@ def _one_blas_thread() -> Iterator[None]:
         return
     with threadpool_limits(limits=1):
         yield
-
-
-def _run_distributed(jobs: list, spec_path: str, out: str, base: Any, *, address: str | None,
-                     workers: int | None, record: Callable) -> None:
-    from distributed import Client, LocalCluster, as_completed as d_as_completed
-
-    import dask
-
-    cluster = None
-    if address:
-        client = Client(address)
-    else:
-        # dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in workers; that fixed threshold
-        # also turns off glibc's adaptive mmap threshold, so every array above 128 KiB is
-        # mmapped and page-faulted afresh: measured +0.09 s of system time per region.
-        # Regions are short-lived tasks with bounded memory; keep the one-thread BLAS.
-        environ = {k: v for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}).items()
-                   if k != "MALLOC_TRIM_THRESHOLD_"}
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-            cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                   silence_logs=logging.ERROR)
-        client = Client(cluster)
-    try:
-        shared = client.scatter(base, broadcast=True)
-        futs = {}
-        for rid, folder, wkb, key in jobs:
-            f = client.submit(_region_task, spec_path, rid, folder, wkb, out, key, shared, pure=False,
-                              key=f"region-{folder}-{key[:8]}")
-            futs[f] = (rid, folder)
-        for f in d_as_completed(list(futs)):
-            rid, folder = futs[f]
-            try:
-                res = f.result()
-            except Exception as exc:  # noqa: BLE001 - worker died etc.
-                res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0,
-                       "indicators": {}}
-            record(rid, folder, res)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _write_tables(gdf: Any, id_field: str, results: list[RegionResult], out: Path,

@@ -22,6 +22,9 @@ __all__ = [
     "ModelError",
     "CoefficientError",
     "OutputExistsError",
+    "RunLockedError",
+    "IncompleteRunError",
+    "OutputWriteError",
     "SinksWarning",
     "EmptyZoneWarning",
     "GeometryRepairedWarning",
@@ -91,6 +94,18 @@ class CoefficientError(InputError, ValueError):
 
 class OutputExistsError(InputError, FileExistsError):
     """An output exists and ``overwrite`` was not given."""
+
+
+class RunLockedError(InputError, OSError):
+    """Another sinks run holds the output folder's lock (the message names its pid and host)."""
+
+
+class IncompleteRunError(InputError, ValueError):
+    """A run folder whose run did not finish (its marker is not ``complete``)."""
+
+
+class OutputWriteError(SinksError, OSError):
+    """An output could not be written (disk full, I/O error); the message names the file."""
 
 
 class SinksWarning(UserWarning):

@@ -30,6 +30,9 @@ from .grid import Grid
 
 __all__ = [
     "ensure_writable",
+    "announce",
+    "register_journal",
+    "unregister_journal",
     "atomic_path",
     "atomic_write_text",
     "atomic_write_json",
@@ -54,13 +57,50 @@ def temp_name(final: Path) -> Path:
     return final.with_name(f".{final.name}.part-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
-def ensure_writable(paths: Iterable[str | os.PathLike], *, overwrite: bool) -> None:
-    """Raise :class:`OutputExistsError` for the first path that exists, unless ``overwrite``."""
-    if overwrite:
+#: Folder → callback told of every file about to be written under it (a run's marker, see
+#: :class:`sinks.runstate.RunFolder`).
+_JOURNALS: dict[Path, Any] = {}
+_JOURNALS_LOCK = threading.Lock()
+
+
+def register_journal(folder: str | os.PathLike, callback: Any) -> None:
+    """Call ``callback(paths)`` before any file under ``folder`` is written (see :func:`announce`)."""
+    with _JOURNALS_LOCK:
+        _JOURNALS[Path(os.path.abspath(folder))] = callback
+
+
+def unregister_journal(folder: str | os.PathLike) -> None:
+    """Stop journaling writes under ``folder``."""
+    with _JOURNALS_LOCK:
+        _JOURNALS.pop(Path(os.path.abspath(folder)), None)
+
+
+def announce(paths: Iterable[str | os.PathLike]) -> None:
+    """Tell the run that owns their folder that ``paths`` are about to be written.
+
+    Every writer here calls it (through :func:`ensure_writable`); code that writes
+    files another way (a child process) calls it before starting.
+    """
+    with _JOURNALS_LOCK:
+        journals = list(_JOURNALS.items())
+    if not journals:
         return
-    for p in paths:
-        if Path(p).exists():
-            raise OutputExistsError(f"{p}: output exists; pass --overwrite to replace it")
+    for folder, callback in journals:
+        mine = [Path(os.path.abspath(p)) for p in paths]
+        mine = [p for p in mine if folder in p.parents]
+        if mine:
+            callback(mine)
+
+
+def ensure_writable(paths: Iterable[str | os.PathLike], *, overwrite: bool) -> None:
+    """Raise :class:`OutputExistsError` for the first path that exists, unless ``overwrite``;
+    then :func:`announce` the paths."""
+    paths = list(paths)
+    if not overwrite:
+        for p in paths:
+            if Path(p).exists():
+                raise OutputExistsError(f"{p}: output exists; pass --overwrite to replace it")
+    announce(paths)
 
 
 @contextlib.contextmanager

@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> None:
         rv = cli.main(args=args, prog_name="sinks", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            _interrupted(exc.__cause__)
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
@@ -128,9 +130,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"Error: {_one_line(exc)}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - last resort: one line, status 1
@@ -139,6 +140,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {type(exc).__name__}: {_one_line(exc)} (run with -v for the traceback)", err=True)
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _interrupted(exc: BaseException) -> None:
+    """Ctrl-C: one line (what the interrupted command left, when it says), exit status 130."""
+    text = " ".join(str(exc).split())
+    click.echo(f"Interrupted: {text}" if text else "Interrupted.", err=True)
+    sys.exit(130)
 
 
 def _is_global_flag(arg: str) -> bool:

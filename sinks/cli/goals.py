@@ -30,9 +30,10 @@ def cli(run_dir: str, targets: str | None, as_json: bool) -> None:
     run = Path(run_dir)
     if not run.is_dir():
         raise ConfigError(f"{run}: run folder not found")
+    from ..runstate import require_complete
+
+    require_complete(run)
     path = run / "summary.json"
-    if not path.is_file():
-        raise ConfigError(f"{run}: not a finished run folder (no summary.json)")
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:

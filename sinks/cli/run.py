@@ -31,7 +31,10 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
 
     if not quiet:
         click.echo(f"sinks run {spec_path} -> {out_dir}", err=True)
-    summary = run(spec_path, out=out_dir, overwrite=overwrite, progress=progress, scheduler=scheduler)
+    try:
+        summary = run(spec_path, out=out_dir, overwrite=overwrite, progress=progress, scheduler=scheduler)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"the run stopped; the files it had written in {out_dir} were removed") from None
     click.echo(f"done in {summary['timings_s']['total']:.1f} s; outputs in {out_dir}/")
     click.echo(f"  summary:  {out_dir / 'summary.json'}")
     click.echo(f"  manifest: {out_dir / 'manifest.json'}")

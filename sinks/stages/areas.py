@@ -153,6 +153,9 @@ def stage_zonal_start(ctx: "RunContext") -> None:
     # main process's encroachment search, so the run's tail is the longest table, not their sum
     n = max(1, min(len(jobs), (os.cpu_count() or 1)))
     groups = [jobs[k::n] for k in range(n)]
+    from ..outputs import announce
+
+    announce([Path(f"{j['base']}.{f}") for j in jobs for f in j["formats"]])  # written by the children
     children = [ChildProcess(_run_zonal_jobs, g) for g in groups]
     ctx.cache["zonal_pending"] = (_Pending(children), [j for g in groups for j in g], skipped)
     log.info("indicator tables computing in %d child process(es)", n)
