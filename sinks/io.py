@@ -739,10 +739,20 @@ def open_image(paths: str | os.PathLike | Sequence[str | os.PathLike], *, profil
     (xarray.DataArray, Grid)
         Reflectance with dims ``("band", "y", "x")`` and the grid it is on (the
         tiles' own grid unless ``grid`` is given).
+
+    Raises
+    ------
+    PixelBudgetError
+        The grid has more pixels than :func:`sinks.budget.max_pixels`.
     """
+    from .budget import bounded_chunks, check_pixels
+
     plist = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     tiles = tiles_from_files(plist, profile)
     target = grid or derive_grid(tiles)
+    check_pixels(target.width, target.height, what=str(plist[0]))  # before any graph is built
+    if isinstance(chunks, int):
+        chunks = bounded_chunks(target.width, target.height, chunks)
     return open_scene(tiles, profile=profile, grid=target, date=date, chunks=chunks,
                       name=Path(str(plist[0])).stem), target
 

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .budget import bounded_chunks, check_pixels
 from .errors import NoOverlapError, OutputExistsError
 from .grid import Grid
 from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, open_epoch, tiles_from_files,
@@ -122,7 +123,9 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
     """Resolve tiles and the target grid; check every input before anything is computed.
 
     With ``strict=False`` (batch jobs) tile bodies are not checked here but by each
-    region that uses the tile, so one damaged tile fails only the regions it covers.
+    region that uses the tile, so one damaged tile fails only the regions it covers;
+    the pixel budget (:mod:`sinks.budget`) then applies to each region's grid, not to
+    the grid of all tiles.
     """
     profile = spec.sensor_profile()
     epochs: list[EpochData] = []
@@ -143,6 +146,8 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
     crs = g.crs or all_tiles[0].grid.crs
     aoi = _aoi_bounds(spec, crs)
     grid = derive_grid(all_tiles, crs=crs, resolution=g.resolution, bounds=g.bounds, aoi_bounds=aoi)
+    if strict:
+        _check_budget(grid, all_tiles, what=f"{spec_path or spec.name}: target grid")
     from .io import _overlaps
 
     for e in epochs:
@@ -155,9 +160,19 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
             inputs.append(ref.path)
     ctx = RunContext(spec=spec, spec_path=spec_path, out=out, overwrite=overwrite, profile=profile,
                      grid=grid, epochs=epochs, inputs=inputs, progress=progress,
-                     chunks=aligned_chunks(grid, all_tiles, g.chunks))
+                     chunks=aligned_chunks(grid, all_tiles, bounded_chunks(grid.width, grid.height, g.chunks)))
     ctx.cache["aoi"] = aoi
     return ctx
+
+
+def _check_budget(grid: Grid, tiles: list[Any], *, what: str) -> None:
+    """The pixel budget, before any graph is built (names the largest tile)."""
+    if not tiles:
+        return
+    big = max(tiles, key=lambda t: t.grid.width * t.grid.height)
+    check_pixels(grid.width, grid.height, what=f"{what} (tiles such as {big.name}: "
+                 f"{big.grid.width:,} x {big.grid.height:,} px)",
+                 hint="clip it (grid.bounds, aoi.boundary) or run it as a batch over regions")
 
 
 def read_aoi(spec: PipelineSpec, grid: Grid) -> dict[str, Any]:
@@ -422,6 +437,8 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
     ``geometry`` must be in the grid's CRS.  Pixels outside it become nodata.
     """
     grid = base.grid.clip_to_bounds(tuple(geometry.bounds))
+    check_pixels(grid.width, grid.height, what=f"region {region_id}: grid",
+                 hint="split the region into smaller ones")
     from .io import _overlaps, verify_tile
 
     epochs = []
@@ -440,7 +457,8 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
     ctx = RunContext(spec=base.spec, spec_path=base.spec_path, out=out, overwrite=overwrite,
                      profile=base.profile, grid=grid, epochs=epochs, inputs=inputs,
                      progress=None, region=geometry, region_id=region_id,
-                     chunks=aligned_chunks(grid, tiles, base.spec.grid.chunks))
+                     chunks=aligned_chunks(grid, tiles, bounded_chunks(grid.width, grid.height,
+                                                                       base.spec.grid.chunks)))
     ctx.cache["aoi"] = base.cache.get("aoi", {})
     ctx.cache["base"] = base
     return ctx

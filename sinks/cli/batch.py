@@ -8,8 +8,11 @@ import time
 
 import click
 
+from .options import max_pixels_option
+
 
 @click.command("batch")
+@max_pixels_option
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--regions", required=True, help="Regions: a vector file or a postgresql:// URL (with --layer).")
 @click.option("--id-field", required=True, help="Column holding the region id.")

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from .options import overwrite_option
+from .options import max_pixels_option, overwrite_option
 
 
 @click.command("run")
+@max_pixels_option
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: ./runs/<spec name>).")

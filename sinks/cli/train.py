@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from .options import bands_options, open_acquisitions, overwrite_option
+from .options import bands_options, max_pixels_option, open_acquisitions, overwrite_option
 
 
 @click.command("train")
+@max_pixels_option
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--samples", required=True, help="Labelled points or polygons (any GDAL vector source).")
 @click.option("--label-field", required=True, help="Field with legend names (forest, grassland, ...).")

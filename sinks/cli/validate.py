@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from ..errors import SpecError
+from .options import max_pixels_option
 
 
 @click.command("validate")
+@max_pixels_option
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--no-files", is_flag=True, help="Check the spec only, not that its input files exist.")
 def cli(spec: str, no_files: bool) -> None:
