@@ -83,7 +83,7 @@ def test_huge_rasters_stop_at_once(tmp_path, capsys):
     assert not (tmp_path / "c.tif").exists() and not (tmp_path / "run").exists()
 
 
-def test_budget_option_and_environment(make_tile, tmp_path, monkeypatch, capsys):  # noqa: ARG001
+def test_budget_option_and_environment(make_tile, tmp_path, monkeypatch, capsys):
     img = make_tile("img.tif", np.full((6, 40, 40), 800, np.uint16))
     assert _exit("classify", str(img), "-o", str(tmp_path / "a.tif"), "--max-pixels", "1000") == 2
     assert "img.tif: 40 x 40 pixels (1.6e+03) is over the pixel budget of 1e+03" in capsys.readouterr().err
