@@ -21,6 +21,7 @@ import functools
 import glob
 import logging
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,8 @@ def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> T
     Raises
     ------
     TileReadError
-        Missing, empty, not a raster, or truncated (its last block lies past the end
-        of the file).
+        Missing, not a regular file, empty, not a raster, or truncated (its last block
+        lies past the end of the file).
     CRSMismatchError
         The raster has no CRS.
     """
@@ -133,6 +134,8 @@ def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> T
         st = os.stat(p)
     except OSError:
         raise TileReadError(f"{p}: file not found") from None
+    if not stat.S_ISREG(st.st_mode):  # a folder, a FIFO (opening it would block), a device
+        raise TileReadError(f"{p}: not a regular file")
     size = st.st_size
     if size == 0:
         raise TileReadError(f"{p}: file is empty (0 bytes)")

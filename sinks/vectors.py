@@ -177,6 +177,8 @@ def _read_file(src: str, *, layer: str | None, columns: list[str] | None, what: 
     local = "://" not in src and not src.startswith("/vsi")
     if local and not Path(src).exists():
         raise VectorError(f"{src}: {what} file not found")
+    if local and not Path(src).is_dir() and not Path(src).is_file():  # a FIFO would block the reader
+        raise VectorError(f"{src}: {what} is not a regular file")
     if local and Path(src).is_dir() and not src.lower().endswith((".gdb", ".shp")):
         # a folder of shapefiles is a valid OGR source, but usually a mistake
         if not any(Path(src).glob("*.shp")):
