@@ -14,9 +14,11 @@ datasets instead, skipping the intermediate files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from .errors import OutputExistsError
+from .errors import InputError, OutputExistsError, OutputWriteError
 from .grid import Grid
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "mem_dataset",
     "staged_files",
     "write_rasters_and_compute",
+    "writing",
+    "write_error",
 ]
 
 #: Layers whose arrays together take at most this many bytes are computed into memory
@@ -49,6 +53,58 @@ __all__ = [
 IN_MEMORY_BYTES = 32 * 2**20
 
 log = logging.getLogger("sinks")
+
+
+#: Free bytes under which a GDAL write error on a file system is taken for a full disk (GDAL's
+#: TIFF driver reports ENOSPC as "TIFFAppendToStrip:Seek error", without the errno).
+LOW_SPACE_BYTES = 16 * 2**20
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _disk_full(path: Path) -> bool:
+    for d in (path.parent, *path.parents):
+        if d.exists():
+            try:
+                return shutil.disk_usage(d).free < LOW_SPACE_BYTES
+            except OSError:
+                return False
+    return False
+
+
+def write_error(final: str | os.PathLike, exc: BaseException) -> OutputWriteError | None:
+    """The one-line :class:`~sinks.errors.OutputWriteError` for ``exc`` raised while writing
+    ``final``, or ``None`` when ``exc`` is not a write failure (bad input, a bug ...).
+
+    ``ENOSPC``/``EDQUOT``, and a GDAL or OGR error on a file system with less than
+    :data:`LOW_SPACE_BYTES` free, read "no space left on device"; other GDAL/OGR errors
+    "cannot write (<GDAL's message>)".
+    """
+    if isinstance(exc, (OutputWriteError, InputError)):
+        return None
+    final = Path(final)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL or "No space left on device" in text:
+        return OutputWriteError(f"{final}: no space left on device")
+    module = type(exc).__module__ or ""
+    if module.startswith(("rasterio", "pyogrio", "fiona")) or type(exc).__name__.startswith("CPLE_"):
+        if _disk_full(final):
+            return OutputWriteError(f"{final}: no space left on device")
+        return OutputWriteError(f"{final}: cannot write ({text})")
+    if isinstance(exc, OSError) and exc.errno == errno.EIO:
+        return OutputWriteError(f"{final}: cannot write (input/output error)")
+    return None
+
+
+@contextlib.contextmanager
+def writing(final: str | os.PathLike) -> Iterator[None]:
+    """Turn a write failure of ``final`` into one line naming it (:func:`write_error`)."""
+    try:
+        yield
+    except Exception as exc:
+        mapped = write_error(final, exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def temp_name(final: Path) -> Path:
@@ -108,11 +164,13 @@ def atomic_path(final: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary path; on success rename it to ``final``, on error remove it."""
     final = Path(final)
     ensure_writable([final], overwrite=overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    with writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(final)
     try:
-        yield tmp
-        os.replace(tmp, final)
+        with writing(final):
+            yield tmp
+            os.replace(tmp, final)
     finally:
         if tmp.exists():
             with contextlib.suppress(OSError):
@@ -125,7 +183,8 @@ def staged_files(finals: list[Path]) -> Iterator[list[Path]]:
     block completes, all removed if it fails (no half-written file under a final name)."""
     temps = [temp_name(p) for p in finals]
     try:
-        yield temps
+        with writing(finals[0] if len(finals) == 1 else ", ".join(str(p) for p in finals)):
+            yield temps
         for tmp, final in zip(temps, finals):
             os.replace(tmp, final)
         log.info("wrote %s", ", ".join(str(p) for p in finals))
@@ -198,6 +257,12 @@ class _BlockWriter:
     """``__setitem__`` target for :func:`dask.array.store` writing windows to one file."""
 
     def __init__(self, path: Path, grid: Grid, out: RasterOutput, blocksize: int) -> None:
+        with writing(out.path):
+            self._open(path, grid, out, blocksize)
+        self.final = out.path
+        self.lock = threading.Lock()
+
+    def _open(self, path: Path, grid: Grid, out: RasterOutput, blocksize: int) -> None:
         import rasterio
 
         dtype = np.dtype(out.data.dtype)
@@ -214,18 +279,18 @@ class _BlockWriter:
             self.ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
         if out.colormap:
             self.ds.write_colormap(1, dict(out.colormap))
-        self.lock = threading.Lock()
 
     def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
         from rasterio.windows import Window
 
         rows, cols = key
         win = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
-        with self.lock:
+        with self.lock, writing(self.final):
             self.ds.write(np.asarray(value), 1, window=win)
 
     def close(self) -> None:
-        self.ds.close()
+        with writing(self.final):
+            self.ds.close()
 
 
 @contextlib.contextmanager
@@ -352,8 +417,10 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
             writers = []
             with timer.stage(stage) if timer is not None else contextlib.nullcontext():
                 for src, tmp, out in zip(stage1, stage2, outputs):
-                    rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
-                                         num_threads="ALL_CPUS", bigtiff="IF_SAFER", **_cog_options(out, compress))
+                    with writing(out.path):
+                        rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
+                                             num_threads="ALL_CPUS", bigtiff="IF_SAFER",
+                                             **_cog_options(out, compress))
                     if validate:
                         _validate(tmp, out)
         return finals, dict(zip(extra, values))
@@ -402,7 +469,7 @@ def _write_in_memory(outputs: list[RasterOutput], finals: list[Path], grid: Grid
     arrays, values = computed[:len(outputs)], computed[len(outputs):]
     with staged_files(finals) as temps:
         for data, tmp, out in zip(arrays, temps, outputs):
-            with mem_dataset(np.asarray(data), grid, out) as ds:
+            with mem_dataset(np.asarray(data), grid, out) as ds, writing(out.path):
                 rasterio.shutil.copy(ds, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
                                      bigtiff="IF_SAFER", **_cog_options(out, compress))
             if validate:

@@ -88,11 +88,14 @@ def write_run_catalog(run_dir: str | os.PathLike, *, rasters: list[Path] | None 
     final = run / "stac"
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp, old = run / f".stac-part-{tag}", run / f".stac-old-{tag}"
+    from .outputs import writing
+
     try:
         # the temporary folder sits beside stac/, so the relative links stay right after the rename
         cat.normalize_hrefs(str(tmp))
         cat.make_all_asset_hrefs_relative()
-        cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+        with writing(final / "catalog.json"):
+            cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
         if final.exists():
             os.replace(final, old)
         os.replace(tmp, final)

@@ -367,13 +367,17 @@ def _atomic_vector_path(final: str | os.PathLike, *, overwrite: bool) -> Iterato
     ``a/.b.part-<pid>-<hex>.gpkg``.  Sidecar files GDAL leaves next to it
     (``-wal``, ``-shm``, ``-journal``) are removed with it.
     """
+    from .outputs import writing
+
     final = Path(final)
     ensure_writable([final], overwrite=overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    with writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.stem}.part-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
     try:
-        yield tmp
-        os.replace(tmp, final)
+        with writing(final):
+            yield tmp
+            os.replace(tmp, final)
     finally:
         for p in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal"))):
             if p.exists():

@@ -74,6 +74,11 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
+    # GDAL's own error lines ("_tiffWriteProc: No space left on device." ...) reach Python
+    # logging through rasterio; the error sinks raises says it in one line, so they show with -v
+    gdal_log = logging.getLogger("rasterio")
+    gdal_log.handlers[:] = [handler] if verbose else [logging.NullHandler()]
+    gdal_log.propagate = False
     import dask
 
     from .._sched import local_scheduler
@@ -103,11 +108,45 @@ def _few_malloc_arenas(limit: int = 2) -> None:
         pass
 
 
+def _quiet_libtiff() -> None:
+    """Stop libtiff printing its own error lines to stderr (``_tiffWriteProc: No space left on
+    device.``): GDAL turns them into the exception that sinks reports in one line.
+
+    Only libtiff's process-wide fallback handler is switched off (after rasterio's import
+    registered GDAL's drivers, which set it); GDAL's handler per file still receives every
+    error.  Run with ``-v`` to see them.
+    """
+    import ctypes
+    import ctypes.util
+    import glob
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("rasterio")
+    found = []
+    if spec is not None and spec.origin:
+        found = glob.glob(os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "rasterio.libs", "libtiff-*.so*"))
+    name = found[0] if found else ctypes.util.find_library("tiff")
+    if not name:
+        return
+    try:
+        import rasterio  # noqa: F401 - registers GDAL's drivers first
+
+        lib = ctypes.CDLL(name)
+        lib.TIFFSetErrorHandler.restype = ctypes.c_void_p
+        lib.TIFFSetErrorHandler.argtypes = [ctypes.c_void_p]
+        lib.TIFFSetErrorHandler(None)
+    except (OSError, AttributeError, ImportError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: map errors to exit codes (DESIGN §5)."""
     _few_malloc_arenas()
     args = _hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
+    if not verbose:
+        _quiet_libtiff()
     try:
         rv = cli.main(args=args, prog_name="sinks", standalone_mode=False)
     except click.exceptions.Exit as exc:
