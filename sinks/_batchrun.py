@@ -75,7 +75,7 @@ def run_threads(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, reco
                 for fut in pending:
                     fut.cancel()
                 running = {f for f in pending if not f.cancelled()}
-                log.warning("interrupted: %d queued region(s) cancelled, waiting for %d running",
+                log.info("interrupted: %d queued region(s) cancelled, waiting for %d running",
                             len(pending) - len(running), len(running))
                 deadline = time.monotonic() + STOP_GRACE_S
                 while running and time.monotonic() < deadline:
@@ -133,8 +133,11 @@ def run_distributed(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, 
                 record(futs[f], res)
         except KeyboardInterrupt:
             interrupted = True
+            # the scheduler logs the workers' shutdown as errors (lost scattered data): expected here
+            quiet = logging.getLogger("distributed")
+            level, quiet.level = quiet.level, logging.CRITICAL
             left = [f for f in futs if not f.done()]
-            log.warning("interrupted: cancelling %d region(s) on the cluster", len(left))
+            log.info("interrupted: cancelling %d region(s) on the cluster", len(left))
             try:
                 client.cancel(left)
             except Exception:  # noqa: BLE001 - the client may already be closing
@@ -149,6 +152,8 @@ def run_distributed(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, 
         client.close()
         if cluster is not None:
             cluster.close()
+        if interrupted:
+            logging.getLogger("distributed").setLevel(level)
     return interrupted
 
 

@@ -415,10 +415,12 @@ def _run_batch(parsed: Any, spec_path: Path, *, regions: str, id_field: str, out
         with _one_blas_thread():
             interrupted = run_threads(jobs, submit_t, record=lambda job, res: record(job[0], job[1], res),
                                       threads=cpu_threads())
-    if interrupted:
-        for rid, folder, _wkb, _key in jobs:
+    if interrupted:  # a region whose folder is complete finished, even if its result was not collected
+        for rid, folder, _wkb, key in jobs:
             if rid not in finished or results[rid].status == NOT_RUN:
-                results[rid] = RegionResult(rid, folder, NOT_RUN, INTERRUPTED)
+                done = _is_done(out / "regions" / folder, key)
+                results[rid] = (RegionResult(rid, folder, DONE, "", 0.0, indicators_from_summary(done))
+                                if done is not None else RegionResult(rid, folder, NOT_RUN, INTERRUPTED))
     ordered = [results[rid] for rid in gdf[id_field]]
     _write_tables(gdf, id_field, ordered, out, to_postgis if not interrupted else None, overwrite=overwrite)
     res = BatchResult(out, ordered, time.perf_counter() - t0)

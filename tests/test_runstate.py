@@ -220,8 +220,8 @@ def test_ctrl_c_in_sinks_run_exits_130_and_leaves_nothing(make_tile, tmp_path, m
 
     monkeypatch.setattr(pipeline, "_write_epoch", ctrl_c_in_second_epoch)
     assert _run("-q", "run", str(spec), "--out", str(out)) == 130
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1 and err[0].startswith("Interrupted: the run stopped"), err
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"Interrupted: the run stopped; the files it had written in {out} were removed"], err
     assert not out.exists()  # no empty folder to make the rerun refuse
     monkeypatch.setattr(pipeline, "_write_epoch", real)
     assert _run("-q", "run", str(spec), "--out", str(out)) == 0
@@ -266,3 +266,61 @@ def test_ctrl_c_stops_a_batch_writes_its_table_exits_130(make_tile, tmp_path):
     run_batch(spec, regions=str(regions), id_field="region_id", out=out, on_event=events.append)
     assert events[0]["skipped"] == len(done) and events[0]["todo"] == 8 - len(done)
     assert set(pd.read_csv(out / "batch_summary.csv")["status"]) == {"done"}
+
+
+def test_sigint_to_sinks_run(tmp_path):
+    """A real Ctrl-C (SIGINT) during the first epoch's pass: exit 130, one line, no folder left."""
+    rng = np.random.default_rng(0)
+    import rasterio
+    from rasterio.transform import from_origin
+
+    for y in (2015, 2020):
+        with rasterio.open(tmp_path / f"t{y}.tif", "w", driver="GTiff", width=1500, height=1500, count=6,
+                           dtype="uint16", crs="EPSG:32649", transform=from_origin(500000, 2400000, 10, 10),
+                           nodata=0, tiled=True, blockxsize=512, blockysize=512) as ds:
+            ds.write(rng.integers(200, 4000, (6, 1500, 1500)).astype("uint16"))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "sig", "sensor": "sentinel2_l2a",
+        "epochs": [{"name": str(y), "year": y, "scenes": [{"date": f"{y}-08-01", "tiles": [f"t{y}.tif"]}]}
+                   for y in (2015, 2020)],
+        "indices": {"names": ["ndvi", "mndwi", "evi"], "write": True}}))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "sinks.cli", "run", str(spec), "--out", str(out)],
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    while not any("epoch 2015: computing" in ln for ln in lines):
+        line = proc.stderr.readline()
+        assert line, lines
+        lines.append(line)
+    time.sleep(0.3)
+    t0 = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert proc.returncode == 130, rest
+    assert time.perf_counter() - t0 < 15
+    assert rest.splitlines() == [f"Interrupted: the run stopped; the files it had written in {out} were removed"]
+    assert not out.exists()
+
+
+def test_ctrl_c_stops_a_batch_on_a_local_cluster(make_tile, tmp_path):
+    from test_batch import _scene as batch_scene
+
+    spec, regions = batch_scene(make_tile, tmp_path, n_regions=8)
+    out = tmp_path / "b"
+    cmd = [sys.executable, "-m", "sinks.cli", "batch", str(spec), "--regions", str(regions), "--id-field",
+           "region_id", "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "SINKS_BATCH_DELAY_S": "30"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("regions/*/summary.json"))) < 2:
+        time.sleep(0.05)
+    t0 = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert time.perf_counter() - t0 < 20
+    assert proc.returncode == 130, stderr
+    assert stderr.splitlines()[-1].startswith("Interrupted: 2 of 8 regions done"), stderr
+    table = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    assert (table["status"] == "done").sum() == 2 and (table["status"] == "not run").sum() == 6

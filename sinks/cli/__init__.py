@@ -24,7 +24,21 @@ __all__ = ["main", "cli"]
 _NOT_COMMANDS = {"options", "runner"}
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past click (which would print a blank line and abort)."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
 class _LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted(exc) from exc
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = [
             m.name.replace("_", "-")
@@ -169,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"Error: {_one_line(exc)}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt as exc:
+    except (KeyboardInterrupt, _Interrupted) as exc:
         _interrupted(exc)
     except SystemExit:
         raise
