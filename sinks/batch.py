@@ -4,12 +4,17 @@ One job per region: the target grid is clipped to the region's bounds, pixels
 outside the region are masked, and the spec's stages run into
 ``OUT/regions/<id>/``.  A region's ``summary.json`` is written last and atomically;
 it records the *region key*, a hash of the resolved spec, the SHA-256 of every input
-(the content, see :func:`_hash_inputs`) and the region's geometry.  A later run with the same arguments skips regions whose
-summary carries the same key and recomputes the rest, so a killed batch resumes
-where it stopped and a changed spec or input invalidates finished regions.
+(the content, see :func:`_hash_inputs`) and the region's geometry.  A later run with
+the same arguments skips regions whose summary carries the same key (and whose run
+marker says ``complete``) and recomputes the rest, so a killed batch resumes where it
+stopped and a changed spec or input invalidates finished regions.
 
 A failing region (unreadable tile, no data in its bounds ...) is recorded with its
-error in ``batch_summary.csv``; the others continue.
+error in ``batch_summary.csv``; the others continue.  A region without a geometry
+keeps its row (status ``empty geometry``); ``--only`` merges into the existing table.
+Ctrl-C cancels the queued regions, stops the running ones and writes the table of what
+finished (:mod:`sinks._batchrun`).  ``OUT/.sinks-run.lock`` keeps a second batch out
+of the folder.
 
 Scheduling: by default regions run concurrently on a thread pool (one thread per
 core), each region's own graph on the synchronous scheduler: no start-up cost, and GDAL

@@ -71,13 +71,14 @@ def _disk_full(path: Path) -> bool:
     return False
 
 
-def write_error(final: str | os.PathLike, exc: BaseException) -> OutputWriteError | None:
+def write_error(final: str | os.PathLike, exc: BaseException, *, gdal: bool = True) -> OutputWriteError | None:
     """The one-line :class:`~sinks.errors.OutputWriteError` for ``exc`` raised while writing
     ``final``, or ``None`` when ``exc`` is not a write failure (bad input, a bug ...).
 
     ``ENOSPC``/``EDQUOT``, and a GDAL or OGR error on a file system with less than
     :data:`LOW_SPACE_BYTES` free, read "no space left on device"; other GDAL/OGR errors
-    "cannot write (<GDAL's message>)".
+    "cannot write (<GDAL's message>)".  With ``gdal=False`` (a block that also reads
+    inputs) only the operating system's disk-full errors are mapped.
     """
     if isinstance(exc, (OutputWriteError, InputError)):
         return None
@@ -86,6 +87,8 @@ def write_error(final: str | os.PathLike, exc: BaseException) -> OutputWriteErro
     if isinstance(exc, OSError) and exc.errno in _DISK_FULL or "No space left on device" in text:
         return OutputWriteError(f"{final}: no space left on device")
     module = type(exc).__module__ or ""
+    if not gdal:
+        return None
     if module.startswith(("rasterio", "pyogrio", "fiona")) or type(exc).__name__.startswith("CPLE_"):
         if _disk_full(final):
             return OutputWriteError(f"{final}: no space left on device")
@@ -96,12 +99,12 @@ def write_error(final: str | os.PathLike, exc: BaseException) -> OutputWriteErro
 
 
 @contextlib.contextmanager
-def writing(final: str | os.PathLike) -> Iterator[None]:
+def writing(final: str | os.PathLike, *, gdal: bool = True) -> Iterator[None]:
     """Turn a write failure of ``final`` into one line naming it (:func:`write_error`)."""
     try:
         yield
     except Exception as exc:
-        mapped = write_error(final, exc)
+        mapped = write_error(final, exc, gdal=gdal)
         if mapped is None:
             raise
         raise mapped from exc
@@ -183,7 +186,9 @@ def staged_files(finals: list[Path]) -> Iterator[list[Path]]:
     block completes, all removed if it fails (no half-written file under a final name)."""
     temps = [temp_name(p) for p in finals]
     try:
-        with writing(finals[0] if len(finals) == 1 else ", ".join(str(p) for p in finals)):
+        # the block may also read the inputs (a compute pass): only the OS's disk-full errors are
+        # mapped here, GDAL's at each write (the block writers, the COG copies)
+        with writing(finals[0] if len(finals) == 1 else ", ".join(str(p) for p in finals), gdal=False):
             yield temps
         for tmp, final in zip(temps, finals):
             os.replace(tmp, final)
