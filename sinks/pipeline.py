@@ -37,7 +37,7 @@ from ._memory import release_free_memory
 from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
 from .outputs import RasterOutput, announce, atomic_write_json, write_rasters_and_compute
-from .runstate import LOCK, MARKER, RunFolder, read_marker
+from .runstate import LOCK, RunFolder, read_marker
 from .sensors import SensorProfile
 from .spec import EpochSpec, PipelineSpec, load_spec
 

@@ -59,7 +59,6 @@ def _choropleth(gdf: Any, column: str, title: str, unit: str, cmap: str, *, dive
 def render_batch(batch_dir: Path) -> tuple[str, str]:
     """``(body HTML, inline script)`` of the batch page of ``batch_dir``."""
     import geopandas as gpd
-    import pandas as pd
 
     from ..csvio import read_csv
 
