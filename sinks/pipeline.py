@@ -59,6 +59,7 @@ def _check_cancel(ctx: "RunContext") -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled(f"{ctx.out}: cancelled")
 
+
 @dataclass
 class EpochData:
     """Lazy layers and written files of one epoch."""
