@@ -4,12 +4,17 @@ One job per region: the target grid is clipped to the region's bounds, pixels
 outside the region are masked, and the spec's stages run into
 ``OUT/regions/<id>/``.  A region's ``summary.json`` is written last and atomically;
 it records the *region key*, a hash of the resolved spec, the SHA-256 of every input
-and the region's geometry.  A later run with the same arguments skips regions whose
-summary carries the same key and recomputes the rest, so a killed batch resumes
-where it stopped and a changed spec or input invalidates finished regions.
+(the content, see :func:`_hash_inputs`) and the region's geometry.  A later run with
+the same arguments skips regions whose summary carries the same key (and whose run
+marker says ``complete``) and recomputes the rest, so a killed batch resumes where it
+stopped and a changed spec or input invalidates finished regions.
 
 A failing region (unreadable tile, no data in its bounds ...) is recorded with its
-error in ``batch_summary.csv``; the others continue.
+error in ``batch_summary.csv``; the others continue.  A region without a geometry
+keeps its row (status ``empty geometry``); ``--only`` merges into the existing table.
+Ctrl-C cancels the queued regions, stops the running ones and writes the table of what
+finished (:mod:`sinks._batchrun`).  ``OUT/.sinks-run.lock`` keeps a second batch out
+of the folder.
 
 Scheduling: by default regions run concurrently on a thread pool (one thread per
 core), each region's own graph on the synchronous scheduler: no start-up cost, and GDAL
@@ -30,12 +35,13 @@ import os
 import re
 import time
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ._batchrun import INTERRUPTED, BatchInterrupted, cpu_threads, run_distributed, run_threads
 from .errors import ConfigError, InputError, OutputExistsError
 from .manifest import sha256_file
 from .io import gdal_cache_options
@@ -68,17 +74,26 @@ def sanitize_id(region_id: Any) -> str:
 
 
 def _hash_inputs(paths: list[str], cache_file: Path) -> dict[str, str]:
-    """SHA-256 of every input, reusing a cache keyed by (path, size, mtime)."""
+    """SHA-256 of every input, reusing a cache of earlier digests.
+
+    A cached digest stands only while the file's size, modification time, change time
+    and inode are all unchanged (:func:`sinks.hashcache.stamp`): content swapped in with
+    the same size and ``touch -r`` still moves the change time, which nobody can set
+    back, so the file is hashed again and the regions that use it are recomputed.
+    """
+    from .hashcache import stamp
+
     try:
         cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
     except (OSError, ValueError):
         cache = {}
+    if not isinstance(cache, dict):
+        cache = {}
     out: dict[str, str] = {}
     todo = []
     for p in sorted(set(paths)):
-        st = os.stat(p)
-        key = f"{p}|{st.st_size}|{st.st_mtime_ns}"
-        if key in cache:
+        key = "|".join([p, *(str(v) for v in stamp(os.stat(p)))])
+        if isinstance(cache.get(key), str):
             out[p] = cache[key]
         else:
             todo.append((p, key))
@@ -89,20 +104,25 @@ def _hash_inputs(paths: list[str], cache_file: Path) -> dict[str, str]:
     if todo:
         from .outputs import atomic_write_json
 
-        atomic_write_json(cache_file, cache, overwrite=True)
+        live = {"|".join([p, *(str(v) for v in stamp(os.stat(p)))]) for p in out if os.path.exists(p)}
+        atomic_write_json(cache_file, {k: v for k, v in cache.items() if k in live}, overwrite=True)
     return out
 
 
 # --------------------------------------------------------------------------------------
 # results
 # --------------------------------------------------------------------------------------
+#: Statuses of a region in the batch table.
+DONE, FAILED, EMPTY, NOT_RUN = "done", "failed", "empty geometry", "not run"
+
+
 @dataclass
 class RegionResult:
     """Outcome of one region."""
 
     region_id: str
     folder: str
-    status: str  # done | failed | skipped
+    status: str  # done | failed | empty geometry | not run
     error: str = ""
     seconds: float = 0.0
     indicators: dict[str, Any] = field(default_factory=dict)
@@ -118,7 +138,30 @@ class BatchResult:
 
     @property
     def failed(self) -> list[RegionResult]:
-        return [r for r in self.results if r.status == "failed"]
+        return [r for r in self.results if r.status == FAILED]
+
+    @property
+    def empty(self) -> list[RegionResult]:
+        """Regions listed with status ``empty geometry`` (nothing to compute)."""
+        return [r for r in self.results if r.status == EMPTY]
+
+
+def _previous_rows(out: Path, id_field: str) -> dict[str, dict[str, Any]]:
+    """Status and error of each region in the batch table already in ``out`` (if any)."""
+    from .csvio import read_csv
+
+    p = out / "batch_summary.csv"
+    if not p.is_file():
+        return {}
+    try:
+        table = read_csv(p, dtype={id_field: str}, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        log.warning("%s: earlier batch table not read (%s)", p, exc)
+        return {}
+    if table.columns[:1].tolist() != [id_field] or not {"status", "error"} <= set(table.columns):
+        return {}
+    return {str(r[id_field]): {"status": str(r["status"]), "error": str(r["error"])}
+            for r in table.to_dict("records")}
 
 
 def indicators_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
@@ -146,12 +189,17 @@ def indicators_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
 # one region (runs in a thread or on a dask worker)
 # --------------------------------------------------------------------------------------
 def _region_task(spec_path: str, region_id: str, folder: str, wkb: bytes, out_dir: str, key: str,
-                 base_state: Any = None) -> dict[str, Any]:
-    """Run one region; never raises for data errors (returns status ``failed``)."""
+                 base_state: Any = None, cancel: Any = None) -> dict[str, Any]:
+    """Run one region; never raises for data errors (returns status ``failed``).
+
+    ``cancel`` (a :class:`threading.Event`) stops the region at its next task or stage:
+    it then removes what it wrote and returns status ``not run``.
+    """
     import rasterio
     import shapely
 
-    from .pipeline import for_region, prepare, run_prepared
+    from ._batchrun import INTERRUPTED
+    from .pipeline import Cancelled, for_region, prepare, run_prepared
     from .spec import load_spec
 
     t0 = time.perf_counter()
@@ -164,23 +212,34 @@ def _region_task(spec_path: str, region_id: str, folder: str, wkb: bytes, out_di
             ctx = for_region(base_state, geometry=shapely.from_wkb(wkb), region_id=region_id,
                              out=target, overwrite=True)
             ctx.summary["batch"] = {"region_id": region_id, "key": key}
+            ctx.cache["cancel"] = cancel
             summary = run_prepared(ctx, scheduler="synchronous")
             delay = float(os.environ.get("SINKS_BATCH_DELAY_S", "0") or 0)
             if delay:  # test hook: slows regions down so a kill lands mid-batch
-                time.sleep(delay)
-        return {"status": "done", "error": "", "seconds": time.perf_counter() - t0,
+                if cancel is not None:
+                    cancel.wait(delay)
+                else:
+                    time.sleep(delay)
+        return {"status": DONE, "error": "", "seconds": time.perf_counter() - t0,
                 "indicators": indicators_from_summary(summary)}
+    except Cancelled:
+        return {"status": NOT_RUN, "error": INTERRUPTED, "seconds": time.perf_counter() - t0, "indicators": {}}
     except Exception as exc:  # noqa: BLE001 - isolate the failure to this region
         msg = " ".join(str(exc).split()) or type(exc).__name__
         if not isinstance(exc, InputError):
             msg = f"{type(exc).__name__}: {msg}"
             log.debug("region %s failed", region_id, exc_info=True)
-        return {"status": "failed", "error": msg, "seconds": time.perf_counter() - t0, "indicators": {}}
+        return {"status": FAILED, "error": msg, "seconds": time.perf_counter() - t0, "indicators": {}}
 
 
 def _is_done(folder: Path, key: str) -> dict[str, Any] | None:
+    from .runstate import read_marker
+
     p = folder / "summary.json"
     if not p.exists():
+        return None
+    marker = read_marker(folder)
+    if marker is not None and marker.get("state") != "complete":
         return None
     try:
         summary = json.loads(p.read_text(encoding="utf-8"))
@@ -196,7 +255,7 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
               layer: str | None = None, scheduler: str | None = None, workers: int | None = None,
               restart: bool = False, only: list[str] | None = None,
               on_event: Callable[[dict[str, Any]], None] | None = None,
-              to_postgis: tuple[str, str] | None = None) -> BatchResult:
+              to_postgis: tuple[str, str] | None = None, overwrite: bool = False) -> BatchResult:
     """Run ``spec`` once per polygon of ``regions``.
 
     Parameters
@@ -221,35 +280,75 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     on_event : callable, optional
         Called with ``{"event": "start"|"region"|"end", ...}`` for progress display.
     to_postgis : (url, table), optional
-        Also write the batch table to PostGIS.
+        Also write the batch table to PostGIS.  An existing table is refused (before
+        any region runs) unless ``overwrite``; the table the regions are read from is
+        always refused.
+    overwrite : bool
+        Replace the ``to_postgis`` table when it exists.
 
     Returns
     -------
     BatchResult
-    """
-    import shapely
 
-    from .pipeline import prepare
+    Raises
+    ------
+    RunLockedError
+        Another batch (or run) is writing into ``out``.
+    BatchInterrupted
+        Ctrl-C: queued regions were cancelled, running ones stopped or finished, and
+        the batch table of what finished was written (unfinished regions ``not run``).
+    """
     from .spec import load_spec
-    from .vectors import read_vector
+
+    from .runstate import FolderLock, remove_stale_parts
 
     t0 = time.perf_counter()
     parsed, spec_path = load_spec(spec)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
+    if to_postgis:
+        from .postgis import check_target
+
+        check_target(to_postgis[0], to_postgis[1], overwrite=overwrite, regions=str(regions), regions_layer=layer)
+    lock = FolderLock(out).acquire()  # a second batch into this folder stops here, naming this one
+    try:
+        remove_stale_parts(out)  # temporary files of a killed batch (the lock says none is writing)
+        return _run_batch(parsed, spec_path, regions=regions, id_field=id_field, out=out, layer=layer,
+                          scheduler=scheduler, workers=workers, restart=restart, only=only, on_event=on_event,
+                          to_postgis=to_postgis, overwrite=overwrite, t0=t0)
+    finally:
+        lock.release()
+
+
+def _run_batch(parsed: Any, spec_path: Path, *, regions: str, id_field: str, out: Path, layer: str | None,
+               scheduler: str | None, workers: int | None, restart: bool, only: list[str] | None,
+               on_event: Callable[[dict[str, Any]], None] | None, to_postgis: tuple[str, str] | None,
+               overwrite: bool, t0: float) -> BatchResult:
+    import shapely
+
+    from .pipeline import prepare
+    from .vectors import read_vector
+
     base = prepare(parsed, spec_path=spec_path, out=out, overwrite=True, strict=False)
-    gdf = read_vector(regions, layer=layer, id_field=id_field, target_crs=base.grid.crs, what="regions")
+    gdf = read_vector(regions, layer=layer, id_field=id_field, target_crs=base.grid.crs, what="regions",
+                      keep_empty=True)
     gdf[id_field] = gdf[id_field].astype(str)
+    selected = set(gdf[id_field])
     if only:
         wanted = [str(x) for x in only]
-        unknown = [x for x in wanted if x not in set(gdf[id_field])]
+        unknown = [x for x in wanted if x not in selected]
         if unknown:
             raise ConfigError(f"--only: unknown region id(s) {', '.join(unknown[:5])} in {regions}")
-        gdf = gdf[gdf[id_field].isin(wanted)]
+        selected = set(wanted)
     folders = [sanitize_id(v) for v in gdf[id_field]]
     if len(set(folders)) != len(folders):
-        raise ConfigError(f"{regions}: region ids collide after sanitising for file names")
+        seen: dict[str, list[str]] = {}
+        for rid, folder in zip(gdf[id_field], folders):
+            seen.setdefault(folder, []).append(rid)
+        clash = next(v for v in seen.values() if len(v) > 1)
+        raise ConfigError(f"{regions}: region ids {', '.join(repr(v) for v in clash[:5])} collide after "
+                          "sanitising for file names")
     out.mkdir(parents=True, exist_ok=True)
     (out / "regions").mkdir(exist_ok=True)
     hashes = _hash_inputs(base.inputs, out / ".input-hashes.json")
@@ -259,15 +358,31 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
 
     jobs = []
     results: dict[str, RegionResult] = {}
+    # --only runs some regions; the others keep the row of the table already there
+    previous = _previous_rows(out, id_field) if only else {}
     for rid, folder, geom in zip(gdf[id_field], folders, gdf.geometry):
-        wkb = shapely.to_wkb(geom)
-        key = hashlib.sha256(batch_key.encode() + rid.encode("utf-8") + wkb).hexdigest()
         target = (out / "regions" / folder).resolve()
         if (out / "regions").resolve() not in target.parents:
             raise ConfigError(f"region id {rid!r} would write outside {out}")
+        if geom is None or geom.is_empty:
+            results[rid] = RegionResult(rid, folder, EMPTY, "the region's geometry is null or empty")
+            continue
+        wkb = shapely.to_wkb(geom)
+        key = hashlib.sha256(batch_key.encode() + rid.encode("utf-8") + wkb).hexdigest()
+        if rid not in selected:
+            done = _is_done(target, key)
+            prev = previous.get(rid)
+            if done is not None:
+                results[rid] = RegionResult(rid, folder, DONE, "", 0.0, indicators_from_summary(done))
+            elif prev is not None and prev["status"] != DONE:
+                results[rid] = RegionResult(rid, folder, prev["status"], prev["error"])
+            else:
+                note = "finished before the spec or inputs changed" if prev is not None else ""
+                results[rid] = RegionResult(rid, folder, NOT_RUN, note)
+            continue
         done = None if restart else _is_done(target, key)
         if done is not None:
-            results[rid] = RegionResult(rid, folder, "done", "", 0.0, indicators_from_summary(done))
+            results[rid] = RegionResult(rid, folder, DONE, "", 0.0, indicators_from_summary(done))
         else:
             if (target / "summary.json").exists():
                 (target / "summary.json").unlink()
@@ -276,29 +391,50 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     emit = on_event or (lambda e: None)
     emit({"event": "start", "total": n_total, "skipped": n_total - len(jobs), "todo": len(jobs)})
 
+    finished: set[str] = set()
+
     def record(rid: str, folder: str, res: dict[str, Any]) -> None:
         results[rid] = RegionResult(rid, folder, res["status"], res["error"], res["seconds"], res["indicators"])
-        done_n = sum(r.status == "done" for r in results.values())
-        failed_n = sum(r.status == "failed" for r in results.values())
+        finished.add(rid)
+        done_n = sum(r.status == DONE for r in results.values())
+        failed_n = sum(r.status == FAILED for r in results.values())
         emit({"event": "region", "region_id": rid, "status": res["status"], "error": res["error"],
               "seconds": round(res["seconds"], 3), "done": done_n, "failed": failed_n,
-              "remaining": n_total - done_n - failed_n})
+              "remaining": len(jobs) - len(finished)})
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    interrupted = False
     if jobs and (address or workers):
-        _run_distributed(jobs, str(spec_path), str(out), base, address=address, workers=workers, record=record)
+        def submit_d(client: Any, job: tuple[Any, ...], shared: Any) -> Any:
+            rid, folder, wkb, key = job
+            return client.submit(_region_task, str(spec_path), rid, folder, wkb, str(out), key, shared, pure=False,
+                                 key=f"region-{folder}-{key[:8]}")
+
+        interrupted = run_distributed(jobs, submit_d, record=lambda job, res: record(job[0], job[1], res),
+                                      address=address, workers=workers, base=base)
     elif jobs:
-        threads = max(1, os.cpu_count() or 1)
-        with _one_blas_thread(), ThreadPoolExecutor(max_workers=threads) as ex:
-            futs = {ex.submit(_region_task, str(spec_path), rid, folder, wkb, str(out), key, base): (rid, folder)
-                    for rid, folder, wkb, key in jobs}
-            for fut in as_completed(futs):
-                rid, folder = futs[fut]
-                record(rid, folder, fut.result())
+        def submit_t(job: tuple[Any, ...], cancel: Any) -> dict[str, Any]:
+            rid, folder, wkb, key = job
+            return _region_task(str(spec_path), rid, folder, wkb, str(out), key, base, cancel)
+
+        with _one_blas_thread():
+            interrupted = run_threads(jobs, submit_t, record=lambda job, res: record(job[0], job[1], res),
+                                      threads=cpu_threads())
+    if interrupted:  # a region whose folder is complete finished, even if its result was not collected
+        for rid, folder, _wkb, key in jobs:
+            if rid not in finished or results[rid].status == NOT_RUN:
+                done = _is_done(out / "regions" / folder, key)
+                results[rid] = (RegionResult(rid, folder, DONE, "", 0.0, indicators_from_summary(done))
+                                if done is not None else RegionResult(rid, folder, NOT_RUN, INTERRUPTED))
     ordered = [results[rid] for rid in gdf[id_field]]
-    _write_tables(gdf, id_field, ordered, out, to_postgis)
+    _write_tables(gdf, id_field, ordered, out, to_postgis if not interrupted else None, overwrite=overwrite)
     res = BatchResult(out, ordered, time.perf_counter() - t0)
-    emit({"event": "end", "total": n_total, "failed": len(res.failed), "seconds": round(res.seconds, 3)})
+    emit({"event": "end", "total": n_total, "failed": len(res.failed), "seconds": round(res.seconds, 3),
+          "interrupted": interrupted})
+    if interrupted:
+        n_done = sum(r.status == DONE for r in ordered)
+        raise BatchInterrupted(f"{n_done} of {n_total} regions done; table of what finished: "
+                               f"{out / 'batch_summary.csv'}")
     return res
 
 
@@ -320,50 +456,8 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
-def _run_distributed(jobs: list, spec_path: str, out: str, base: Any, *, address: str | None,
-                     workers: int | None, record: Callable) -> None:
-    from distributed import Client, LocalCluster, as_completed as d_as_completed
-
-    import dask
-
-    cluster = None
-    if address:
-        client = Client(address)
-    else:
-        # dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in workers; that fixed threshold
-        # also turns off glibc's adaptive mmap threshold, so every array above 128 KiB is
-        # mmapped and page-faulted afresh: measured +0.09 s of system time per region.
-        # Regions are short-lived tasks with bounded memory; keep the one-thread BLAS.
-        environ = {k: v for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}).items()
-                   if k != "MALLOC_TRIM_THRESHOLD_"}
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-            cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                   silence_logs=logging.ERROR)
-        client = Client(cluster)
-    try:
-        shared = client.scatter(base, broadcast=True)
-        futs = {}
-        for rid, folder, wkb, key in jobs:
-            f = client.submit(_region_task, spec_path, rid, folder, wkb, out, key, shared, pure=False,
-                              key=f"region-{folder}-{key[:8]}")
-            futs[f] = (rid, folder)
-        for f in d_as_completed(list(futs)):
-            rid, folder = futs[f]
-            try:
-                res = f.result()
-            except Exception as exc:  # noqa: BLE001 - worker died etc.
-                res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0,
-                       "indicators": {}}
-            record(rid, folder, res)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
 def _write_tables(gdf: Any, id_field: str, results: list[RegionResult], out: Path,
-                  to_postgis: tuple[str, str] | None) -> None:
+                  to_postgis: tuple[str, str] | None, *, overwrite: bool = False) -> None:
     import geopandas as gpd
     import pandas as pd
 
@@ -371,11 +465,13 @@ def _write_tables(gdf: Any, id_field: str, results: list[RegionResult], out: Pat
 
     rows = []
     for r in results:
-        rows.append({id_field: r.region_id, "status": "done" if r.status == "done" else "failed",
+        rows.append({id_field: r.region_id, "status": r.status,
                      "error": r.error, "folder": f"regions/{r.folder}", **r.indicators})
     table = pd.DataFrame(rows)
+    from .csvio import to_csv
+
     with atomic_path(out / "batch_summary.csv", overwrite=True) as tmp:
-        table.to_csv(tmp, index=False, encoding="utf-8")
+        to_csv(table, tmp)
     geo = gpd.GeoDataFrame(table, geometry=list(gdf.geometry), crs=gdf.crs)
     try:
         from .vectors import write_vector
@@ -384,11 +480,6 @@ def _write_tables(gdf: Any, id_field: str, results: list[RegionResult], out: Pat
     except ImportError:  # pragma: no cover
         geo.to_file(out / "batch_summary.gpkg", driver="GPKG")
     if to_postgis:
-        url, table_name = to_postgis
-        from sqlalchemy import create_engine
+        from .postgis import write_postgis
 
-        engine = create_engine(url)
-        try:
-            geo.to_postgis(table_name, engine, if_exists="replace", index=False)
-        finally:
-            engine.dispose()
+        write_postgis(geo, to_postgis[0], to_postgis[1], overwrite=overwrite)

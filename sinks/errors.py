@@ -22,9 +22,13 @@ __all__ = [
     "ModelError",
     "CoefficientError",
     "OutputExistsError",
+    "RunLockedError",
+    "IncompleteRunError",
+    "OutputWriteError",
     "SinksWarning",
     "EmptyZoneWarning",
     "GeometryRepairedWarning",
+    "NonFiniteWarning",
 ]
 
 
@@ -92,6 +96,18 @@ class OutputExistsError(InputError, FileExistsError):
     """An output exists and ``overwrite`` was not given."""
 
 
+class RunLockedError(InputError, OSError):
+    """Another sinks run holds the output folder's lock (the message names its pid and host)."""
+
+
+class IncompleteRunError(InputError, ValueError):
+    """A run folder whose run did not finish (its marker is not ``complete``)."""
+
+
+class OutputWriteError(SinksError, OSError):
+    """An output could not be written (disk full, I/O error); the message names the file."""
+
+
 class SinksWarning(UserWarning):
     """Base class of warnings issued by sinks."""
 
@@ -102,3 +118,7 @@ class EmptyZoneWarning(SinksWarning):
 
 class GeometryRepairedWarning(SinksWarning):
     """An invalid geometry was repaired."""
+
+
+class NonFiniteWarning(SinksWarning):
+    """A float raster holds ±inf; those pixels are treated as nodata."""

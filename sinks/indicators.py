@@ -258,6 +258,7 @@ def write_indicator_tables(gdf: Any, out_base: str | os.PathLike, *, formats: Se
     list of Path
         The files written, in ``formats`` order.
     """
+    from .csvio import to_csv
     from .outputs import atomic_path, ensure_writable
     from .vectors import write_vector
 
@@ -271,7 +272,7 @@ def write_indicator_tables(gdf: Any, out_base: str | os.PathLike, *, formats: Se
     for f, p in zip(formats, paths):
         if f == "csv":
             with atomic_path(p, overwrite=overwrite) as tmp:
-                gdf.drop(columns=gdf.geometry.name).to_csv(tmp, index=False, encoding="utf-8")
+                to_csv(gdf.drop(columns=gdf.geometry.name), tmp)
         else:
             write_vector(gdf, p, overwrite=overwrite)
     return paths

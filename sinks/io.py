@@ -22,6 +22,7 @@ import functools
 import glob
 import logging
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from rasterio.windows import Window
 
 from .errors import BandMismatchError, ConfigError, CRSMismatchError, NoOverlapError, TileReadError
 from .grid import Grid
+from .hashcache import stamp
 from .metadata import TileMeta, tile_meta
 from .sensors import LANDSAT_QA_BITS, REFLECTANCE_ROLES, S2_SCL_MASKED, SensorProfile
 
@@ -108,7 +110,7 @@ class TileInfo:
     offsets: tuple[float, ...] = ()
 
 
-_INSPECTED: collections.OrderedDict[tuple[str, int, int, bool], TileInfo] = collections.OrderedDict()
+_INSPECTED: collections.OrderedDict[tuple[Any, ...], TileInfo] = collections.OrderedDict()
 _INSPECTED_MAX = 1024
 _INSPECTED_LOCK = threading.Lock()
 
@@ -119,16 +121,16 @@ def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> T
     With ``check_truncation=False`` only the header is checked (batch jobs defer the
     truncation check to the regions that use the tile, see :func:`verify_tile`).
 
-    A header that passed is remembered for the rest of the process, keyed by path, size
-    and modification time (the last 1,024 files), so the stages and the regions of a
+    A header that passed is remembered for the rest of the process, keyed by path, size,
+    modification and change time and inode (the last 1,024 files), so the stages and the regions of a
     batch that read the same land-cover or carbon layer do not reopen it just to learn its
     grid; a rewritten file has a new key and is inspected again.
 
     Raises
     ------
     TileReadError
-        Missing, empty, not a raster, or truncated (its last block lies past the end
-        of the file).
+        Missing, not a regular file, empty, not a raster, or truncated (its last block
+        lies past the end of the file).
     CRSMismatchError
         The raster has no CRS.
     """
@@ -137,17 +139,19 @@ def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> T
         st = os.stat(p)
     except OSError:
         raise TileReadError(f"{p}: file not found") from None
+    if not stat.S_ISREG(st.st_mode):  # a folder, a FIFO (opening it would block), a device
+        raise TileReadError(f"{p}: not a regular file")
     size = st.st_size
     if size == 0:
         raise TileReadError(f"{p}: file is empty (0 bytes)")
     with _INSPECTED_LOCK:
         for checked in (True, False) if not check_truncation else (True,):
-            hit = _INSPECTED.get((p, size, st.st_mtime_ns, checked))
+            hit = _INSPECTED.get((p, *stamp(st), checked))
             if hit is not None:
                 return hit
     info = _inspect(p, size, check_truncation=check_truncation)
     with _INSPECTED_LOCK:
-        _INSPECTED[(p, size, st.st_mtime_ns, check_truncation)] = info
+        _INSPECTED[(p, *stamp(st), check_truncation)] = info
         while len(_INSPECTED) > _INSPECTED_MAX:
             _INSPECTED.popitem(last=False)
     return info
@@ -260,19 +264,19 @@ def expand_tiles(patterns: Iterable[str], *, base: str | os.PathLike | None = No
     return out
 
 
-_VERIFIED: set[tuple[str, int, int]] = set()
+_VERIFIED: set[tuple[Any, ...]] = set()
 
 
 def verify_tile(tile: "Tile") -> None:
     """Run the full read check (including truncation) on every file of ``tile``.
 
-    A file that passed is remembered (by path, size and modification time) for the rest
+    A file that passed is remembered (by path, size, times and inode) for the rest
     of the process, so the regions of a batch do not check the same tiles again.
     """
     for path in sorted({ref.path for _r, ref in tile.bands}):
         try:
             st = os.stat(path)
-            key = (path, st.st_size, st.st_mtime_ns)
+            key = (path, *stamp(st))
         except OSError:
             key = None
         if key is not None and key in _VERIFIED:
@@ -813,10 +817,20 @@ def open_image(paths: str | os.PathLike | Sequence[str | os.PathLike], *, profil
     (xarray.DataArray, Grid)
         Reflectance with dims ``("band", "y", "x")`` and the grid it is on (the
         tiles' own grid unless ``grid`` is given).
+
+    Raises
+    ------
+    PixelBudgetError
+        The grid has more pixels than :func:`sinks.budget.max_pixels`.
     """
+    from .budget import bounded_chunks, check_pixels
+
     plist = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     tiles = tiles_from_files(plist, profile)
     target = grid or derive_grid(tiles)
+    check_pixels(target.width, target.height, what=str(plist[0]))  # before any graph is built
+    if isinstance(chunks, int):
+        chunks = bounded_chunks(target.width, target.height, chunks)
     return open_scene(tiles, profile=profile, grid=target, date=date, chunks=chunks,
                       name=Path(str(plist[0])).stem), target
 

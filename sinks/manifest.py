@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from ._versions import versions
 
@@ -20,14 +20,15 @@ __all__ = ["sha256_file", "describe_inputs", "hash_in_background", "Timer", "man
 def sha256_file(path: str | os.PathLike, *, bufsize: int = 1 << 20) -> str:
     """SHA-256 of a file, streamed through one reused buffer.
 
-    Remembered per (path, size, mtime) within a process, so the regions of a batch do
-    not hash the same tiles again, and across runs in the checksum cache on disk
-    (:mod:`sinks.hashcache`; off with ``SINKS_CACHE_DIR=off``).
+    Remembered per (path, size, modification and change time, inode) within a process,
+    so the regions of a batch do not hash the same tiles again, and across runs in the
+    checksum cache on disk (:mod:`sinks.hashcache`; off with ``SINKS_CACHE_DIR=off``).
+    A file rewritten in place moves its change time, so it is hashed again.
     """
     from . import hashcache
 
     st = os.stat(path)
-    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    key = (os.path.abspath(path), *hashcache.stamp(st))
     with _LOCK:
         if key in _HASHES:
             return _HASHES[key]
@@ -47,7 +48,7 @@ def sha256_file(path: str | os.PathLike, *, bufsize: int = 1 << 20) -> str:
     return digest
 
 
-_HASHES: dict[tuple[str, int, int], str] = {}
+_HASHES: dict[tuple[Any, ...], str] = {}
 _LOCK = threading.Lock()
 
 

@@ -14,9 +14,11 @@ datasets instead, skipping the intermediate files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -25,11 +27,14 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from .errors import OutputExistsError
+from .errors import InputError, OutputExistsError, OutputWriteError
 from .grid import Grid
 
 __all__ = [
     "ensure_writable",
+    "announce",
+    "register_journal",
+    "unregister_journal",
     "atomic_path",
     "atomic_write_text",
     "atomic_write_json",
@@ -39,6 +44,8 @@ __all__ = [
     "mem_dataset",
     "staged_files",
     "write_rasters_and_compute",
+    "writing",
+    "write_error",
 ]
 
 #: Layers whose arrays together take at most this many bytes are computed into memory
@@ -48,19 +55,111 @@ IN_MEMORY_BYTES = 32 * 2**20
 log = logging.getLogger("sinks")
 
 
+#: Free bytes under which a GDAL write error on a file system is taken for a full disk (GDAL's
+#: TIFF driver reports ENOSPC as "TIFFAppendToStrip:Seek error", without the errno).
+LOW_SPACE_BYTES = 16 * 2**20
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _disk_full(path: Path) -> bool:
+    for d in (path.parent, *path.parents):
+        if d.exists():
+            try:
+                return shutil.disk_usage(d).free < LOW_SPACE_BYTES
+            except OSError:
+                return False
+    return False
+
+
+def write_error(final: str | os.PathLike, exc: BaseException, *, gdal: bool = True) -> OutputWriteError | None:
+    """The one-line :class:`~sinks.errors.OutputWriteError` for ``exc`` raised while writing
+    ``final``, or ``None`` when ``exc`` is not a write failure (bad input, a bug ...).
+
+    ``ENOSPC``/``EDQUOT``, and a GDAL or OGR error on a file system with less than
+    :data:`LOW_SPACE_BYTES` free, read "no space left on device"; other GDAL/OGR errors
+    "cannot write (<GDAL's message>)".  With ``gdal=False`` (a block that also reads
+    inputs) only the operating system's disk-full errors are mapped.
+    """
+    if isinstance(exc, (OutputWriteError, InputError)):
+        return None
+    final = Path(final)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL or "No space left on device" in text:
+        return OutputWriteError(f"{final}: no space left on device")
+    module = type(exc).__module__ or ""
+    if not gdal:
+        return None
+    if module.startswith(("rasterio", "pyogrio", "fiona")) or type(exc).__name__.startswith("CPLE_"):
+        if _disk_full(final):
+            return OutputWriteError(f"{final}: no space left on device")
+        return OutputWriteError(f"{final}: cannot write ({text})")
+    if isinstance(exc, OSError) and exc.errno == errno.EIO:
+        return OutputWriteError(f"{final}: cannot write (input/output error)")
+    return None
+
+
+@contextlib.contextmanager
+def writing(final: str | os.PathLike, *, gdal: bool = True) -> Iterator[None]:
+    """Turn a write failure of ``final`` into one line naming it (:func:`write_error`)."""
+    try:
+        yield
+    except Exception as exc:
+        mapped = write_error(final, exc, gdal=gdal)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
 def temp_name(final: Path) -> Path:
     """A hidden temporary sibling of ``final`` (same directory, so rename is atomic)."""
     final = Path(final)
     return final.with_name(f".{final.name}.part-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
-def ensure_writable(paths: Iterable[str | os.PathLike], *, overwrite: bool) -> None:
-    """Raise :class:`OutputExistsError` for the first path that exists, unless ``overwrite``."""
-    if overwrite:
+#: Folder → callback told of every file about to be written under it (a run's marker, see
+#: :class:`sinks.runstate.RunFolder`).
+_JOURNALS: dict[Path, Any] = {}
+_JOURNALS_LOCK = threading.Lock()
+
+
+def register_journal(folder: str | os.PathLike, callback: Any) -> None:
+    """Call ``callback(paths)`` before any file under ``folder`` is written (see :func:`announce`)."""
+    with _JOURNALS_LOCK:
+        _JOURNALS[Path(os.path.abspath(folder))] = callback
+
+
+def unregister_journal(folder: str | os.PathLike) -> None:
+    """Stop journaling writes under ``folder``."""
+    with _JOURNALS_LOCK:
+        _JOURNALS.pop(Path(os.path.abspath(folder)), None)
+
+
+def announce(paths: Iterable[str | os.PathLike]) -> None:
+    """Tell the run that owns their folder that ``paths`` are about to be written.
+
+    Every writer here calls it (through :func:`ensure_writable`); code that writes
+    files another way (a child process) calls it before starting.
+    """
+    with _JOURNALS_LOCK:
+        journals = list(_JOURNALS.items())
+    if not journals:
         return
-    for p in paths:
-        if Path(p).exists():
-            raise OutputExistsError(f"{p}: output exists; pass --overwrite to replace it")
+    for folder, callback in journals:
+        mine = [Path(os.path.abspath(p)) for p in paths]
+        mine = [p for p in mine if folder in p.parents]
+        if mine:
+            callback(mine)
+
+
+def ensure_writable(paths: Iterable[str | os.PathLike], *, overwrite: bool) -> None:
+    """Raise :class:`OutputExistsError` for the first path that exists, unless ``overwrite``;
+    then :func:`announce` the paths."""
+    paths = list(paths)
+    if not overwrite:
+        for p in paths:
+            if Path(p).exists():
+                raise OutputExistsError(f"{p}: output exists; pass --overwrite to replace it")
+    announce(paths)
 
 
 @contextlib.contextmanager
@@ -68,11 +167,13 @@ def atomic_path(final: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary path; on success rename it to ``final``, on error remove it."""
     final = Path(final)
     ensure_writable([final], overwrite=overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    with writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(final)
     try:
-        yield tmp
-        os.replace(tmp, final)
+        with writing(final):
+            yield tmp
+            os.replace(tmp, final)
     finally:
         if tmp.exists():
             with contextlib.suppress(OSError):
@@ -85,7 +186,10 @@ def staged_files(finals: list[Path]) -> Iterator[list[Path]]:
     block completes, all removed if it fails (no half-written file under a final name)."""
     temps = [temp_name(p) for p in finals]
     try:
-        yield temps
+        # the block may also read the inputs (a compute pass): only the OS's disk-full errors are
+        # mapped here, GDAL's at each write (the block writers, the COG copies)
+        with writing(finals[0] if len(finals) == 1 else ", ".join(str(p) for p in finals), gdal=False):
+            yield temps
         for tmp, final in zip(temps, finals):
             os.replace(tmp, final)
         log.info("wrote %s", ", ".join(str(p) for p in finals))
@@ -158,6 +262,12 @@ class _BlockWriter:
     """``__setitem__`` target for :func:`dask.array.store` writing windows to one file."""
 
     def __init__(self, path: Path, grid: Grid, out: RasterOutput, blocksize: int) -> None:
+        with writing(out.path):
+            self._open(path, grid, out, blocksize)
+        self.final = out.path
+        self.lock = threading.Lock()
+
+    def _open(self, path: Path, grid: Grid, out: RasterOutput, blocksize: int) -> None:
         import rasterio
 
         dtype = np.dtype(out.data.dtype)
@@ -174,18 +284,18 @@ class _BlockWriter:
             self.ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
         if out.colormap:
             self.ds.write_colormap(1, dict(out.colormap))
-        self.lock = threading.Lock()
 
     def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
         from rasterio.windows import Window
 
         rows, cols = key
         win = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
-        with self.lock:
+        with self.lock, writing(self.final):
             self.ds.write(np.asarray(value), 1, window=win)
 
     def close(self) -> None:
-        self.ds.close()
+        with writing(self.final):
+            self.ds.close()
 
 
 @contextlib.contextmanager
@@ -312,8 +422,10 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
             writers = []
             with timer.stage(stage) if timer is not None else contextlib.nullcontext():
                 for src, tmp, out in zip(stage1, stage2, outputs):
-                    rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
-                                         num_threads="ALL_CPUS", bigtiff="IF_SAFER", **_cog_options(out, compress))
+                    with writing(out.path):
+                        rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
+                                             num_threads="ALL_CPUS", bigtiff="IF_SAFER",
+                                             **_cog_options(out, compress))
                     if validate:
                         _validate(tmp, out)
         return finals, dict(zip(extra, values))
@@ -362,7 +474,7 @@ def _write_in_memory(outputs: list[RasterOutput], finals: list[Path], grid: Grid
     arrays, values = computed[:len(outputs)], computed[len(outputs):]
     with staged_files(finals) as temps:
         for data, tmp, out in zip(arrays, temps, outputs):
-            with mem_dataset(np.asarray(data), grid, out) as ds:
+            with mem_dataset(np.asarray(data), grid, out) as ds, writing(out.path):
                 rasterio.shutil.copy(ds, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
                                      bigtiff="IF_SAFER", **_cog_options(out, compress))
             if validate:

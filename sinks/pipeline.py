@@ -10,8 +10,9 @@ indicator tables) work from the small uint8 land-cover files just written.
 
 Outputs (``OUT``)::
 
+    .sinks-run               the run marker: state running / complete, files written (:mod:`sinks.runstate`)
     manifest.json            inputs (size, sha256), resolved spec, versions, timings
-    summary.json             every figure of the run (written last)
+    summary.json             every figure of the run (written last, before the marker says complete)
     indices/<epoch>/<index>_<YYYYMMDD>.tif
     landcover_<epoch>.tif    ... and the later stages' layers and tables
 """
@@ -27,6 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .budget import bounded_chunks, check_pixels
 from .errors import NoOverlapError, OutputExistsError
 from .grid import Grid
 from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, open_epoch, scene_date,
@@ -34,15 +36,29 @@ from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_op
 from ._memory import release_free_memory
 from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
-from .outputs import RasterOutput, atomic_write_json, write_rasters_and_compute
+from .outputs import RasterOutput, announce, atomic_write_json, write_rasters_and_compute
+from .runstate import LOCK, RunFolder, read_marker
 from .sensors import SensorProfile
 from .spec import EpochSpec, PipelineSpec, load_spec
 
-__all__ = ["RunContext", "EpochData", "run", "run_prepared", "prepare", "for_region", "STAGES", "EPOCH_STAGES"]
+__all__ = ["RunContext", "EpochData", "run", "run_prepared", "prepare", "for_region", "STAGES", "EPOCH_STAGES",
+           "Cancelled"]
 
 log = logging.getLogger("sinks")
 
 Progress = Callable[[str], None]
+
+
+class Cancelled(KeyboardInterrupt):
+    """A run stopped on request (``ctx.cache["cancel"]`` set, e.g. by Ctrl-C in a batch);
+    like Ctrl-C, it removes what the run wrote."""
+
+
+def _check_cancel(ctx: "RunContext") -> None:
+    cancel = ctx.cache.get("cancel")
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"{ctx.out}: cancelled")
+
 
 @dataclass
 class EpochData:
@@ -108,7 +124,9 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
     """Resolve tiles and the target grid; check every input before anything is computed.
 
     With ``strict=False`` (batch jobs) tile bodies are not checked here but by each
-    region that uses the tile, so one damaged tile fails only the regions it covers.
+    region that uses the tile, so one damaged tile fails only the regions it covers;
+    the pixel budget (:mod:`sinks.budget`) then applies to each region's grid, not to
+    the grid of all tiles.
     """
     profile = spec.sensor_profile()
     epochs: list[EpochData] = []
@@ -129,6 +147,8 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
     crs = g.crs or all_tiles[0].grid.crs
     aoi = _aoi_bounds(spec, crs)
     grid = derive_grid(all_tiles, crs=crs, resolution=g.resolution, bounds=g.bounds, aoi_bounds=aoi)
+    if strict:
+        _check_budget(grid, all_tiles, what=f"{spec_path or spec.name}: target grid")
     from .io import _overlaps
 
     for e in epochs:
@@ -141,9 +161,19 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
             inputs.append(ref.path)
     ctx = RunContext(spec=spec, spec_path=spec_path, out=out, overwrite=overwrite, profile=profile,
                      grid=grid, epochs=epochs, inputs=inputs, progress=progress,
-                     chunks=aligned_chunks(grid, all_tiles, g.chunks))
+                     chunks=aligned_chunks(grid, all_tiles, bounded_chunks(grid.width, grid.height, g.chunks)))
     ctx.cache["aoi"] = aoi
     return ctx
+
+
+def _check_budget(grid: Grid, tiles: list[Any], *, what: str) -> None:
+    """The pixel budget, before any graph is built (names the largest tile)."""
+    if not tiles:
+        return
+    big = max(tiles, key=lambda t: t.grid.width * t.grid.height)
+    check_pixels(grid.width, grid.height, what=f"{what} (tiles such as {big.name}: "
+                 f"{big.grid.width:,} x {big.grid.height:,} px)",
+                 hint="clip it (grid.bounds, aoi.boundary) or run it as a batch over regions")
 
 
 def read_aoi(spec: PipelineSpec, grid: Grid) -> dict[str, Any]:
@@ -289,7 +319,10 @@ STAGES: list[tuple[str, Callable[[RunContext], None], Callable[[PipelineSpec], b
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
-    if not overwrite and out.exists() and any(out.iterdir()):
+    if not overwrite and out.exists() and any(p.name != LOCK for p in out.iterdir()):
+        marker = read_marker(out)
+        if marker is not None and marker.get("state") != "complete":
+            raise OutputExistsError(f"{out}: holds a run that did not finish; pass --overwrite to replace its outputs")
         raise OutputExistsError(f"{out}: output folder is not empty; pass --overwrite to replace its outputs")
 
 
@@ -302,9 +335,12 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
     spec : PipelineSpec or path
         A validated spec or the path of a YAML spec.
     out : path
-        Output folder; must be empty or absent unless ``overwrite``.
+        Output folder; must be empty or absent unless ``overwrite``.  While the run
+        writes, ``out/.sinks-run.lock`` holds its pid and host: a second run into the
+        same folder stops at once (:class:`~sinks.errors.RunLockedError`).
     overwrite : bool
-        Replace existing outputs.
+        Remove the files an earlier sinks run wrote in ``out`` (those its manifest and
+        marker list; nothing else) and write this run's.
     progress : callable, optional
         Called with a short message as each stage starts (the CLI shows them).
     scheduler : str, optional
@@ -314,27 +350,56 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
     -------
     dict
         The summary (also written to ``out/summary.json``).
-    """
-    import dask
 
+    Notes
+    -----
+    Interrupted (``KeyboardInterrupt``), the run removes what it wrote and leaves no
+    empty folder behind; failed, it leaves its files with the marker ``running``, which
+    ``sinks report``, ``sinks goals`` and :func:`sinks.open_run` refuse.
+    """
     if isinstance(spec, PipelineSpec):
         spec_path = None
     else:
         spec, spec_path = load_spec(spec)
     out = Path(out)
-    _check_out(out, overwrite)
-    ctx = prepare(spec, spec_path=spec_path, out=out, overwrite=overwrite, progress=progress)
-    return run_prepared(ctx, scheduler=scheduler)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a directory")
+    folder = RunFolder(out).acquire()
+    try:
+        _check_out(out, overwrite)
+        ctx = prepare(spec, spec_path=spec_path, out=out, overwrite=overwrite, progress=progress)
+    except BaseException:
+        folder.lock.release()
+        raise
+    return run_prepared(ctx, scheduler=scheduler, folder=folder)
 
 
-def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, Any]:
-    """Run every stage of a prepared context (see :func:`prepare`, :func:`for_region`)."""
+def run_prepared(ctx: RunContext, *, scheduler: str | None = None, folder: RunFolder | None = None) -> dict[str, Any]:
+    """Run every stage of a prepared context (see :func:`prepare`, :func:`for_region`).
+
+    ``folder`` is the output folder's :class:`~sinks.runstate.RunFolder` when the
+    caller already holds its lock; otherwise it is taken here.
+    """
+    folder = folder if folder is not None else RunFolder(ctx.out)
+    try:
+        folder.begin(overwrite=ctx.overwrite)
+        summary = _run_stages(ctx, scheduler=scheduler)
+    except KeyboardInterrupt:
+        folder.abandon()
+        raise
+    except BaseException:
+        folder.stop()
+        raise
+    folder.complete()
+    return summary
+
+
+def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
     import dask
 
     import rasterio
 
     spec = ctx.spec
-    ctx.out.mkdir(parents=True, exist_ok=True)
     # GDAL's block cache holds the written stage files' blocks until they are flushed; capped
     # so memory stays bounded whatever the raster size, for rasterio's GDAL and (through the
     # environment) exactextract's, here and in the zonal child; a user's GDAL_CACHEMAX wins
@@ -345,6 +410,7 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
         for ep in ctx.epochs:
             for name, fn, enabled in EPOCH_STAGES:
                 if enabled(spec):
+                    _check_cancel(ctx)
                     with ctx.timer.stage(name):
                         fn(ctx, ep)
             ctx.say(f"epoch {ep.name}: computing and writing {len(ep.outputs)} layers")
@@ -353,6 +419,7 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
         try:
             for name, fn, enabled in STAGES:
                 if enabled(spec):
+                    _check_cancel(ctx)
                     ctx.say(f"stage {name}")
                     with ctx.timer.stage(name):
                         fn(ctx)
@@ -360,6 +427,7 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None) -> dict[str, 
             pending = ctx.cache.pop("zonal_pending", None)
             if pending is not None:
                 pending[0].cancel()
+    _check_cancel(ctx)
     return _finish(ctx)
 
 
@@ -370,6 +438,8 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
     ``geometry`` must be in the grid's CRS.  Pixels outside it become nodata.
     """
     grid = base.grid.clip_to_bounds(tuple(geometry.bounds))
+    check_pixels(grid.width, grid.height, what=f"region {region_id}: grid",
+                 hint="split the region into smaller ones")
     from .io import _overlaps, verify_tile
 
     epochs = []
@@ -388,7 +458,8 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
     ctx = RunContext(spec=base.spec, spec_path=base.spec_path, out=out, overwrite=overwrite,
                      profile=base.profile, grid=grid, epochs=epochs, inputs=inputs,
                      progress=None, region=geometry, region_id=region_id,
-                     chunks=aligned_chunks(grid, tiles, base.spec.grid.chunks))
+                     chunks=aligned_chunks(grid, tiles, bounded_chunks(grid.width, grid.height,
+                                                                       base.spec.grid.chunks)))
     ctx.cache["aoi"] = base.cache.get("aoi", {})
     ctx.cache["base"] = base
     return ctx
@@ -409,6 +480,7 @@ def _finish(ctx: RunContext) -> dict[str, Any]:
     with ctx.timer.stage("stac"):
         from .stac import write_run_catalog
 
+        announce([ctx.out / "stac"])
         tifs = [p for p in ctx.written if p.suffix == ".tif"]
         if tifs:
             summary["stac"] = str(write_run_catalog(ctx.out, rasters=tifs, summary=summary).relative_to(ctx.out))

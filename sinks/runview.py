@@ -29,11 +29,10 @@ class Run:
     """A finished run folder (see ``docs/outputs.md``)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        from .errors import ConfigError
+        from .runstate import require_complete
 
         self.path = Path(path)
-        if not (self.path / "summary.json").exists():
-            raise ConfigError(f"{self.path}: not a run folder (no summary.json)")
+        require_complete(self.path)  # IncompleteRunError for a run that did not finish
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}: epochs {', '.join(self.epochs)})"

@@ -194,6 +194,20 @@ class ClassificationSpec(_Base):
     coastal_buffer_m: float = Field(default=2000.0, ge=0)
     mangrove: bool = True
 
+    @field_validator("rules")
+    @classmethod
+    def _rule_keys(cls, v: Any) -> Any:
+        """Rule overrides given inline are checked against the rule model here, as the run applies them."""
+        if isinstance(v, dict):
+            from .classify.rules import load_rules
+            from .errors import ConfigError
+
+            try:
+                load_rules(v)
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("rules: ")) from None
+        return v
+
     @model_validator(mode="after")
     def _model_given(self) -> "ClassificationSpec":
         if self.method == "model" and not (self.model or self.training):
@@ -336,7 +350,7 @@ def parse_spec(data: Any, *, source: str = "spec") -> PipelineSpec:
         problems = []
         for err in exc.errors():
             loc = _loc(err["loc"])
-            msg = err["msg"]
+            msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
             problems.append(f"{loc}: {msg}")

@@ -4,6 +4,10 @@
 (land cover, carbon, change, indices) with the projection extension (EPSG, shape,
 transform, bbox) and the raster extension (nodata, data type, unit), dated by the
 epoch's year (or the acquisition date of an index layer).
+
+The catalog is written into a hidden temporary folder beside ``stac/`` and renamed into
+place when complete, so a reader never sees half a catalog and a failed write leaves
+the previous one as it was.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +85,23 @@ def write_run_catalog(run_dir: str | os.PathLike, *, rasters: list[Path] | None 
                                      data_type=ds.dtypes[0], unit=unit, spatial_resolution=ds.res[0])
             RasterExtension.ext(item.assets["data"], add_if_missing=True).bands = [band]
         cat.add_item(item)
-    cat.normalize_hrefs(str(run / "stac"))
-    cat.make_all_asset_hrefs_relative()
-    cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
-    log.info("STAC catalog of %d rasters: %s", len(files), run / "stac" / "catalog.json")
-    return run / "stac" / "catalog.json"
+    final = run / "stac"
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp, old = run / f".stac-part-{tag}", run / f".stac-old-{tag}"
+    from .outputs import writing
+
+    try:
+        # the temporary folder sits beside stac/, so the relative links stay right after the rename
+        cat.normalize_hrefs(str(tmp))
+        cat.make_all_asset_hrefs_relative()
+        with writing(final / "catalog.json"):
+            cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+    finally:
+        for d in (tmp, old):
+            if d.exists():
+                shutil.rmtree(d, ignore_errors=True)
+    log.info("STAC catalog of %d rasters: %s", len(files), final / "catalog.json")
+    return final / "catalog.json"

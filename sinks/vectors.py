@@ -3,14 +3,14 @@
 :func:`read_vector` is the one entry point every stage uses for polygons and points.
 It reads any GDAL-readable format through pyogrio (GeoPackage, Shapefile, GeoJSON,
 FlatGeobuf, ...), GeoParquet through :func:`geopandas.read_parquet`, and PostGIS
-tables or queries from ``postgresql://`` URLs, then checks what downstream code
+tables or queries from ``postgresql://`` URLs (:mod:`sinks.postgis`), then checks what downstream code
 relies on, with one-line :class:`~sinks.errors.VectorError` messages naming the
 file:
 
 * the file exists, is readable and has at least one feature;
 * it has a CRS (unless ``require_crs=False``);
 * the id field exists (the message lists the available fields) and its values are
-  present and unique;
+  present, not blank and unique;
 * invalid geometries are repaired with :func:`shapely.make_valid`
   (:class:`~sinks.errors.GeometryRepairedWarning` names the features);
 * the data are reprojected to ``target_crs`` with an INFO log line naming both CRSs.
@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import uuid
 import warnings
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import ConfigError, GeometryRepairedWarning, SinksWarning, VectorError
 from .outputs import ensure_writable
+from .postgis import POSTGIS_PREFIXES
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -42,9 +42,6 @@ __all__ = ["read_vector", "write_vector", "vector_fields", "POSTGIS_PREFIXES"]
 
 log = logging.getLogger("sinks")
 
-#: URL prefixes read with :func:`geopandas.read_postgis`.
-POSTGIS_PREFIXES: tuple[str, ...] = ("postgresql://", "postgres://", "postgresql+psycopg://",
-                                     "postgresql+psycopg2://")
 
 _PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 _WRITE_DRIVERS = {
@@ -69,6 +66,7 @@ def read_vector(
     what: str = "zones",
     require_fields: Sequence[str] = (),
     columns: Sequence[str] | None = None,
+    keep_empty: bool = False,
 ) -> "gpd.GeoDataFrame":
     """Read a vector source and check it for the stages that use it.
 
@@ -96,12 +94,15 @@ def read_vector(
     columns : sequence of str, optional
         Read only these attribute columns (plus geometry); fields named in
         ``id_field``/``require_fields`` are added.
+    keep_empty : bool
+        Keep features whose geometry is null or empty (a batch lists them with status
+        ``empty geometry``) instead of dropping them with a warning.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Features with valid geometries, in ``target_crs`` when given.  Features
-        without geometry are dropped with a warning.
+        without geometry are dropped with a warning (kept with ``keep_empty``).
 
     Raises
     ------
@@ -122,7 +123,7 @@ def read_vector(
         src = os.fspath(path_or_source)
         if src.lower().startswith(POSTGIS_PREFIXES):
             name = _mask_url(src)
-            gdf = _read_postgis(src, layer=layer, name=name, what=what)
+            gdf = _read_postgis(src, layer=layer, what=what)
         else:
             name = src
             gdf = _read_file(src, layer=layer, columns=columns, what=what)
@@ -135,7 +136,9 @@ def read_vector(
                   all_fields=_all_fields(name, layer) if columns is not None and name != "<GeoDataFrame>" else None)
 
     empty = gdf.geometry.isna() | gdf.geometry.is_empty
-    if empty.any():
+    if empty.all() and keep_empty:
+        raise VectorError(f"{name}: {what} has no features with a geometry")
+    if empty.any() and not keep_empty:
         labels = _labels(gdf[empty], id_field)
         warnings.warn(f"{name}: dropped {int(empty.sum())} {what} feature(s) without geometry: {labels}",
                       SinksWarning, stacklevel=2)
@@ -174,6 +177,8 @@ def _read_file(src: str, *, layer: str | None, columns: list[str] | None, what: 
     local = "://" not in src and not src.startswith("/vsi")
     if local and not Path(src).exists():
         raise VectorError(f"{src}: {what} file not found")
+    if local and not Path(src).is_dir() and not Path(src).is_file():  # a FIFO would block the reader
+        raise VectorError(f"{src}: {what} is not a regular file")
     if local and Path(src).is_dir() and not src.lower().endswith((".gdb", ".shp")):
         # a folder of shapefiles is a valid OGR source, but usually a mistake
         if not any(Path(src).glob("*.shp")):
@@ -216,60 +221,17 @@ def _parquet_columns(src: str, columns: list[str] | None) -> list[str] | None:
     return [c for c in columns if c in names] + geo[:1]
 
 
-def _read_postgis(url: str, *, layer: str | None, name: str, what: str) -> "gpd.GeoDataFrame":
-    """Read a PostGIS table (``layer`` = ``table`` or ``schema.table``) or query (``SELECT ...``)."""
-    import geopandas as gpd
+def _read_postgis(url: str, *, layer: str | None, what: str) -> "gpd.GeoDataFrame":
+    """A PostGIS table or query (see :mod:`sinks.postgis`: quoted names, one read-only statement)."""
+    from .postgis import read_postgis
 
-    if not layer:
-        raise ConfigError(f"{name}: a PostGIS {what} source needs a layer (table name or SELECT query)")
-    try:
-        from sqlalchemy import create_engine, text
-    except ImportError:  # pragma: no cover - optional extra
-        raise ConfigError(f"{name}: reading PostGIS needs sqlalchemy (pip install 'sinks[postgis]')") from None
-    engine = create_engine(url)
-    try:
-        if re.match(r"^\s*(select|with)\s", layer, flags=re.IGNORECASE):
-            sql = layer
-            m = re.search(r"--\s*geom\s*=\s*(\w+)", layer)
-            geom_col = m.group(1) if m else _query_geometry_column(engine, sql, name=name, what=what)
-        else:
-            schema, _, table = layer.rpartition(".")
-            schema = schema or "public"
-            with engine.connect() as conn:
-                row = conn.execute(
-                    text("SELECT f_geometry_column FROM geometry_columns "
-                         "WHERE f_table_schema = :s AND f_table_name = :t LIMIT 1"),
-                    {"s": schema, "t": table},
-                ).fetchone()
-            if row is None:
-                raise VectorError(f"{name}: no PostGIS table {schema}.{table} with a geometry column for {what}")
-            geom_col = str(row[0])
-            sql = f'SELECT * FROM "{schema}"."{table}"'
-        return gpd.read_postgis(sql, engine, geom_col=geom_col)
-    except (VectorError, ConfigError):
-        raise
-    except Exception as exc:
-        raise VectorError(f"{name}: cannot read {what} from PostGIS: {_one_line(exc)}") from None
-    finally:
-        engine.dispose()
-
-
-def _query_geometry_column(engine: Any, sql: str, *, name: str, what: str) -> str:
-    """The first geometry/geography column of a query's result (from the column type OIDs)."""
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        oids = {int(r[0]) for r in conn.execute(
-            text("SELECT oid FROM pg_type WHERE typname IN ('geometry', 'geography')"))}
-        res = conn.exec_driver_sql(f"SELECT * FROM ({sql}\n) AS _sinks_q LIMIT 0")
-        cols = [d[0] for d in res.cursor.description if int(d[1]) in oids]
-    if not cols:
-        raise VectorError(f"{name}: the {what} query returns no geometry column")
-    return str(cols[0])
+    return read_postgis(url, layer=layer, what=what)
 
 
 def _mask_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    from .postgis import mask_url
+
+    return mask_url(url)
 
 
 def _all_fields(src: str, layer: str | None) -> list[str] | None:
@@ -296,6 +258,11 @@ def _check_ids(gdf: "gpd.GeoDataFrame", id_field: str, *, name: str, what: str) 
     if missing.any():
         raise VectorError(f"{name}: {int(missing.sum())} {what} feature(s) have no {id_field!r} value "
                           f"(rows {_few([str(i) for i in gdf.index[missing]])})")
+    blank = ids.map(lambda v: isinstance(v, str) and not v.strip())
+    if blank.any():
+        shown = [f"{v!r} (row {i})" for i, v in zip(gdf.index[blank], ids[blank])]
+        raise VectorError(f"{name}: {int(blank.sum())} {what} feature(s) have a blank {id_field!r} value: "
+                          f"{_few(shown)}")
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         values = [repr(v.item() if hasattr(v, "item") else v) for v in dict.fromkeys(dup.tolist())]
@@ -351,7 +318,7 @@ def _repair(gdf: "gpd.GeoDataFrame", *, id_field: str | None, name: str, what: s
     import shapely
 
     geoms = np.asarray(gdf.geometry.values, dtype=object)
-    bad = ~shapely.is_valid(geoms)
+    bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     if not bad.any():
         return gdf
     bad_rows = gdf[bad]
@@ -400,13 +367,17 @@ def _atomic_vector_path(final: str | os.PathLike, *, overwrite: bool) -> Iterato
     ``a/.b.part-<pid>-<hex>.gpkg``.  Sidecar files GDAL leaves next to it
     (``-wal``, ``-shm``, ``-journal``) are removed with it.
     """
+    from .outputs import writing
+
     final = Path(final)
     ensure_writable([final], overwrite=overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    with writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.stem}.part-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
     try:
-        yield tmp
-        os.replace(tmp, final)
+        with writing(final):
+            yield tmp
+            os.replace(tmp, final)
     finally:
         for p in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal"))):
             if p.exists():
@@ -437,7 +408,8 @@ def write_vector(
         GeoPackage layer name (default: the file stem).
     csv_geometry : bool
         For ``.csv``: write the geometry as a WKT column named ``geometry``
-        (default) or drop it.
+        (default) or drop it.  Text cells that a spreadsheet would run as a formula
+        are escaped (:mod:`sinks.csvio`); other formats keep the raw values.
 
     Notes
     -----
@@ -480,7 +452,9 @@ def write_vector(
                     table = table.rename(columns={geom: "geometry"})
                 else:
                     table = table.drop(columns=[geom])
-            table.to_csv(tmp, index=False, encoding="utf-8")
+            from .csvio import to_csv
+
+            to_csv(table, tmp)
         elif suffix in _PARQUET_SUFFIXES:
             gdf.to_parquet(tmp, index=False)
         else:

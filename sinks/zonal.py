@@ -15,7 +15,10 @@ never mixes two measures of area.  Fractions below ``1e-9`` are reported as 0.
 
 Polygons may overlap (each is summarised on its own); a polygon that covers no valid
 pixel gives a row with ``count`` 0, ``sum`` 0, ``mean`` NaN and an
-:class:`~sinks.errors.EmptyZoneWarning` naming it.
+:class:`~sinks.errors.EmptyZoneWarning` naming it.  In float rasters NaN is nodata and
+so are ±inf: when the polygons meet an infinite value the statistics are computed again
+with every non-finite pixel as nodata, and one
+:class:`~sinks.errors.NonFiniteWarning` names the raster.
 
 Categorical rasters (:func:`class_areas`) give the area (ha) and the fraction of the
 valid area of each class.  Areas follow :mod:`sinks.area`: ``|a·e|`` per pixel for
@@ -39,7 +42,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, EmptyZoneWarning, TileReadError
+from .errors import ConfigError, EmptyZoneWarning, NonFiniteWarning, TileReadError
 
 __all__ = ["STATS", "zonal_stats", "class_areas", "joint_class_areas", "JointAreas", "read_zones"]
 
@@ -168,6 +171,45 @@ def _wkb_features(gdf: Any) -> Any:
             return self.crs_wkt
 
     return _Source()
+
+
+def _finite_source(info: Any) -> Any:
+    """An exactextract raster source reading band 1 of ``info.path`` with ±inf turned to NaN (nodata)."""
+    import rasterio
+    from exactextract.raster import RasterSource
+    from rasterio.windows import Window
+
+    grid = info.grid
+    t = grid.transform
+    xs = sorted((t.c, t.c + t.a * grid.width))
+    ys = sorted((t.f, t.f + t.e * grid.height))
+
+    class _Finite(RasterSource):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.ds = rasterio.open(info.path)
+
+        def res(self) -> tuple[float, float]:
+            return abs(t.a), abs(t.e)
+
+        def extent(self) -> tuple[float, float, float, float]:
+            return xs[0], ys[0], xs[1], ys[1]
+
+        def srs_wkt(self) -> str:
+            return grid.crs.to_wkt()
+
+        def nodata_value(self) -> Any:
+            return self.ds.nodata
+
+        def read_window(self, x0: int, y0: int, nx: int, ny: int) -> np.ndarray:
+            a = self.ds.read(1, window=Window(x0, y0, nx, ny))
+            a[np.isinf(a)] = np.nan
+            return a
+
+        def close(self) -> None:
+            self.ds.close()
+
+    return _Finite()
 
 
 def _extract_part(raster: str, part: Any, ops: list[str]) -> pd.DataFrame:
@@ -313,7 +355,21 @@ def zonal_stats(raster: str | os.PathLike, zones: Any, *, id_field: str, stats: 
     gdf = read_zones(zones, id_field=id_field, crs=info.grid.crs, layer=layer)
     geo = info.grid.is_geographic
     ops = [f"{s}={s}(coverage_weight=area_spherical_m2)" if geo and s in _AREA_WEIGHTED else s for s in stats]
-    df = _extract(info.path, gdf, [*ops, *_area_ops(info.grid)], workers=workers)
+    ops += _area_ops(info.grid)
+    is_float = np.dtype(info.dtype).kind == "f"
+    # exactextract takes NaN as nodata but counts ±inf as values: min and max show whether any
+    # polygon meets one, and only then is the raster read again with them masked
+    probe = ["_sinks_min=min", "_sinks_max=max"] if is_float else []
+    df = _extract(info.path, gdf, [*ops, *probe], workers=workers)
+    if is_float and (np.isinf(df["_sinks_min"].to_numpy(dtype=np.float64)).any()
+                     or np.isinf(df["_sinks_max"].to_numpy(dtype=np.float64)).any()):
+        warnings.warn(f"{info.path}: holds infinite values; they are treated as nodata", NonFiniteWarning,
+                      stacklevel=2)
+        src = _finite_source(info)
+        try:
+            df = _extract(src, gdf, ops)
+        finally:
+            src.close()
     out = pd.DataFrame({id_field: gdf[id_field].to_numpy()})
     for s in stats:
         out[s] = df[s].to_numpy()

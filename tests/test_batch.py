@@ -90,6 +90,45 @@ def test_batch_runs_and_resumes(make_tile, tmp_path):
     assert events[0]["todo"] == 4
 
 
+def test_resume_notices_content_swapped_with_same_size_and_mtime(make_tile, tmp_path):
+    """Resume compares content: a tile rewritten with the same size and ``touch -r`` is hashed again."""
+    import shutil
+
+    import rasterio
+
+    from rasterio.transform import from_origin
+
+    spec, regions = _scene(make_tile, tmp_path)
+    tile = tmp_path / "2020" / "t1.tif"
+
+    def write_uncompressed(data: np.ndarray, path: Path) -> None:  # same size whatever the values
+        with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=6, dtype="uint16", nodata=0,
+                           crs="EPSG:32649", transform=from_origin(X0 + 640, Y0, 10, 10), tiled=True,
+                           blockxsize=16, blockysize=16) as ds:
+            ds.write(data)
+
+    write_uncompressed(np.random.default_rng(1).integers(200, 4000, (6, 64, 64)).astype(np.uint16), tile)
+    out = tmp_path / "batch"
+    run_batch(spec, regions=str(regions), id_field="region_id", out=out)
+    ndvi = out / "regions" / "R03" / "indices" / "2020" / "ndvi_20200801.tif"
+    with rasterio.open(ndvi) as ds:
+        before = ds.read(1)
+    other = tmp_path / "swap.tif"
+    write_uncompressed(np.full((6, 64, 64), 1500, np.uint16), other)
+    assert other.stat().st_size == tile.stat().st_size
+    st = tile.stat()
+    shutil.copyfile(other, tile)  # same inode, same size, new content
+    os.utime(tile, ns=(st.st_atime_ns, st.st_mtime_ns))  # touch -r: the old modification time
+    assert tile.stat().st_mtime_ns == st.st_mtime_ns and tile.stat().st_size == st.st_size
+    events = []
+    run_batch(spec, regions=str(regions), id_field="region_id", out=out, on_event=events.append)
+    assert events[0]["todo"] == 4 and events[0]["skipped"] == 0
+    with rasterio.open(ndvi) as ds:
+        after = ds.read(1)
+    assert not np.allclose(np.nan_to_num(before), np.nan_to_num(after))
+    assert np.nanmax(np.abs(after)) < 1e-6  # every band 1500: NDVI 0 where the region has data
+
+
 def test_region_masked_outside_polygon(make_tile, tmp_path):
     import rasterio
 
@@ -193,3 +232,57 @@ def test_region_without_reference_samples_is_done_with_a_note(tmp_path):
     assert tiny["accuracy"]["2020"]["note"] == "no reference sample falls inside the region"
     half = json.loads((tmp_path / "b" / "regions" / "half" / "summary.json").read_text())
     assert half["accuracy"]["2020"]["overall_accuracy"] > 0.8
+
+
+def test_blank_region_ids_are_named(make_tile, tmp_path, capsys):
+    spec, regions = _scene(make_tile, tmp_path)
+    g = gpd.read_file(regions)
+    g["region_id"] = ["", " ", "R02", "R03"]
+    g.to_file(regions)
+    with pytest.raises(SystemExit) as ei:
+        main(["batch", str(spec), "--regions", str(regions), "--id-field", "region_id", "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert ei.value.code == 2 and err.count("\n") == 1, err
+    assert "2 regions feature(s) have a blank 'region_id' value: '' (row 0), ' ' (row 1)" in err
+
+
+def test_empty_geometry_keeps_its_row(make_tile, tmp_path, capsys):
+    spec, regions = _scene(make_tile, tmp_path)
+    g = gpd.read_file(regions)
+    g.loc[1, "geometry"] = None
+    g.to_file(regions)
+    out = tmp_path / "b"
+    with pytest.raises(SystemExit) as ei:
+        main(["batch", str(spec), "--regions", str(regions), "--id-field", "region_id", "--out", str(out)])
+    assert ei.value.code == 0
+    assert "1 region(s) have no geometry (status 'empty geometry'): 'R01'" in capsys.readouterr().err
+    table = pd.read_csv(out / "batch_summary.csv")
+    assert list(table["region_id"]) == ["R00", "R01", "R02", "R03"]
+    assert list(table["status"]) == ["done", "empty geometry", "done", "done"]
+    geo = gpd.read_file(out / "batch_summary.gpkg")
+    assert list(geo["status"]) == list(table["status"]) and geo.geometry.isna().tolist() == [False, True, False, False]
+
+
+def test_only_merges_into_the_batch_table(make_tile, tmp_path):
+    spec, regions = _scene(make_tile, tmp_path, corrupt=True)
+    out = tmp_path / "b"
+    first = run_batch(spec, regions=str(regions), id_field="region_id", out=out)
+    before = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    statuses = [r.status for r in first.results]
+    assert "failed" in statuses and "done" in statuses
+    events = []
+    res = run_batch(spec, regions=str(regions), id_field="region_id", out=out, only=["R00"], restart=True,
+                    on_event=events.append)
+    assert events[0]["todo"] == 1
+    after = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    assert list(after["region_id"]) == ["R00", "R01", "R02", "R03"]  # merged, not one row
+    assert list(after["status"]) == statuses and list(after["error"]) == list(before["error"])
+    assert [r.region_id for r in res.results] == ["R00", "R01", "R02", "R03"]
+    # a region never run keeps a row too
+    (out / "batch_summary.csv").unlink()
+    run_batch(spec, regions=str(regions), id_field="region_id", out=out, only=["R00"])
+    again = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    assert list(again["region_id"]) == ["R00", "R01", "R02", "R03"]
+    done_before = {r.region_id for r in first.results if r.status == "done"}
+    assert {rid for rid, s in zip(again["region_id"], again["status"]) if s == "done"} == done_before
+    assert set(again["status"]) <= {"done", "not run"}

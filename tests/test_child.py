@@ -42,3 +42,52 @@ def test_cancel_stops_a_running_child():
     t0 = time.perf_counter()
     job.cancel()
     assert time.perf_counter() - t0 < 10
+
+
+def test_child_exits_and_cleans_up_when_its_parent_is_killed(tmp_path):
+    """An orphaned child (its run SIGKILLed) stops within seconds and removes its pickles."""
+    import os
+    import signal
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import time\n"
+        "from sinks._child import ChildProcess\n"
+        "job = ChildProcess(time.sleep, 120)\n"
+        "print(job._proc.pid, job._dir, flush=True)\n"
+        "time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    child_pid, folder = parent.stdout.readline().split()
+    child_pid = int(child_pid)
+    assert Path(folder).is_dir() and list(Path(folder).glob("*.pkl"))
+    time.sleep(1.0)  # the child is up and sleeping
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            break
+        try:  # reap it if it became our child (it does not; be tidy where it does)
+            os.waitpid(child_pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    else:
+        os.kill(child_pid, signal.SIGKILL)
+        pytest.fail("the orphaned child was still running 10 s after its parent died")
+    assert not Path(folder).exists()
+
+
+def test_folders_of_dead_parents_are_swept(tmp_path):
+    import tempfile
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    stale = Path(tempfile.mkdtemp(prefix=f"sinks-child-{proc.pid}-"))
+    (stale / "job.pkl").write_bytes(b"x")
+    assert ChildProcess(sum, [1, 2]).result() == 3
+    assert not stale.exists()

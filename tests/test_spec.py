@@ -94,18 +94,113 @@ def test_missing_tile_and_aoi_listed(tmp_path):
     assert "aoi.redlines.path: file not found" in text
 
 
-def test_validate_cli_exit_codes(tmp_path, capsys):
+def test_validate_cli_exit_codes(tmp_path, make_tile, capsys):
+    import numpy as np
+
     p = _write(tmp_path, {**GOOD, "bogus": True})
     with pytest.raises(SystemExit) as ei:
         main(["validate", str(p)])
     assert ei.value.code == 2
     err = capsys.readouterr().err
     assert "bogus: unknown key" in err and "Traceback" not in err
-    (tmp_path / "a.tif").write_bytes(b"x")
-    ok = _write(tmp_path, GOOD, "ok.yaml")
+    make_tile("a.tif", np.full((6, 32, 32), 900, np.uint16))
+    ok = _write(tmp_path, {**GOOD, "carbon": {"enabled": False}}, "ok.yaml")
     with pytest.raises(SystemExit) as ei:
         main(["validate", str(ok)])
     assert ei.value.code == 0
+    assert "OK (1 epoch(s), 1 tile pattern(s), sensor sentinel2_l2a; every input opened)" in capsys.readouterr().out
+
+
+def _hostile(tmp_path: Path, make_tile, name: str) -> Path:
+    """A tile that exists but that a run cannot use."""
+    import os
+
+    import numpy as np
+
+    target = tmp_path / name
+    if name == "truncated.tif":
+        good = make_tile("whole.tif", np.random.default_rng(0).integers(0, 4000, (6, 64, 64)).astype(np.uint16))
+        target.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
+    elif name == "passwd.tif":
+        target.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    elif name == "folder.tif":
+        target.mkdir()
+    elif name == "fifo.tif":
+        os.mkfifo(target)
+    elif name == "fourbands.tif":
+        make_tile(name, np.full((4, 32, 32), 900, np.uint16))
+    elif name == "nocrs.tif":
+        make_tile(name, np.full((6, 32, 32), 900, np.uint16), crs=None)
+    return target
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("truncated.tif", "truncated"),
+    ("passwd.tif", "not a readable raster"),
+    ("folder.tif", "not a regular file"),
+    ("fifo.tif", "not a regular file"),
+    ("fourbands.tif", "has 4 bands but sensor 'sentinel2_l2a' expects 6"),
+    ("nocrs.tif", "raster has no CRS"),
+])
+def test_validate_opens_every_raster(tmp_path, make_tile, capsys, name, needle):
+    import time
+
+    bad = _hostile(tmp_path, make_tile, name)
+    spec = _write(tmp_path, {**GOOD, "epochs": [{"name": "2020", "year": 2020, "scenes": [
+        {"date": "2020-08-01", "tiles": [bad.name]}]}], "carbon": {"enabled": False}})
+    t0 = time.perf_counter()
+    with pytest.raises(SystemExit) as ei:
+        main(["validate", str(spec)])
+    assert time.perf_counter() - t0 < 30  # a FIFO must not block
+    err = capsys.readouterr().err
+    assert ei.value.code == 2, err
+    assert f"epochs.0.scenes.0.tiles.0: {bad}" in err and needle in err, err
+    # sinks run refuses it the same way (and does not hang on the FIFO)
+    with pytest.raises(SystemExit) as ei:
+        main(["run", str(spec), "--out", str(tmp_path / "out")])
+    assert ei.value.code == 2 and needle in capsys.readouterr().err
+
+
+def test_validate_applies_the_rule_model_and_loads_files(tmp_path, make_tile, capsys):
+    import numpy as np
+
+    make_tile("a.tif", np.full((6, 32, 32), 900, np.uint16))
+    inline = _write(tmp_path, {**GOOD, "classification": {"rules": {"forest": {"min_ndvii": 0.5}}}})
+    with pytest.raises(SystemExit) as ei:
+        main(["validate", str(inline)])
+    err = capsys.readouterr().err
+    assert ei.value.code == 2 and "classification.rules: forest.min_ndvii: unknown key" in err, err
+    with pytest.raises(SystemExit) as ei:  # run rejects it at the same place
+        main(["run", str(inline), "--out", str(tmp_path / "o")])
+    assert ei.value.code == 2 and "forest.min_ndvii: unknown key" in capsys.readouterr().err
+    (tmp_path / "rules.yaml").write_text("water: {max_mndwii: 0.1}\n")
+    (tmp_path / "pools.csv").write_text("lucode,c_above\n1,abc\n")
+    (tmp_path / "model.sinks").write_bytes(b"PK\x03\x04 junk")
+    files = _write(tmp_path, {**GOOD, "classification": {"rules": "rules.yaml"}, "carbon": {"table": "pools.csv"}},
+                   "files.yaml")
+    with pytest.raises(SystemExit) as ei:
+        main(["validate", str(files)])
+    err = capsys.readouterr().err
+    assert ei.value.code == 2
+    assert "classification.rules: " in err and "water.max_mndwii: unknown key" in err, err
+    assert "carbon.table: " in err and "pools.csv" in err, err
+    model = _write(tmp_path, {**GOOD, "classification": {"method": "model", "model": "model.sinks"},
+                              "carbon": {"enabled": False}}, "model.yaml")
+    with pytest.raises(SystemExit) as ei:
+        main(["validate", str(model)])
+    assert ei.value.code == 2 and "classification.model: " in capsys.readouterr().err
+
+
+def test_validate_applies_the_pixel_budget(tmp_path, make_tile, capsys, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("SINKS_MAX_PIXELS", "100")
+    make_tile("a.tif", np.full((6, 32, 32), 900, np.uint16))
+    spec = _write(tmp_path, {**GOOD, "carbon": {"enabled": False}})
+    with pytest.raises(SystemExit) as ei:
+        main(["validate", str(spec)])
+    err = capsys.readouterr().err
+    assert ei.value.code == 2 and "inputs: " in err and "32 x 32 pixels" in err and "pixel budget" in err, err
 
 
 def test_run_cli_bad_spec_exit_2(tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import dask.array as da
 import geopandas as gpd
@@ -133,3 +134,43 @@ def test_model_image_mismatch_and_foreign_files(image, make_tile, tmp_path, caps
     with pytest.raises(ModelError, match="not a sinks model"):
         load_model(other)
     assert not (tmp_path / "o.tif").exists() and not (tmp_path / "o2.tif").exists()
+
+
+def test_model_meta_json_is_capped_and_checked(image, tmp_path, capsys):
+    """A huge meta.json is refused without being read whole; one without roles is a one-line exit 2."""
+    import json
+
+    from sinks.classify.modelio import META_MAX_BYTES
+
+    path, samples, _ = image
+    model = tmp_path / "m.sinks"
+    with pytest.raises(SystemExit):
+        main(["train", str(path), "--samples", str(samples), "--label-field", "label", "-o", str(model),
+              "--sensor", "sentinel2_l2a", "--no-texture"])
+    with zipfile.ZipFile(model) as zf:
+        meta = json.loads(zf.read("meta.json"))
+        blob = zf.read("model.skops")
+
+    def rewrite(name: str, meta_text: str) -> Path:
+        p = tmp_path / name
+        with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("meta.json", meta_text)
+            zf.writestr("model.skops", blob)
+        return p
+
+    # valid JSON, 8 MiB of padding (a few KB compressed): refused by its declared size
+    big = rewrite("big.sinks", json.dumps({**meta, "pad": " " * (8 * META_MAX_BYTES)}))
+    assert big.stat().st_size < META_MAX_BYTES
+    with pytest.raises(ModelError, match=r"meta.json is 8,3\d\d,\d+ bytes") as ei:
+        load_model(big)
+    assert "big.sinks" in str(ei.value)
+    for key in ("roles", "n_dates"):
+        bad = rewrite(f"no_{key}.sinks", json.dumps({k: v for k, v in meta.items() if k != key}))
+        with pytest.raises(SystemExit) as ei:
+            main(["classify", str(path), "-o", str(tmp_path / f"o_{key}.tif"), "--model", str(bad)])
+        err = capsys.readouterr().err
+        assert ei.value.code == 2 and f"no {key!r}" in err and "no_" in err and err.count("\n") == 1, err
+        assert not (tmp_path / f"o_{key}.tif").exists()
+    bad = rewrite("roles_text.sinks", json.dumps({**meta, "roles": "blue,green"}))
+    with pytest.raises(ModelError, match="'roles' must be a list"):
+        load_model(bad)

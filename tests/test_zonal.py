@@ -292,3 +292,30 @@ def test_processes_share_the_polygons(make_tile, tmp_path, monkeypatch):
     lc = make_tile("lc.tif", rng.integers(1, 9, (64, 80)).astype(np.uint8))
     pd.testing.assert_frame_equal(class_areas(lc, z, id_field="zid").drop(columns="geometry"),
                                   class_areas(lc, z, id_field="zid", workers=2).drop(columns="geometry"))
+
+
+def test_infinite_values_are_nodata_with_one_warning(make_tile, tmp_path, capsys):
+    a = np.array([[1, np.inf, 3], [4, np.nan, -np.inf], [7, 8, 9]], dtype=np.float32)
+    r = make_tile("inf.tif", a, nodata=None)
+    z = _zones(tmp_path, [box(X0, Y0 - 30, X0 + 30, Y0), box(X0, Y0 - 30, X0 + 10, Y0)], ["all", "left"])
+    from sinks.errors import NonFiniteWarning
+
+    with pytest.warns(NonFiniteWarning, match="inf.tif: holds infinite values") as rec:
+        df = zonal_stats(r, z, id_field="zid", stats=["sum", "mean", "count", "min", "max"]).set_index("zid")
+    assert len([w for w in rec if issubclass(w.category, NonFiniteWarning)]) == 1
+    assert df.loc["all", "count"] == pytest.approx(6) and df.loc["all", "sum"] == pytest.approx(32)
+    assert df.loc["all", "min"] == 1 and df.loc["all", "max"] == 9
+    assert df.loc["all", "nodata_fraction"] == pytest.approx(3 / 9)
+    assert df.loc["left", "sum"] == pytest.approx(12) and df.loc["left", "nodata_fraction"] == 0
+    # a finite float raster gives no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonFiniteWarning)
+        zonal_stats(make_tile("fin.tif", np.ones((3, 3), np.float32), nodata=None), z, id_field="zid")
+    # the CLI prints it once, and writes finite figures
+    out = tmp_path / "o.csv"
+    with pytest.raises(SystemExit) as ei:
+        main(["zonal", str(r), "--zones", str(z), "--id-field", "zid", "--stats", "min,max", "-o", str(out)])
+    assert ei.value.code == 0
+    assert capsys.readouterr().err.count("infinite values") == 1
+    got = pd.read_csv(out).set_index("zid")
+    assert np.isfinite(got[["min", "max"]].to_numpy()).all()

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..grid import Grid
-from ..outputs import RasterOutput, ensure_writable, mem_dataset, staged_files
+from ..outputs import RasterOutput, ensure_writable, mem_dataset, staged_files, writing
 
 __all__ = ["write_layers", "overview_factors"]
 
@@ -78,7 +78,7 @@ def _write_one(out: RasterOutput, tmp: Path, grid: Grid, blocksize: int) -> None
 
     data = np.asarray(out.data)
     is_float = data.dtype.kind == "f"
-    with mem_dataset(data, grid, out) as ds:
+    with writing(out.path), mem_dataset(data, grid, out) as ds:
         del data
         factors = overview_factors(grid.width, grid.height, blocksize)
         if factors:

@@ -96,13 +96,18 @@ def open_landcover(path: str | os.PathLike, *, grid: Grid | None = None, align: 
         Not an integer raster (float land cover, possibly with NaN).
     GridMismatchError
         Different grid without ``align``.
+    PixelBudgetError
+        More pixels than :func:`sinks.budget.max_pixels`.
     """
     import rasterio
 
     from ..io import inspect_tile
 
+    from ..budget import check_pixels
+
     info = inspect_tile(path)
     p = info.path
+    check_pixels(info.grid.width, info.grid.height, what=p)  # before any graph is built
     dtype = np.dtype(info.dtype)
     if dtype.kind not in "iub":
         raise BandMismatchError(f"{p}: land cover must be an integer raster, found {info.dtype}")

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ..csvio import escape_cell, unescape_cell
 from ..errors import CoefficientError, ConfigError
 from ..landcover import CODES, NAMES
 from .tables import POOLS, SOIL_DEPTHS, CarbonTable, _Builder, _check_cell, _class_code, _code, _number
@@ -65,9 +66,9 @@ def _read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         if not rec or all(not c.strip() for c in rec):
             continue
         if header is None:
-            header = [c.strip().lower() for c in rec]
+            header = [unescape_cell(c.strip()).lower() for c in rec]
             continue
-        rows.append((reader.line_num, [c.strip() for c in rec]))
+        rows.append((reader.line_num, [unescape_cell(c.strip()) for c in rec]))
     if header is None:
         raise CoefficientError(f"{path}: carbon table is empty")
     dup = {h for h in header if h and header.count(h) > 1}
@@ -260,7 +261,7 @@ def write_invest_csv(table: CarbonTable, path: str | os.PathLike, *, lucode_map:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     for lucode, i in items:
-        row: list[Any] = [lucode, table.names[i] or NAMES.get(table.codes[i], "")]
+        row: list[Any] = [lucode, escape_cell(table.names[i] or NAMES.get(table.codes[i], ""))]
         row += [_fmt(table.central[i, p]) for p in range(len(POOLS))]
         if ranges:
             row += [_fmt(a[i, p]) for p in range(len(POOLS)) for a in (table.low, table.high)]
@@ -277,8 +278,8 @@ def write_table_csv(table: CarbonTable, path: str | os.PathLike, *, overwrite: b
     w.writerow(["code", "class", "pool", "central", "low", "high", "source"])
     for i, code in enumerate(table.codes):
         for p, pool in enumerate(POOLS):
-            w.writerow([code, table.names[i], pool, _fmt(table.central[i, p]), _fmt(table.low[i, p]),
-                        _fmt(table.high[i, p]), table.sources[i][p]])
+            w.writerow([code, escape_cell(table.names[i]), pool, _fmt(table.central[i, p]), _fmt(table.low[i, p]),
+                        _fmt(table.high[i, p]), escape_cell(table.sources[i][p])])
     return atomic_write_text(path, buf.getvalue(), overwrite=overwrite)
 
 

@@ -25,6 +25,9 @@ __all__ = ["SinksModel", "save_model", "load_model", "FORMAT", "VERSION", "TRUST
 FORMAT = "sinks-model"
 VERSION = 1
 
+#: Largest ``meta.json`` read from a model file (a real one is a few KB).
+META_MAX_BYTES = 1 << 20
+
 #: The only types skops may rebuild from a sinks model file.
 TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.ensemble._forest.RandomForestClassifier",
@@ -80,6 +83,27 @@ def _looks_like_pickle(head: bytes) -> bool:
     return (len(head) >= 2 and head[0] == 0x80 and head[1] <= 5) or head[:1] in (b"(", b"c", b"}", b"]")
 
 
+def _check_meta(meta: Any, p: Path) -> None:
+    """Raise :class:`ModelError` naming the key when ``meta.json`` lacks what applying the model needs."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"{p}: not a sinks model file (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("version") != VERSION:
+        raise ModelError(f"{p}: model format version {meta.get('version')} is not supported (expected {VERSION})")
+    roles = meta.get("roles")
+    if "roles" not in meta:
+        raise ModelError(f"{p}: meta.json has no 'roles' (the band roles the model was trained on)")
+    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles):
+        raise ModelError(f"{p}: meta.json 'roles' must be a list of band roles (blue, green, ...), got {roles!r}")
+    n = meta.get("n_dates")
+    if "n_dates" not in meta:
+        raise ModelError(f"{p}: meta.json has no 'n_dates' (the number of acquisitions the model was trained on)")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ModelError(f"{p}: meta.json 'n_dates' must be a positive integer, got {n!r}")
+    for key, kind in (("sensor", str), ("texture", bool)):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise ModelError(f"{p}: meta.json {key!r} must be a {kind.__name__}, got {meta[key]!r}")
+
+
 def load_model(path: str | os.PathLike) -> SinksModel:
     """Read a sinks model file; :class:`ModelError` (one line naming the file) on anything else."""
     import skops.io as sio
@@ -97,14 +121,21 @@ def load_model(path: str | os.PathLike) -> SinksModel:
             names = set(zf.namelist())
             if not {"meta.json", "model.skops"} <= names:
                 raise ModelError(f"{p}: not a sinks model file (meta.json / model.skops missing)")
-            meta = json.loads(zf.read("meta.json").decode("utf-8"))
+            size = zf.getinfo("meta.json").file_size
+            if size > META_MAX_BYTES:
+                raise ModelError(f"{p}: meta.json is {size:,} bytes, more than the {META_MAX_BYTES:,} a model's "
+                                 "metadata can take; not a sinks model file")
+            with zf.open("meta.json") as fh:
+                raw = fh.read(META_MAX_BYTES + 1)
+            if len(raw) > META_MAX_BYTES:  # pragma: no cover - zipfile stops at the declared size
+                raise ModelError(f"{p}: meta.json is larger than {META_MAX_BYTES:,} bytes")
+            meta = json.loads(raw.decode("utf-8"))
+            _check_meta(meta, p)
             blob = zf.read("model.skops")
+    except ModelError:
+        raise
     except (zipfile.BadZipFile, ValueError, UnicodeDecodeError) as exc:
         raise ModelError(f"{p}: damaged model file ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError(f"{p}: not a sinks model file (format {meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("version") != VERSION:
-        raise ModelError(f"{p}: model format version {meta.get('version')} is not supported (expected {VERSION})")
     try:
         untrusted = [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
     except Exception as exc:  # noqa: BLE001 - skops raises several types on bad input

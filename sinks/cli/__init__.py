@@ -24,7 +24,21 @@ __all__ = ["main", "cli"]
 _NOT_COMMANDS = {"options", "runner"}
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past click (which would print a blank line and abort)."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
 class _LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted(exc) from exc
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = [
             m.name.replace("_", "-")
@@ -74,6 +88,11 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
+    # GDAL's own error lines ("_tiffWriteProc: No space left on device." ...) reach Python
+    # logging through rasterio; the error sinks raises says it in one line, so they show with -v
+    gdal_log = logging.getLogger("rasterio")
+    gdal_log.handlers[:] = [handler] if verbose else [logging.NullHandler()]
+    gdal_log.propagate = False
     import dask
 
     from .._sched import local_scheduler
@@ -103,16 +122,52 @@ def _few_malloc_arenas(limit: int = 2) -> None:
         pass
 
 
+def _quiet_libtiff() -> None:
+    """Stop libtiff printing its own error lines to stderr (``_tiffWriteProc: No space left on
+    device.``): GDAL turns them into the exception that sinks reports in one line.
+
+    Only libtiff's process-wide fallback handler is switched off (after rasterio's import
+    registered GDAL's drivers, which set it); GDAL's handler per file still receives every
+    error.  Run with ``-v`` to see them.
+    """
+    import ctypes
+    import ctypes.util
+    import glob
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("rasterio")
+    found = []
+    if spec is not None and spec.origin:
+        found = glob.glob(os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "rasterio.libs", "libtiff-*.so*"))
+    name = found[0] if found else ctypes.util.find_library("tiff")
+    if not name:
+        return
+    try:
+        import rasterio  # noqa: F401 - registers GDAL's drivers first
+
+        lib = ctypes.CDLL(name)
+        lib.TIFFSetErrorHandler.restype = ctypes.c_void_p
+        lib.TIFFSetErrorHandler.argtypes = [ctypes.c_void_p]
+        lib.TIFFSetErrorHandler(None)
+    except (OSError, AttributeError, ImportError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: map errors to exit codes (DESIGN §5)."""
     _few_malloc_arenas()
     args = _hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
+    if not verbose:
+        _quiet_libtiff()
     try:
         rv = cli.main(args=args, prog_name="sinks", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            _interrupted(exc.__cause__)
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
@@ -128,9 +183,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"Error: {_one_line(exc)}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+    except (KeyboardInterrupt, _Interrupted) as exc:
+        _interrupted(exc)
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - last resort: one line, status 1
@@ -139,6 +193,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {type(exc).__name__}: {_one_line(exc)} (run with -v for the traceback)", err=True)
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _interrupted(exc: BaseException) -> None:
+    """Ctrl-C: one line (what the interrupted command left, when it says), exit status 130."""
+    text = " ".join(str(exc).split())
+    click.echo(f"Interrupted: {text}" if text else "Interrupted.", err=True)
+    sys.exit(130)
 
 
 def _is_global_flag(arg: str) -> bool:

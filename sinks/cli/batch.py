@@ -8,8 +8,11 @@ import time
 
 import click
 
+from .options import max_pixels_option
+
 
 @click.command("batch")
+@max_pixels_option
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--regions", required=True, help="Regions: a vector file or a postgresql:// URL (with --layer).")
 @click.option("--id-field", required=True, help="Column holding the region id.")
@@ -20,7 +23,8 @@ import click
               help="Start a LocalCluster of N worker processes (faster than the default threads for many "
                    "small regions).")
 @click.option("--restart", is_flag=True, help="Recompute every region, finished or not.")
-@click.option("--overwrite", is_flag=True, help="Same as --restart (recompute and replace outputs).")
+@click.option("--overwrite", is_flag=True,
+              help="Same as --restart (recompute and replace outputs); also lets --to-postgis replace --table.")
 @click.option("--only", default=None, help="Comma-separated region ids to run.")
 @click.option("--log-json", is_flag=True, help="Print one JSON line per event to stdout.")
 @click.option("--to-postgis", default=None, help="Also write the batch table to this PostGIS URL.")
@@ -73,11 +77,15 @@ def cli(ctx: click.Context, spec: str, regions: str, id_field: str, layer: str |
     ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
     res = run_batch(spec, regions=regions, id_field=id_field, out=out, layer=layer, scheduler=scheduler,
                     workers=workers, restart=restart or overwrite, only=ids, on_event=on_event,
-                    to_postgis=(to_postgis, table) if to_postgis else None)
+                    to_postgis=(to_postgis, table) if to_postgis else None, overwrite=overwrite)
     n = len(res.results)
     failed = res.failed
+    n_done = sum(r.status == "done" for r in res.results)
     if not log_json:
-        click.echo(f"{n - len(failed)} of {n} regions done in {res.seconds:.1f} s; table: {res.out / 'batch_summary.csv'}")
+        click.echo(f"{n_done} of {n} regions done in {res.seconds:.1f} s; table: {res.out / 'batch_summary.csv'}")
+    if res.empty:
+        ids = ", ".join(repr(r.region_id) for r in res.empty[:10]) + (" ..." if len(res.empty) > 10 else "")
+        click.echo(f"Warning: {len(res.empty)} region(s) have no geometry (status 'empty geometry'): {ids}", err=True)
     if failed:
         for r in failed[:10]:
             click.echo(f"  failed {r.region_id}: {r.error}", err=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .options import echo_json, overwrite_option
+from .options import echo_json, max_pixels_option, overwrite_option
 
 log = logging.getLogger("sinks")
 
@@ -17,6 +17,7 @@ _IN_MEMORY_MAX_PX = 16 * 1024 * 1024
 
 
 @click.command("carbon")
+@max_pixels_option
 @click.argument("lulc", type=click.Path(dir_okay=False))
 @click.option("--pools", "pools", default="china", show_default=True,
               help="Carbon table: InVEST carbon-pool CSV (lucode,c_above,c_below,c_soil,c_dead; Mg C/ha), "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .options import bands_options, echoed_warnings, open_acquisitions, overwrite_option, sample_acquisitions
+from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, overwrite_option,
+                      sample_acquisitions)
 
 
 def _mmu(value: str | None) -> dict[str, float] | None:
@@ -25,6 +26,7 @@ def _mmu(value: str | None) -> dict[str, float] | None:
 
 
 @click.command("classify")
+@max_pixels_option
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="Output land-cover COG.")
 @bands_options

@@ -30,9 +30,10 @@ def cli(run_dir: str, targets: str | None, as_json: bool) -> None:
     run = Path(run_dir)
     if not run.is_dir():
         raise ConfigError(f"{run}: run folder not found")
+    from ..runstate import require_complete
+
+    require_complete(run)
     path = run / "summary.json"
-    if not path.is_file():
-        raise ConfigError(f"{run}: not a finished run folder (no summary.json)")
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -43,16 +44,16 @@ def cli(run_dir: str, targets: str | None, as_json: bool) -> None:
     regions, id_field = None, None
     table = run / "tables" / "regions.csv"
     if table.is_file():
-        import pandas as pd
+        from ..csvio import read_csv
 
         id_field = ((summary.get("zonal") or {}).get("regions") or {}).get("id_field")
         try:
-            head = pd.read_csv(table, nrows=0)
+            head = read_csv(table, nrows=0)
         except (ValueError, OSError) as exc:
             raise ConfigError(f"{table}: unreadable ({str(exc).splitlines()[0]})") from None
         if id_field not in head.columns:
             id_field = str(head.columns[0])
-        regions = pd.read_csv(table, dtype={id_field: str})
+        regions = read_csv(table, dtype={id_field: str})
     res = track_goals(summary, targets=tg, regions=regions, id_field=id_field)
     if as_json:
         echo_json(res)

@@ -8,13 +8,30 @@ from typing import Any, Callable, Iterator
 
 import click
 
-__all__ = ["overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options", "open_acquisitions",
-           "sample_acquisitions", "auto_profile", "echoed_warnings"]
+__all__ = ["overwrite_option", "out_option", "max_pixels_option", "bands_options", "echo_json", "sensor_from_options",
+           "open_acquisitions", "sample_acquisitions", "auto_profile", "echoed_warnings"]
 
 
 def overwrite_option(f: Callable) -> Callable:
     """``--overwrite``: replace existing outputs (otherwise refused with exit 2)."""
     return click.option("--overwrite", is_flag=True, help="Replace existing outputs.")(f)
+
+
+def _set_max_pixels(ctx: click.Context, _param: Any, value: str | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    import os
+
+    from ..budget import ENV, parse_pixels
+
+    os.environ[ENV] = str(parse_pixels(value, source="--max-pixels"))  # batch workers and children inherit it
+
+
+def max_pixels_option(f: Callable) -> Callable:
+    """``--max-pixels N``: the pixel budget of one layer (default 4e9; also ``SINKS_MAX_PIXELS``)."""
+    return click.option("--max-pixels", default=None, expose_value=False, callback=_set_max_pixels,
+                        metavar="N", help="Largest raster (rows x columns) to process, e.g. 1e10 "
+                                          "(default 4e9, or SINKS_MAX_PIXELS).")(f)
 
 
 def out_option(*, required: bool = True, help: str = "Output path.") -> Callable:

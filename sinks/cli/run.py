@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from .options import overwrite_option
+from .options import max_pixels_option, overwrite_option
 
 
 @click.command("run")
+@max_pixels_option
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: ./runs/<spec name>).")
@@ -31,7 +32,10 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
 
     if not quiet:
         click.echo(f"sinks run {spec_path} -> {out_dir}", err=True)
-    summary = run(spec_path, out=out_dir, overwrite=overwrite, progress=progress, scheduler=scheduler)
+    try:
+        summary = run(spec_path, out=out_dir, overwrite=overwrite, progress=progress, scheduler=scheduler)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"the run stopped; the files it had written in {out_dir} were removed") from None
     click.echo(f"done in {summary['timings_s']['total']:.1f} s; outputs in {out_dir}/")
     click.echo(f"  summary:  {out_dir / 'summary.json'}")
     click.echo(f"  manifest: {out_dir / 'manifest.json'}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from .options import bands_options, echoed_warnings, open_acquisitions, overwrite_option
+from .options import bands_options, echoed_warnings, max_pixels_option, open_acquisitions, overwrite_option
 
 
 @click.command("train")
+@max_pixels_option
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--samples", default=None, help="Labelled points or polygons (any GDAL vector source).")
 @click.option("--label-field", default=None, help="Field of --samples with legend names (forest, grassland, ...).")

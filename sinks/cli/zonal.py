@@ -36,6 +36,7 @@ def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, l
     """
     import warnings
 
+    from ..csvio import to_csv
     from ..errors import ConfigError, EmptyZoneWarning
     from ..outputs import atomic_path, ensure_writable
     from ..vectors import write_vector
@@ -62,7 +63,7 @@ def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, l
         click.echo(f"Warning: {w.message}", err=True)
     if suffix == ".csv":
         with atomic_path(out, overwrite=overwrite) as tmp:
-            gdf.drop(columns="geometry").to_csv(tmp, index=False, encoding="utf-8")
+            to_csv(gdf.drop(columns="geometry"), tmp)
     else:
         write_vector(gdf, out, overwrite=overwrite)
     click.echo(f"wrote {len(gdf)} row(s) to {out}")

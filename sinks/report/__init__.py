@@ -52,6 +52,7 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
     """Write the report of ``run_dir`` to ``out`` (atomically)."""
     from ..errors import ConfigError
     from ..outputs import atomic_write_text, ensure_writable
+    from ..runstate import read_marker, record_derived, require_complete
 
     run = Path(run_dir)
     if (run / "batch_summary.csv").exists():
@@ -66,8 +67,9 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
                 f"sinks report {html.escape(str(run))}/regions/&lt;id&gt;.</footer><script>{script}</script></body></html>\n")
         atomic_write_text(out, page, overwrite=overwrite)
         return Path(out)
-    if not (run / "summary.json").exists():
+    if not (run / "summary.json").exists() and read_marker(run) is None:
         raise ConfigError(f"{run}: not a run folder (no summary.json) nor a batch folder (no batch_summary.csv)")
+    require_complete(run)
     ensure_writable([out], overwrite=overwrite)
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8")) if (run / "manifest.json").exists() else {}
@@ -81,6 +83,7 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
             f"<footer>Made by sinks from {html.escape(str(run))}. All figures carry their unit; "
             f"sinks are positive for removals from the atmosphere.</footer></body></html>\n")
     atomic_write_text(out, page, overwrite=overwrite)
+    record_derived(run, out)  # a report inside the run folder goes with it on --overwrite
     log.info("report: %s", out)
     return Path(out)
 

@@ -59,9 +59,10 @@ def _choropleth(gdf: Any, column: str, title: str, unit: str, cmap: str, *, dive
 def render_batch(batch_dir: Path) -> tuple[str, str]:
     """``(body HTML, inline script)`` of the batch page of ``batch_dir``."""
     import geopandas as gpd
-    import pandas as pd
 
-    table = pd.read_csv(batch_dir / "batch_summary.csv", dtype={0: str})
+    from ..csvio import read_csv
+
+    table = read_csv(batch_dir / "batch_summary.csv", dtype={0: str})
     id_field = table.columns[0]
     table[id_field] = table[id_field].astype(str)
     n, failed = len(table), int((table["status"] != "done").sum())

@@ -206,15 +206,15 @@ def _accuracy(s: dict[str, Any]) -> str:
 
 
 def _areas(run: Path) -> str:
-    import pandas as pd
+    from ..csvio import read_csv
 
     out = []
     for name in ("redlines", "regions"):
         p = run / "tables" / f"{name}.csv"
         if not p.exists():
             continue
-        first = pd.read_csv(p, nrows=0).columns[0]
-        df = pd.read_csv(p, dtype={first: str})
+        first = read_csv(p, nrows=0).columns[0]
+        df = read_csv(p, dtype={first: str})
         keep = [c for c in df.columns if c in (df.columns[0], "name") or c.startswith(
             ("forest_coverage_pct_", "stock_mg_c_total_", "volume_m3_", "sink_mg_c_per_yr_", "eco_land_lost_ha_"))
             and not c.endswith(("_lo", "_hi"))]

@@ -124,6 +124,7 @@ def _zonal_jobs(ctx: "RunContext") -> tuple[list[dict[str, Any]], dict[str, Any]
 
 def _run_zonal_jobs(jobs: list[dict[str, Any]]) -> list[tuple[Any, list[str]]]:
     """Compute and write each indicator table (in this process or a child): ``[(table, files)]``."""
+    from .._child import check_parent
     from ..indicators import region_indicators, write_indicator_tables
 
     out = []
@@ -131,6 +132,7 @@ def _run_zonal_jobs(jobs: list[dict[str, Any]]) -> list[tuple[Any, list[str]]]:
         j = dict(job)
         name, base, formats, overwrite = j.pop("name"), j.pop("base"), j.pop("formats"), j.pop("overwrite")
         gdf = region_indicators(j.pop("zones"), **j)
+        check_parent()  # a child whose run was killed writes nothing into its folder
         paths = write_indicator_tables(gdf, base, formats=formats, overwrite=overwrite)
         out.append((gdf, [str(p) for p in paths]))
         log.info("indicator table %s: %d rows", name, len(gdf))
@@ -151,6 +153,9 @@ def stage_zonal_start(ctx: "RunContext") -> None:
     # main process's encroachment search, so the run's tail is the longest table, not their sum
     n = max(1, min(len(jobs), (os.cpu_count() or 1)))
     groups = [jobs[k::n] for k in range(n)]
+    from ..outputs import announce
+
+    announce([Path(f"{j['base']}.{f}") for j in jobs for f in j["formats"]])  # written by the children
     children = [ChildProcess(_run_zonal_jobs, g) for g in groups]
     ctx.cache["zonal_pending"] = (_Pending(children), [j for g in groups for j in g], skipped)
     log.info("indicator tables computing in %d child process(es)", n)
