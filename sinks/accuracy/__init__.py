@@ -41,6 +41,7 @@ module             job
 ``counts``         sample-count statistics (confusion matrix, OA, kappa, UA, PA)
 ``result``         :class:`AccuracyResult`
 ``olofsson``       :func:`area_adjusted`, :func:`sample_size` (map classes as strata)
+``stehman``        :func:`stratified_estimates` (strata that are not the map classes)
 ``assess``         :func:`assess_map`, :func:`mapped_area_ha` (a raster and a sample)
 =================  =============================================================
 """
@@ -51,6 +52,7 @@ from .assess import _row_area_ha_geod, assess_map, mapped_area_ha
 from .counts import cohen_kappa, confusion_matrix, overall_accuracy, producers_accuracy, users_accuracy
 from .olofsson import area_adjusted, sample_size
 from .result import Z95, AccuracyResult
+from .stehman import stratified_estimates
 
 __all__ = [
     "Z95",
@@ -62,6 +64,7 @@ __all__ = [
     "AccuracyResult",
     "area_adjusted",
     "sample_size",
+    "stratified_estimates",
     "assess_map",
     "mapped_area_ha",
 ]

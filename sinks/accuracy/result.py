@@ -9,15 +9,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Z95", "AccuracyResult"]
+__all__ = ["Z95", "OLOFSSON", "AccuracyResult"]
 
 #: Normal quantile of the 95 % confidence intervals (as in Olofsson et al. 2014).
 Z95: float = 1.96
 
 
-# --------------------------------------------------------------------------------------
-# area-adjusted estimators (Olofsson et al. 2014)
-# --------------------------------------------------------------------------------------
+#: ``AccuracyResult.method`` of the map-class estimators.
+OLOFSSON = ("Olofsson et al. 2014 (RSE 148:42) stratified estimators, map classes as strata; "
+            "95 % CI = ±1.96 SE")
+
+
 @dataclass(frozen=True, eq=False)
 class AccuracyResult:
     """Accuracy and area estimates from a stratified reference sample.
@@ -52,7 +54,17 @@ class AccuracyResult:
     sources : dict
         Inputs (``map``, ``reference``, ``label_field``) when known.
     notes : tuple of str
-        Caveats (unsampled strata, strata with a single sample).
+        Caveats (unsampled strata, strata with a single sample, a design that does
+        not match the estimator).  Where a note says an estimate is withheld, the
+        value is ``nan`` (``None`` in :meth:`to_dict`).
+    method : str
+        The estimator, with its source.
+    design : dict
+        The sampling design the estimator used (strata, their sizes and sample
+        counts) when it is not the map classes.
+    frame_area_ha : float, optional
+        Area of the sampling frame (the sum of the stratum sizes) when the strata
+        are not the map classes; the estimated areas add up to it.
     """
 
     classes: tuple[str, ...]
@@ -72,17 +84,22 @@ class AccuracyResult:
     n_dropped: dict[str, int] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    method: str = OLOFSSON
+    design: dict[str, Any] = field(default_factory=dict)
+    frame_area_ha: float | None = None
 
     # -- derived -----------------------------------------------------------------------
     @property
     def total_area_ha(self) -> float:
-        """``A_tot``: the mapped area of all classes."""
-        return float(self.mapped_area_ha.sum())
+        """``A_tot``: the sampling frame's area (for map-class strata, the mapped area of all classes)."""
+        if self.frame_area_ha is not None:
+            return float(self.frame_area_ha)
+        return float(np.nansum(self.mapped_area_ha))
 
     @property
     def weights(self) -> np.ndarray:
-        """Map-class weights ``W_i = A_m,i / A_tot``."""
-        total = self.total_area_ha
+        """Map-class weights ``W_i = A_m,i / A_tot`` (of the mapped area)."""
+        total = float(np.nansum(self.mapped_area_ha))
         return self.mapped_area_ha / total if total else np.zeros_like(self.mapped_area_ha)
 
     @property
@@ -160,8 +177,8 @@ class AccuracyResult:
                 for i, m in enumerate(self.classes)
             },
             "confusion_matrix_axes": {"rows": "map", "columns": "reference"},
-            "method": "Olofsson et al. 2014 (RSE 148:42) stratified estimators, map classes as strata; "
-                      "95 % CI = ±1.96 SE",
+            "method": self.method,
+            **({"design": self.design} if self.design else {}),
             "sources": dict(self.sources),
             "notes": list(self.notes),
         }
