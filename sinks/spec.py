@@ -242,12 +242,23 @@ class GoalsSpec(_Base):
 
 
 class ReferenceSpec(_Base):
-    """Reference sample for accuracy assessment (and truth rasters for synthetic data)."""
+    """Reference sample for accuracy assessment (and truth rasters for synthetic data).
+
+    A sample stratified by something other than the map classes names its strata
+    (``stratum_field``, by default ``stratum`` when the sample has it) and their sizes
+    in ha (``stratum_sizes``: a CSV ``stratum,area_ha`` or a mapping, or
+    ``stratum_size_field``, by default ``stratum_area_ha``); it is then estimated with
+    Stehman (2014) instead of Olofsson et al. (2014).
+    """
 
     path: str
     label_field: str = "label"
     epoch_fields: dict[str, str] | None = None
     truth: dict[str, str] | None = None
+    stratum_field: str | None = None
+    stratum_sizes: str | dict[str, float] | None = None
+    stratum_size_field: str | None = None
+    estimator: Literal["auto", "olofsson", "stehman"] = "auto"
 
     @field_validator("epoch_fields", "truth", mode="before")
     @classmethod
@@ -392,6 +403,8 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
         spec.reference.path = _abs(base, spec.reference.path)  # type: ignore[assignment]
         if spec.reference.truth:
             spec.reference.truth = {k: _abs(base, v) for k, v in spec.reference.truth.items()}  # type: ignore[misc]
+        if isinstance(spec.reference.stratum_sizes, str):
+            spec.reference.stratum_sizes = _abs(base, spec.reference.stratum_sizes)
 
 
 def missing_inputs(spec: PipelineSpec) -> list[str]:
@@ -423,6 +436,8 @@ def missing_inputs(spec: PipelineSpec) -> list[str]:
         checks.append(("carbon.table", spec.carbon.table))
     if spec.reference is not None:
         checks.append(("reference.path", spec.reference.path))
+        if isinstance(spec.reference.stratum_sizes, str):
+            checks.append(("reference.stratum_sizes", spec.reference.stratum_sizes))
         for ep, t in (spec.reference.truth or {}).items():
             checks.append((f"reference.truth.{ep}", t))
     for key, value in checks:

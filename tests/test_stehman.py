@@ -122,3 +122,131 @@ def test_design_problems_withhold_or_refuse() -> None:
     assert any("single sample unit (y)" in n for n in one.notes)
     d = one.to_dict()
     assert d["area_ci95_ha"]["forest"] is None and d["design"]["strata"]["y"]["n"] == 1
+
+
+# -- assess_map and `sinks accuracy` with a stratum field -----------------------------------------
+X0, Y0, RES = 500000.0, 2400000.0, 10.0
+MAP = np.array([[1, 1, 1, 2],
+                [1, 1, 2, 2],
+                [3, 3, 2, 2],
+                [3, 3, 0, 0]], dtype=np.uint8)
+# strata "north" (rows 0-1) and "south" (rows 2-3), 0.08 ha each; (row, col, reference, stratum)
+STRAT = [(0, 0, "forest", "north"), (0, 3, "grassland", "north"), (1, 2, "forest", "north"),
+         (2, 0, "wetland", "south"), (3, 2, "forest", "south"), (2, 2, "grassland", "south")]
+
+
+def _strat_sample(path, rows=STRAT, *, sizes: bool = True):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    data = {"label": [r[2] for r in rows], "stratum": [r[3] for r in rows]}
+    if sizes:
+        data["stratum_area_ha"] = [0.08] * len(rows)
+    geoms = [Point(X0 + RES * (c + 0.5), Y0 - RES * (r + 0.5)) for r, c, *_ in rows]
+    gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:32649").to_file(path, engine="pyogrio")
+    return path
+
+
+@pytest.fixture
+def strat_map(make_tile):
+    return make_tile("lc.tif", MAP, x0=X0, y0=Y0, res=RES)
+
+
+def test_assess_map_with_strata_by_hand(strat_map, tmp_path) -> None:
+    from sinks.accuracy import assess_map
+
+    ref = _strat_sample(tmp_path / "ref.gpkg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = assess_map(strat_map, ref, label_field="label")
+    assert res.method == STEHMAN and res.sources["stratum_field"] == "stratum"
+    assert res.classes == ("forest", "grassland", "wetland")
+    assert res.area_ha.tolist() == pytest.approx([0.08 * 2 / 3 + 0.08 / 3, 0.08 / 3 * 2, 0.08 / 3])
+    assert res.frame_area_ha == pytest.approx(0.16)
+    # map-valid units: north 3 of 3 (2 right), south 2 of 3 (2 right)
+    assert res.overall_accuracy == pytest.approx((0.08 * 2 / 3 + 0.08 * 2 / 3) / (0.08 + 0.08 * 2 / 3))
+    assert res.n_samples == 5 and res.n_dropped["map_nodata"] == 1
+    assert any("count for the areas, not for the accuracies" in n for n in res.notes)
+    assert res.mapped_area_ha.tolist() == pytest.approx([0.05, 0.05, 0.04])
+    # the same sample through the library estimator directly (finite population correction, 0.01-ha units)
+    direct = stratified_estimates([r[3] for r in STRAT], ["forest", "grassland", "grassland", "wetland", None,
+                                                           "grassland"], [r[2] for r in STRAT],
+                                  {"north": 0.08, "south": 0.08}, classes=res.classes, unit_area=0.01)
+    assert res.area_se_ha == pytest.approx(direct.area_se_ha)
+    assert res.producer_accuracy_se == pytest.approx(direct.producer_accuracy_se, nan_ok=True)
+
+
+def test_assess_map_design_mismatch_withholds(strat_map, tmp_path) -> None:
+    from sinks.accuracy import assess_map
+
+    ref = _strat_sample(tmp_path / "nosize.gpkg", sizes=False)
+    with pytest.warns(SinksWarning, match="no stratum sizes are given"):
+        res = assess_map(strat_map, ref, label_field="label")
+    assert np.isnan(res.area_ha).all() and np.isnan(res.area_se_ha).all() and math.isnan(res.overall_accuracy)
+    assert res.counts.sum() == 5 and res.to_dict()["area_ci95_ha"]["forest"] is None
+    # sizes from a CSV instead
+    csv = tmp_path / "sizes.csv"
+    csv.write_text("stratum,area_ha\nnorth,0.08\nsouth,0.08\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ok = assess_map(strat_map, ref, label_field="label", stratum_sizes=csv)
+    assert ok.area_ha.tolist() == pytest.approx([0.08, 0.16 / 3, 0.08 / 3])
+    # the map-class estimator forced on a sample stratified otherwise: areas and CIs withheld
+    with pytest.warns(SinksWarning, match="not by map class .* withheld"):
+        ol = assess_map(strat_map, _strat_sample(tmp_path / "s.gpkg"), label_field="label", estimator="olofsson")
+    assert np.isnan(ol.area_ha).all() and np.isnan(ol.area_ci95_ha).all()
+    assert any("Stehman" in n for n in ol.notes)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("stratum,area_ha\nnorth,lots\n")
+    with pytest.raises(ConfigError, match="bad.csv: line 2: area_ha must be a number"):
+        assess_map(strat_map, ref, label_field="label", stratum_sizes=bad)
+
+
+def test_cli_accuracy_stehman(strat_map, tmp_path, capsys) -> None:
+    import json
+
+    from sinks.cli import main
+
+    def run(args):
+        try:
+            main(args)
+        except SystemExit as exc:
+            return exc.code
+        return 0
+
+    ref = _strat_sample(tmp_path / "ref.gpkg")
+    assert run(["accuracy", str(strat_map), "-r", str(ref), "--label-field", "label"]) == 0
+    out, err = capsys.readouterr()
+    assert "Stehman 2014" in out and "north (3 samples, 0.08 ha)" in out
+    assert run(["accuracy", str(strat_map), "-r", str(ref), "--label-field", "label", "--json"]) == 0
+    data = json.loads(capsys.readouterr()[0])
+    assert data["area_ha"]["forest"] == pytest.approx(0.08) and data["design"]["frame_area_ha"] == pytest.approx(0.16)
+    nosize = _strat_sample(tmp_path / "nosize.gpkg", sizes=False)
+    assert run(["accuracy", str(strat_map), "-r", str(nosize), "--label-field", "label"]) == 0
+    out, err = capsys.readouterr()
+    warn = [ln for ln in err.splitlines() if "no stratum sizes" in ln]
+    assert len(warn) == 1 and "withheld" in warn[0]
+    assert "n/a" in out
+    assert run(["accuracy", str(strat_map), "-r", str(ref), "--label-field", "label",
+                "--stratum-sizes", str(tmp_path / "none.csv")]) == 2
+    assert "none.csv: stratum sizes file not found" in capsys.readouterr()[1]
+
+
+def test_stratified_by_another_map_is_unbiased_with_95_percent_coverage() -> None:
+    """Strata from one map, reference of another date: over repeated samples the area estimate
+    centres on the truth and its 95 % CI covers it about 95 % of the time."""
+    rng = np.random.default_rng(3)
+    strata_map = rng.choice([0, 1, 2], size=20000, p=[0.6, 0.3, 0.1])
+    later = np.where(rng.random(20000) < 0.25, rng.choice([0, 1, 2], size=20000), strata_map)
+    truth = float((later == 2).sum())
+    sizes = {str(h): float((strata_map == h).sum()) for h in range(3)}
+    hits, ests = 0, []
+    for _ in range(300):
+        idx = np.concatenate([rng.choice(np.flatnonzero(strata_map == h), 40, replace=False) for h in range(3)])
+        lab = [str(v) for v in later[idx]]
+        r = stratified_estimates([str(v) for v in strata_map[idx]], lab, lab, sizes, classes=["0", "1", "2"],
+                                 unit_area=1.0)
+        ests.append(r.area_ha[2])
+        hits += abs(r.area_ha[2] - truth) <= r.area_ci95_ha[2]
+    assert np.mean(ests) == pytest.approx(truth, rel=0.03)
+    assert 0.90 <= hits / 300 <= 0.99

@@ -71,9 +71,22 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
     return {"redlines": redlines, "regions": regions, "coastal_zone": coastal}
 
 
+def stratum_sizes_ha(truth: np.ndarray, cell_ha: float) -> dict[str, float]:
+    """Area (ha) of every class of ``truth`` (cells of ``cell_ha``): the sizes of its class strata."""
+    from ..landcover import NAMES
+
+    counts = np.bincount(truth.ravel(), minlength=max(NAMES) + 1)
+    return {NAMES[c]: float(counts[c]) * cell_ha for c in sorted(NAMES) if counts[c]}
+
+
 def sample_points(truths: dict[int, np.ndarray], *, year: int, per_class: int, seed: int, homogeneous: bool,
                   exclude: np.ndarray | None, to_xy) -> "object":  # noqa: ANN001
-    """Stratified random points by the truth class of ``year`` (labels of every epoch attached)."""
+    """Stratified random points by the truth class of ``year`` (labels of every epoch attached).
+
+    ``per_class`` cells are drawn at random, without replacement, among the cells of
+    each class (all of them when fewer), outside ``exclude``; with ``homogeneous``
+    only cells whose 3 × 3 neighbourhood holds one class.
+    """
     import geopandas as gpd
     from scipy import ndimage
     from shapely.geometry import Point

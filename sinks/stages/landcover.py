@@ -243,7 +243,13 @@ def _reference(ctx: "RunContext") -> Any:
 
 
 def stage_accuracy(ctx: "RunContext") -> None:
-    """Olofsson accuracy against the reference sample (and pixelwise against truth rasters)."""
+    """Accuracy and adjusted areas from the reference sample (and pixelwise against truth rasters).
+
+    Olofsson et al. (2014) for a sample stratified by map class, Stehman (2014) for a
+    sample with its own strata (:func:`sinks.accuracy.assess_map`).  A design that
+    does not fit the estimator is logged as a warning, once per epoch, and the
+    estimates it would spoil are left out (``null``) with the reason in ``notes``.
+    """
     from ..accuracy import assess_map
 
     ref = ctx.spec.reference
@@ -259,18 +265,23 @@ def stage_accuracy(ctx: "RunContext") -> None:
                     warnings.simplefilter("always")
                     res = assess_map(landcover_path(ctx, ep.name), _reference(ctx), label_field=field,
                                      mapped_areas_ha=None if counted is None else counted.as_dict(),
-                                     name=ref.path)
+                                     name=ref.path, stratum_field=ref.stratum_field,
+                                     stratum_sizes=ref.stratum_sizes, stratum_size_field=ref.stratum_size_field,
+                                     estimator=ref.estimator)
             except NoOverlapError:
                 if ctx.region is None:  # the whole AOI without one sample on it: a bad reference
                     raise
                 res = None  # a batch region that no sample falls in: nothing to assess there
                 entry = {"label_field": field, "note": "no reference sample falls inside the region"}
             for w in caught:
-                log.info("accuracy %s: %s", ep.name, w.message)
+                text = str(w.message)
+                withheld = "withheld" in text
+                (log.warning if withheld else log.info)("accuracy %s: %s", ep.name, text)
             if res is not None:
                 entry = res.to_dict()
                 entry["label_field"] = field
-                ctx.cache.setdefault("accuracy", {})[ep.name] = res
+                if _frame_is_map(res):  # area errors the carbon intervals may use
+                    ctx.cache.setdefault("accuracy", {})[ep.name] = res
         truth = (ref.truth or {}).get(ep.name)
         if truth:
             counts = ep.results.get("truth_counts")  # absent: the truth is off the map's lattice
@@ -281,6 +292,16 @@ def stage_accuracy(ctx: "RunContext") -> None:
             out[ep.name] = entry
     if out:
         ctx.summary["accuracy"] = out
+
+
+def _frame_is_map(res: Any) -> bool:
+    """Whether the estimated areas are the map's: always for map-class strata; for other strata
+    when the sampling frame covers the map's area to 1 % (not in a batch region of a larger frame)."""
+    frame = getattr(res, "frame_area_ha", None)
+    if frame is None:
+        return True
+    whole = float((res.design or {}).get("map_area_ha") or 0.0)
+    return whole > 0 and abs(frame - whole) <= 0.01 * whole
 
 
 def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any) -> Any:
