@@ -219,9 +219,10 @@ def stage_landcover_summary(ctx: "RunContext") -> None:
     limit = ctx.spec.coverage.max_unobserved
     zone, what = aoi_zone(ctx)
     if zone is not None:
-        from ..zonal import joint_class_areas
+        from ..zonal import joint_class_areas, read_zones
 
-        joint = joint_class_areas([landcover_path(ctx, ep.name) for ep in ctx.epochs], zone, id_field="zone")
+        joint = joint_class_areas([landcover_path(ctx, ep.name) for ep in ctx.epochs],
+                                  read_zones(zone, id_field="zone", crs=ctx.grid.crs), id_field="zone")
         zone_ha = float(joint.zone_area_ha[0])
         by_epoch = {ep.name: {c.name: float(joint.area_ha[0, k, c.code]) for c in CLASSES}
                     for k, ep in enumerate(ctx.epochs)}
