@@ -51,7 +51,7 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
         "category": ["mangrove protection", "coastal wetland", "forest water conservation", "river corridor"],
     }, geometry=[mangrove, marsh, hills, river], crs=crs).to_crs("EPSG:4326")
 
-    # regions: a 2 x 2 partition of a box around the scene along two wavy borders
+    # regions: a 2 x 2 partition of the land around the scene along two wavy borders
     from shapely.geometry import LineString, box
     import shapely
     from shapely.ops import split
@@ -60,8 +60,12 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
     vline = LineString([(0.46 + 0.03 * np.sin(6 * v), v) for v in t])
     hline = LineString([(u, 0.52 + 0.03 * np.sin(5 * u)) for u in t])
     cells = []
+    # the divisions end at the shoreline: the sea lies outside every region (as it lies outside a
+    # county's area in its forest coverage rate, domain.md §4); inland water stays inside
+    land = Polygon([(0.0, float(coast[0]))] + [(float(u), float(c)) for u, c in zip(us, coast)]
+                   + [(1.0, float(coast[-1])), (1.0, 0.0), (0.0, 0.0)])   # within the scene, north of the shore
     for half in split(box(-0.05, -0.05, 1.05, 1.05), vline).geoms:
-        cells.extend(split(half, hline).geoms)
+        cells.extend(g.intersection(land) for g in split(half, hline).geoms)
     cells.sort(key=lambda g: (round(g.centroid.y > 0.5), g.centroid.x))  # NW, NE, SW, SE
     polys = [shapely.transform(g, lambda c: np.column_stack(to_xy(c[:, 0], c[:, 1]))) for g in cells]
     regions = gpd.GeoDataFrame({"region_id": [r[0] for r in REGIONS], "name": [r[1] for r in REGIONS]},
