@@ -157,7 +157,7 @@ def _f(v: Any, fmt: str) -> str:
 def format_indicators(doc: dict[str, Any]) -> str:
     """Readable text of the JSON document of ``sinks indicators``."""
     years = [str(y) for y in doc["years"]]
-    lines = [f"Legend: {doc['legend']['name']} ({doc['legend']['source']})", ""]
+    lines = [f"Legend: {doc['legend']['name']} — {doc['legend']['source']}", ""]
     head = f"{'zone':<16} {'area ha':>12}  " + "  ".join(f"{'cover ' + y + ' %':>14}" for y in years)
     lines.append(head)
     for z in [*doc["zones"], doc.get("total")]:
