@@ -168,7 +168,8 @@ def indicators_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """Flatten a run summary's headline figures into ``name_with_unit: value`` columns."""
     row: dict[str, Any] = {}
     for ep, lc in (summary.get("landcover") or {}).items():
-        for key in ("land_area_ha", "forest_area_ha", "forest_coverage_pct"):
+        for key in ("zone_area_ha", "unobserved_fraction", "forest_area_ha", "forest_coverage_pct",
+                    "coverage_flagged"):
             if key in lc:
                 row[f"{key}_{ep}"] = lc[key]
     for ep, c in ((summary.get("carbon") or {}).get("epochs") or {}).items():

@@ -1,20 +1,26 @@
-"""Goal tracking: forest coverage and stock volume against China's targets, and the sink's growth.
+"""Goal tracking: forest coverage and stock volume against targets, and the sink's growth.
 
-Targets (``sinks/data/targets.yaml``, domain.md §3): 2025 cover 24.1 % and stock
-19.0 × 10⁹ m³ (14th Five-Year Plan forestry-grassland outline); 2030 cover about 25 % and
-stock 19 × 10⁹ m³ (Action Plan for CO₂ Peaking Before 2030); 2035 stock above
-24 × 10⁹ m³ (China's NDC, September 2025).  Users may replace the national targets or
-give per-region targets (:func:`load_targets`).
+Targets come in named *sets*.  The packaged set ``national`` (``sinks/data/targets.yaml``,
+domain.md §3): 2025 cover 24.1 % and stock 19.0 × 10⁹ m³ (14th Five-Year Plan
+forestry-grassland outline); 2030 cover about 25 % and stock 19 × 10⁹ m³ (Action Plan
+for CO₂ Peaking Before 2030); 2035 stock above 24 × 10⁹ m³ (China's NDC, September
+2025).  A user's targets file (:func:`load_targets`) adds sets — a province's published
+targets, say — and **maps** areas to them: the whole AOI (``aoi:``) and each region
+(``regions: {id: set name or own rows}``).  A target applies only where it is mapped:
+an area mapped to no set gets its own trend and no target (a national 25 % says
+nothing about a desert county).  No provincial table is packaged: the provinces'
+published 2025 targets could not be checked against their sources here, so they are
+left to the user's file, each row with its ``source``.
 
-For the whole AOI and each region, each indicator gets its value at the latest epoch,
-and per target: the target, the gap (target − value), a linear trajectory fitted by
-least squares over the epochs (slope per year, projected value at the target year, the
-year the target is reached on that line), and whether it is on track (projected value
-at the target year ≥ target; > for "above" targets).  A coverage *rate* target applies
-to any region.  An *absolute* national target (m³) is not comparable with a small
-area's volume: for it only the value and the projection are reported
-(``comparable: false`` with a reason) unless per-region targets give that region its
-own absolute target.
+For the AOI and each region, each indicator gets its value at the latest epoch, a
+linear trajectory fitted by least squares over the epochs (slope per year), and per
+mapped target: the gap (target − value), the projected value at the target year, the
+year the target is reached on that line, and whether it is on track (projected value
+at the target year ≥ target; > for "above" targets).  A coverage *rate* target
+compares wherever it is mapped.  An *absolute* target (m³) compares only for the
+territory it was set for: the AOI mapped to a set (the user says the AOI is that
+territory), a region given its own rows, or a region mapped to a set named after
+its id; otherwise it is reported with ``comparable: false`` and the reason.
 
 The official national series (``sinks/data/national_series.csv``, 4th NFI … 2023) is
 returned as context.  The 2021 figures are the first on the 3rd national land-survey
@@ -48,8 +54,8 @@ INDICATORS: dict[str, tuple[str, str]] = {"forest_coverage_pct": ("%", "rate"), 
 #: First year of the official figures on the 3rd national land-survey base.
 SERIES_BREAK_YEAR = 2021
 
-_NOT_COMPARABLE = ("an absolute national target (m3) does not apply to a sub-national area; "
-                   "give per-region targets (--targets) to compare")
+_NOT_COMPARABLE = ("an absolute target (m3) of the set {set!r} applies to its whole territory, not to a part of "
+                   "it; give this region its own rows to compare")
 
 
 # --------------------------------------------------------------------------- national series
@@ -123,65 +129,114 @@ def _read_targets_file(path: Path) -> Any:
         raise ConfigError(f"{path}: YAML syntax error: {str(exc).splitlines()[0]}") from None
 
 
-def _rows_of(data: Any, where: str) -> tuple[list[Any], dict[str, list[Any]]]:
-    """National rows and ``{region_id: rows}`` of a parsed targets file."""
+def _rows_of(data: Any, where: str) -> dict[str, Any]:
+    """The parts of a parsed targets file: ``targets`` (rows), ``sets``, ``regions``, ``aoi``."""
     if isinstance(data, list):
-        return data, {}
+        return {"targets": data, "sets": {}, "regions": {}, "aoi": None}
     if isinstance(data, Mapping):
-        extra = [k for k in data if k not in ("targets", "regions")]
+        extra = [k for k in data if k not in ("targets", "sets", "regions", "aoi")]
         if extra:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, extra))} (expected 'targets', 'regions')")
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, extra))} "
+                              "(expected 'targets', 'sets', 'regions', 'aoi')")
         nat = data.get("targets") or []
+        sets = data.get("sets") or {}
         reg = data.get("regions") or {}
         if not isinstance(nat, list):
             raise ConfigError(f"{where}: 'targets' must be a list of rows")
-        if not isinstance(reg, Mapping) or not all(isinstance(v, list) for v in reg.values()):
-            raise ConfigError(f"{where}: 'regions' must map each region id to a list of rows")
-        return nat, {str(k): v for k, v in reg.items()}
-    raise ConfigError(f"{where}: a targets file holds a list of rows (year, forest_coverage_pct, volume_m3 ...)")
+        if not isinstance(sets, Mapping) or not all(isinstance(v, list) for v in sets.values()):
+            raise ConfigError(f"{where}: 'sets' must map each set name to a list of rows")
+        if not isinstance(reg, Mapping) or not all(isinstance(v, (list, str)) for v in reg.values()):
+            raise ConfigError(f"{where}: 'regions' must map each region id to a set name or a list of rows")
+        aoi = data.get("aoi")
+        if aoi is not None and not isinstance(aoi, (list, str)):
+            raise ConfigError(f"{where}: 'aoi' must be a set name or a list of rows")
+        return {"targets": nat, "sets": {str(k): v for k, v in sets.items()},
+                "regions": {str(k): v for k, v in reg.items()}, "aoi": aoi}
+    raise ConfigError(f"{where}: a targets file holds a list of rows (year, forest_coverage_pct, volume_m3 ...) "
+                      "or a mapping {targets, sets, regions, aoi}")
 
 
-def load_targets(path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """National targets, plus per-region targets from ``path``.
+def load_targets(path: str | os.PathLike | None = None, *, aoi: str | None = None) -> dict[str, Any]:
+    """Target sets, and which area is mapped to which.
 
     ``path`` is a CSV with columns ``year`` and one or more of ``forest_coverage_pct``,
     ``volume_m3``, and optionally ``region_id``, ``comparison`` (``at_least``, the
-    default, or ``above``) and ``source``; or a YAML file with a list of such rows, or
-    a mapping ``{targets: [rows], regions: {region_id: [rows]}}``.  Rows without a
-    region id replace the packaged national targets.
+    default, or ``above``) and ``source``: rows with a region id are that region's own
+    targets, rows without replace the packaged national set.  Or a YAML file holding
+    such a list, or a mapping::
+
+        targets: [rows]            # replaces the national set
+        sets: {name: [rows]}       # more sets, e.g. a province's published targets
+        regions: {id: name | [rows]}
+        aoi: name | [rows]         # what the whole AOI is compared with
+
+    Parameters
+    ----------
+    path : path, optional
+        The targets file (default: the packaged national set, mapped to nothing).
+    aoi : str, optional
+        Set name the AOI is mapped to (overrides the file's ``aoi``).
 
     Returns
     -------
     dict
-        ``{"national": [rows], "regions": {region_id: [rows]}}``.
+        ``{"national": [rows], "sets": {name: [rows]}, "regions": {id: {"set": name or
+        None, "rows": [rows]}}, "aoi": {"set": .., "rows": [..]} or None}``.
 
     Raises
     ------
     ConfigError
-        Missing or malformed file; the message names the row and key.
+        Missing or malformed file, a mapping to an unknown set; the message names the
+        row and key.
     """
-    base, _ = _rows_of(_read_targets_file(_DATA / "targets.yaml"), "targets.yaml")
-    out: dict[str, Any] = {"national": [_row(r, "targets.yaml", i) for i, r in enumerate(base)], "regions": {}}
-    if path is None:
-        return out
-    p = Path(path)
-    nat_rows, reg_rows = _rows_of(_read_targets_file(p), str(p))
-    if not nat_rows and not reg_rows:
-        raise ConfigError(f"{p}: no targets")
-    user_nat = []
-    for i, r in enumerate(nat_rows):
-        row = _row(r, str(p), i)
-        rid = r.get("region_id")
-        if rid not in (None, ""):
-            out["regions"].setdefault(str(rid), []).append(row)
-        else:
-            user_nat.append(row)
-    for rid, rows in reg_rows.items():
-        for i, r in enumerate(rows):
-            out["regions"].setdefault(rid, []).append(_row(r, f"{p}: regions.{rid}", i))
-    if user_nat:
-        out["national"] = user_nat
-    return out
+    base = _rows_of(_read_targets_file(_DATA / "targets.yaml"), "targets.yaml")
+    national = [_row(r, "targets.yaml", i) for i, r in enumerate(base["targets"])]
+    sets: dict[str, list[dict[str, Any]]] = {"national": national}
+    regions: dict[str, dict[str, Any]] = {}
+    aoi_map: Any = None
+    where = "targets"
+    if path is not None:
+        p = Path(path)
+        where = str(p)
+        parts = _rows_of(_read_targets_file(p), where)
+        if not parts["targets"] and not parts["sets"] and not parts["regions"] and parts["aoi"] is None:
+            raise ConfigError(f"{p}: no targets")
+        user_nat = []
+        for i, r in enumerate(parts["targets"]):
+            row = _row(r, where, i)
+            rid = r.get("region_id")
+            if rid not in (None, ""):
+                regions.setdefault(str(rid), {"set": None, "rows": []})["rows"].append(row)
+            else:
+                user_nat.append(row)
+        if user_nat:
+            sets["national"] = user_nat
+        for name, rows in parts["sets"].items():
+            sets[name] = [_row(r, f"{p}: sets.{name}", i) for i, r in enumerate(rows)]
+        for rid, v in parts["regions"].items():
+            if isinstance(v, str):
+                regions[rid] = {"set": _set_name(v, sets, f"{p}: regions.{rid}"), "rows": []}
+            else:
+                rows = [_row(r, f"{p}: regions.{rid}", i) for i, r in enumerate(v)]
+                regions.setdefault(rid, {"set": None, "rows": []})["rows"].extend(rows)
+        aoi_map = parts["aoi"]
+    if aoi is not None:
+        aoi_map = aoi
+    aoi_entry = None
+    if isinstance(aoi_map, str):
+        aoi_entry = {"set": _set_name(aoi_map, sets, f"{where}: aoi"), "rows": []}
+    elif isinstance(aoi_map, list):
+        aoi_entry = {"set": None, "rows": [_row(r, f"{where}: aoi", i) for i, r in enumerate(aoi_map)]}
+    for entry in (*regions.values(), aoi_entry):
+        if entry is not None and entry["set"] is not None:
+            entry["rows"] = sets[entry["set"]]
+    return {"national": sets["national"], "sets": sets, "regions": regions, "aoi": aoi_entry}
+
+
+def _set_name(name: str, sets: Mapping[str, Any], where: str) -> str:
+    if name not in sets:
+        raise ConfigError(f"{where}: unknown target set {name!r}; sets: {', '.join(sets)}")
+    return name
 
 
 def _row(r: Any, where: str, i: int) -> dict[str, Any]:
@@ -254,7 +309,7 @@ def _year_reached(traj: dict[str, Any], target: float, comparison: str, last: tu
 
 
 def _assess(name: str, epochs: list[tuple[str, int]], values: list[float | None], targets: list[dict[str, Any]],
-            *, own: bool) -> dict[str, Any]:
+            *, absolute_ok: bool, set_name: str | None) -> dict[str, Any]:
     unit, kind = INDICATORS[name]
     years = [y for _n, y in epochs]
     last = next(((y, v) for y, v in zip(reversed(years), reversed(values)) if v is not None), (None, None))
@@ -263,7 +318,7 @@ def _assess(name: str, epochs: list[tuple[str, int]], values: list[float | None]
     res: dict[str, Any] = {"unit": unit, "kind": kind, "series": {n: v for (n, _y), v in zip(epochs, values)},
                            "years": {n: y for n, y in epochs}, "latest_epoch": last_name, "latest_year": last[0],
                            "value": last[1], "trajectory": traj, "targets": []}
-    comparable = kind == "rate" or own
+    comparable = kind == "rate" or absolute_ok
     for t in targets:
         if name not in t:
             continue
@@ -277,23 +332,32 @@ def _assess(name: str, epochs: list[tuple[str, int]], values: list[float | None]
             entry["on_track"] = _met(proj, target, t["comparison"]) if proj is not None else None
             entry["year_reached"] = _year_reached(traj, target, t["comparison"], last)
         elif not comparable:
-            entry["reason"] = _NOT_COMPARABLE
+            entry["reason"] = _NOT_COMPARABLE.format(set=set_name)
         else:
             entry["reason"] = "no value at any epoch"
         res["targets"].append(entry)
     return res
 
 
-def _scope(epochs: list[tuple[str, int]], series: Mapping[str, list[float | None]], national: list[dict[str, Any]],
-           own: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """Every indicator of one area; per indicator the area's own targets if it has any, else the national ones."""
+def _scope(epochs: list[tuple[str, int]], series: Mapping[str, list[float | None]], entry: Mapping[str, Any] | None,
+           *, area_id: str | None) -> dict[str, Any]:
+    """Every indicator of one area against the targets mapped to it (none: its own trend only).
+
+    ``area_id`` is the region id (``None`` for the AOI, which its mapping identifies
+    with the set's territory).
+    """
     out: dict[str, Any] = {}
+    set_name = None if entry is None else entry["set"]
+    absolute_ok = entry is not None and (area_id is None or set_name is None or set_name == area_id)
     for name in INDICATORS:
         if name not in series:
             continue
-        mine = [t for t in own or [] if name in t]
-        out[name] = _assess(name, epochs, list(series[name]), mine or national, own=bool(mine))
-        out[name]["targets_source"] = "region" if mine else "national"
+        mine = [t for t in (entry or {}).get("rows", []) if name in t]
+        out[name] = _assess(name, epochs, list(series[name]), mine, absolute_ok=absolute_ok, set_name=set_name)
+        out[name]["targets_source"] = ("none" if entry is None or not mine else
+                                       set_name if set_name is not None else ("aoi" if area_id is None else "region"))
+        if entry is None:
+            out[name]["note"] = "no target mapped to this area: its own trend only"
     return out
 
 
@@ -343,7 +407,8 @@ def track_goals(summary: Mapping[str, Any], *, targets: dict[str, Any] | None = 
         ``carbon.epochs.<epoch>.volume_m3``, ``carbon.sink.<period>.sink_mg_c_per_yr``.
         Missing sections skip their goals with a note.
     targets : dict, optional
-        From :func:`load_targets` (default: the packaged national targets).
+        From :func:`load_targets` (default: the packaged national set, mapped to
+        nothing: every area gets its own trend only).
     regions : pandas.DataFrame, optional
         Region indicator table (columns ``forest_coverage_pct_<epoch>``,
         ``volume_m3_<epoch>``, ``sink_mg_c_per_yr_<e1>_<e2>``).
@@ -354,8 +419,9 @@ def track_goals(summary: Mapping[str, Any], *, targets: dict[str, Any] | None = 
     -------
     dict
         JSON-ready: ``aoi`` (indicator → assessment), ``sink`` (per period, growth),
-        ``regions`` (id → same as ``aoi`` plus ``sink``), ``targets``, ``national_series``,
-        ``national_trend``, ``notes``.
+        ``regions`` (id → same as ``aoi`` plus ``sink``), ``targets`` (the national
+        set), ``target_sets``, ``mapping`` (which set each area is compared with),
+        ``national_series``, ``national_trend``, ``notes``.
 
     Raises
     ------
@@ -386,10 +452,17 @@ def track_goals(summary: Mapping[str, Any], *, targets: dict[str, Any] | None = 
     if epochs and min(y for _n, y in epochs) < SERIES_BREAK_YEAR <= max(y for _n, y in epochs):
         notes.append(f"the epochs span {SERIES_BREAK_YEAR}, where the official national series changes base "
                      "(3rd national land survey): compare this area's trend with the national figures with care")
+    aoi_entry = targets.get("aoi")
+    if aoi_entry is None:
+        notes.append("no target set is mapped to the whole area: its own trend only (map it, e.g. "
+                     "goals.aoi_targets: national, when the area is the territory a set was made for)")
     out: dict[str, Any] = {
-        "aoi": _scope(epochs, series, targets["national"], None),
+        "aoi": _scope(epochs, series, aoi_entry, area_id=None),
         "sink": sink_growth(_ordered_periods(sink, epochs)),
         "targets": targets["national"],
+        "target_sets": targets.get("sets", {"national": targets["national"]}),
+        "mapping": {"aoi": _mapped(aoi_entry),
+                    "regions": {rid: _mapped(e) for rid, e in targets["regions"].items()}},
         "national_series": national_series(),
         "national_trend": national_trend(),
         "notes": notes,
@@ -410,12 +483,19 @@ def track_goals(summary: Mapping[str, Any], *, targets: dict[str, Any] | None = 
         for rid, (_, row) in zip(ids, regions.iterrows()):
             rs = {name: [_num(row.get(f"{name}_{n}")) for n, _y in epochs] for name in INDICATORS
                   if any(f"{name}_{n}" in row.index for n, _y in epochs)}
-            block = _scope(epochs, rs, targets["national"], targets["regions"].get(rid))
+            block = _scope(epochs, rs, targets["regions"].get(rid), area_id=rid)
             pk = [p for p in periods if f"sink_mg_c_per_yr_{p}" in row.index]
             block["sink"] = sink_growth([(p, row.get(f"sink_mg_c_per_yr_{p}")) for p in pk])
             per[rid] = block
         out["regions"] = per
     return _clean(out)
+
+
+def _mapped(entry: Mapping[str, Any] | None) -> str | None:
+    """How an area is mapped: a set name, ``"own rows"``, or ``None``."""
+    if entry is None:
+        return None
+    return entry["set"] if entry["set"] is not None else "own rows"
 
 
 def _ordered_periods(sink: Mapping[str, Any], epochs: list[tuple[str, int]]) -> list[tuple[str, Any]]:

@@ -33,6 +33,7 @@ __all__ = [
     "ValuationSpec",
     "UncertaintySpec",
     "ZonalSpec",
+    "CoverageSpec",
     "GoalsSpec",
     "ReferenceSpec",
     "load_spec",
@@ -247,7 +248,7 @@ class CarbonSpec(_Base):
     layers: list[Literal["density_total", "stock_total", "density_pools", "stock_pools"]] = Field(
         default_factory=lambda: ["density_total"])
     volume_m3_per_ha: float = Field(default=94.83, ge=0)
-    volume_raster: str | None = None
+    volume_raster: str | dict[str, str] | None = None
     volume_to_carbon: Literal["ratio", "bef"] = "ratio"
     carbon_per_m3: float = Field(default=0.523, ge=0)
     forest_type: str | None = None
@@ -255,6 +256,22 @@ class CarbonSpec(_Base):
     soil_transition_years: float = Field(default=20.0, gt=0)
     valuation: ValuationSpec | None = None
     uncertainty: UncertaintySpec | None = Field(default_factory=UncertaintySpec)
+
+    @field_validator("volume_raster", mode="before")
+    @classmethod
+    def _epoch_keys(cls, v: Any) -> Any:
+        """``{epoch: raster}`` with epoch names as text (YAML reads ``2020:`` as a number)."""
+        return {str(k): val for k, val in v.items()} if isinstance(v, dict) else v
+
+
+class CoverageSpec(_Base):
+    """The official forest coverage rate (:mod:`sinks.coverage`).
+
+    A rate whose zone is more than ``max_unobserved`` unobserved (clouds, nodata) is
+    flagged as a lower bound.
+    """
+
+    max_unobserved: float = Field(default=0.05, ge=0, le=1)
 
 
 class ZonalSpec(_Base):
@@ -266,19 +283,37 @@ class ZonalSpec(_Base):
 
 
 class GoalsSpec(_Base):
-    """Goal tracking against national or per-region targets."""
+    """Goal tracking against the targets mapped to the AOI and to each region.
+
+    ``targets``: a targets file (target sets and which region each applies to, see
+    :func:`sinks.goals.load_targets`); ``aoi_targets``: the set the whole AOI is
+    compared with (``national`` for a China-wide run).  Areas mapped to no set get
+    their own trend only.
+    """
 
     enabled: bool = True
     targets: str | None = None
+    aoi_targets: str | None = None
 
 
 class ReferenceSpec(_Base):
-    """Reference sample for accuracy assessment (and truth rasters for synthetic data)."""
+    """Reference sample for accuracy assessment (and truth rasters for synthetic data).
+
+    A sample stratified by something other than the map classes names its strata
+    (``stratum_field``, by default ``stratum`` when the sample has it) and their sizes
+    in ha (``stratum_sizes``: a CSV ``stratum,area_ha`` or a mapping, or
+    ``stratum_size_field``, by default ``stratum_area_ha``); it is then estimated with
+    Stehman (2014) instead of Olofsson et al. (2014).
+    """
 
     path: str
     label_field: str = "label"
     epoch_fields: dict[str, str] | None = None
     truth: dict[str, str] | None = None
+    stratum_field: str | None = None
+    stratum_sizes: str | dict[str, float] | None = None
+    stratum_size_field: str | None = None
+    estimator: Literal["auto", "olofsson", "stehman"] = "auto"
 
     @field_validator("epoch_fields", "truth", mode="before")
     @classmethod
@@ -306,6 +341,7 @@ class PipelineSpec(_Base):
     carbon: CarbonSpec = Field(default_factory=CarbonSpec)
     zonal: ZonalSpec = Field(default_factory=ZonalSpec)
     goals: GoalsSpec = Field(default_factory=GoalsSpec)
+    coverage: CoverageSpec = Field(default_factory=CoverageSpec)
     reference: ReferenceSpec | None = None
     outputs: OutputsSpec = Field(default_factory=OutputsSpec)
 
@@ -318,6 +354,11 @@ class PipelineSpec(_Base):
         years = [e.year for e in self.epochs]
         if years != sorted(years):
             raise ValueError("epochs must be listed in chronological order")
+        vr = self.carbon.volume_raster
+        if isinstance(vr, dict):
+            unknown = sorted(set(map(str, vr)) - set(names))
+            if unknown:
+                raise ValueError(f"carbon.volume_raster: {', '.join(unknown)} not an epoch name ({', '.join(names)})")
         tr = self.classification.training
         if tr is not None and tr.epoch is not None and tr.epoch not in names:
             raise ValueError(f"classification.training.epoch {tr.epoch!r} is not an epoch name ({', '.join(names)})")
@@ -422,12 +463,17 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
         spec.classification.rules = _abs(base, spec.classification.rules)
     if spec.carbon.table and (spec.carbon.table.endswith((".csv", ".yaml", ".yml")) or "/" in spec.carbon.table):
         spec.carbon.table = _abs(base, spec.carbon.table)  # type: ignore[assignment]
-    spec.carbon.volume_raster = _abs(base, spec.carbon.volume_raster)
+    if isinstance(spec.carbon.volume_raster, dict):
+        spec.carbon.volume_raster = {str(k): _abs(base, v) for k, v in spec.carbon.volume_raster.items()}  # type: ignore[misc]
+    else:
+        spec.carbon.volume_raster = _abs(base, spec.carbon.volume_raster)
     spec.goals.targets = _abs(base, spec.goals.targets)
     if spec.reference is not None:
         spec.reference.path = _abs(base, spec.reference.path)  # type: ignore[assignment]
         if spec.reference.truth:
             spec.reference.truth = {k: _abs(base, v) for k, v in spec.reference.truth.items()}  # type: ignore[misc]
+        if isinstance(spec.reference.stratum_sizes, str):
+            spec.reference.stratum_sizes = _abs(base, spec.reference.stratum_sizes)
 
 
 def missing_inputs(spec: PipelineSpec) -> list[str]:
@@ -455,12 +501,16 @@ def missing_inputs(spec: PipelineSpec) -> list[str]:
                spec.classification.training.samples if spec.classification.training else None),
               *((f"classification.training.reference_map.{i}", m) for i, m in
                 enumerate(spec.classification.training.reference_maps if spec.classification.training else [])),
-              ("carbon.volume_raster", spec.carbon.volume_raster),
+              *((f"carbon.volume_raster.{k}", v) for k, v in (spec.carbon.volume_raster.items()
+                                                              if isinstance(spec.carbon.volume_raster, dict) else [])),
+              ("carbon.volume_raster", spec.carbon.volume_raster if isinstance(spec.carbon.volume_raster, str) else None),
               ("goals.targets", spec.goals.targets)]
     if spec.carbon.table and os.sep in spec.carbon.table:
         checks.append(("carbon.table", spec.carbon.table))
     if spec.reference is not None:
         checks.append(("reference.path", spec.reference.path))
+        if isinstance(spec.reference.stratum_sizes, str):
+            checks.append(("reference.stratum_sizes", spec.reference.stratum_sizes))
         for ep, t in (spec.reference.truth or {}).items():
             checks.append((f"reference.truth.{ep}", t))
     for key, value in checks:

@@ -37,14 +37,14 @@ import logging
 import math
 import os
 import warnings
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, EmptyZoneWarning, NonFiniteWarning, TileReadError
 
-__all__ = ["STATS", "zonal_stats", "class_areas", "joint_class_areas", "JointAreas", "read_zones"]
+__all__ = ["STATS", "zonal_stats", "class_areas", "joint_class_areas", "JointAreas", "read_zones", "zonal_total"]
 
 log = logging.getLogger("sinks")
 
@@ -381,6 +381,42 @@ def zonal_stats(raster: str | os.PathLike, zones: Any, *, id_field: str, stats: 
     return gpd.GeoDataFrame(out, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
 
 
+def zonal_total(raster: str | os.PathLike, zones: Any, *, id_field: str, per_ha: bool = True) -> np.ndarray:
+    """Total of a quantity mapped per hectare (or per pixel) inside each polygon.
+
+    ``Σ value × covered fraction × pixel area (ha)`` with ``per_ha`` (a raster of
+    m³/ha gives m³), or ``Σ value × covered fraction`` without.  Exact partial
+    coverage; per-row ellipsoidal cell areas on geographic grids; the raster's nodata
+    (and NaN) is left out.
+
+    Parameters
+    ----------
+    raster : path
+        Single-band raster (band 1), on any grid.
+    zones : path or GeoDataFrame
+        Polygons (reprojected to the raster's CRS).
+    id_field : str
+    per_ha : bool
+        Values are per hectare (else per pixel).
+
+    Returns
+    -------
+    numpy.ndarray
+        One total per polygon, in the zones' order.
+    """
+    from .area import pixel_area_ha
+
+    info = _open_raster(raster)
+    gdf = read_zones(zones, id_field=id_field, crs=info.grid.crs)
+    if per_ha and info.grid.is_geographic:
+        df = _extract(info.path, gdf, ["weighted_sum", "_valid=count"], weights=_row_weights(info.grid))
+        total = df["weighted_sum"].to_numpy(dtype=np.float64)
+    else:
+        df = _extract(info.path, gdf, ["sum", "_valid=count"])
+        total = df["sum"].to_numpy(dtype=np.float64) * (float(pixel_area_ha(info.grid)) if per_ha else 1.0)
+    return np.where(df["_valid"].to_numpy() > 0, np.nan_to_num(total), 0.0)
+
+
 def class_areas(raster: str | os.PathLike, zones: Any, *, id_field: str, classes: dict[int, str] | None = None,
                 layer: str | None = None, warn_empty: bool = True, workers: int = 1) -> Any:
     """Area (ha) and fraction of each class of a categorical raster, per polygon.
@@ -463,12 +499,13 @@ def class_areas(raster: str | os.PathLike, zones: Any, *, id_field: str, classes
 # --------------------------------------------------------------------------------------
 # several categorical rasters in one pass
 # --------------------------------------------------------------------------------------
-def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Sequence[int], nodata: Sequence[Any],
+def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Mapping[int, int], nodata: Sequence[Any],
                        seen: set[int]) -> Any:
     """An exactextract raster source whose value is ``Σ digit_k × base^k`` over the rasters.
 
-    ``digit_k`` is raster ``k``'s legend code, 0 for its nodata and ``base - 1`` for any
-    other value (recorded in ``seen``); 0 overall only where every raster is nodata.
+    ``digit_k`` is ``legend[value]`` of raster ``k``'s value, 0 for its nodata (and for a
+    value the legend maps to 0) and ``base - 1`` for any other value (recorded in
+    ``seen``); 0 overall only where every raster is nodata.
     """
     import rasterio
     from exactextract.raster import RasterSource
@@ -477,7 +514,7 @@ def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Seque
     luts = []
     for nd in nodata:
         lut = np.full(256, base - 1, dtype=np.int32)
-        lut[list(legend)] = list(legend)
+        lut[list(legend)] = list(legend.values())
         lut[0] = 0  # the legend's nodata
         if nd is not None and 0 <= int(nd) < 256:
             lut[int(nd)] = 0
@@ -555,14 +592,18 @@ class JointAreas:
         (area outside the raster counts as nodata).
     outside : list of int
         Codes found outside the legend (and not nodata).
+    zone_area_ha : numpy.ndarray
+        ``(polygons,)``: each polygon's whole area (ha), inside the rasters or not
+        (ellipsoidal for geographic grids).
     """
 
     def __init__(self, area_ha: np.ndarray, transition_ha: np.ndarray, nodata_fraction: np.ndarray,
-                 outside: list[int]) -> None:
+                 outside: list[int], zone_area_ha: np.ndarray | None = None) -> None:
         self.area_ha = area_ha
         self.transition_ha = transition_ha
         self.nodata_fraction = nodata_fraction
         self.outside = outside
+        self.zone_area_ha = np.zeros(area_ha.shape[0]) if zone_area_ha is None else zone_area_ha
 
 
 def _groups(n: int, size: int) -> list[list[int]]:
@@ -577,7 +618,8 @@ def _groups(n: int, size: int) -> list[list[int]]:
 
 
 def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_field: str,
-                      legend: Sequence[int] | None = None) -> JointAreas:
+                      legend: Sequence[int] | Mapping[int, int] | None = None, max_digit: int | None = None
+                      ) -> JointAreas:
     """Class areas of every raster and transitions between consecutive ones, in one exact pass.
 
     The rasters (land cover of successive epochs on one grid) are read together as one
@@ -594,8 +636,13 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
     zones : GeoDataFrame
         Polygons from :func:`read_zones` (in the rasters' CRS).
     id_field : str
-    legend : sequence of int, optional
-        Class codes (default: the sinks legend, 1–8).
+    legend : sequence of int or mapping, optional
+        Class codes (default: the sinks legend, 1–8), or ``{raster value: digit}``
+        grouping the rasters' values (1–255) into digits 1 … (0: unobserved), which
+        the result is then indexed by.
+    max_digit : int, optional
+        Largest digit of a mapping ``legend`` (default: its largest value), so that
+        results of several legends share one layout.
 
     Returns
     -------
@@ -605,10 +652,21 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
     from .io import inspect_tile
     from .landcover import NAMES
 
-    codes = sorted(NAMES) if legend is None else sorted(int(c) for c in legend)
-    if not codes or codes[0] < 1 or codes[-1] > 254:
-        raise ConfigError("legend codes must lie in 1..254")
-    base = codes[-1] + 2
+    if isinstance(legend, Mapping):
+        mapping = {int(k): int(v) for k, v in legend.items()}
+        if not mapping or min(mapping) < 1 or max(mapping) > 255 or min(mapping.values()) < 0 \
+                or max(mapping.values()) > 254:
+            raise ConfigError("legend values must lie in 1..255 and digits in 0..254")
+        top = max(max(mapping.values()), 1) if max_digit is None else int(max_digit)
+        if top < max(mapping.values()) or top > 254:
+            raise ConfigError(f"max_digit {max_digit} must cover the legend's digits and be at most 254")
+        base = top + 2
+    else:
+        codes = sorted(NAMES) if legend is None else sorted(int(c) for c in legend)
+        if not codes or codes[0] < 1 or codes[-1] > 254:
+            raise ConfigError("legend codes must lie in 1..254")
+        mapping = {c: c for c in codes}
+        base = codes[-1] + 2
     infos = [inspect_tile(r) for r in rasters]
     grid = infos[0].grid
     for info in infos:
@@ -623,7 +681,7 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
     footprint = _footprint(zones, grid)
     done: set[int] = set()
     for group in _groups(e, size):
-        src = _code_stack_source([infos[k].path for k in group], grid, base, codes,
+        src = _code_stack_source([infos[k].path for k in group], grid, base, mapping,
                                  [infos[k].nodata for k in group], seen)
         try:
             if grid.is_geographic:
@@ -657,4 +715,13 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
             nodata_frac[:, k] = _nodata_fraction(df["_valid"].to_numpy() * share, everything, inside)
         for j in range(len(group) - 1):
             np.add.at(trans[:, group[j]], (poly, digits[j], digits[j + 1]), ha)
-    return JointAreas(area, trans, nodata_frac, sorted(seen))
+    return JointAreas(area, trans, nodata_frac, sorted(seen), _area_ha(footprint[0], grid))
+
+
+def _area_ha(area: np.ndarray, grid: Any) -> np.ndarray:
+    """Polygon areas from :func:`_footprint` (m² on geographic grids, CRS units² otherwise) in ha."""
+    if grid.is_geographic:
+        return np.asarray(area, dtype=np.float64) / 1e4
+    from .area import pixel_area_ha
+
+    return np.asarray(area, dtype=np.float64) * float(pixel_area_ha(grid)) / abs(grid.transform.a * grid.transform.e)

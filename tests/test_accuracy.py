@@ -271,7 +271,7 @@ def test_assess_map_integer_codes_and_blockwise(lc_map: Path, tmp_path: Path,
     codes = {"forest": 1, "Forest": 1, "GRASSLAND": 2, "grassland": 2, "3": 3, "wetland": 3}
     samples = [(r, c, codes[lab]) for r, c, lab in SAMPLES]
     ref = _reference(tmp_path / "ref.parquet.gpkg", samples, field="code")
-    monkeypatch.setattr(acc, "_STRIP_PIXELS", 4)  # one row per window
+    monkeypatch.setattr(acc.assess, "_STRIP_PIXELS", 4)  # one row per window
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SinksWarning)
         r = assess_map(lc_map, ref, label_field="code")

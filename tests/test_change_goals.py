@@ -83,7 +83,7 @@ def test_region_indicators_by_hand(make_tile):
     soil = (0.03 * (0 - 50) + 0.01 * (40 - 50)) * 5 / 20
     assert top["sink_mg_c_per_yr_2015_2020"] == pytest.approx((bio + soil) / 5 + 0.28 * 2.0)
     whole = df.set_index("zid").loc["all"]
-    assert whole["land_area_ha_2015"] == pytest.approx(0.64)
+    assert whole["zone_area_ha"] == pytest.approx(0.64) and whole["unobserved_ha_2015"] == pytest.approx(0.0)
 
 
 def test_goals_trajectory_targets_and_series():
@@ -94,13 +94,14 @@ def test_goals_trajectory_targets_and_series():
                              "c": {"forest_coverage_pct": 24.0}},
                "carbon": {"epochs": {"a": {"volume_m3": 1e6}, "b": {"volume_m3": 1.1e6}, "c": {"volume_m3": 1.2e6}},
                           "sink": {"a_b": {"sink_mg_c_per_yr": 100.0}, "b_c": {"sink_mg_c_per_yr": 150.0}}}}
-    g = track_goals(summary)
+    assert track_goals(summary)["aoi"]["forest_coverage_pct"]["targets"] == []   # mapped to no set
+    g = track_goals(summary, targets=load_targets(aoi="national"))
     cov = g["aoi"]["forest_coverage_pct"]
     t25, t30 = cov["targets"][0], cov["targets"][1]
     assert t25["gap"] == pytest.approx(0.1) and t25["on_track"] is False and t25["met_now"] is False
     assert t30["projected"] == pytest.approx(26.0) and t30["on_track"] is True
     assert t30["year_reached"] == pytest.approx(2027.5)
-    assert all(not t["comparable"] for t in g["aoi"]["volume_m3"]["targets"])
+    assert all(t["comparable"] for t in g["aoi"]["volume_m3"]["targets"])   # the AOI is the set's territory
     assert g["sink"]["b_c"]["growth_pct"] == pytest.approx(50.0)
     assert [r["year"] for r in national_series() if r["series_break"]] == [2021]
     assert g["national_trend"]["fitted_years"][-1] < 2021

@@ -63,8 +63,11 @@ def test_packaged_targets_and_national_series():
     assert tr["whole_series"]["crosses_series_break"] is True and tr["whole_series"]["fitted_years"][-1] == 2023
 
 
+NATIONAL = load_targets(aoi="national")   # the whole area mapped to the national set
+
+
 def test_aoi_goals_by_hand():
-    g = track_goals(_summary())
+    g = track_goals(_summary(), targets=NATIONAL)
     cov = g["aoi"]["forest_coverage_pct"]
     assert cov["value"] == 24.0 and cov["latest_epoch"] == "c" and cov["series"] == {"a": 20.0, "b": 22.0, "c": 24.0}
     t25, t30 = cov["targets"]
@@ -74,9 +77,11 @@ def test_aoi_goals_by_hand():
     assert t30["projected"] == pytest.approx(26.0) and t30["on_track"] is True
     assert t30["year_reached"] == pytest.approx(2027.5)             # (25 + 786) / 0.4
     vol = g["aoi"]["volume_m3"]
+    # mapped to the set, the AOI is the set's territory: absolute targets compare too
     assert [t["year"] for t in vol["targets"]] == [2025, 2030, 2035]
-    assert all(t["comparable"] is False and "reason" in t and "on_track" not in t for t in vol["targets"])
+    assert all(t["comparable"] is True and t["on_track"] is False for t in vol["targets"])
     assert vol["targets"][1]["projected"] == pytest.approx(1.3e6)
+    assert g["mapping"]["aoi"] == "national" and cov["targets_source"] == "national"
     assert list(g["sink"]) == ["a_b", "b_c"]
     assert "growth_pct" not in g["sink"]["a_b"]
     assert g["sink"]["b_c"]["growth_mg_c_per_yr"] == pytest.approx(50.0)
@@ -88,7 +93,7 @@ def test_aoi_goals_by_hand():
 
 def test_missing_sections_declining_trend_and_above():
     s = {"epochs": EPOCHS[:2], "landcover": {"a": {"forest_coverage_pct": 30.0}, "b": {"forest_coverage_pct": 28.0}}}
-    g = track_goals(s)
+    g = track_goals(s, targets=NATIONAL)
     assert "volume_m3" not in g["aoi"] and g["sink"] == {}
     assert any("carbon" in n for n in g["notes"]) and not any("2021" in n for n in g["notes"])
     t = g["aoi"]["forest_coverage_pct"]["targets"][0]
@@ -96,7 +101,7 @@ def test_missing_sections_declining_trend_and_above():
     t30 = g["aoi"]["forest_coverage_pct"]["targets"][1]
     assert t30["projected"] == pytest.approx(28.0 - 0.4 * 10) and t30["on_track"] is False
     g2 = track_goals({"epochs": EPOCHS[:2], "landcover": {"a": {"forest_coverage_pct": 30.0},
-                                                          "b": {"forest_coverage_pct": 20.0}}})
+                                                          "b": {"forest_coverage_pct": 20.0}}}, targets=NATIONAL)
     assert g2["aoi"]["forest_coverage_pct"]["targets"][1]["year_reached"] is None   # falling, never reached
     growth = sink_growth([("p1", -50.0), ("p2", 25.0), ("p3", 0.0), ("p4", 10.0)])
     assert growth["p2"]["growth_pct"] == pytest.approx(150.0) and growth["p4"]["growth_pct"] is None
@@ -115,22 +120,50 @@ def test_region_goals_with_own_targets(tmp_path):
     f.write_text("regions:\n  B:\n    - {year: 2030, volume_m3: 500, source: county plan}\n"
                  "    - {year: 2031, volume_m3: 300, comparison: above}\n")
     tg = load_targets(f)
-    assert tg["regions"]["B"][0]["source"] == "county plan" and tg["national"][0]["year"] == 2025
+    assert tg["regions"]["B"]["rows"][0]["source"] == "county plan" and tg["national"][0]["year"] == 2025
     g = track_goals(_summary(), targets=tg, regions=_regions())     # id field: first column
     a, b = g["regions"]["A"], g["regions"]["B"]
+    # A is mapped to no set: its own trend, no target
     assert a["forest_coverage_pct"]["trajectory"]["slope_per_year"] == pytest.approx(2.0)
-    assert a["forest_coverage_pct"]["targets"][1]["on_track"] is True
-    assert a["volume_m3"]["targets_source"] == "national"
-    assert all(not t["comparable"] for t in a["volume_m3"]["targets"])
+    assert a["forest_coverage_pct"]["targets"] == [] and a["forest_coverage_pct"]["targets_source"] == "none"
+    assert a["volume_m3"]["targets"] == [] and "own trend" in a["volume_m3"]["note"]
     vb = b["volume_m3"]
     assert vb["targets_source"] == "region" and [t["year"] for t in vb["targets"]] == [2030, 2031]
     v30, v31 = vb["targets"]
     assert v30["comparable"] and v30["projected"] == pytest.approx(400.0) and v30["on_track"] is False
     assert v30["year_reached"] == pytest.approx(2035.0) and v30["gap"] == pytest.approx(200.0)
     assert v31["met_now"] is False and v31["year_reached"] == pytest.approx(2025.0)   # 300 is not > 300
-    assert b["forest_coverage_pct"]["targets_source"] == "national"
+    assert b["forest_coverage_pct"]["targets_source"] == "none"
     assert b["sink"]["b_c"]["growth_pct"] == pytest.approx(-50.0)
+    assert g["aoi"]["forest_coverage_pct"]["targets"] == [] and any("whole area" in n for n in g["notes"])
     json.dumps(g, allow_nan=False)
+
+
+def test_desert_county_gets_no_national_target_unless_mapped(tmp_path):
+    """A 4.5 % county rising 0.05 points a year: no "25 % reached in 2226" unless the user asks for it."""
+    s = {"epochs": EPOCHS[:2], "landcover": {"a": {"forest_coverage_pct": 4.25}, "b": {"forest_coverage_pct": 4.5}}}
+    regions = pd.DataFrame({"county": ["desert", "province"], "forest_coverage_pct_a": [4.25, 60.0],
+                            "forest_coverage_pct_b": [4.5, 61.0], "volume_m3_a": [1e5, 3e8], "volume_m3_b": [1e5, 4e8]})
+    g = track_goals(s, regions=regions)
+    d = g["regions"]["desert"]["forest_coverage_pct"]
+    assert d["targets"] == [] and d["trajectory"]["slope_per_year"] == pytest.approx(0.05)
+    assert g["mapping"] == {"aoi": None, "regions": {}}
+    f = tmp_path / "t.yaml"
+    f.write_text("sets:\n  province:\n    - {year: 2025, forest_coverage_pct: 62.0, volume_m3: 5.0e8, source: plan}\n"
+                 "regions:\n  desert: national\n  province: province\n")
+    g2 = track_goals(s, targets=load_targets(f), regions=regions)
+    d2 = g2["regions"]["desert"]
+    assert d2["forest_coverage_pct"]["targets_source"] == "national"
+    # asked for, so shown: 25 % at 0.05 points a year from 4.5 % in 2020
+    assert d2["forest_coverage_pct"]["targets"][1]["year_reached"] == pytest.approx(2430.0)
+    assert all(not t["comparable"] and "whole territory" in t["reason"] for t in d2["volume_m3"]["targets"])
+    p = g2["regions"]["province"]
+    assert p["volume_m3"]["targets"][0]["comparable"] is True          # the set is named after the region
+    assert p["forest_coverage_pct"]["targets"][0]["gap"] == pytest.approx(1.0)
+    assert g2["mapping"]["regions"] == {"desert": "national", "province": "province"}
+    f.write_text("regions:\n  desert: guangxi\n")
+    with pytest.raises(ConfigError, match="regions.desert: unknown target set 'guangxi'"):
+        load_targets(f)
 
 
 def test_region_target_errors(tmp_path):
@@ -182,18 +215,18 @@ def test_cli_json_and_text(run, tmp_path, capsys):
     tg = tmp_path / "t.csv"
     tg.write_text("region_id,year,volume_m3,source\nA,2030,4,county plan\n")
     with pytest.raises(SystemExit) as ei:
-        main(["goals", str(run), "--targets", str(tg), "--json"])
+        main(["goals", str(run), "--targets", str(tg), "--aoi-targets", "national", "--json"])
     assert ei.value.code == 0
     res = json.loads(capsys.readouterr().out)
     va = res["regions"]["A"]["volume_m3"]["targets"][0]
     assert va["comparable"] is True and va["projected"] == pytest.approx(4.0) and va["on_track"] is True
     assert res["aoi"]["forest_coverage_pct"]["targets"][1]["on_track"] is True
     with pytest.raises(SystemExit) as ei:
-        main(["goals", str(run)])
+        main(["goals", str(run), "--targets", str(tg), "--aoi-targets", "national"])
     out = capsys.readouterr().out
     assert ei.value.code == 0
     assert "Whole area" in out and "Region B" in out and "off track" in out and "on track" in out
-    assert "not comparable" in out and "[series break]" in out and "+50.0 %" in out
+    assert "no target mapped" in out and "[series break]" in out and "+50.0 %" in out
 
 
 def test_cli_bad_inputs(run, tmp_path, capsys):

@@ -14,7 +14,7 @@ from sinks.carbon.stock import class_areas_ha
 from sinks.carbon.tableio import table_from_mapping
 from sinks.errors import InputError, OutputExistsError
 from sinks.grid import Grid
-from sinks.indicators import region_indicators, write_indicator_tables
+from sinks.indicators import region_indicators, sink_method, write_indicator_tables
 
 X0, Y0 = 500000.0, 2400000.0
 PX = 0.01  # ha per 10 m pixel
@@ -59,16 +59,20 @@ def test_areas_coverage_stocks_by_hand(maps):
     # west: columns 0-1 -> forest 4, water 2, bare 1, nodata 1 pixel
     assert w["area_ha_forest_a"] == pytest.approx(4 * PX)
     assert w["area_ha_water_a"] == pytest.approx(2 * PX)
-    assert w["land_area_ha_a"] == pytest.approx(5 * PX)
-    assert w["forest_coverage_pct_a"] == pytest.approx(80.0)
-    assert w["nodata_fraction_a"] == pytest.approx(1 / 8)
+    # official rate: forest over the whole zone (water and the unobserved pixel included)
+    assert w["zone_area_ha"] == pytest.approx(8 * PX)
+    assert w["forest_coverage_pct_a"] == pytest.approx(50.0)
+    assert w["unobserved_ha_a"] == pytest.approx(1 * PX)
+    assert w["unobserved_fraction_a"] == pytest.approx(1 / 8)
+    assert w["forest_coverage_pct_max_a"] == pytest.approx(62.5)
+    assert bool(w["coverage_flagged_a"]) is True          # 12.5 % unobserved > 5 %
     assert w["stock_mg_c_total_a"] == pytest.approx(PX * (4 * 165 + 10))
     # half: half of column 1 (rows 0-1) plus columns 2-3 (rows 0-1)
     assert h["area_ha_forest_a"] == pytest.approx(1.0 * PX)
     assert h["area_ha_grassland_a"] == pytest.approx(3 * PX)
     assert h["area_ha_cropland_a"] == pytest.approx(1 * PX)
     assert h["forest_coverage_pct_a"] == pytest.approx(20.0)
-    assert h["nodata_fraction_a"] == pytest.approx(0.0)
+    assert h["unobserved_fraction_a"] == pytest.approx(0.0) and not h["coverage_flagged_a"]
     assert h["stock_mg_c_above_a"] == pytest.approx(PX * (50 + 3 * 5 + 3))
     assert h["stock_mg_c_total_a"] == pytest.approx(PX * (165 + 3 * 71 + 54))
     assert h["area_ha_forest_b"] == pytest.approx(0.5 * PX)
@@ -97,7 +101,7 @@ def test_sink_and_eco_land_lost(maps):
     ref = sink(TransitionMatrix(tuple(CODES), m, np.zeros((8, 8), np.int64)), TABLE, years=10,
                growth_mg_c_per_ha_yr=2.0)
     assert h["sink_mg_c_per_yr_a_b"] == pytest.approx(ref.sink_mg_c_per_yr, rel=1e-12)
-    assert (df["sink_method_a_b"] == "transitions").all()
+    assert (df["sink_method_a_b"] == sink_method(ref)).all()
 
 
 def test_uncertainty_and_stock_difference_without_transitions(maps):
@@ -110,7 +114,7 @@ def test_uncertainty_and_stock_difference_without_transitions(maps):
     diff = (fb["stock_mg_c_total_b"] - fb["stock_mg_c_total_a"]) / 10
     np.testing.assert_allclose(fb["sink_mg_c_per_yr_a_b"], diff)
     assert fb["gain_mg_c_per_yr_a_b"].isna().all() and fb["eco_land_lost_ha_a_b"].isna().all()
-    assert (fb["sink_method_a_b"] == "stock_difference").all()
+    assert (fb["sink_method_a_b"] == "stock-difference").all()
 
 
 def test_zones_in_other_crs_and_outside(maps):
@@ -119,8 +123,9 @@ def test_zones_in_other_crs_and_outside(maps):
     assert df.loc["half", "area_ha_grassland_a"] == pytest.approx(3 * PX, rel=1e-6)
     out = gpd.GeoDataFrame({"rid": ["edge"]}, geometry=[box(X0 - 40, Y0 - 40, X0 + 40, Y0)], crs="EPSG:32649")
     e = _run(maps, zones=out).iloc[0]
-    assert e["nodata_fraction_a"] == pytest.approx(0.5 + 0.5 / 16)  # half outside + 1 nodata pixel of 16
-    assert e["land_area_ha_a"] == pytest.approx(13 * PX)
+    assert e["unobserved_fraction_a"] == pytest.approx(0.5 + 0.5 / 16)  # half outside + 1 nodata pixel of 16
+    assert e["zone_area_ha"] == pytest.approx(32 * PX)                  # the whole zone, outside part included
+    assert e["forest_coverage_pct_a"] == pytest.approx(100 * 5 / 32)
 
 
 def test_partition_sums_equal_whole_raster(make_tile):
@@ -152,7 +157,7 @@ def test_partition_sums_equal_whole_raster(make_tile):
 
 
 def test_bad_inputs(maps, make_tile):
-    with pytest.raises(InputError, match="outside the legend: 9"):
+    with pytest.raises(InputError, match="outside the sinks legend: 9"):
         _run({"a": maps["a"], "b": make_tile("b9.tif", np.where(LC_B == 8, 9, LC_B).astype(np.uint8))})
     other = make_tile("other.tif", LC_B, x0=X0 + 5)
     with pytest.raises(InputError, match="other.tif"):
@@ -181,16 +186,15 @@ def test_write_tables(maps, tmp_path):
 
 
 def test_wide_codes_outside_the_legend(maps, make_tile):
-    """A uint16 land cover with a code beyond a byte: an error, or valid area of no class with missing='zero'."""
+    """A uint16 land cover with a code beyond a byte: an error, or unobserved area with missing='zero'."""
     wide = LC_B.astype(np.uint16)
     wide[0, 0] = 300                                   # was forest, in polygon "w"
     lcs = {"a": maps["a"], "b": make_tile("wide.tif", wide, nodata=65535)}
-    with pytest.raises(InputError, match="outside the legend: 300"):
+    with pytest.raises(InputError, match="outside the sinks legend: 300"):
         _run(lcs)
     df = _run(lcs, missing="zero")
     ref = _run(maps)
     w, rw = df.loc["w"], ref.loc["w"]
     assert w["area_ha_forest_b"] == pytest.approx(rw["area_ha_forest_b"] - PX)
-    assert w["land_area_ha_b"] == pytest.approx(rw["land_area_ha_b"] - PX)   # no class, so not land
-    assert w["nodata_fraction_b"] == pytest.approx(rw["nodata_fraction_b"])  # but valid: not nodata
+    assert w["unobserved_ha_b"] == pytest.approx(rw["unobserved_ha_b"] + PX)  # no class: unobserved
     assert w["area_ha_forest_a"] == pytest.approx(rw["area_ha_forest_a"])    # the other epoch is untouched

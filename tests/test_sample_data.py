@@ -52,6 +52,18 @@ def test_tiles_truth_and_aoi(scene):
     assert 3 <= len(reg) <= 5 and {"region_id", "name"} <= set(reg.columns)
     ref = gpd.read_file(scene / "aoi" / "reference.gpkg")
     assert {"label_2015", "label_2020", "label_2025", "label"} <= set(ref.columns)
+    # its design travels with it: stratified by the 2020 truth class, stratum sizes in ha (Stehman 2014)
+    assert (ref["stratum"] == ref["label_2020"]).all()
+    with rasterio.open(scene / "truth_2020.tif") as ds:
+        t20 = ds.read(1)
+        cell_ha = abs(ds.transform.a * ds.transform.e) / 1e4
+    from sinks.landcover import CODES as K
+
+    for h, d in ref.groupby("stratum"):
+        assert d["stratum_area_ha"].nunique() == 1
+        assert d["stratum_area_ha"].iloc[0] == pytest.approx((t20 == K[h]).sum() * cell_ha)
+        assert len(d) == min(60, int((t20 == K[h]).sum()))
+    assert ref.groupby("stratum")["stratum_area_ha"].first().sum() == pytest.approx(t20.size * cell_ha)
     train = gpd.read_file(scene / "aoi" / "training.gpkg")
     assert set(train["label"]) == {"forest", "grassland", "wetland", "mangrove", "water", "cropland", "built_up",
                                    "bare"}

@@ -14,14 +14,19 @@ from .options import echo_json
 @click.command("goals")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--targets", default=None, type=click.Path(dir_okay=False),
-              help="National or per-region targets: CSV (region_id, year, forest_coverage_pct, volume_m3, "
-                   "comparison, source) or YAML (a list of such rows, or {targets: [...], regions: {id: [...]}}).")
+              help="Target sets and which area each applies to: CSV (region_id, year, forest_coverage_pct, "
+                   "volume_m3, comparison, source) or YAML ({targets: [...], sets: {name: [...]}, "
+                   "regions: {id: set name or [...]}, aoi: set name}).")
+@click.option("--aoi-targets", default=None,
+              help="Target set the whole area is compared with (e.g. national, for a China-wide run).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def cli(run_dir: str, targets: str | None, as_json: bool) -> None:
-    """Track the run in RUN_DIR against the 2025, 2030 and 2035 targets.
+def cli(run_dir: str, targets: str | None, aoi_targets: str | None, as_json: bool) -> None:
+    """Track the run in RUN_DIR against the targets mapped to it.
 
     For the whole area and each region (RUN_DIR/tables/regions.csv): value at the
-    latest epoch, gap, linear trajectory, projected value, year reached, on track; the
+    latest epoch and linear trajectory; per target mapped to the area (the national
+    2025/2030/2035 set, a province's set, the region's own rows): gap, projected value,
+    year reached, on track.  An area mapped to no target gets its own trend only.  The
     sink per period with its growth; China's official series for context.
     """
     from ..errors import ConfigError
@@ -40,7 +45,7 @@ def cli(run_dir: str, targets: str | None, as_json: bool) -> None:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(summary, dict):
         raise ConfigError(f"{path}: expected a JSON object")
-    tg = load_targets(targets)
+    tg = load_targets(targets, aoi=aoi_targets)
     regions, id_field = None, None
     table = run / "tables" / "regions.csv"
     if table.is_file():
@@ -76,6 +81,9 @@ def _scope(title: str, block: dict[str, Any]) -> None:
         slope = ind["trajectory"]["slope_per_year"]
         click.echo(f"  {name}: {_fmt(ind['value'], unit)} in {ind['latest_year']}"
                    + (f", trend {slope:+,.3g} {unit}/yr" if slope is not None else ", no trend (one epoch)"))
+        if not ind["targets"]:
+            click.echo("    no target mapped to this area: its own trend only")
+            continue
         click.echo(f"    {'year':>4}  {'target':>18}  {'gap':>16}  {'projected':>18}  status")
         for t in ind["targets"]:
             target = ("> " if t["comparison"] == "above" else "") + _fmt(t["target"], unit)
@@ -87,7 +95,7 @@ def _scope(title: str, block: dict[str, Any]) -> None:
                            f"{_fmt(t['projected'], unit):>18}  {state}")
             else:
                 click.echo(f"    {t['year']:>4}  {target:>18}  {'-':>16}  {_fmt(t.get('projected'), unit):>18}  "
-                           "not comparable (national absolute target)")
+                           f"not comparable: {t.get('reason', '')}")
     sink = block.get("sink")
     if sink:
         _sink(sink, indent="  ")

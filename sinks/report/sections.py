@@ -34,7 +34,8 @@ def _read_vector(path: Any) -> Any:
 
 def render_sections(run: Path, summary: dict[str, Any], manifest: dict[str, Any]) -> str:
     parts = [_overview(summary), _landcover(run, summary), _carbon(run, summary), _change(run, summary, manifest),
-             _sink(summary), _goals(summary), _accuracy(summary), _areas(run), _manifest(manifest)]
+             _sink(summary), _goals(summary), _accuracy(summary), _areas(run), _methods(summary),
+             _manifest(manifest)]
     return "\n".join(parts)
 
 
@@ -45,8 +46,9 @@ def _overview(s: dict[str, Any]) -> str:
             ["epochs", ", ".join(f"{n} ({y})" for n, y in _epochs(s))]]
     lc = s.get("landcover") or {}
     if lc:
-        rows.append(["forest coverage, latest epoch (%)",
-                     _num(lc[list(lc)[-1]].get("forest_coverage_pct"), 2)])
+        last = lc[list(lc)[-1]]
+        rows.append(["forest coverage, latest epoch (%)", _num(last.get("forest_coverage_pct"), 2)
+                     + (" (lower bound: part of the area is unobserved)" if last.get("coverage_flagged") else "")])
     return _sec("overview", "Overview", _table(["item", "value"], rows) +
                 '<p class="note">The sample data shipped with sinks are synthetic; figures from them show what the '
                 "tool computes, not the state of any real place.</p>")
@@ -66,9 +68,24 @@ def _landcover(run: Path, s: dict[str, Any]) -> str:
     classes = list((lc[list(lc)[0]].get("area_ha") or {}).keys())
     head = ["class"] + [f"{n} (ha)" for n, _y in _epochs(s)]
     rows = [[c] + [(lc.get(n, {}).get("area_ha") or {}).get(c) for n, _y in _epochs(s)] for c in classes]
-    rows.append(["land area (no water)"] + [lc.get(n, {}).get("land_area_ha") for n, _y in _epochs(s)])
-    rows.append(["forest coverage (%)"] + [lc.get(n, {}).get("forest_coverage_pct") for n, _y in _epochs(s)])
-    return _sec("landcover", "Land cover", '<div class="maps">' + "".join(imgs) + "</div>" + _table(head, rows, digits=2))
+    eps = [n for n, _y in _epochs(s)]
+    rows.append(["unobserved (clouds, nodata)"] + [lc.get(n, {}).get("unobserved_ha") for n in eps])
+    rows.append(["zone area (whole " + str(lc.get(eps[0], {}).get("zone", "grid")) + ")"]
+                + [lc.get(n, {}).get("zone_area_ha") for n in eps])
+    rows.append(["forest coverage (%)"] + [_flagged(lc.get(n, {})) for n in eps])
+    notes = [lc[n]["coverage_note"] for n in eps if lc.get(n, {}).get("coverage_note")]
+    note = ('<p class="note">Forest coverage is China\'s official rate: forest and mangrove area over the whole '
+            "zone area, inland water included (domain.md §4); unobserved area stays in the denominator, so a "
+            "rate marked * is a lower bound." + "".join(f" {html.escape(n)}." for n in notes) + "</p>")
+    return _sec("landcover", "Land cover", '<div class="maps">' + "".join(imgs) + "</div>"
+                + _table(head, rows, digits=2) + note)
+
+
+def _flagged(sec: dict[str, Any]) -> Any:
+    v = sec.get("forest_coverage_pct")
+    if v is None or not sec.get("coverage_flagged"):
+        return v
+    return f"{v:,.2f} *"
 
 
 def _carbon(run: Path, s: dict[str, Any]) -> str:
@@ -163,6 +180,10 @@ def _goals(s: dict[str, Any]) -> str:
         out.append(f"<figure>{_img(maps.goal_chart(name, unit, years, vals, ind['targets'], ind['trajectory'], nat), name)}"
                    f"<figcaption>{html.escape(unit)}: this area, its linear trajectory and the targets"
                    + (" (with China's official series for context)" if nat else "") + "</figcaption></figure>")
+        if not ind["targets"]:
+            out.append('<p class="note">No target is mapped to this area: its own trend only. Targets apply '
+                       "where the user maps them (goals.aoi_targets, a targets file).</p>")
+            continue
         rows = []
         for t in ind["targets"]:
             if t.get("comparable"):
@@ -190,10 +211,13 @@ def _accuracy(s: dict[str, Any]) -> str:
             classes = list(a["user_accuracy"])
             rows = [[c, a["mapped_area_ha"][c], a["area_ha"][c], a["area_ci95_ha"][c], a["user_accuracy"][c],
                      a["producer_accuracy"][c]] for c in classes]
-            out.append(f"<h3>{html.escape(ep)}: overall accuracy {a['overall_accuracy']:.3f} ± "
-                       f"{a['overall_accuracy_ci95']:.3f}, kappa {a['kappa']:.3f}, {a['n_samples']} samples</h3>"
+            out.append(f"<h3>{html.escape(ep)}: overall accuracy {_num(a['overall_accuracy'], 3)} ± "
+                       f"{_num(a['overall_accuracy_ci95'], 3)}, kappa {_num(a['kappa'], 3)}, {a['n_samples']} samples"
+                       "</h3>" + f'<p class="note">Estimator: {html.escape(str(a.get("method", "")))}</p>'
                        + _table(["class", "mapped area (ha)", "adjusted area (ha)", "± 95 % (ha)", "user's accuracy",
                                  "producer's accuracy"], rows, digits=3))
+            for note in a.get("notes") or []:
+                out.append(f'<p class="note">{html.escape(str(note))}</p>')
             cm = a["confusion_matrix"]
             out.append("<details><summary>Confusion matrix (samples; rows = map, columns = reference)</summary>"
                        + _table(["map \\ reference"] + classes, [[m] + [cm[m].get(r, 0) for r in classes] for m in classes],
@@ -202,7 +226,7 @@ def _accuracy(s: dict[str, Any]) -> str:
         if pix:
             out.append(f"<p>Against the truth raster, pixel by pixel: overall accuracy "
                        f"{pix['overall_accuracy']:.3f}, kappa {pix['kappa']:.3f} ({pix['n_pixels']:,} pixels).</p>")
-    return _sec("accuracy", "Accuracy (Olofsson et al. 2014 estimators)", "".join(out))
+    return _sec("accuracy", "Accuracy and adjusted areas", "".join(out))
 
 
 def _areas(run: Path) -> str:
@@ -224,6 +248,42 @@ def _areas(run: Path) -> str:
         return _sec("areas", "Redlines and regions", _missing("Redline and region indicators"))
     return _sec("areas", "Redlines and regions", "".join(out) +
                 '<p class="note">Full tables with every class area and interval: tables/*.csv, .gpkg, .parquet.</p>')
+
+
+def _methods(s: dict[str, Any]) -> str:
+    """How the coverage rate, the volume, the goals, the sink label and the accuracy figures were made, with sources."""
+    rows: list[list[Any]] = []
+    lc = s.get("landcover") or {}
+    if lc:
+        first = lc[list(lc)[0]]
+        rows.append(["forest coverage rate", first.get("coverage_definition", ""),
+                     "domain.md §4; check: 9th NFI 220.45 Mha / 960 Mha = 22.96 %"])
+        rows.append(["coverage flag", f"unobserved share above {first.get('max_unobserved', 0.05):g} of the "
+                     f"{first.get('zone', 'grid')}", "coverage.max_unobserved"])
+    carbon = s.get("carbon") or {}
+    for ep, e in (carbon.get("epochs") or {}).items():
+        if e.get("volume_source"):
+            rows.append([f"stock volume {ep}", e["volume_source"], "domain.md §2 (9th NFI arbor-forest 94.83 m³/ha)"
+                         if "raster" not in str(e["volume_source"]) else "carbon.volume_raster"])
+    for key, e in (carbon.get("sink") or {}).items():
+        if isinstance(e, dict) and e.get("method"):
+            rows.append([f"sink {key}", e["method"], "sinks.carbon.sink"])
+    g = s.get("goals") or {}
+    mapping = g.get("mapping") or {}
+    if g:
+        rows.append(["targets of the whole area", mapping.get("aoi") or "none mapped (own trend only)",
+                     "goals.aoi_targets / targets file"])
+        for rid, m in (mapping.get("regions") or {}).items():
+            rows.append([f"targets of region {rid}", m, "targets file"])
+        for t in g.get("targets") or []:
+            what = ", ".join(f"{k} {t[k]:,g}" for k in ("forest_coverage_pct", "volume_m3") if k in t)
+            rows.append([f"national target {t['year']}", what, t.get("source", "")])
+    for ep, a in (s.get("accuracy") or {}).items():
+        if a.get("method"):
+            rows.append([f"accuracy {ep}", a["method"], ", ".join(f"{k}: {v}" for k, v in (a.get("sources") or {}).items())])
+    if not rows:
+        return _sec("methods", "Method and sources", _missing("Method and source details"))
+    return _sec("methods", "Method and sources", _table(["figure", "method", "source"], rows))
 
 
 def _manifest(m: dict[str, Any]) -> str:

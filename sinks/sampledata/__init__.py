@@ -170,6 +170,8 @@ def _pipeline_yaml(out: Path, aoi: Path) -> str:
         "reference:",
         f"  path: {rel}/reference.gpkg",
         "  label_field: label",
+        "  stratum_field: stratum              # stratified by the 2020 truth class (Stehman 2014 estimator)",
+        "  stratum_size_field: stratum_area_ha",
         "  epoch_fields: {" + ", ".join(f"'{y}': label_{y}" for y in EPOCHS) + "}",
         "  truth: {" + ", ".join(f"'{y}': truth_{y}.tif" for y in EPOCHS) + "}",
     ]

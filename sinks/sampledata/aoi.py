@@ -51,7 +51,7 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
         "category": ["mangrove protection", "coastal wetland", "forest water conservation", "river corridor"],
     }, geometry=[mangrove, marsh, hills, river], crs=crs).to_crs("EPSG:4326")
 
-    # regions: a 2 x 2 partition of a box around the scene along two wavy borders
+    # regions: a 2 x 2 partition of the land around the scene along two wavy borders
     from shapely.geometry import LineString, box
     import shapely
     from shapely.ops import split
@@ -60,8 +60,12 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
     vline = LineString([(0.46 + 0.03 * np.sin(6 * v), v) for v in t])
     hline = LineString([(u, 0.52 + 0.03 * np.sin(5 * u)) for u in t])
     cells = []
+    # the divisions end at the shoreline: the sea lies outside every region (as it lies outside a
+    # county's area in its forest coverage rate, domain.md §4); inland water stays inside
+    land = Polygon([(0.0, float(coast[0]))] + [(float(u), float(c)) for u, c in zip(us, coast)]
+                   + [(1.0, float(coast[-1])), (1.0, 0.0), (0.0, 0.0)])   # within the scene, north of the shore
     for half in split(box(-0.05, -0.05, 1.05, 1.05), vline).geoms:
-        cells.extend(split(half, hline).geoms)
+        cells.extend(g.intersection(land) for g in split(half, hline).geoms)
     cells.sort(key=lambda g: (round(g.centroid.y > 0.5), g.centroid.x))  # NW, NE, SW, SE
     polys = [shapely.transform(g, lambda c: np.column_stack(to_xy(c[:, 0], c[:, 1]))) for g in cells]
     regions = gpd.GeoDataFrame({"region_id": [r[0] for r in REGIONS], "name": [r[1] for r in REGIONS]},
@@ -74,9 +78,22 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
     return {"redlines": redlines, "regions": regions, "coastal_zone": coastal, "wetlands": wetlands}
 
 
+def stratum_sizes_ha(truth: np.ndarray, cell_ha: float) -> dict[str, float]:
+    """Area (ha) of every class of ``truth`` (cells of ``cell_ha``): the sizes of its class strata."""
+    from ..landcover import NAMES
+
+    counts = np.bincount(truth.ravel(), minlength=max(NAMES) + 1)
+    return {NAMES[c]: float(counts[c]) * cell_ha for c in sorted(NAMES) if counts[c]}
+
+
 def sample_points(truths: dict[int, np.ndarray], *, year: int, per_class: int, seed: int, homogeneous: bool,
                   exclude: np.ndarray | None, to_xy) -> "object":  # noqa: ANN001
-    """Stratified random points by the truth class of ``year`` (labels of every epoch attached)."""
+    """Stratified random points by the truth class of ``year`` (labels of every epoch attached).
+
+    ``per_class`` cells are drawn at random, without replacement, among the cells of
+    each class (all of them when fewer), outside ``exclude``; with ``homogeneous``
+    only cells whose 3 × 3 neighbourhood holds one class.
+    """
     import geopandas as gpd
     from scipy import ndimage
     from shapely.geometry import Point

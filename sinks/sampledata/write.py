@@ -81,7 +81,7 @@ def write_vectors(layout: Any, *, out: Path, aoi: Path, size: int, seed: int, to
     import rasterio
 
     from ..vectors import write_vector
-    from .aoi import sample_points, scene_vectors
+    from .aoi import sample_points, scene_vectors, stratum_sizes_ha
 
     vecs = scene_vectors(layout, to_xy=to_xy, crs=crs)
     truths: dict[int, np.ndarray] = {}
@@ -97,9 +97,16 @@ def write_vectors(layout: Any, *, out: Path, aoi: Path, size: int, seed: int, to
     training = sample_points(truths, year=2020, per_class=120, seed=seed + 101, homogeneous=True,
                              exclude=exclude, to_xy=to_xy)
     training = training[["label", "geometry"]].assign(epoch="2020").set_crs(crs)
+    # the reference sample: stratified random by the 2020 truth class over the whole scene (clouds and
+    # missing data included), its design recorded with it so that it is estimated as drawn (Stehman 2014)
     reference = sample_points(truths, year=2020, per_class=60, seed=seed + 202, homogeneous=False,
-                              exclude=exclude, to_xy=to_xy).set_crs(crs)
+                              exclude=None, to_xy=to_xy).set_crs(crs)
+    with rasterio.open(out / "truth_2020.tif") as ds:
+        cell_ha = abs(ds.transform.a * ds.transform.e) / 1e4 * (ds.width / truths[2020].shape[1]) ** 2
+    sizes = stratum_sizes_ha(truths[2020], cell_ha)
     reference.insert(0, "sample_id", [f"S{i:04d}" for i in range(len(reference))])
+    reference["stratum"] = reference["label_2020"]
+    reference["stratum_area_ha"] = reference["stratum"].map(sizes).astype(float)
     import pyogrio
 
     paths = []

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import EpochData, RunContext
 
-__all__ = ["stage_change", "stage_change_layers", "stage_zonal_start", "stage_zonal", "stage_goals", "change_path"]
+__all__ = ["stage_change", "stage_change_layers", "stage_zonal_start", "stage_zonal", "stage_goals", "change_path",
+           "volume_rasters"]
 
 log = logging.getLogger("sinks")
 
@@ -86,6 +87,17 @@ def stage_change(ctx: "RunContext") -> None:
 ZONAL_PROCESS_MIN_PX = 50_000_000
 
 
+def volume_rasters(ctx: "RunContext") -> dict[str, str]:
+    """Epoch → stock-volume raster (m³/ha) of ``carbon.volume_raster``: a mapping as given, or one
+    raster for the latest epoch."""
+    vr = ctx.spec.carbon.volume_raster
+    if not vr:
+        return {}
+    if isinstance(vr, dict):
+        return {str(k): str(v) for k, v in vr.items()}
+    return {ctx.epochs[-1].name: str(vr)}
+
+
 def _zonal_jobs(ctx: "RunContext") -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Plain (picklable) descriptions of the indicator tables to compute, and the layers skipped."""
     from .carbon import carbon_table
@@ -103,6 +115,7 @@ def _zonal_jobs(ctx: "RunContext") -> tuple[list[dict[str, Any]], dict[str, Any]
         "uncertainty": ({"draws": min(unc.draws, 2000), "seed": unc.seed, "distribution": unc.distribution}
                         if unc is not None else None),
         "missing": "zero" if cs.missing == "zero" else "error",
+        "volume_rasters": volume_rasters(ctx), "max_unobserved": ctx.spec.coverage.max_unobserved,
     }
     jobs, skipped = [], {}
     for name in ("redlines", "regions"):
@@ -212,7 +225,7 @@ def stage_goals(ctx: "RunContext") -> None:
     """Goal tracking for the AOI and each region (``summary["goals"]``)."""
     from ..goals import load_targets, track_goals
 
-    targets = load_targets(ctx.spec.goals.targets)
+    targets = load_targets(ctx.spec.goals.targets, aoi=ctx.spec.goals.aoi_targets)
     regions = ctx.cache.get("tables", {}).get("regions")
     ref = ctx.spec.aoi.regions
     summary = {**ctx.summary, "epochs": [{"name": e.name, "year": e.spec.year} for e in ctx.epochs]}

@@ -74,9 +74,12 @@ def stage_carbon(ctx: "RunContext") -> None:
     from ..uncertainty import monte_carlo
     from .landcover import landcover_path
 
+    from .areas import volume_rasters
+
     cs = ctx.spec.carbon
     table = carbon_table(ctx)
     areas = ctx.cache["class_areas"]
+    vrasters = volume_rasters(ctx)
     unc = cs.uncertainty
     out: dict[str, Any] = {"table": table.name, "soil_depth": cs.soil_depth, "epochs": {}, "transitions": {},
                            "sink": {}, "units": {"stock": "Mg C", "area": "ha", "volume": "m3",
@@ -88,10 +91,13 @@ def stage_carbon(ctx: "RunContext") -> None:
             check_codes(a, table, label=str(landcover_path(ctx, ep.name)))
         tot = stock_totals(a, table, missing="zero")
         vol = stock_volume(a, m3_per_ha=cs.volume_m3_per_ha)
-        entry: dict[str, Any] = {**tot.to_dict(detail=True), "volume_m3": vol.volume_m3,
-                                 "forest_area_ha": vol.forest_area_ha, "volume_source": vol.source,
+        vol_m3, vol_source = vol.volume_m3, vol.source
+        if ep.name in vrasters:  # the configured volume raster, summed over the run's zone
+            vol_m3, vol_source = _raster_volume(ctx, vrasters[ep.name])
+        entry: dict[str, Any] = {**tot.to_dict(detail=True), "volume_m3": vol_m3,
+                                 "forest_area_ha": vol.forest_area_ha, "volume_source": vol_source,
                                  "volume_biomass_carbon_mg_c": volume_to_carbon(
-                                     vol.volume_m3, method=cs.volume_to_carbon, area_ha=vol.forest_area_ha,
+                                     vol_m3, method=cs.volume_to_carbon, area_ha=vol.forest_area_ha,
                                      forest_type=cs.forest_type, carbon_per_m3=cs.carbon_per_m3)}
         if unc is not None:
             mc = monte_carlo(table, areas_ha=a, area_se_ha=_area_se(ctx, ep.name), draws=unc.draws, seed=unc.seed,
@@ -127,6 +133,23 @@ def stage_carbon(ctx: "RunContext") -> None:
     if cs.valuation is not None:
         out["valuation"] = _valuation(ctx, out)
     ctx.summary["carbon"] = out
+
+
+def _raster_volume(ctx: "RunContext", path: str) -> tuple[float, str]:
+    """Stock volume (m³) of a volume raster (m³/ha) over the run's zone (the grid without one)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from ..zonal import zonal_total
+    from .landcover import aoi_zone
+
+    zone, what = aoi_zone(ctx)
+    if zone is None:
+        t, g = ctx.grid.transform, ctx.grid
+        xs, ys = sorted((t.c, t.c + t.a * g.width)), sorted((t.f, t.f + t.e * g.height))
+        zone = gpd.GeoDataFrame({"zone": ["grid"]}, geometry=[box(xs[0], ys[0], xs[1], ys[1])], crs=g.crs)
+    total = float(zonal_total(path, zone, id_field="zone", per_ha=True)[0])
+    return total, f"zonal sum of the volume raster {path} (m3/ha) over the {what}"
 
 
 def _named_matrix(tm: Any) -> dict[str, dict[str, float]]:

@@ -17,7 +17,7 @@ from ..landcover import CLASSES, CODES, NAMES, NODATA
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import EpochData, RunContext
 
-__all__ = ["stage_classify", "stage_landcover_summary", "stage_accuracy", "landcover_path", "colormap",
+__all__ = ["stage_classify", "stage_landcover_summary", "stage_accuracy", "landcover_path", "colormap", "aoi_zone",
            "truth_confusion", "truth_counts", "truth_summary"]
 
 log = logging.getLogger("sinks")
@@ -216,30 +216,87 @@ def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
 # class areas (counted in each epoch's write pass)
 # --------------------------------------------------------------------------------------
 def stage_landcover_summary(ctx: "RunContext") -> None:
-    """Class areas, land area and forest coverage of each epoch's written land cover."""
+    """Class areas and the official forest coverage rate of each epoch's written land cover.
+
+    The zone is the batch region, else the union of ``aoi.boundary`` (pixels of the
+    grid outside it do not count; area inside it the map does not see does), else the
+    whole grid.  With a polygon the areas are exact partial-pixel areas inside it
+    (:func:`sinks.zonal.joint_class_areas`, one pass over the epochs); on the whole
+    grid they are the pixel counts of the write pass.  The rate is
+    :func:`sinks.coverage.coverage_rate`.
+    """
+    from ..coverage import DEFINITION, coverage_rate
+
     results = [ep.results["class_areas"] for ep in ctx.epochs]
     store = ctx.cache.setdefault("class_areas", {})
     for ep, areas in zip(ctx.epochs, results):
         store[ep.name] = areas
-        by_name = {c.name: areas.area_of(c.code) for c in CLASSES}
-        land = math.fsum(v for k, v in by_name.items() if k != "water")
-        forest = by_name["forest"]
-        nodata_ha = areas.nodata_pixels * _nodata_pixel_ha(ctx)
+    limit = ctx.spec.coverage.max_unobserved
+    zone, what = aoi_zone(ctx)
+    if zone is not None:
+        from ..zonal import joint_class_areas, read_zones
+
+        joint = joint_class_areas([landcover_path(ctx, ep.name) for ep in ctx.epochs],
+                                  read_zones(zone, id_field="zone", crs=ctx.grid.crs), id_field="zone")
+        zone_ha = float(joint.zone_area_ha[0])
+        by_epoch = {ep.name: {c.name: float(joint.area_ha[0, k, c.code]) for c in CLASSES}
+                    for k, ep in enumerate(ctx.epochs)}
+    else:
+        grid_ha = _grid_area_ha(ctx)
+        zone_ha = grid_ha
+        by_epoch = {ep.name: {c.name: areas.area_of(c.code) for c in CLASSES} for ep, areas in zip(ctx.epochs, results)}
+    for ep in ctx.epochs:
+        by_name = by_epoch[ep.name]
+        observed = math.fsum(by_name.values())
+        unobserved = max(zone_ha - observed, 0.0)
+        if unobserved < 1e-9 * max(zone_ha, 1.0):
+            unobserved = 0.0
+        cov = coverage_rate(forest_ha=by_name["forest"], mangrove_ha=by_name["mangrove"], zone_area_ha=zone_ha,
+                            unobserved_ha=unobserved, max_unobserved=limit)
         sec = ctx.summary.setdefault("landcover", {}).setdefault(ep.name, {})
         sec.update({
-            "area_ha": by_name, "land_area_ha": land, "forest_area_ha": forest,
-            "forest_coverage_pct": 100.0 * forest / land if land else None,
-            "valid_area_ha": areas.total_ha, "nodata_area_ha": nodata_ha,
+            "area_ha": by_name, "zone": what, "zone_area_ha": zone_ha, "observed_area_ha": observed,
+            "unobserved_ha": unobserved, "unobserved_fraction": cov["unobserved_fraction"],
+            "forest_area_ha": cov["forest_area_ha"], "forest_coverage_pct": _finite(cov["forest_coverage_pct"]),
+            "forest_coverage_pct_max": _finite(cov["forest_coverage_pct_max"]),
+            "coverage_flagged": cov["coverage_flagged"], "max_unobserved": limit, "coverage_definition": DEFINITION,
         })
+        if cov["coverage_flagged"]:
+            sec["coverage_note"] = (f"{100 * cov['unobserved_fraction']:.1f} % of the {what} is unobserved: the rate "
+                                    f"is a lower bound (at most {cov['forest_coverage_pct_max']:.2f} %)")
         if ctx.region is not None:
             sec["note"] = "pixels outside the region are nodata"
 
 
-def _nodata_pixel_ha(ctx: "RunContext") -> float:
+def aoi_zone(ctx: "RunContext") -> tuple[Any, str]:
+    """The run's zone as a one-row GeoDataFrame (id field ``zone``) in the grid CRS, and its name.
+
+    The batch region, else the union of ``aoi.boundary``; ``(None, "grid")`` without either.
+    """
+    import geopandas as gpd
+    import shapely
+
+    if ctx.region is not None:
+        geom, what = ctx.region, "region"
+    else:
+        boundary = ctx.cache.get("aoi", {}).get("boundary")
+        if boundary is None or not len(boundary):
+            return None, "grid"
+        geom, what = shapely.union_all(boundary.geometry.to_numpy()), "boundary"
+    return gpd.GeoDataFrame({"zone": [what]}, geometry=[geom], crs=ctx.grid.crs), what
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def _grid_area_ha(ctx: "RunContext") -> float:
     from ..area import pixel_area_ha
 
     a = pixel_area_ha(ctx.grid)
-    return float(a) if np.isscalar(a) else float(np.mean(a))
+    if np.isscalar(a):
+        return float(a) * ctx.grid.width * ctx.grid.height
+    return float(np.sum(a)) * ctx.grid.width
 
 
 # --------------------------------------------------------------------------------------
@@ -258,7 +315,13 @@ def _reference(ctx: "RunContext") -> Any:
 
 
 def stage_accuracy(ctx: "RunContext") -> None:
-    """Olofsson accuracy against the reference sample (and pixelwise against truth rasters)."""
+    """Accuracy and adjusted areas from the reference sample (and pixelwise against truth rasters).
+
+    Olofsson et al. (2014) for a sample stratified by map class, Stehman (2014) for a
+    sample with its own strata (:func:`sinks.accuracy.assess_map`).  A design that
+    does not fit the estimator is logged as a warning, once per epoch, and the
+    estimates it would spoil are left out (``null``) with the reason in ``notes``.
+    """
     from ..accuracy import assess_map
 
     ref = ctx.spec.reference
@@ -274,18 +337,23 @@ def stage_accuracy(ctx: "RunContext") -> None:
                     warnings.simplefilter("always")
                     res = assess_map(landcover_path(ctx, ep.name), _reference(ctx), label_field=field,
                                      mapped_areas_ha=None if counted is None else counted.as_dict(),
-                                     name=ref.path)
+                                     name=ref.path, stratum_field=ref.stratum_field,
+                                     stratum_sizes=ref.stratum_sizes, stratum_size_field=ref.stratum_size_field,
+                                     estimator=ref.estimator)
             except NoOverlapError:
                 if ctx.region is None:  # the whole AOI without one sample on it: a bad reference
                     raise
                 res = None  # a batch region that no sample falls in: nothing to assess there
                 entry = {"label_field": field, "note": "no reference sample falls inside the region"}
             for w in caught:
-                log.info("accuracy %s: %s", ep.name, w.message)
+                text = str(w.message)
+                withheld = "withheld" in text
+                (log.warning if withheld else log.info)("accuracy %s: %s", ep.name, text)
             if res is not None:
                 entry = res.to_dict()
                 entry["label_field"] = field
-                ctx.cache.setdefault("accuracy", {})[ep.name] = res
+                if _frame_is_map(res):  # area errors the carbon intervals may use
+                    ctx.cache.setdefault("accuracy", {})[ep.name] = res
         truth = (ref.truth or {}).get(ep.name)
         if truth:
             counts = ep.results.get("truth_counts")  # absent: the truth is off the map's lattice
@@ -296,6 +364,16 @@ def stage_accuracy(ctx: "RunContext") -> None:
             out[ep.name] = entry
     if out:
         ctx.summary["accuracy"] = out
+
+
+def _frame_is_map(res: Any) -> bool:
+    """Whether the estimated areas are the map's: always for map-class strata; for other strata
+    when the sampling frame covers the map's area to 1 % (not in a batch region of a larger frame)."""
+    frame = getattr(res, "frame_area_ha", None)
+    if frame is None:
+        return True
+    whole = float((res.design or {}).get("map_area_ha") or 0.0)
+    return whole > 0 and abs(frame - whole) <= 0.01 * whole
 
 
 def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any) -> Any:
