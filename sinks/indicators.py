@@ -91,8 +91,8 @@ def _periods(years: Mapping[str, int], epochs: Sequence[str]) -> list[tuple[str,
 
 def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str | os.PathLike],
                       years: Mapping[str, int], table: Any, volume_m3_per_ha: float = 94.83,
-                      carbon_per_m3: float = 0.523, growth_mg_c_per_ha_yr: float = 4.23 * 0.523,
-                      soil_transition_years: float = 20.0, transitions: bool = True,
+                      carbon_per_m3: float = 0.523, growth_mg_c_per_ha_yr: float | None = None,
+                      soil_transition_years: float = 20.0, transitions: bool = True, growth: Any = None,
                       uncertainty: Mapping[str, Any] | None = None, missing: str = "error") -> Any:
     """Indicator table of ``zones``, one row per polygon (columns: module docstring).
 
@@ -114,10 +114,13 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
     carbon_per_m3 : float
         Carbon per m³ of stock volume; only carried in the docs of ``growth`` (the
         gain rate is given directly in Mg C/ha/yr).
-    growth_mg_c_per_ha_yr : float
-        Gain rate of persistent forest.
+    growth_mg_c_per_ha_yr : float, optional
+        Net gain of persistent forest (Mg C/ha/yr); default: the gain–loss row of
+        :func:`sinks.carbon.growth.forest_growth` (0.751).
     soil_transition_years : float
         IPCC soil transition period.
+    growth : ForestGrowth or str, optional
+        Gain–loss coefficients for :func:`sinks.carbon.sink` (default row when ``None``).
     transitions : bool
         Sink from each polygon's transition matrix between consecutive epochs (the
         default); ``False`` gives the plain stock difference.
@@ -211,13 +214,13 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
             use = np.flatnonzero((m.sum(axis=0) + m.sum(axis=1)) > 0)
             m = m[np.ix_(use, use)]
             tm = TransitionMatrix(tuple(codes[j] for j in use), m, np.zeros(m.shape, dtype=np.int64))
-            s = sink(tm, table, years=span, soil_transition_years=soil_transition_years,
+            s = sink(tm, table, years=span, soil_transition_years=soil_transition_years, growth=growth,
                      growth_mg_c_per_ha_yr=growth_mg_c_per_ha_yr, missing=missing)
             res["sink"][i], res["tco2e"][i] = s.sink_mg_c_per_yr, s.sink_tco2e_per_yr
             res["sd"][i], res["gain"][i] = s.stock_difference_mg_c_per_yr["total"], s.gain_mg_c_per_yr
             if uncertainty:
                 res["lo"][i], res["hi"][i] = _interval(tm, table, span, uncertainty, soil_transition_years,
-                                                       growth_mg_c_per_ha_yr, missing)
+                                                       growth_mg_c_per_ha_yr, missing, growth)
         cols[f"sink_mg_c_per_yr_{key}"] = res["sink"]
         if uncertainty:
             cols[f"sink_mg_c_per_yr_{key}_lo"] = res["lo"]
@@ -230,16 +233,16 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
     return gpd.GeoDataFrame(pd.DataFrame(cols), geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
 
 
-def _interval(tm: Any, table: Any, span: float, unc: Mapping[str, Any], soil_years: float, growth: float,
-              missing: str) -> tuple[float, float]:
+def _interval(tm: Any, table: Any, span: float, unc: Mapping[str, Any], soil_years: float, rate: float | None,
+              missing: str, growth: Any = None) -> tuple[float, float]:
     """95 % Monte Carlo interval of one polygon's sink (NaN for a polygon without area)."""
     from .uncertainty import monte_carlo
 
     if tm.total_ha <= 0:
         return math.nan, math.nan
     mc = monte_carlo(table, transitions=tm, years=span, soil_transition_years=soil_years,
-                     growth_mg_c_per_ha_yr=growth, draws=int(unc.get("draws", 2000)), seed=unc.get("seed", 1),
-                     distribution=unc.get("distribution", "triangular"), level=float(unc.get("level", 0.95)),
+                     growth_mg_c_per_ha_yr=rate, growth=growth, draws=int(unc.get("draws", 2000)), seed=unc.get("seed", 1),
+                     distribution=unc.get("distribution", "ci"), level=float(unc.get("level", 0.95)),
                      missing=missing)
     assert mc.sink_mg_c_per_yr is not None
     return mc.sink_mg_c_per_yr.low, mc.sink_mg_c_per_yr.high
