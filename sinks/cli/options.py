@@ -7,13 +7,24 @@ from typing import Any, Callable
 
 import click
 
-__all__ = ["overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options", "open_acquisitions",
+__all__ = ["climate_zone_option", "overwrite_option", "out_option", "bands_options", "echo_json", "sensor_from_options", "open_acquisitions",
            "sample_acquisitions"]
 
 
 def overwrite_option(f: Callable) -> Callable:
     """``--overwrite``: replace existing outputs (otherwise refused with exit 2)."""
     return click.option("--overwrite", is_flag=True, help="Replace existing outputs.")(f)
+
+
+def climate_zone_option(f: Callable) -> Callable:
+    """``--climate-zone ZONE``: IPCC climate zone of the soil (``none`` keeps the table's soil)."""
+    from ..carbon.soil import CLIMATE_ZONES, DEFAULT_CLIMATE_ZONE
+
+    return click.option(
+        "--climate-zone", "climate_zone", type=click.Choice([*CLIMATE_ZONES, "none"]), default=None,
+        help=f"IPCC climate zone of the soil organic carbon (SOC_ref x F_LU x F_MG x F_I from one zone); default "
+             f"{DEFAULT_CLIMATE_ZONE} for the packaged tables, the table's own soil for files; 'none' keeps the "
+             f"table's soil.")(f)
 
 
 def out_option(*, required: bool = True, help: str = "Output path.") -> Callable:

@@ -86,7 +86,7 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
 
 
 _SECTIONS = [("overview", "Overview"), ("landcover", "Land cover"), ("carbon", "Carbon"), ("change", "Change"),
-             ("sink", "Sink"), ("goals", "Goals"), ("accuracy", "Accuracy"), ("areas", "Redlines and regions"),
+             ("sink", "Sink"), ("method", "Method and sources"), ("goals", "Goals"), ("accuracy", "Accuracy"), ("areas", "Redlines and regions"),
              ("manifest", "Manifest")]
 
 

@@ -123,6 +123,7 @@ def stage_carbon(ctx: "RunContext") -> None:
             out["transitions"][key] = {"matrix_ha": _named_matrix(tm), "nodata_ha": tm.nodata_ha}
             out["sink"][key] = _period_sink(ctx, tm, table, gr, e1.name, e2.name, years)
         _sink_growth(out["sink"])
+    out["coefficients"] = _coefficients(table, areas, out.get("growth"), out["sink"])
     if cs.valuation is not None:
         out["valuation"] = _valuation(ctx, out)
     ctx.summary["carbon"] = out
@@ -177,6 +178,33 @@ def _period_sink(ctx: "RunContext", tm: Any, table: Any, gr: Any, e1: str, e2: s
                                         "areas when a reference sample exists",
                                 "varied": s.interval["varied"], "without_range": s.without_range}
     return entry
+
+
+def _coefficients(table: Any, areas: dict[str, Any], growth: dict[str, Any] | None,
+                  sinks: dict[str, Any]) -> dict[str, Any]:
+    """Every coefficient the run used, with its range, confidence level and source (for the report)."""
+    from ..carbon import POOLS
+    from ..landcover import NAMES
+
+    present = sorted({int(c) for a in areas.values() for c, v in zip(a.codes, a.area_ha) if v > 0 and int(c) in table})
+    levels = table.level_array()
+    dens = []
+    without = []
+    for code in present:
+        i = table.index_of(code)
+        for p, pool in enumerate(POOLS):
+            lo, c, hi = float(table.low[i, p]), float(table.central[i, p]), float(table.high[i, p])
+            dens.append({"class": NAMES.get(code, str(code)), "pool": pool, "central_mg_c_per_ha": c,
+                         "low_mg_c_per_ha": lo, "high_mg_c_per_ha": hi, "level": float(levels[i, p]),
+                         "source": table.sources[i][p]})
+            if hi <= lo and c > 0:
+                without.append(f"{NAMES.get(code, str(code))} {pool} density")
+    for entry in sinks.values():
+        without += [w for w in entry.get("without_range", []) if w not in without]
+    return {"table": table.name, "climate_zone": table.climate_zone, "densities": dens,
+            "growth": (growth or {}).get("coefficients", []), "without_range": without,
+            "note": "ranges are central intervals at the stated level; inputs in without_range are fixed in the "
+                    "Monte Carlo, so the intervals do not include their uncertainty"}
 
 
 def _named_matrix(tm: Any) -> dict[str, dict[str, float]]:
