@@ -327,7 +327,7 @@ def olofsson_area_cov(counts: np.ndarray, mapped_area_ha: np.ndarray) -> np.ndar
     return tot ** 2 * cov
 
 
-def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: int = 100,
+def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: int = 1000,
          tol: float = 1e-10) -> np.ndarray:
     """Iterative proportional fitting of ``matrix`` (``(..., K, K)``) to row and column sums.
 
@@ -340,11 +340,12 @@ def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: 
     x = np.broadcast_to(x, np.broadcast_shapes(x.shape, rows.shape[:-1] + x.shape[-2:])).copy()
     for _ in range(iterations):
         rs = x.sum(axis=-1)
-        x *= np.divide(rows, rs, out=np.ones_like(rs), where=rs > 0)[..., :, None]
+        fr = np.divide(rows, rs, out=np.ones_like(rs), where=rs > 0)
+        x *= fr[..., :, None]
         cs = x.sum(axis=-2)
         f = np.divide(cols, cs, out=np.ones_like(cs), where=cs > 0)
         x *= f[..., None, :]
-        if np.max(np.abs(f - 1.0), initial=0.0) < tol:
+        if max(np.max(np.abs(f - 1.0), initial=0.0), np.max(np.abs(fr - 1.0), initial=0.0)) < tol:
             break
     return x
 
