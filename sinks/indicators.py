@@ -125,7 +125,7 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
         Sink from each polygon's transition matrix between consecutive epochs (the
         default); ``False`` gives the plain stock difference.
     uncertainty : mapping, optional
-        ``{"draws": 2000, "seed": 1, "distribution": "triangular"}`` → sink intervals.
+        ``{"draws": 2000, "seed": 1, "distribution": "ci"}`` → sink intervals.
     missing : {"error", "zero"}
         Classes absent from ``table``, and codes outside the legend: raise, or count at
         zero density (outside codes then count as valid area of no class).

@@ -240,6 +240,16 @@ class CarbonSpec(_Base):
             raise ValueError(f"unknown IPCC climate zone {v!r}; known: {', '.join(CLIMATE_ZONES)}, none")
         return v
 
+    @field_validator("forest_type")
+    @classmethod
+    def _forest_type(cls, v: str | None) -> str | None:
+        from .carbon.volume import bef_parameters
+
+        rows = bef_parameters()
+        if v is not None and v not in rows:  # type: ignore[operator]
+            raise ValueError(f"unknown forest type {v!r}; known: {', '.join(rows)}")  # type: ignore[arg-type]
+        return v
+
     @field_validator("growth_row")
     @classmethod
     def _row(cls, v: str) -> str:
