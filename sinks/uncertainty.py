@@ -20,6 +20,12 @@ Densities and growth coefficients (``distribution="ci"``, the default)
     as its central value; the sink's result lists such inputs (``without_range``).
     ``"triangular"``, ``"pert"`` and ``"uniform"`` shape the draws between ``low`` and
     ``high`` instead (kept for comparison; they do not read the range as an interval).
+Growth coefficients
+    Of the gain–loss sink (:mod:`sinks.carbon.growth`): the net stock change of
+    persistent forest (gross increment − removals − mortality) is drawn as one quantity
+    (the inventories measure the balance; drawing the gross increment and the removals
+    apart would add a spread no source supports), times an independent draw of the
+    marginal carbon per m³; the young-stand rate of new forest is drawn on its own.
 Correlation
     Draws come from standard normal deviates shared within groups: the cells of a table
     with the same correlation label (e.g. the soil of every class taken from one IPCC
