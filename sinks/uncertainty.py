@@ -60,7 +60,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from .carbon.sink import CO2_PER_C
+from .carbon import CO2_PER_C  # through the package: keeps sinks.carbon.sink the function
 from .carbon.stock import ClassAreas
 from .carbon.tables import POOLS, CarbonTable
 from .errors import CoefficientError, ConfigError

@@ -11,9 +11,8 @@ from affine import Affine
 from click.testing import CliRunner
 from rasterio.crs import CRS
 
-from sinks.carbon import china_table, load_table
+from sinks.carbon import TransitionMatrix, china_table, load_table, sink, transition_matrix
 from sinks.carbon.growth import forest_growth, growth_rows
-from sinks.carbon.sink import TransitionMatrix, sink, transition_matrix
 from sinks.carbon.soil import CLIMATE_ZONES, apply_climate_zone
 from sinks.cli import cli
 from sinks.errors import ConfigError, SpecError

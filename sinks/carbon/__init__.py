@@ -131,9 +131,12 @@ def __getattr__(name: str):  # noqa: ANN202 - PEP 562 lazy attributes
         raise AttributeError(f"module 'sinks.carbon' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
+    module = importlib.import_module(f"{__name__}.{mod}")
+    # importing the submodule binds its name here (``sink`` the module): rebind every lazy name it holds
+    for other, where in _LAZY.items():
+        if where == mod:
+            globals()[other] = getattr(module, other)
+    return globals()[name]
 
 
 def __dir__() -> list[str]:

@@ -576,6 +576,13 @@ def sink(transitions: TransitionMatrix, table: CarbonTable, *, years: float, met
             without.append("net gain of persistent land (user)")
     if not table.has_ranges():
         without.append(f"carbon densities ({table.label})")
+    else:
+        used = transitions.area_ha.sum(axis=0) + transitions.area_ha.sum(axis=1) > 0
+        for k, c in enumerate(codes):
+            if used[k] and c in table:
+                i = table.index_of(c)
+                without += [f"{NAMES.get(c, str(c))} {p} density" for q, p in enumerate(POOLS)
+                            if table.central[i, q] > 0 and table.high[i, q] <= table.low[i, q]]
     interval = None
     if draws:
         interval = _simulate(transitions, table, codes, methods, method=method, years=t, soil_years=dy, g=g,
