@@ -180,6 +180,10 @@ def indicators_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
     for period, s in ((summary.get("carbon") or {}).get("sink") or {}).items():
         if isinstance(s, dict) and "sink_mg_c_per_yr" in s:
             row[f"sink_mg_c_per_yr_{period}"] = s["sink_mg_c_per_yr"]
+            if s.get("sink_mg_c_per_yr_ci95"):
+                row[f"sink_mg_c_per_yr_{period}_lo"], row[f"sink_mg_c_per_yr_{period}_hi"] = s["sink_mg_c_per_yr_ci95"]
+            if "method" in s:
+                row[f"sink_method_{period}"] = s["method"]
     for period, e in (summary.get("encroachment") or {}).items():
         if isinstance(e, dict) and "area_ha" in e:
             row[f"encroachment_ha_{period}"] = e["area_ha"]

@@ -233,7 +233,8 @@ class UncertaintySpec(_Base):
 
     draws: int = Field(default=10000, ge=100, le=1_000_000)
     seed: int = 20261122
-    distribution: Literal["triangular", "pert", "uniform"] = "triangular"
+    distribution: Literal["ci", "triangular", "pert", "uniform"] = "ci"
+    pool_correlation: Literal["biomass", "class", "none"] = "biomass"
 
 
 class CarbonSpec(_Base):
@@ -252,10 +253,43 @@ class CarbonSpec(_Base):
     volume_to_carbon: Literal["ratio", "bef"] = "ratio"
     carbon_per_m3: float = Field(default=0.523, ge=0)
     forest_type: str | None = None
-    growth_m3_per_ha_yr: float = Field(default=4.23, ge=0)
+    sink_method: Literal["gain-loss", "stock-difference"] = "gain-loss"
+    growth_row: str = "national_8th_9th_nfi"
+    growth_mg_c_per_ha_yr: float | None = None
+    young_growth_mg_c_per_ha_yr: float | None = Field(default=None, ge=0)
+    climate_zone: str | None = None
+    soil_type: str = "mean"
     soil_transition_years: float = Field(default=20.0, gt=0)
     valuation: ValuationSpec | None = None
     uncertainty: UncertaintySpec | None = Field(default_factory=UncertaintySpec)
+
+    @field_validator("climate_zone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        from .carbon.soil import CLIMATE_ZONES
+
+        if v is not None and v != "none" and v not in CLIMATE_ZONES:
+            raise ValueError(f"unknown IPCC climate zone {v!r}; known: {', '.join(CLIMATE_ZONES)}, none")
+        return v
+
+    @field_validator("forest_type")
+    @classmethod
+    def _forest_type(cls, v: str | None) -> str | None:
+        from .carbon.volume import bef_parameters
+
+        rows = bef_parameters()
+        if v is not None and v not in rows:  # type: ignore[operator]
+            raise ValueError(f"unknown forest type {v!r}; known: {', '.join(rows)}")  # type: ignore[arg-type]
+        return v
+
+    @field_validator("growth_row")
+    @classmethod
+    def _row(cls, v: str) -> str:
+        from .carbon.growth import growth_rows
+
+        if v not in growth_rows():
+            raise ValueError(f"unknown growth row {v!r}; known: {', '.join(growth_rows())}")
+        return v
 
     @field_validator("volume_raster", mode="before")
     @classmethod

@@ -7,32 +7,46 @@ classes take milliseconds.
 
 Distributions (documented choices)
 ----------------------------------
-Densities
-    One draw per class and pool per iteration, independent across cells, from the
-    table's ``(low, central, high)`` range:
-
-    * ``"triangular"`` (default): triangular with mode ``central`` on ``[low, high]``;
-    * ``"pert"``: Beta-PERT, ``low + (high − low) × Beta(α, β)`` with
-      ``α = 1 + 4 (central − low)/(high − low)``, ``β = 1 + 4 (high − central)/(high − low)``
-      (mean ``(low + 4·central + high)/6``);
-    * ``"uniform"``: uniform on ``[low, high]``.
-
-    A zero-width range (``low = high``) always gives the central value.  The same
-    draw of a class's density is used in both epochs of a sink (the coefficient is
-    uncertain, not the change of it).
+Densities and growth coefficients (``distribution="ci"``, the default)
+    A ``low``–``high`` range is a central confidence interval at a stated level (the
+    table's per-cell ``levels``, 0.95 unless stated; a
+    :class:`~sinks.carbon.growth.Coefficient`'s ``level``).  The distribution is fitted
+    to it: a **normal** with mean ``central`` and ``sd = (high − low) / (2 z)``
+    (``z`` the normal quantile of the level) when the range is symmetric about the
+    central value (within 10 % of its width), truncated at 0 for densities (by inverse
+    CDF); otherwise a **lognormal** whose quantiles at the level are ``low`` and
+    ``high`` (``ln`` mean and sd from ``ln low``, ``ln high``), or the truncated normal
+    when ``low`` is 0.  A zero-width range, or a coefficient without a level, is drawn
+    as its central value; the sink's result lists such inputs (``without_range``).
+    ``"triangular"``, ``"pert"`` and ``"uniform"`` shape the draws between ``low`` and
+    ``high`` instead (kept for comparison; they do not read the range as an interval).
+Growth coefficients
+    Of the gain–loss sink (:mod:`sinks.carbon.growth`): the net stock change of
+    persistent forest (gross increment − removals − mortality) is drawn as one quantity
+    (the inventories measure the balance; drawing the gross increment and the removals
+    apart would add a spread no source supports), times an independent draw of the
+    marginal carbon per m³; the young-stand rate of new forest is drawn on its own.
+Correlation
+    Draws come from standard normal deviates shared within groups: the cells of a table
+    with the same correlation label (e.g. the soil of every class taken from one IPCC
+    SOC_ref), and, with ``pool_correlation="biomass"`` (default), the above- and
+    below-ground biomass of one class (they are split from one total); ``"class"``
+    shares one deviate among all four pools of a class, ``"none"`` only the labels.
+    The same draw of a class's density is used in both epochs of a sink (the
+    coefficient is uncertain, not the change of it).
 Areas (optional)
-    Olofsson et al. (2014) area estimates with standard errors: normal with mean the
-    estimate and the given SE, **truncated at 0** (sampled by inverse CDF, so no
-    mass piles up at zero).  An SE of 0 keeps the area fixed.
-Gain rate (optional)
-    ``growth_range=(low, high)``: the persistent-forest gain rate drawn with the same
-    distribution as the densities.
+    Class-area standard errors: normal truncated at 0 (inverse CDF).  Transition areas:
+    independent truncated normals from ``transition_se_ha``, or a multivariate normal
+    with the full covariance ``transition_cov_ha2`` (negative draws set to 0).  When a
+    reference sample exists, :func:`adjusted_transitions` rakes the mapped transition
+    matrix to the error-adjusted class areas of both epochs (the simulation is centred
+    on them) and draws those class areas from their Olofsson covariance.
 
 Intervals are the equal-tailed percentiles of the draws (``level=0.95`` → 2.5 % and
 97.5 %).  The ``central`` value reported is the deterministic estimate from the
-central coefficients, which lies inside the interval except for pathological ranges.
-The generator is ``numpy.random.default_rng(seed)``: the same seed gives the same
-intervals.
+central coefficients (a lognormal's median is not its central value, so the interval
+need not be centred on it).  The generator is ``numpy.random.default_rng(seed)``: the
+same seed gives the same intervals.
 """
 
 from __future__ import annotations
@@ -46,25 +60,18 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from .carbon.sink import (
-    CO2_PER_C,
-    DEFAULT_GROWTH_MG_C_PER_HA_YR,
-    SOIL_TRANSITION_YEARS,
-    TransitionMatrix,
-    _code_of,
-    _sink_core,
-    growth_vector,
-)
+from .carbon import CO2_PER_C  # through the package: keeps sinks.carbon.sink the function
 from .carbon.stock import ClassAreas
 from .carbon.tables import POOLS, CarbonTable
 from .errors import CoefficientError, ConfigError
 
-__all__ = ["Interval", "UncertaintyResult", "monte_carlo", "sample_densities", "sample_range",
-           "truncated_normal"]
+__all__ = ["Interval", "UncertaintyResult", "monte_carlo", "sample_densities", "sample_range", "sample_fitted",
+           "standard_normals", "truncated_normal", "multivariate_areas", "olofsson_area_cov", "rake",
+           "adjusted_transitions"]
 
 log = logging.getLogger("sinks")
 
-Distribution = Literal["triangular", "pert", "uniform"]
+_SYMMETRY_TOLERANCE = 0.10
 
 
 class Interval(BaseModel):
@@ -93,6 +100,7 @@ class UncertaintyResult(BaseModel):
     stock_difference_mg_c_per_yr: Interval | None = None
     net_emissions_tco2e_per_yr: Interval | None = None
     area_uncertainty: bool = False
+    without_range: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -103,9 +111,10 @@ class UncertaintyResult(BaseModel):
 # --------------------------------------------------------------------------------------
 def sample_range(u: np.ndarray, low: np.ndarray, mode: np.ndarray, high: np.ndarray, *,
                  distribution: Distribution = "triangular", rng: np.random.Generator | None = None) -> np.ndarray:
-    """Transform uniforms ``u`` (or, for PERT, draw with ``rng``) into the chosen distribution.
+    """Transform uniforms ``u`` (or, for PERT, draw with ``rng``) into a range-shaped distribution.
 
     Broadcasts ``low``/``mode``/``high`` against ``u``; zero-width ranges give ``mode``.
+    These shapes do not read the range as a confidence interval (see :func:`sample_fitted`).
     """
     low, mode, high = (np.asarray(a, dtype=np.float64) for a in (low, mode, high))
     width = high - low
@@ -125,12 +134,81 @@ def sample_range(u: np.ndarray, low: np.ndarray, mode: np.ndarray, high: np.ndar
         beta = 1.0 + 4.0 * (high - mode) / safe
         out = low + width * rng.beta(np.broadcast_to(alpha, u.shape), np.broadcast_to(beta, u.shape))
     else:
-        raise ConfigError(f"unknown distribution {distribution!r}; use triangular, pert or uniform")
+        raise ConfigError(f"unknown distribution {distribution!r}; use ci, triangular, pert or uniform")
     return np.where(zero, mode, out)
 
 
+def sample_fitted(z: np.ndarray, central: Any, low: Any, high: Any, level: Any, *,
+                  nonnegative: bool = True) -> np.ndarray:
+    """Values from standard normal deviates ``z``, by a normal or lognormal fitted to a CI.
+
+    ``low``–``high`` is the central interval at ``level`` (module docstring).  All
+    arguments broadcast against ``z``; cells with a zero-width range or a ``level`` of
+    NaN give ``central``.
+    """
+    from scipy.special import ndtr, ndtri
+
+    c, lo, hi, lv = (np.asarray(a, dtype=np.float64) for a in (central, low, high, level))
+    width = hi - lo
+    point = ~(width > 0) | ~np.isfinite(lv)
+    q = ndtri((1.0 + np.where(point, 0.95, lv)) / 2.0)
+    safe_w = np.where(point, 1.0, width)
+    symmetric = np.abs((hi - c) - (c - lo)) <= _SYMMETRY_TOLERANCE * safe_w
+    logn = ~symmetric & (lo > 0)
+    sd = safe_w / (2.0 * q)
+    if nonnegative:
+        p0 = ndtr(-c / sd)
+        normal = c + sd * ndtri(np.clip(p0 + ndtr(z) * (1.0 - p0), 1e-300, 1.0 - 1e-16))
+        normal = np.maximum(normal, 0.0)
+    else:
+        normal = c + sd * z
+    lo_s, hi_s = np.where(logn, lo, 1.0), np.where(logn, hi, np.e)
+    mu = (np.log(lo_s) + np.log(hi_s)) / 2.0
+    sig = (np.log(hi_s) - np.log(lo_s)) / (2.0 * q)
+    lognormal = np.exp(mu + sig * z)
+    out = np.where(logn, lognormal, normal)
+    return np.where(point, np.broadcast_to(c, out.shape), out)
+
+
+def standard_normals(rng: np.random.Generator, draws: int, labels: Sequence[Sequence[str]]) -> np.ndarray:
+    """Standard normal deviates ``(draws, K, P)``; cells with the same non-empty label share one."""
+    flat = [lab for row in labels for lab in row]
+    cols: dict[str, int] = {}
+    idx = np.empty(len(flat), dtype=np.int64)
+    n = 0
+    for i, lab in enumerate(flat):
+        if lab:
+            if lab not in cols:
+                cols[lab] = n
+                n += 1
+            idx[i] = cols[lab]
+        else:
+            idx[i] = n
+            n += 1
+    z = rng.standard_normal((draws, n))
+    k = len(labels)
+    return z[:, idx].reshape(draws, k, len(flat) // max(k, 1))
+
+
+def _cell_labels(table: CarbonTable, codes: Sequence[int], correlation: str) -> list[list[str]]:
+    if correlation not in ("biomass", "class", "none"):
+        raise ConfigError(f"pool_correlation must be biomass, class or none, got {correlation!r}")
+    labels = []
+    groups = table.group_labels()
+    for code in codes:
+        row = list(groups[table.index_of(code)]) if code in table else [""] * len(POOLS)
+        for p, pool in enumerate(POOLS):
+            if row[p]:
+                continue
+            if correlation == "class" or (correlation == "biomass" and pool in ("above", "below")):
+                row[p] = f"class{code}:{'all' if correlation == 'class' else 'biomass'}"
+        labels.append(row)
+    return labels
+
+
 def sample_densities(table: CarbonTable, codes: Sequence[int], *, draws: int, rng: np.random.Generator,
-                     distribution: Distribution = "triangular", missing: str = "error") -> np.ndarray:
+                     distribution: Distribution = "ci", missing: str = "error",
+                     pool_correlation: PoolCorrelation = "biomass") -> np.ndarray:
     """Densities ``(draws, K, 4)`` (Mg C/ha) for ``codes`` in :data:`POOLS` order.
 
     The result is read-only: repeated calls with the same ranges and generator state
@@ -138,17 +216,21 @@ def sample_densities(table: CarbonTable, codes: Sequence[int], *, draws: int, rn
     """
     k = len(codes)
     lo, c, hi = (np.zeros((k, len(POOLS))) for _ in range(3))
+    lv = np.full((k, len(POOLS)), np.nan)
     miss = []
+    levels = table.level_array()
     for i, code in enumerate(codes):
         if code in table:
             j = table.index_of(code)
-            lo[i], c[i], hi[i] = table.low[j], table.central[j], table.high[j]
+            lo[i], c[i], hi[i], lv[i] = table.low[j], table.central[j], table.high[j], levels[j]
         else:
             miss.append(code)
     if miss and missing == "error":
         raise CoefficientError(f"land-cover codes missing from the carbon table {table.label}: "
                                f"{', '.join(map(str, miss))}; add them or pass missing='zero'")
-    key = (lo.tobytes(), c.tobytes(), hi.tobytes(), draws, distribution, repr(rng.bit_generator.state))
+    labels = _cell_labels(table, codes, pool_correlation)
+    key = (lo.tobytes(), c.tobytes(), hi.tobytes(), lv.tobytes(), repr(labels), draws, distribution,
+           repr(rng.bit_generator.state))
     with _CACHE_LOCK:
         hit = _DENSITY_CACHE.get(key)
         if hit is not None:
@@ -157,8 +239,14 @@ def sample_densities(table: CarbonTable, codes: Sequence[int], *, draws: int, rn
         dens, after = hit
         rng.bit_generator.state = after
         return dens
-    u = rng.random((draws, k, len(POOLS)))
-    dens = sample_range(u, lo, c, hi, distribution=distribution, rng=rng)
+    z = standard_normals(rng, draws, labels)
+    if distribution == "ci":
+        dens = sample_fitted(z, c, lo, hi, lv, nonnegative=True)
+    else:
+        from scipy.special import ndtr
+
+        dens = sample_range(ndtr(z), lo, c, hi, distribution=distribution, rng=rng)
+    dens = np.ascontiguousarray(dens)
     dens.setflags(write=False)
     if dens.nbytes <= _CACHE_BYTES // 8:
         with _CACHE_LOCK:
@@ -176,6 +264,20 @@ _CACHE_LOCK = threading.Lock()
 _DENSITY_CACHE: OrderedDict[tuple, tuple[np.ndarray, dict]] = OrderedDict()
 
 
+def sample_coefficient(coef: Any, *, draws: int, rng: np.random.Generator, distribution: Distribution = "ci",
+                       nonnegative: bool = False) -> np.ndarray:
+    """Draws ``(draws,)`` of a :class:`~sinks.carbon.growth.Coefficient` (its central value
+    when it has no range)."""
+    z = rng.standard_normal(draws)
+    if not coef.has_range:
+        return np.full(draws, coef.central)
+    if distribution == "ci":
+        return sample_fitted(z, coef.central, coef.low, coef.high, coef.level, nonnegative=nonnegative)
+    from scipy.special import ndtr
+
+    return sample_range(ndtr(z), coef.low, coef.central, coef.high, distribution=distribution, rng=rng)
+
+
 def truncated_normal(mean: np.ndarray, se: np.ndarray, *, size: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Normal(mean, se) truncated at 0, by inverse CDF; ``se = 0`` gives ``mean``."""
     from scipy.special import ndtr, ndtri
@@ -190,6 +292,119 @@ def truncated_normal(mean: np.ndarray, se: np.ndarray, *, size: tuple[int, ...],
     x = mean + safe * ndtri(p0 + u * (1.0 - p0))
     x = np.where(se > 0, np.maximum(x, 0.0), mean)
     return x
+
+
+def multivariate_areas(mean: np.ndarray, cov: np.ndarray, *, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws ``(draws, *mean.shape)`` of areas from a multivariate normal with covariance
+    ``cov`` over the flattened ``mean``; negative draws are set to 0."""
+    m = np.asarray(mean, dtype=np.float64)
+    c = np.asarray(cov, dtype=np.float64)
+    n = m.size
+    if c.shape != (n, n):
+        raise ConfigError(f"area covariance must have shape {(n, n)}, got {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ConfigError("area covariance must be finite")
+    c = (c + c.T) / 2.0
+    w, v = np.linalg.eigh(c)
+    if w.min(initial=0.0) < -1e-9 * max(abs(w).max(initial=0.0), 1.0):
+        raise ConfigError("area covariance is not positive semi-definite")
+    root = v * np.sqrt(np.clip(w, 0.0, None))
+    x = m.ravel()[None, :] + rng.standard_normal((draws, n)) @ root.T
+    return np.maximum(x, 0.0).reshape(draws, *m.shape)
+
+
+def olofsson_area_cov(counts: np.ndarray, mapped_area_ha: np.ndarray) -> np.ndarray:
+    """Covariance (ha²) of the error-adjusted class areas of a sample stratified by map class.
+
+    With ``W_i = A_i / A``, ``p_ij = n_ij / n_i·``:
+    ``Cov(Â_j, Â_k) = A² Σ_i W_i² (δ_jk p_ij − p_ij p_ik) / (n_i· − 1)`` (the diagonal is
+    Olofsson et al. 2014's variance; strata without two samples add nothing).
+    """
+    n = np.asarray(counts, dtype=np.float64)
+    a = np.asarray(mapped_area_ha, dtype=np.float64)
+    tot = a.sum()
+    ni = n.sum(axis=1)
+    ok = ni > 1
+    p = np.divide(n, ni[:, None], out=np.zeros_like(n), where=ni[:, None] > 0)
+    w = a / tot if tot > 0 else np.zeros_like(a)
+    cov = np.zeros((n.shape[1], n.shape[1]))
+    for i in np.flatnonzero(ok):
+        cov += w[i] ** 2 * (np.diag(p[i]) - np.outer(p[i], p[i])) / (ni[i] - 1)
+    return tot ** 2 * cov
+
+
+def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: int = 1000,
+         tol: float = 1e-10) -> np.ndarray:
+    """Iterative proportional fitting of ``matrix`` (``(..., K, K)``) to row and column sums.
+
+    Cells that are zero stay zero; a target row or column whose cells are all zero is
+    left unmatched.  ``rows``/``cols`` broadcast over the leading dimensions.
+    """
+    x = np.array(matrix, dtype=np.float64, copy=True)
+    rows = np.asarray(rows, dtype=np.float64)
+    cols = np.asarray(cols, dtype=np.float64)
+    x = np.broadcast_to(x, np.broadcast_shapes(x.shape, rows.shape[:-1] + x.shape[-2:])).copy()
+    for _ in range(iterations):
+        rs = x.sum(axis=-1)
+        fr = np.divide(rows, rs, out=np.ones_like(rs), where=rs > 0)
+        x *= fr[..., :, None]
+        cs = x.sum(axis=-2)
+        f = np.divide(cols, cs, out=np.ones_like(cs), where=cs > 0)
+        x *= f[..., None, :]
+        if max(np.max(np.abs(f - 1.0), initial=0.0), np.max(np.abs(fr - 1.0), initial=0.0)) < tol:
+            break
+    return x
+
+
+def adjusted_transitions(transitions: Any, accuracy_from: Any, accuracy_to: Any, *, draws: int = 0,
+                         rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Transition areas centred on the error-adjusted class areas of both epochs.
+
+    The mapped matrix is raked (:func:`rake`) to the adjusted areas of each epoch
+    (scaled to the matrix's total); with ``draws`` the adjusted areas are drawn from
+    their covariance (``area_cov_ha2`` of the accuracy result if it has one, else the
+    Olofsson covariance of its counts) and the matrix is raked to each draw.
+
+    Returns
+    -------
+    (central (K, K), draws (draws, K, K) or None, notes)
+    """
+    from .landcover import NAMES
+
+    codes = list(transitions.codes)
+    names = [NAMES.get(c, str(c)) for c in codes]
+    notes: list[str] = []
+
+    def margins(res: Any) -> tuple[np.ndarray, np.ndarray]:
+        cls = list(res.classes)
+        area = np.array([float(res.area_ha[cls.index(n)]) if n in cls else math.nan for n in names])
+        cov_full = getattr(res, "area_cov_ha2", None)
+        if cov_full is None:
+            cov_full = olofsson_area_cov(res.counts, res.mapped_area_ha)
+        cov_full = np.asarray(cov_full, dtype=np.float64)
+        ix = [cls.index(n) if n in cls else -1 for n in names]
+        cov = np.zeros((len(codes), len(codes)))
+        for a, ia in enumerate(ix):
+            for b, ib in enumerate(ix):
+                if ia >= 0 and ib >= 0:
+                    cov[a, b] = cov_full[ia, ib]
+        return area, np.nan_to_num(cov)
+
+    total = transitions.total_ha
+    r_c, r_cov = margins(accuracy_from)
+    c_c, c_cov = margins(accuracy_to)
+    mapped_r, mapped_c = transitions.from_ha, transitions.to_ha
+    r_c = np.where(np.isfinite(r_c), r_c, mapped_r)
+    c_c = np.where(np.isfinite(c_c), c_c, mapped_c)
+    fr, fc = total / r_c.sum(), total / c_c.sum()
+    central = rake(transitions.area_ha, r_c * fr, c_c * fc)
+    if draws <= 0:
+        return central, None, notes
+    assert rng is not None
+    rd = multivariate_areas(r_c * fr, r_cov * fr ** 2, draws=draws, rng=rng)
+    cd = multivariate_areas(c_c * fc, c_cov * fc ** 2, draws=draws, rng=rng)
+    cd *= (rd.sum(axis=1) / np.where(cd.sum(axis=1) > 0, cd.sum(axis=1), 1.0))[:, None]
+    return central, rake(transitions.area_ha[None], rd, cd), notes
 
 
 def _interval(samples: np.ndarray, central: float, level: float) -> Interval:
@@ -211,6 +426,8 @@ def _areas(areas: ClassAreas | Mapping[int, float]) -> tuple[list[int], np.ndarr
 def _se_vector(codes: Sequence[int], se: Mapping[Any, float] | None) -> np.ndarray | None:
     if se is None:
         return None
+    from .carbon.sink import _code_of
+
     out = np.zeros(len(codes))
     lookup = {_code_of(k): float(v) for k, v in se.items()}
     for i, c in enumerate(codes):
@@ -222,19 +439,17 @@ def monte_carlo(table: CarbonTable, *, areas_ha: ClassAreas | Mapping[int, float
                 area_se_ha: Mapping[Any, float] | None = None,
                 alternate_areas_ha: ClassAreas | Mapping[int, float] | None = None,
                 alternate_area_se_ha: Mapping[Any, float] | None = None,
-                transitions: TransitionMatrix | None = None, transition_se_ha: np.ndarray | None = None,
-                years: float | None = None, soil_transition_years: float = SOIL_TRANSITION_YEARS,
-                growth_mg_c_per_ha_yr: float | Mapping[str | int, float] = DEFAULT_GROWTH_MG_C_PER_HA_YR,
-                growth_classes: Sequence[str | int] = ("forest",), growth_range: tuple[float, float] | None = None,
-                soil_unchanged_into: Sequence[str | int] = (), draws: int = 10_000, seed: int | None = 20261122,
-                distribution: Distribution = "triangular", level: float = 0.95,
-                missing: str = "error") -> UncertaintyResult:
+                transitions: Any = None, transition_se_ha: np.ndarray | None = None,
+                transition_cov_ha2: np.ndarray | None = None, years: float | None = None,
+                draws: int = 10_000, seed: int | None = 20261122, distribution: Distribution = "ci",
+                level: float = 0.95, missing: str = "error", pool_correlation: PoolCorrelation = "biomass",
+                **sink_options: Any) -> UncertaintyResult:
     """Monte Carlo intervals of stock totals and of the sink.
 
     Parameters
     ----------
     table : CarbonTable
-        Densities with ``low``/``central``/``high`` ranges.
+        Densities with ``low``/``central``/``high`` ranges (and their ``levels``).
     areas_ha : ClassAreas or mapping, optional
         Class areas of the (baseline) map → interval of the stock per pool and total.
     area_se_ha : mapping, optional
@@ -243,19 +458,18 @@ def monte_carlo(table: CarbonTable, *, areas_ha: ClassAreas | Mapping[int, float
     alternate_areas_ha, alternate_area_se_ha : optional
         The same for a second map (→ ``stock_mg_c_alternate``).
     transitions : TransitionMatrix, optional
-        With ``years``: interval of the sink (:func:`sinks.carbon.sink.sink` rules).
-    transition_se_ha : numpy.ndarray, optional
-        ``(K, K)`` standard errors of the transition areas.
-    years, soil_transition_years, growth_mg_c_per_ha_yr, growth_classes, soil_unchanged_into
-        As for :func:`sinks.carbon.sink.sink`.
-    growth_range : (float, float), optional
-        Range of the scalar gain rate (drawn like the densities).
+        With ``years``: interval of the sink (:func:`sinks.carbon.sink.sink`, which runs
+        the simulation; ``sink_options`` are passed on, e.g. ``method``, ``growth``,
+        ``growth_mg_c_per_ha_yr``, ``growth_range``, ``soil_unchanged_into``).
+    transition_se_ha, transition_cov_ha2 : numpy.ndarray, optional
+        ``(K, K)`` standard errors, or the ``(K², K²)`` covariance, of the transition areas.
     draws : int
     seed : int or None
-    distribution : {"triangular", "pert", "uniform"}
+    distribution : {"ci", "triangular", "pert", "uniform"}
     level : float
         Interval probability (0.95).
     missing : {"error", "zero"}
+    pool_correlation : {"biomass", "class", "none"}
 
     Returns
     -------
@@ -270,7 +484,8 @@ def monte_carlo(table: CarbonTable, *, areas_ha: ClassAreas | Mapping[int, float
 
     def stocks(areas: Any, se: Any) -> dict[str, Interval]:
         codes, a = _areas(areas)
-        dens = sample_densities(table, codes, draws=draws, rng=rng, distribution=distribution, missing=missing)
+        dens = sample_densities(table, codes, draws=draws, rng=rng, distribution=distribution, missing=missing,
+                                pool_correlation=pool_correlation)
         sev = _se_vector(codes, se)
         a_draw = a[None, :] if sev is None else truncated_normal(a, sev, size=(draws, len(codes)), rng=rng)
         per_pool = (a_draw[:, None, :] @ dens)[:, 0, :]  # (draws or 1, 1, K) @ (draws, K, 4)
@@ -290,47 +505,24 @@ def monte_carlo(table: CarbonTable, *, areas_ha: ClassAreas | Mapping[int, float
     if transitions is not None:
         if years is None:
             raise ConfigError("the sink needs the period length (years)")
-        from .carbon.sink import density_matrix, sink as _sink
+        from .carbon.sink import sink as _sink
 
-        codes = list(transitions.codes)
-        central = _sink(transitions, table, years=years, soil_transition_years=soil_transition_years,
-                        growth_mg_c_per_ha_yr=growth_mg_c_per_ha_yr, growth_classes=growth_classes,
-                        soil_unchanged_into=soil_unchanged_into, missing=missing)
-        density_matrix(table, codes, missing=missing, label="sink")  # same error as the sink
-        dens = sample_densities(table, codes, draws=draws, rng=rng, distribution=distribution, missing=missing)
-        area = transitions.area_ha[None]
-        if transition_se_ha is not None:
-            se = np.asarray(transition_se_ha, dtype=np.float64)
-            if se.shape != transitions.area_ha.shape:
-                raise ConfigError(f"transition_se_ha must have shape {transitions.area_ha.shape}, got {se.shape}")
-            area = truncated_normal(transitions.area_ha, se, size=(draws, *se.shape), rng=rng)
-        g = growth_vector(codes, growth_mg_c_per_ha_yr, growth_classes)
-        keep_codes = {_code_of(c) for c in soil_unchanged_into}
-        keep = np.array([1.0 if c in keep_codes else 0.0 for c in codes])
-        if growth_range is not None and not isinstance(growth_mg_c_per_ha_yr, Mapping):
-            lo, hi = (float(v) for v in growth_range)
-            mode = float(growth_mg_c_per_ha_yr)
-            if not lo <= mode <= hi:
-                raise ConfigError(f"growth_range {growth_range} must contain the rate {mode}")
-            rate = sample_range(rng.random(draws), lo, mode, hi, distribution=distribution, rng=rng)
-            scale = np.where(g > 0, 1.0, 0.0)
-            r = _sink_core(area, dens, years=float(years), soil_years=float(soil_transition_years), growth=scale,
-                           keep_soil=keep)
-            gain = r["gain"] * rate
-            sink_draws = r["stock_diff"] + gain
-            stock_diff = r["stock_diff"]
-        else:
-            r = _sink_core(area, dens, years=float(years), soil_years=float(soil_transition_years), growth=g,
-                           keep_soil=keep)
-            sink_draws, stock_diff = r["sink"], r["stock_diff"]
-        sink_draws = np.broadcast_to(sink_draws, (draws,))
-        result["sink_mg_c_per_yr"] = _interval(sink_draws, central.sink_mg_c_per_yr, level)
-        result["stock_difference_mg_c_per_yr"] = _interval(np.broadcast_to(stock_diff, (draws,)),
-                                                           central.stock_difference_mg_c_per_yr["total"], level)
-        result["net_emissions_tco2e_per_yr"] = _interval(-sink_draws * CO2_PER_C, central.net_emissions_tco2e_per_yr,
-                                                         level)
+        s = _sink(transitions, table, years=years, missing=missing, draws=draws, level=level, rng=rng,
+                  distribution=distribution, pool_correlation=pool_correlation, transition_se_ha=transition_se_ha,
+                  transition_cov_ha2=transition_cov_ha2, **sink_options)
+        iv = s.interval or {}
+        result["sink_mg_c_per_yr"] = Interval(central=s.sink_mg_c_per_yr, mean=iv["mean"], low=iv["low"],
+                                              high=iv["high"])
+        sd = s.methods["stock-difference"]
+        result["stock_difference_mg_c_per_yr"] = Interval(central=sd["sink_mg_c_per_yr"], mean=sd["mean"],
+                                                          low=sd["low"], high=sd["high"])
+        result["net_emissions_tco2e_per_yr"] = Interval(
+            central=s.net_emissions_tco2e_per_yr, mean=-iv["mean"] * CO2_PER_C, low=-iv["high"] * CO2_PER_C,
+            high=-iv["low"] * CO2_PER_C)
+        result["without_range"] = list(s.without_range)
     if not result:
         raise ConfigError("monte_carlo needs areas_ha and/or transitions")
     return UncertaintyResult(draws=draws, seed=seed, distribution=distribution, level=level,
                              area_uncertainty=any(x is not None for x in (area_se_ha, alternate_area_se_ha,
-                                                                           transition_se_ha)), **result)
+                                                                           transition_se_ha, transition_cov_ha2)),
+                             **result)

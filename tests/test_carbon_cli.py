@@ -105,7 +105,8 @@ def test_engines_agree_and_packaged_table(maps, pools, capsys) -> None:
     assert docs[0] == docs[1]
     code, out, _ = run([maps[0], "--json"], capsys)  # default: the packaged China table on legend codes
     assert code == 0
-    assert json.loads(out)["baseline"]["stock_mg_c"]["total"] == pytest.approx(0.09 * (4 * 122.4 + 3 * 49.83 + 93.0))
+    assert json.loads(out)["baseline"]["stock_mg_c"]["total"] == pytest.approx(0.09 * (4 * 122.4 + 3 * 75.63 + 93.0))
+    # (grassland soil = the default zone's SOC_ref 70.6, as forest's: one climate zone)
 
 
 def test_valuation_and_uncertainty(maps, pools, tmp_path: Path, capsys) -> None:

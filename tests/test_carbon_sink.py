@@ -33,7 +33,7 @@ T1 = np.array([[1, 1, 2], [3, 0, 1], [2, 2, 1]], dtype=np.uint8)
 T2 = np.array([[1, 2, 2], [3, 0, 1], [3, 2, 0]], dtype=np.uint8)
 # pixels: 1→1: 2, 1→2: 1, 2→2: 2, 2→3: 1, 3→3: 1; nodata in either map: 2
 UTM30 = Grid(CRS.from_epsg(32650), Affine(30, 0, 500000, 0, -30, 2500000), 3, 3)
-G = 4.23 * 0.523
+G = 1.846 * 0.4068  # default gain-loss row: net stock change x marginal carbon
 
 
 @pytest.fixture
@@ -77,8 +77,11 @@ def test_sink_by_hand(table) -> None:
     assert r.net_emissions_tco2e_per_yr < 0  # a removal has the inventory's negative sign
     d = r.to_dict()
     json.dumps(d)
-    assert all(k in ("sign_convention", "method") or any(u in k for u in ("_mg_c", "_ha", "_years", "_tco2e"))
-               for k in d)
+    descriptive = ("sign_convention", "method", "method_label", "interval", "methods", "persistent_forest",
+                   "new_forest", "forest_lost", "growth_row", "coefficients", "table", "climate_zone", "without_range")
+    assert all(k in descriptive or any(u in k for u in ("_mg_c", "_ha", "_years", "_tco2e")) for k in d)
+    assert d["method"] == "gain-loss" and set(d["methods"]) == {"gain-loss", "stock-difference"}
+    assert d["methods"]["stock-difference"]["sink_mg_c_per_yr"] == pytest.approx(0.054)
 
 
 def test_sink_long_period_and_soil_rules(table) -> None:

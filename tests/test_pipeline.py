@@ -181,6 +181,18 @@ def test_figures_counted_in_the_write_pass_equal_the_written_files(tmp_path):
         with rasterio.open(out / f"change_{a}_{b}.tif") as ds:
             written = ds.read(1)
         assert np.array_equal(written, change_codes(np.asarray(lcs[a]), np.asarray(lcs[b])))
+        # the sink: gain-loss headline beside the stock difference, on error-adjusted areas, with an interval
+        sk = summary["carbon"]["sink"][f"{a}_{b}"]
+        assert sk["method"] == "gain-loss" and set(sk["methods"]) == {"gain-loss", "stock-difference"}
+        lo, hi = sk["sink_mg_c_per_yr_ci95"]
+        assert lo < sk["sink_mg_c_per_yr"] < hi
+        assert sk["areas"].startswith("error-adjusted")
+        assert sk["growth_row"] == "national_8th_9th_nfi"
+    co = summary["carbon"]["coefficients"]
+    assert summary["carbon"]["climate_zone"] == co["climate_zone"] == "warm_temperate_moist"
+    assert {c["name"] for c in co["growth"]} >= {"net stock change (gross - removals - mortality)",
+                                                 "marginal carbon per m3 (0.5 a)", "young-stand growth"}
+    assert all(d["source"][:3] in ("[V]", "[D]", "[R]", "[A]") for d in co["densities"])
 
 
 def test_truth_on_a_shifted_lattice_reads_zeros_beyond_it(tmp_path):

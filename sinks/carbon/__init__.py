@@ -8,7 +8,9 @@ module                 job
 ``ipcc``               :func:`ipcc_table`: IPCC Tier 1 values by zone
 ``stock``              density/stock maps (``lut[codes]`` in ``map_blocks``), class areas, totals
 ``volume``             forest stock volume (m³) and volume → biomass carbon (ratio or continuous BEF)
-``sink``               transition matrix, stock-difference + gain sink, CO₂e
+``sink``               transition matrix, gain–loss and stock-difference sink, CO₂e
+``growth``             gain–loss coefficients: NFI growth rows, marginal carbon, young stands
+``soil``               soil organic carbon from one IPCC climate zone (Eq. 2.25)
 ``valuation``          InVEST-style net present value of a carbon change
 =====================  ==============================================================
 
@@ -91,6 +93,14 @@ __all__ = [
     "bef_parameters",
     "TransitionMatrix",
     "SinkResult",
+    "METHODS",
+    "Coefficient",
+    "ForestGrowth",
+    "forest_growth",
+    "growth_rows",
+    "DEFAULT_CLIMATE_ZONE",
+    "CLIMATE_ZONES",
+    "apply_climate_zone",
     "CO2_PER_C",
     "transition_matrix",
     "sink",
@@ -103,13 +113,15 @@ __all__ = [
 # sink, valuation, volume and the IPCC tables load on first use (pydantic, yaml), so that
 # ``sinks carbon`` starts fast.
 _LAZY = {
-    "CO2_PER_C": "sink", "SinkResult": "sink", "TransitionMatrix": "sink", "sink": "sink",
+    "CO2_PER_C": "sink", "METHODS": "sink", "SinkResult": "sink", "TransitionMatrix": "sink", "sink": "sink",
     "transition_matrix": "sink",
     "ValuationResult": "valuation", "valuation": "valuation", "valuation_factor": "valuation",
     "CARBON_PER_M3": "volume", "GROWING_STOCK_M3_PER_HA": "volume", "VolumeResult": "volume",
     "bef_parameters": "volume", "growing_stock": "volume", "stock_volume": "volume",
     "volume_from_raster": "volume", "volume_to_carbon": "volume",
     "ipcc_table": "ipcc",
+    "Coefficient": "growth", "ForestGrowth": "growth", "forest_growth": "growth", "growth_rows": "growth",
+    "DEFAULT_CLIMATE_ZONE": "soil", "CLIMATE_ZONES": "soil", "apply_climate_zone": "soil",
 }
 
 
@@ -119,9 +131,12 @@ def __getattr__(name: str):  # noqa: ANN202 - PEP 562 lazy attributes
         raise AttributeError(f"module 'sinks.carbon' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
+    module = importlib.import_module(f"{__name__}.{mod}")
+    # importing the submodule binds its name here (``sink`` the module): rebind every lazy name it holds
+    for other, where in _LAZY.items():
+        if where == mod:
+            globals()[other] = getattr(module, other)
+    return globals()[name]
 
 
 def __dir__() -> list[str]:

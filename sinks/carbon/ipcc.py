@@ -55,8 +55,9 @@ def ipcc_table(*, gez: str = "subtropical_humid", climate: str = "warm_temperate
 
     * forest ``above`` = AGB(GEZ) × 0.47 and ``below`` = above × root:shoot(GEZ)
       (IPCC 2006 Tables 4.7, 4.4, 4.3); ranges from the AGB range and R range;
-    * forest, grassland ``soil`` (0–30 cm) = SOC_ref(climate, soil) of Table 2.3, and
-      wetland ``soil`` = its "wetland soils" column; ``soil="mean"`` averages the soil
+    * forest, grassland ``soil`` (0–30 cm) = SOC_ref(climate, soil) of Table 2.3,
+      cropland the same × its stock-change factor, wetland and mangrove ``soil`` = the
+      "wetland soils" column (:func:`sinks.carbon.soil.apply_climate_zone`); ``soil="mean"`` averages the soil
       types and spans their min–max; a named type (``hac``, ``lac``, ``sandy``,
       ``spodic``, ``volcanic``) has no range.  With ``soil_depth="0-100"`` the soil
       stays the China 0–100 cm value (Table 2.3 is 0–30 cm only);
@@ -154,4 +155,9 @@ def ipcc_table(*, gez: str = "subtropical_humid", climate: str = "warm_temperate
         opts["grassland_climate"] = grassland_climate
     if dom == "ipcc":
         opts["leaf"] = leaf
-    return replace(t, name="ipcc:" + ",".join(f"{k}={v}" for k, v in opts.items()), soil_depth=soil_depth, _index={})
+    t = replace(t, name="ipcc:" + ",".join(f"{k}={v}" for k, v in opts.items()), soil_depth=soil_depth, _index={})
+    if soil_depth == "0-30":  # cropland, wetland and mangrove soil from the same zone (sinks.carbon.soil)
+        from .soil import apply_climate_zone
+
+        t = apply_climate_zone(t, climate, soil_type=soil)
+    return t

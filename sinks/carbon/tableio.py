@@ -460,7 +460,8 @@ def _parse_named(source: str) -> tuple[str, dict[str, str]]:
 # entry point
 # --------------------------------------------------------------------------------------
 def load_table(source: "CarbonTable | str | os.PathLike | Mapping[str, Any]" = "china", *,
-               soil_depth: str | None = None, lucode_map: Mapping | str | os.PathLike | None = None) -> CarbonTable:
+               soil_depth: str | None = None, lucode_map: Mapping | str | os.PathLike | None = None,
+               climate_zone: str | None = None, soil_type: str = "mean") -> CarbonTable:
     """Load a carbon coefficient table.
 
     Parameters
@@ -473,6 +474,14 @@ def load_table(source: "CarbonTable | str | os.PathLike | Mapping[str, Any]" = "
         Soil depth for the packaged and long-format tables (default ``"0-30"``).
     lucode_map : mapping or path, optional
         Re-key a lucode table onto the sinks legend (:func:`parse_lucode_map`).
+    climate_zone : str, optional
+        IPCC climate zone of the soil (:func:`sinks.carbon.soil.apply_climate_zone`).
+        ``None``: the default zone (``warm_temperate_moist``) for the packaged tables with
+        0–30 cm soil, none for files, mappings and tables passed in (their soil is kept,
+        so InVEST tables keep InVEST's values); ``"none"``: keep the table's soil; a zone
+        name: that zone for any table on the sinks legend.
+    soil_type : str
+        ``"mean"`` of the zone's soil types, or one type (``hac``, ``lac``, ``sandy``, ...).
 
     Returns
     -------
@@ -516,6 +525,11 @@ def load_table(source: "CarbonTable | str | os.PathLike | Mapping[str, Any]" = "
                 raise CoefficientError(f"{text}: carbon table not found (and not a named table: china, ipcc)")
     if lucode_map is not None:
         table = _rekey(table, parse_lucode_map(lucode_map))
+    from .soil import apply_climate_zone, resolve_climate_zone
+
+    zone = resolve_climate_zone(climate_zone, table)
+    if zone is not None and table.climate_zone != zone:
+        table = apply_climate_zone(table, zone, soil_type=soil_type)
     return table
 
 

@@ -53,7 +53,7 @@ import numpy as np
 from ..errors import CoefficientError, ConfigError
 from ..landcover import CODES
 
-__all__ = ["POOLS", "SOIL_DEPTHS", "CarbonTable", "pool_index"]
+__all__ = ["POOLS", "SOIL_DEPTHS", "DEFAULT_LEVEL", "CarbonTable", "pool_index"]
 
 log = logging.getLogger("sinks")
 
@@ -63,6 +63,9 @@ POOLS: tuple[str, ...] = ("above", "below", "soil", "dead")
 SOIL_DEPTHS: tuple[str, ...] = ("0-30", "0-100")
 
 _WHICH = ("central", "low", "high")
+
+DEFAULT_LEVEL: float = 0.95
+"""Confidence level a ``low``–``high`` range is taken at when none is stated."""
 
 
 # --------------------------------------------------------------------------------------
@@ -88,6 +91,17 @@ class CarbonTable:
         File the table was read from.
     soil_depth : str or None
         ``"0-30"`` or ``"0-100"`` when known.
+    levels : numpy.ndarray or None
+        Confidence level at which each cell's ``low``–``high`` range is stated
+        (``(len(codes), 4)``); ``None``: every range is taken as a 95 % interval.
+        The Monte Carlo of :mod:`sinks.uncertainty` fits a normal or lognormal
+        distribution to the range at this level.
+    groups : tuple of tuple of str, or None
+        Correlation label per cell: cells with the same non-empty label are drawn
+        from one normal deviate in the Monte Carlo (e.g. the soil of every class
+        derived from one IPCC SOC_ref).  ``None``: no shared labels.
+    climate_zone : str or None
+        IPCC climate zone the soil cells were taken from (:func:`sinks.carbon.soil.apply_climate_zone`).
     """
 
     codes: tuple[int, ...]
@@ -99,6 +113,9 @@ class CarbonTable:
     name: str = "custom"
     path: str | None = None
     soil_depth: str | None = None
+    levels: np.ndarray | None = None
+    groups: tuple[tuple[str, ...], ...] | None = None
+    climate_zone: str | None = None
     _index: dict[int, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +124,14 @@ class CarbonTable:
             arr = np.asarray(getattr(self, attr), dtype=np.float64).reshape(n, len(POOLS))
             arr.setflags(write=False)
             object.__setattr__(self, attr, arr)
+        if self.levels is not None:
+            lv = np.asarray(self.levels, dtype=np.float64).reshape(n, len(POOLS))
+            if np.any(~((lv > 0) & (lv < 1))):
+                raise CoefficientError(f"{self.label}: confidence levels must lie between 0 and 1")
+            lv.setflags(write=False)
+            object.__setattr__(self, "levels", lv)
+        if self.groups is not None and (len(self.groups) != n or any(len(g) != len(POOLS) for g in self.groups)):
+            raise ValueError("groups must have one label per code and pool")
         if len(self.names) != n or len(self.sources) != n:
             raise ValueError("names and sources must have one entry per code")
         object.__setattr__(self, "_index", {int(c): i for i, c in enumerate(self.codes)})
@@ -143,23 +168,44 @@ class CarbonTable:
         """Density of one class and pool (Mg C/ha)."""
         return float(self.values(pool, which)[self.index_of(code)])
 
+    def level_array(self) -> np.ndarray:
+        """Confidence level of every cell's range, ``(len(codes), 4)`` (0.95 where not stated)."""
+        if self.levels is None:
+            return np.full((len(self.codes), len(POOLS)), DEFAULT_LEVEL)
+        return np.asarray(self.levels)
+
+    def group_labels(self) -> tuple[tuple[str, ...], ...]:
+        """Correlation label of every cell (``""``: none)."""
+        if self.groups is None:
+            return tuple(("",) * len(POOLS) for _ in self.codes)
+        return self.groups
+
     def code_array(self) -> np.ndarray:
         """Codes as an ``int64`` array."""
         return np.asarray(self.codes, dtype=np.int64)
 
     # -- derived tables ---------------------------------------------------------------
     def with_values(self, code: int, pool: str, central: float, low: float | None = None,
-                    high: float | None = None, source: str = "") -> "CarbonTable":
-        """Copy with one cell replaced."""
+                    high: float | None = None, source: str = "", *, level: float | None = None,
+                    group: str | None = None) -> "CarbonTable":
+        """Copy with one cell replaced (``level``: confidence level of the range; ``group``:
+        correlation label; both kept from the old cell when ``None``)."""
         i, p = self.index_of(code), pool_index(pool)
         c, lo, hi = (np.array(a) for a in (self.central, self.low, self.high))
+        levels = np.array(self.level_array())
+        if level is not None:
+            levels[i, p] = level
+        groups = [list(r) for r in self.group_labels()]
+        if group is not None:
+            groups[i][p] = group
         c[i, p] = central
         lo[i, p] = central if low is None else low
         hi[i, p] = central if high is None else high
         _check_cell(self.label, f"code {code}", pool, float(c[i, p]), float(lo[i, p]), float(hi[i, p]))
         src = [list(r) for r in self.sources]
         src[i][p] = source
-        return replace(self, central=c, low=lo, high=hi, sources=tuple(tuple(r) for r in src), _index={})
+        return replace(self, central=c, low=lo, high=hi, sources=tuple(tuple(r) for r in src), levels=levels,
+                       groups=tuple(tuple(r) for r in groups), _index={})
 
     def renamed(self, name: str) -> "CarbonTable":
         """Copy under another name."""
@@ -174,11 +220,14 @@ class CarbonTable:
             for p, pool in enumerate(POOLS):
                 entry[f"{pool}_mg_c_per_ha"] = {
                     "central": float(self.central[i, p]), "low": float(self.low[i, p]),
-                    "high": float(self.high[i, p]), "source": self.sources[i][p],
+                    "high": float(self.high[i, p]), "level": float(self.level_array()[i, p]),
+                    "source": self.sources[i][p],
                 }
             classes[str(code)] = entry
         return {"name": self.name, "path": self.path, "soil_depth": self.soil_depth,
-                "units": "Mg C/ha", "classes": classes}
+                "climate_zone": self.climate_zone, "units": "Mg C/ha",
+                "ranges": "low-high taken as a central interval at each cell's level (0.95 unless stated)",
+                "classes": classes}
 
     def has_ranges(self) -> bool:
         """True when any cell has a non-zero range."""

@@ -65,7 +65,8 @@ CARBON_PER_M3: float = 0.523
 """Forest-vegetation carbon per m³ of stock, 9th NFI, t C/m³ [D]."""
 
 GROWTH_M3_PER_HA_YR: float = 4.23
-"""Annual volume increment, 8th NFI, m³/ha/yr [V]."""
+"""Gross annual volume increment per ha of arbor forest, 8th NFI, m³/ha/yr [V]: no harvest or
+mortality removed, so not a sink rate (the sink uses :mod:`sinks.carbon.growth`)."""
 
 BEF_CARBON_FRACTION: float = 0.5
 """Carbon fraction used with the continuous BEF (Fang et al.)."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .options import echo_json, max_pixels_option, overwrite_option
+from .options import climate_zone_option, echo_json, max_pixels_option, overwrite_option
 
 log = logging.getLogger("sinks")
 
@@ -32,6 +32,7 @@ _IN_MEMORY_MAX_PX = 16 * 1024 * 1024
               help="Soil depth for the packaged tables (default 0-30 cm).")
 @click.option("--lucode-map", type=click.Path(dir_okay=False), default=None,
               help="CSV lucode,class relating the table's lucodes to sinks legend classes.")
+@climate_zone_option
 @click.option("--json", "as_json", is_flag=True, help="Print the totals as JSON.")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output directory for the COGs and carbon_summary.json (nothing is written without it).")
@@ -52,7 +53,7 @@ _IN_MEMORY_MAX_PX = 16 * 1024 * 1024
 @click.option("--chunks", type=int, default=1024, show_default=True, help="Block size for large rasters.")
 @click.option("--engine", type=click.Choice(["auto", "numpy", "dask"]), default="auto", hidden=True)
 def cli(lulc: str, pools: str, alt: str | None, align: bool, missing: str, soil_depth: str | None,
-        lucode_map: str | None, as_json: bool, out: str | None, overwrite: bool, no_rasters: bool,
+        lucode_map: str | None, climate_zone: str | None, as_json: bool, out: str | None, overwrite: bool, no_rasters: bool,
         pool_layers: bool, years: tuple[int, int] | None, price: float | None, price_unit: str,
         discount_rate: float, price_change: float, draws: int, seed: int, chunks: int, engine: str) -> None:
     """Carbon stock of land-cover map LULC (Mg C per pool) and, with --alt, of a second map and the change.
@@ -85,7 +86,7 @@ def cli(lulc: str, pools: str, alt: str | None, align: bool, missing: str, soil_
         raise ConfigError(f"--years: the alternate year must be after the baseline year, got {years[0]} {years[1]}")
     if draws < 0:
         raise ConfigError(f"--draws must be >= 0, got {draws}")
-    table = load_table(pools, soil_depth=soil_depth, lucode_map=lucode_map)
+    table = load_table(pools, soil_depth=soil_depth, lucode_map=lucode_map, climate_zone=climate_zone)
     in_memory = None if engine == "auto" else engine == "numpy"
     base = open_landcover(lulc, in_memory=in_memory, chunks=chunks)
     other = None

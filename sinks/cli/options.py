@@ -8,8 +8,9 @@ from typing import Any, Callable, Iterator
 
 import click
 
-__all__ = ["overwrite_option", "out_option", "max_pixels_option", "bands_options", "echo_json", "sensor_from_options",
-           "open_acquisitions", "sample_acquisitions", "auto_profile", "echoed_warnings"]
+__all__ = ["climate_zone_option", "overwrite_option", "out_option", "max_pixels_option", "bands_options",
+           "echo_json", "sensor_from_options", "open_acquisitions", "sample_acquisitions", "auto_profile",
+           "echoed_warnings"]
 
 
 def overwrite_option(f: Callable) -> Callable:
@@ -32,6 +33,17 @@ def max_pixels_option(f: Callable) -> Callable:
     return click.option("--max-pixels", default=None, expose_value=False, callback=_set_max_pixels,
                         metavar="N", help="Largest raster (rows x columns) to process, e.g. 1e10 "
                                           "(default 4e9, or SINKS_MAX_PIXELS).")(f)
+
+
+def climate_zone_option(f: Callable) -> Callable:
+    """``--climate-zone ZONE``: IPCC climate zone of the soil (``none`` keeps the table's soil)."""
+    from ..carbon.soil import CLIMATE_ZONES, DEFAULT_CLIMATE_ZONE
+
+    return click.option(
+        "--climate-zone", "climate_zone", type=click.Choice([*CLIMATE_ZONES, "none"]), default=None,
+        help=f"IPCC climate zone of the soil organic carbon (SOC_ref x F_LU x F_MG x F_I from one zone); default "
+             f"{DEFAULT_CLIMATE_ZONE} for the packaged tables, the table's own soil for files; 'none' keeps the "
+             f"table's soil.")(f)
 
 
 def out_option(*, required: bool = True, help: str = "Output path.") -> Callable:

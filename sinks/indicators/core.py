@@ -168,7 +168,9 @@ def _sink_of(tm: Any, table: Any, span: float, options: Mapping[str, Any], unc: 
     """Sink of one transition matrix through the public ``sinks.carbon.sink.sink``."""
     from ..carbon.sink import sink
 
-    res = sink(tm, table, **_accepts(sink, {"years": span, "missing": missing, **options}))
+    mc = {k: unc[k] for k in ("draws", "seed", "level") if unc and k in unc} if float(getattr(tm, "total_ha", 0.0)) > 0 \
+        else {}
+    res = sink(tm, table, **_accepts(sink, {"years": span, "missing": missing, **mc, **options}))
     value = float(_get(res, "sink_mg_c_per_yr"))
     sd = _get(res, "stock_difference_mg_c_per_yr")
     if sd is not None and not isinstance(sd, (int, float)):

@@ -89,9 +89,8 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
 
 
 _SECTIONS = [("overview", "Overview"), ("landcover", "Land cover"), ("carbon", "Carbon"), ("change", "Change"),
-             ("sink", "Sink"), ("goals", "Goals"), ("accuracy", "Accuracy"), ("areas", "Redlines and regions"),
-             ("methods", "Method and sources"),
-             ("manifest", "Manifest")]
+             ("sink", "Sink"), ("method", "Method and sources"), ("goals", "Goals"), ("accuracy", "Accuracy"),
+             ("areas", "Redlines and regions"), ("manifest", "Manifest")]
 
 
 def _nav() -> str:

@@ -34,7 +34,7 @@ def _read_vector(path: Any) -> Any:
 
 def render_sections(run: Path, summary: dict[str, Any], manifest: dict[str, Any]) -> str:
     parts = [_overview(summary), _landcover(run, summary), _carbon(run, summary), _change(run, summary, manifest),
-             _sink(summary), _goals(summary), _accuracy(summary), _areas(run), _methods(summary),
+             _sink(summary), _method(summary), _goals(summary), _accuracy(summary), _areas(run),
              _manifest(manifest)]
     return "\n".join(parts)
 
@@ -155,14 +155,87 @@ def _sink(s: dict[str, Any]) -> str:
     vals = [sinks[k]["sink_mg_c_per_yr"] for k in keys]
     lo = [(sinks[k].get("sink_mg_c_per_yr_ci95") or [None, None])[0] for k in keys]
     hi = [(sinks[k].get("sink_mg_c_per_yr_ci95") or [None, None])[1] for k in keys]
-    rows = [[k, sinks[k]["stock_difference_mg_c_per_yr"]["total"], sinks[k]["gain_mg_c_per_yr"], v,
-             f"{a:,.0f} – {b:,.0f}" if a is not None else None, sinks[k]["sink_tco2e_per_yr"],
-             sinks[k].get("growth_vs_previous_pct")] for k, v, a, b in zip(keys, vals, lo, hi)]
-    head = ["period", "stock difference (Mg C/yr)", "gain of persistent forest (Mg C/yr)", "sink (Mg C/yr)",
-            "95 % interval (Mg C/yr)", "sink (t CO₂e/yr)", "growth vs previous period (%)"]
+
+    def other(k: str) -> tuple[Any, Any]:
+        e = sinks[k]
+        name = "stock-difference" if e.get("method", "gain-loss") == "gain-loss" else "gain-loss"
+        m = (e.get("methods") or {}).get(name) or {}
+        iv = f"{m['low']:,.0f} – {m['high']:,.0f}" if m.get("low") is not None else None
+        return m.get("sink_mg_c_per_yr"), iv
+
+    rows = []
+    for k, v, a, b in zip(keys, vals, lo, hi):
+        e = sinks[k]
+        pf, nf, fl = e.get("persistent_forest") or {}, e.get("new_forest") or {}, e.get("forest_lost") or {}
+        o, oiv = other(k)
+        rows.append([k, e.get("method", "gain-loss"), v, f"{a:,.0f} – {b:,.0f}" if a is not None else None,
+                     pf.get("net_mg_c_per_yr"), nf.get("young_growth_mg_c_per_yr"), fl.get("biomass_change_mg_c"),
+                     o, oiv, e["sink_tco2e_per_yr"], e.get("growth_vs_previous_pct")])
+    first = sinks[keys[0]]
+    other_name = "stock difference" if first.get("method", "gain-loss") == "gain-loss" else "gain–loss"
+    head = ["period", "method", "sink (Mg C/yr)", "95 % interval (Mg C/yr)", "persistent forest, net (Mg C/yr)",
+            "new forest, young-stand growth (Mg C/yr)", "forest lost, biomass at once (Mg C)",
+            f"{other_name} (Mg C/yr)", f"{other_name}, 95 % interval", "sink (t CO₂e/yr)",
+            "growth vs previous period (%)"]
+    labels = "".join(f"<li><b>{html.escape(m)}</b>: {html.escape(str(v.get('label', '')))}</li>"
+                     for m, v in (first.get("methods") or {}).items())
+    areas = {html.escape(str(sinks[k].get("areas", ""))) for k in keys if sinks[k].get("areas")}
+    note = (f'<ul class="note">{labels}</ul>' if labels else "") + "".join(
+        f'<p class="note">Transition areas: {a}.</p>' for a in sorted(areas))
     return _sec("sink", "Carbon sink", f"<figure>{_img(maps.sink_chart(keys, vals, lo, hi), 'sink per period')}"
                 "<figcaption>Sink per period with its 95 % Monte Carlo interval (positive = removal)</figcaption>"
-                "</figure>" + _table(head, rows, digits=0))
+                "</figure>" + _table(head, rows, digits=0) + note)
+
+
+def _method(s: dict[str, Any]) -> str:
+    """One "Method and sources" section: the carbon accounting, then the other figures."""
+    carbon, other = _carbon_method(s), _figure_methods(s)
+    if not carbon and not other:
+        return _sec("method", "Method and sources", _missing("Method and source details"))
+    return _sec("method", "Method and sources",
+                (carbon or "") + ("<h3>Coverage, volume, goals and accuracy</h3>" + other if other else ""))
+
+
+def _carbon_method(s: dict[str, Any]) -> str:
+    """The sink method, growth row, soil and every coefficient with its source (HTML; "" without them)."""
+    c = s.get("carbon") or {}
+    co = c.get("coefficients")
+    if not co:
+        return ""
+    out = []
+    sinks = c.get("sink") or {}
+    if sinks:
+        first = sinks[list(sinks)[0]]
+        g = c.get("growth") or {}
+        out.append(f"<p>Sink method: <b>{html.escape(str(first.get('method')))}</b> — "
+                   f"{html.escape(str(first.get('method_label', '')))}.  Growth row: "
+                   f"<b>{html.escape(str(g.get('row')))}</b> ({html.escape(str(g.get('description', '')))}), forest "
+                   f"type of the marginal carbon factor: {html.escape(str(g.get('forest_type')))}; net gain of "
+                   f"persistent forest {_num(g.get('net_mg_c_per_ha_yr'), 3)} Mg C/ha/yr, young-stand growth "
+                   f"{_num(g.get('young_stand_mg_c_per_ha_yr'), 3)} Mg C/ha/yr.</p>")
+    zone = co.get("climate_zone")
+    out.append(f"<p>Carbon table: {html.escape(str(co.get('table')))}; soil organic carbon "
+               + (f"from the IPCC climate zone <b>{html.escape(str(zone))}</b> (SOC_ref × F_LU × F_MG × F_I)"
+                  if zone else "as given by the table (no climate zone applied)") + ".</p>")
+    growth = co.get("growth") or []
+    if growth:
+        rows = [[x["name"], x["central"], x.get("low"), x.get("high"), x.get("unit"),
+                 "no range" if x.get("level") is None else f"{100 * x['level']:.0f} %", x.get("source")] for x in growth]
+        out.append("<h3>Growth coefficients</h3>" + _table(["coefficient", "central", "low", "high", "unit",
+                                                              "interval", "source"], rows, digits=4, cls="wide"))
+    dens = co.get("densities") or []
+    if dens:
+        rows = [[d["class"], d["pool"], d["central_mg_c_per_ha"], d["low_mg_c_per_ha"], d["high_mg_c_per_ha"],
+                 f"{100 * d['level']:.0f} %" if d["high_mg_c_per_ha"] > d["low_mg_c_per_ha"] else "no range",
+                 d["source"]] for d in dens]
+        out.append("<h3>Carbon densities of the classes present (Mg C/ha)</h3>" + _table(
+            ["class", "pool", "central", "low", "high", "interval", "source"], rows, digits=3, cls="wide"))
+    wr = co.get("without_range") or []
+    out.append('<p class="note">Inputs without a range (held fixed in the Monte Carlo; the intervals do not include '
+               "their uncertainty): " + (html.escape(", ".join(wr)) if wr else "none") + ".  Status flags: [V] read "
+               "in a located source, [D] derived by the arithmetic shown, [R] recalled and not verified, [A] an "
+               "assumption.</p>")
+    return "".join(out)
 
 
 def _goals(s: dict[str, Any]) -> str:
@@ -250,8 +323,9 @@ def _areas(run: Path) -> str:
                 '<p class="note">Full tables with every class area and interval: tables/*.csv, .gpkg, .parquet.</p>')
 
 
-def _methods(s: dict[str, Any]) -> str:
-    """How the coverage rate, the volume, the goals, the sink label and the accuracy figures were made, with sources."""
+def _figure_methods(s: dict[str, Any]) -> str:
+    """How the coverage rate, the volume, the goals, the sink label and the accuracy figures were made,
+    with sources (an HTML table; "" without them)."""
     rows: list[list[Any]] = []
     lc = s.get("landcover") or {}
     if lc:
@@ -281,9 +355,7 @@ def _methods(s: dict[str, Any]) -> str:
     for ep, a in (s.get("accuracy") or {}).items():
         if a.get("method"):
             rows.append([f"accuracy {ep}", a["method"], ", ".join(f"{k}: {v}" for k, v in (a.get("sources") or {}).items())])
-    if not rows:
-        return _sec("methods", "Method and sources", _missing("Method and source details"))
-    return _sec("methods", "Method and sources", _table(["figure", "method", "source"], rows))
+    return _table(["figure", "method", "source"], rows) if rows else ""
 
 
 def _manifest(m: dict[str, Any]) -> str:

@@ -100,7 +100,7 @@ def volume_rasters(ctx: "RunContext") -> dict[str, str]:
 
 def _zonal_jobs(ctx: "RunContext") -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Plain (picklable) descriptions of the indicator tables to compute, and the layers skipped."""
-    from .carbon import carbon_table
+    from .carbon import carbon_table, forest_growth_of
     from .landcover import landcover_path
 
     cs = ctx.spec.carbon
@@ -110,7 +110,7 @@ def _zonal_jobs(ctx: "RunContext") -> tuple[list[dict[str, Any]], dict[str, Any]
         "landcover": {e.name: str(landcover_path(ctx, e.name)) for e in ctx.epochs},
         "years": {e.name: e.spec.year for e in ctx.epochs}, "table": carbon_table(ctx),
         "volume_m3_per_ha": cs.volume_m3_per_ha, "carbon_per_m3": cs.carbon_per_m3,
-        "growth_mg_c_per_ha_yr": cs.growth_m3_per_ha_yr * cs.carbon_per_m3,
+        "sink_options": {"growth": forest_growth_of(ctx), "method": cs.sink_method},
         "soil_transition_years": cs.soil_transition_years,
         "uncertainty": ({"draws": min(unc.draws, 2000), "seed": unc.seed, "distribution": unc.distribution}
                         if unc is not None else None),

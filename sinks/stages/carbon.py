@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from ..pipeline import EpochData, RunContext
 
-__all__ = ["carbon_table", "stage_carbon_layers", "stage_carbon", "periods"]
+__all__ = ["carbon_table", "forest_growth_of", "stage_carbon_layers", "stage_carbon", "periods"]
 
 log = logging.getLogger("sinks")
 
@@ -25,8 +25,21 @@ def carbon_table(ctx: "RunContext") -> Any:
         from ..carbon import load_table
 
         cs = ctx.spec.carbon
-        ctx.cache["carbon_table"] = load_table(cs.table, soil_depth=cs.soil_depth, lucode_map=cs.lucode_map)
+        ctx.cache["carbon_table"] = load_table(cs.table, soil_depth=cs.soil_depth, lucode_map=cs.lucode_map,
+                                               climate_zone=cs.climate_zone, soil_type=cs.soil_type)
     return ctx.cache["carbon_table"]
+
+
+def forest_growth_of(ctx: "RunContext") -> Any:
+    """The run's gain–loss coefficients (:func:`sinks.carbon.growth.forest_growth`)."""
+    if "forest_growth" not in ctx.cache:
+        from ..carbon.growth import forest_growth
+
+        cs = ctx.spec.carbon
+        ctx.cache["forest_growth"] = forest_growth(cs.growth_row, forest_type=cs.forest_type,
+                                                   net_mg_c_per_ha_yr=cs.growth_mg_c_per_ha_yr,
+                                                   young_mg_c_per_ha_yr=cs.young_growth_mg_c_per_ha_yr)
+    return ctx.cache["forest_growth"]
 
 
 def periods(ctx: "RunContext") -> list[tuple[Any, Any, str, int]]:
@@ -69,19 +82,19 @@ def _area_se(ctx: "RunContext", epoch: str) -> dict[str, float] | None:
 def stage_carbon(ctx: "RunContext") -> None:
     """Stock per pool and volume per epoch; transitions, sink and valuation per period; intervals."""
     from ..carbon import check_codes, stock_totals
-    from ..carbon.sink import sink as sink_of
     from ..carbon.volume import stock_volume, volume_to_carbon
     from ..uncertainty import monte_carlo
-    from .landcover import landcover_path
-
     from .areas import volume_rasters
+    from .landcover import landcover_path
 
     cs = ctx.spec.carbon
     table = carbon_table(ctx)
     areas = ctx.cache["class_areas"]
     vrasters = volume_rasters(ctx)
     unc = cs.uncertainty
-    out: dict[str, Any] = {"table": table.name, "soil_depth": cs.soil_depth, "epochs": {}, "transitions": {},
+    out: dict[str, Any] = {"table": table.name, "soil_depth": cs.soil_depth, "climate_zone": table.climate_zone,
+                           "soil_type": cs.soil_type if table.climate_zone else None,
+                           "sink_method": cs.sink_method, "epochs": {}, "transitions": {},
                            "sink": {}, "units": {"stock": "Mg C", "area": "ha", "volume": "m3",
                                                  "sink": "Mg C/yr (positive = removal)",
                                                  "emissions": "t CO2e/yr (negative = removal)"}}
@@ -101,35 +114,21 @@ def stage_carbon(ctx: "RunContext") -> None:
                                      forest_type=cs.forest_type, carbon_per_m3=cs.carbon_per_m3)}
         if unc is not None:
             mc = monte_carlo(table, areas_ha=a, area_se_ha=_area_se(ctx, ep.name), draws=unc.draws, seed=unc.seed,
-                             distribution=unc.distribution, missing="zero")
+                             distribution=unc.distribution, pool_correlation=unc.pool_correlation, missing="zero")
             entry["stock_mg_c_ci95"] = {k: [v.low, v.high] for k, v in (mc.stock_mg_c or {}).items()}
         out["epochs"][ep.name] = entry
 
     pers = periods(ctx)
     if pers:
         mats = [e2.results["transitions"] for _e1, e2, _key, _years in pers]  # counted in e2's write pass
-        growth = cs.growth_m3_per_ha_yr * cs.carbon_per_m3
+        gr = forest_growth_of(ctx)
+        out["growth"] = gr.to_dict()
         for (e1, e2, key, years), tm in zip(pers, mats):
             ctx.cache.setdefault("transitions", {})[key] = tm
             out["transitions"][key] = {"matrix_ha": _named_matrix(tm), "nodata_ha": tm.nodata_ha}
-            s = sink_of(tm, table, years=years, soil_transition_years=cs.soil_transition_years,
-                        growth_mg_c_per_ha_yr=growth, missing="zero")
-            entry = s.model_dump()
-            entry["years"] = years
-            entry["gain_rate_mg_c_per_ha_yr"] = growth
-            if unc is not None:
-                mc = monte_carlo(table, transitions=tm, years=years, soil_transition_years=cs.soil_transition_years,
-                                 growth_mg_c_per_ha_yr=growth, draws=unc.draws, seed=unc.seed,
-                                 distribution=unc.distribution, missing="zero")
-                if mc.sink_mg_c_per_yr is not None:
-                    entry["sink_mg_c_per_yr_ci95"] = [mc.sink_mg_c_per_yr.low, mc.sink_mg_c_per_yr.high]
-                    entry["sink_tco2e_per_yr_ci95"] = [mc.sink_mg_c_per_yr.low * 44 / 12,
-                                                       mc.sink_mg_c_per_yr.high * 44 / 12]
-                entry["uncertainty"] = {"draws": unc.draws, "seed": unc.seed, "distribution": unc.distribution,
-                                        "what": "coefficient ranges of the carbon table (triangular/PERT/uniform "
-                                                "between low, central and high)"}
-            out["sink"][key] = entry
+            out["sink"][key] = _period_sink(ctx, tm, table, gr, e1.name, e2.name, years)
         _sink_growth(out["sink"])
+    out["coefficients"] = _coefficients(table, areas, out.get("growth"), out["sink"])
     if cs.valuation is not None:
         out["valuation"] = _valuation(ctx, out)
     ctx.summary["carbon"] = out
@@ -150,6 +149,84 @@ def _raster_volume(ctx: "RunContext", path: str) -> tuple[float, str]:
         zone = gpd.GeoDataFrame({"zone": ["grid"]}, geometry=[box(xs[0], ys[0], xs[1], ys[1])], crs=g.crs)
     total = float(zonal_total(path, zone, id_field="zone", per_ha=True)[0])
     return total, f"zonal sum of the volume raster {path} (m3/ha) over the {what}"
+
+
+def _period_sink(ctx: "RunContext", tm: Any, table: Any, gr: Any, e1: str, e2: str, years: int) -> dict[str, Any]:
+    """Sink of one period (both methods), centred on error-adjusted areas when both epochs have them."""
+    import numpy as np
+
+    from ..carbon.sink import TransitionMatrix, sink as sink_of
+    from ..uncertainty import adjusted_transitions
+
+    cs = ctx.spec.carbon
+    unc = cs.uncertainty
+    acc = ctx.cache.get("accuracy") or {}
+    kw: dict[str, Any] = dict(years=years, method=cs.sink_method, growth=gr,
+                              soil_transition_years=cs.soil_transition_years, missing="zero")
+    mapped = None
+    areas_basis = "mapped (no reference sample for both epochs)"
+    area_draws = None
+    use = tm
+    if e1 in acc and e2 in acc:
+        rng = np.random.default_rng(unc.seed if unc is not None else 0)
+        try:
+            central, area_draws, _notes = adjusted_transitions(tm, acc[e1], acc[e2],
+                                                                draws=unc.draws if unc is not None else 0, rng=rng)
+        except (AttributeError, ValueError, IndexError) as exc:  # an accuracy result without class areas
+            log.warning("sink %s_%s: error-adjusted areas unavailable (%s); mapped areas used", e1, e2, exc)
+        else:
+            mapped = sink_of(tm, table, **kw)
+            use = TransitionMatrix(tm.codes, central, tm.pixels, tm.other_ha, tm.nodata_ha)
+            areas_basis = ("error-adjusted: the mapped transition matrix raked to the reference sample's class areas "
+                           "of both epochs; the Monte Carlo draws those areas from their covariance")
+    if unc is not None:
+        s = sink_of(use, table, draws=unc.draws, seed=unc.seed, distribution=unc.distribution,
+                    pool_correlation=unc.pool_correlation, transition_draws_ha=area_draws, **kw)
+    else:
+        s = sink_of(use, table, **kw)
+    entry = s.model_dump()
+    entry["years"] = years
+    entry["areas"] = areas_basis
+    if mapped is not None:
+        entry["mapped_areas_sink_mg_c_per_yr"] = {m: v["sink_mg_c_per_yr"] for m, v in mapped.methods.items()}
+    entry["gain_rate_mg_c_per_ha_yr"] = s.persistent_forest.get("net_mg_c_per_ha_yr")
+    if s.interval is not None:
+        lo, hi = s.interval["low"], s.interval["high"]
+        entry["sink_mg_c_per_yr_ci95"] = [lo, hi]
+        entry["sink_tco2e_per_yr_ci95"] = [lo * 44 / 12, hi * 44 / 12]
+        entry["uncertainty"] = {"draws": unc.draws, "seed": unc.seed, "distribution": unc.distribution,
+                                "what": "normal or lognormal fitted to each stated interval of the carbon table and "
+                                        "the growth coefficients (pools of one class correlated), and the transition "
+                                        "areas when a reference sample exists",
+                                "varied": s.interval["varied"], "without_range": s.without_range}
+    return entry
+
+
+def _coefficients(table: Any, areas: dict[str, Any], growth: dict[str, Any] | None,
+                  sinks: dict[str, Any]) -> dict[str, Any]:
+    """Every coefficient the run used, with its range, confidence level and source (for the report)."""
+    from ..carbon import POOLS
+    from ..landcover import NAMES
+
+    present = sorted({int(c) for a in areas.values() for c, v in zip(a.codes, a.area_ha) if v > 0 and int(c) in table})
+    levels = table.level_array()
+    dens = []
+    without = []
+    for code in present:
+        i = table.index_of(code)
+        for p, pool in enumerate(POOLS):
+            lo, c, hi = float(table.low[i, p]), float(table.central[i, p]), float(table.high[i, p])
+            dens.append({"class": NAMES.get(code, str(code)), "pool": pool, "central_mg_c_per_ha": c,
+                         "low_mg_c_per_ha": lo, "high_mg_c_per_ha": hi, "level": float(levels[i, p]),
+                         "source": table.sources[i][p]})
+            if hi <= lo and c > 0:
+                without.append(f"{NAMES.get(code, str(code))} {pool} density")
+    for entry in sinks.values():
+        without += [w for w in entry.get("without_range", []) if w not in without]
+    return {"table": table.name, "climate_zone": table.climate_zone, "densities": dens,
+            "growth": (growth or {}).get("coefficients", []), "without_range": without,
+            "note": "ranges are central intervals at the stated level; inputs in without_range are fixed in the "
+                    "Monte Carlo, so the intervals do not include their uncertainty"}
 
 
 def _named_matrix(tm: Any) -> dict[str, dict[str, float]]:
