@@ -16,9 +16,10 @@ producer's and user's accuracy, from which F1 is computed here).  Methods:
     samples of one half of the scene, clipped to that half, then ``sinks classify
     --model``, scored on the other half (``score.py --half``); both directions (west →
     east and east → west), the figure is their mean;
-``rf-map``
+``rf-map`` / ``hgb-map`` / ``rf-map-ext``
     ``sinks train --reference-map labels.tif --reference-legend sinks`` on the training
-    half of the reference map (the other half blanked), scored on the other half.
+    half of the reference map (the other half blanked), scored on the other half; the
+    ``-ext`` variant with ``--features extended``.
 
 The scenes are read where they are; nothing is copied into the project.  Results:
 ``benchmarks/results/accuracy.json``.
@@ -116,9 +117,13 @@ def supervised(scenes: Path, scene: str, method: str, work: Path) -> dict[str, A
     for train_half, test_half in HALVES:
         model = work / f"{scene}-{method}-{train_half}.skops"
         cmd = [*SINKS, "train", str(image), "-o", str(model), "--overwrite", "--seed", "0"]
-        if method == "rf-map":
+        if method.startswith(("rf-map", "hgb-map")):
             ref = half_map(scenes / scene / "labels.tif", train_half, work / f"{scene}-ref-{train_half}.tif")
             cmd += ["--reference-map", str(ref), "--reference-legend", "sinks"]
+            if method.startswith("hgb"):
+                cmd += ["--model-type", "hgb"]
+            if method.endswith("-ext"):
+                cmd += ["--features", "extended"]
         else:
             samples = half_samples(scenes / scene / "labels.gpkg", image, train_half,
                                    work / f"{scene}-samples-{train_half}.gpkg")
@@ -141,7 +146,7 @@ def _mean_f1(runs: list[dict[str, Any]]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=Path, default=DEFAULT_SCENES)
-    ap.add_argument("--methods", default="baseline,rules,rf,hgb,rf-map")
+    ap.add_argument("--methods", default="baseline,rules,rf,hgb,rf-map,hgb-map,rf-map-ext")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args(argv)
     scenes: Path = args.scenes

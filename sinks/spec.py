@@ -162,6 +162,7 @@ class TrainingSpec(_Base):
     epoch: str | None = None
     model_type: Literal["rf", "hgb"] = "rf"
     texture: bool = True
+    features: Literal["standard", "extended"] = "standard"
     seed: int = 0
     save: bool = True
 

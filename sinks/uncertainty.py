@@ -378,6 +378,9 @@ def adjusted_transitions(transitions: Any, accuracy_from: Any, accuracy_to: Any,
     def margins(res: Any) -> tuple[np.ndarray, np.ndarray]:
         cls = list(res.classes)
         area = np.array([float(res.area_ha[cls.index(n)]) if n in cls else math.nan for n in names])
+        if not np.isfinite(area).any():  # the estimator withheld its areas: the mapped ones, no area error
+            notes.append("error-adjusted areas withheld by the accuracy assessment: mapped areas used")
+            return area, np.zeros((len(codes), len(codes)))
         cov_full = getattr(res, "area_cov_ha2", None)
         if cov_full is None:
             cov_full = olofsson_area_cov(res.counts, res.mapped_area_ha)

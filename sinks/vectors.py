@@ -337,12 +337,14 @@ def _keep_dimension(fixed: Any, original: Any) -> Any:
     """Keep the parts of ``fixed`` with the dimension of ``original`` (polygons stay polygons)."""
     import shapely
 
-    if fixed.geom_type != "GeometryCollection":
-        return fixed
     dim = shapely.get_dimensions(original)
+    if fixed.geom_type != "GeometryCollection":
+        if dim == 2 and shapely.get_dimensions(fixed) < 2:  # a polygon with no area: an empty zone, not a line
+            return shapely.Polygon()
+        return fixed
     parts = [p for p in shapely.get_parts(fixed) if shapely.get_dimensions(p) == dim]
     if not parts:
-        return fixed
+        return shapely.Polygon() if dim == 2 else fixed
     if len(parts) == 1:
         return parts[0]
     if dim == 2:

@@ -90,7 +90,7 @@ def test_budget_option_and_environment(make_tile, tmp_path, monkeypatch, capsys)
     monkeypatch.setenv(ENV, "1000")
     assert _exit("classify", str(img), "-o", str(tmp_path / "b.tif")) == 2
     capsys.readouterr()
-    assert _exit("classify", str(img), "-o", str(tmp_path / "b.tif"), "--max-pixels", "2e3") == 0
+    assert _exit("classify", str(img), "-o", str(tmp_path / "b.tif"), "--max-pixels", "2e3", "--date", "2020-06-01") == 0
     assert (tmp_path / "b.tif").exists()
     assert _exit("classify", str(img), "-o", str(tmp_path / "c.tif"), "--max-pixels", "-5") == 2
     assert "--max-pixels: the pixel budget must be a positive number" in capsys.readouterr().err

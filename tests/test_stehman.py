@@ -250,3 +250,16 @@ def test_stratified_by_another_map_is_unbiased_with_95_percent_coverage() -> Non
         hits += abs(r.area_ha[2] - truth) <= r.area_ci95_ha[2]
     assert np.mean(ests) == pytest.approx(truth, rel=0.03)
     assert 0.90 <= hits / 300 <= 0.99
+
+
+def test_stehman_area_covariance_matches_the_standard_errors():
+    """The area covariance the sink's Monte Carlo draws from: its diagonal is SE², rows sum to ~0."""
+    from sinks.accuracy.stehman import stratified_estimates
+
+    rng = np.random.default_rng(4)
+    strata = rng.choice(["A", "B", "C"], 200)
+    ref = rng.choice(["forest", "grassland", "water"], 200, p=[0.5, 0.3, 0.2])
+    mp = np.where(rng.random(200) < 0.8, ref, "grassland")
+    res = stratified_estimates(strata, mp, ref, stratum_sizes={"A": 500.0, "B": 300.0, "C": 200.0})
+    np.testing.assert_allclose(np.diag(res.area_cov_ha2), res.area_se_ha ** 2, rtol=1e-12)
+    np.testing.assert_allclose(res.area_cov_ha2.sum(axis=1), 0.0, atol=1e-8)   # the areas add up to the frame

@@ -146,7 +146,7 @@ def test_model_meta_json_is_capped_and_checked(image, tmp_path, capsys):
     model = tmp_path / "m.sinks"
     with pytest.raises(SystemExit):
         main(["train", str(path), "--samples", str(samples), "--label-field", "label", "-o", str(model),
-              "--sensor", "sentinel2_l2a", "--no-texture"])
+              "--sensor", "sentinel2_l2a_pre2022", "--no-texture"])
     with zipfile.ZipFile(model) as zf:
         meta = json.loads(zf.read("meta.json"))
         blob = zf.read("model.skops")
@@ -167,7 +167,8 @@ def test_model_meta_json_is_capped_and_checked(image, tmp_path, capsys):
     for key in ("roles", "n_dates"):
         bad = rewrite(f"no_{key}.sinks", json.dumps({k: v for k, v in meta.items() if k != key}))
         with pytest.raises(SystemExit) as ei:
-            main(["classify", str(path), "-o", str(tmp_path / f"o_{key}.tif"), "--model", str(bad)])
+            main(["classify", str(path), "-o", str(tmp_path / f"o_{key}.tif"), "--model", str(bad),
+                  "--sensor", "sentinel2_l2a_pre2022"])
         err = capsys.readouterr().err
         assert ei.value.code == 2 and f"no {key!r}" in err and "no_" in err and err.count("\n") == 1, err
         assert not (tmp_path / f"o_{key}.tif").exists()

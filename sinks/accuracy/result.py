@@ -65,6 +65,10 @@ class AccuracyResult:
     frame_area_ha : float, optional
         Area of the sampling frame (the sum of the stratum sizes) when the strata
         are not the map classes; the estimated areas add up to it.
+    area_cov_ha2 : numpy.ndarray, optional
+        ``(K, K)`` covariance of the estimated class areas (ha²) when the estimator gives
+        it (Stehman); for map-class strata it follows from :attr:`counts`
+        (:func:`sinks.uncertainty.olofsson_area_cov`).
     """
 
     classes: tuple[str, ...]
@@ -87,6 +91,7 @@ class AccuracyResult:
     method: str = OLOFSSON
     design: dict[str, Any] = field(default_factory=dict)
     frame_area_ha: float | None = None
+    area_cov_ha2: np.ndarray | None = None
 
     # -- derived -----------------------------------------------------------------------
     @property

@@ -229,11 +229,20 @@ def stratified_estimates(strata: Sequence[Any], map_classes: Sequence[Any], ref_
         if np.any((r == cj) & (valid > 0)):
             pa[j], v = stratified_ratio(hit, is_ref * valid, groups, sizes, fpc)
             pa_se[j] = math.sqrt(v) if v >= 0 else math.nan
+    # covariance of the class areas: Σ_h N_h² (1 − n_h/N_h) s_jk,h / n_h of the reference indicators
+    n_units = np.array([len(g) for g in groups], dtype=np.float64)
+    ind = [(r == cj).astype(np.float64) for cj in classes]
+    area_cov = np.zeros((k, k))
+    for j in range(k):
+        for q in range(j, k):
+            cjq = _stratum_moments(ind[j], ind[q], groups)[:, 4]
+            area_cov[j, q] = area_cov[q, j] = float(np.sum(sizes ** 2 * fpc * cjq / n_units))
     oa, v = stratified_ratio((m == r).astype(np.float64) * valid, valid, groups, sizes, fpc)
     oa_se = math.sqrt(v) if v >= 0 else math.nan
     if unsampled:
         area[:] = np.nan
         area_se[:] = np.nan
+        area_cov[:] = np.nan
     counts = np.zeros((k, k), dtype=np.int64)
     pos = {c: i for i, c in enumerate(classes)}
     for mi, ri in zip(m, r):
@@ -250,4 +259,4 @@ def stratified_estimates(strata: Sequence[Any], map_classes: Sequence[Any], ref_
         user_accuracy=ua, user_accuracy_se=ua_se, producer_accuracy=pa, producer_accuracy_se=pa_se,
         overall_accuracy=float(oa), overall_accuracy_se=float(oa_se), kappa=cohen_kappa(counts),
         n_samples=int(counts.sum()), n_dropped=dict(n_dropped or {}), sources=dict(sources or {}),
-        notes=tuple(out_notes), method=STEHMAN, design=design, frame_area_ha=frame)
+        notes=tuple(out_notes), method=STEHMAN, design=design, frame_area_ha=frame, area_cov_ha2=area_cov)

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import ConfigError, ModelError, NoOverlapError, SinksWarning
 from ..grid import Grid
 from ..landcover import NAMES, NODATA, code_of
-from .features import feature_names, feature_stack
+from .features import FEATURE_SETS, feature_names, feature_stack
 from .modelio import SinksModel, load_model, save_model
 
 __all__ = ["train", "predict", "load_model", "save_model", "SinksModel", "sample_pixels"]
@@ -88,7 +88,7 @@ def _code(label: str) -> int | None:
 def train(scenes: Sequence[Any], samples: Any = None, *, label_field: str | None = None, grid: Grid,
           sensor: str, roles: Sequence[str], model_type: str = "rf", seed: int = 0, cv_folds: int = 5,
           texture: bool = True, pixels: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-          n_jobs: int | None = None) -> SinksModel:
+          n_jobs: int | None = None, features: str = "standard") -> SinksModel:
     """Fit a classifier on the samples' pixels of ``scenes`` (see the module docstring).
 
     Parameters
@@ -111,6 +111,8 @@ def train(scenes: Sequence[Any], samples: Any = None, *, label_field: str | None
         instead of ``samples``.
     n_jobs : int, optional
         Threads for fitting and cross-validation (default: every core).
+    features : {"standard", "extended"}
+        The feature set (:mod:`.features`).
     """
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.model_selection import GroupKFold, cross_val_predict
@@ -124,7 +126,9 @@ def train(scenes: Sequence[Any], samples: Any = None, *, label_field: str | None
         rows, cols, y = sample_pixels(samples, grid, label_field=label_field)
     else:
         raise ConfigError("training needs labelled samples (and their label field) or a reference map")
-    feats = feature_stack(scenes, roles, texture=texture).transpose(1, 2, 0)
+    if features not in FEATURE_SETS:
+        raise ConfigError(f"feature set must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
+    feats = feature_stack(scenes, roles, texture=texture, features=features).transpose(1, 2, 0)
     X = np.asarray(feats.vindex[rows, cols].compute(), dtype=np.float32)
     ok = np.isfinite(X).all(axis=1)
     if (~ok).sum():
@@ -153,8 +157,9 @@ def train(scenes: Sequence[Any], samples: Any = None, *, label_field: str | None
         cv["cv_folds"] = folds
     with threadpool_limits(limits=jobs):
         est.fit(X, y)
-    meta = {"model_type": model_type, "feature_names": feature_names(roles, len(scenes), texture=texture),
-            "roles": list(roles), "sensor": sensor, "n_dates": len(scenes), "texture": texture,
+    meta = {"model_type": model_type,
+            "feature_names": feature_names(roles, len(scenes), texture=texture, features=features),
+            "feature_set": features, "roles": list(roles), "sensor": sensor, "n_dates": len(scenes), "texture": texture,
             "legend": {str(c): NAMES[int(c)] for c in classes}, "n_samples": int(len(y)),
             "samples_per_class": {NAMES[int(c)]: int((y == c).sum()) for c in classes}, **cv}
     log.info("trained %s on %d samples, CV accuracy %s", model_type, len(y), cv.get("cv_accuracy"))
@@ -186,7 +191,8 @@ def predict(model: SinksModel | str | os.PathLike, scenes: Sequence[Any], *, gri
         model = load_model(model)
         model.meta["source"] = path
     roles = _check(model, scenes, sensor)
-    feats = feature_stack(scenes, roles, texture=bool(model.meta.get("texture", True)))
+    feats = feature_stack(scenes, roles, texture=bool(model.meta.get("texture", True)),
+                          features=str(model.meta.get("feature_set", "standard")))
     est = model.estimator
     if getattr(est, "n_jobs", None) not in (None, 1):
         import copy

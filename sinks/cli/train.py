@@ -24,12 +24,15 @@ from .options import bands_options, echoed_warnings, max_pixels_option, open_acq
 @click.option("--model-type", type=click.Choice(["rf", "hgb"]), default="rf", show_default=True,
               help="Random forest or histogram gradient boosting.")
 @click.option("--no-texture", is_flag=True, help="Bands and indices only (no 5x5 neighbourhood features).")
+@click.option("--features", type=click.Choice(["standard", "extended"]), default="standard", show_default=True,
+              help="Feature set: 'extended' adds NBR and BSI per acquisition and, with several acquisitions, "
+                   "the min/median/max/amplitude of NDVI, MNDWI and NBR across them.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--date", "dates", multiple=True, help="Acquisition date of each IMAGE (YYYY-MM-DD), in order.")
 @overwrite_option
 def cli(images: tuple[str, ...], samples: str | None, label_field: str | None, reference_maps: tuple[str, ...],
         reference_legend: str, per_class: int | None, out: str, sensor: str | None, bands: str | None,
-        scale: float | None, offset: float | None, model_type: str, no_texture: bool, seed: int,
+        scale: float | None, offset: float | None, model_type: str, no_texture: bool, features: str, seed: int,
         dates: tuple[str, ...], overwrite: bool) -> None:
     """Train a land-cover model on IMAGE (one or more acquisitions of one area, stacked)
     and labelled --samples, or pixels drawn from an existing land-cover map
@@ -56,14 +59,14 @@ def cli(images: tuple[str, ...], samples: str | None, label_field: str | None, r
         if reference_maps:
             drawn = reference_pixels(reference_maps, lut, grid, per_class=per_class or DEFAULT_PER_CLASS, seed=seed)
             model = train(scenes, grid=grid, sensor=profile.name, roles=profile.reflectance_roles,
-                          model_type=model_type, seed=seed, texture=not no_texture,
+                          model_type=model_type, seed=seed, texture=not no_texture, features=features,
                           pixels=(drawn.rows, drawn.cols, drawn.codes))
             model.meta["training"] = {"reference_maps": list(reference_maps), "legend": reference_legend,
                                       "per_class": per_class or DEFAULT_PER_CLASS, "eligible_pixels": drawn.eligible}
         else:
             model = train(scenes, samples, label_field=label_field, grid=grid, sensor=profile.name,
                           roles=profile.reflectance_roles, model_type=model_type, seed=seed,
-                          texture=not no_texture)
+                          texture=not no_texture, features=features)
             model.meta["training"] = {"samples": samples, "label_field": label_field}
     save_model(model, out, overwrite=overwrite)
     m = model.meta

@@ -113,7 +113,7 @@ def _model(ctx: "RunContext") -> Any:
             stage_read(src, ep)
         scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
         kw = dict(grid=src.grid, sensor=src.profile.name, roles=tuple(src.profile.reflectance_roles),
-                  model_type=tr.model_type, seed=tr.seed, texture=tr.texture)
+                  model_type=tr.model_type, seed=tr.seed, texture=tr.texture, features=tr.features)
         if tr.reference_map:
             from ..classify.reference import DEFAULT_PER_CLASS, reference_lut, reference_pixels
 
