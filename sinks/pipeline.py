@@ -163,7 +163,27 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
                      grid=grid, epochs=epochs, inputs=inputs, progress=progress,
                      chunks=aligned_chunks(grid, all_tiles, bounded_chunks(grid.width, grid.height, g.chunks)))
     ctx.cache["aoi"] = aoi
+    ctx.summary["grid_reading"] = grid_reading(grid, all_tiles, resampling=g.resampling)
+    ctx.say(ctx.summary["grid_reading"]["note"])
     return ctx
+
+
+def grid_reading(grid: Grid, tiles: list[Any], *, resampling: str) -> dict[str, Any]:
+    """How the tiles reach the target grid: read on its pixel lattice, or warped (and with what)."""
+    from .io import _overlaps
+
+    use = [t for t in tiles if _overlaps(t, grid)]
+    warped = [t for t in use if grid.offset_in(t.grid) is None]
+    rx, ry = grid.res
+    res = f"{rx:g} m" if abs(rx - ry) < 1e-9 * rx else f"{rx:g} x {ry:g} m"
+    note = f"grid {grid.crs.to_string()}, {res}, {grid.width:,} x {grid.height:,} px: "
+    if warped:
+        src = sorted({f"{t.grid.crs.to_string()} {t.grid.res[0]:g} m" for t in warped})
+        note += (f"{len(warped)} of {len(use)} tile(s) warped onto it ({resampling} resampling, from "
+                 f"{', '.join(src[:3])}); the rest read on its pixel lattice")
+    else:
+        note += f"all {len(use)} tile(s) read on its pixel lattice (no resampling)"
+    return {"tiles": len(use), "warped": len(warped), "resampling": resampling if warped else None, "note": note}
 
 
 def _check_budget(grid: Grid, tiles: list[Any], *, what: str) -> None:

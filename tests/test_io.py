@@ -105,6 +105,13 @@ def test_tile_in_other_crs_is_warped_explicitly(make_tile):
     grid2 = Grid.from_bounds((500000, 2399680, 500320, 2400000), 10, "EPSG:32649")
     v2 = open_scene(tiles_from_files([pc], S2), profile=S2, grid=grid2).values
     assert np.isfinite(v2).all() and np.allclose(v2[0], 0.3)
+    # what a run says about it: one tile warped (nearest), one read on the lattice
+    from sinks.pipeline import grid_reading
+
+    said = grid_reading(grid2, [*tiles_from_files([pc], S2), *tiles_from_files([pa], S2)], resampling="nearest")
+    assert (said["tiles"], said["warped"], said["resampling"]) == (2, 1, "nearest")
+    assert "1 of 2 tile(s) warped onto it (nearest resampling, from EPSG:32650 10 m)" in said["note"]
+    assert grid_reading(grid2, tiles_from_files([pa], S2), resampling="bilinear")["warped"] == 0
 
 
 def test_grid_from_tiles_snaps_to_tile_lattice(make_tile):

@@ -187,7 +187,7 @@ def rule_setup(samples: Sequence[np.ndarray], sample_grid: Grid, *, roles: Seque
     """
     from .coastal import coarse_polygon_mask, derive_coarse_zone, water_mask
     from .rules import BLOCK_ROLES, load_rules
-    from .thresholds import scene_threshold
+    from .thresholds import is_bimodal, scene_threshold
 
     cfg = load_rules(rules)
     roles = tuple(roles)
@@ -205,6 +205,9 @@ def rule_setup(samples: Sequence[np.ndarray], sample_grid: Grid, *, roles: Seque
     mndwi_all = np.concatenate([nd(s, g, s1).ravel() for s in samples])
     t_w, how_w = scene_threshold(mndwi_all, use_otsu=cfg.water.mndwi.otsu, default=cfg.water.mndwi.default,
                                  lo=cfg.water.mndwi.min, hi=cfg.water.mndwi.max, name="MNDWI (water)")
+    if how_w != "default" and not is_bimodal(mndwi_all, t_w):
+        # Otsu splits any histogram: without a water mode it would cut the land's own MNDWI
+        t_w, how_w = float(cfg.water.mndwi.default), "default (no water mode in the histogram)"
     zone: Any
     if isinstance(coastal, str) and coastal.strip().lower() == "none":
         coarse = np.zeros(sample_grid.shape, bool)

@@ -52,7 +52,9 @@ phase then a green one), not wetland, unless it is flooded in two observations; 
 urban land is built-up before the bare rule is tried.
 
 ``t_w`` (MNDWI) is scene-specific in the literature (Xu 2006): it is set per scene by
-Otsu's method on a decimated copy of the scene and clamped to the configured range.
+Otsu's method on a decimated copy of the scene and clamped to the configured range —
+only when the histogram has a water mode (:func:`sinks.classify.thresholds.is_bimodal`);
+otherwise the default 0 applies, as Otsu would cut the land's own MNDWI.
 ``t_m`` (MVI; Baloloy et al. 2020) is the published floor 4.5 unless the coastal
 zone's vegetation has a bimodal MVI histogram whose Otsu split lies above the floor.
 Where the coastal zone comes from is :mod:`sinks.classify.coastal`'s business: a user
