@@ -48,7 +48,8 @@ HALVES = (("west", "east"), ("east", "west"))
 def _run(cmd: list[str]) -> str:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
+        err = proc.stderr.strip().splitlines()
+        raise RuntimeError(f"exit {proc.returncode}: {err[-1] if err else ''}")
     return proc.stdout
 
 
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     for scene, by_method in results.items():
         for method, r in by_method.items():
             if "error" in r:
-                rows.append({"scene": scene, "method": method, "F1 per class": r["error"][:60]})
+                rows.append({"scene": scene, "method": method, "F1 per class": r["error"][:90]})
                 continue
             f1 = " ".join(f"{k[:5]} {v:.2f}" for k, v in r["f1"].items())
             rows.append({"scene": scene, "method": method, "OA": f"{r['oa']:.3f}", "kappa": f"{r['kappa']:.3f}",
