@@ -8,7 +8,6 @@ random blocks full of NaN, clouds, zero denominators and values on the threshold
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
