@@ -388,6 +388,7 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
+    _compile_kernels(spec, progress)
     folder = RunFolder(out).acquire()
     try:
         _check_out(out, overwrite)
@@ -399,6 +400,19 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
         folder.lock.release()
         raise
     return run_prepared(ctx, scheduler=scheduler, folder=folder)
+
+
+def _compile_kernels(spec: PipelineSpec, progress: Progress | None) -> None:
+    """On a machine whose numba cache lacks the kernels, compile them in two child processes
+    while the run prepares (:mod:`sinks._kernels.warm`), and say so once."""
+    from ._kernels import warm
+
+    reflectance = spec.outputs.reflectance or (bool(spec.indices.names) and spec.indices.write)
+    if warm.compile_in_background(digital_numbers=not reflectance):
+        msg = "compiling the numba kernels for this machine (first run only, about 10 s)"
+        log.info(msg)
+        if progress:
+            progress(msg)
 
 
 def run_prepared(ctx: RunContext, *, scheduler: str | None = None, folder: RunFolder | None = None) -> dict[str, Any]:
@@ -426,6 +440,9 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
 
     import rasterio
 
+    from ._kernels import warm
+
+    warm.wait()  # kernels being compiled in child processes (a first run on this machine)
     spec = ctx.spec
     # GDAL's block cache holds the written stage files' blocks until they are flushed; capped
     # so memory stays bounded whatever the raster size, for rasterio's GDAL and (through the
