@@ -133,8 +133,14 @@ class _After:
         return self.loader.create_module(spec)
 
     def exec_module(self, module: Any) -> None:
+        module.__loader__ = self.loader  # resources, source: the real loader answers
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
         self.loader.exec_module(module)
         self.then(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
 
 
 def _when_imported(name: str, then: Any) -> None:
