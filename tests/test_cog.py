@@ -32,6 +32,9 @@ def _layers(h: int, w: int, chunks: int, where: Path) -> tuple[Grid, list[Raster
                      description="land cover", tags={"legend": "1=forest,2=grassland"}),
         RasterOutput(where / "sub" / "dens.tif", da.from_array(dens, chunks=chunks), nodata=np.nan,
                      description="density", tags={"units": "Mg C/ha"}, smooth=False),
+        # averaged overviews: GDAL's COG driver after the pass, in the same pass as the others
+        RasterOutput(where / "ndvi.tif", da.from_array(dens / np.float32(100.0), chunks=chunks), nodata=np.nan,
+                     description="NDVI", tags={"index": "ndvi"}),
     ]
 
 
@@ -45,7 +48,7 @@ def _same_files(a: Path, b: Path) -> None:
             assert x.colormap(1) == y.colormap(1)
         levels = len(x.overviews(1))
     assert levels >= 2
-    for k in range(-1, levels):
+    for k in range(-1, levels):  # every level, full resolution first
         opts = {} if k < 0 else {"OVERVIEW_LEVEL": k}
         with rasterio.open(a, **opts) as x, rasterio.open(b, **opts) as y:
             np.testing.assert_array_equal(x.read(1), y.read(1))
