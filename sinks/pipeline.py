@@ -11,7 +11,7 @@ indicator tables) work from the small uint8 land-cover files just written.
 Outputs (``OUT``)::
 
     .sinks-run               the run marker: state running / complete, files written (:mod:`sinks.runstate`)
-    manifest.json            inputs (size, sha256), resolved spec, versions, timings
+    manifest.json            inputs (size, BLAKE3 or SHA-256 digest), resolved spec, versions, timings
     summary.json             every figure of the run (written last, before the marker says complete)
     indices/<epoch>/<index>_<YYYYMMDD>.tif
     landcover_<epoch>.tif    ... and the later stages' layers and tables
@@ -29,12 +29,12 @@ from typing import Any, Callable
 import numpy as np
 
 from .budget import bounded_chunks, check_pixels
-from .errors import NoOverlapError, OutputExistsError
+from .errors import ConfigError, NoOverlapError, OutputExistsError
 from .grid import Grid
 from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, open_epoch, scene_date,
                  tiles_from_files, tiles_from_stac)
 from ._memory import release_free_memory
-from .manifest import Timer, describe_inputs, hash_in_background, manifest_dict
+from .manifest import DEFAULT_DIGEST, DIGESTS, Timer, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
 from .outputs import RasterOutput, announce, atomic_write_json, write_rasters_and_compute
 from .runstate import LOCK, RunFolder, read_marker
@@ -100,6 +100,7 @@ class RunContext:
     region: Any = None  # shapely geometry in the grid CRS (batch jobs), pixels outside are nodata
     region_id: str | None = None
     chunks: Any = None  # (row chunks, column chunks) of every lazy layer, cut on the tiles' blocks
+    digest: str = DEFAULT_DIGEST  # algorithm of the manifest's input digests
 
     def say(self, msg: str) -> None:
         log.info(msg)
@@ -347,7 +348,8 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overwrite: bool = False,
-        progress: Progress | None = None, scheduler: str | None = None) -> dict[str, Any]:
+        progress: Progress | None = None, scheduler: str | None = None,
+        digest: str = DEFAULT_DIGEST) -> dict[str, Any]:
     """Run a pipeline spec and write its outputs under ``out``.
 
     Parameters
@@ -365,6 +367,8 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
         Called with a short message as each stage starts (the CLI shows them).
     scheduler : str, optional
         Dask scheduler (``"threads"`` by default, ``"synchronous"`` for debugging).
+    digest : str
+        Digest of every input in the manifest: ``"blake3"`` (default) or ``"sha256"``.
 
     Returns
     -------
@@ -384,14 +388,31 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
+    _compile_kernels(spec, progress)
     folder = RunFolder(out).acquire()
     try:
         _check_out(out, overwrite)
+        if digest not in DIGESTS:
+            raise ConfigError(f"digest {digest!r}: expected one of {', '.join(DIGESTS)}")
         ctx = prepare(spec, spec_path=spec_path, out=out, overwrite=overwrite, progress=progress)
+        ctx.digest = digest
     except BaseException:
         folder.lock.release()
         raise
     return run_prepared(ctx, scheduler=scheduler, folder=folder)
+
+
+def _compile_kernels(spec: PipelineSpec, progress: Progress | None) -> None:
+    """On a machine whose numba cache lacks the kernels, compile them in two child processes
+    while the run prepares (:mod:`sinks._kernels.warm`), and say so once."""
+    from ._kernels import warm
+
+    reflectance = spec.outputs.reflectance or (bool(spec.indices.names) and spec.indices.write)
+    if warm.compile_in_background(digital_numbers=not reflectance):
+        msg = "compiling the numba kernels for this machine (first run only, about 10 s)"
+        log.info(msg)
+        if progress:
+            progress(msg)
 
 
 def run_prepared(ctx: RunContext, *, scheduler: str | None = None, folder: RunFolder | None = None) -> dict[str, Any]:
@@ -419,13 +440,16 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
 
     import rasterio
 
+    from ._kernels import warm
+
+    warm.wait()  # kernels being compiled in child processes (a first run on this machine)
     spec = ctx.spec
     # GDAL's block cache holds the written stage files' blocks until they are flushed; capped
     # so memory stays bounded whatever the raster size, for rasterio's GDAL and (through the
     # environment) exactextract's, here and in the zonal child; a user's GDAL_CACHEMAX wins
     cache = gdal_cache_options()
     if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
-        ctx.cache["hashing"] = hash_in_background(ctx.inputs)
+        ctx.cache["hashing"] = hash_in_background(ctx.inputs, algorithm=ctx.digest)
     with dask.config.set(scheduler=local_scheduler(scheduler)), rasterio.Env(**cache):
         for ep in ctx.epochs:
             for name, fn, enabled in EPOCH_STAGES:
@@ -480,6 +504,7 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
                      progress=None, region=geometry, region_id=region_id,
                      chunks=aligned_chunks(grid, tiles, bounded_chunks(grid.width, grid.height,
                                                                        base.spec.grid.chunks)))
+    ctx.digest = base.digest
     ctx.cache["aoi"] = base.cache.get("aoi", {})
     ctx.cache["base"] = base
     return ctx
@@ -507,10 +532,10 @@ def _finish(ctx: RunContext) -> dict[str, Any]:
     with ctx.timer.stage("manifest"):
         if "hashing" in ctx.cache:
             ctx.cache["hashing"].join()
-        inputs = describe_inputs(ctx.inputs)
+        inputs = describe_inputs(ctx.inputs, algorithm=ctx.digest)
     manifest = manifest_dict(spec=spec.model_dump(mode="json"), spec_path=str(ctx.spec_path or ""),
                              inputs=inputs, outputs=summary["outputs"], timings=ctx.timer.timings,
-                             total_s=ctx.timer.total, extra={"grid": ctx.grid.to_dict()},
+                             total_s=ctx.timer.total, extra={"grid": ctx.grid.to_dict()}, digest=ctx.digest,
                              cpu=None if ctx.region is not None else {**ctx.timer.cpu, "total": ctx.timer.cpu_total()})
     atomic_write_json(ctx.out / "manifest.json", manifest, overwrite=True)
     summary["timings_s"] = manifest["timings_s"]

@@ -65,7 +65,7 @@ def test_json_shape_and_hand_values(maps, pools, capsys) -> None:
 
 def test_outputs_and_overwrite(maps, pools, tmp_path: Path, capsys) -> None:
     out_dir = tmp_path / "out"
-    code, out, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir], capsys)
+    code, out, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir, "--pool-layers"], capsys)
     assert code == 0, err
     names = sorted(p.name for p in out_dir.iterdir())
     assert "carbon_summary.json" in names and len(names) == 15
@@ -75,17 +75,20 @@ def test_outputs_and_overwrite(maps, pools, tmp_path: Path, capsys) -> None:
     assert summary["class_areas"]["baseline"]["1"]["pixels"] == 4
     with rasterio.open(out_dir / "carbon_density_total_alternate.tif") as ds:
         assert ds.read(1)[2, 0] == 84
-    code, _, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir], capsys)
+    code, _, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir, "--pool-layers"], capsys)
     assert code == 2 and "exists" in err and "--overwrite" in err
     code, _, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir, "--overwrite"], capsys)
     assert code == 0, err
     only = tmp_path / "only"
     code, _, _ = run([maps[0], "--pools", pools, "-o", only, "--no-rasters"], capsys)
     assert code == 0 and [p.name for p in only.iterdir()] == ["carbon_summary.json"]
-    single = tmp_path / "single"
-    code, _, _ = run([maps[0], "--pools", pools, "-o", single, "--no-pool-layers"], capsys)
+    single = tmp_path / "single"  # by default the totals only: pool densities are lookups, written on request
+    code, _, _ = run([maps[0], "--pools", pools, "-o", single], capsys)
     assert sorted(p.name for p in single.iterdir()) == ["carbon_density_total.tif", "carbon_stock_total.tif",
                                                         "carbon_summary.json"]
+    two = tmp_path / "two"
+    code, _, _ = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", two], capsys)
+    assert len([p for p in two.iterdir() if p.suffix == ".tif"]) == 6
 
 
 def test_no_rasters_without_out(maps, pools, tmp_path: Path, capsys, monkeypatch) -> None:

@@ -38,8 +38,8 @@ _IN_MEMORY_MAX_PX = 16 * 1024 * 1024
               help="Output directory for the COGs and carbon_summary.json (nothing is written without it).")
 @overwrite_option
 @click.option("--no-rasters", is_flag=True, help="With -o, write only carbon_summary.json.")
-@click.option("--pool-layers/--no-pool-layers", default=True, show_default=True,
-              help="Write a density layer per pool, not only the totals.")
+@click.option("--pool-layers/--no-pool-layers", default=False, show_default=True,
+              help="Also write a density layer per pool (lookups of the land cover: off unless asked).")
 @click.option("--years", nargs=2, type=int, default=None, metavar="BASE ALT",
               help="Years of the two maps (for valuation).")
 @click.option("--price", type=float, default=None, help="Carbon price for valuation (per t C or t CO2e).")
@@ -61,10 +61,10 @@ def cli(lulc: str, pools: str, alt: str | None, align: bool, missing: str, soil_
     Stock = Σ class area (ha) x density (Mg C/ha) over four pools (above, below, soil,
     dead), computed from per-class pixel counts in float64, as InVEST's carbon model
     does.  Nodata pixels (the file's nodata value) are not counted.  With -o DIR the
-    maps are written as COGs: carbon_density_<pool>.tif (Mg C/ha),
-    carbon_density_total.tif and carbon_stock_total.tif (Mg C per pixel), with
-    suffixes _baseline/_alternate and carbon_*_change_total.tif when --alt is given,
-    plus DIR/carbon_summary.json.
+    maps are written as COGs: carbon_density_total.tif (Mg C/ha) and
+    carbon_stock_total.tif (Mg C per pixel, InVEST's c_storage), with suffixes
+    _baseline/_alternate and carbon_*_change_total.tif when --alt is given, and with
+    --pool-layers carbon_density_<pool>.tif too; plus DIR/carbon_summary.json.
     """
     from ..carbon import (
         change_layers,

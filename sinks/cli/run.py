@@ -16,8 +16,10 @@ from .options import max_pixels_option, overwrite_option
               help="Output folder (default: ./runs/<spec name>).")
 @overwrite_option
 @click.option("--scheduler", default=None, help="Dask scheduler: threads (default) or synchronous.")
+@click.option("--digest", type=click.Choice(["blake3", "sha256"]), default="blake3", show_default=True,
+              help="Digest of every input in manifest.json (sha256 for checks with sha256sum).")
 @click.pass_context
-def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, scheduler: str | None) -> None:
+def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, scheduler: str | None, digest: str) -> None:
     """Run the pipeline described by SPEC (YAML) and write maps, tables and a summary."""
     from ..pipeline import run
     from ..spec import load_spec
@@ -33,7 +35,8 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     if not quiet:
         click.echo(f"sinks run {spec_path} -> {out_dir}", err=True)
     try:
-        summary = run(spec_path, out=out_dir, overwrite=overwrite, progress=progress, scheduler=scheduler)
+        summary = run(spec_path, out=out_dir, overwrite=overwrite, progress=progress, scheduler=scheduler,
+                      digest=digest)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"the run stopped; the files it had written in {out_dir} were removed") from None
     click.echo(f"done in {summary['timings_s']['total']:.1f} s; outputs in {out_dir}/")

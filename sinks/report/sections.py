@@ -361,7 +361,10 @@ def _figure_methods(s: dict[str, Any]) -> str:
 def _manifest(m: dict[str, Any]) -> str:
     if not m:
         return _sec("manifest", "Manifest", _missing("The manifest"))
-    rows = [[Path(i["path"]).name, i.get("bytes"), (i.get("sha256") or "")[:16] + "…"] for i in m.get("inputs", [])]
+    algo = m.get("input_digest") or "sha256"  # manifests before the algorithm was named used SHA-256
+    label = {"blake3": "BLAKE3", "sha256": "SHA-256"}.get(algo, algo)
+    rows = [[Path(i["path"]).name, i.get("bytes"), (i.get(algo) or i.get("etag") or "")[:16] + "…"]
+            for i in m.get("inputs", [])]
     soft = [[k, v] for k, v in (m.get("software") or {}).items()]
     cpu = m.get("cpu_s") or {}
 
@@ -371,8 +374,8 @@ def _manifest(m: dict[str, Any]) -> str:
 
     times = [[k, v, _cpu(k, "process"), _cpu(k, "children")] for k, v in (m.get("timings_s") or {}).items()]
     return _sec("manifest", "Run manifest",
-                "<details><summary>Inputs (size in bytes, SHA-256)</summary>"
-                + _table(["file", "bytes", "sha256"], rows, digits=0) + "</details>"
+                f"<details><summary>Inputs (size in bytes, {label})</summary>"
+                + _table(["file", "bytes", algo], rows, digits=0) + "</details>"
                 "<details><summary>Software</summary>" + _table(["package", "version"], soft) + "</details>"
                 "<details><summary>Timings (s)</summary>"
                 + _table(["stage", "wall s", "CPU s", "child processes' CPU s"], times, digits=2)
