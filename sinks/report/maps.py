@@ -13,7 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["read_decimated", "landcover_map", "value_map", "change_map", "goal_chart", "sink_chart", "png"]
+__all__ = ["read_decimated", "landcover_map", "value_map", "change_map", "goal_chart", "goal_figure", "sink_chart",
+           "png"]
 
 MAX_SIDE = 900
 
@@ -157,9 +158,22 @@ def change_map(path: str | Path, title: str, *, patches: Any = None, redlines: A
 def goal_chart(name: str, unit: str, years: Sequence[int], values: Sequence[float | None],
                targets: Sequence[dict[str, Any]], trajectory: dict[str, Any],
                national: Sequence[dict[str, Any]] | None = None) -> bytes:
-    """An indicator over the epochs with its linear trajectory, the targets and (for rates) the national series."""
+    """:func:`goal_figure` as PNG bytes."""
+    return png(goal_figure(name, unit, years, values, targets, trajectory, national))
+
+
+def goal_figure(name: str, unit: str, years: Sequence[int], values: Sequence[float | None],
+                targets: Sequence[dict[str, Any]], trajectory: dict[str, Any],
+                national: Sequence[dict[str, Any]] | None = None, *, ax: Any = None) -> Any:
+    """An indicator over the epochs with its linear trajectory, the targets and (for rates) the
+    national series; whole years on the time axis.  Returns the figure."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    else:
+        fig = ax.figure
     pts = [(y, v) for y, v in zip(years, values) if v is not None]
     if pts:
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="#006400", label="this area (map)")
@@ -182,10 +196,13 @@ def goal_chart(name: str, unit: str, years: Sequence[int], values: Sequence[floa
         ax.axvline(2020.5, color="#999", lw=0.8, ls=":")
         ax.text(2020.6, ax.get_ylim()[0], " series break", fontsize=6, color="#666", va="bottom")
     ax.set_ylabel(unit, fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
-    return png(fig)
+    return fig
 
 
 def sink_chart(periods: Sequence[str], values: Sequence[float], lo: Sequence[float | None],
