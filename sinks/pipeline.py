@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -45,6 +46,12 @@ __all__ = ["RunContext", "EpochData", "run", "run_prepared", "prepare", "for_reg
            "Cancelled"]
 
 log = logging.getLogger("sinks")
+
+# rasterio's rasterize (behind geometry_mask) reads the transform of its scratch in-memory
+# dataset and, now and then under dask's threads, warns that it has none although sinks
+# always passes the grid's transform; the warning would show, with its source line, in a
+# notebook's output.  Only that message from rasterio.features is silenced.
+warnings.filterwarnings("ignore", message="Dataset has no geotransform", module=r"rasterio\.features")
 
 Progress = Callable[[str], None]
 

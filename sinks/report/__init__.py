@@ -70,9 +70,9 @@ def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str 
 
     def td(c: Any, row: list[Any], j: int) -> str:
         classes = []
-        if _is_text(c):
+        if j > 0 and _is_text(c):  # the first column is left-aligned by the style sheet
             classes.append("t")
-        elif "text" in cls.split():
+        elif j > 0 and "text" in cls.split():
             classes.append("n")
         if diagonal and j > 0 and head[j] == row[0]:
             classes.append("diag")
