@@ -197,7 +197,8 @@ def test_bad_rasters_exit_2(make_tile, pools, tmp_path: Path, capsys) -> None:
         ([make_tile("float.tif", LC.astype(np.float32), res=30, nodata=0)], "integer raster, found float32"),
         ([make_tile("nan.tif", np.full((3, 3), np.nan, np.float32), res=30, nodata=None)], "integer raster"),
         ([tmp_path / "missing.tif"], "missing.tif: file not found"),
-        ([good, "--alt", make_tile("shift.tif", LC, res=30, x0=500010.0, nodata=0)], "grid differs .* --align"),
+        ([good, "--alt", make_tile("shift.tif", LC, res=30, x0=500010.0, nodata=0)],
+         r"grid differs .*; pass --align to warp it onto the baseline grid"),
         ([good, "--alt", make_tile("res.tif", np.kron(LC, np.ones((2, 2), np.uint8)), res=15, nodata=0)],
          "grid differs"),
     ]
@@ -219,3 +220,24 @@ def test_align_warps_alternate(make_tile, pools, capsys) -> None:
     code, out, err = run([good, "--pools", pools, "--alt", fine, "--align", "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["alternate"]["stock_mg_c"]["total"] == pytest.approx(0.09 * (126 + 135 + 168))
+
+
+def test_currency_draws_without_ranges_and_help(maps, pools, capsys) -> None:
+    code, out, err = run([maps[0], "--pools", pools, "--alt", maps[1], "--years", 2020, 2030, "--price", 50,
+                          "--currency", "USD"], capsys)
+    assert code == 0, err
+    assert " USD (NPV over 10 yr)" in out and "CNY" not in out
+    code, out, _err = run([maps[0], "--pools", pools, "--alt", maps[1], "--years", 2020, 2030, "--price", 50], capsys)
+    assert code == 0 and " CNY (NPV" in out
+    # an InVEST table has no ranges: the intervals are single values, and the command says so
+    code, out, err = run([maps[0], "--pools", pools, "--draws", 200], capsys)
+    assert code == 0
+    assert "Warning:" in err and "zero width" in err and len(err.strip().splitlines()) == 1
+    assert "95 % interval 42.4 – 42.4 Mg C (200 draws)" in out
+    # the packaged table has ranges: an interval, no warning
+    code, out, err = run([maps[0], "--draws", 200], capsys)
+    assert code == 0 and "Warning" not in err and "95 % interval" in out
+    with pytest.raises(SystemExit):
+        main(["carbon", "--help"])
+    text = capsys.readouterr().out
+    assert "95 % intervals" in text and "%%" not in text and "--currency" in text
