@@ -295,6 +295,9 @@ def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
     for p in paths:
         ep.files[p.stem] = p
     ctx.written.extend(paths)
+    from .qgis import write_sidecars
+
+    ctx.written.extend(write_sidecars(ep.outputs))  # class names, attribute tables, units, .qml
     ep.results.update(results)
     ep.outputs = []
     ep.reductions = {}

@@ -67,8 +67,13 @@ def test_outputs_and_overwrite(maps, pools, tmp_path: Path, capsys) -> None:
     out_dir = tmp_path / "out"
     code, out, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir], capsys)
     assert code == 0, err
-    names = sorted(p.name for p in out_dir.iterdir())
+    names = sorted(p.name for p in out_dir.iterdir() if not p.name.endswith(".aux.xml"))
     assert "carbon_summary.json" in names and len(names) == 15
+    # every layer carries its unit for GDAL and QGIS
+    with rasterio.open(out_dir / "carbon_density_total_baseline.tif") as ds:
+        assert ds.units == ("Mg C/ha",)
+    with rasterio.open(out_dir / "carbon_stock_total_baseline.tif") as ds:
+        assert ds.units == ("Mg C",)
     assert "carbon_stock_total_baseline.tif" in names and "carbon_density_change_total.tif" in names
     summary = json.loads((out_dir / "carbon_summary.json").read_text())
     assert summary["baseline"]["stock_mg_c"]["total"] == pytest.approx(42.39)
@@ -84,8 +89,9 @@ def test_outputs_and_overwrite(maps, pools, tmp_path: Path, capsys) -> None:
     assert code == 0 and [p.name for p in only.iterdir()] == ["carbon_summary.json"]
     single = tmp_path / "single"
     code, _, _ = run([maps[0], "--pools", pools, "-o", single, "--no-pool-layers"], capsys)
-    assert sorted(p.name for p in single.iterdir()) == ["carbon_density_total.tif", "carbon_stock_total.tif",
-                                                        "carbon_summary.json"]
+    assert sorted(p.name for p in single.iterdir()) == [
+        "carbon_density_total.tif", "carbon_density_total.tif.aux.xml", "carbon_stock_total.tif",
+        "carbon_stock_total.tif.aux.xml", "carbon_summary.json"]
 
 
 def test_no_rasters_without_out(maps, pools, tmp_path: Path, capsys, monkeypatch) -> None:

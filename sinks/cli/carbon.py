@@ -165,6 +165,9 @@ def cli(lulc: str, pools: str, alt: str | None, align: bool, missing: str, soil_
             from ..carbon._write import write_layers
 
             written = write_layers(layers, grid, overwrite=overwrite)
+            from ..qgis import write_sidecars
+
+            write_sidecars(layers)  # units for GDAL and QGIS (.aux.xml)
         summary = {
             **result, **extra,
             "inputs": {"baseline": base.path, "alternate": other.path if other is not None else None,
