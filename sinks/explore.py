@@ -5,8 +5,9 @@
   folium's links to CDNs; no basemap is loaded unless asked for (``basemap=True``).
 * **Full resolution**: with `localtileserver <https://github.com/banesullivan/localtileserver>`_
   installed (the ``viz`` extra), each COG is served as map tiles from a local server
-  (127.0.0.1) at every zoom, land cover and change in the colours of their colour tables.
-  Without it, each layer is drawn once as an image read through the COG overviews at
+  (127.0.0.1) at every zoom, land cover and change in the colours of their colour tables,
+  over a coarse image of the layer that still shows once the server is gone (a saved
+  notebook).  Without it, each layer is drawn once as an image read through the COG overviews at
   most ``max_side`` pixels wide, and the map says so.
 * Layers: land cover per epoch, carbon density per epoch, change per period; redline and
   region outlines with popups of their figures (coverage, stock, sink; readable names and
@@ -148,7 +149,7 @@ def _tile_layer(src: str, kind: str, name: str, show: bool) -> tuple[Any, Any]:
         lo, hi = _value_range(src)
         kw = {"colormap": "ylgn", "vmin": lo, "vmax": hi}
     url = client.get_tile_url(client=True, **kw)
-    layer = folium.TileLayer(tiles=url, attr="sinks (local tiles)", name=name, overlay=True, control=True, show=show,
+    layer = folium.TileLayer(tiles=url, attr="sinks (local tiles)", name=name, overlay=True, control=False,
                              opacity=0.85, max_zoom=22)
     return layer, client
 
@@ -206,11 +207,16 @@ def explore(run: Any, *, tiles: str = "auto", max_side: int = 2048, basemap: boo
     for label, src, kind, key in run.overlays():
         show = kind == "landcover" and key == last
         if use_server:
+            # the tiles over a coarse image of the layer, which shows where the server does not
+            # (a saved notebook, an exported page)
+            group = folium.FeatureGroup(name=label, show=show)
+            img, b = _rgba(src, kind, max_side=min(max_side, 512))
+            bounds = bounds or b
+            folium.raster_layers.ImageOverlay(img, bounds=b, opacity=0.85).add_to(group)
             layer, client = _tile_layer(src, kind, label, show)
-            layer.add_to(m)
+            layer.add_to(group)
+            group.add_to(m)
             clients.append(client)
-            if bounds is None:
-                _img, bounds = _rgba(src, kind, max_side=64)
         else:
             img, b = _rgba(src, kind, max_side=max_side)
             bounds = bounds or b
@@ -228,7 +234,8 @@ def explore(run: Any, *, tiles: str = "auto", max_side: int = 2048, basemap: boo
         if f > 1:
             log.warning("Run.explore(): %s", note)
     else:
-        note = "Full-resolution tiles from a local tile server."
+        note = ("Full-resolution tiles from a local tile server while this Python session runs; "
+                "a coarse image of each layer beneath them.")
     for name, gdf in (("regions", run.regions), ("redlines", run.redlines)):
         if gdf is None or not len(gdf):
             continue

@@ -19,20 +19,26 @@ __all__ = ["read_decimated", "landcover_map", "value_map", "change_map", "goal_c
 MAX_SIDE = 900
 
 
-def _plt():  # noqa: ANN202
-    import matplotlib
+class _Figures:
+    """Figures made without pyplot: no global backend switch (a notebook keeps its inline
+    backend), no figure manager to close; they render with the Agg canvas when saved."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    @staticmethod
+    def subplots(*args: Any, figsize: tuple[float, float] | None = None, **kwargs: Any) -> tuple[Any, Any]:
+        from matplotlib.figure import Figure
 
-    return plt
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(*args, **kwargs)
+
+
+def _plt() -> _Figures:
+    return _Figures()
 
 
 def png(fig: Any) -> bytes:
-    """Render and close a figure."""
+    """Render a figure to PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
     return buf.getvalue()
 
 
@@ -181,11 +187,12 @@ def goal_figure(name: str, unit: str, years: Sequence[int], values: Sequence[flo
         xs = np.array([pts[0][0], max([t["year"] for t in targets] + [pts[-1][0]])])
         ax.plot(xs, trajectory["slope_per_year"] * xs + trajectory["intercept"], "--", color="#006400", lw=1,
                 label="linear trajectory")
-    for t in targets:
-        if t.get("comparable", True):
-            ax.scatter([t["year"]], [t["target"]], marker="*", s=120, color="#d95f02", zorder=3)
-            ax.annotate(f"{t['year']} target", (t["year"], t["target"]), textcoords="offset points", xytext=(4, 4),
-                        fontsize=7)
+    shown = [t for t in targets if t.get("comparable", True)]
+    for k, t in enumerate(shown):
+        ax.scatter([t["year"]], [t["target"]], marker="*", s=120, color="#d95f02", zorder=3,
+                   label="target" if k == 0 else None)
+        ax.annotate(f"{t['year']}", (t["year"], t["target"]), textcoords="offset points", xytext=(0, 7),
+                    ha="center", fontsize=7, color="#a04000")
     if national:
         pre = [r for r in national if not r["series_break"] and r["year"] < 2021]
         post = [r for r in national if r["year"] >= 2021]
