@@ -177,7 +177,7 @@ def _sink(s: dict[str, Any]) -> str:
         e = sinks[k]
         pf, nf, fl = e.get("persistent_forest") or {}, e.get("new_forest") or {}, e.get("forest_lost") or {}
         o, oiv = other(k)
-        rows.append([k, e.get("method", "gain-loss"), v, f"{a:,.0f} – {b:,.0f}" if a is not None else None,
+        rows.append([k.replace("_", "–"), e.get("method", "gain-loss"), v, f"{a:,.0f} – {b:,.0f}" if a is not None else None,
                      pf.get("net_mg_c_per_yr"), nf.get("young_growth_mg_c_per_yr"), fl.get("biomass_change_mg_c"),
                      o, oiv, e["sink_tco2e_per_yr"], e.get("growth_vs_previous_pct")])
     first = sinks[keys[0]]
