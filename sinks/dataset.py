@@ -132,6 +132,8 @@ def _dataset(layers: dict[str, dict[str, str]], epochs: list[tuple[str, int]], a
             data[var] = (_stack(sources, var, "time", have)
                          .assign_coords(time=times, epoch=("time", have)))
     ds = xr.Dataset(data)
+    if "time" not in ds.coords and epochs:  # a run without per-epoch layers still has its epochs
+        ds = ds.assign_coords(time=pd.to_datetime([f"{y}-01-01" for _n, y in epochs]), epoch=("time", names))
     ds.attrs.update(attrs)
     return ds
 

@@ -235,3 +235,28 @@ def test_report_prints_wide_tables_and_collapsed_sections(report, tmp_path):
     # the row's id and its last cell on the printed page, in that order
     assert re.search(re.escape(region_id) + r".{0,400}?" + re.escape(last_cell), text), (region_id, last_cell)
     assert "map \\ reference" in text and "Timings (s)" in text and "compute_write" in text
+
+
+def test_batch_page_prints_every_column(demo_batch, tmp_path):
+    """The batch page on paper: the wide sortable table gives way to one table per group of
+    indicators, and the last column of the last one is on the page."""
+    from browser import NoBrowser, render
+    from pypdf import PdfReader
+
+    from sinks.csvio import read_csv
+
+    page = tmp_path / "batch.html"
+    with pytest.raises(SystemExit) as ei:
+        main(["report", str(demo_batch), "-o", str(page)])
+    assert ei.value.code == 0
+    pdf = tmp_path / "batch.pdf"
+    try:
+        render(page.as_uri(), profile=tmp_path / "profile", pdf=pdf)
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)
+    table = read_csv(demo_batch / "batch_summary.csv", dtype={0: str})
+    last = sorted(c for c in table.columns if c.startswith("encroachment_ha_"))[-1]
+    value = f"{table.loc[table['region_id'] == '450512', last].iloc[0]:,.2f}"
+    assert "Regions: sink and encroachment" in text and "Click a column header" not in text
+    assert re.search(r"450512.{0,300}?" + re.escape(value), text), (value, text[-1500:])

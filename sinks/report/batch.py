@@ -101,6 +101,14 @@ def _choropleth(gdf: Any, column: str, title: str, unit: str, cmap: str, *, dive
                                  digits=digits))
 
 
+#: The batch table on paper: one table per group of indicators (with the id and name).
+_PRINT_GROUPS = (
+    ("status and forest coverage", ("status", "forest_coverage_pct_")),
+    ("carbon stock and stock volume", ("stock_mg_c_", "volume_m3_")),
+    ("sink and encroachment", ("sink_mg_c_per_yr_", "encroachment_ha_")),
+)
+
+
 def render_batch(batch_dir: Path) -> tuple[str, str]:
     """``(body HTML, inline script)`` of the batch page of ``batch_dir``."""
     import geopandas as gpd
@@ -123,9 +131,19 @@ def render_batch(batch_dir: Path) -> tuple[str, str]:
     cols = [c for c in table.columns if c != "folder"]
     head = "".join(f"<th>{html.escape(column_label(c))}</th>" for c in cols)
     rows = "".join("<tr>" + "".join(_cell(r[c]) for c in cols) + "</tr>" for _, r in table.iterrows())
+    from .sections import area_tables
+
+    # printed, the wide sortable table gives way to narrower ones, a group of indicators each
+    printed = area_tables(table, "Regions", groups=_PRINT_GROUPS)
+    errors = [[r[id_field], r["status"], r["error"]] for _i, r in table.iterrows()
+              if r["status"] != "done" and isinstance(r["error"], str) and r["error"]]
+    from . import _table
+
+    printed += _table([id_field, "status", "error"], errors, cls="text", caption="Regions not done") if errors else ""
     parts = [f'<section id="overview"><h2>Batch of {n} regions</h2><p>{n - failed} done, {failed} failed. '
-             "Click a column header to sort.</p>"
-             f'<table class="sortable wide"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>']
+             '<span class="screen-only">Click a column header to sort.</span></p>'
+             f'<table class="sortable wide screen-only"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+             f'<div class="print-only">{printed}</div></section>']
     maps = []
     if gdf is not None:
         label_field = "name" if "name" in gdf.columns else id_field

@@ -319,14 +319,15 @@ _AREA_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def area_tables(df: Any, title: str) -> str:
-    """The indicator tables of one layer (redlines or regions): id and name, then one
-    group of indicators per table, headers in words with their units."""
+def area_tables(df: Any, title: str, *, groups: Any = _AREA_GROUPS) -> str:
+    """The indicator tables of one layer (redlines, regions, a batch's regions): id and name,
+    then one group of indicators per table (``groups``: ``(name, column prefixes)``), headers
+    in words with their units."""
     from ..labels import column_label
 
     key = [c for c in df.columns if c in (df.columns[0], "name")]
     out = []
-    for group, prefixes in _AREA_GROUPS:
+    for group, prefixes in groups:
         cols = [c for p in prefixes for c in df.columns if c.startswith(p) and not c.endswith(("_lo", "_hi"))
                 and not c.startswith("forest_coverage_pct_max_")]
         if not cols:
@@ -339,11 +340,13 @@ def area_tables(df: Any, title: str) -> str:
 
 def _round(col: str, v: Any) -> Any:
     """Coverage with one decimal, areas with two, carbon and volume whole (as text)."""
-    if not isinstance(v, float) or v != v:
+    if not isinstance(v, float):
         return v
+    if v != v:
+        return None
     if col.startswith("forest_coverage_pct_"):
         return f"{v:,.1f}"
-    if col.startswith("eco_land_lost_ha_"):
+    if col.startswith(("eco_land_lost_ha_", "encroachment_ha_")):
         return f"{v:,.2f}"
     return f"{v:,.0f}"
 
