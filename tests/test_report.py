@@ -259,4 +259,5 @@ def test_batch_page_prints_every_column(demo_batch, tmp_path):
     last = sorted(c for c in table.columns if c.startswith("encroachment_ha_"))[-1]
     value = f"{table.loc[table['region_id'] == '450512', last].iloc[0]:,.2f}"
     assert "Regions: sink and encroachment" in text and "Click a column header" not in text
+    assert "unobserved share" not in text  # a column of the wide on-screen table only
     assert re.search(r"450512.{0,300}?" + re.escape(value), text), (value, text[-1500:])
