@@ -71,6 +71,11 @@ __all__ = ["Interval", "UncertaintyResult", "monte_carlo", "sample_densities", "
 
 log = logging.getLogger("sinks")
 
+#: How a coefficient's range is drawn (``ci``: normal or lognormal fitted to its stated interval).
+Distribution = Literal["ci", "triangular", "pert", "uniform"]
+#: Which pools of one class share their deviate.
+PoolCorrelation = Literal["biomass", "class", "none"]
+
 _SYMMETRY_TOLERANCE = 0.10
 
 

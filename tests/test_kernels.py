@@ -8,7 +8,6 @@ random blocks full of NaN, clouds, zero denominators and values on the threshold
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -26,7 +25,7 @@ def _nd(a, b):
         return np.where(np.abs(den) > 1e-6, (a - b) / den, np.nan).astype(np.float32)
 
 
-def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, coastal, wetland=None):
+def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, coastal, wetland=None, shaded=None):
     f32 = np.float32
     b, g, r, n, s1, s2 = (stack[:, i].astype(f32) for i in range(6))
     fin = np.isfinite(stack).all(axis=1)
@@ -41,6 +40,8 @@ def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, coastal, wetland=None):
                  & (white < f32(cfg.cloud.max_whiteness)))
         dark = (np.maximum.reduce([g, r, n, s1, s2]) < f32(cfg.shadow.max_reflectance)) & (g <= n)
         clear = fin & ~snow & ~cloud & ~dark & np.isfinite(ndvi)
+        if shaded is not None:
+            clear &= ~np.asarray(shaded, bool)
         nclear = clear.sum(axis=0)
         nsnow = snow.sum(axis=0)
         wet_obs = clear & (mndwi > f32(mndwi_t))
@@ -107,14 +108,15 @@ def _random_stack(seed, t, h, w):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), t=st.integers(1, 4), coastal=st.booleans(), layer=st.booleans(),
-       mndwi_t=st.sampled_from([0.0, -0.1, 0.12]), mvi_t=st.sampled_from([3.0, 4.5, 12.0]))
-def test_rules_kernel_equals_numpy(seed, t, coastal, layer, mndwi_t, mvi_t):
+       shade=st.booleans(), mndwi_t=st.sampled_from([0.0, -0.1, 0.12]), mvi_t=st.sampled_from([3.0, 4.5, 12.0]))
+def test_rules_kernel_equals_numpy(seed, t, coastal, layer, shade, mndwi_t, mvi_t):
     cfg = load_rules()
     stack = _random_stack(seed, t, 23, 17)
     zone = (np.random.default_rng(seed + 1).random((23, 17)) < 0.5) if coastal else None
     wet = (np.random.default_rng(seed + 2).random((23, 17)) < 0.5) if layer else None
-    got = classify_block(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet)
-    want = _numpy_rules(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet)
+    shaded = (np.random.default_rng(seed + 3).random((t, 23, 17)) < 0.3) if shade else None
+    got = classify_block(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet, shaded=shaded)
+    want = _numpy_rules(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet, shaded=shaded)
     np.testing.assert_array_equal(got, want)
 
 
