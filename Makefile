@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.sinks-installed
 EXTRAS ?= dev,viz,distributed,postgis
 
-.PHONY: demo test test-all bench sample-data clean-runs
+.PHONY: demo test test-all bench sample-data clean-runs notebooks
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 	@if $(BIN)/sinks --help | grep -q ' report '; then \
 		$(BIN)/sinks report runs/demo -o runs/demo/report.html --overwrite && \
 		echo "report: runs/demo/report.html"; fi
+
+# JupyterLab on notebooks/ (installs the notebooks extra into .venv first)
+notebooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,viz]'
+	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -45,6 +46,12 @@ __all__ = ["RunContext", "EpochData", "run", "run_prepared", "prepare", "for_reg
            "Cancelled"]
 
 log = logging.getLogger("sinks")
+
+# rasterio's rasterize (behind geometry_mask) reads the transform of its scratch in-memory
+# dataset and, now and then under dask's threads, warns that it has none although sinks
+# always passes the grid's transform; the warning would show, with its source line, in a
+# notebook's output.  Only that message from rasterio.features is silenced.
+warnings.filterwarnings("ignore", message="Dataset has no geotransform", module=r"rasterio\.features")
 
 Progress = Callable[[str], None]
 
@@ -97,6 +104,7 @@ class RunContext:
     inputs: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
     progress: Progress | None = None
+    events: Callable[[dict[str, Any]], None] | None = None  # stage and block events (the CLI's progress bar)
     region: Any = None  # shapely geometry in the grid CRS (batch jobs), pixels outside are nodata
     region_id: str | None = None
     chunks: Any = None  # (row chunks, column chunks) of every lazy layer, cut on the tiles' blocks
@@ -282,13 +290,22 @@ def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
     """Compute the epoch's layers and reductions in one pass and write the layers."""
     if not ep.outputs and not ep.reductions:
         return
-    paths, results = write_rasters_and_compute(ep.outputs, ctx.grid, also=ep.reductions,
+    outputs = ep.outputs
+    counter = ctx.cache.get("block_counter")
+    if counter is not None:  # the progress bar counts the blocks of the layers written
+        import dataclasses
+
+        outputs = [dataclasses.replace(o, data=counter.wrap(o.data)) for o in outputs]
+    paths, results = write_rasters_and_compute(outputs, ctx.grid, also=ep.reductions,
                                                overwrite=ctx.overwrite, blocksize=512, timer=ctx.timer,
                                                stage="compute_write.cog_copy")
     release_free_memory()  # the pass's freed blocks, held by the allocator, back to the OS
     for p in paths:
         ep.files[p.stem] = p
     ctx.written.extend(paths)
+    from .qgis import write_sidecars
+
+    ctx.written.extend(write_sidecars(ep.outputs))  # class names, attribute tables, units, .qml
     ep.results.update(results)
     ep.outputs = []
     ep.reductions = {}
@@ -349,7 +366,8 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overwrite: bool = False,
         progress: Progress | None = None, scheduler: str | None = None,
-        digest: str = DEFAULT_DIGEST) -> dict[str, Any]:
+        digest: str = DEFAULT_DIGEST,
+        on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run a pipeline spec and write its outputs under ``out``.
 
     Parameters
@@ -369,6 +387,11 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
         Dask scheduler (``"threads"`` by default, ``"synchronous"`` for debugging).
     digest : str
         Digest of every input in the manifest: ``"blake3"`` (default) or ``"sha256"``.
+    on_event : callable, optional
+        Called with ``{"event": "stages", "total"}`` once, ``{"event": "stage", "name",
+        "done", "total"}`` as each step starts (an epoch's compute-and-write pass, then each
+        stage; ``name`` ``"done"`` at the end) and ``{"event": "blocks", "done", "total"}``
+        as raster blocks are written (the total grows with each pass).
 
     Returns
     -------
@@ -399,6 +422,7 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
     except BaseException:
         folder.lock.release()
         raise
+    ctx.events = on_event
     return run_prepared(ctx, scheduler=scheduler, folder=folder)
 
 
@@ -450,8 +474,17 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
     cache = gdal_cache_options()
     if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
         ctx.cache["hashing"] = hash_in_background(ctx.inputs, algorithm=ctx.digest)
+    stages = [(name, fn) for name, fn, enabled in STAGES if enabled(spec)]
+    total = len(ctx.epochs) + len(stages)
+    emit = ctx.events or (lambda _e: None)
+    emit({"event": "stages", "total": total})
+    if ctx.events is not None:
+        from ._progress import BlockCounter
+
+        ctx.cache["block_counter"] = BlockCounter(ctx.events)
     with dask.config.set(scheduler=local_scheduler(scheduler)), rasterio.Env(**cache):
-        for ep in ctx.epochs:
+        for k, ep in enumerate(ctx.epochs):
+            emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
             for name, fn, enabled in EPOCH_STAGES:
                 if enabled(spec):
                     _check_cancel(ctx)
@@ -461,18 +494,20 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
             with ctx.timer.stage("compute_write"):
                 _write_epoch(ctx, ep)
         try:
-            for name, fn, enabled in STAGES:
-                if enabled(spec):
-                    _check_cancel(ctx)
-                    ctx.say(f"stage {name}")
-                    with ctx.timer.stage(name):
-                        fn(ctx)
+            for k, (name, fn) in enumerate(stages, start=len(ctx.epochs)):
+                _check_cancel(ctx)
+                emit({"event": "stage", "name": name, "done": k, "total": total})
+                ctx.say(f"stage {name}")
+                with ctx.timer.stage(name):
+                    fn(ctx)
         finally:  # a stage failed while the indicator tables computed in a child process
             pending = ctx.cache.pop("zonal_pending", None)
             if pending is not None:
                 pending[0].cancel()
     _check_cancel(ctx)
-    return _finish(ctx)
+    summary = _finish(ctx)
+    emit({"event": "stage", "name": "done", "done": total, "total": total})
+    return summary
 
 
 def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,

@@ -97,9 +97,12 @@ def cli(images: tuple[str, ...], out: str, sensor: str | None, bands: str | None
         res = classify(scenes, grid=grid, rules=rules, model=model, coastal=zone, coastal_buffer_m=coastal_buffer_m,
                        wetland=layer, dem=dem, sun=_sun(sun, len(images)), mmu_ha=_mmu(mmu), chunks=chunks,
                        samples=samples, sample_grid=sample_grid)
-    write_rasters([RasterOutput(out, res.landcover, nodata=0, categorical=True, colormap=colormap(),
-                                description="land cover (sinks legend)", tags={"method": res.method})],
-                  grid, overwrite=overwrite)
+    lc_out = RasterOutput(out, res.landcover, nodata=0, categorical=True, colormap=colormap(),
+                          description="land cover (sinks legend)", tags={"method": res.method})
+    write_rasters([lc_out], grid, overwrite=overwrite)
+    from ..qgis import write_sidecars
+
+    write_sidecars([lc_out])  # class names and attribute table (.aux.xml), QGIS style (.qml)
     from ..carbon import class_areas_ha
     from ..io import read_categorical
     from ..landcover import NAMES
