@@ -16,7 +16,8 @@ halves level ``k - 1`` (rounding down) and takes the pixel ``int(0.5 + i × n_{k
 n_k)`` of it in each direction, so every overview pixel is one full-resolution pixel
 and the files equal, pixel for pixel and level for level, the ones GDAL writes (a test
 compares them).  Layers with averaged overviews (smooth indices and reflectance) are
-written by GDAL's COG driver instead (:mod:`sinks.outputs`).
+written the same way without overviews, as a tiled GeoTIFF that GDAL's COG driver then
+copies with its averaged overviews (:mod:`sinks.outputs`).
 
 The tasks hold no open file, lock or thread of the process that built the graph: they
 take the block and a small picklable plan, write their part files under the output's
@@ -93,11 +94,16 @@ class CogPlan:
         return math.ceil(h / self.blocksize), math.ceil(w / self.blocksize)
 
 
-def plan_cog(out: Any, grid: Any, *, blocksize: int, options: dict[str, str], parts: Path) -> CogPlan:
+def plan_cog(out: Any, grid: Any, *, blocksize: int, options: dict[str, str], parts: Path,
+             overviews: bool = True) -> CogPlan:
     """The plan of one :class:`~sinks.outputs.RasterOutput` (``options``: COG creation
-    options as :func:`sinks.outputs._cog_options` gives them; only nearest overviews)."""
+    options as :func:`sinks.outputs._cog_options` gives them; only nearest overviews).
+
+    ``overviews=False`` plans a tiled GeoTIFF of the full resolution alone: the
+    intermediate from which GDAL's COG driver makes a layer with averaged overviews.
+    """
     h, w = grid.height, grid.width
-    levels = ((h, w), *overview_shapes(h, w, blocksize))
+    levels = ((h, w), *(overview_shapes(h, w, blocksize) if overviews else ()))
     src_y = tuple(nearest_index(levels[k - 1][0], levels[k][0]) for k in range(1, len(levels)))
     src_x = tuple(nearest_index(levels[k - 1][1], levels[k][1]) for k in range(1, len(levels)))
     gopts = {"TILED": "YES", "BLOCKXSIZE": str(blocksize), "BLOCKYSIZE": str(blocksize),

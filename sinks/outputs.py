@@ -192,7 +192,7 @@ def staged_files(finals: list[Path]) -> Iterator[list[Path]]:
     temps = [temp_name(p) for p in finals]
     try:
         # the block may also read the inputs (a compute pass): only the OS's disk-full errors are
-        # mapped here, GDAL's at each write (the block writers, the COG copies)
+        # mapped here, GDAL's at each write (the tiles' layout, the COG copies)
         with writing(finals[0] if len(finals) == 1 else ", ".join(str(p) for p in finals), gdal=False):
             yield temps
         for tmp, final in zip(temps, finals):
@@ -261,46 +261,6 @@ class RasterOutput:
     colormap: Mapping[int, tuple[int, int, int, int]] | None = None
     tags: dict[str, str] = field(default_factory=dict)
     smooth: bool = True
-
-
-class _BlockWriter:
-    """``__setitem__`` target for :func:`dask.array.store` writing windows to one file."""
-
-    def __init__(self, path: Path, grid: Grid, out: RasterOutput, blocksize: int) -> None:
-        with writing(out.path):
-            self._open(path, grid, out, blocksize)
-        self.final = out.path
-        self.lock = threading.Lock()
-
-    def _open(self, path: Path, grid: Grid, out: RasterOutput, blocksize: int) -> None:
-        import rasterio
-
-        dtype = np.dtype(out.data.dtype)
-        profile = dict(
-            driver="GTiff", width=grid.width, height=grid.height, count=1, dtype=dtype.name,
-            crs=grid.crs, transform=grid.transform, nodata=out.nodata, tiled=True,
-            blockxsize=blocksize, blockysize=blocksize, compress="NONE",
-            bigtiff="IF_SAFER", sparse_ok=True,
-        )
-        self.ds = rasterio.open(path, "w", **profile)
-        if out.description:
-            self.ds.set_band_description(1, out.description)
-        if out.tags:
-            self.ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
-        if out.colormap:
-            self.ds.write_colormap(1, dict(out.colormap))
-
-    def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
-        from rasterio.windows import Window
-
-        rows, cols = key
-        win = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
-        with self.lock, writing(self.final):
-            self.ds.write(np.asarray(value), 1, window=win)
-
-    def close(self) -> None:
-        with writing(self.final):
-            self.ds.close()
 
 
 @contextlib.contextmanager
@@ -397,8 +357,6 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
     (list of Path, dict)
         The final paths, and the computed value of each entry of ``also``.
     """
-    import dask
-    import dask.array as da
     import rasterio
     import rasterio.shutil
 
@@ -416,37 +374,29 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
                                 validate=validate)
     one_pass = [_cog_options(o, compress)["overview_resampling"] == "NEAREST" for o in outputs]
     stage1 = {k: temp_name(p) for k, (p, direct) in enumerate(zip(finals, one_pass)) if not direct}
-    writers: list[_BlockWriter] = []
     try:
         with staged_files(finals) as stage2:
-            # layers with nearest overviews: tiles compressed in the pass and laid out as a COG
-            # after it (sinks.cog); layers with averaged overviews: an intermediate tiled
-            # GeoTIFF in the pass, copied by GDAL's COG driver after it
+            # every layer's tiles are compressed in the pass by its block tasks (sinks.cog), which
+            # hold no open file, so the pass runs on any scheduler; layers with nearest overviews
+            # are laid out as COGs after it, layers with averaged overviews as a tiled GeoTIFF that
+            # GDAL's COG driver copies with its overviews
             plans, graphs = [], []
-            for k, (out, tmp) in enumerate(zip(outputs, stage2)):
-                if not one_pass[k]:
-                    continue
-                plan, graph = _one_pass_graph(out, grid, tmp, blocksize=blocksize, compress=compress)
-                plans.append((k, plan))
+            for k, out in enumerate(outputs):
+                if one_pass[k]:
+                    plan, graph = _one_pass_graph(out, grid, stage2[k], blocksize=blocksize, compress=compress)
+                else:
+                    plan, graph = _one_pass_graph(out, grid, stage1[k], blocksize=blocksize, compress=None,
+                                                  overviews=False)
+                plans.append(plan)
                 graphs.append(graph)
-            sources, targets = [], []
-            for k, path in stage1.items():
-                out = outputs[k]
-                writers.append(_BlockWriter(path, grid, out, blocksize))
-                targets.append(writers[-1])
-                sources.append(out.data if isinstance(out.data, da.Array) else da.from_array(out.data, chunks=blocksize))
-            stored = [da.store(sources, targets, lock=False, compute=False)] if sources else []
-            computed = _compute(*stored, *graphs, *extra.values())
-            records, values = computed[len(stored):len(stored) + len(graphs)], computed[len(stored) + len(graphs):]
-            for w in writers:
-                w.close()
-            writers = []
+            computed = _compute(*graphs, *extra.values())
+            records, values = computed[:len(graphs)], computed[len(graphs):]
             with timer.stage(stage) if timer is not None else contextlib.nullcontext():
                 from .cog import assemble
 
-                for (k, plan), recs in zip(plans, records):
+                for k, (plan, recs) in enumerate(zip(plans, records)):
                     with writing(outputs[k].path):
-                        assemble(plan, recs, stage2[k])
+                        assemble(plan, recs, stage2[k] if one_pass[k] else stage1[k])
                 for k, src in stage1.items():
                     out = outputs[k]
                     with writing(out.path):
@@ -458,9 +408,6 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
                         _validate(tmp, out)
         return finals, dict(zip(extra, values))
     finally:
-        for w in writers:
-            with contextlib.suppress(Exception):
-                w.close()
         for p in stage1.values():
             if p.exists():
                 with contextlib.suppress(OSError):
@@ -470,10 +417,11 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
                 shutil.rmtree(d, ignore_errors=True)
 
 
-def _one_pass_graph(out: RasterOutput, grid: Grid, tmp: Path, *, blocksize: int, compress: str | None
-                    ) -> tuple[Any, Any]:
+def _one_pass_graph(out: RasterOutput, grid: Grid, tmp: Path, *, blocksize: int, compress: str | None,
+                    overviews: bool = True) -> tuple[Any, Any]:
     """The plan and the dask graph writing ``out``'s tiles for :func:`sinks.cog.assemble`
-    (chunk edges moved onto the tile lattice first if they are not on it)."""
+    (chunk edges moved onto the tile lattice first if they are not on it); without
+    ``overviews``, the full resolution alone (a tiled GeoTIFF)."""
     import dask.array as da
 
     from .cog import cog_graph, plan_cog
@@ -482,7 +430,9 @@ def _one_pass_graph(out: RasterOutput, grid: Grid, tmp: Path, *, blocksize: int,
     data = data.rechunk(tuple(_lattice_chunks(c, blocksize) for c in data.chunks))
     parts = tmp.with_name(tmp.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
-    plan = plan_cog(out, grid, blocksize=blocksize, options=_cog_options(out, compress), parts=parts)
+    # the intermediate of a layer GDAL's COG driver finishes is stored uncompressed (read once, at once)
+    options = _cog_options(out, compress) if overviews else {"compress": "NONE", "predictor": "NO"}
+    plan = plan_cog(out, grid, blocksize=blocksize, options=options, parts=parts, overviews=overviews)
     return plan, cog_graph(data, plan)
 
 
