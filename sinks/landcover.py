@@ -26,6 +26,7 @@ __all__ = [
     "code_of",
     "name_of",
     "legend_json",
+    "colormap",
     "WORLDCOVER_TO_SINKS",
     "CLCD_TO_SINKS",
     "remap",
@@ -142,6 +143,15 @@ def legend_json(*, with_colours: bool = False) -> dict:
     for c in CLASSES:
         out[str(c.code)] = c.name if not with_colours else {"name": c.name, "label": c.label, "colour": c.colour}
     return out
+
+
+def colormap() -> dict[int, tuple[int, int, int, int]]:
+    """The legend's colours as a GDAL colour table, ``code -> (r, g, b, a)`` (nodata transparent)."""
+    cmap = {NODATA: (0, 0, 0, 0)}
+    for c in CLASSES:
+        h = c.colour.lstrip("#")
+        cmap[c.code] = (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255)
+    return cmap
 
 
 def remap_lut(mapping: Mapping[int, str] | str, *, max_code: int = 65535) -> np.ndarray:
