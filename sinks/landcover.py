@@ -29,7 +29,6 @@ __all__ = [
     "colormap",
     "WORLDCOVER_TO_SINKS",
     "CLCD_TO_SINKS",
-    "remap",
     "remap_lut",
 ]
 
@@ -182,13 +181,3 @@ def remap_lut(mapping: Mapping[int, str] | str, *, max_code: int = 65535) -> np.
     for foreign, name in mapping.items():
         lut[int(foreign)] = code_of(name)
     return lut
-
-
-def remap(codes: np.ndarray, mapping: Mapping[int, str] | str) -> np.ndarray:
-    """Map an array of foreign land-cover codes to sinks codes (unmapped → nodata)."""
-    lut = remap_lut(mapping)
-    arr = np.asarray(codes)
-    out = np.zeros(arr.shape, dtype=np.uint8)
-    ok = (arr >= 0) & (arr < lut.size)
-    out[ok] = lut[arr[ok].astype(np.int64)]
-    return out

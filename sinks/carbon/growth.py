@@ -168,9 +168,9 @@ class ForestGrowth:
 def _data() -> dict[str, Any]:
     import yaml
 
-    from .tableio import _data_path
+    from .packaged import data_path
 
-    return yaml.safe_load(_data_path("forest_growth_china.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load(data_path("forest_growth_china.yaml").read_text(encoding="utf-8"))
 
 
 def growth_rows() -> dict[str, str]:
