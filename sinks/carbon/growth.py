@@ -116,7 +116,7 @@ class ForestGrowth:
     net_stock_change: Coefficient
     marginal_carbon: Coefficient
     young_rate: Coefficient
-    dom_transition_years: float = 20.0
+    dom_transition_years: float
     dom_source: str = ""
     notes: tuple[str, ...] = field(default=())
 

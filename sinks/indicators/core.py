@@ -24,6 +24,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..carbon.constants import CO2_PER_C
+from ..carbon.volume import GROWING_STOCK_M3_PER_HA
 from ..coverage import MAX_UNOBSERVED, coverage_rate
 from ..errors import ConfigError, GridMismatchError
 from ..legends import INDICATOR_CLASSES, SHRUBLAND, IndicatorLegend, carbon_code, resolve_legend
@@ -38,7 +40,6 @@ POOL_NAMES: tuple[str, ...] = ("above", "below", "dead", "soil", "total")
 TOTAL_ID = "__total__"
 _ECOLOGICAL = ("forest", "grassland", "wetland", "mangrove", "water", SHRUBLAND)
 _LOST_TO = ("built_up", "cropland", "bare")
-_CO2_PER_C = 44.0 / 12.0
 
 
 @dataclass
@@ -236,7 +237,7 @@ def _truthy(v: Any) -> bool:
 def compute_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str | os.PathLike],
                        years: Mapping[str, int], table: Any, legend: Any = "sinks", special_shrub: Any = None,
                        special_shrub_field: str | None = None, max_unobserved: float = MAX_UNOBSERVED,
-                       volume_m3_per_ha: float = 94.83, volume_rasters: Mapping[str, str | os.PathLike] | None = None,
+                       volume_m3_per_ha: float = GROWING_STOCK_M3_PER_HA, volume_rasters: Mapping[str, str | os.PathLike] | None = None,
                        sink_options: Mapping[str, Any] | None = None, uncertainty: Mapping[str, Any] | None = None,
                        transitions: bool = True, missing: str = "error", outside: str = "unobserved",
                        total: bool = False, layer: str | None = None) -> Indicators:
@@ -437,6 +438,6 @@ def _periods(joint: Any, periods: list[tuple[str, str, str, float]], at: Mapping
                 methods[i] = s["method"]
                 for k in ("value", "low", "high", "stock_difference", "gain"):
                     res[k][i] = s[k]
-        out[key] = {**res, "method": methods, "tco2e": res["value"] * _CO2_PER_C, "years": span,
+        out[key] = {**res, "method": methods, "tco2e": res["value"] * CO2_PER_C, "years": span,
                     "from": e1, "to": e2}
     return out

@@ -11,6 +11,7 @@ import logging
 import math
 from typing import Any
 
+from ..carbon.constants import CO2_PER_C
 from .context import CarbonResults, EpochData, RunContext
 from .landcover import aoi_zone, landcover_path
 
@@ -208,7 +209,7 @@ def _period_sink(ctx: RunContext, tm: Any, table: Any, gr: Any, e1: str, e2: str
     if s.interval is not None:
         lo, hi = s.interval["low"], s.interval["high"]
         entry["sink_mg_c_per_yr_ci95"] = [lo, hi]
-        entry["sink_tco2e_per_yr_ci95"] = [lo * 44 / 12, hi * 44 / 12]
+        entry["sink_tco2e_per_yr_ci95"] = [lo * CO2_PER_C, hi * CO2_PER_C]
         entry["uncertainty"] = {"draws": unc.draws, "seed": unc.seed, "distribution": unc.distribution,
                                 "what": "normal or lognormal fitted to each stated interval of the carbon table and "
                                         "the growth coefficients (pools of one class correlated), and the transition "
