@@ -38,3 +38,25 @@ def test_every_constant_has_unit_and_source():
     for name in ("carbon_per_m3", "growth_m3_per_ha_yr", "soil_transition_years", "bef_carbon_fraction"):
         value = getattr(c, name)
         assert value.unit and value.source.startswith(("[", "carbon fraction")), name
+
+
+def test_rule_thresholds_are_declared_only_in_rules_yaml():
+    """The rule models carry no values: every field is required, and the packaged YAML fills them all."""
+    from pydantic import BaseModel
+
+    from sinks.classify.rules import RuleConfig, load_rules
+
+    def fields(model: type[BaseModel], prefix: str = "") -> list[str]:
+        out = []
+        for name, info in model.model_fields.items():
+            assert info.is_required(), f"{prefix}{name} has a default in the model"
+            sub = info.annotation
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                out += fields(sub, f"{prefix}{name}.")
+            else:
+                out.append(prefix + name)
+        return out
+
+    names = fields(RuleConfig)
+    cfg = load_rules()
+    assert len(names) > 40 and cfg.water.mndwi.default == 0.0 and cfg.forest.min_votes == 2
