@@ -11,7 +11,7 @@ STAMP     := $(VENV)/.sinks-installed
 STAMP312  := $(VENV312)/.sinks-installed
 EXTRAS    ?= dev,viz,distributed,postgis
 
-.PHONY: demo test test-py312 test-all bench sample-data clean-runs
+.PHONY: demo test test-py312 test-all bench sample-data clean-runs notebooks
 
 # $(call install,VENV,PYTHON): the venv (made with PYTHON when missing) with sinks and EXTRAS
 define install
@@ -33,6 +33,11 @@ demo: $(STAMP)
 	@if $(BIN)/sinks --help | grep -q ' report '; then \
 		$(BIN)/sinks report runs/demo -o runs/demo/report.html --overwrite && \
 		echo "report: runs/demo/report.html"; fi
+
+# JupyterLab on notebooks/ (installs the notebooks extra into .venv first)
+notebooks: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,viz]'
+	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -15,10 +15,12 @@ The runs hash their inputs from scratch (``SINKS_CACHE_DIR=off``), as a first ru
 new tiles does; ``--checksum-cache DIR`` measures reruns instead.
 
 A second table splits each size's CPU seconds by the work they pay for, from the runs'
-manifests (``cpu_s``, per stage) and one separate timing of the input checksums; it
-sets what a run cannot avoid (decoding, checksums, COG copies, zonal tables,
-encroachment search) against the CPU that fits in twice the floor's wall time on this
-machine's cores.
+manifests (``cpu_s``, per stage) and one separate timing of the input digests (BLAKE3,
+the run's default); it sets what a run cannot avoid (decoding, digests, the COG work
+after each pass, zonal tables, encroachment search) against the CPU that fits in twice
+the floor's wall time on this machine's cores.  The COGs' tiles are compressed inside
+the passes (:mod:`sinks.cog`), so ``cog_copies_cpu_s`` is what is left after them:
+laying the files out, and GDAL's copies of layers with averaged overviews.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def scene(size: int) -> Path:
 
 
 def hashing_cpu(spec: Path) -> float:
-    """CPU seconds of the run's input checksums, hashed from scratch in a separate process."""
+    """CPU seconds of the run's input digests (BLAKE3), hashed from scratch in a separate process."""
     code = ("import sys; from sinks.spec import load_spec; from sinks.pipeline import prepare; "
             "from sinks.manifest import describe_inputs; from pathlib import Path; "
             "s, p = load_spec(sys.argv[1]); import tempfile; "
@@ -128,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                        "peak_rss_mib", "tree_peak_rss_mib", "ratio_to_floor", "ratio_range", "time_growth",
                        "rss_growth", "tree_rss_growth"]))
     print()
-    print("CPU seconds by what they pay for (unavoidable = decode floor + checksums + COG copies + zonal tables"
-          " + encroachment; cpu_in_2x_floor = 2 x floor wall x cores)")
+    print("CPU seconds by what they pay for (unavoidable = decode floor + digests + COG work after the passes"
+          " + zonal tables + encroachment; cpu_in_2x_floor = 2 x floor wall x cores)")
     print(table(budgets, ["size", "decode_floor_cpu_s", "checksums_cpu_s", "cog_copies_cpu_s",
                           "zonal_tables_cpu_s", "encroachment_cpu_s", "passes_beyond_decode_cpu_s", "other_cpu_s",
                           "run_cpu_s", "unavoidable_cpu_s", "cpu_in_2x_floor_s"]))

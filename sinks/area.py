@@ -28,6 +28,7 @@ or :func:`pixel_area_ha`, which return per-row arrays there.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from functools import lru_cache
@@ -46,7 +47,17 @@ _M2_PER_HA = 10_000.0
 
 @lru_cache(maxsize=64)
 def _crs_facts(wkt: str) -> tuple[bool, float, float, float]:
-    """(is_geographic, unit factor, semi-major m, semi-minor m) of a CRS given as WKT."""
+    """(is_geographic, unit factor, semi-major m, semi-minor m) of a CRS given as WKT.
+
+    A projected CRS in metres is answered by rasterio's CRS (its pixels all have one
+    area, the ellipsoid is not needed), without importing pyproj (~0.1 s of a command).
+    """
+    from rasterio.crs import CRS
+
+    with contextlib.suppress(Exception):
+        rcrs = CRS.from_wkt(wkt)
+        if rcrs.is_projected and rcrs.linear_units_factor[1] == 1.0:
+            return False, 1.0, math.nan, math.nan
     import pyproj
 
     try:

@@ -478,6 +478,9 @@ def _write_tables(gdf: Any, id_field: str, results: list[RegionResult], out: Pat
     with atomic_path(out / "batch_summary.csv", overwrite=True) as tmp:
         to_csv(table, tmp)
     geo = gpd.GeoDataFrame(table, geometry=list(gdf.geometry), crs=gdf.crs)
+    label = next((c for c in ("name", "NAME", "Name") if c in gdf.columns and c != id_field), None)
+    if label is not None:  # region names (often Chinese) for maps and QGIS labels; not in the CSV contract
+        geo.insert(1, "name", [None if v is None else str(v) for v in gdf[label]])
     try:
         from .vectors import write_vector
 

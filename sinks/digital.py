@@ -23,7 +23,7 @@ import numpy as np
 
 from .grid import Grid
 from .io import (Tile, _first_path, _overlaps, _scene_array, _wrap, inspect_tile, scene_date,
-                 scene_radiometry_kind)
+                 scene_radiometry_kind, scene_sun)
 from .sensors import SensorProfile
 
 __all__ = ["dn_layout", "open_scene_dn", "is_dn", "dn_reflectance", "DN_NODATA"]
@@ -84,7 +84,7 @@ def open_scene_dn(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, 
     return _wrap(arr, ("band", "y", "x"), grid, name=name, band=list(roles),
                  attrs=dict(sensor=profile.name, scale=scale, offset=off, date=str(date) if date else "",
                             radiometry=scene_radiometry_kind(tiles, profile), source=_first_path(tiles),
-                            **{DN_NODATA: layout[0]}))
+                            sun=scene_sun(tiles), **{DN_NODATA: layout[0]}))
 
 
 def is_dn(scene: Any) -> bool:

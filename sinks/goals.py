@@ -374,8 +374,9 @@ def sink_growth(sinks: Mapping[str, Any] | Sequence[tuple[str, float | None]]) -
     -------
     dict
         period → ``sink_mg_c_per_yr`` (plus ``sink_tco2e_per_yr`` and ``ci95_mg_c_per_yr``
-        when given) and, from the second period on, ``growth_mg_c_per_yr`` and
-        ``growth_pct`` (relative to the absolute previous sink; None if it was 0).
+        when given) and, from the second period on, ``growth_mg_c_per_yr``, ``sign_changed``
+        (a removal became an emission or back) and ``growth_pct`` (relative to the previous
+        sink; None if it was 0 or the sign changed).
     """
     items = list(sinks.items()) if isinstance(sinks, Mapping) else list(sinks)
     out: dict[str, Any] = {}
@@ -390,7 +391,9 @@ def sink_growth(sinks: Mapping[str, Any] | Sequence[tuple[str, float | None]]) -
             row = {"sink_mg_c_per_yr": v}
         if i > 0 and v is not None and prev is not None:
             row["growth_mg_c_per_yr"] = v - prev
-            row["growth_pct"] = 100.0 * (v - prev) / abs(prev) if prev else None
+            row["sign_changed"] = bool(v * prev < 0)
+            # a relative growth is meaningless when the sink turns into a source (or back)
+            row["growth_pct"] = 100.0 * (v - prev) / abs(prev) if prev and v * prev > 0 else None
         out[str(key)] = row
         prev = v
     return out

@@ -1,10 +1,10 @@
 """A checksum cache on disk, so reruns over the same tiles do not hash them again.
 
-A run's manifest records the SHA-256 of every input (6 GB for three dates of a
-100 Mpx scene: about 5 CPU-seconds, some 5 % of the run).  Analysts rerun a pipeline
+A run's manifest records a digest of every input (BLAKE3 by default, SHA-256 on
+request; 6 GB for three dates of a 100 Mpx scene).  Analysts rerun a pipeline
 over the same tiles many times (a changed coefficient table, another set of redlines),
-so the digests are kept in a small SQLite file, keyed by the file's real path and
-trusted only while its size, modification time, change time and inode are all the
+so the digests are kept in a small SQLite file, keyed by the file's real path and the
+digest algorithm, and trusted only while its size, modification time, change time and inode are all the
 same, as git's index and DVC do.  The change time cannot be set back by a user
 (``touch -d`` sets the modification time only), so a rewritten file is always hashed
 again.
@@ -27,8 +27,9 @@ __all__ = ["cache_path", "lookup", "remember", "stamp"]
 
 log = logging.getLogger("sinks")
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS sha256 (
-    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER, digest TEXT)"""
+_SCHEMA = """CREATE TABLE IF NOT EXISTS digests (
+    path TEXT, algorithm TEXT, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER, digest TEXT,
+    PRIMARY KEY (path, algorithm))"""
 
 
 def cache_path() -> Path | None:
@@ -54,16 +55,16 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
-def lookup(path: str | os.PathLike, st: os.stat_result) -> str | None:
-    """The cached SHA-256 of ``path`` if its stat stamp ``st`` still matches, else ``None``."""
+def lookup(path: str | os.PathLike, st: os.stat_result, *, algorithm: str = "sha256") -> str | None:
+    """The cached ``algorithm`` digest of ``path`` if its stat stamp ``st`` still matches, else ``None``."""
     db = cache_path()
     if db is None or not db.exists():
         return None
     try:
         con = _connect(db)
         try:
-            row = con.execute("SELECT size, mtime_ns, ctime_ns, inode, digest FROM sha256 WHERE path = ?",
-                              (os.path.realpath(path),)).fetchone()
+            row = con.execute("SELECT size, mtime_ns, ctime_ns, inode, digest FROM digests "
+                              "WHERE path = ? AND algorithm = ?", (os.path.realpath(path), algorithm)).fetchone()
         finally:
             con.close()
     except (sqlite3.Error, OSError) as exc:
@@ -74,8 +75,8 @@ def lookup(path: str | os.PathLike, st: os.stat_result) -> str | None:
     return str(row[4])
 
 
-def remember(path: str | os.PathLike, st: os.stat_result, digest: str) -> None:
-    """Store the SHA-256 of ``path`` hashed while it had the stat stamp ``st``."""
+def remember(path: str | os.PathLike, st: os.stat_result, digest: str, *, algorithm: str = "sha256") -> None:
+    """Store the ``algorithm`` digest of ``path`` hashed while it had the stat stamp ``st``."""
     db = cache_path()
     if db is None:
         return
@@ -83,8 +84,8 @@ def remember(path: str | os.PathLike, st: os.stat_result, digest: str) -> None:
         con = _connect(db)
         try:
             with con:
-                con.execute("INSERT OR REPLACE INTO sha256 VALUES (?, ?, ?, ?, ?, ?)",
-                            (os.path.realpath(path), *stamp(st), digest))
+                con.execute("INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (os.path.realpath(path), algorithm, *stamp(st), digest))
         finally:
             con.close()
     except (sqlite3.Error, OSError) as exc:

@@ -336,6 +336,14 @@ def _first_path(tiles: Sequence[Tile]) -> str:
     return tiles[0].bands[0][1].path if tiles and tiles[0].bands else ""
 
 
+def scene_sun(tiles: Sequence[Tile]) -> tuple[float, float] | None:
+    """``(elevation, azimuth)`` of the sun at the acquisition, from the first tile that says."""
+    for t in tiles:
+        if t.meta.sun_elevation is not None and t.meta.sun_azimuth is not None:
+            return float(t.meta.sun_elevation), float(t.meta.sun_azimuth)
+    return None
+
+
 def scene_radiometry_kind(tiles: Sequence[Tile], profile: SensorProfile | None = None) -> str:
     """``"DN"``, ``"TOA"``, ``"SR"`` … as the tiles' metadata say (``""`` when they do not or
     disagree); ``"DN-scaled"`` for digital numbers the user gave a scale or offset for."""
@@ -733,7 +741,8 @@ def open_scene(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, dat
                                      resampling=resampling, name=name)
     return _wrap(arr, ("band", "y", "x"), grid, name=name, band=list(profile.reflectance_roles),
                  attrs=dict(sensor=profile.name, scale=scale, offset=off, date=str(date) if date else "",
-                            radiometry=scene_radiometry_kind(tiles, profile), source=_first_path(tiles)))
+                            radiometry=scene_radiometry_kind(tiles, profile), source=_first_path(tiles),
+                            sun=scene_sun(tiles)))
 
 
 def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, date: dt.date | None,

@@ -138,7 +138,8 @@ def name_of(code: int) -> str:
 
 def legend_json(*, with_colours: bool = False) -> dict:
     """Legend as a JSON-ready mapping ``{"<code>": "<name>"}`` (or name + colour)."""
-    out: dict = {str(NODATA): "nodata" if not with_colours else {"name": "nodata", "colour": "#00000000"}}
+    out: dict = {str(NODATA): "nodata" if not with_colours else {"name": "nodata", "label": "No data",
+                                                                  "colour": "#00000000"}}
     for c in CLASSES:
         out[str(c.code)] = c.name if not with_colours else {"name": c.name, "label": c.label, "colour": c.colour}
     return out

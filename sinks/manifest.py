@@ -1,9 +1,21 @@
-"""Run manifests: inputs with sizes and hashes, the resolved spec, versions, timings."""
+"""Run manifests: inputs with sizes and digests, the resolved spec, versions, timings.
+
+Every local input is described by its size and a digest of its content: BLAKE3 by
+default (multi-threaded, several times cheaper than SHA-256), SHA-256 when asked
+(``sinks run --digest sha256``); the manifest names the algorithm (``input_digest``)
+and keys each digest by it.  A run hashes its inputs on a background thread while its
+first pass decodes the same files (:func:`hash_in_background`), and digests of files
+unchanged since an earlier run come from the checksum cache (:mod:`sinks.hashcache`).
+Remote inputs (URLs, GDAL ``/vsi...`` paths) are never downloaded for a digest: an
+HTTP(S) object is described by the ``ETag``, ``Content-Length`` and ``Last-Modified``
+of one ``HEAD`` request.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -14,27 +26,48 @@ from typing import Any, Iterable, Iterator
 
 from ._versions import versions
 
-__all__ = ["sha256_file", "describe_inputs", "hash_in_background", "Timer", "manifest_dict"]
+__all__ = ["DIGESTS", "DEFAULT_DIGEST", "file_digest", "sha256_file", "describe_inputs", "hash_in_background",
+           "is_remote", "Timer", "manifest_dict"]
+
+log = logging.getLogger("sinks")
+
+#: Digest algorithms a manifest may use.
+DIGESTS = ("blake3", "sha256")
+#: The algorithm of a run's input digests unless asked otherwise.
+DEFAULT_DIGEST = "blake3"
 
 
-def sha256_file(path: str | os.PathLike, *, bufsize: int = 1 << 20) -> str:
-    """SHA-256 of a file, streamed through one reused buffer.
+def _hasher(algorithm: str) -> Any:
+    if algorithm == "sha256":
+        return hashlib.sha256()
+    if algorithm == "blake3":
+        from blake3 import blake3
 
-    Remembered per (path, size, modification and change time, inode) within a process,
-    so the regions of a batch do not hash the same tiles again, and across runs in the
-    checksum cache on disk (:mod:`sinks.hashcache`; off with ``SINKS_CACHE_DIR=off``).
-    A file rewritten in place moves its change time, so it is hashed again.
+        return blake3(max_threads=blake3.AUTO)
+    from .errors import ConfigError
+
+    raise ConfigError(f"digest {algorithm!r}: expected one of {', '.join(DIGESTS)}")
+
+
+def file_digest(path: str | os.PathLike, *, algorithm: str = DEFAULT_DIGEST, bufsize: int = 1 << 22) -> str:
+    """Hex digest of a file's content with ``algorithm`` (``"blake3"`` or ``"sha256"``).
+
+    Remembered per (algorithm, path, size, modification and change time, inode) within
+    a process, so the regions of a batch do not hash the same tiles again, and across
+    runs in the checksum cache on disk (:mod:`sinks.hashcache`; off with
+    ``SINKS_CACHE_DIR=off``).  A file rewritten in place moves its change time, so it
+    is hashed again.  BLAKE3 hashes a file's chunks on several threads.
     """
     from . import hashcache
 
     st = os.stat(path)
-    key = (os.path.abspath(path), *hashcache.stamp(st))
+    key = (algorithm, os.path.abspath(path), *hashcache.stamp(st))
     with _LOCK:
         if key in _HASHES:
             return _HASHES[key]
-    digest = hashcache.lookup(path, st)
+    digest = hashcache.lookup(path, st, algorithm=algorithm)
     if digest is None:
-        h = hashlib.sha256()
+        h = _hasher(algorithm)
         buf = bytearray(bufsize)
         view = memoryview(buf)
         with open(path, "rb", buffering=0) as fh:
@@ -42,37 +75,79 @@ def sha256_file(path: str | os.PathLike, *, bufsize: int = 1 << 20) -> str:
                 h.update(view[:n])
         digest = h.hexdigest()
         if hashcache.stamp(os.stat(path)) == hashcache.stamp(st):  # not changed while it was read
-            hashcache.remember(path, st, digest)
+            hashcache.remember(path, st, digest, algorithm=algorithm)
     with _LOCK:
         _HASHES[key] = digest
     return digest
+
+
+def sha256_file(path: str | os.PathLike, *, bufsize: int = 1 << 20) -> str:
+    """SHA-256 of a file (:func:`file_digest` with ``algorithm="sha256"``)."""
+    return file_digest(path, algorithm="sha256", bufsize=bufsize)
 
 
 _HASHES: dict[tuple[Any, ...], str] = {}
 _LOCK = threading.Lock()
 
 
-def describe_inputs(paths: Iterable[str | os.PathLike], *, threads: int = 2) -> list[dict]:
-    """``[{"path", "bytes", "sha256"}]`` for every distinct input file, hashed in parallel."""
-    uniq = sorted({str(Path(p)) for p in paths})
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
-        hashes = list(ex.map(sha256_file, uniq))
-    return [{"path": p, "bytes": os.path.getsize(p), "sha256": h} for p, h in zip(uniq, hashes)]
+def is_remote(path: str) -> bool:
+    """Whether ``path`` names a remote object (a URL or a GDAL ``/vsi...`` network path)."""
+    return "://" in path or path.startswith("/vsi")
 
 
-def hash_in_background(paths: Iterable[str | os.PathLike]) -> threading.Thread:
-    """Hash ``paths`` on a daemon thread, filling the per-process cache of :func:`sha256_file`.
+def _describe_remote(path: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    """What identifies a remote object without reading it: ``ETag``, size and modified time
+    from a ``HEAD`` request for HTTP(S) (``/vsicurl/`` included); other schemes by name only."""
+    entry: dict[str, Any] = {"path": path, "remote": True}
+    url = path[len("/vsicurl/"):] if path.startswith("/vsicurl/") else path
+    if not url.startswith(("http://", "https://")):
+        entry["note"] = "content not read: described by its path"
+        return entry
+    import urllib.request
 
-    A run starts this before computing, so the hashes its manifest needs are ready (or
-    nearly) when it finishes, instead of costing a serial pass over every input at the
-    end.  Errors are left for :func:`describe_inputs` to raise.
+    try:
+        req = urllib.request.Request(url, method="HEAD")
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (the user's own input URL)
+            head = resp.headers
+    except OSError as exc:
+        entry["note"] = f"HEAD request failed: {' '.join(str(exc).split())}"
+        return entry
+    if head.get("Content-Length") is not None:
+        entry["bytes"] = int(head["Content-Length"])
+    for key, name in (("etag", "ETag"), ("modified", "Last-Modified")):
+        if head.get(name):
+            entry[key] = head[name]
+    return entry
+
+
+def describe_inputs(paths: Iterable[str | os.PathLike], *, threads: int = 2,
+                    algorithm: str = DEFAULT_DIGEST) -> list[dict]:
+    """``[{"path", "bytes", <algorithm>: digest}]`` for every distinct input, hashed in parallel.
+
+    Remote inputs are described by :func:`_describe_remote` instead (never downloaded).
     """
-    files = sorted({str(Path(p)) for p in paths})
+    uniq = sorted({str(p) if is_remote(str(p)) else str(Path(p)) for p in paths})
+    local = [p for p in uniq if not is_remote(p)]
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
+        hashes = dict(zip(local, ex.map(lambda p: file_digest(p, algorithm=algorithm), local)))
+    return [{"path": p, "bytes": os.path.getsize(p), algorithm: hashes[p]} if p in hashes else _describe_remote(p)
+            for p in uniq]
+
+
+def hash_in_background(paths: Iterable[str | os.PathLike], *, algorithm: str = DEFAULT_DIGEST) -> threading.Thread:
+    """Hash ``paths`` on a daemon thread, filling the per-process cache of :func:`file_digest`.
+
+    A run starts this as its first pass starts decoding the same files, so the digests
+    its manifest needs are ready (or nearly) when it finishes, instead of costing a
+    serial pass over every input at the end.  Errors are left for
+    :func:`describe_inputs` to raise.
+    """
+    files = sorted({str(Path(p)) for p in paths if not is_remote(str(p))})
 
     def work() -> None:
         for p in files:
             try:
-                sha256_file(p)
+                file_digest(p, algorithm=algorithm)
             except OSError:
                 pass
 
@@ -134,13 +209,15 @@ class Timer:
 
 def manifest_dict(*, spec: dict, spec_path: str, inputs: list[dict], outputs: list[str],
                   timings: dict[str, float], total_s: float, cpu: dict[str, dict[str, float]] | None = None,
-                  extra: dict | None = None) -> dict:
-    """Assemble the manifest mapping (``cpu``: CPU seconds per stage, see :class:`Timer`)."""
+                  extra: dict | None = None, digest: str = DEFAULT_DIGEST) -> dict:
+    """Assemble the manifest mapping (``cpu``: CPU seconds per stage, see :class:`Timer`;
+    ``digest``: the algorithm of the inputs' digests)."""
     out = {
         "sinks_manifest_version": 1,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "spec_path": spec_path,
         "spec": spec,
+        "input_digest": digest,
         "inputs": inputs,
         "outputs": outputs,
         "software": versions(),

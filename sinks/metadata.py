@@ -13,7 +13,9 @@ scale/offset; sinks reads them so that a tile is decoded right without options:
   / QUANTIFICATION_VALUE, ESA S2 MSI product specification); ``SCALE`` / ``OFFSET``
   tags.
 * **radiometry**: ``RADIOMETRY`` (``DN``, ``TOA``, ``SR``) or ``PROCESSING_LEVEL``
-  (``L1C`` → TOA, ``L2A`` → SR).
+  (``L1C`` → TOA, ``L2A`` → SR);
+* **sun position**: ``SUN_ELEVATION``/``SUN_AZIMUTH`` (Landsat MTL) or
+  ``MEAN_SUN_ZENITH_ANGLE``/``MEAN_SUN_AZIMUTH_ANGLE`` (Sentinel-2), for terrain shadow.
 
 Explicit options (``--scale``/``--offset``, the spec's ``sensor.scale``/``offset``)
 always win over these; see :func:`sinks.io.scene_radiometry`.
@@ -50,12 +52,17 @@ class TileMeta:
         ``"SCALE/OFFSET tags"``) or ``""``.
     radiometry : str or None
         ``"DN"``, ``"TOA"``, ``"SR"`` (upper case as tagged) or ``None`` when unknown.
+    sun_elevation, sun_azimuth : float or None
+        Degrees (``SUN_ELEVATION``/``SUN_AZIMUTH``, or 90° − ``MEAN_SUN_ZENITH_ANGLE`` and
+        ``MEAN_SUN_AZIMUTH_ANGLE``), for terrain shadow (:mod:`sinks.classify.terrain`).
     """
 
     date: dt.date | None = None
     scaling: tuple[float, float] | None = None
     scaling_source: str = ""
     radiometry: str | None = None
+    sun_elevation: float | None = None
+    sun_azimuth: float | None = None
 
 
 def parse_date(value: str | None) -> dt.date | None:
@@ -121,4 +128,10 @@ def tile_meta(tags: Mapping[str, str], *, scales: Sequence[float] = (), offsets:
     if radiometry is None:
         level = str(tags.get("PROCESSING_LEVEL", "")).strip().upper()
         radiometry = {"L1C": "TOA", "LEVEL-1C": "TOA", "L2A": "SR", "LEVEL-2A": "SR"}.get(level)
-    return TileMeta(date, scaling, source, radiometry)
+    elev = _float(tags.get("SUN_ELEVATION"))
+    if elev is None and _float(tags.get("MEAN_SUN_ZENITH_ANGLE")) is not None:
+        elev = 90.0 - float(_float(tags.get("MEAN_SUN_ZENITH_ANGLE")))
+    azim = _float(tags.get("SUN_AZIMUTH"))
+    if azim is None:
+        azim = _float(tags.get("MEAN_SUN_AZIMUTH_ANGLE"))
+    return TileMeta(date, scaling, source, radiometry, elev, azim)

@@ -1,14 +1,19 @@
 """Safe outputs: refuse to clobber, write under a temporary name, rename when complete.
 
-:func:`write_rasters` writes several lazy (dask) layers on one grid in a single
-``dask.array.store`` pass, so the inputs they share are read once, then turns each
-into a Cloud-Optimized GeoTIFF with GDAL's COG driver.  On the local schedulers the
-pass runs in strips of block rows (:mod:`sinks._strips`), so what it holds does not
-grow with the number of blocks.  Writing tiled GeoTIFFs
-first and converting afterwards avoids the overview trap of writing COGs straight
-from dask (rioxarray #410).  Layers small enough to hold in memory together (a batch
+:func:`write_rasters` writes several lazy (dask) layers on one grid in a single dask
+pass, so the inputs they share are read once.  Layers with nearest-neighbour overviews
+(land cover, change, carbon lookups: every layer a default run writes) are written as
+Cloud-Optimized GeoTIFFs in that pass (:mod:`sinks.cog`): each block task compresses its
+own tiles and the overview tiles are built from the blocks in memory, then the file is
+laid out from the compressed tiles, with no intermediate raster and no second pass.
+The tasks keep no open file or lock of the calling process, so the pass also runs on a
+``dask.distributed`` cluster whose workers share the output folder.  Layers with
+averaged overviews (indices, reflectance, on request) are written in the pass as tiled
+GeoTIFFs and copied by GDAL's COG driver after it.  On the local schedulers the pass
+runs in strips of block rows (:mod:`sinks._strips`), so what it holds does not grow
+with the number of blocks.  Layers small enough to hold in memory together (a batch
 region, a test raster) are computed in one pass and copied to COGs from GDAL MEM
-datasets instead, skipping the intermediate files.
+datasets instead.
 """
 
 from __future__ import annotations
@@ -383,14 +388,15 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
 
     Reductions over the written layers (class counts, cross-tabulations) then reuse
     the blocks being written instead of reading the files again.  With a
-    :class:`sinks.manifest.Timer`, the COG copies after the pass are timed as ``stage``.
+    :class:`sinks.manifest.Timer`, the work after the pass (laying out the COGs from
+    their compressed tiles, GDAL's copies of layers with averaged overviews) is timed as
+    ``stage``.
 
     Returns
     -------
     (list of Path, dict)
         The final paths, and the computed value of each entry of ``also``.
     """
-    import dask
     import dask.array as da
     import rasterio
     import rasterio.shutil
@@ -407,36 +413,90 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
     if nbytes <= IN_MEMORY_BYTES:
         return _write_in_memory(outputs, finals, grid, extra, blocksize=blocksize, compress=compress,
                                 validate=validate)
-    stage1 = [temp_name(p) for p in finals]
+    one_pass = [_cog_options(o, compress)["overview_resampling"] == "NEAREST" for o in outputs]
+    stage1 = {k: temp_name(p) for k, (p, direct) in enumerate(zip(finals, one_pass)) if not direct}
     writers: list[_BlockWriter] = []
     try:
         with staged_files(finals) as stage2:
-            for path, out in zip(stage1, outputs):
+            # layers with nearest overviews: tiles compressed in the pass and laid out as a COG
+            # after it (sinks.cog); layers with averaged overviews: an intermediate tiled
+            # GeoTIFF in the pass, copied by GDAL's COG driver after it
+            plans, graphs = [], []
+            for k, (out, tmp) in enumerate(zip(outputs, stage2)):
+                if not one_pass[k]:
+                    continue
+                plan, graph = _one_pass_graph(out, grid, tmp, blocksize=blocksize, compress=compress)
+                plans.append((k, plan))
+                graphs.append(graph)
+            sources, targets = [], []
+            for k, path in stage1.items():
+                out = outputs[k]
                 writers.append(_BlockWriter(path, grid, out, blocksize))
-            sources = [o.data if isinstance(o.data, da.Array) else da.from_array(o.data, chunks=blocksize)
-                       for o in outputs]
-            stored = da.store(sources, writers, lock=False, compute=False)
-            _stored, *values = _compute(stored, *extra.values())
+                targets.append(writers[-1])
+                sources.append(out.data if isinstance(out.data, da.Array) else da.from_array(out.data, chunks=blocksize))
+            stored = [da.store(sources, targets, lock=False, compute=False)] if sources else []
+            computed = _compute(*stored, *graphs, *extra.values())
+            records, values = computed[len(stored):len(stored) + len(graphs)], computed[len(stored) + len(graphs):]
             for w in writers:
                 w.close()
             writers = []
             with timer.stage(stage) if timer is not None else contextlib.nullcontext():
-                for src, tmp, out in zip(stage1, stage2, outputs):
+                from .cog import assemble
+
+                for (k, plan), recs in zip(plans, records):
+                    with writing(outputs[k].path):
+                        assemble(plan, recs, stage2[k])
+                for k, src in stage1.items():
+                    out = outputs[k]
                     with writing(out.path):
-                        rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
+                        rasterio.shutil.copy(src, stage2[k], driver="COG", blocksize=blocksize, overviews="AUTO",
                                              num_threads="ALL_CPUS", bigtiff="IF_SAFER",
                                              **_cog_options(out, compress))
-                    if validate:
+                if validate:
+                    for tmp, out in zip(stage2, outputs):
                         _validate(tmp, out)
         return finals, dict(zip(extra, values))
     finally:
         for w in writers:
             with contextlib.suppress(Exception):
                 w.close()
-        for p in stage1:
+        for p in stage1.values():
             if p.exists():
                 with contextlib.suppress(OSError):
                     p.unlink()
+        for p in finals:  # tile folders of COGs that did not complete
+            for d in p.parent.glob(f".{p.name}.part-*.parts"):
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _one_pass_graph(out: RasterOutput, grid: Grid, tmp: Path, *, blocksize: int, compress: str | None
+                    ) -> tuple[Any, Any]:
+    """The plan and the dask graph writing ``out``'s tiles for :func:`sinks.cog.assemble`
+    (chunk edges moved onto the tile lattice first if they are not on it)."""
+    import dask.array as da
+
+    from .cog import cog_graph, plan_cog
+
+    data = out.data if isinstance(out.data, da.Array) else da.from_array(out.data, chunks=2 * blocksize)
+    data = data.rechunk(tuple(_lattice_chunks(c, blocksize) for c in data.chunks))
+    parts = tmp.with_name(tmp.name + ".parts")
+    parts.mkdir(parents=True, exist_ok=True)
+    plan = plan_cog(out, grid, blocksize=blocksize, options=_cog_options(out, compress), parts=parts)
+    return plan, cog_graph(data, plan)
+
+
+def _lattice_chunks(chunks: tuple[int, ...], blocksize: int) -> tuple[int, ...]:
+    """Chunk sizes along one axis with every inner edge on a multiple of ``blocksize``, each
+    about as large as the median of ``chunks`` (rounded to whole tiles)."""
+    total = sum(chunks)
+    edges = np.cumsum(chunks)[:-1]
+    if not any(int(e) % blocksize for e in edges):
+        return tuple(chunks)
+    step = max(blocksize, int(round(float(np.median(chunks)) / blocksize)) * blocksize)
+    sizes = [step] * (total // step)
+    if total % step:
+        sizes.append(total % step)
+    return tuple(sizes)
 
 
 def _compute(*collections: Any) -> tuple[Any, ...]:

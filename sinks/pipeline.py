@@ -11,7 +11,7 @@ indicator tables) work from the small uint8 land-cover files just written.
 Outputs (``OUT``)::
 
     .sinks-run               the run marker: state running / complete, files written (:mod:`sinks.runstate`)
-    manifest.json            inputs (size, sha256), resolved spec, versions, timings
+    manifest.json            inputs (size, BLAKE3 or SHA-256 digest), resolved spec, versions, timings
     summary.json             every figure of the run (written last, before the marker says complete)
     indices/<epoch>/<index>_<YYYYMMDD>.tif
     landcover_<epoch>.tif    ... and the later stages' layers and tables
@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 from .budget import bounded_chunks, check_pixels
-from .errors import NoOverlapError, OutputExistsError
+from .errors import ConfigError, NoOverlapError, OutputExistsError
 from .grid import Grid
 from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, scene_date,
                  tiles_from_files, tiles_from_stac)
 from ._memory import release_free_memory
-from .manifest import describe_inputs, hash_in_background, manifest_dict
+from .manifest import DEFAULT_DIGEST, DIGESTS, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
 from .outputs import announce, atomic_write_json, write_rasters_and_compute
 from .runstate import LOCK, RunFolder, read_marker
@@ -48,6 +49,12 @@ __all__ = ["RunContext", "EpochData", "run", "run_prepared", "prepare", "for_reg
            "Cancelled"]
 
 log = logging.getLogger("sinks")
+
+# rasterio's rasterize (behind geometry_mask) reads the transform of its scratch in-memory
+# dataset and, now and then under dask's threads, warns that it has none although sinks
+# always passes the grid's transform; the warning would show, with its source line, in a
+# notebook's output.  Only that message from rasterio.features is silenced.
+warnings.filterwarnings("ignore", message="Dataset has no geotransform", module=r"rasterio\.features")
 
 
 class Cancelled(KeyboardInterrupt):
@@ -210,13 +217,22 @@ def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
     """Compute the epoch's layers and reductions in one pass and write the layers."""
     if not ep.outputs and not ep.reductions:
         return
-    paths, results = write_rasters_and_compute(ep.outputs, ctx.grid, also=ep.reductions,
+    outputs = ep.outputs
+    counter = ctx.block_counter
+    if counter is not None:  # the progress bar counts the blocks of the layers written
+        import dataclasses
+
+        outputs = [dataclasses.replace(o, data=counter.wrap(o.data)) for o in outputs]
+    paths, results = write_rasters_and_compute(outputs, ctx.grid, also=ep.reductions,
                                                overwrite=ctx.overwrite, blocksize=512, timer=ctx.timer,
                                                stage="compute_write.cog_copy")
     release_free_memory()  # the pass's freed blocks, held by the allocator, back to the OS
     for p in paths:
         ep.files[p.stem] = p
     ctx.written.extend(paths)
+    from .qgis import write_sidecars
+
+    ctx.written.extend(write_sidecars(ep.outputs))  # class names, attribute tables, units, .qml
     ep.results.update(results)
     ep.outputs = []
     ep.reductions = {}
@@ -236,7 +252,9 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overwrite: bool = False,
-        progress: Progress | None = None, scheduler: str | None = None) -> dict[str, Any]:
+        progress: Progress | None = None, scheduler: str | None = None,
+        digest: str = DEFAULT_DIGEST,
+        on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run a pipeline spec and write its outputs under ``out``.
 
     Parameters
@@ -254,6 +272,13 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
         Called with a short message as each stage starts (the CLI shows them).
     scheduler : str, optional
         Dask scheduler (``"threads"`` by default, ``"synchronous"`` for debugging).
+    digest : str
+        Digest of every input in the manifest: ``"blake3"`` (default) or ``"sha256"``.
+    on_event : callable, optional
+        Called with ``{"event": "stages", "total"}`` once, ``{"event": "stage", "name",
+        "done", "total"}`` as each step starts (an epoch's compute-and-write pass, then each
+        stage; ``name`` ``"done"`` at the end) and ``{"event": "blocks", "done", "total"}``
+        as raster blocks are written (the total grows with each pass).
 
     Returns
     -------
@@ -273,14 +298,32 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
+    _compile_kernels(spec, progress)
     folder = RunFolder(out).acquire()
     try:
         _check_out(out, overwrite)
+        if digest not in DIGESTS:
+            raise ConfigError(f"digest {digest!r}: expected one of {', '.join(DIGESTS)}")
         ctx = prepare(spec, spec_path=spec_path, out=out, overwrite=overwrite, progress=progress)
+        ctx.digest = digest
     except BaseException:
         folder.lock.release()
         raise
+    ctx.events = on_event
     return run_prepared(ctx, scheduler=scheduler, folder=folder)
+
+
+def _compile_kernels(spec: PipelineSpec, progress: Progress | None) -> None:
+    """On a machine whose numba cache lacks the kernels, compile them in two child processes
+    while the run prepares (:mod:`sinks._kernels.warm`), and say so once."""
+    from ._kernels import warm
+
+    reflectance = spec.outputs.reflectance or (bool(spec.indices.names) and spec.indices.write)
+    if warm.compile_in_background(digital_numbers=not reflectance):
+        msg = "compiling the numba kernels for this machine (first run only, about 10 s)"
+        log.info(msg)
+        if progress:
+            progress(msg)
 
 
 def run_prepared(ctx: RunContext, *, scheduler: str | None = None, folder: RunFolder | None = None) -> dict[str, Any]:
@@ -308,15 +351,27 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
 
     import rasterio
 
+    from ._kernels import warm
+
+    warm.wait()  # kernels being compiled in child processes (a first run on this machine)
     spec = ctx.spec
     # GDAL's block cache holds the written stage files' blocks until they are flushed; capped
     # so memory stays bounded whatever the raster size, for rasterio's GDAL and (through the
     # environment) exactextract's, here and in the zonal child; a user's GDAL_CACHEMAX wins
     cache = gdal_cache_options()
     if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
-        ctx.hashing = hash_in_background(ctx.inputs)
+        ctx.hashing = hash_in_background(ctx.inputs, algorithm=ctx.digest)
+    stages = [(name, fn) for name, fn, enabled in STAGES if enabled(spec)]
+    total = len(ctx.epochs) + len(stages)
+    emit = ctx.events or (lambda _e: None)
+    emit({"event": "stages", "total": total})
+    if ctx.events is not None:
+        from ._progress import BlockCounter
+
+        ctx.block_counter = BlockCounter(ctx.events)
     with dask.config.set(scheduler=local_scheduler(scheduler)), rasterio.Env(**cache):
-        for ep in ctx.epochs:
+        for k, ep in enumerate(ctx.epochs):
+            emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
             for name, fn, enabled in EPOCH_STAGES:
                 if enabled(spec):
                     _check_cancel(ctx)
@@ -326,18 +381,20 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
             with ctx.timer.stage("compute_write"):
                 _write_epoch(ctx, ep)
         try:
-            for name, fn, enabled in STAGES:
-                if enabled(spec):
-                    _check_cancel(ctx)
-                    ctx.say(f"stage {name}")
-                    with ctx.timer.stage(name):
-                        fn(ctx)
+            for k, (name, fn) in enumerate(stages, start=len(ctx.epochs)):
+                _check_cancel(ctx)
+                emit({"event": "stage", "name": name, "done": k, "total": total})
+                ctx.say(f"stage {name}")
+                with ctx.timer.stage(name):
+                    fn(ctx)
         finally:  # a stage failed while the indicator tables computed in a child process
             pending, ctx.zonal_pending = ctx.zonal_pending, None
             if pending is not None:
                 pending.cancel()
     _check_cancel(ctx)
-    return _finish(ctx)
+    summary = _finish(ctx)
+    emit({"event": "stage", "name": "done", "done": total, "total": total})
+    return summary
 
 
 def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
@@ -369,6 +426,7 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
                      progress=None, region=geometry, region_id=region_id, aoi=base.aoi, base=base,
                      chunks=aligned_chunks(grid, tiles, bounded_chunks(grid.width, grid.height,
                                                                        base.spec.grid.chunks)))
+    ctx.digest = base.digest
     return ctx
 
 
@@ -394,10 +452,10 @@ def _finish(ctx: RunContext) -> dict[str, Any]:
     with ctx.timer.stage("manifest"):
         if ctx.hashing is not None:
             ctx.hashing.join()
-        inputs = describe_inputs(ctx.inputs)
+        inputs = describe_inputs(ctx.inputs, algorithm=ctx.digest)
     manifest = manifest_dict(spec=spec.model_dump(mode="json"), spec_path=str(ctx.spec_path or ""),
                              inputs=inputs, outputs=summary["outputs"], timings=ctx.timer.timings,
-                             total_s=ctx.timer.total, extra={"grid": ctx.grid.to_dict()},
+                             total_s=ctx.timer.total, extra={"grid": ctx.grid.to_dict()}, digest=ctx.digest,
                              cpu=None if ctx.region is not None else {**ctx.timer.cpu, "total": ctx.timer.cpu_total()})
     atomic_write_json(ctx.out / "manifest.json", manifest, overwrite=True)
     summary["timings_s"] = manifest["timings_s"]

@@ -47,6 +47,8 @@ LOCK = ".sinks-run.lock"
 #: writer's ``.<stem>.part-<pid>-<hex><suffix>`` with GDAL's sidecars, the STAC folder).
 _PART = re.compile(r"^\..+\.part-(\d+)-[0-9a-f]{8}(\.[^/]*)?(-wal|-shm|-journal)?$")
 _PART_DIR = re.compile(r"^\.stac-(part|old)-(\d+)-[0-9a-f]{8}$")
+#: The folder of compressed tiles a COG being written keeps beside its temporary name (:mod:`sinks.cog`).
+_TILE_PARTS = re.compile(r"^\..+\.part-(\d+)-[0-9a-f]{8}(\.[^/]*)?\.parts$")
 
 #: Files of a run folder that the run always writes (besides its listed outputs).
 _RUN_FILES = ("manifest.json", "summary.json", "stac")
@@ -193,7 +195,10 @@ def remove_stale_parts(folder: str | os.PathLike, *, recursive: bool = True) -> 
     for dirpath, dirnames, filenames in walker:
         for name in list(dirnames):
             m = _PART_DIR.match(name)
-            if m and not _mine_or_alive(int(m.group(2))):
+            pid = int(m.group(2)) if m else None
+            if m is None and (t := _TILE_PARTS.match(name)):
+                pid = int(t.group(1))
+            if pid is not None and not _mine_or_alive(pid):
                 shutil.rmtree(Path(dirpath) / name, ignore_errors=True)
                 removed.append(Path(dirpath) / name)
                 dirnames.remove(name)

@@ -1,10 +1,17 @@
-"""Notebook access to a run: ``sinks.open_run(DIR)`` → lazy layers, tables, summary, plots.
+"""Notebook access to a run: ``sinks.open_run(DIR)`` → a lazy :class:`xarray.Dataset`.
 
->>> run = sinks.open_run("runs/demo")                      # doctest: +SKIP
->>> run.landcover["2020"]                                  # lazy xarray (dask) layer
->>> run.regions[["region_id", "forest_coverage_pct_2025"]] # GeoDataFrame of indicators
->>> run.plot()                                             # static matplotlib figure
->>> run.explore()                                          # interactive folium map (extra ``viz``)
+>>> ds = sinks.open_run("runs/demo")                          # doctest: +SKIP
+>>> ds.landcover.sel(time="2020")                             # uint8 codes, legend in attrs
+>>> ds.carbon_density.isel(time=-1).plot.imshow()             # Mg C/ha, float32
+>>> ds.rio.crs, ds.rio.transform()                            # rioxarray
+>>> ds.sinks.regions[["region_id", "forest_coverage_pct_2025"]]  # GeoDataFrame of indicators
+>>> ds.sinks.plot()                                           # static figure
+>>> ds.sinks.explore()                                        # interactive map, offline
+
+A batch folder opens the same way: ``sinks.open_run(BATCH)`` mosaics every finished
+region; ``sinks.open_run(BATCH, region="450502")`` is one region's run.  The ``sinks``
+accessor of the Dataset is a :class:`Run`: the run's summary, manifest and tables, and
+its static and interactive maps.
 """
 
 from __future__ import annotations
@@ -15,196 +22,251 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import xarray as xr
+
 __all__ = ["Run", "open_run"]
 
 
-def _open(path: Path) -> Any:
-    import rioxarray
-
-    return rioxarray.open_rasterio(path, chunks={"band": 1, "y": 1024, "x": 1024}, lock=False,
-                                   masked=True).squeeze("band", drop=True)
-
-
 class Run:
-    """A finished run folder (see ``docs/outputs.md``)."""
+    """A finished run, batch region or batch (see ``docs/outputs.md``): tables, maps, Dataset.
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        from .runstate import require_complete
+    Parameters
+    ----------
+    path : path
+        A run folder or a batch folder.
+    region : str, optional
+        In a batch folder, one region's run; without it, every finished region.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, region: str | None = None) -> None:
+        from .dataset import sources
 
         self.path = Path(path)
-        require_complete(self.path)  # IncompleteRunError for a run that did not finish
+        self.region = None if region is None else str(region)
+        self.layers, self._epochs, self.attrs = sources(self.path, region=self.region)
+        self.kind: str = self.attrs["sinks_kind"]
 
     def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}: epochs {', '.join(self.epochs)})"
+        what = {"run": "run", "batch": "batch", "batch-region": f"batch region {self.region}"}[self.kind]
+        return f"Run({str(self.path)!r}: {what}, epochs {', '.join(self.epochs)})"
 
-    @cached_property
-    def summary(self) -> dict[str, Any]:
-        return json.loads((self.path / "summary.json").read_text(encoding="utf-8"))
+    @property
+    def folder(self) -> Path:
+        """The run folder (a batch region's own folder; the batch folder for a whole batch)."""
+        if self.kind == "batch-region":
+            from .dataset import batch_regions
 
-    @cached_property
-    def manifest(self) -> dict[str, Any]:
-        p = self.path / "manifest.json"
-        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+            return batch_regions(self.path)[self.region]  # type: ignore[index]
+        return self.path
 
     @property
     def epochs(self) -> list[str]:
-        return [e["name"] for e in self.summary.get("epochs", [])]
+        return [n for n, _y in self._epochs]
 
     @cached_property
-    def landcover(self) -> dict[str, Any]:
-        """Epoch → lazy land-cover DataArray (legend codes, NaN = nodata)."""
-        return {e: _open(self.path / f"landcover_{e}.tif") for e in self.epochs
-                if (self.path / f"landcover_{e}.tif").exists()}
+    def dataset(self) -> Any:
+        """The layers as a lazy :class:`xarray.Dataset` (:func:`sinks.dataset.open_dataset`)."""
+        from .dataset import _dataset
+
+        return _dataset(self.layers, self._epochs, self.attrs)
+
+    def to_xarray(self) -> Any:
+        """Same as :attr:`dataset`."""
+        return self.dataset
 
     @cached_property
-    def carbon(self) -> dict[str, Any]:
-        """Epoch → lazy total carbon density (Mg C/ha)."""
-        return {e: _open(self.path / "carbon" / e / "carbon_density_total.tif") for e in self.epochs
-                if (self.path / "carbon" / e / "carbon_density_total.tif").exists()}
+    def summary(self) -> dict[str, Any]:
+        """``summary.json`` of the run (a whole batch: ``{region id: summary}``)."""
+        if self.kind == "batch":
+            from .dataset import batch_regions
+
+            return {rid: json.loads((p / "summary.json").read_text(encoding="utf-8"))
+                    for rid, p in batch_regions(self.path).items()}
+        return json.loads((self.folder / "summary.json").read_text(encoding="utf-8"))
 
     @cached_property
-    def change(self) -> dict[str, Any]:
-        """Period → lazy transition codes (from×16+to)."""
-        return {p.stem[len("change_"):]: _open(p) for p in sorted(self.path.glob("change_*.tif"))}
+    def manifest(self) -> dict[str, Any]:
+        p = self.folder / "manifest.json"
+        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
 
+    # -- tables ------------------------------------------------------------------------
     def _table(self, name: str) -> Any:
         import geopandas as gpd
+        import pandas as pd
 
-        p = self.path / "tables" / f"{name}.gpkg"
-        return gpd.read_file(p) if p.exists() else None
+        if self.kind != "batch":
+            p = self.folder / "tables" / f"{name}.gpkg"
+            return gpd.read_file(p) if p.exists() else None
+        from .dataset import batch_regions
+
+        parts = []
+        for rid, folder in batch_regions(self.path).items():
+            p = folder / "tables" / f"{name}.gpkg"
+            if p.exists():
+                g = gpd.read_file(p)
+                g.insert(0, "batch_region", rid)
+                parts.append(g)
+        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs) if parts else None
 
     @cached_property
     def regions(self) -> Any:
-        """Region indicators (GeoDataFrame) or None."""
+        """Region indicators (GeoDataFrame) or None; a whole batch: ``batch_summary.gpkg``."""
+        if self.kind == "batch":
+            import geopandas as gpd
+
+            return gpd.read_file(self.path / "batch_summary.gpkg")
         return self._table("regions")
 
     @cached_property
     def redlines(self) -> Any:
-        """Redline indicators (GeoDataFrame) or None."""
+        """Redline indicators (GeoDataFrame) or None; a whole batch: every region's, with ``batch_region``."""
         return self._table("redlines")
 
     @cached_property
     def encroachment(self) -> dict[str, Any]:
         """Period → encroachment patches (GeoDataFrame)."""
         import geopandas as gpd
+        import pandas as pd
 
-        return {p.stem[len("encroachment_"):]: gpd.read_file(p) for p in sorted(self.path.glob("encroachment_*.gpkg"))}
+        from .dataset import batch_regions
 
-    def plot(self, *, epochs: list[str] | None = None) -> Any:
-        """A static figure: land cover of each epoch and the carbon density of the last one."""
+        folders = [self.folder] if self.kind != "batch" else list(batch_regions(self.path).values())
+        out: dict[str, list] = {}
+        for folder in folders:
+            for p in sorted(folder.glob("encroachment_*.gpkg")):
+                out.setdefault(p.stem[len("encroachment_"):], []).append(gpd.read_file(p))
+        return {k: gpd.GeoDataFrame(pd.concat(v, ignore_index=True), crs=v[0].crs) for k, v in out.items()}
+
+    # -- layers (kept for scripts: epoch -> DataArray) --------------------------------
+    @property
+    def landcover(self) -> dict[str, Any]:
+        """Epoch → lazy land-cover DataArray (uint8 legend codes, 0 = nodata)."""
+        return self._by_epoch("landcover")
+
+    @property
+    def carbon(self) -> dict[str, Any]:
+        """Epoch → lazy total carbon density (Mg C/ha)."""
+        return self._by_epoch("carbon_density")
+
+    @property
+    def change(self) -> dict[str, Any]:
+        """Period → lazy transition codes (from×16+to)."""
+        ds = self.dataset
+        return {str(p): ds["change"].sel(period=p) for p in ds["period"].values} if "change" in ds else {}
+
+    def _by_epoch(self, var: str) -> dict[str, Any]:
+        ds = self.dataset
+        if var not in ds:
+            return {}
+        da = ds[var]
+        return {str(e): da.isel(time=i) for i, e in enumerate(da["epoch"].values)}
+
+    def overlays(self) -> list[tuple[str, str, str, str]]:
+        """``(label, source, kind, epoch or period)`` of the map layers: land cover, carbon, change."""
+        out = [(f"land cover {e}", s, "landcover", e) for e, s in self.layers.get("landcover", {}).items()]
+        out += [(f"carbon density {e} (Mg C/ha)", s, "value", e)
+                for e, s in self.layers.get("carbon_density", {}).items()]
+        out += [(f"change {k.replace('_', '–')}", s, "change", k) for k, s in self.layers.get("change", {}).items()]
+        return out
+
+    # -- maps --------------------------------------------------------------------------
+    def plot(self, *, epochs: list[str] | None = None, max_side: int = 800) -> Any:
+        """A static figure: land cover of each epoch and the carbon density of the last one.
+
+        Read through the COG overviews (at most ``max_side`` pixels wide); coordinates in km,
+        the land-cover legend beside the panels, Chinese names drawn with a CJK font.
+        """
+        import matplotlib
         import matplotlib.pyplot as plt
         from matplotlib.colors import ListedColormap
         from matplotlib.patches import Patch
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
 
         from .landcover import CLASSES
-
-        eps = epochs or list(self.landcover)
-        n = len(eps) + (1 if self.carbon else 0)
-        fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.2), squeeze=False)
-        cmap = ListedColormap([c.colour for c in CLASSES])
-        for ax, e in zip(axes[0], eps):
-            a = self.landcover[e]
-            step = max(1, max(a.shape) // 800)
-            a[::step, ::step].plot.imshow(ax=ax, cmap=cmap, vmin=0.5, vmax=len(CLASSES) + 0.5, add_colorbar=False)
-            ax.set_title(f"land cover {e}")
-            ax.set_aspect("equal")
-        axes[0][0].legend(handles=[Patch(color=c.colour, label=c.label) for c in CLASSES], fontsize=7,
-                          loc="lower left", framealpha=0.8)
-        if self.carbon:
-            last = list(self.carbon)[-1]
-            c = self.carbon[last]
-            step = max(1, max(c.shape) // 800)
-            c[::step, ::step].plot.imshow(ax=axes[0][-1], cmap="YlGn", cbar_kwargs={"label": "Mg C/ha"})
-            axes[0][-1].set_title(f"carbon density {last}")
-            axes[0][-1].set_aspect("equal")
-        fig.tight_layout()
-        return fig
-
-    def explore(self, *, max_side: int = 800) -> Any:
-        """An interactive folium map with toggleable layers (land cover per date, carbon, change,
-        redlines, regions; popups with the polygon indicators).  Needs the ``viz`` extra."""
-        try:
-            import folium
-        except ImportError:
-            raise ImportError("Run.explore() needs folium: pip install 'sinks[viz]'") from None
+        from .report.fonts import rc_params
         from .report.maps import read_decimated
 
-        m = folium.Map(tiles=None, control_scale=True)
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", show=False).add_to(m)
-        bounds = None
-        for label, path, kind in self._overlays():
-            img, b = _rgba(path, kind, max_side=max_side, reader=read_decimated)
-            bounds = b
-            folium.raster_layers.ImageOverlay(img, bounds=b, name=label, opacity=0.85,
-                                              show=label.startswith("land cover") and path.stem.endswith(self.epochs[-1])
-                                              ).add_to(m)
-        for name, gdf in (("regions", self.regions), ("redlines", self.redlines)):
-            if gdf is None or not len(gdf):
-                continue
-            cols = [c for c in gdf.columns if c != "geometry"][:1] + [c for c in gdf.columns if c.startswith(
-                ("forest_coverage_pct_", "stock_mg_c_total_", "sink_mg_c_per_yr_")) and not c.endswith(("_lo", "_hi"))]
-            g = gdf[[*cols, "geometry"]].to_crs(4326)
-            folium.GeoJson(g, name=name, style_function=lambda _f, n=name: {
-                "color": "#1f4e9c" if n == "redlines" else "#333", "weight": 2, "fillOpacity": 0.0},
-                popup=folium.GeoJsonPopup(fields=cols)).add_to(m)
-        if bounds:
-            m.fit_bounds(bounds)
-        folium.LayerControl(collapsed=False).add_to(m)
-        return m
+        lc = self.layers.get("landcover", {})
+        eps = [e for e in (epochs or list(lc)) if e in lc]
+        carbon = self.layers.get("carbon_density", {})
+        last_c = list(carbon)[-1] if carbon else None
+        n = len(eps) + (1 if last_c else 0)
+        if n == 0:
+            raise ValueError(f"{self.path}: no land-cover or carbon layer to plot")
+        with matplotlib.rc_context(rc_params()):
+            fig, axes = plt.subplots(1, n, figsize=(3.3 * n + 1.9, 3.9), squeeze=False, layout="constrained")
+            cmap = ListedColormap(["#ffffff"] + [c.colour for c in CLASSES])
+            crs = None
+            for ax, e in zip(axes[0], eps):
+                a, b, crs = read_decimated(lc[e], max_side=max_side)
+                ax.imshow(a.filled(0), cmap=cmap, vmin=0, vmax=len(CLASSES), interpolation="nearest",
+                          extent=(b[0], b[2], b[1], b[3]))
+                ax.set_title(f"land cover {e}", fontsize=10)
+            if last_c:
+                ax = axes[0][-1]
+                a, b, crs = read_decimated(carbon[last_c], max_side=max_side)
+                im = ax.imshow(a, cmap="YlGn", interpolation="nearest", extent=(b[0], b[2], b[1], b[3]))
+                cb = fig.colorbar(im, ax=ax, shrink=0.85)
+                cb.set_label("Mg C/ha", fontsize=8)
+                cb.ax.tick_params(labelsize=7)
+                ax.set_title(f"carbon density {last_c}", fontsize=10)
+            geographic = crs is not None and crs.is_geographic
+            fmt = FuncFormatter(lambda v, _p: f"{v:.2f}°" if geographic else f"{v / 1000:.0f}")
+            for i, ax in enumerate(axes[0]):
+                ax.set_aspect("equal")
+                ax.xaxis.set_major_locator(MaxNLocator(4))
+                ax.yaxis.set_major_locator(MaxNLocator(4))
+                ax.xaxis.set_major_formatter(fmt)
+                ax.yaxis.set_major_formatter(fmt)
+                ax.tick_params(labelsize=7)
+                ax.set_xlabel("lon" if geographic else "easting (km)", fontsize=7)
+                if i == 0:
+                    ax.set_ylabel("lat" if geographic else "northing (km)", fontsize=7)
+            if eps:
+                fig.legend(handles=[Patch(facecolor=c.colour, edgecolor="#555", label=c.label) for c in CLASSES],
+                           loc="outside right upper", fontsize=7, frameon=False, title="land cover",
+                           title_fontsize=8)
+            if crs is not None:
+                fig.suptitle(f"{self.attrs.get('title', '')} ({crs.to_string()})", fontsize=9)
+        return fig
 
-    def _overlays(self) -> list[tuple[str, Path, str]]:
-        out = [(f"land cover {e}", self.path / f"landcover_{e}.tif", "landcover") for e in self.landcover]
-        out += [(f"carbon density {e} (Mg C/ha)", self.path / "carbon" / e / "carbon_density_total.tif", "value")
-                for e in self.carbon]
-        out += [(f"change {k}", self.path / f"change_{k}.tif", "change") for k in self.change]
-        return out
+    def explore(self, *, tiles: str = "auto", max_side: int = 2048, basemap: bool = False) -> Any:
+        """An interactive map that works offline (:func:`sinks.explore.explore`): land cover per
+        epoch, carbon, change, redline and region outlines with popups of their figures.
+        Full resolution with localtileserver; needs the ``viz`` extra."""
+        from .explore import explore
 
-
-def _rgba(path: Path, kind: str, *, max_side: int, reader: Any) -> tuple[Any, list[list[float]]]:
-    """An RGBA image of a layer reprojected to EPSG:4326, and its [[south, west], [north, east]] bounds."""
-    import numpy as np
-    from matplotlib import colormaps
-    from rasterio.warp import Resampling, calculate_default_transform, reproject
-
-    from .landcover import CLASSES, ECOLOGICAL, CODES
-
-    a, b, crs = reader(path, max_side=max_side)
-    src = np.asarray(a.filled(0 if kind != "value" else np.nan), dtype=np.float32)
-    h, w = src.shape
-    from rasterio.transform import from_bounds
-
-    st = from_bounds(*b, w, h)
-    dt, dw, dh = calculate_default_transform(crs, "EPSG:4326", w, h, *b)
-    dst = np.full((dh, dw), np.nan, np.float32)
-    reproject(src, dst, src_transform=st, src_crs=crs, dst_transform=dt, dst_crs="EPSG:4326",
-              resampling=Resampling.nearest, src_nodata=0 if kind != "value" else np.nan, dst_nodata=np.nan)
-    rgba = np.zeros((dh, dw, 4), np.float32)
-    if kind == "value":
-        v = dst
-        lo, hi = np.nanpercentile(v, [2, 98]) if np.isfinite(v).any() else (0, 1)
-        rgba = colormaps["YlGn"](np.clip((v - lo) / max(hi - lo, 1e-9), 0, 1))
-        rgba[~np.isfinite(v)] = 0
-    else:
-        codes = np.nan_to_num(dst, nan=0).astype(np.int64)
-        if kind == "landcover":
-            lut = np.zeros((256, 4), np.float32)
-            for c in CLASSES:
-                h_ = c.colour.lstrip("#")
-                lut[c.code] = [int(h_[i:i + 2], 16) / 255 for i in (0, 2, 4)] + [1.0]
-            rgba = lut[np.clip(codes, 0, 255)]
-        else:
-            f, t = codes // 16, codes % 16
-            eco = np.isin(f, [CODES[n] for n in ECOLOGICAL])
-            eco_to = np.isin(t, [CODES[n] for n in ECOLOGICAL])
-            rgba[(codes > 0) & (f == t)] = [0.89, 0.89, 0.89, 0.6]
-            rgba[(codes > 0) & (f != t)] = [0.99, 0.68, 0.38, 1]
-            rgba[(codes > 0) & eco & ~eco_to] = [0.84, 0.1, 0.11, 1]
-            rgba[(codes > 0) & ~eco & eco_to] = [0.1, 0.59, 0.25, 1]
-    west, north = dt * (0, 0)
-    east, south = dt * (dw, dh)
-    return (rgba * 255).astype(np.uint8), [[south, west], [north, east]]
+        return explore(self, tiles=tiles, max_side=max_side, basemap=basemap)
 
 
-def open_run(path: str | os.PathLike) -> Run:
-    """Open a run folder written by ``sinks run``."""
-    return Run(path)
+@xr.register_dataset_accessor("sinks")
+class SinksAccessor(Run):
+    """``ds.sinks`` of a Dataset from :func:`open_run`: its :class:`Run` (tables, plot, explore)."""
+
+    def __init__(self, ds: Any) -> None:
+        path = ds.attrs.get("sinks_path")
+        if path is None:
+            raise AttributeError("this Dataset was not opened with sinks.open_run (no sinks_path attribute)")
+        super().__init__(path, region=ds.attrs.get("region"))
+        self.__dict__["dataset"] = ds
+
+
+def open_run(path: str | os.PathLike, *, region: str | None = None) -> Any:
+    """Open a run or batch folder as a lazy :class:`xarray.Dataset` (see the module notes).
+
+    Parameters
+    ----------
+    path : path
+        A folder written by ``sinks run`` or ``sinks batch``.
+    region : str, optional
+        In a batch folder, the id of one region; without it every finished region,
+        mosaicked onto their common grid.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``landcover (time, y, x)`` uint8 with the legend in its attributes, ``carbon_density``
+        (Mg C/ha) and the other carbon layers as float32 with ``units``, ``change (period, y, x)``;
+        the CRS through rioxarray (``ds.rio.crs``); tables and maps on ``ds.sinks``.
+    """
+    return Run(path, region=region).dataset

@@ -77,6 +77,7 @@ class SceneSpec(_Base):
     date: dt.date | None = None
     tiles: list[str] = Field(default_factory=list)
     stac: str | None = None
+    sun: tuple[float, float] | None = None   # (elevation, azimuth) in degrees, for classification.dem
 
     @model_validator(mode="after")
     def _one_source(self) -> "SceneSpec":
@@ -195,6 +196,7 @@ class ClassificationSpec(_Base):
     mmu_ha: dict[str, float] = Field(default_factory=lambda: {"forest": 0.0667})
     coastal_buffer_m: float = Field(default=2000.0, ge=0)
     mangrove: bool = True
+    dem: str | None = None
 
     @field_validator("rules")
     @classmethod
@@ -426,7 +428,7 @@ def parse_spec(data: Any, *, source: str = "spec") -> PipelineSpec:
     """Validate a parsed YAML mapping; raise :class:`SpecError` listing every problem."""
     if not isinstance(data, dict):
         raise SpecError(f"{source}: a spec must be a YAML mapping, got {type(data).__name__}",
-                        [f"(root): expected a mapping"])
+                        ["(root): expected a mapping"])
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
@@ -503,6 +505,7 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
             tr.reference_legend = _abs(base, tr.reference_legend)  # type: ignore[assignment]
     if isinstance(spec.classification.rules, str):
         spec.classification.rules = _abs(base, spec.classification.rules)
+    spec.classification.dem = _abs(base, spec.classification.dem)
     if spec.carbon.table and (spec.carbon.table.endswith((".csv", ".yaml", ".yml")) or "/" in spec.carbon.table):
         spec.carbon.table = _abs(base, spec.carbon.table)  # type: ignore[assignment]
     if isinstance(spec.carbon.volume_raster, dict):
@@ -546,6 +549,7 @@ def missing_inputs(spec: PipelineSpec) -> list[str]:
               *((f"carbon.volume_raster.{k}", v) for k, v in (spec.carbon.volume_raster.items()
                                                               if isinstance(spec.carbon.volume_raster, dict) else [])),
               ("carbon.volume_raster", spec.carbon.volume_raster if isinstance(spec.carbon.volume_raster, str) else None),
+              ("classification.dem", spec.classification.dem),
               ("goals.targets", spec.goals.targets)]
     if spec.carbon.table and os.sep in spec.carbon.table:
         checks.append(("carbon.table", spec.carbon.table))

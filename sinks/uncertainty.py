@@ -71,6 +71,11 @@ __all__ = ["Interval", "UncertaintyResult", "monte_carlo", "sample_densities", "
 
 log = logging.getLogger("sinks")
 
+#: How a coefficient's range is drawn (``ci``: normal or lognormal fitted to its stated interval).
+Distribution = Literal["ci", "triangular", "pert", "uniform"]
+#: Which pools of one class share their deviate.
+PoolCorrelation = Literal["biomass", "class", "none"]
+
 _SYMMETRY_TOLERANCE = 0.10
 
 
@@ -338,22 +343,68 @@ def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: 
     """Iterative proportional fitting of ``matrix`` (``(..., K, K)``) to row and column sums.
 
     Cells that are zero stay zero; a target row or column whose cells are all zero is
-    left unmatched.  ``rows``/``cols`` broadcast over the leading dimensions.
+    left unmatched.  ``rows``/``cols`` broadcast over the leading dimensions; all the
+    matrices are fitted together and stop together, when every row and column factor of
+    every matrix is within ``tol`` of 1 (or after ``iterations``).
+
+    The matrices are held with the leading dimensions last, so each of the ``K × K``
+    cells of all of them is one contiguous vector: the row and column sums are then a
+    few vector additions per iteration instead of a reduction over short axes.  The sums
+    add in the order ``numpy.sum`` does (pairwise over a row's cells, in row order over a
+    column's), so the result equals, to the bit, the plain formulation
+    ``x *= rows / x.sum(-1); x *= cols / x.sum(-2)``.
     """
-    x = np.array(matrix, dtype=np.float64, copy=True)
+    x = np.asarray(matrix, dtype=np.float64)
     rows = np.asarray(rows, dtype=np.float64)
     cols = np.asarray(cols, dtype=np.float64)
-    x = np.broadcast_to(x, np.broadcast_shapes(x.shape, rows.shape[:-1] + x.shape[-2:])).copy()
+    shape = np.broadcast_shapes(x.shape, rows.shape[:-1] + x.shape[-2:], cols.shape[:-1] + x.shape[-2:])
+    k, lead = shape[-1], shape[:-2]
+    n = math.prod(lead)
+    y = np.array(np.moveaxis(np.broadcast_to(x, shape).reshape(n, k, k), 0, -1), order="C")  # (K, K, n)
+    r = np.ascontiguousarray(np.broadcast_to(rows, lead + (k,)).reshape(n, k).T)
+    c = np.ascontiguousarray(np.broadcast_to(cols, lead + (k,)).reshape(n, k).T)
+    rs, cs = np.empty((k, n)), np.empty((k, n))
+    fr, fc = np.empty((k, n)), np.empty((k, n))
     for _ in range(iterations):
-        rs = x.sum(axis=-1)
-        fr = np.divide(rows, rs, out=np.ones_like(rs), where=rs > 0)
-        x *= fr[..., :, None]
-        cs = x.sum(axis=-2)
-        f = np.divide(cols, cs, out=np.ones_like(cs), where=cs > 0)
-        x *= f[..., None, :]
-        if max(np.max(np.abs(f - 1.0), initial=0.0), np.max(np.abs(fr - 1.0), initial=0.0)) < tol:
+        for i in range(k):
+            rs[i] = _pairwise_sum(y[i])
+        fr.fill(1.0)
+        np.divide(r, rs, out=fr, where=rs > 0)
+        y *= fr[:, None, :]
+        cs[:] = y[0]
+        for i in range(1, k):
+            cs += y[i]
+        fc.fill(1.0)
+        np.divide(c, cs, out=fc, where=cs > 0)
+        y *= fc[None, :, :]
+        if max(np.max(np.abs(fc - 1.0), initial=0.0), np.max(np.abs(fr - 1.0), initial=0.0)) < tol:
             break
-    return x
+    # C order, as the plain formulation returns it: reductions over the result (the sink's
+    # draws) then add in the same order too
+    return np.ascontiguousarray(np.moveaxis(y, -1, 0).reshape(shape))
+
+
+def _pairwise_sum(v: np.ndarray) -> np.ndarray:
+    """``v.sum(axis=0)`` for ``v`` of ``(m, n)``, ``m <= 128``, adding in numpy's pairwise order
+    (eight running sums for ``m >= 8``, a plain loop below), so each column's sum is the one
+    ``numpy.sum`` gives for that column's ``m`` values laid out contiguously."""
+    m = v.shape[0]
+    if m > 128:
+        raise ValueError("pairwise sums of more than 128 terms split recursively; not needed here")
+    if m < 8:
+        res = v[0].copy()
+        for j in range(1, m):
+            res += v[j]
+        return res
+    acc = v[:8].copy()
+    i = 8
+    while i < m - m % 8:
+        acc += v[i:i + 8]
+        i += 8
+    res = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    for j in range(i, m):
+        res += v[j]
+    return res
 
 
 def adjusted_transitions(transitions: Any, accuracy_from: Any, accuracy_to: Any, *, draws: int = 0,

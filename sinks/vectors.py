@@ -466,5 +466,9 @@ def write_vector(
             elif suffix == ".fgb":
                 kwargs["SPATIAL_INDEX"] = "NO"  # keep the row order of the table
             gdf.to_file(tmp, driver=_WRITE_DRIVERS[suffix], engine="pyogrio", **kwargs)
+            if suffix == ".gpkg":  # readable field aliases for QGIS (stock_mg_c_total_2015 -> carbon stock ...)
+                from .qgis import gpkg_field_aliases
+
+                gpkg_field_aliases(tmp, kwargs["layer"], [str(c) for c in gdf.columns])
     log.info("wrote %s (%d features)", final, len(gdf))
     return final

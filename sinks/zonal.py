@@ -173,22 +173,16 @@ def _wkb_features(gdf: Any) -> Any:
     return _Source()
 
 
-def _finite_source(info: Any) -> Any:
-    """An exactextract raster source reading band 1 of ``info.path`` with ±inf turned to NaN (nodata)."""
-    import rasterio
+def _on_grid(grid: Any) -> type:
+    """An exactextract ``RasterSource`` base class that lies on ``grid`` (resolution, extent, CRS)."""
     from exactextract.raster import RasterSource
-    from rasterio.windows import Window
 
-    grid = info.grid
     t = grid.transform
     xs = sorted((t.c, t.c + t.a * grid.width))
     ys = sorted((t.f, t.f + t.e * grid.height))
+    wkt = grid.crs.to_wkt()
 
-    class _Finite(RasterSource):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.ds = rasterio.open(info.path)
-
+    class _OnGrid(RasterSource):  # type: ignore[misc]
         def res(self) -> tuple[float, float]:
             return abs(t.a), abs(t.e)
 
@@ -196,7 +190,20 @@ def _finite_source(info: Any) -> Any:
             return xs[0], ys[0], xs[1], ys[1]
 
         def srs_wkt(self) -> str:
-            return grid.crs.to_wkt()
+            return wkt
+
+    return _OnGrid
+
+
+def _finite_source(info: Any) -> Any:
+    """An exactextract raster source reading band 1 of ``info.path`` with ±inf turned to NaN (nodata)."""
+    import rasterio
+    from rasterio.windows import Window
+
+    class _Finite(_on_grid(info.grid)):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.ds = rasterio.open(info.path)
 
         def nodata_value(self) -> Any:
             return self.ds.nodata
@@ -508,7 +515,6 @@ def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Mappi
     ``seen``); 0 overall only where every raster is nodata.
     """
     import rasterio
-    from exactextract.raster import RasterSource
     from rasterio.windows import Window
 
     luts = []
@@ -520,23 +526,11 @@ def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Mappi
             lut[int(nd)] = 0
         luts.append(lut)
     identity = np.minimum(np.arange(256, dtype=np.int32), base - 1)
-    t = grid.transform
-    xs = sorted((t.c, t.c + t.a * grid.width))
-    ys = sorted((t.f, t.f + t.e * grid.height))
 
-    class _Stack(RasterSource):  # type: ignore[misc]
+    class _Stack(_on_grid(grid)):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.dss = [rasterio.open(p) for p in paths]
-
-        def res(self) -> tuple[float, float]:
-            return abs(t.a), abs(t.e)
-
-        def extent(self) -> tuple[float, float, float, float]:
-            return xs[0], ys[0], xs[1], ys[1]
-
-        def srs_wkt(self) -> str:
-            return grid.crs.to_wkt()
 
         def nodata_value(self) -> int:
             return 0

@@ -70,3 +70,15 @@ def demo_run(tmp_path_factory) -> Path:
         main(["-q", "run", str(REPO / "pipelines" / "demo.yaml"), "--out", str(out)])
     assert ei.value.code == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_batch(tmp_path_factory) -> Path:
+    """`sinks batch pipelines/demo.yaml` over two of the sample regions (海城区 and 铁山港区)."""
+    from sinks.batch import run_batch
+
+    out = tmp_path_factory.mktemp("demobatch") / "batch"
+    res = run_batch(REPO / "pipelines" / "demo.yaml", regions=str(REPO / "aoi" / "regions.gpkg"),
+                    id_field="region_id", out=out, only=["450502", "450512"])
+    assert [r.status for r in res.results if r.region_id in ("450502", "450512")] == ["done", "done"]
+    return out

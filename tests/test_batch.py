@@ -174,7 +174,7 @@ def test_ids_outside_out_and_unicode(make_tile, tmp_path):
 
 def test_localcluster_equals_threaded(make_tile, tmp_path):
     spec, regions = _scene(make_tile, tmp_path)
-    a = run_batch(spec, regions=str(regions), id_field="region_id", out=tmp_path / "threads")
+    run_batch(spec, regions=str(regions), id_field="region_id", out=tmp_path / "threads")
     b = run_batch(spec, regions=str(regions), id_field="region_id", out=tmp_path / "cluster", workers=2)
     ta = pd.read_csv(tmp_path / "threads" / "batch_summary.csv")
     tb = pd.read_csv(tmp_path / "cluster" / "batch_summary.csv")

@@ -65,27 +65,36 @@ def test_json_shape_and_hand_values(maps, pools, capsys) -> None:
 
 def test_outputs_and_overwrite(maps, pools, tmp_path: Path, capsys) -> None:
     out_dir = tmp_path / "out"
-    code, out, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir], capsys)
+    code, out, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir, "--pool-layers"], capsys)
     assert code == 0, err
-    names = sorted(p.name for p in out_dir.iterdir())
+    names = sorted(p.name for p in out_dir.iterdir() if not p.name.endswith(".aux.xml"))
     assert "carbon_summary.json" in names and len(names) == 15
+    # every layer carries its unit for GDAL and QGIS
+    with rasterio.open(out_dir / "carbon_density_total_baseline.tif") as ds:
+        assert ds.units == ("Mg C/ha",)
+    with rasterio.open(out_dir / "carbon_stock_total_baseline.tif") as ds:
+        assert ds.units == ("Mg C",)
     assert "carbon_stock_total_baseline.tif" in names and "carbon_density_change_total.tif" in names
     summary = json.loads((out_dir / "carbon_summary.json").read_text())
     assert summary["baseline"]["stock_mg_c"]["total"] == pytest.approx(42.39)
     assert summary["class_areas"]["baseline"]["1"]["pixels"] == 4
     with rasterio.open(out_dir / "carbon_density_total_alternate.tif") as ds:
         assert ds.read(1)[2, 0] == 84
-    code, _, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir], capsys)
+    code, _, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir, "--pool-layers"], capsys)
     assert code == 2 and "exists" in err and "--overwrite" in err
     code, _, err = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", out_dir, "--overwrite"], capsys)
     assert code == 0, err
     only = tmp_path / "only"
     code, _, _ = run([maps[0], "--pools", pools, "-o", only, "--no-rasters"], capsys)
     assert code == 0 and [p.name for p in only.iterdir()] == ["carbon_summary.json"]
-    single = tmp_path / "single"
-    code, _, _ = run([maps[0], "--pools", pools, "-o", single, "--no-pool-layers"], capsys)
-    assert sorted(p.name for p in single.iterdir()) == ["carbon_density_total.tif", "carbon_stock_total.tif",
-                                                        "carbon_summary.json"]
+    single = tmp_path / "single"  # by default the totals only: pool densities are lookups, written on request
+    code, _, _ = run([maps[0], "--pools", pools, "-o", single], capsys)
+    assert sorted(p.name for p in single.iterdir()) == [
+        "carbon_density_total.tif", "carbon_density_total.tif.aux.xml", "carbon_stock_total.tif",
+        "carbon_stock_total.tif.aux.xml", "carbon_summary.json"]
+    two = tmp_path / "two"
+    code, _, _ = run([maps[0], "--pools", pools, "--alt", maps[1], "-o", two], capsys)
+    assert len([p for p in two.iterdir() if p.suffix == ".tif"]) == 6
 
 
 def test_no_rasters_without_out(maps, pools, tmp_path: Path, capsys, monkeypatch) -> None:
@@ -197,7 +206,8 @@ def test_bad_rasters_exit_2(make_tile, pools, tmp_path: Path, capsys) -> None:
         ([make_tile("float.tif", LC.astype(np.float32), res=30, nodata=0)], "integer raster, found float32"),
         ([make_tile("nan.tif", np.full((3, 3), np.nan, np.float32), res=30, nodata=None)], "integer raster"),
         ([tmp_path / "missing.tif"], "missing.tif: file not found"),
-        ([good, "--alt", make_tile("shift.tif", LC, res=30, x0=500010.0, nodata=0)], "grid differs .* --align"),
+        ([good, "--alt", make_tile("shift.tif", LC, res=30, x0=500010.0, nodata=0)],
+         r"grid differs .*; pass --align to warp it onto the baseline grid"),
         ([good, "--alt", make_tile("res.tif", np.kron(LC, np.ones((2, 2), np.uint8)), res=15, nodata=0)],
          "grid differs"),
     ]
@@ -219,3 +229,24 @@ def test_align_warps_alternate(make_tile, pools, capsys) -> None:
     code, out, err = run([good, "--pools", pools, "--alt", fine, "--align", "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["alternate"]["stock_mg_c"]["total"] == pytest.approx(0.09 * (126 + 135 + 168))
+
+
+def test_currency_draws_without_ranges_and_help(maps, pools, capsys) -> None:
+    code, out, err = run([maps[0], "--pools", pools, "--alt", maps[1], "--years", 2020, 2030, "--price", 50,
+                          "--currency", "USD"], capsys)
+    assert code == 0, err
+    assert " USD (NPV over 10 yr)" in out and "CNY" not in out
+    code, out, _err = run([maps[0], "--pools", pools, "--alt", maps[1], "--years", 2020, 2030, "--price", 50], capsys)
+    assert code == 0 and " CNY (NPV" in out
+    # an InVEST table has no ranges: the intervals are single values, and the command says so
+    code, out, err = run([maps[0], "--pools", pools, "--draws", 200], capsys)
+    assert code == 0
+    assert "Warning:" in err and "zero width" in err and len(err.strip().splitlines()) == 1
+    assert "95 % interval 42.4 – 42.4 Mg C (200 draws)" in out
+    # the packaged table has ranges: an interval, no warning
+    code, out, err = run([maps[0], "--draws", 200], capsys)
+    assert code == 0 and "Warning" not in err and "95 % interval" in out
+    with pytest.raises(SystemExit):
+        main(["carbon", "--help"])
+    text = capsys.readouterr().out
+    assert "95 % intervals" in text and "%%" not in text and "--currency" in text

@@ -213,7 +213,7 @@ def test_open_landcover_checks(make_tile, tmp_path: Path) -> None:
     with pytest.raises(TileReadError, match="junk.tif"):
         open_landcover(junk)
     shifted = make_tile("shifted.tif", LC, x0=500005.0)
-    with pytest.raises(GridMismatchError, match="--align"):
+    with pytest.raises(GridMismatchError, match=r"pass align=True to warp it"):  # the CLI says --align
         open_landcover(shifted, grid=lc.grid)
 
 

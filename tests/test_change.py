@@ -95,3 +95,20 @@ def test_compiled_pair_codes_match_the_table_formula():
         expected = np.where((fa == 0) | (tb == 0), 0, fa * 16 + tb).astype(np.uint8)
         np.testing.assert_array_equal(_block(a, b, nodata), expected)
         np.testing.assert_array_equal(_block(a[::2, ::3], b[::2, ::3], nodata), expected[::2, ::3])
+
+
+def test_legend_colours_cli(capsys):
+    import json
+
+    from sinks.cli import main
+
+    for args in (["legend", "--colours"], ["legend", "--json", "--colours"]):
+        with pytest.raises(SystemExit) as ei:
+            main(args)
+        assert ei.value.code == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["1"] == {"name": "forest", "label": "Forest", "colour": "#006400"}
+        assert all({"name", "label", "colour"} <= set(v) for v in doc.values())
+    with pytest.raises(SystemExit):
+        main(["legend", "--json"])
+    assert json.loads(capsys.readouterr().out)["1"] == "forest"   # the contract: code -> name

@@ -235,6 +235,40 @@ def test_rake_and_adjusted_transitions() -> None:
     assert s.interval["area_uncertainty"] and "transition areas" in s.interval["varied"]
 
 
+def _plain_rake(matrix, rows, cols, *, iterations=1000, tol=1e-10):
+    """The textbook formulation ``rake`` must equal to the bit."""
+    x = np.broadcast_to(np.array(matrix, dtype=np.float64),
+                        np.broadcast_shapes(np.shape(matrix), np.shape(rows)[:-1] + np.shape(matrix)[-2:])).copy()
+    for _ in range(iterations):
+        rs = x.sum(axis=-1)
+        fr = np.divide(rows, rs, out=np.ones_like(rs), where=rs > 0)
+        x *= fr[..., :, None]
+        cs = x.sum(axis=-2)
+        f = np.divide(cols, cs, out=np.ones_like(cs), where=cs > 0)
+        x *= f[..., None, :]
+        if max(np.max(np.abs(f - 1.0), initial=0.0), np.max(np.abs(fr - 1.0), initial=0.0)) < tol:
+            break
+    return x
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 8, 9, 12, 16, 17, 20])
+def test_rake_equals_the_plain_formulation_to_the_bit(k: int) -> None:
+    rng = np.random.default_rng(k)
+    m = rng.lognormal(0, 2, (k, k)) * (rng.random((k, k)) > 0.4)  # structural zeros: IPF need not converge
+    rd = rng.lognormal(0, 1, (200, k))
+    cd = rng.lognormal(0, 1, (200, k))
+    cd *= (rd.sum(1) / cd.sum(1))[:, None]
+    got = rake(m[None], rd, cd, iterations=150)
+    assert np.array_equal(got, _plain_rake(m[None], rd, cd, iterations=150))
+    assert got.flags.c_contiguous  # sums over the draws then add in the same order as before
+    assert np.array_equal(rake(m, rd[0], cd[0]), _plain_rake(m, rd[0], cd[0]))
+    # a fit that converges stops at the same iteration
+    full = rng.lognormal(0, 1, (k, k))
+    r, c = full.sum(1) * 1.1, full.sum(0)
+    c *= r.sum() / c.sum()
+    assert np.array_equal(rake(full, r, c), _plain_rake(full, r, c))
+
+
 # -- spec and CLI ------------------------------------------------------------------------
 def test_spec_keys_name_themselves(tmp_path) -> None:
     from sinks.spec import load_spec

@@ -103,8 +103,12 @@ def test_missing_sections_declining_trend_and_above():
     g2 = track_goals({"epochs": EPOCHS[:2], "landcover": {"a": {"forest_coverage_pct": 30.0},
                                                           "b": {"forest_coverage_pct": 20.0}}}, targets=NATIONAL)
     assert g2["aoi"]["forest_coverage_pct"]["targets"][1]["year_reached"] is None   # falling, never reached
-    growth = sink_growth([("p1", -50.0), ("p2", 25.0), ("p3", 0.0), ("p4", 10.0)])
-    assert growth["p2"]["growth_pct"] == pytest.approx(150.0) and growth["p4"]["growth_pct"] is None
+    growth = sink_growth([("p1", -50.0), ("p2", 25.0), ("p3", 0.0), ("p4", 10.0), ("p5", 15.0)])
+    # an emission turned into a removal: no percentage, the sign change and the difference instead
+    assert growth["p2"]["growth_pct"] is None and growth["p2"]["sign_changed"] is True
+    assert growth["p2"]["growth_mg_c_per_yr"] == pytest.approx(75.0)
+    assert growth["p4"]["growth_pct"] is None and growth["p5"]["growth_pct"] == pytest.approx(50.0)
+    assert growth["p5"]["sign_changed"] is False
 
 
 def _regions():
@@ -227,6 +231,8 @@ def test_cli_json_and_text(run, tmp_path, capsys):
     assert ei.value.code == 0
     assert "Whole area" in out and "Region B" in out and "off track" in out and "on track" in out
     assert "no target mapped" in out and "[series break]" in out and "+50.0 %" in out
+    # linear trend crossing 24.1 % at 2025.25 and 25 % at 2027.5: the first whole years
+    assert "on track, reached in 2028" in out and "reached in 2026" in out and ".5" not in out.split("reached")[1][:8]
 
 
 def test_cli_bad_inputs(run, tmp_path, capsys):
@@ -248,3 +254,22 @@ def test_cli_bad_inputs(run, tmp_path, capsys):
     assert "QQ, ZZ" in fails(str(run), "--targets", str(bad))
     bad.write_text("year,volume_m3,colour\n2030,1,red\n")
     assert "colour" in fails(str(run), "--targets", str(bad))
+
+
+def test_cli_text_sign_change_points_and_met_targets(tmp_path, capsys):
+    """A sink turning from emission to removal gets no percentage; rate gaps and trends are in
+    percentage points; a target already met shows as met, not as a negative gap; years are whole."""
+    run = tmp_path / "run"
+    run.mkdir()
+    s = _summary()
+    s["landcover"]["c"]["forest_coverage_pct"] = 30.0
+    s["carbon"]["sink"] = {"a_b": {"sink_mg_c_per_yr": -33.0}, "b_c": {"sink_mg_c_per_yr": 2158.0}}
+    (run / "summary.json").write_text(json.dumps(s))
+    with pytest.raises(SystemExit) as ei:
+        main(["goals", str(run), "--aoi-targets", "national"])
+    out = capsys.readouterr().out
+    assert ei.value.code == 0, out
+    assert "from an emission to a removal, +2,191.0 Mg C/yr" in out and "vs previous period" not in out
+    assert "trend +1.00 pp/yr" in out and "met now (5.90 pp above the target)" in out   # 30 vs 24.1
+    assert "-5.90" not in out and "2025.0" not in out and "not reached before 2100" in out
+    assert "%/yr" not in out

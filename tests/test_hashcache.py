@@ -72,3 +72,49 @@ def test_damaged_or_unwritable_cache_only_costs_the_hashing(tmp_path, fresh, mon
     monkeypatch.setenv("SINKS_CACHE_DIR", str(f / "below-a-file"))  # cannot be created
     manifest._HASHES.clear()
     assert manifest.sha256_file(f) == _digest(f)
+
+
+def test_blake3_is_the_default_and_cached_apart_from_sha256(tmp_path, fresh):
+    from blake3 import blake3
+
+    f = tmp_path / "tile.tif"
+    f.write_bytes(os.urandom(5_000_003))  # several chunks: the multi-threaded path
+    b3 = manifest.file_digest(f)
+    assert b3 == blake3(f.read_bytes()).hexdigest()
+    assert manifest.sha256_file(f) == _digest(f) != b3
+    assert len(fresh) == 1  # SHA-256 hashed once, for its own call
+    manifest._HASHES.clear()  # a new process: both digests come from the cache, each under its algorithm
+    assert manifest.file_digest(f) == b3 and manifest.sha256_file(f) == _digest(f)
+    assert len(fresh) == 1
+
+
+def test_describe_inputs_names_the_algorithm_and_never_reads_remote_inputs(tmp_path, fresh, monkeypatch):
+    import urllib.request
+
+    f = tmp_path / "a.tif"
+    f.write_bytes(b"z" * 1234)
+    heads = []
+
+    class Head:
+        headers = {"Content-Length": "987", "ETag": '"abc"', "Last-Modified": "Tue, 01 Dec 2026 00:00:00 GMT"}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def urlopen(req, timeout):
+        heads.append((req.get_method(), req.full_url))
+        return Head()
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    got = manifest.describe_inputs([f, "/vsicurl/https://example.invalid/b.tif", "/vsis3/bucket/c.tif"],
+                                   algorithm="sha256")
+    by = {g["path"]: g for g in got}
+    assert by[str(f)] == {"path": str(f), "bytes": 1234, "sha256": _digest(f)}
+    assert by["/vsicurl/https://example.invalid/b.tif"] == {
+        "path": "/vsicurl/https://example.invalid/b.tif", "remote": True, "bytes": 987, "etag": '"abc"',
+        "modified": "Tue, 01 Dec 2026 00:00:00 GMT"}
+    assert heads == [("HEAD", "https://example.invalid/b.tif")]  # one HEAD request, no download
+    assert by["/vsis3/bucket/c.tif"]["remote"] and "bytes" not in by["/vsis3/bucket/c.tif"]

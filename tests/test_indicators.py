@@ -101,7 +101,7 @@ def test_sink_and_eco_land_lost(maps):
     ref = sink(TransitionMatrix(tuple(CODES), m, np.zeros((8, 8), np.int64)), TABLE, years=10,
                growth_mg_c_per_ha_yr=2.0)
     assert h["sink_mg_c_per_yr_a_b"] == pytest.approx(ref.sink_mg_c_per_yr, rel=1e-12)
-    assert (df["sink_method_a_b"] == sink_method(ref)).all()
+    assert (df["sink_method_a_b"] == sink_method(ref)).all() and sink_method(ref) == "gain-loss"
 
 
 def test_uncertainty_and_stock_difference_without_transitions(maps):

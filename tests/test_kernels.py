@@ -8,7 +8,7 @@ random blocks full of NaN, clouds, zero denominators and values on the threshold
 
 from __future__ import annotations
 
-import warnings
+import os
 
 import numpy as np
 import pytest
@@ -26,7 +26,7 @@ def _nd(a, b):
         return np.where(np.abs(den) > 1e-6, (a - b) / den, np.nan).astype(np.float32)
 
 
-def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, coastal, wetland=None):
+def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, coastal, wetland=None, shaded=None):
     f32 = np.float32
     b, g, r, n, s1, s2 = (stack[:, i].astype(f32) for i in range(6))
     fin = np.isfinite(stack).all(axis=1)
@@ -41,6 +41,8 @@ def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, coastal, wetland=None):
                  & (white < f32(cfg.cloud.max_whiteness)))
         dark = (np.maximum.reduce([g, r, n, s1, s2]) < f32(cfg.shadow.max_reflectance)) & (g <= n)
         clear = fin & ~snow & ~cloud & ~dark & np.isfinite(ndvi)
+        if shaded is not None:
+            clear &= ~np.asarray(shaded, bool)
         nclear = clear.sum(axis=0)
         nsnow = snow.sum(axis=0)
         wet_obs = clear & (mndwi > f32(mndwi_t))
@@ -107,14 +109,15 @@ def _random_stack(seed, t, h, w):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), t=st.integers(1, 4), coastal=st.booleans(), layer=st.booleans(),
-       mndwi_t=st.sampled_from([0.0, -0.1, 0.12]), mvi_t=st.sampled_from([3.0, 4.5, 12.0]))
-def test_rules_kernel_equals_numpy(seed, t, coastal, layer, mndwi_t, mvi_t):
+       shade=st.booleans(), mndwi_t=st.sampled_from([0.0, -0.1, 0.12]), mvi_t=st.sampled_from([3.0, 4.5, 12.0]))
+def test_rules_kernel_equals_numpy(seed, t, coastal, layer, shade, mndwi_t, mvi_t):
     cfg = load_rules()
     stack = _random_stack(seed, t, 23, 17)
     zone = (np.random.default_rng(seed + 1).random((23, 17)) < 0.5) if coastal else None
     wet = (np.random.default_rng(seed + 2).random((23, 17)) < 0.5) if layer else None
-    got = classify_block(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet)
-    want = _numpy_rules(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet)
+    shaded = (np.random.default_rng(seed + 3).random((t, 23, 17)) < 0.3) if shade else None
+    got = classify_block(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet, shaded=shaded)
+    want = _numpy_rules(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet, shaded=shaded)
     np.testing.assert_array_equal(got, want)
 
 
@@ -177,3 +180,41 @@ def test_sieve_kernel_equals_scipy(seed, n, density):
     block[rng.random(block.shape) < density] = CODES["forest"]
     sizes = {CODES["forest"]: n, CODES["grassland"]: max(2, n // 2)}
     np.testing.assert_array_equal(sieve_block(block, sizes), _sieve_block_scipy(block, sizes))
+
+
+def test_first_run_compiles_the_kernels_in_two_child_processes_into_the_cache(tmp_path):
+    """A machine without the kernels in numba's cache compiles them in two children; a later
+    process then loads every kernel a run uses from the cache instead of compiling it."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    first = ("from sinks._kernels import warm; assert not warm.cached(); "
+             "assert warm.compile_in_background(digital_numbers=True); warm.wait(); "
+             "assert warm.cached(); assert not warm.compile_in_background()")
+    subprocess.run([sys.executable, "-c", first], env=env, check=True, timeout=300)
+    later = ("from sinks._kernels import warm, rules, mosaic, sieve, codes; "
+             "[f() for g in ('rules_dn', 'pixels') for f in warm.GROUPS[g]]; "
+             "ks = [rules._classify, mosaic._fill, mosaic._fill_dn, mosaic._blank, sieve._sieve, codes._hist, "
+             "codes._hist2, codes._pair, codes._combine]; "
+             "print(sum(sum(k.stats.cache_misses.values()) for k in ks), "
+             "sum(sum(k.stats.cache_hits.values()) for k in ks))")
+    out = subprocess.run([sys.executable, "-c", later], env=env, check=True, timeout=300, capture_output=True,
+                         text=True).stdout.split()
+    assert out == ["0", "9"]  # nothing compiled, all nine loaded
+
+
+def test_run_says_once_that_it_compiles(monkeypatch, tmp_path):
+    from sinks import pipeline
+    from sinks._kernels import warm
+
+    calls = []
+    monkeypatch.setattr(warm, "compile_in_background", lambda **kw: calls.append(kw) or len(calls) == 1)
+    said = []
+    spec = pipeline.PipelineSpec.model_validate({
+        "name": "x", "sensor": "sentinel2_l2a",
+        "epochs": [{"name": "a", "year": 2020, "scenes": [{"tiles": ["none.tif"]}]}]})
+    pipeline._compile_kernels(spec, said.append)
+    pipeline._compile_kernels(spec, said.append)
+    assert calls == [{"digital_numbers": True}] * 2
+    assert said == ["compiling the numba kernels for this machine (first run only, about 10 s)"]

@@ -60,7 +60,11 @@ def test_run_writes_valid_cogs_manifest_and_summary(make_tile, tmp_path, capsys)
         assert ok, (t, errors)
     listed = {Path(i["path"]).name for i in manifest["inputs"]}
     assert listed == {"t0.tif", "t1.tif", "spec.yaml"}
-    assert len(manifest["inputs"]) == 5 and all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert len(manifest["inputs"]) == 5 and manifest["input_digest"] == "blake3"
+    from blake3 import blake3
+
+    for i in manifest["inputs"]:  # the digest of each file's content, named by its algorithm
+        assert i["blake3"] == blake3(Path(i["path"]).read_bytes()).hexdigest() and "sha256" not in i
     assert manifest["spec"]["name"] == "tiny" and "GDAL" in manifest["software"]
     cpu = manifest["cpu_s"]  # CPU seconds per stage, beside the wall seconds
     assert set(cpu) == set(manifest["timings_s"])

@@ -95,3 +95,169 @@ def test_batch_page(make_tile, tmp_path):
     for rid in ("R00", "R01", "R02", "R03"):
         assert f'data-v="{rid}"' in text
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)
+
+
+def test_css_names_cjk_fonts(report):
+    text = report.read_text(encoding="utf-8")
+    stack = re.search(r"body \{ font-family: ([^;]+);", text).group(1)
+    for fam in ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "WenQuanYi Micro Hei"):
+        assert f'"{fam}"' in stack, fam
+    assert stack.index("DejaVu Sans") < stack.index("Noto Sans CJK SC") and stack.endswith("sans-serif")
+
+
+def _cjk_texts_drawn_with_cjk_font(fig):
+    """Every text of ``fig`` with Chinese characters: the fonts matplotlib takes its glyphs from."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    from sinks.report.fonts import has_cjk
+
+    checked = []
+    for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontproperties")):
+        text = t.get_text()
+        if not has_cjk(text):
+            continue
+        paths = font_manager.fontManager._find_fonts_by_props(t.get_fontproperties())
+        charmaps = [FT2Font(str(p)).get_charmap() for p in paths]
+        missing = [ch for ch in text if has_cjk(ch) and not any(ord(ch) in cm for cm in charmaps)]
+        assert not missing, (text, [str(p) for p in paths])
+        checked.append(text)
+    return checked
+
+
+def test_batch_choropleth_scale_labels_and_cjk_font():
+    import warnings
+
+    import geopandas as gpd
+    import matplotlib
+    from shapely.geometry import box
+
+    from debian import Missing, cjk_font
+    from sinks.report.batch import choropleth_figure, colour_scale
+    from sinks.report.fonts import rc_params
+
+    gdf = gpd.GeoDataFrame({"region_id": ["1", "2", "3"], "name": ["海城区", "银海区", "铁山港区"],
+                            "forest_coverage_pct_2025": [12.5, 69.8, 89.9],
+                            "sink_mg_c_per_yr_2020_2025": [-33.0, 2158.0, 212.0]},
+                           geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(0, 1, 2, 2)], crs="EPSG:32649")
+    # colour bars span the data, not 0-1; the sink's diverging scale is symmetric about 0
+    assert colour_scale(gdf["forest_coverage_pct_2025"]) == (12.5, 89.9)
+    assert colour_scale(gdf["sink_mg_c_per_yr_2020_2025"], diverging=True) == (-2158.0, 2158.0)
+    try:
+        cjk_font()
+    except Missing as exc:
+        pytest.skip(f"no CJK-capable font: {exc}")
+    with matplotlib.rc_context(rc_params()), warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+        fig = choropleth_figure(gdf, "forest_coverage_pct_2025", "Forest coverage", "%", "YlGn",
+                                label_field="name")
+        fig.canvas.draw()
+        cbar = fig.axes[1]
+        assert cbar.get_ylim() == pytest.approx((12.5, 89.9))
+        labels = _cjk_texts_drawn_with_cjk_font(fig)
+        assert sorted(t.splitlines()[0] for t in labels) == sorted(gdf["name"])
+        fig2 = choropleth_figure(gdf, "sink_mg_c_per_yr_2020_2025", "Sink", "Mg C/yr", "RdYlGn", diverging=True,
+                                 label_field="name")
+        fig2.canvas.draw()
+        assert fig2.axes[1].get_ylim() == pytest.approx((-2158.0, 2158.0))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_batch_page_cjk_names_and_scale(make_tile, tmp_path):
+    from sinks.batch import run_batch
+    from test_batch import _scene
+
+    spec, regions = _scene(make_tile, tmp_path)
+    import geopandas as gpd
+
+    g = gpd.read_file(regions)
+    g["name"] = ["海城区", "银海区", "铁山港区", "合浦县"][: len(g)]
+    g.to_file(regions, driver="GPKG")
+    out = tmp_path / "b"
+    run_batch(spec, regions=str(regions), id_field="region_id", out=out)
+    assert list(gpd.read_file(out / "batch_summary.gpkg").columns[:3]) == ["region_id", "name", "status"]
+    page = tmp_path / "batch.html"
+    with pytest.raises(SystemExit) as ei:
+        main(["report", str(out), "-o", str(page)])
+    assert ei.value.code == 0
+    text = page.read_text(encoding="utf-8")
+    assert 'data-v="海城区"' in text and "<th>name</th>" in text
+
+
+def test_transition_matrix_in_legend_order(report):
+    html_text = report.read_text(encoding="utf-8")
+    m = re.search(r'<table class="matrix"><thead><tr>(.*?)</tr></thead><tbody>(.*?)</tbody>', html_text)
+    cols = re.findall(r"<th>(.*?)</th>", m.group(1))[1:]
+    rows = re.findall(r"<tr><td>(.*?)</td>", m.group(2))
+    from sinks.landcover import CLASSES
+
+    order = [c.name for c in CLASSES]
+    assert cols == rows and cols == [c for c in order if c in cols]
+    assert m.group(2).count('class="diag"') == len(rows)  # the unchanged area on the diagonal
+
+
+def test_goal_chart_years_are_whole():
+    from sinks.report.maps import goal_figure
+
+    fig = goal_figure("volume_m3", "m³", [2015, 2020, 2025], [7.7e4, 8.1e4, 9.3e4], [],
+                      {"slope_per_year": 1.5e3, "intercept": -2.9e6})
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch(r"\d{4}", s) for s in labels), labels
+    assert all("." not in t.get_text() for t in fig.axes[0].get_yticklabels())
+
+
+def test_report_prints_wide_tables_and_collapsed_sections(report, tmp_path):
+    """Printed to PDF in headless Chromium: the region table's last column and the confusion
+    matrices (collapsed on screen) are on the pages."""
+    from browser import NoBrowser, render
+
+    pdf = tmp_path / "report.pdf"
+    try:
+        proc = render(report.as_uri(), profile=tmp_path / "profile", pdf=pdf)
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    assert pdf.exists() and pdf.stat().st_size > 10_000, proc.stderr[-2000:]
+    from pypdf import PdfReader
+
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)
+    html_text = report.read_text(encoding="utf-8")
+    tables = re.findall(r'<table class="wide areas"><caption>Regions: (.*?)</caption>(.*?)</table>', html_text)
+    assert tables
+    caption, body = tables[-1]
+    last_head = re.findall(r"<th>(.*?)</th>", body)[-1]
+    first_row = re.search(r"<tbody><tr>(.*?)</tr>", body).group(1)
+    last_cell = re.findall(r"<td[^>]*>(.*?)</td>", first_row)[-1]
+    assert last_head.startswith("ecological land lost") and re.fullmatch(r"[\d,.\-]+", last_cell)
+    region_id = re.findall(r"<td[^>]*>(.*?)</td>", first_row)[0]
+    # the row's id and its last cell on the printed page, in that order
+    assert re.search(re.escape(region_id) + r".{0,400}?" + re.escape(last_cell), text), (region_id, last_cell)
+    assert "map \\ reference" in text and "Timings (s)" in text and "compute_write" in text
+
+
+def test_batch_page_prints_every_column(demo_batch, tmp_path):
+    """The batch page on paper: the wide sortable table gives way to one table per group of
+    indicators, and the last column of the last one is on the page."""
+    from browser import NoBrowser, render
+    from pypdf import PdfReader
+
+    from sinks.csvio import read_csv
+
+    page = tmp_path / "batch.html"
+    with pytest.raises(SystemExit) as ei:
+        main(["report", str(demo_batch), "-o", str(page)])
+    assert ei.value.code == 0
+    pdf = tmp_path / "batch.pdf"
+    try:
+        render(page.as_uri(), profile=tmp_path / "profile", pdf=pdf)
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)
+    table = read_csv(demo_batch / "batch_summary.csv", dtype={0: str})
+    last = sorted(c for c in table.columns if c.startswith("encroachment_ha_"))[-1]
+    value = f"{table.loc[table['region_id'] == '450512', last].iloc[0]:,.2f}"
+    assert "Regions: sink and encroachment" in text and "Click a column header" not in text
+    assert "unobserved share" not in text  # a column of the wide on-screen table only
+    assert re.search(r"450512.{0,300}?" + re.escape(value), text), (value, text[-1500:])

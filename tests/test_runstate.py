@@ -132,7 +132,8 @@ def test_failed_overwrite_run_is_refused_by_report_goals_open_run(make_tile, tmp
     assert _run("-q", "run", str(spec), "--out", str(out)) == 2
     assert "did not finish" in capsys.readouterr().err
     assert _run("-q", "run", str(spec), "--out", str(out), "--overwrite") == 0
-    assert sinks.open_run(out).epochs == ["2010", "2015", "2020"]
+    ds = sinks.open_run(out)
+    assert ds.sinks.epochs == ["2010", "2015", "2020"] and list(ds["epoch"].values) == ds.sinks.epochs
 
 
 def test_after_sigkill_stale_lock_parts_and_journal(make_tile, tmp_path, capsys):

@@ -77,9 +77,10 @@ def _load_rows(s, y, ib, ig, ir, inn, is1, is2, nodata, scale, offset, rb, rg, r
 
 
 @jit(inline="always")
-def _evidence(rb, rg, rr, rn, r1, r2, t, nclear, nsnow, wet, openw, vmax, vmin, g_s1, g_s2, g_nir, g_nbr, g_mvi,
-              soil, built):  # noqa: ANN001, ANN202
-    """One acquisition's row of reflectance (six bands) added to the per-pixel evidence."""
+def _evidence(rb, rg, rr, rn, r1, r2, shaded, t, nclear, nsnow, wet, openw, vmax, vmin, g_s1, g_s2, g_nir, g_nbr,
+              g_mvi, soil, built):  # noqa: ANN001, ANN202
+    """One acquisition's row of reflectance (six bands) added to the per-pixel evidence;
+    ``shaded`` marks pixels the terrain keeps in shadow at this acquisition (not counted)."""
     (max_blue, hot, max_white, snow_ndsi, snow_nir, snow_green, shadow_max, t_w, w_max_ndvi, _tm, _mn, _ma,
      _wn, b_min_ndbi, b_max_ndvi, b_max_rb, _bare, s_max_ndvi, s_min_bsi) = (
         t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], t[14], t[15],
@@ -106,7 +107,7 @@ def _evidence(rb, rg, rr, rn, r1, r2, t, nclear, nsnow, wet, openw, vmax, vmin, 
             continue
         if cloud:
             continue
-        if dark or ndvi != ndvi:
+        if dark or shaded[x] or ndvi != ndvi:
             continue
         nclear[x] += 1
         is_wet = mndwi > t_w
@@ -133,8 +134,8 @@ def _evidence(rb, rg, rr, rn, r1, r2, t, nclear, nsnow, wet, openw, vmax, vmin, 
 
 
 @jit
-def _classify(scenes, idx, coastal, use_coastal, layer, use_layer, codes, t, f64, dn, dn_nodata, dn_scale,
-              dn_offset, out):  # noqa: ANN001, ANN202
+def _classify(scenes, idx, coastal, use_coastal, layer, use_layer, shades, use_shade, codes, t, f64, dn, dn_nodata,
+              dn_scale, dn_offset, out):  # noqa: ANN001, ANN202
     """Row by row: one pass per acquisition accumulates per-pixel evidence in row buffers,
     then one pass applies the rules.  With ``dn`` the blocks hold digital numbers, decoded
     per acquisition ``k`` with ``dn_scale[k]``, ``dn_offset[k]``; ``dn_nodata`` in any band
@@ -163,6 +164,7 @@ def _classify(scenes, idx, coastal, use_coastal, layer, use_layer, codes, t, f64
     g_mvi = np.empty(w, dtype=np.float32)
     soil = np.empty(w, dtype=np.bool_)
     built = np.empty(w, dtype=np.bool_)
+    lit = np.zeros(w, dtype=np.bool_)   # the terrain shades nothing
     rb = np.empty(w, dtype=np.float32)  # the six bands of one row of one acquisition, as reflectance
     rg = np.empty(w, dtype=np.float32)
     rr = np.empty(w, dtype=np.float32)
@@ -186,13 +188,14 @@ def _classify(scenes, idx, coastal, use_coastal, layer, use_layer, codes, t, f64
             built[x] = True
         for k in range(nt):
             s = scenes[k]
+            sh = shades[k][y] if use_shade else lit
             if dn:
                 _load_rows(s, y, ib, ig, ir, inn, is1, is2, dn_nodata, dn_scale[k], dn_offset[k], rb, rg, rr, rn,
                            r1, r2)
-                _evidence(rb, rg, rr, rn, r1, r2, t, nclear, nsnow, wet, openw, vmax, vmin, g_s1, g_s2, g_nir,
+                _evidence(rb, rg, rr, rn, r1, r2, sh, t, nclear, nsnow, wet, openw, vmax, vmin, g_s1, g_s2, g_nir,
                           g_nbr, g_mvi, soil, built)
             else:  # reflectance rows are read where they are
-                _evidence(s[ib, y], s[ig, y], s[ir, y], s[inn, y], s[is1, y], s[is2, y], t, nclear, nsnow, wet,
+                _evidence(s[ib, y], s[ig, y], s[ir, y], s[inn, y], s[is1, y], s[is2, y], sh, t, nclear, nsnow, wet,
                           openw, vmax, vmin, g_s1, g_s2, g_nir, g_nbr, g_mvi, soil, built)
         for x in range(w):
             nc = nclear[x]
@@ -231,7 +234,7 @@ def _classify(scenes, idx, coastal, use_coastal, layer, use_layer, codes, t, f64
 
 def rules_block(scenes: Sequence[np.ndarray], *, roles: Sequence[int], coastal: np.ndarray | None,
                 codes: np.ndarray, thresholds: np.ndarray, counts: np.ndarray,
-                wetland: np.ndarray | None = None,
+                wetland: np.ndarray | None = None, shaded: Sequence[np.ndarray] | None = None,
                 decode: tuple[Sequence[float], Sequence[float], int] | None = None) -> np.ndarray:
     """Classify one block.
 
@@ -253,6 +256,9 @@ def rules_block(scenes: Sequence[np.ndarray], *, roles: Sequence[int], coastal: 
         ``float64`` values named by :data:`COUNT_NAMES`, in that order.
     wetland : numpy.ndarray of bool, optional
         A wetland layer: inside it one flooded observation is evidence enough.
+    shaded : sequence of numpy.ndarray of bool, optional
+        Per acquisition, the pixels the terrain keeps in shadow (from a DEM and the sun's
+        position, :mod:`sinks.classify.terrain`): not counted as observations there.
     decode : (scales, offsets, nodata), optional
         The blocks hold digital numbers: reflectance of acquisition ``k`` is
         ``float32(DN) × float32(scales[k]) + float32(offsets[k])``, and a pixel with
@@ -289,7 +295,10 @@ def rules_block(scenes: Sequence[np.ndarray], *, roles: Sequence[int], coastal: 
     dummy = np.zeros((1, 1), dtype=np.bool_)
     zone = np.ascontiguousarray(coastal, dtype=np.bool_) if coastal is not None else dummy
     layer = np.ascontiguousarray(wetland, dtype=np.bool_) if wetland is not None else dummy
+    if shaded is not None and len(shaded) != len(arrs):
+        raise ValueError("shaded: give one mask per acquisition")
+    shades = tuple(np.ascontiguousarray(m, dtype=np.bool_) for m in shaded) if shaded is not None else (dummy,)
     _classify(arrs, np.asarray(roles, dtype=np.int64), zone, coastal is not None, layer, wetland is not None,
-              np.asarray(codes, dtype=np.uint8), thresholds, counts, decode is not None, nodata, scales, offsets,
-              out)
+              shades, shaded is not None, np.asarray(codes, dtype=np.uint8), thresholds, counts, decode is not None,
+              nodata, scales, offsets, out)
     return out

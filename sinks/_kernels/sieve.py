@@ -22,10 +22,15 @@ def _sieve(block, code, n, nodata, out):  # noqa: ANN001, ANN202
     h, w = block.shape
     labels = np.empty((h, w), dtype=np.int32)
     mask = np.empty((h, w), dtype=np.uint8)
+    runs = 0  # runs of the class along the rows: a bound of the provisional labels
     for y in range(h):
         for x in range(w):
-            mask[y, x] = 1 if block[y, x] == code else 0
-    sizes, _values, _first = _label_equal(mask, True, labels)
+            m = 1 if block[y, x] == code else 0
+            mask[y, x] = m
+            if m and (x == 0 or mask[y, x - 1] == 0):
+                runs += 1
+    eight = h >= 0  # a run-time True: the same specialisation of _label_equal as label_equal's
+    sizes, _values, _first = _label_equal(mask, eight, labels, np.empty(runs + 1, dtype=np.int64))
     nlab = sizes.shape[0] - 1
     small = np.zeros(nlab + 1, dtype=np.int64)   # compact index of each small patch (0: not small)
     nsmall = 0

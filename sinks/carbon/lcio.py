@@ -70,7 +70,8 @@ def describe_grid(g: Grid) -> str:
 
 
 def open_landcover(path: str | os.PathLike, *, grid: Grid | None = None, align: bool = False,
-                   in_memory: bool | None = None, chunks: int = 1024, reference: str | None = None) -> LandCover:
+                   in_memory: bool | None = None, chunks: int = 1024, reference: str | None = None,
+                   align_hint: str = "align=True") -> LandCover:
     """Open a single-band integer land-cover raster, on its own grid or on ``grid``.
 
     Parameters
@@ -87,6 +88,9 @@ def open_landcover(path: str | os.PathLike, *, grid: Grid | None = None, align: 
     chunks : int
     reference : str, optional
         Name of the raster defining ``grid``, for messages.
+    align_hint : str
+        How the caller asks for ``align`` (``align=True``; the command line passes ``--align``),
+        named in the grid-mismatch message.
 
     Raises
     ------
@@ -122,7 +126,7 @@ def open_landcover(path: str | os.PathLike, *, grid: Grid | None = None, align: 
         ref = f" {reference}" if reference else " the baseline"
         raise GridMismatchError(
             f"{p}: grid differs from{ref} ({describe_grid(info.grid)} vs {describe_grid(target)}); "
-            f"pass --align (align=True) to warp it onto the baseline grid with nearest neighbour"
+            f"pass {align_hint} to warp it onto the baseline grid with nearest neighbour"
         )
     dst_nodata = nodata
     if warp:

@@ -104,6 +104,29 @@ def _radiometry_notes(scenes: Sequence[Any]) -> list[str]:
     return notes
 
 
+def _terrain_shadow(scenes: Sequence[Any], *, dem: Any, sun: Sequence[Any] | None, grid: Grid, cfg: Any,
+                    chunks: Any) -> list[Any]:
+    """Per acquisition, the lazy mask of slopes the sun barely lights (empty without a DEM)."""
+    from ..errors import ConfigError
+    from .terrain import shaded_mask
+
+    if dem is None:
+        return []
+    if sun is not None and len(sun) != len(scenes):
+        raise ConfigError(f"the sun's position is given for {len(sun)} acquisition(s), there are {len(scenes)}")
+    masks = []
+    for k, sc in enumerate(scenes):
+        angles = sun[k] if sun is not None else getattr(sc, "attrs", {}).get("sun")
+        if not angles:
+            src = getattr(sc, "attrs", {}).get("source") or f"acquisition {k}"
+            raise ConfigError(f"{src}: a DEM is given but the sun's position at this acquisition is unknown "
+                              "(no SUN_ELEVATION/SUN_AZIMUTH tags): pass --sun ELEVATION,AZIMUTH "
+                              "(spec: the scene's sun)")
+        masks.append(shaded_mask(dem, grid, sun_elevation=float(angles[0]), sun_azimuth=float(angles[1]),
+                                 min_illumination=cfg.shadow.min_illumination, chunks=chunks))
+    return masks
+
+
 @dataclass
 class RuleSetup:
     """What the rules take from a scene sample, computed once per epoch.
@@ -242,6 +265,7 @@ def rule_setup(samples: Sequence[np.ndarray], sample_grid: Grid, *, roles: Seque
 def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any = None,
              samples: Sequence[np.ndarray] | None = None, sample_grid: Grid | None = None,
              coastal: Any = None, coastal_buffer_m: float = 2000.0, wetland: Any = None,
+             dem: str | os.PathLike | None = None, sun: Sequence[tuple[float, float] | None] | None = None,
              mmu_ha: Mapping[str, float] | None = None, chunks: Any = None,
              setup: RuleSetup | None = None) -> ClassificationResult:
     """Classify the acquisitions of one epoch.
@@ -270,6 +294,12 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     wetland : GeoDataFrame or geometry, optional
         A wetland layer in the grid CRS: inside it one flooded observation is evidence
         of wetland (outside it two are needed).
+    dem : path, optional
+        A DEM (m): slopes the sun barely lights at an acquisition are not counted as
+        observations there (:mod:`sinks.classify.terrain`).
+    sun : sequence of (elevation, azimuth), optional
+        The sun's position (degrees) at each acquisition, for ``dem``; by default read
+        from the tiles' metadata.
     mmu_ha : mapping, optional
         Minimum mapping unit per class (``{"forest": 0.0667}``).
     chunks : int or (row chunks, column chunks), optional
@@ -348,19 +378,28 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     kargs = kernel_arguments(setup.cfg, mndwi_t=setup.thresholds["mndwi_water"],
                              mvi_t=setup.thresholds["mvi_mangrove"])
 
-    def block(zn: np.ndarray, wl: np.ndarray, *blocks: list[np.ndarray]) -> np.ndarray:
+    def block(zn: np.ndarray, wl: np.ndarray, *rest: Any) -> np.ndarray:
         # each acquisition arrives as the list of its band-axis chunks (one chunk): passing
         # it through instead of letting dask concatenate it saves a copy of every block
+        masks, blocks = rest[:n_shades], rest[n_shades:]
         return rules_block([b[0] for b in blocks], roles=roles, coastal=zn if use_zone else None,
-                           wetland=wl if use_layer else None, decode=decode, **kargs)
+                           wetland=wl if use_layer else None, shaded=list(masks) if n_shades else None,
+                           decode=decode, **kargs)
 
+    shades = _terrain_shadow(scenes, dem=dem, sun=sun, grid=grid, cfg=setup.cfg, chunks=arrays[0].chunks[1:])
+    n_shades = len(shades)
     pairs: list[Any] = [zone, "yx", layer, "yx"]
+    for m in shades:
+        pairs += [m, "yx"]
     for a in arrays:
         pairs += [a, "byx"]
     lc = da.blockwise(block, "yx", *pairs, concatenate=False, dtype=np.uint8, meta=np.zeros((0, 0), np.uint8))
     lc = sieve_mmu(lc, grid, mmu_ha)
     factor = max(1, round(setup.sample_grid.res[0] / grid.res[0]))
     notes = list(setup.notes) + radiometry_notes
+    if n_shades:
+        notes.append(f"terrain shadow from {dem}: slopes lit at cos i < {setup.cfg.shadow.min_illumination:g} "
+                     "not counted")
     if use_layer:
         notes.append("wetland layer given: one flooded observation is evidence of wetland inside it")
     return ClassificationResult(lc, "rules", {**setup.thresholds, "sample_factor": factor}, setup.coastal_source,

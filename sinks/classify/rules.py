@@ -114,6 +114,7 @@ class SnowScreen(_M):
 
 class ShadowScreen(_M):
     max_reflectance: float
+    min_illumination: float = Field(ge=-1, le=1)
 
 
 class WaterRule(_M):
@@ -287,7 +288,7 @@ def kernel_arguments(cfg: RuleConfig, *, mndwi_t: float, mvi_t: float) -> dict[s
 
 def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t: float,
                    coastal: np.ndarray | None, wetland: np.ndarray | None = None,
-                   roles: tuple[int, ...] = (0, 1, 2, 3, 4, 5)) -> np.ndarray:
+                   shaded: np.ndarray | None = None, roles: tuple[int, ...] = (0, 1, 2, 3, 4, 5)) -> np.ndarray:
     """Classify one block.
 
     Parameters
@@ -302,6 +303,8 @@ def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t:
         Where mangrove is allowed (``None``: nowhere).
     wetland : numpy.ndarray of bool, optional
         A wetland layer (one flooded observation is enough inside it).
+    shaded : numpy.ndarray of bool, optional
+        ``(n_acquisitions, rows, cols)``: pixels in terrain shadow at each acquisition.
     roles : tuple of int
         Band positions of :data:`BLOCK_ROLES` (blue, green, red, nir, swir1, swir2);
         by default the first six bands in that order.
@@ -315,4 +318,5 @@ def classify_block(stack: np.ndarray, *, cfg: RuleConfig, mndwi_t: float, mvi_t:
 
     scenes = tuple(stack)
     return rules_block(scenes, roles=roles, coastal=coastal, wetland=wetland,
+                       shaded=None if shaded is None else list(shaded),
                        **kernel_arguments(cfg, mndwi_t=mndwi_t, mvi_t=mvi_t))

@@ -93,13 +93,62 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     gdal_log = logging.getLogger("rasterio")
     gdal_log.handlers[:] = [handler] if verbose else [logging.NullHandler()]
     gdal_log.propagate = False
-    import dask
+    # commands compute on local threads unless they start or join a dask.distributed
+    # cluster themselves (a Client they create makes itself the default); dask is set up
+    # when a command first imports it, so commands that never use it do not load it
+    _when_imported("dask", _local_threads)
 
+
+def _local_threads(dask: Any) -> None:
     from .._sched import local_scheduler
 
-    # commands compute on local threads unless they start or join a dask.distributed
-    # cluster themselves (a Client they create makes itself the default)
     dask.config.set(scheduler=local_scheduler("threads"))
+
+
+class _Hook:
+    """A ``sys.meta_path`` finder that runs ``then(module)`` once ``name`` has been imported."""
+
+    def __init__(self, name: str, then: Any) -> None:
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _After(spec.loader, self.then)
+        return spec
+
+
+class _After:
+    """A loader running ``then(module)`` after the wrapped loader executed the module."""
+
+    def __init__(self, loader: Any, then: Any) -> None:
+        self.loader, self.then = loader, then
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        module.__loader__ = self.loader  # resources, source: the real loader answers
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        self.then(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
+
+
+def _when_imported(name: str, then: Any) -> None:
+    """Run ``then(module)`` now if ``name`` is imported, else right after its first import."""
+    if name in sys.modules:
+        then(sys.modules[name])
+    elif not any(isinstance(f, _Hook) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _Hook(name, then))
 
 
 def _few_malloc_arenas(limit: int = 2) -> None:

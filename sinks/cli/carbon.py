@@ -38,33 +38,35 @@ _IN_MEMORY_MAX_PX = 16 * 1024 * 1024
               help="Output directory for the COGs and carbon_summary.json (nothing is written without it).")
 @overwrite_option
 @click.option("--no-rasters", is_flag=True, help="With -o, write only carbon_summary.json.")
-@click.option("--pool-layers/--no-pool-layers", default=True, show_default=True,
-              help="Write a density layer per pool, not only the totals.")
+@click.option("--pool-layers/--no-pool-layers", default=False, show_default=True,
+              help="Also write a density layer per pool (lookups of the land cover: off unless asked).")
 @click.option("--years", nargs=2, type=int, default=None, metavar="BASE ALT",
               help="Years of the two maps (for valuation).")
 @click.option("--price", type=float, default=None, help="Carbon price for valuation (per t C or t CO2e).")
+@click.option("--currency", default="CNY", show_default=True,
+              help="Currency of --price; the value is reported in it (a label: nothing is converted).")
 @click.option("--price-unit", type=click.Choice(["t_c", "t_co2e"]), default="t_c", show_default=True)
 @click.option("--discount-rate", type=float, default=0.0, show_default=True, help="Annual discount rate (fraction).")
 @click.option("--price-change", type=float, default=0.0, show_default=True,
               help="Annual change of the carbon price (fraction).")
 @click.option("--draws", type=int, default=0, show_default=True,
-              help="Monte Carlo draws over the table's ranges (0: off); adds 95 %% intervals.")
+              help="Monte Carlo draws over the table's ranges (0: off); adds 95 % intervals.")
 @click.option("--seed", type=int, default=20261122, show_default=True, help="Seed of the Monte Carlo draws.")
 @click.option("--chunks", type=int, default=1024, show_default=True, help="Block size for large rasters.")
 @click.option("--engine", type=click.Choice(["auto", "numpy", "dask"]), default="auto", hidden=True)
 def cli(lulc: str, pools: str, alt: str | None, align: bool, missing: str, soil_depth: str | None,
         lucode_map: str | None, climate_zone: str | None, as_json: bool, out: str | None, overwrite: bool, no_rasters: bool,
-        pool_layers: bool, years: tuple[int, int] | None, price: float | None, price_unit: str,
+        pool_layers: bool, years: tuple[int, int] | None, price: float | None, currency: str, price_unit: str,
         discount_rate: float, price_change: float, draws: int, seed: int, chunks: int, engine: str) -> None:
     """Carbon stock of land-cover map LULC (Mg C per pool) and, with --alt, of a second map and the change.
 
     Stock = Σ class area (ha) x density (Mg C/ha) over four pools (above, below, soil,
     dead), computed from per-class pixel counts in float64, as InVEST's carbon model
     does.  Nodata pixels (the file's nodata value) are not counted.  With -o DIR the
-    maps are written as COGs: carbon_density_<pool>.tif (Mg C/ha),
-    carbon_density_total.tif and carbon_stock_total.tif (Mg C per pixel), with
-    suffixes _baseline/_alternate and carbon_*_change_total.tif when --alt is given,
-    plus DIR/carbon_summary.json.
+    maps are written as COGs: carbon_density_total.tif (Mg C/ha) and
+    carbon_stock_total.tif (Mg C per pixel, InVEST's c_storage), with suffixes
+    _baseline/_alternate and carbon_*_change_total.tif when --alt is given, and with
+    --pool-layers carbon_density_<pool>.tif too; plus DIR/carbon_summary.json.
     """
     from ..carbon import (
         change_layers,
@@ -92,7 +94,7 @@ def cli(lulc: str, pools: str, alt: str | None, align: bool, missing: str, soil_
     other = None
     if alt:
         other = open_landcover(alt, grid=base.grid, align=align, in_memory=in_memory, chunks=chunks,
-                               reference=base.path)
+                               reference=base.path, align_hint="--align")
     grid = base.grid
     nd_base = effective_nodata(base.nodata, table)
     nd_alt = effective_nodata(other.nodata, table) if other is not None else None
@@ -146,13 +148,16 @@ def cli(lulc: str, pools: str, alt: str | None, align: bool, missing: str, soil_
 
         extra["valuation"] = valuation(result["change_mg_c"]["total"], years=years[1] - years[0], price=price,
                                        price_unit=price_unit, discount_rate=discount_rate,
-                                       price_change=price_change).to_dict()
+                                       price_change=price_change, currency=currency).to_dict()
     if draws:
         from ..uncertainty import monte_carlo
 
         mc = monte_carlo(table, areas_ha=areas[0], alternate_areas_ha=areas[1] if other is not None else None,
                          draws=draws, seed=seed, missing="zero")
         extra["uncertainty"] = mc.to_dict()
+        if _zero_width(extra["uncertainty"]):
+            click.echo(f"Warning: the carbon table ({table.name}) gives no low-high range for the classes of "
+                       "this map, so the --draws intervals have zero width (they show no uncertainty)", err=True)
 
     written = []
     if out_dir is not None:
@@ -160,6 +165,9 @@ def cli(lulc: str, pools: str, alt: str | None, align: bool, missing: str, soil_
             from ..carbon._write import write_layers
 
             written = write_layers(layers, grid, overwrite=overwrite)
+            from ..qgis import write_sidecars
+
+            write_sidecars(layers)  # units for GDAL and QGIS (.aux.xml)
         summary = {
             **result, **extra,
             "inputs": {"baseline": base.path, "alternate": other.path if other is not None else None,
@@ -183,6 +191,13 @@ def cli(lulc: str, pools: str, alt: str | None, align: bool, missing: str, soil_
     _print_human(result, extra, base.path, other.path if other is not None else None, out_dir, written)
 
 
+def _zero_width(unc: dict[str, Any]) -> bool:
+    """True when every interval of a Monte Carlo result is a single value."""
+    ivs = [iv for k, v in unc.items() if k.startswith("stock_mg_c") and isinstance(v, dict) for iv in v.values()]
+    ivs += [v for k, v in unc.items() if isinstance(v, dict) and "low" in v]
+    return bool(ivs) and all(abs(iv["high"] - iv["low"]) <= 1e-9 * max(1.0, abs(iv["central"])) for iv in ivs)
+
+
 def _is_dask(arr: Any) -> bool:
     return type(arr).__module__.startswith("dask")
 
@@ -197,6 +212,14 @@ def _print_human(result: dict, extra: dict, base: str, alt: str | None, out_dir:
     if alt:
         line("alternate", alt, result["alternate"])
         click.echo(f"{'change':<10} {result['change_mg_c']['total']:>18,.3f} Mg C")
+    unc = extra.get("uncertainty")
+    if unc:
+        pct = f"{100 * unc['level']:.0f} %"
+        for key, label in (("stock_mg_c", "baseline"), ("stock_mg_c_alternate", "alternate")):
+            iv = (unc.get(key) or {}).get("total")
+            if iv:
+                click.echo(f"{label:<10} {pct} interval {iv['low']:,.1f} – {iv['high']:,.1f} Mg C "
+                           f"({unc['draws']} draws)")
     if "valuation" in extra:
         v = extra["valuation"]
         click.echo(f"{'value':<10} {v['npv']:>18,.2f} {v['currency']} (NPV over {v['years']} yr)")

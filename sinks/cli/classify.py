@@ -25,6 +25,23 @@ def _mmu(value: str | None) -> dict[str, float] | None:
     return out
 
 
+def _sun(values: tuple[str, ...], n: int) -> list[tuple[float, float]] | None:
+    from ..errors import ConfigError
+
+    if not values:
+        return None
+    if len(values) != n:
+        raise ConfigError(f"--sun given {len(values)} time(s) for {n} image(s)")
+    out = []
+    for v in values:
+        try:
+            elev, az = (float(x) for x in v.split(","))
+        except ValueError:
+            raise ConfigError(f"--sun: expected ELEVATION,AZIMUTH in degrees, got {v!r}") from None
+        out.append((elev, az))
+    return out
+
+
 @click.command("classify")
 @max_pixels_option
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -35,6 +52,11 @@ def _mmu(value: str | None) -> dict[str, float] | None:
 @click.option("--coastal-zone", default=None,
               help="Polygons where mangroves may occur, or a coastline (lines, buffered by --coastal-buffer-m); "
                    "'none' for no mangrove class.  Default: derived from sea-like water at mangrove latitudes.")
+@click.option("--dem", default=None, type=click.Path(dir_okay=False),
+              help="DEM (m): slopes the sun barely lights at an acquisition are not counted there (rules).")
+@click.option("--sun", "sun", multiple=True, metavar="ELEV,AZ",
+              help="Sun elevation and azimuth (degrees) of each IMAGE, in order, for --dem (default: the "
+                   "images' SUN_ELEVATION/SUN_AZIMUTH tags).")
 @click.option("--wetlands", default=None,
               help="Wetland layer (polygons): inside it one flooded acquisition is evidence of wetland.")
 @click.option("--coastal-buffer-m", type=float, default=2000.0, show_default=True,
@@ -44,8 +66,8 @@ def _mmu(value: str | None) -> dict[str, float] | None:
 @click.option("--chunks", type=int, default=1024, show_default=True, help="Block size for dask.")
 @overwrite_option
 def cli(images: tuple[str, ...], out: str, sensor: str | None, bands: str | None, scale: float | None,
-        offset: float | None, model: str | None, rules: str | None, coastal_zone: str | None, wetlands: str | None,
-        coastal_buffer_m: float, mmu: str | None, dates: tuple[str, ...], chunks: int, overwrite: bool) -> None:
+        offset: float | None, model: str | None, rules: str | None, coastal_zone: str | None, dem: str | None,
+        sun: tuple[str, ...], wetlands: str | None, coastal_buffer_m: float, mmu: str | None, dates: tuple[str, ...], chunks: int, overwrite: bool) -> None:
     """Classify IMAGE (one or more acquisitions of the same area, e.g. a dry and a wet
     season) into forest, grassland, wetland, mangrove, water, cropland, built-up and bare.
 
@@ -73,10 +95,14 @@ def cli(images: tuple[str, ...], out: str, sensor: str | None, bands: str | None
     layer = read_vector(wetlands, target_crs=grid.crs, what="wetlands") if wetlands else None
     with echoed_warnings():
         res = classify(scenes, grid=grid, rules=rules, model=model, coastal=zone, coastal_buffer_m=coastal_buffer_m,
-                       wetland=layer, mmu_ha=_mmu(mmu), chunks=chunks, samples=samples, sample_grid=sample_grid)
-    write_rasters([RasterOutput(out, res.landcover, nodata=0, categorical=True, colormap=colormap(),
-                                description="land cover (sinks legend)", tags={"method": res.method})],
-                  grid, overwrite=overwrite)
+                       wetland=layer, dem=dem, sun=_sun(sun, len(images)), mmu_ha=_mmu(mmu), chunks=chunks,
+                       samples=samples, sample_grid=sample_grid)
+    lc_out = RasterOutput(out, res.landcover, nodata=0, categorical=True, colormap=colormap(),
+                          description="land cover (sinks legend)", tags={"method": res.method})
+    write_rasters([lc_out], grid, overwrite=overwrite)
+    from ..qgis import write_sidecars
+
+    write_sidecars([lc_out])  # class names and attribute table (.aux.xml), QGIS style (.qml)
     from ..carbon import class_areas_ha
     from ..io import read_categorical
     from ..landcover import NAMES

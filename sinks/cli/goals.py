@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +67,49 @@ def cli(run_dir: str, targets: str | None, aoi_targets: str | None, as_json: boo
     _print(res)
 
 
+#: Beyond this year a linear trend says nothing useful about when a target is reached.
+_HORIZON = 2100
+
+_NAMES = {"forest_coverage_pct": "forest coverage", "volume_m3": "stock volume"}
+
+
 def _fmt(v: float | None, unit: str) -> str:
+    """A value: a rate in %, a volume in m3."""
     if v is None:
         return "-"
     return f"{v:,.2f} %" if unit == "%" else f"{v:,.0f} m3"
+
+
+def _diff(v: float, unit: str, *, sign: bool = False) -> str:
+    """A difference of values: of a rate in percentage points (pp), of a volume in m3."""
+    if unit == "%":
+        return f"{v:+,.2f} pp" if sign else f"{v:,.2f} pp"
+    return f"{v:+,.0f} m3" if sign else f"{v:,.0f} m3"
+
+
+def _year(y: float) -> str:
+    """The first whole year in which a linear trend meets a target."""
+    return str(math.ceil(y - 1e-9))
+
+
+def _target_line(t: dict[str, Any], unit: str) -> str:
+    target = ("> " if t["comparison"] == "above" else "") + _fmt(t["target"], unit)
+    if not (t.get("comparable") and "gap" in t):
+        return (f"    {t['year']:>4}  {target:>18}  {'-':>18}  {_fmt(t.get('projected'), unit):>18}  "
+                f"not comparable: {t.get('reason', '')}")
+    if t.get("met_now"):
+        gap, state = "-", f"met now ({_diff(-t['gap'], unit)} above the target)"
+    else:
+        gap = _diff(t["gap"], unit)
+        state = {True: "on track", False: "off track", None: "no trend"}[t.get("on_track")]
+        reached = t.get("year_reached")
+        if reached is None:
+            state += ", not reached on this trend"
+        elif reached > _HORIZON:
+            state += f", not reached before {_HORIZON} on this trend"
+        else:
+            state += f", reached in {_year(reached)}"
+    return f"    {t['year']:>4}  {target:>18}  {gap:>18}  {_fmt(t['projected'], unit):>18}  {state}"
 
 
 def _scope(title: str, block: dict[str, Any]) -> None:
@@ -79,34 +119,33 @@ def _scope(title: str, block: dict[str, Any]) -> None:
             continue
         unit = ind["unit"]
         slope = ind["trajectory"]["slope_per_year"]
-        click.echo(f"  {name}: {_fmt(ind['value'], unit)} in {ind['latest_year']}"
-                   + (f", trend {slope:+,.3g} {unit}/yr" if slope is not None else ", no trend (one epoch)"))
+        click.echo(f"  {_NAMES.get(name, name)}: {_fmt(ind['value'], unit)} in {ind['latest_year']}"
+                   + (f", trend {_diff(slope, unit, sign=True)}/yr" if slope is not None
+                      else ", no trend (one epoch)"))
         if not ind["targets"]:
             click.echo("    no target mapped to this area: its own trend only")
             continue
-        click.echo(f"    {'year':>4}  {'target':>18}  {'gap':>16}  {'projected':>18}  status")
+        click.echo(f"    {'year':>4}  {'target':>18}  {'still to go':>18}  {'projected':>18}  status")
         for t in ind["targets"]:
-            target = ("> " if t["comparison"] == "above" else "") + _fmt(t["target"], unit)
-            if t.get("comparable") and "gap" in t:
-                state = {True: "on track", False: "off track", None: "no trend"}[t.get("on_track")]
-                reached = t.get("year_reached")
-                state += f", reached {reached:.1f}" if reached is not None else ", not reached on this trend"
-                click.echo(f"    {t['year']:>4}  {target:>18}  {_fmt(t['gap'], unit):>16}  "
-                           f"{_fmt(t['projected'], unit):>18}  {state}")
-            else:
-                click.echo(f"    {t['year']:>4}  {target:>18}  {'-':>16}  {_fmt(t.get('projected'), unit):>18}  "
-                           f"not comparable: {t.get('reason', '')}")
+            click.echo(_target_line(t, unit))
     sink = block.get("sink")
     if sink:
         _sink(sink, indent="  ")
 
 
 def _sink(sink: dict[str, Any], *, indent: str) -> None:
-    click.echo(f"{indent}sink (Mg C/yr, positive = removal):")
+    click.echo(f"{indent}sink (Mg C/yr, positive = removal, negative = emission):")
     for k, s in sink.items():
-        v, g = s.get("sink_mg_c_per_yr"), s.get("growth_pct")
-        click.echo(f"{indent}  {k}: " + (f"{v:,.1f}" if v is not None else "-")
-                   + (f" ({g:+.1f} % vs previous period)" if g is not None else ""))
+        v, g, d = s.get("sink_mg_c_per_yr"), s.get("growth_pct"), s.get("growth_mg_c_per_yr")
+        line = f"{indent}  {k.replace('_', '-')}: " + (f"{v:,.1f}" if v is not None else "-")
+        if s.get("sign_changed"):
+            line += (f" (from an emission to a removal, {d:+,.1f} Mg C/yr)" if v > 0
+                     else f" (from a removal to an emission, {d:+,.1f} Mg C/yr)")
+        elif g is not None:
+            line += f" ({g:+.1f} % vs previous period)"
+        elif d is not None:
+            line += f" ({d:+,.1f} Mg C/yr vs previous period)"
+        click.echo(line)
 
 
 def _print(res: dict[str, Any]) -> None:

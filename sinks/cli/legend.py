@@ -10,12 +10,13 @@ from .options import echo_json
 
 @click.command("legend")
 @click.option("--json", "as_json", is_flag=True, help='Print {"<code>": "<name>"} as JSON.')
-@click.option("--colours", "--colors", "colours", is_flag=True, help="Include labels and colours (JSON).")
+@click.option("--colours", "--colors", "colours", is_flag=True,
+              help='Print {"<code>": {"name", "label", "colour"}} as JSON (with or without --json).')
 def cli(as_json: bool, colours: bool) -> None:
-    """Print the land-cover legend: codes, names and map colours."""
+    """Print the land-cover legend: codes, names, labels and map colours."""
     from ..landcover import legend_json
 
-    if as_json:
+    if as_json or colours:
         echo_json(legend_json(with_colours=colours))
         return
     click.echo(f"{NODATA:>4}  nodata")

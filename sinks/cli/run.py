@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .options import max_pixels_option, overwrite_option
+
+
+class _Bar:
+    """A rich progress display on a terminal: the step (epoch pass or stage) and the raster
+    blocks written; the run's messages printed above it.  Gone when the run ends."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+        self.stages = self.progress.add_task("stages", total=None)
+        self.blocks = self.progress.add_task("blocks written", total=None)
+
+    def __enter__(self) -> "_Bar":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def message(self, msg: str) -> None:
+        self.progress.console.print(f"  {msg}", highlight=False, markup=False)
+
+    def event(self, ev: dict[str, Any]) -> None:
+        if ev["event"] == "stages":
+            self.progress.update(self.stages, total=ev["total"], completed=0)
+        elif ev["event"] == "stage":
+            name = "finishing" if ev["name"] == "done" else ev["name"]
+            self.progress.update(self.stages, completed=ev["done"], description=f"stage: {name}")
+        elif ev["event"] == "blocks":
+            self.progress.update(self.blocks, total=ev["total"], completed=ev["done"])
 
 
 @click.command("run")
@@ -16,24 +51,39 @@ from .options import max_pixels_option, overwrite_option
               help="Output folder (default: ./runs/<spec name>).")
 @overwrite_option
 @click.option("--scheduler", default=None, help="Dask scheduler: threads (default) or synchronous.")
+@click.option("--digest", type=click.Choice(["blake3", "sha256"]), default="blake3", show_default=True,
+              help="Digest of every input in manifest.json (sha256 for checks with sha256sum).")
 @click.pass_context
-def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, scheduler: str | None) -> None:
-    """Run the pipeline described by SPEC (YAML) and write maps, tables and a summary."""
+def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, scheduler: str | None,
+        digest: str) -> None:
+    """Run the pipeline described by SPEC (YAML) and write maps, tables and a summary.
+
+    On a terminal a progress bar shows the step (each epoch's pass, then each stage) and
+    the raster blocks written; elsewhere (a log, a pipe) one line per step.  -q shows
+    neither.
+    """
+    import contextlib
+
     from ..pipeline import run
     from ..spec import load_spec
 
     parsed, spec_path = load_spec(spec)
     out_dir = Path(out) if out else Path("runs") / parsed.name
     quiet = ctx.find_root().params.get("quiet", False)
+    bar = _Bar() if not quiet and sys.stderr.isatty() else None
 
     def progress(msg: str) -> None:
-        if not quiet:
+        if bar is not None:
+            bar.message(msg)
+        elif not quiet:
             click.echo(f"  {msg}", err=True)
 
     if not quiet:
         click.echo(f"sinks run {spec_path} -> {out_dir}", err=True)
     try:
-        summary = run(spec_path, out=out_dir, overwrite=overwrite, progress=progress, scheduler=scheduler)
+        with bar if bar is not None else contextlib.nullcontext():
+            summary = run(spec_path, out=out_dir, overwrite=overwrite, progress=progress, scheduler=scheduler,
+                          digest=digest, on_event=bar.event if bar is not None else None)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"the run stopped; the files it had written in {out_dir} were removed") from None
     click.echo(f"done in {summary['timings_s']['total']:.1f} s; outputs in {out_dir}/")

@@ -149,11 +149,13 @@ def sink_interval(res: Any) -> tuple[float, float] | None:
 
 def sink_method(res: Any) -> str:
     """A short label of the method behind a sink result (``gain-loss``, ``stock-difference`` …)."""
-    for name in ("method_label", "method_id", "method_key"):
-        v = _get(res, name)
-        if isinstance(v, str) and v.strip():
-            return v.strip()
     text = str(_get(res, "method") or "").strip()
+    if text and " " not in text and len(text) <= 40:   # already a label: "gain-loss", "stock-difference"
+        return text
+    for name in ("method_id", "method_key", "method_label"):
+        v = _get(res, name)
+        if isinstance(v, str) and v.strip() and " " not in v.strip():
+            return v.strip()
     low = text.lower()
     if text and " " not in text and len(text) <= 40:
         return text

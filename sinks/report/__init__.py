@@ -22,8 +22,27 @@ __all__ = ["build_report"]
 
 log = logging.getLogger("sinks")
 
-_CSS = (Path(__file__).with_name("report.css")).read_text(encoding="utf-8") if (
-    Path(__file__).with_name("report.css")).exists() else ""
+def _css() -> str:
+    from .fonts import CSS_FONT_STACK
+
+    return (f"body {{ font-family: {CSS_FONT_STACK}; }}\n"
+            + Path(__file__).with_name("report.css").read_text(encoding="utf-8"))
+
+
+_CSS = _css()
+
+#: Opens every collapsed section (confusion matrices, manifest) before the page is printed,
+#: and closes again those that were closed; the print style sheet shows their content too.
+_PRINT_JS = """
+(function () {
+  var closed = [];
+  window.addEventListener('beforeprint', function () {
+    closed = Array.prototype.filter.call(document.querySelectorAll('details'), function (d) { return !d.open; });
+    closed.forEach(function (d) { d.open = true; });
+  });
+  window.addEventListener('afterprint', function () { closed.forEach(function (d) { d.open = false; }); });
+})();
+"""
 
 
 def _img(data: bytes, alt: str) -> str:
@@ -38,10 +57,31 @@ def _num(v: Any, digits: int = 1) -> str:
     return html.escape(str(v))
 
 
-def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str = "") -> str:
+def _is_text(v: Any) -> bool:
+    """A cell shown left-aligned: words (names, methods, sources), not figures."""
+    return isinstance(v, str) and any(ch.isalpha() for ch in v)
+
+
+def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str = "", caption: str = "",
+           diagonal: bool = False) -> str:
+    """An HTML table: numbers right-aligned with thousands separators, words left-aligned;
+    ``diagonal`` marks the cells where row and column name agree (transition matrices)."""
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{_num(c, digits)}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+
+    def td(c: Any, row: list[Any], j: int) -> str:
+        classes = []
+        if j > 0 and _is_text(c):  # the first column is left-aligned by the style sheet
+            classes.append("t")
+        elif j > 0 and "text" in cls.split():
+            classes.append("n")
+        if diagonal and j > 0 and head[j] == row[0]:
+            classes.append("diag")
+        attr = f' class="{" ".join(classes)}"' if classes else ""
+        return f"<td{attr}>{_num(c, digits)}</td>"
+
+    body = "".join("<tr>" + "".join(td(c, r, j) for j, c in enumerate(r)) + "</tr>" for r in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f'<table class="{cls}">{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _missing(what: str) -> str:
@@ -59,12 +99,14 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
         ensure_writable([out], overwrite=overwrite)
         from .batch import render_batch
 
-        body, script = render_batch(run)
+        with _mpl_fonts():
+            body, script = render_batch(run)
         title = html.escape(f"sinks batch report — {run.name}")
         page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
                 f"<style>{_CSS}</style></head><body><header><h1>{title}</h1></header><main>{body}</main>"
                 f"<footer>Made by sinks from {html.escape(str(run))}; each region's own report: "
-                f"sinks report {html.escape(str(run))}/regions/&lt;id&gt;.</footer><script>{script}</script></body></html>\n")
+                f"sinks report {html.escape(str(run))}/regions/&lt;id&gt;.</footer><script>{script}{_PRINT_JS}</script>"
+                "</body></html>\n")
         atomic_write_text(out, page, overwrite=overwrite)
         return Path(out)
     if not (run / "summary.json").exists() and read_marker(run) is None:
@@ -75,17 +117,27 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8")) if (run / "manifest.json").exists() else {}
     from .sections import render_sections
 
-    body = render_sections(run, summary, manifest)
+    with _mpl_fonts():
+        body = render_sections(run, summary, manifest)
     title = html.escape(f"sinks report — {summary.get('name', run.name)}")
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{_CSS}</style></head>"
             f"<body><header><h1>{title}</h1>{_nav()}</header><main>{body}</main>"
             f"<footer>Made by sinks from {html.escape(str(run))}. All figures carry their unit; "
-            f"sinks are positive for removals from the atmosphere.</footer></body></html>\n")
+            f"sinks are positive for removals from the atmosphere.</footer><script>{_PRINT_JS}</script></body></html>\n")
     atomic_write_text(out, page, overwrite=overwrite)
     record_derived(run, out)  # a report inside the run folder goes with it on --overwrite
     log.info("report: %s", out)
     return Path(out)
+
+
+def _mpl_fonts() -> Any:
+    """A matplotlib rc context in which Chinese names are drawn with an installed CJK font."""
+    import matplotlib
+
+    from .fonts import rc_params
+
+    return matplotlib.rc_context(rc_params())
 
 
 _SECTIONS = [("overview", "Overview"), ("landcover", "Land cover"), ("carbon", "Carbon"), ("change", "Change"),

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import _img, _missing
 
-__all__ = ["render_batch"]
+__all__ = ["render_batch", "choropleth_figure", "colour_scale"]
 
 _SORT_JS = """
 document.querySelectorAll('table.sortable th').forEach(function (th, col) {
@@ -39,21 +39,74 @@ def _cell(v: Any) -> str:
     return f'<td data-v="{html.escape(str(v))}">{html.escape(str(v))}</td>'
 
 
-def _choropleth(gdf: Any, column: str, title: str, unit: str, cmap: str, *, diverging: bool = False) -> bytes:
-    from matplotlib.colors import TwoSlopeNorm
+def colour_scale(values: Any, *, diverging: bool = False) -> tuple[float, float]:
+    """``(vmin, vmax)`` of a choropleth's colour bar: the data's range, or for a diverging
+    scale (the sink) ± the largest magnitude, so equal magnitudes get equal colour depth
+    and zero sits on the neutral colour."""
+    import numpy as np
 
-    from .maps import _plt, png
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return (-1.0, 1.0) if diverging else (0.0, 1.0)
+    if diverging:
+        m = float(np.abs(v).max()) or 1.0
+        return -m, m
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= lo:  # one value (or all equal): a band around it
+        pad = abs(lo) * 0.05 or 1.0
+        lo, hi = lo - pad, hi + pad
+    return lo, hi
+
+
+def choropleth_figure(gdf: Any, column: str, title: str, unit: str, cmap: str, *, diverging: bool = False,
+                      label_field: str | None = None, digits: int = 1) -> Any:
+    """A choropleth of ``column`` with its colour bar in ``unit`` over the data's range and each
+    polygon labelled with ``label_field`` (e.g. the region's name) and its value."""
+    import matplotlib.patheffects as pe
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    from .maps import _plt
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
     v = gdf[column].astype(float)
-    norm = (TwoSlopeNorm(0.0, vmin=min(v.min(), -1e-9), vmax=max(v.max(), 1e-9))
-            if diverging and v.notna().any() else None)  # zero sink in the neutral colour
-    gdf.plot(column=column, ax=ax, cmap=cmap, norm=norm, legend=True, edgecolor="#333", linewidth=0.4,
-             missing_kwds={"color": "#dddddd", "label": "failed / no data"}, legend_kwds={"label": unit, "shrink": 0.7})
+    vmin, vmax = colour_scale(v, diverging=diverging)
+    norm = Normalize(vmin=vmin, vmax=vmax)
+    gdf.plot(column=column, ax=ax, cmap=cmap, norm=norm, edgecolor="#333", linewidth=0.4,
+             missing_kwds={"color": "#dddddd", "label": "failed / no data"})
+    cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7)
+    cb.set_label(unit, fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    halo = [pe.withStroke(linewidth=2.5, foreground="white")]
+    for (_i, row), val in zip(gdf.iterrows(), v):
+        geom = row.geometry
+        if geom is None or geom.is_empty:
+            continue
+        p = geom.representative_point()
+        name = str(row[label_field]) if label_field and row.get(label_field) is not None else ""
+        text = "\n".join(t for t in (name, "–" if val != val else f"{val:,.{digits}f}") if t)
+        ax.annotate(text, (p.x, p.y), ha="center", va="center", fontsize=7.5, path_effects=halo)
     ax.set_title(title, fontsize=10)
     ax.set_axis_off()
-    return png(fig)
+    return fig
+
+
+def _choropleth(gdf: Any, column: str, title: str, unit: str, cmap: str, *, diverging: bool = False,
+                label_field: str | None = None, digits: int = 1) -> bytes:
+    from .maps import png
+
+    return png(choropleth_figure(gdf, column, title, unit, cmap, diverging=diverging, label_field=label_field,
+                                 digits=digits))
+
+
+#: The batch table on paper: one table per group of indicators (with the id and name).
+_PRINT_GROUPS = (
+    ("status and forest coverage", ("status", "forest_coverage_pct_")),
+    ("carbon stock and stock volume", ("stock_mg_c_", "volume_m3_")),
+    ("sink and encroachment", ("sink_mg_c_per_yr_", "encroachment_ha_")),
+)
 
 
 def render_batch(batch_dir: Path) -> tuple[str, str]:
@@ -61,38 +114,59 @@ def render_batch(batch_dir: Path) -> tuple[str, str]:
     import geopandas as gpd
 
     from ..csvio import read_csv
+    from ..labels import column_label
+    from .fonts import warn_if_missing
 
     table = read_csv(batch_dir / "batch_summary.csv", dtype={0: str})
     id_field = table.columns[0]
     table[id_field] = table[id_field].astype(str)
-    n, failed = len(table), int((table["status"] != "done").sum())
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns if c != "folder")
-    rows = "".join("<tr>" + "".join(_cell(r[c]) for c in table.columns if c != "folder") + "</tr>"
-                   for _, r in table.iterrows())
-    parts = [f'<section id="overview"><h2>Batch of {n} regions</h2><p>{n - failed} done, {failed} failed. '
-             "Click a column header to sort.</p>"
-             f'<table class="sortable wide"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>']
     gpkg = batch_dir / "batch_summary.gpkg"
-    maps = []
+    gdf = None
     if gpkg.exists():
         gdf = gpd.read_file(gpkg)
         gdf[id_field] = gdf[id_field].astype(str)
+        if "name" in gdf.columns and "name" not in table.columns:
+            table.insert(1, "name", table[id_field].map(dict(zip(gdf[id_field], gdf["name"]))))
+    n, failed = len(table), int((table["status"] != "done").sum())
+    cols = [c for c in table.columns if c != "folder"]
+    head = "".join(f"<th>{html.escape(column_label(c))}</th>" for c in cols)
+    rows = "".join("<tr>" + "".join(_cell(r[c]) for c in cols) + "</tr>" for _, r in table.iterrows())
+    from .sections import area_tables
+
+    # printed, the wide sortable table gives way to narrower ones, a group of indicators each
+    printed = area_tables(table, "Regions", groups=_PRINT_GROUPS)
+    errors = [[r[id_field], r["status"], r["error"]] for _i, r in table.iterrows()
+              if r["status"] != "done" and isinstance(r["error"], str) and r["error"]]
+    from . import _table
+
+    printed += _table([id_field, "status", "error"], errors, cls="text", caption="Regions not done") if errors else ""
+    parts = [f'<section id="overview"><h2>Batch of {n} regions</h2><p>{n - failed} done, {failed} failed. '
+             '<span class="screen-only">Click a column header to sort.</span></p>'
+             f'<table class="sortable wide screen-only"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+             f'<div class="print-only">{printed}</div></section>']
+    maps = []
+    if gdf is not None:
+        label_field = "name" if "name" in gdf.columns else id_field
+        warn_if_missing(gdf[label_field].tolist())
 
         def last(prefix: str) -> str | None:
-            cols = sorted(c for c in gdf.columns if c.startswith(prefix) and not c.endswith(("_lo", "_hi")))
-            return cols[-1] if cols else None
+            found = sorted(c for c in gdf.columns if c.startswith(prefix) and not c.endswith(("_lo", "_hi")))
+            return found[-1] if found else None
 
-        for prefix, title, unit, cmap in (("forest_coverage_pct_", "Forest coverage", "%", "YlGn"),
-                                          ("stock_mg_c_", "Carbon stock", "Mg C", "Greens"),
-                                          ("sink_mg_c_per_yr_", "Carbon sink", "Mg C/yr (positive = removal)",
-                                           "RdYlGn")):
+        for prefix, title, unit, cmap, digits in (
+                ("forest_coverage_pct_", "Forest coverage", "%", "YlGn", 1),
+                ("stock_mg_c_", "Carbon stock", "Mg C", "Greens", 0),
+                ("sink_mg_c_per_yr_", "Carbon sink", "Mg C/yr (positive = removal)", "RdYlGn", 0)):
             col = last(prefix)
             if col:
                 label = f"{title}, {col[len(prefix):].replace('_', '–')}"
-                chart = _choropleth(gdf, col, label, unit, cmap, diverging=prefix.startswith("sink"))
+                chart = _choropleth(gdf, col, label, unit, cmap, diverging=prefix.startswith("sink"),
+                                    label_field=label_field, digits=digits)
                 maps.append(f"<figure>{_img(chart, label)}"
                             f"<figcaption>{html.escape(label)} ({html.escape(unit)})</figcaption></figure>")
     parts.append('<section id="maps"><h2>Maps by region</h2>'
                  + ('<div class="maps">' + "".join(maps) + "</div>" if maps else _missing("Region maps"))
+                 + '<p class="note">Colour bars span the regions\' values; the sink\'s diverging scale is '
+                 "symmetric about zero, so a colour's depth shows the size of a removal or an emission alike.</p>"
                  + "</section>")
     return "\n".join(parts), _SORT_JS

@@ -13,25 +13,32 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["read_decimated", "landcover_map", "value_map", "change_map", "goal_chart", "sink_chart", "png"]
+__all__ = ["read_decimated", "landcover_map", "value_map", "change_map", "goal_chart", "goal_figure", "sink_chart",
+           "png"]
 
 MAX_SIDE = 900
 
 
-def _plt():  # noqa: ANN202
-    import matplotlib
+class _Figures:
+    """Figures made without pyplot: no global backend switch (a notebook keeps its inline
+    backend), no figure manager to close; they render with the Agg canvas when saved."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    @staticmethod
+    def subplots(*args: Any, figsize: tuple[float, float] | None = None, **kwargs: Any) -> tuple[Any, Any]:
+        from matplotlib.figure import Figure
 
-    return plt
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(*args, **kwargs)
+
+
+def _plt() -> _Figures:
+    return _Figures()
 
 
 def png(fig: Any) -> bytes:
-    """Render and close a figure."""
+    """Render a figure to PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
     return buf.getvalue()
 
 
@@ -157,9 +164,22 @@ def change_map(path: str | Path, title: str, *, patches: Any = None, redlines: A
 def goal_chart(name: str, unit: str, years: Sequence[int], values: Sequence[float | None],
                targets: Sequence[dict[str, Any]], trajectory: dict[str, Any],
                national: Sequence[dict[str, Any]] | None = None) -> bytes:
-    """An indicator over the epochs with its linear trajectory, the targets and (for rates) the national series."""
+    """:func:`goal_figure` as PNG bytes."""
+    return png(goal_figure(name, unit, years, values, targets, trajectory, national))
+
+
+def goal_figure(name: str, unit: str, years: Sequence[int], values: Sequence[float | None],
+                targets: Sequence[dict[str, Any]], trajectory: dict[str, Any],
+                national: Sequence[dict[str, Any]] | None = None, *, ax: Any = None) -> Any:
+    """An indicator over the epochs with its linear trajectory, the targets and (for rates) the
+    national series; whole years on the time axis.  Returns the figure."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    else:
+        fig = ax.figure
     pts = [(y, v) for y, v in zip(years, values) if v is not None]
     if pts:
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="#006400", label="this area (map)")
@@ -167,11 +187,12 @@ def goal_chart(name: str, unit: str, years: Sequence[int], values: Sequence[floa
         xs = np.array([pts[0][0], max([t["year"] for t in targets] + [pts[-1][0]])])
         ax.plot(xs, trajectory["slope_per_year"] * xs + trajectory["intercept"], "--", color="#006400", lw=1,
                 label="linear trajectory")
-    for t in targets:
-        if t.get("comparable", True):
-            ax.scatter([t["year"]], [t["target"]], marker="*", s=120, color="#d95f02", zorder=3)
-            ax.annotate(f"{t['year']} target", (t["year"], t["target"]), textcoords="offset points", xytext=(4, 4),
-                        fontsize=7)
+    shown = [t for t in targets if t.get("comparable", True)]
+    for k, t in enumerate(shown):
+        ax.scatter([t["year"]], [t["target"]], marker="*", s=120, color="#d95f02", zorder=3,
+                   label="target" if k == 0 else None)
+        ax.annotate(f"{t['year']}", (t["year"], t["target"]), textcoords="offset points", xytext=(0, 7),
+                    ha="center", fontsize=7, color="#a04000")
     if national:
         pre = [r for r in national if not r["series_break"] and r["year"] < 2021]
         post = [r for r in national if r["year"] >= 2021]
@@ -182,10 +203,13 @@ def goal_chart(name: str, unit: str, years: Sequence[int], values: Sequence[floa
         ax.axvline(2020.5, color="#999", lw=0.8, ls=":")
         ax.text(2020.6, ax.get_ylim()[0], " series break", fontsize=6, color="#666", va="bottom")
     ax.set_ylabel(unit, fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
-    return png(fig)
+    return fig
 
 
 def sink_chart(periods: Sequence[str], values: Sequence[float], lo: Sequence[float | None],

@@ -134,10 +134,11 @@ def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
                        "</figcaption></figure>")
         m = (trans.get(key) or {}).get("matrix_ha") or {}
         if m:
-            cols = sorted({t for row in m.values() for t in row})
-            rows = [[f] + [m[f].get(t, 0.0) for t in cols] for f in m]
-            out.append(f"<h3>Transition matrix {html.escape(key)} (ha; rows = from, columns = to)</h3>"
-                       + _table(["from \\ to"] + cols, rows, digits=2, cls="matrix"))
+            order = legend_order({f for f in m} | {t for row in m.values() for t in row})
+            rows = [[f] + [(m.get(f) or {}).get(t, 0.0) for t in order] for f in order]
+            out.append(f"<h3>Transition matrix {html.escape(key.replace('_', chr(8211)))} (ha; rows = from, "
+                       "columns = to; the unchanged area on the diagonal)</h3>"
+                       + _table(["from \\ to"] + order, rows, digits=2, cls="matrix", diagonal=True))
         enc = (s.get("encroachment") or {}).get(key)
         if enc:
             rows = [[rid, v["patches"], v["area_ha"]] for rid, v in enc["by_redline"].items()]
@@ -145,6 +146,14 @@ def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
                        + _table(["redline", "patches", "area (ha)"], rows, digits=2))
     return _sec("change", "Change and encroachment", '<div class="maps">' + "".join(
         o for o in out if o.startswith("<figure")) + "</div>" + "".join(o for o in out if not o.startswith("<figure")))
+
+
+def legend_order(names: Any) -> list[str]:
+    """Class names in the legend's order (forest, grassland, ... bare), others after them by name."""
+    from ..landcover import CLASSES
+
+    rank = {c.name: i for i, c in enumerate(CLASSES)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), str(n)))
 
 
 def _sink(s: dict[str, Any]) -> str:
@@ -168,7 +177,7 @@ def _sink(s: dict[str, Any]) -> str:
         e = sinks[k]
         pf, nf, fl = e.get("persistent_forest") or {}, e.get("new_forest") or {}, e.get("forest_lost") or {}
         o, oiv = other(k)
-        rows.append([k, e.get("method", "gain-loss"), v, f"{a:,.0f} – {b:,.0f}" if a is not None else None,
+        rows.append([k.replace("_", "–"), e.get("method", "gain-loss"), v, f"{a:,.0f} – {b:,.0f}" if a is not None else None,
                      pf.get("net_mg_c_per_yr"), nf.get("young_growth_mg_c_per_yr"), fl.get("biomass_change_mg_c"),
                      o, oiv, e["sink_tco2e_per_yr"], e.get("growth_vs_previous_pct")])
     first = sinks[keys[0]]
@@ -222,14 +231,14 @@ def _carbon_method(s: dict[str, Any]) -> str:
         rows = [[x["name"], x["central"], x.get("low"), x.get("high"), x.get("unit"),
                  "no range" if x.get("level") is None else f"{100 * x['level']:.0f} %", x.get("source")] for x in growth]
         out.append("<h3>Growth coefficients</h3>" + _table(["coefficient", "central", "low", "high", "unit",
-                                                              "interval", "source"], rows, digits=4, cls="wide"))
+                                                              "interval", "source"], rows, digits=4, cls="text"))
     dens = co.get("densities") or []
     if dens:
         rows = [[d["class"], d["pool"], d["central_mg_c_per_ha"], d["low_mg_c_per_ha"], d["high_mg_c_per_ha"],
                  f"{100 * d['level']:.0f} %" if d["high_mg_c_per_ha"] > d["low_mg_c_per_ha"] else "no range",
                  d["source"]] for d in dens]
         out.append("<h3>Carbon densities of the classes present (Mg C/ha)</h3>" + _table(
-            ["class", "pool", "central", "low", "high", "interval", "source"], rows, digits=3, cls="wide"))
+            ["class", "pool", "central", "low", "high", "interval", "source"], rows, digits=3, cls="text"))
     wr = co.get("without_range") or []
     out.append('<p class="note">Inputs without a range (held fixed in the Monte Carlo; the intervals do not include '
                "their uncertainty): " + (html.escape(", ".join(wr)) if wr else "none") + ".  Status flags: [V] read "
@@ -302,6 +311,46 @@ def _accuracy(s: dict[str, Any]) -> str:
     return _sec("accuracy", "Accuracy and adjusted areas", "".join(out))
 
 
+#: The indicator groups of the redline and region tables: one table each, so every column
+#: stays readable on screen and on an A4 page.
+_AREA_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("forest coverage and carbon stock", ("forest_coverage_pct_", "stock_mg_c_total_")),
+    ("stock volume, sink and ecological land lost", ("volume_m3_", "sink_mg_c_per_yr_", "eco_land_lost_ha_")),
+)
+
+
+def area_tables(df: Any, title: str, *, groups: Any = _AREA_GROUPS) -> str:
+    """The indicator tables of one layer (redlines, regions, a batch's regions): id and name,
+    then one group of indicators per table (``groups``: ``(name, column prefixes)``), headers
+    in words with their units."""
+    from ..labels import column_label
+
+    key = [c for c in df.columns if c in (df.columns[0], "name")]
+    out = []
+    for group, prefixes in groups:
+        cols = [c for p in prefixes for c in df.columns if c.startswith(p) and not c.endswith(("_lo", "_hi"))
+                and not c.startswith("forest_coverage_pct_max_")]
+        if not cols:
+            continue
+        rows = [[_round(c, r[c]) for c in key + cols] for _i, r in df.iterrows()]
+        out.append(_table(key + [column_label(c) for c in cols], rows, cls="wide areas",
+                          caption=f"{title}: {group}"))
+    return "".join(out)
+
+
+def _round(col: str, v: Any) -> Any:
+    """Coverage with one decimal, areas with two, carbon and volume whole (as text)."""
+    if not isinstance(v, float):
+        return v
+    if v != v:
+        return None
+    if col.startswith("forest_coverage_pct_"):
+        return f"{v:,.1f}"
+    if col.startswith(("eco_land_lost_ha_", "encroachment_ha_")):
+        return f"{v:,.2f}"
+    return f"{v:,.0f}"
+
+
 def _areas(run: Path) -> str:
     from ..csvio import read_csv
 
@@ -312,11 +361,7 @@ def _areas(run: Path) -> str:
             continue
         first = read_csv(p, nrows=0).columns[0]
         df = read_csv(p, dtype={first: str})
-        keep = [c for c in df.columns if c in (df.columns[0], "name") or c.startswith(
-            ("forest_coverage_pct_", "stock_mg_c_total_", "volume_m3_", "sink_mg_c_per_yr_", "eco_land_lost_ha_"))
-            and not c.endswith(("_lo", "_hi"))]
-        rows = df[keep].values.tolist()
-        out.append(f"<h3>{name.capitalize()}</h3>" + _table(keep, rows, digits=1, cls="wide"))
+        out.append(f"<h3>{name.capitalize()}</h3>" + area_tables(df, name.capitalize()))
     if not out:
         return _sec("areas", "Redlines and regions", _missing("Redline and region indicators"))
     return _sec("areas", "Redlines and regions", "".join(out) +
@@ -355,13 +400,16 @@ def _figure_methods(s: dict[str, Any]) -> str:
     for ep, a in (s.get("accuracy") or {}).items():
         if a.get("method"):
             rows.append([f"accuracy {ep}", a["method"], ", ".join(f"{k}: {v}" for k, v in (a.get("sources") or {}).items())])
-    return _table(["figure", "method", "source"], rows) if rows else ""
+    return _table(["figure", "method", "source"], rows, cls="text") if rows else ""
 
 
 def _manifest(m: dict[str, Any]) -> str:
     if not m:
         return _sec("manifest", "Manifest", _missing("The manifest"))
-    rows = [[Path(i["path"]).name, i.get("bytes"), (i.get("sha256") or "")[:16] + "…"] for i in m.get("inputs", [])]
+    algo = m.get("input_digest") or "sha256"  # manifests before the algorithm was named used SHA-256
+    label = {"blake3": "BLAKE3", "sha256": "SHA-256"}.get(algo, algo)
+    rows = [[Path(i["path"]).name, i.get("bytes"), (i.get(algo) or i.get("etag") or "")[:16] + "…"]
+            for i in m.get("inputs", [])]
     soft = [[k, v] for k, v in (m.get("software") or {}).items()]
     cpu = m.get("cpu_s") or {}
 
@@ -371,8 +419,8 @@ def _manifest(m: dict[str, Any]) -> str:
 
     times = [[k, v, _cpu(k, "process"), _cpu(k, "children")] for k, v in (m.get("timings_s") or {}).items()]
     return _sec("manifest", "Run manifest",
-                "<details><summary>Inputs (size in bytes, SHA-256)</summary>"
-                + _table(["file", "bytes", "sha256"], rows, digits=0) + "</details>"
+                f"<details><summary>Inputs (size in bytes, {label})</summary>"
+                + _table(["file", "bytes", algo], rows, digits=0) + "</details>"
                 "<details><summary>Software</summary>" + _table(["package", "version"], soft) + "</details>"
                 "<details><summary>Timings (s)</summary>"
                 + _table(["stage", "wall s", "CPU s", "child processes' CPU s"], times, digits=2)

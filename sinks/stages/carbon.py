@@ -259,7 +259,8 @@ def _sink_growth(sinks: dict[str, dict[str, Any]]) -> None:
     for prev, cur in zip(keys, keys[1:]):
         a, b = sinks[prev]["sink_mg_c_per_yr"], sinks[cur]["sink_mg_c_per_yr"]
         sinks[cur]["growth_vs_previous_mg_c_per_yr"] = b - a
-        sinks[cur]["growth_vs_previous_pct"] = 100.0 * (b - a) / abs(a) if a else None
+        # no relative growth when the sink changes sign (a removal becomes an emission or back)
+        sinks[cur]["growth_vs_previous_pct"] = 100.0 * (b - a) / abs(a) if a and a * b > 0 else None
 
 
 def _valuation(ctx: RunContext, carbon: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar
 
-from ..manifest import Timer
+from ..manifest import DEFAULT_DIGEST, Timer
 
 if TYPE_CHECKING:  # pragma: no cover
     import threading
@@ -176,6 +176,10 @@ class RunContext:
     written: list[Path] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     progress: Progress | None = None
+    #: stage and block events (the CLI's progress bar) and the counter of the blocks written
+    events: Callable[[dict[str, Any]], None] | None = None
+    block_counter: Any = None
+    digest: str = DEFAULT_DIGEST  # algorithm of the manifest's input digests
     region: Any = None  # shapely geometry in the grid CRS (batch jobs), pixels outside are nodata
     region_id: str | None = None
     chunks: Any = None  # (row chunks, column chunks) of every lazy layer, cut on the tiles' blocks

@@ -165,7 +165,13 @@ def stage_classify(ctx: RunContext, ep: EpochData) -> None:
     scenes = _rule_scenes(ctx, ep) if model is None else None
     if scenes is None:
         scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
-    res = classify(scenes, grid=ctx.grid, model=model, setup=setup, mmu_ha=cs.mmu_ha)
+    sun = None
+    if cs.dem and model is None:
+        from ..io import scene_sun
+
+        sun = [sp.sun or scene_sun(sc.tiles) for sp, sc in zip(ep.spec.scenes, ep.scenes)]
+    res = classify(scenes, grid=ctx.grid, model=model, setup=setup, mmu_ha=cs.mmu_ha,
+                   dem=cs.dem if model is None else None, sun=sun)
     # optimised (fused) once here: the layer written and every reduction and layer built on
     # it then share the same tasks, which the pass computes once
     (lc,) = dask.optimize(res.landcover)

@@ -1,0 +1,134 @@
+"""Compile the kernels once per machine, in parallel, before a run needs them.
+
+numba compiles a kernel the first time it is called with new argument types and keeps
+the machine code on disk (``cache=True``), so only the first run on a machine pays for
+it.  One process compiles one kernel at a time (numba holds a compiler lock), so a run
+that met every kernel cold would compile them one after another on one core.
+:func:`compile_in_background` instead starts two child processes that compile the
+specialisations a pipeline run uses (:data:`GROUPS`), each on its own core, while the
+run reads its spec, tiles and AOI; :func:`wait` then blocks until they finish, and the
+run's own calls load the machine code from the cache.  A specialisation not listed
+(another dtype, more acquisitions per epoch) still compiles in the run as before.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["GROUPS", "cached", "compile_group", "compile_in_background", "wait"]
+
+log = logging.getLogger("sinks")
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _rules_float() -> None:
+    from .rules import COUNT_NAMES, THRESHOLD_NAMES, rules_block
+
+    scenes = [np.full((6, 4, 4), 0.1, np.float32) for _ in range(2)]
+    rules_block(scenes, roles=range(6), coastal=None, codes=np.arange(1, 10, dtype=np.uint8),
+                thresholds=np.zeros(len(THRESHOLD_NAMES), np.float32), counts=np.zeros(len(COUNT_NAMES)))
+
+
+def _rules_dn() -> None:
+    from .rules import COUNT_NAMES, THRESHOLD_NAMES, rules_block
+
+    scenes = [np.full((6, 4, 4), 1000, np.uint16) for _ in range(2)]
+    rules_block(scenes, roles=range(6), coastal=None, codes=np.arange(1, 10, dtype=np.uint8),
+                thresholds=np.zeros(len(THRESHOLD_NAMES), np.float32), counts=np.zeros(len(COUNT_NAMES)),
+                decode=([1e-4, 1e-4], [0.0, 0.0], 0))
+
+
+def _mosaic() -> None:
+    from .mosaic import blank_unfilled, fill_first_valid, fill_first_valid_dn
+
+    out = np.full((6, 4, 4), np.nan, np.float32)
+    filled = np.zeros((4, 4), bool)
+    data = np.ones((6, 4, 4), np.uint16)
+    fill_first_valid(out, filled, data, nodata=np.zeros(6, np.uint16), scale=1e-4, offset=0.0, first=True)
+    blank_unfilled(out, filled)
+    fill_first_valid_dn(np.zeros((6, 4, 4), np.uint16), np.zeros((4, 4), bool), data, nodata=0)
+
+
+def _sieve() -> None:
+    from .label import label_equal
+    from .sieve import sieve_class
+
+    block = np.ones((4, 4), np.uint8)
+    sieve_class(block, block.copy(), code=1, min_pixels=2, nodata=0)
+    label_equal(block)
+
+
+def _codes() -> None:
+    from .codes import combine_codes, hist2_u8, hist_u8, pair_codes
+
+    a = np.ones((4, 4), np.uint8)
+    hist_u8(a, np.ones(4))
+    hist2_u8(a, a, np.ones(4))
+    pair_codes(a, a, np.zeros(256, np.uint8))
+    combine_codes([a, a, a], np.zeros((3, 256), np.int32), 16)
+
+
+#: Kernel groups compiled side by side, about the same compile time each: the rule kernel
+#: for reflectance (``rules``) or digital numbers (``rules_dn``), and the others.
+GROUPS: dict[str, list[Callable[[], None]]] = {
+    "rules": [_rules_float],
+    "rules_dn": [_rules_dn],
+    "pixels": [_mosaic, _sieve, _codes],
+}
+
+
+def cached() -> bool:
+    """Whether every kernel module has compiled machine code on disk (numba's index files)."""
+    where = os.environ.get("NUMBA_CACHE_DIR")
+    if where:  # numba mirrors the package path below the cache folder
+        base = Path(where)
+        found = glob.glob(str(base / "**" / "*_kernels*" / "*.nbi"), recursive=True)
+    else:
+        found = glob.glob(str(_HERE / "__pycache__" / "*.nbi"))
+    names = {Path(f).name.split("-")[0] for f in found}
+    need = {"rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
+            "codes._hist", "codes._hist2", "codes._pair", "codes._combine"}
+    return need <= names
+
+
+def compile_group(name: str) -> None:
+    """Compile the specialisations of one group (:data:`GROUPS`) in this process."""
+    for fn in GROUPS[name]:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - the run compiles what this could not, and reports errors itself
+            log.debug("warming %s.%s failed: %s", name, fn.__name__, exc)
+
+
+_CHILDREN: list[subprocess.Popen] = []
+
+
+def compile_in_background(*, digital_numbers: bool = True) -> bool:
+    """Start two child processes compiling the kernels, unless they are cached.
+
+    ``digital_numbers``: the run classifies the tiles' digital numbers (the rule kernel's
+    integer specialisation) rather than float32 reflectance.  Returns whether compilation
+    started (the caller may say so once).  Single-core machines compile in the run.
+    """
+    if _CHILDREN or cached() or (os.cpu_count() or 1) < 2:
+        return False
+    code = "import sys; from sinks._kernels.warm import compile_group; compile_group(sys.argv[1])"
+    for name in ("rules_dn" if digital_numbers else "rules", "pixels"):
+        _CHILDREN.append(subprocess.Popen([sys.executable, "-c", code, name], stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return True
+
+
+def wait() -> None:
+    """Block until the compiling children (if any) have finished."""
+    while _CHILDREN:
+        _CHILDREN.pop().wait()

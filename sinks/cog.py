@@ -1,0 +1,415 @@
+"""Cloud-Optimized GeoTIFFs written in one pass from dask, tile by tile.
+
+Each block task compresses its own 512-px tiles with GDAL's GeoTIFF encoder (an
+in-memory GeoTIFF of the block, the creation options of the final file) and writes
+the compressed bytes to a part file of its own; it also picks the pixels of the first
+overview level that fall in its block.  Overview tiles are built level by level from
+the level below, each tile task picking the pixels of the next level from its tile, so
+what waits in memory is a row of small pieces, never a whole level.  Once every tile
+is compressed, :func:`assemble` lays the file out as the COG layout wants it (the image
+file directories of every level first, then the tiles from the smallest overview to the
+full resolution) and copies the compressed bytes in: no pixel is decoded or compressed
+twice, and there is no intermediate raster.
+
+Overviews are nearest-neighbour, exactly as GDAL's COG driver makes them: level ``k``
+halves level ``k - 1`` (rounding down) and takes the pixel ``int(0.5 + i × n_{k-1} /
+n_k)`` of it in each direction, so every overview pixel is one full-resolution pixel
+and the files equal, pixel for pixel and level for level, the ones GDAL writes (a test
+compares them).  Layers with averaged overviews (smooth indices and reflectance) are
+written by GDAL's COG driver instead (:mod:`sinks.outputs`).
+
+The tasks hold no open file, lock or thread of the process that built the graph: they
+take the block and a small picklable plan, write their part files under the output's
+temporary folder and return byte counts, so the same graph runs on dask's threads, on
+processes, or on a ``dask.distributed`` cluster whose workers share the output folder's
+file system.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import struct
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CogPlan", "plan_cog", "cog_graph", "assemble", "nearest_index", "overview_shapes"]
+
+#: TIFF tag numbers used here.
+_NEW_SUBFILE, _WIDTH, _HEIGHT, _BITS, _COMPRESSION, _PHOTOMETRIC = 254, 256, 257, 258, 259, 262
+_SAMPLES, _PLANAR, _PREDICTOR, _COLORMAP = 277, 284, 317, 320
+_TILE_W, _TILE_H, _TILE_OFFSETS, _TILE_COUNTS, _SAMPLE_FORMAT = 322, 323, 324, 325, 339
+#: Tags copied from a GDAL-written template: geo-referencing, GDAL metadata and nodata.
+_GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112)
+_NODATA_TAG = 42113
+_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 16: 8, 17: 8, 18: 8}
+
+
+def overview_shapes(height: int, width: int, blocksize: int) -> list[tuple[int, int]]:
+    """``(height, width)`` of each overview level as GDAL's COG driver makes them with
+    ``OVERVIEWS=AUTO``: halve (rounding down) until the level fits in one block."""
+    shapes: list[tuple[int, int]] = []
+    h, w = height, width
+    while max(h, w) > blocksize:
+        h, w = max(h // 2, 1), max(w // 2, 1)
+        shapes.append((h, w))
+    return shapes
+
+
+def nearest_index(n_prev: int, n_cur: int) -> np.ndarray:
+    """Index into the previous level of each pixel of a level ``n_cur`` long (GDAL's nearest:
+    ``int(0.5 + i × n_prev / n_cur)``, in double precision as GDAL computes it)."""
+    ratio = n_prev / n_cur
+    return np.minimum((0.5 + np.arange(n_cur, dtype=np.float64) * ratio).astype(np.int64), n_prev - 1)
+
+
+@dataclass(frozen=True)
+class CogPlan:
+    """Everything a tile task needs to know about one output (small and picklable).
+
+    ``levels[0]`` is the full resolution; ``src_y[k]``/``src_x[k]`` (``k >= 1``) index
+    level ``k - 1`` for each pixel of level ``k``.
+    """
+
+    final: str
+    parts: str
+    levels: tuple[tuple[int, int], ...]
+    blocksize: int
+    dtype: str
+    nodata: float | int | None
+    gtiff_options: tuple[tuple[str, str], ...]
+    src_y: tuple[np.ndarray, ...] = field(repr=False)
+    src_x: tuple[np.ndarray, ...] = field(repr=False)
+    template: bytes = field(repr=False, default=b"")
+
+    def tiles(self, level: int) -> tuple[int, int]:
+        """Tiles down and across at ``level``."""
+        h, w = self.levels[level]
+        return math.ceil(h / self.blocksize), math.ceil(w / self.blocksize)
+
+
+def plan_cog(out: Any, grid: Any, *, blocksize: int, options: dict[str, str], parts: Path) -> CogPlan:
+    """The plan of one :class:`~sinks.outputs.RasterOutput` (``options``: COG creation
+    options as :func:`sinks.outputs._cog_options` gives them; only nearest overviews)."""
+    h, w = grid.height, grid.width
+    levels = ((h, w), *overview_shapes(h, w, blocksize))
+    src_y = tuple(nearest_index(levels[k - 1][0], levels[k][0]) for k in range(1, len(levels)))
+    src_x = tuple(nearest_index(levels[k - 1][1], levels[k][1]) for k in range(1, len(levels)))
+    gopts = {"TILED": "YES", "BLOCKXSIZE": str(blocksize), "BLOCKYSIZE": str(blocksize),
+             "COMPRESS": options["compress"].upper(), "INTERLEAVE": "BAND"}
+    pred = options.get("predictor", "NO").upper()
+    kind = np.dtype(out.data.dtype).kind
+    gopts["PREDICTOR"] = {"NO": "1", "YES": "3" if kind == "f" else "2"}.get(pred, pred)
+    if "level" in options:
+        gopts[{"ZSTD": "ZSTD_LEVEL", "DEFLATE": "ZLEVEL", "LZW": "ZLEVEL"}.get(gopts["COMPRESS"], "ZLEVEL")] = \
+            str(options["level"])
+    return CogPlan(final=str(out.path), parts=str(parts), levels=levels, blocksize=blocksize,
+                   dtype=np.dtype(out.data.dtype).name, nodata=out.nodata, gtiff_options=tuple(gopts.items()),
+                   src_y=(np.arange(0),) + src_y, src_x=(np.arange(0),) + src_x,
+                   template=_template(out, grid))
+
+
+def _template(out: Any, grid: Any) -> bytes:
+    """A tiny GDAL-written GeoTIFF with the output's georeferencing, nodata, colour map,
+    description and tags: the source of the tags GDAL would write (parsed by :func:`_tags_of`)."""
+    from rasterio.io import MemoryFile
+
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=1, height=1, count=1, dtype=np.dtype(out.data.dtype).name,
+                      crs=grid.crs, transform=grid.transform, nodata=out.nodata) as ds:
+            if out.description:
+                ds.set_band_description(1, out.description)
+            if out.tags:
+                ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
+            if out.colormap:
+                ds.write_colormap(1, dict(out.colormap))
+        return bytes(mem.getbuffer())
+
+
+# --------------------------------------------------------------------------------------
+# tile tasks
+# --------------------------------------------------------------------------------------
+def _encode(data: np.ndarray, plan: CogPlan) -> tuple[bytes, list[tuple[int, int]]]:
+    """GDAL's compressed tiles of ``data`` (a block whose origin is on the tile lattice):
+    the in-memory GeoTIFF's bytes and each tile's (offset, size), row by row."""
+    from affine import Affine
+    from rasterio.io import MemoryFile
+
+    h, w = data.shape
+    opts = dict(plan.gtiff_options)
+    with MemoryFile() as mem:
+        # any transform: only the tiles are kept (without one rasterio warns at every block)
+        with mem.open(driver="GTiff", width=w, height=h, count=1, dtype=plan.dtype, nodata=plan.nodata,
+                      transform=Affine(1.0, 0.0, 0.0, 0.0, -1.0, float(h)), **opts) as ds:
+            ds.write(np.ascontiguousarray(data), 1)
+        with mem.open() as ds:
+            ny, nx = math.ceil(h / plan.blocksize), math.ceil(w / plan.blocksize)
+            spans = [(int(ds.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=1) or 0),
+                      int(ds.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=1) or 0))
+                     for y in range(ny) for x in range(nx)]
+        return bytes(mem.getbuffer()), spans
+
+
+def _write_part(plan: CogPlan, name: str, raw: bytes, spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """Write the tiles' bytes, back to back, to a part file; return its path and their sizes."""
+    path = os.path.join(plan.parts, name)
+    with open(path, "wb") as fh:
+        for off, size in spans:
+            fh.write(memoryview(raw)[off:off + size])
+    return path, [size for _off, size in spans]
+
+
+def encode_block(block: np.ndarray, plan: CogPlan, r0: int, c0: int) -> tuple[dict[str, Any], Any]:
+    """Task: compress one block's full-resolution tiles, and pick its pixels of level 1.
+
+    Returns the tiles' record ``{"level", "row", "col", "part", "sizes"}`` and the level-1
+    piece ``(j0, i0, array)`` (``None`` without overviews).
+    """
+    raw, spans = _encode(block, plan)
+    b = plan.blocksize
+    path, sizes = _write_part(plan, f"l0_{r0}_{c0}.bin", raw, spans)
+    rec = {"level": 0, "row": r0 // b, "col": c0 // b, "ntiles": (math.ceil(block.shape[0] / b),
+                                                                   math.ceil(block.shape[1] / b)),
+           "part": path, "sizes": sizes}
+    return rec, _piece(block, plan, 1, r0, c0)
+
+
+def _piece(arr: np.ndarray, plan: CogPlan, level: int, r0: int, c0: int) -> Any:
+    """The pixels of ``level`` whose source pixel (in ``level - 1``) lies in ``arr`` placed at
+    ``(r0, c0)`` of that level: ``(j0, i0, array)``, or ``None``."""
+    if level >= len(plan.levels):
+        return None
+    sy, sx = plan.src_y[level], plan.src_x[level]
+    j0, j1 = np.searchsorted(sy, [r0, r0 + arr.shape[0]])
+    i0, i1 = np.searchsorted(sx, [c0, c0 + arr.shape[1]])
+    if j1 <= j0 or i1 <= i0:
+        return None
+    return int(j0), int(i0), arr[np.ix_(sy[j0:j1] - r0, sx[i0:i1] - c0)].copy()
+
+
+def encode_overview_tile(plan: CogPlan, level: int, ty: int, tx: int, *pieces: Any) -> tuple[dict[str, Any], Any]:
+    """Task: assemble one overview tile from the pieces of the level below, compress it, and
+    pick its pixels of the next level."""
+    b = plan.blocksize
+    h, w = plan.levels[level]
+    y0, x0 = ty * b, tx * b
+    th, tw = min(b, h - y0), min(b, w - x0)
+    tile = np.empty((th, tw), dtype=plan.dtype)
+    filled = 0
+    for p in pieces:
+        if p is None:
+            continue
+        j0, i0, arr = p
+        ya, xa = max(j0, y0), max(i0, x0)
+        yb, xb = min(j0 + arr.shape[0], y0 + th), min(i0 + arr.shape[1], x0 + tw)
+        if yb > ya and xb > xa:
+            tile[ya - y0:yb - y0, xa - x0:xb - x0] = arr[ya - j0:yb - j0, xa - i0:xb - i0]
+            filled += (yb - ya) * (xb - xa)
+    if filled != th * tw:
+        raise RuntimeError(f"{plan.final}: overview {level} tile {ty},{tx}: {filled} of {th * tw} pixels")
+    raw, spans = _encode(tile, plan)
+    path, sizes = _write_part(plan, f"l{level}_{ty}_{tx}.bin", raw, spans)
+    rec = {"level": level, "row": ty, "col": tx, "ntiles": (1, 1), "part": path, "sizes": sizes}
+    return rec, _piece(tile, plan, level + 1, y0, x0)
+
+
+def _contributors(plan: CogPlan, level: int, ty: int, tx: int, sources: list[tuple[int, int, int, int, Any]]
+                  ) -> list[Any]:
+    """The sources (``(r0, r1, c0, c1, key)`` of level ``level - 1``) holding a pixel of tile ``ty, tx``."""
+    b = plan.blocksize
+    h, w = plan.levels[level]
+    sy, sx = plan.src_y[level], plan.src_x[level]
+    ry = sy[ty * b], sy[min(ty * b + b, h) - 1]
+    rx = sx[tx * b], sx[min(tx * b + b, w) - 1]
+    return [key for r0, r1, c0, c1, key in sources if r0 <= ry[1] and r1 > ry[0] and c0 <= rx[1] and c1 > rx[0]]
+
+
+def cog_graph(arr: Any, plan: CogPlan) -> Any:
+    """A dask ``Delayed`` that writes every tile of ``arr`` (a 2-D dask array whose chunk
+    edges lie on the tile lattice) and returns the records :func:`assemble` needs."""
+    import dask
+    from dask.delayed import Delayed
+
+    b = plan.blocksize
+    rows = np.cumsum((0,) + arr.chunks[0])
+    cols = np.cumsum((0,) + arr.chunks[1])
+    if any(int(r) % b for r in rows[1:-1]) or any(int(c) % b for c in cols[1:-1]):
+        raise ValueError(f"{plan.final}: chunk edges must lie on the {b}-px tile lattice")
+    blocks = arr.to_delayed(optimize_graph=False)
+    token = uuid.uuid4().hex[:10]
+    records: list[Any] = []
+    sources: list[tuple[int, int, int, int, Any]] = []
+    for i in range(len(rows) - 1):
+        for j in range(len(cols) - 1):
+            r0, c0 = int(rows[i]), int(cols[j])
+            enc = dask.delayed(encode_block, pure=False, nout=2)(blocks[i, j], plan, r0, c0,
+                                                                 dask_key_name=f"cog-{token}-0-{i}-{j}")
+            records.append(enc[0])
+            sources.append((r0, int(rows[i + 1]), c0, int(cols[j + 1]), enc[1]))
+    for level in range(1, len(plan.levels)):
+        ny, nx = plan.tiles(level)
+        nxt = []
+        for ty in range(ny):
+            for tx in range(nx):
+                parts = _contributors(plan, level, ty, tx, sources)
+                t = dask.delayed(encode_overview_tile, pure=False, nout=2)(
+                    plan, level, ty, tx, *parts, dask_key_name=f"cog-{token}-{level}-{ty}-{tx}")
+                records.append(t[0])
+                h, w = plan.levels[level]
+                nxt.append((ty * b, min(ty * b + b, h), tx * b, min(tx * b + b, w), t[1]))
+        sources = nxt
+    out = dask.delayed(list, pure=False)(records, dask_key_name=f"cog-{token}-records")
+    assert isinstance(out, Delayed)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# the file
+# --------------------------------------------------------------------------------------
+def _tags_of(tiff: bytes) -> dict[int, tuple[int, int, bytes]]:
+    """``{tag: (type, count, value bytes)}`` of the first directory of a little-endian TIFF."""
+    if tiff[:4] == b"II*\x00":
+        (ifd,) = struct.unpack_from("<I", tiff, 4)
+        (n,) = struct.unpack_from("<H", tiff, ifd)
+        entry, head, inline = 12, 2, 4
+        fmt = "<HHII"
+    elif tiff[:4] == b"II+\x00":
+        (ifd,) = struct.unpack_from("<Q", tiff, 8)
+        (n,) = struct.unpack_from("<Q", tiff, ifd)
+        entry, head, inline = 20, 8, 8
+        fmt = "<HHQQ"
+    else:
+        raise ValueError("not a little-endian TIFF")
+    tags = {}
+    for k in range(n):
+        pos = ifd + head + k * entry
+        tag, typ, count, value = struct.unpack_from(fmt, tiff, pos)
+        size = _TYPE_SIZE.get(typ, 1) * count
+        start = pos + (8 if inline == 4 else 12)  # the value field, after tag, type and count
+        data = tiff[start:start + size] if size <= inline else tiff[value:value + size]
+        tags[tag] = (typ, count, bytes(data))
+    return tags
+
+
+def _directory(tags: dict[int, tuple[int, int, bytes]], *, big: bool, at: int) -> bytes:
+    """One image file directory placed at ``at``: its entries, a zero next-directory offset,
+    then the values that do not fit in an entry."""
+    n = len(tags)
+    entry, head, inline = (20, 8, 8) if big else (12, 2, 4)
+    size = head + n * entry + (8 if big else 4)
+    out = bytearray(struct.pack("<Q" if big else "<H", n))
+    extra = bytearray()
+    for tag in sorted(tags):
+        typ, count, data = tags[tag]
+        if len(data) <= inline:
+            out += struct.pack("<HHQ" if big else "<HHI", tag, typ, count) + data.ljust(inline, b"\0")
+        else:
+            off = at + size + len(extra)
+            out += struct.pack("<HHQQ" if big else "<HHII", tag, typ, count, off)
+            extra += data
+            if len(extra) % 2:
+                extra += b"\0"
+    out += b"\0" * (8 if big else 4)
+    return bytes(out + extra)
+
+
+def _array(values: list[int], big: bool) -> tuple[int, int, bytes]:
+    if big:
+        return 16, len(values), struct.pack(f"<{len(values)}Q", *values)
+    return 4, len(values), struct.pack(f"<{len(values)}I", *values)
+
+
+def assemble(plan: CogPlan, records: list[dict[str, Any]], dst: str | os.PathLike) -> None:
+    """Write the COG ``dst`` from the compressed tiles the tasks wrote (then remove their parts)."""
+    b = plan.blocksize
+    nlev = len(plan.levels)
+    sizes: list[np.ndarray] = [np.zeros(plan.tiles(k), dtype=np.int64) for k in range(nlev)]
+    where: dict[tuple[int, int, int], tuple[str, int]] = {}
+    for rec in records:
+        k, ty0, tx0 = rec["level"], rec["row"], rec["col"]
+        ny, nx = rec["ntiles"]
+        off = 0
+        for n, size in enumerate(rec["sizes"]):
+            ty, tx = ty0 + n // nx, tx0 + n % nx
+            sizes[k][ty, tx] = size
+            where[(k, ty, tx)] = (rec["part"], off)
+            off += size
+    template = _tags_of(plan.template)
+    dt = np.dtype(plan.dtype)
+    base: dict[int, tuple[int, int, bytes]] = {
+        _BITS: (3, 1, struct.pack("<H", dt.itemsize * 8)),
+        _COMPRESSION: (3, 1, struct.pack("<H", {"DEFLATE": 8, "ZSTD": 50000, "LZW": 5, "NONE": 1}[
+            dict(plan.gtiff_options)["COMPRESS"]])),
+        _PHOTOMETRIC: template.get(_PHOTOMETRIC, (3, 1, struct.pack("<H", 1))),
+        _SAMPLES: (3, 1, struct.pack("<H", 1)),
+        _PLANAR: (3, 1, struct.pack("<H", 1)),
+        _TILE_W: (3, 1, struct.pack("<H", b)),
+        _TILE_H: (3, 1, struct.pack("<H", b)),
+        _SAMPLE_FORMAT: (3, 1, struct.pack("<H", {"u": 1, "i": 2, "f": 3}[dt.kind])),
+    }
+    pred = int(dict(plan.gtiff_options).get("PREDICTOR", "1"))
+    if pred != 1:
+        base[_PREDICTOR] = (3, 1, struct.pack("<H", pred))
+    if _COLORMAP in template:
+        base[_COLORMAP] = template[_COLORMAP]
+    if _NODATA_TAG in template:
+        base[_NODATA_TAG] = template[_NODATA_TAG]
+    total = int(sum(s.sum() for s in sizes))
+    big = total + 64 * 1024 * nlev > 2**32 - 2**20
+
+    def dirs(offsets: list[list[int]]) -> list[bytes]:
+        out, at = [], (16 if big else 8)
+        for k in range(nlev):
+            h, w = plan.levels[k]
+            tags = dict(base)
+            tags[_NEW_SUBFILE] = (4, 1, struct.pack("<I", 0 if k == 0 else 1))
+            tags[_WIDTH] = (4, 1, struct.pack("<I", w))
+            tags[_HEIGHT] = (4, 1, struct.pack("<I", h))
+            if k == 0:
+                tags.update({t: template[t] for t in _GEO_TAGS if t in template})
+            tags[_TILE_OFFSETS] = _array(offsets[k], big)
+            tags[_TILE_COUNTS] = _array([int(v) for v in sizes[k].ravel()], big)
+            blob = _directory(tags, big=big, at=at)
+            out.append(blob)
+            at += len(blob)
+        return out
+
+    # directories first (their size does not depend on the offsets' values), then the
+    # tiles from the smallest overview to the full resolution, row by row
+    zero = [[0] * int(sizes[k].size) for k in range(nlev)]
+    header_len = (16 if big else 8) + sum(len(d) for d in dirs(zero))
+    offsets: list[list[int]] = [[] for _ in range(nlev)]
+    pos = header_len
+    for k in reversed(range(nlev)):
+        for s in sizes[k].ravel():
+            offsets[k].append(pos if s else 0)
+            pos += int(s)
+    blobs = dirs(offsets)
+    with open(dst, "wb") as fh:
+        fh.write(b"II+\x00" + struct.pack("<HHQ", 8, 0, 16) if big else b"II*\x00" + struct.pack("<I", 8))
+        at = 16 if big else 8
+        for k, blob in enumerate(blobs):
+            nxt = at + len(blob) if k + 1 < nlev else 0
+            n = len(blob)
+            entries = struct.unpack_from("<Q" if big else "<H", blob)[0]
+            slot = (8 + entries * 20) if big else (2 + entries * 12)
+            blob = blob[:slot] + struct.pack("<Q" if big else "<I", nxt) + blob[slot + (8 if big else 4):]
+            assert len(blob) == n
+            fh.write(blob)
+            at += n
+        for k in reversed(range(nlev)):
+            ny, nx = sizes[k].shape
+            for ty in range(ny):
+                for tx in range(nx):
+                    size = int(sizes[k][ty, tx])
+                    if size:
+                        part, off = where[(k, ty, tx)]
+                        with open(part, "rb") as src:
+                            src.seek(off)
+                            fh.write(src.read(size))
+    shutil.rmtree(plan.parts, ignore_errors=True)
