@@ -1,19 +1,32 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 # Each creates .venv with python3 -m venv and installs the package with pip when
-# .venv is missing or pyproject.toml changed.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.sinks-installed
-EXTRAS ?= dev,viz,distributed,postgis
+# .venv is missing or pyproject.toml changed.  `make test-py312` does the same in
+# .venv312 with Python 3.12 (pyenv's, else python3.12 on PATH); .ci/run runs both.
+PYTHON    ?= python3
+PYTHON312 ?= $(shell PYENV_VERSION=3.12 pyenv which python 2>/dev/null || command -v python3.12)
+VENV      := .venv
+VENV312   := .venv312
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.sinks-installed
+STAMP312  := $(VENV312)/.sinks-installed
+EXTRAS    ?= dev,viz,distributed,postgis
 
-.PHONY: demo test test-all bench sample-data clean-runs notebooks
+.PHONY: demo test test-py312 test-all bench sample-data clean-runs notebooks
+
+# $(call install,VENV,PYTHON): the venv (made with PYTHON when missing) with sinks and EXTRAS
+define install
+	@test -x $(1)/bin/python || { test -n "$(2)" || { echo "no $(1) interpreter: set PYTHON or PYTHON312" >&2; exit 1; }; \
+		$(2) -m venv $(1); }
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $(1)/.sinks-installed
+endef
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
-	@touch $(STAMP)
+	$(call install,$(VENV),$(PYTHON))
+
+$(STAMP312): pyproject.toml
+	$(call install,$(VENV312),$(PYTHON312))
 
 demo: $(STAMP)
 	$(BIN)/sinks run pipelines/demo.yaml --out runs/demo --overwrite
@@ -28,6 +41,9 @@ notebooks: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-py312: $(STAMP312)
+	$(VENV312)/bin/python -m pytest -q
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow"

@@ -217,7 +217,7 @@ def _region_task(spec_path: str, region_id: str, folder: str, wkb: bytes, out_di
             ctx = for_region(base_state, geometry=shapely.from_wkb(wkb), region_id=region_id,
                              out=target, overwrite=True)
             ctx.summary["batch"] = {"region_id": region_id, "key": key}
-            ctx.cache["cancel"] = cancel
+            ctx.cancel = cancel
             summary = run_prepared(ctx, scheduler="synchronous")
             delay = float(os.environ.get("SINKS_BATCH_DELAY_S", "0") or 0)
             if delay:  # test hook: slows regions down so a kill lands mid-batch

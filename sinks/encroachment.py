@@ -323,6 +323,88 @@ def _search_cache_bytes() -> int:
         return cap
 
 
+def _redline_patches(codes_at: Any, geom: Any, grid: Any, area: Any, *, size: int, connectivity: int,
+                     min_patch_ha: float) -> dict[str, np.ndarray] | None:
+    """The patches of ecological loss inside one redline polygon, joined across windows and
+    filtered by area: ``geom`` (in pixel coordinates), ``code``, ``pixels``, ``ha``; ``None`` without any."""
+    import shapely
+    from rasterio.features import rasterize
+    from rasterio.windows import Window
+
+    from .change import is_eco_loss
+
+    win = grid.window(geom.bounds)
+    if win.width == 0 or win.height == 0:
+        return None
+    parts: list[dict[str, np.ndarray]] = []
+    for r, c, h, w in _tiles(win, size):
+        wt = Window(c, r, w, h)
+        code = codes_at(wt)
+        loss = is_eco_loss(code)
+        if not loss.any():
+            continue
+        mask = rasterize([(geom, 1)], out_shape=(h, w), transform=grid.subgrid(wt).transform,
+                         fill=0, dtype="uint8", all_touched=False).view(bool)  # 0/1: the centre is inside
+        mask &= loss
+        if mask.any():
+            piece = _window_pieces(code, mask, r, c, area, connectivity, min_patch_ha)
+            if piece is not None:
+                parts.append(piece)
+    if not parts:
+        return None
+    p = _join(parts, connectivity)
+    if np.ndim(area) == 0:  # whole-pixel areas: exact whatever the windows were
+        p["ha"] = p["pixels"] * float(area)
+    keep = p["ha"] + 1e-12 >= min_patch_ha
+    spans = np.array([m is not None for m in p["members"]], dtype=bool)
+    for g in np.flatnonzero(keep & spans):  # patches spanning windows
+        c0, r0, c1, r1 = p["bounds"][g]
+        if (c1 - c0) * (r1 - r0) <= _REDRAW_MAX_PX:
+            p["geom"][g] = _redraw(codes_at, geom, grid, p["bounds"][g], int(p["code"][g]), p["seed"][g],
+                                   connectivity)
+        else:
+            p["geom"][g] = _dissolve(p["members"][g])
+    if not keep.any():
+        return None
+    return {"geom": shapely.normalize(p["geom"][keep]), **{n: p[n][keep] for n in ("code", "pixels", "ha")}}
+
+
+def _patch_table(found: list[dict[str, np.ndarray]], redlines: Any, *, id_field: str, grid: Any) -> Any:
+    """The patches of every redline as the GeoDataFrame :func:`find_encroachment` returns, in its order."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    crs, t = grid.crs, grid.transform
+    cols = [id_field, "from_class", "to_class", "area_ha", "pixels"]
+    if found:
+        cat = {n: np.concatenate([f[n] for f in found]) for n in found[0]}
+        cen = shapely.centroid(cat["geom"])  # pixel coordinates (column, row): a deterministic tie-break
+        frm, to = np.divmod(cat["code"], 16)
+        df = pd.DataFrame({id_field: redlines[id_field].to_numpy()[cat["redline"]],
+                           "from_class": [NAMES[int(v)] for v in frm], "to_class": [NAMES[int(v)] for v in to],
+                           "area_ha": cat["ha"], "pixels": cat["pixels"],
+                           "_key": redlines[id_field].astype(str).to_numpy()[cat["redline"]],
+                           "_area": np.round(cat["ha"], 9),  # window sums may differ in the last bit
+                           "_row": shapely.get_y(cen), "_col": shapely.get_x(cen)})
+        order = df.sort_values(["_key", "_area", "_row", "_col", "from_class", "to_class"],
+                               ascending=[True, False, True, True, True, True], kind="mergesort").index.to_numpy()
+        geom = shapely.transform(cat["geom"][order],
+                                 lambda xy: xy @ np.array([[t.a, t.d], [t.b, t.e]]) + np.array([t.c, t.f]))
+        gdf = gpd.GeoDataFrame(df.loc[order, cols].reset_index(drop=True), geometry=_to_multi(geom), crs=crs)
+        lonlat = gpd.GeoSeries(shapely.centroid(gdf.geometry.values), crs=crs).to_crs("EPSG:4326")
+        gdf["lon"], gdf["lat"] = lonlat.x.round(6).to_numpy(), lonlat.y.round(6).to_numpy()
+    else:
+        gdf = gpd.GeoDataFrame({id_field: pd.Series([], dtype=redlines[id_field].dtype),
+                                "from_class": pd.Series([], dtype=object), "to_class": pd.Series([], dtype=object),
+                                "area_ha": pd.Series([], dtype="float64"), "pixels": pd.Series([], dtype="int64"),
+                                "lon": pd.Series([], dtype="float64"), "lat": pd.Series([], dtype="float64")},
+                               geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+    gdf["pixels"] = gdf["pixels"].astype("int64")
+    gdf.insert(0, "patch_id", [f"P{i + 1:05d}" for i in range(len(gdf))])
+    return gdf[["patch_id", *cols, "lon", "lat", "geometry"]]
+
+
 def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: Any, *, id_field: str,
                       min_patch_ha: float = 0.05, connectivity: int = 8, chunks: int = 2048,
                       change: str | os.PathLike | None = None) -> Any:
@@ -367,15 +449,10 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
     """
     import contextlib
 
-    import geopandas as gpd
-    import pandas as pd
     import rasterio
-    import shapely
-    from rasterio.features import rasterize
-    from rasterio.windows import Window
 
     from .area import pixel_area_ha
-    from .change import change_codes, is_eco_loss
+    from .change import change_codes
     from .errors import ConfigError, GridMismatchError, VectorError
     from .grid import Grid
 
@@ -412,71 +489,11 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
         for k, geom in enumerate(redlines.geometry):
             if geom is None or geom.is_empty:
                 continue
-            win = grid.window(geom.bounds)
-            if win.width == 0 or win.height == 0:
-                continue
-            parts: list[dict[str, np.ndarray]] = []
-            for r, c, h, w in _tiles(win, size):
-                wt = Window(c, r, w, h)
-                code = codes_at(wt)
-                loss = is_eco_loss(code)
-                if not loss.any():
-                    continue
-                mask = rasterize([(geom, 1)], out_shape=(h, w), transform=grid.subgrid(wt).transform,
-                                 fill=0, dtype="uint8", all_touched=False).view(bool)  # 0/1: the centre is inside
-                mask &= loss
-                if mask.any():
-                    piece = _window_pieces(code, mask, r, c, area, connectivity, min_patch_ha)
-                    if piece is not None:
-                        parts.append(piece)
-            if not parts:
-                continue
-            p = _join(parts, connectivity)
-            if np.ndim(area) == 0:  # whole-pixel areas: exact whatever the windows were
-                p["ha"] = p["pixels"] * float(area)
-            keep = p["ha"] + 1e-12 >= min_patch_ha
-            spans = np.array([m is not None for m in p["members"]], dtype=bool)
-            for g in np.flatnonzero(keep & spans):  # patches spanning windows
-                c0, r0, c1, r1 = p["bounds"][g]
-                if (c1 - c0) * (r1 - r0) <= _REDRAW_MAX_PX:
-                    p["geom"][g] = _redraw(codes_at, geom, grid, p["bounds"][g], int(p["code"][g]), p["seed"][g],
-                                           connectivity)
-                else:
-                    p["geom"][g] = _dissolve(p["members"][g])
-            if keep.any():
-                found.append({"redline": np.full(int(keep.sum()), k), "geom": shapely.normalize(p["geom"][keep]),
-                              **{n: p[n][keep] for n in ("code", "pixels", "ha")}})
-        crs = grid.crs
-        t = grid.transform
-    cols = [id_field, "from_class", "to_class", "area_ha", "pixels"]
-    if found:
-        import shapely
-
-        cat = {n: np.concatenate([f[n] for f in found]) for n in found[0]}
-        cen = shapely.centroid(cat["geom"])  # pixel coordinates (column, row): a deterministic tie-break
-        frm, to = np.divmod(cat["code"], 16)
-        df = pd.DataFrame({id_field: redlines[id_field].to_numpy()[cat["redline"]],
-                           "from_class": [NAMES[int(v)] for v in frm], "to_class": [NAMES[int(v)] for v in to],
-                           "area_ha": cat["ha"], "pixels": cat["pixels"],
-                           "_key": redlines[id_field].astype(str).to_numpy()[cat["redline"]],
-                           "_area": np.round(cat["ha"], 9),  # window sums may differ in the last bit
-                           "_row": shapely.get_y(cen), "_col": shapely.get_x(cen)})
-        order = df.sort_values(["_key", "_area", "_row", "_col", "from_class", "to_class"],
-                               ascending=[True, False, True, True, True, True], kind="mergesort").index.to_numpy()
-        geom = shapely.transform(cat["geom"][order],
-                                 lambda xy: xy @ np.array([[t.a, t.d], [t.b, t.e]]) + np.array([t.c, t.f]))
-        gdf = gpd.GeoDataFrame(df.loc[order, cols].reset_index(drop=True), geometry=_to_multi(geom), crs=crs)
-        lonlat = gpd.GeoSeries(shapely.centroid(gdf.geometry.values), crs=crs).to_crs("EPSG:4326")
-        gdf["lon"], gdf["lat"] = lonlat.x.round(6).to_numpy(), lonlat.y.round(6).to_numpy()
-    else:
-        gdf = gpd.GeoDataFrame({id_field: pd.Series([], dtype=redlines[id_field].dtype),
-                                "from_class": pd.Series([], dtype=object), "to_class": pd.Series([], dtype=object),
-                                "area_ha": pd.Series([], dtype="float64"), "pixels": pd.Series([], dtype="int64"),
-                                "lon": pd.Series([], dtype="float64"), "lat": pd.Series([], dtype="float64")},
-                               geometry=gpd.GeoSeries([], crs=crs), crs=crs)
-    gdf["pixels"] = gdf["pixels"].astype("int64")
-    gdf.insert(0, "patch_id", [f"P{i + 1:05d}" for i in range(len(gdf))])
-    gdf = gdf[["patch_id", *cols, "lon", "lat", "geometry"]]
+            kept = _redline_patches(codes_at, geom, grid, area, size=size, connectivity=connectivity,
+                                    min_patch_ha=min_patch_ha)
+            if kept is not None:
+                found.append({"redline": np.full(len(kept["code"]), k), **kept})
+    gdf = _patch_table(found, redlines, id_field=id_field, grid=grid)
     log.info("encroachment: %d patches, %.2f ha", len(gdf), float(gdf["area_ha"].sum()) if len(gdf) else 0.0)
     return gdf
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from affine import Affine
@@ -13,7 +13,7 @@ from rasterio.windows import Window
 
 from .errors import CRSMismatchError, ConfigError
 
-__all__ = ["Grid"]
+__all__ = ["Grid", "region_mask"]
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,28 @@ class Grid:
             "resolution": list(self.res),
             "bounds": list(self.bounds),
         }
+
+
+def region_mask(grid: Grid, geometry: Any, *, chunks: Any) -> Any:
+    """Lazy boolean ``(y, x)`` dask mask on ``grid``: True where a pixel centre is inside ``geometry``.
+
+    Parameters
+    ----------
+    grid : Grid
+    geometry : shapely geometry
+        In the grid's CRS.
+    chunks : int or tuple of tuples
+        The mask's chunks, as :meth:`Grid.chunks` takes them.
+    """
+    import dask.array as da
+    from rasterio.features import geometry_mask
+
+    def block(block_info: dict | None = None) -> np.ndarray:
+        (r0, r1), (c0, c1) = block_info[None]["array-location"]
+        sub = grid.subgrid(Window(c0, r0, c1 - c0, r1 - r0))
+        return ~geometry_mask([geometry], out_shape=sub.shape, transform=sub.transform)
+
+    return da.map_blocks(block, chunks=grid.chunks(chunks), dtype=bool, meta=np.zeros((0, 0), bool))
 
 
 def _crs(value: CRS | str | int) -> CRS:

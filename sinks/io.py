@@ -980,5 +980,3 @@ def _read_plain(path: str, row: int, col: int, h: int, w: int, boundless: bool =
     except rasterio.errors.RasterioError as exc:
         raise TileReadError(f"{path}: read failed ({_first_line(exc)})") from None
 
-
-REFLECTANCE_ROLES = REFLECTANCE_ROLES  # re-export for callers that import it from here

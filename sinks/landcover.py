@@ -26,9 +26,9 @@ __all__ = [
     "code_of",
     "name_of",
     "legend_json",
+    "colormap",
     "WORLDCOVER_TO_SINKS",
     "CLCD_TO_SINKS",
-    "remap",
     "remap_lut",
 ]
 
@@ -145,6 +145,15 @@ def legend_json(*, with_colours: bool = False) -> dict:
     return out
 
 
+def colormap() -> dict[int, tuple[int, int, int, int]]:
+    """The legend's colours as a GDAL colour table, ``code -> (r, g, b, a)`` (nodata transparent)."""
+    cmap = {NODATA: (0, 0, 0, 0)}
+    for c in CLASSES:
+        h = c.colour.lstrip("#")
+        cmap[c.code] = (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255)
+    return cmap
+
+
 def remap_lut(mapping: Mapping[int, str] | str, *, max_code: int = 65535) -> np.ndarray:
     """Lookup table from another legend's codes to sinks codes.
 
@@ -173,13 +182,3 @@ def remap_lut(mapping: Mapping[int, str] | str, *, max_code: int = 65535) -> np.
     for foreign, name in mapping.items():
         lut[int(foreign)] = code_of(name)
     return lut
-
-
-def remap(codes: np.ndarray, mapping: Mapping[int, str] | str) -> np.ndarray:
-    """Map an array of foreign land-cover codes to sinks codes (unmapped → nodata)."""
-    lut = remap_lut(mapping)
-    arr = np.asarray(codes)
-    out = np.zeros(arr.shape, dtype=np.uint8)
-    ok = (arr >= 0) & (arr < lut.size)
-    out[ok] = lut[arr[ok].astype(np.int64)]
-    return out

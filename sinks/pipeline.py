@@ -19,28 +19,31 @@ Outputs (``OUT``)::
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-
-import numpy as np
 
 from .budget import bounded_chunks, check_pixels
 from .errors import ConfigError, NoOverlapError, OutputExistsError
 from .grid import Grid
-from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, open_epoch, scene_date,
+from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, scene_date,
                  tiles_from_files, tiles_from_stac)
 from ._memory import release_free_memory
-from .manifest import DEFAULT_DIGEST, DIGESTS, Timer, describe_inputs, hash_in_background, manifest_dict
+from .manifest import DEFAULT_DIGEST, DIGESTS, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
-from .outputs import RasterOutput, announce, atomic_write_json, write_rasters_and_compute
+from .outputs import announce, atomic_write_json, write_rasters_and_compute
 from .runstate import LOCK, RunFolder, read_marker
-from .sensors import SensorProfile
-from .spec import EpochSpec, PipelineSpec, load_spec
+from .spec import PipelineSpec, load_spec
+from .stages.carbon import stage_carbon, stage_carbon_layers
+from .stages.change import stage_change_layers
+from .stages.context import AoiLayers, EpochData, Progress, RunContext
+from .stages.encroachment import stage_encroachment
+from .stages.goals import stage_goals
+from .stages.landcover import stage_accuracy, stage_classify, stage_landcover_summary
+from .stages.read import stage_indices, stage_read
+from .stages.zonal import stage_zonal, stage_zonal_start
 
 __all__ = ["RunContext", "EpochData", "run", "run_prepared", "prepare", "for_region", "STAGES", "EPOCH_STAGES",
            "Cancelled"]
@@ -53,67 +56,15 @@ log = logging.getLogger("sinks")
 # notebook's output.  Only that message from rasterio.features is silenced.
 warnings.filterwarnings("ignore", message="Dataset has no geotransform", module=r"rasterio\.features")
 
-Progress = Callable[[str], None]
-
 
 class Cancelled(KeyboardInterrupt):
-    """A run stopped on request (``ctx.cache["cancel"]`` set, e.g. by Ctrl-C in a batch);
+    """A run stopped on request (``ctx.cancel`` set, e.g. by Ctrl-C in a batch);
     like Ctrl-C, it removes what the run wrote."""
 
 
-def _check_cancel(ctx: "RunContext") -> None:
-    cancel = ctx.cache.get("cancel")
-    if cancel is not None and cancel.is_set():
+def _check_cancel(ctx: RunContext) -> None:
+    if ctx.cancel is not None and ctx.cancel.is_set():
         raise Cancelled(f"{ctx.out}: cancelled")
-
-
-@dataclass
-class EpochData:
-    """Lazy layers and written files of one epoch."""
-
-    spec: EpochSpec
-    scenes: list[Scene]
-    refl: Any = None  # xarray.DataArray (time, band, y, x)
-    layers: dict[str, Any] = field(default_factory=dict)
-    outputs: list[RasterOutput] = field(default_factory=list)
-    files: dict[str, Path] = field(default_factory=dict)
-    #: dask collections computed in the epoch's write pass (class counts, cross-tabulations)
-    reductions: dict[str, Any] = field(default_factory=dict)
-    #: their computed values, under the same keys
-    results: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-
-@dataclass
-class RunContext:
-    """Everything a stage needs; stages add layers, files and summary sections."""
-
-    spec: PipelineSpec
-    spec_path: Path | None
-    out: Path
-    overwrite: bool
-    profile: SensorProfile
-    grid: Grid
-    epochs: list[EpochData]
-    timer: Timer = field(default_factory=Timer)
-    summary: dict[str, Any] = field(default_factory=dict)
-    written: list[Path] = field(default_factory=list)
-    inputs: list[str] = field(default_factory=list)
-    cache: dict[str, Any] = field(default_factory=dict)
-    progress: Progress | None = None
-    events: Callable[[dict[str, Any]], None] | None = None  # stage and block events (the CLI's progress bar)
-    region: Any = None  # shapely geometry in the grid CRS (batch jobs), pixels outside are nodata
-    region_id: str | None = None
-    chunks: Any = None  # (row chunks, column chunks) of every lazy layer, cut on the tiles' blocks
-    digest: str = DEFAULT_DIGEST  # algorithm of the manifest's input digests
-
-    def say(self, msg: str) -> None:
-        log.info(msg)
-        if self.progress:
-            self.progress(msg)
 
 
 # --------------------------------------------------------------------------------------
@@ -163,15 +114,14 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
     for e in epochs:
         if not any(_overlaps(t, grid) for s in e.scenes for t in s.tiles):
             raise NoOverlapError(f"epoch {e.name}: its tiles do not overlap the AOI / target grid")
-    aoi = read_aoi(spec, grid)
-    for key in aoi:
+    layers = read_aoi(spec, grid)
+    for key in layers.present():
         ref = getattr(spec.aoi, key)
         if "://" not in ref.path:
             inputs.append(ref.path)
     ctx = RunContext(spec=spec, spec_path=spec_path, out=out, overwrite=overwrite, profile=profile,
-                     grid=grid, epochs=epochs, inputs=inputs, progress=progress,
+                     grid=grid, epochs=epochs, inputs=inputs, progress=progress, aoi=layers,
                      chunks=aligned_chunks(grid, all_tiles, bounded_chunks(grid.width, grid.height, g.chunks)))
-    ctx.cache["aoi"] = aoi
     ctx.summary["grid_reading"] = grid_reading(grid, all_tiles, resampling=g.resampling)
     ctx.say(ctx.summary["grid_reading"]["note"])
     return ctx
@@ -205,85 +155,62 @@ def _check_budget(grid: Grid, tiles: list[Any], *, what: str) -> None:
                  hint="clip it (grid.bounds, aoi.boundary) or run it as a batch over regions")
 
 
-def read_aoi(spec: PipelineSpec, grid: Grid) -> dict[str, Any]:
+def read_aoi(spec: PipelineSpec, grid: Grid) -> AoiLayers:
     """Read every AOI layer of the spec, reprojected to the grid CRS (fails early on bad files)."""
     from .vectors import read_vector
 
-    out: dict[str, Any] = {}
-    for key in ("boundary", "redlines", "regions", "coastal_zone", "wetlands"):
+    out = AoiLayers()
+    for key in AoiLayers.NAMES:
         ref = getattr(spec.aoi, key)
         if ref is not None:
-            out[key] = read_vector(ref.path, layer=ref.layer, id_field=ref.id_field, target_crs=grid.crs,
-                                   what=f"aoi.{key}")
+            setattr(out, key, read_vector(ref.path, layer=ref.layer, id_field=ref.id_field, target_crs=grid.crs,
+                                          what=f"aoi.{key}"))
     return out
 
 
 # --------------------------------------------------------------------------------------
-# per-epoch lazy stages
+# the stages, in order
 # --------------------------------------------------------------------------------------
-def region_mask(grid: Grid, geometry: Any, *, chunks: Any):
-    """Lazy boolean (y, x) mask: True inside ``geometry`` (pixel centres), on ``grid``."""
-    import dask.array as da
-
-    from rasterio.features import geometry_mask
-
-    def block(block_info: dict | None = None) -> np.ndarray:
-        (r0, r1), (c0, c1) = block_info[None]["array-location"]
-        sub = grid.subgrid(_win(r0, r1, c0, c1))
-        return ~geometry_mask([geometry], out_shape=sub.shape, transform=sub.transform)
-
-    return da.map_blocks(block, chunks=grid.chunks(chunks), dtype=bool, meta=np.zeros((0, 0), bool))
+Enabled = Callable[[PipelineSpec], bool]
 
 
-def _win(r0: int, r1: int, c0: int, c1: int):  # noqa: ANN202
-    from rasterio.windows import Window
-
-    return Window(c0, r0, c1 - c0, r1 - r0)
+def _classified(s: PipelineSpec) -> bool:
+    return s.classification.enabled
 
 
-def stage_read(ctx: RunContext, ep: EpochData) -> None:
-    """Lazy mosaic of every acquisition of the epoch on the target grid."""
-    ep.refl = open_epoch(ep.scenes, profile=ctx.profile, grid=ctx.grid, chunks=ctx.chunks,
-                         resampling=ctx.spec.grid.resampling, name=f"refl-{ep.name}")
-    if ctx.region is not None:
-        if "region_mask" not in ctx.cache:
-            ctx.cache["region_mask"] = region_mask(ctx.grid, ctx.region, chunks=ctx.chunks)
-        import dask.array as da
-
-        inside = ctx.cache["region_mask"][None, None]  # (time, band, y, x) broadcast
-        ep.refl = ep.refl.copy(data=da.where(inside, ep.refl.data, np.float32(np.nan)))
-    if ctx.spec.outputs.reflectance:
-        for k, sc in enumerate(ep.scenes):
-            tag = _date_tag(sc.date, k)
-            for role in ep.refl.band.values:
-                ep.outputs.append(RasterOutput(
-                    ctx.out / "reflectance" / ep.name / f"{role}_{tag}.tif",
-                    ep.refl.isel(time=k).sel(band=role).data, nodata=np.nan,
-                    description=f"surface reflectance {role} {sc.date}", tags={"units": "reflectance"}))
+def _with_carbon(s: PipelineSpec) -> bool:
+    return s.classification.enabled and s.carbon.enabled
 
 
-def _date_tag(date: dt.date | None, k: int) -> str:
-    return date.strftime("%Y%m%d") if date else f"scene{k}"
+def _with_change(s: PipelineSpec) -> bool:
+    return s.classification.enabled and len(s.epochs) > 1
 
 
-def stage_indices(ctx: RunContext, ep: EpochData) -> None:
-    """Spectral indices per acquisition, written as float32 COGs (the stage runs only when asked to write).
+def _zonal_enabled(s: PipelineSpec) -> bool:
+    return (s.classification.enabled and s.carbon.enabled and s.zonal.enabled
+            and (s.aoi.redlines is not None or s.aoi.regions is not None))
 
-    The classifier computes the indices it needs inside its own kernel; these layers
-    are for users who want the index maps themselves.
-    """
-    from .indices import compute_indices
 
-    spec = ctx.spec.indices
-    if not spec.names:
-        return
-    for k, sc in enumerate(ep.scenes):
-        ds = compute_indices(ep.refl.isel(time=k), spec.names)
-        tag = _date_tag(sc.date, k)
-        for name in spec.names:
-            ep.outputs.append(RasterOutput(
-                ctx.out / "indices" / ep.name / f"{name}_{tag}.tif", ds[name].data, nodata=np.nan,
-                description=f"{name.upper()} {sc.date}", tags={"index": name, "date": str(sc.date)}))
+#: Ordered lazy per-epoch stages (name, function, enabled(spec)); written in one dask pass per epoch.
+EPOCH_STAGES: list[tuple[str, Callable[[RunContext, EpochData], None], Enabled]] = [
+    ("read", stage_read, lambda s: True),
+    ("indices", stage_indices, lambda s: bool(s.indices.names) and s.indices.write),
+    ("classify", stage_classify, _classified),
+    ("carbon_layers", stage_carbon_layers, _with_carbon),
+    ("change_layers", stage_change_layers, _with_change),
+]
+
+#: Ordered run-level stages that work from written files (name, function, enabled(spec)).  Each
+#: leaves its result in a field of the context (:mod:`sinks.stages.context`) that later ones read.
+STAGES: list[tuple[str, Callable[[RunContext], None], Enabled]] = [
+    ("zonal_start", stage_zonal_start, _zonal_enabled),
+    ("landcover", stage_landcover_summary, _classified),
+    ("accuracy", stage_accuracy, lambda s: s.classification.enabled and s.reference is not None),
+    ("carbon", stage_carbon, _with_carbon),
+    ("change", stage_encroachment, _with_change),
+    ("zonal", stage_zonal, _zonal_enabled),
+    ("goals", stage_goals, lambda s: s.classification.enabled and s.carbon.enabled and s.goals.enabled),
+]
 
 
 def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
@@ -291,7 +218,7 @@ def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
     if not ep.outputs and not ep.reductions:
         return
     outputs = ep.outputs
-    counter = ctx.cache.get("block_counter")
+    counter = ctx.block_counter
     if counter is not None:  # the progress bar counts the blocks of the layers written
         import dataclasses
 
@@ -309,46 +236,6 @@ def _write_epoch(ctx: RunContext, ep: EpochData) -> None:
     ep.results.update(results)
     ep.outputs = []
     ep.reductions = {}
-
-
-def _stage(module: str, name: str) -> Callable:
-    """A stage function of :mod:`sinks.stages` (imported when the stage runs)."""
-    def call(*args: Any) -> None:
-        import importlib
-
-        return getattr(importlib.import_module(f".stages.{module}", __package__), name)(*args)
-    call.__name__ = name
-    return call
-
-
-#: Ordered lazy per-epoch stages (name, function, enabled(spec)); written in one dask pass per epoch.
-EPOCH_STAGES: list[tuple[str, Callable[[RunContext, EpochData], None], Callable[[PipelineSpec], bool]]] = [
-    ("read", stage_read, lambda s: True),
-    ("indices", stage_indices, lambda s: bool(s.indices.names) and s.indices.write),
-    ("classify", _stage("landcover", "stage_classify"), lambda s: s.classification.enabled),
-    ("carbon_layers", _stage("carbon", "stage_carbon_layers"),
-     lambda s: s.classification.enabled and s.carbon.enabled),
-    ("change_layers", _stage("areas", "stage_change_layers"),
-     lambda s: s.classification.enabled and len(s.epochs) > 1),
-]
-
-def _zonal_enabled(s: PipelineSpec) -> bool:
-    return (s.classification.enabled and s.carbon.enabled and s.zonal.enabled
-            and (s.aoi.redlines is not None or s.aoi.regions is not None))
-
-
-#: Ordered run-level stages that work from written files (name, function, enabled(spec)).
-STAGES: list[tuple[str, Callable[[RunContext], None], Callable[[PipelineSpec], bool]]] = [
-    ("zonal_start", _stage("areas", "stage_zonal_start"), _zonal_enabled),
-    ("landcover", _stage("landcover", "stage_landcover_summary"), lambda s: s.classification.enabled),
-    ("accuracy", _stage("landcover", "stage_accuracy"),
-     lambda s: s.classification.enabled and s.reference is not None),
-    ("carbon", _stage("carbon", "stage_carbon"), lambda s: s.classification.enabled and s.carbon.enabled),
-    ("change", _stage("areas", "stage_change"), lambda s: s.classification.enabled and len(s.epochs) > 1),
-    ("zonal", _stage("areas", "stage_zonal"), _zonal_enabled),
-    ("goals", _stage("areas", "stage_goals"),
-     lambda s: s.classification.enabled and s.carbon.enabled and s.goals.enabled),
-]
 
 
 # --------------------------------------------------------------------------------------
@@ -473,7 +360,7 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
     # environment) exactextract's, here and in the zonal child; a user's GDAL_CACHEMAX wins
     cache = gdal_cache_options()
     if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
-        ctx.cache["hashing"] = hash_in_background(ctx.inputs, algorithm=ctx.digest)
+        ctx.hashing = hash_in_background(ctx.inputs, algorithm=ctx.digest)
     stages = [(name, fn) for name, fn, enabled in STAGES if enabled(spec)]
     total = len(ctx.epochs) + len(stages)
     emit = ctx.events or (lambda _e: None)
@@ -481,7 +368,7 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
     if ctx.events is not None:
         from ._progress import BlockCounter
 
-        ctx.cache["block_counter"] = BlockCounter(ctx.events)
+        ctx.block_counter = BlockCounter(ctx.events)
     with dask.config.set(scheduler=local_scheduler(scheduler)), rasterio.Env(**cache):
         for k, ep in enumerate(ctx.epochs):
             emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
@@ -501,9 +388,9 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
                 with ctx.timer.stage(name):
                     fn(ctx)
         finally:  # a stage failed while the indicator tables computed in a child process
-            pending = ctx.cache.pop("zonal_pending", None)
+            pending, ctx.zonal_pending = ctx.zonal_pending, None
             if pending is not None:
-                pending[0].cancel()
+                pending.cancel()
     _check_cancel(ctx)
     summary = _finish(ctx)
     emit({"event": "stage", "name": "done", "done": total, "total": total})
@@ -536,12 +423,10 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
     tiles = [t for e in epochs for s in e.scenes for t in s.tiles]
     ctx = RunContext(spec=base.spec, spec_path=base.spec_path, out=out, overwrite=overwrite,
                      profile=base.profile, grid=grid, epochs=epochs, inputs=inputs,
-                     progress=None, region=geometry, region_id=region_id,
+                     progress=None, region=geometry, region_id=region_id, aoi=base.aoi, base=base,
                      chunks=aligned_chunks(grid, tiles, bounded_chunks(grid.width, grid.height,
                                                                        base.spec.grid.chunks)))
     ctx.digest = base.digest
-    ctx.cache["aoi"] = base.cache.get("aoi", {})
-    ctx.cache["base"] = base
     return ctx
 
 
@@ -565,8 +450,8 @@ def _finish(ctx: RunContext) -> dict[str, Any]:
         if tifs:
             summary["stac"] = str(write_run_catalog(ctx.out, rasters=tifs, summary=summary).relative_to(ctx.out))
     with ctx.timer.stage("manifest"):
-        if "hashing" in ctx.cache:
-            ctx.cache["hashing"].join()
+        if ctx.hashing is not None:
+            ctx.hashing.join()
         inputs = describe_inputs(ctx.inputs, algorithm=ctx.digest)
     manifest = manifest_dict(spec=spec.model_dump(mode="json"), spec_path=str(ctx.spec_path or ""),
                              inputs=inputs, outputs=summary["outputs"], timings=ctx.timer.timings,

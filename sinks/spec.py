@@ -240,6 +240,13 @@ class UncertaintySpec(_Base):
     pool_correlation: Literal["biomass", "class", "none"] = "biomass"
 
 
+def _carbon_constants() -> Any:
+    """The packaged carbon ratios (:mod:`sinks.carbon.constants`), the defaults of :class:`CarbonSpec`."""
+    from .carbon.constants import carbon_constants
+
+    return carbon_constants()
+
+
 class CarbonSpec(_Base):
     """Carbon stock, stock volume and sink."""
 
@@ -251,10 +258,10 @@ class CarbonSpec(_Base):
     write_rasters: bool = True
     layers: list[Literal["density_total", "stock_total", "density_pools", "stock_pools"]] = Field(
         default_factory=lambda: ["density_total"])
-    volume_m3_per_ha: float = Field(default=94.83, ge=0)
+    volume_m3_per_ha: float = Field(default_factory=lambda: _carbon_constants().growing_stock_m3_per_ha, ge=0)
     volume_raster: str | dict[str, str] | None = None
     volume_to_carbon: Literal["ratio", "bef"] = "ratio"
-    carbon_per_m3: float = Field(default=0.523, ge=0)
+    carbon_per_m3: float = Field(default_factory=lambda: _carbon_constants().carbon_per_m3.value, ge=0)
     forest_type: str | None = None
     sink_method: Literal["gain-loss", "stock-difference"] = "gain-loss"
     growth_row: str = "national_8th_9th_nfi"
@@ -262,7 +269,7 @@ class CarbonSpec(_Base):
     young_growth_mg_c_per_ha_yr: float | None = Field(default=None, ge=0)
     climate_zone: str | None = None
     soil_type: str = "mean"
-    soil_transition_years: float = Field(default=20.0, gt=0)
+    soil_transition_years: float = Field(default_factory=lambda: _carbon_constants().soil_transition_years.value, gt=0)
     valuation: ValuationSpec | None = None
     uncertainty: UncertaintySpec | None = Field(default_factory=UncertaintySpec)
 
@@ -421,7 +428,7 @@ def parse_spec(data: Any, *, source: str = "spec") -> PipelineSpec:
     """Validate a parsed YAML mapping; raise :class:`SpecError` listing every problem."""
     if not isinstance(data, dict):
         raise SpecError(f"{source}: a spec must be a YAML mapping, got {type(data).__name__}",
-                        [f"(root): expected a mapping"])
+                        ["(root): expected a mapping"])
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:

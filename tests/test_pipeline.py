@@ -125,7 +125,7 @@ def test_indicator_tables_in_a_child_process_equal_inline(tmp_path, monkeypatch)
     """Large grids compute the redline/region tables in a child process: same tables as inline."""
     import pandas as pd
 
-    import sinks.stages.areas as areas
+    import sinks.stages.zonal as zonal_stage
     from sinks.pipeline import run
     from sinks.spec import load_spec
 
@@ -133,7 +133,7 @@ def test_indicator_tables_in_a_child_process_equal_inline(tmp_path, monkeypatch)
     spec, _ = load_spec(root / "sample_rasters" / "pipeline.yaml")
     spec = spec.model_copy(update={"reference": None})
     inline = run(spec, out=tmp_path / "inline")
-    monkeypatch.setattr(areas, "ZONAL_PROCESS_MIN_PX", 0)
+    monkeypatch.setattr(zonal_stage, "ZONAL_PROCESS_MIN_PX", 0)
     child = run(spec, out=tmp_path / "child")
     assert "zonal_start" in child["timings_s"] and child["zonal"] == inline["zonal"]
     # the children's CPU is counted in the stage that waits for them; inline there is none

@@ -72,7 +72,7 @@ def test_spec_aoi_from_postgis(make_tile, tmp_path, pg_url):
     spec_path.write_text(yaml.safe_dump(data))
     spec, path = load_spec(spec_path)
     ctx = prepare(spec, spec_path=path, out=tmp_path / "o", overwrite=True)
-    got = ctx.cache["aoi"]["regions"]
+    got = ctx.aoi.regions
     assert list(got["region_id"]) == ["R00", "R01", "R02", "R03"]
     assert got.crs.to_epsg() == 32649  # reprojected to the grid CRS
     assert all("postgresql" not in i for i in ctx.inputs)

@@ -48,7 +48,7 @@ module             job
 
 from __future__ import annotations
 
-from .assess import _row_area_ha_geod, assess_map, mapped_area_ha
+from .assess import assess_map, mapped_area_ha
 from .counts import cohen_kappa, confusion_matrix, overall_accuracy, producers_accuracy, users_accuracy
 from .olofsson import area_adjusted, sample_size
 from .result import Z95, AccuracyResult

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..area import row_area_ha
 from ..errors import ConfigError, CRSMismatchError, NoOverlapError, SinksWarning, TileReadError
 from ..landcover import CODES, NAMES, NODATA, code_of, name_of
 from .counts import cohen_kappa, confusion_matrix
@@ -28,36 +29,6 @@ log = logging.getLogger("sinks")
 
 _STRIP_PIXELS = 1 << 22  # pixels read per window when counting mapped area
 
-
-def _row_area_ha(grid: Any) -> np.ndarray:
-    """Pixel area (ha) of each row; ellipsoidal for geographic grids."""
-    try:
-        from ..area import row_area_ha
-    except ImportError:  # pragma: no cover - sinks.area is part of the package
-        return _row_area_ha_geod(grid)
-    return np.asarray(row_area_ha(grid), dtype=np.float64)
-
-
-def _row_area_ha_geod(grid: Any) -> np.ndarray:
-    """Fallback of :func:`sinks.area.row_area_ha` using :class:`pyproj.Geod`."""
-    import pyproj
-
-    crs = pyproj.CRS.from_wkt(grid.crs.to_wkt())
-    t = grid.transform
-    if not crs.is_geographic:
-        factor = float(crs.axis_info[0].unit_conversion_factor or 1.0) if crs.axis_info else 1.0
-        return np.full(grid.height, abs(t.a * t.e) * factor * factor / 1e4)
-    geod = crs.get_geod() or pyproj.Geod(ellps="WGS84")
-    dx = abs(t.a)
-    out = np.empty(grid.height)
-    steps = max(2, int(math.ceil(dx / 0.01)))
-    for r in range(grid.height):
-        y0, y1 = t.f + t.e * r, t.f + t.e * (r + 1)
-        xs = np.linspace(0.0, dx, steps)
-        lons = np.concatenate([xs, xs[::-1]])
-        lats = np.concatenate([np.full(steps, y0), np.full(steps, y1)])
-        out[r] = abs(geod.polygon_area_perimeter(lons, lats)[0]) / 1e4
-    return out
 
 
 def _open_map(map_path: str | os.PathLike) -> Any:
@@ -127,7 +98,7 @@ def _scan_map(ds: Any, name: str, *, pixel_area_ha: float | None, rows: np.ndarr
             raise ConfigError(f"pixel area must be positive, got {pixel_area_ha}")
         row_area = np.full(height, float(pixel_area_ha))
     else:
-        row_area = _row_area_ha(Grid.from_dataset(ds))
+        row_area = np.asarray(row_area_ha(Grid.from_dataset(ds)), dtype=np.float64)
     uniform = bool(np.all(row_area == row_area[0]))
     areas = np.zeros(256, dtype=np.float64)
     values = np.zeros(0 if rows is None else rows.size, dtype=np.int64)
@@ -323,7 +294,7 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
         from ..grid import Grid
 
         row_area = (np.full(ds.height, float(pixel_area_ha)) if pixel_area_ha is not None
-                    else _row_area_ha(Grid.from_dataset(ds)))
+                    else np.asarray(row_area_ha(Grid.from_dataset(ds)), dtype=np.float64))
         map_total_ha = float(row_area.sum()) * ds.width
         unit_ha = float(row_area.mean())
 

@@ -4,7 +4,9 @@
 module                 job
 =====================  ==============================================================
 ``tables``             :class:`CarbonTable` (densities per class and pool, ranges, sources)
-``tableio``            :func:`load_table` (``"china"``, ``"ipcc:..."``, CSV, YAML), InVEST CSV I/O
+``load``               :func:`load_table` (``"china"``, ``"ipcc:..."``, CSV, YAML, mappings)
+``tableio``            table formats: InVEST and long CSV, YAML/JSON mappings, lucode maps
+``packaged``           the packaged data files and :func:`china_table`
 ``ipcc``               :func:`ipcc_table`: IPCC Tier 1 values by zone
 ``stock``              density/stock maps (``lut[codes]`` in ``map_blocks``), class areas, totals
 ``volume``             forest stock volume (m³) and volume → biomass carbon (ratio or continuous BEF)
@@ -43,9 +45,9 @@ from .stock import (
     stock_layers,
     stock_totals,
 )
+from .load import load_table
+from .packaged import china_table
 from .tableio import (
-    china_table,
-    load_table,
     parse_lucode_map,
     read_invest_csv,
     read_table_csv,

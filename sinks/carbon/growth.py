@@ -116,7 +116,7 @@ class ForestGrowth:
     net_stock_change: Coefficient
     marginal_carbon: Coefficient
     young_rate: Coefficient
-    dom_transition_years: float = 20.0
+    dom_transition_years: float
     dom_source: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -168,9 +168,9 @@ class ForestGrowth:
 def _data() -> dict[str, Any]:
     import yaml
 
-    from .tableio import _data_path
+    from .packaged import data_path
 
-    return yaml.safe_load(_data_path("forest_growth_china.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load(data_path("forest_growth_china.yaml").read_text(encoding="utf-8"))
 
 
 def growth_rows() -> dict[str, str]:

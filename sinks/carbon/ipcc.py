@@ -7,28 +7,19 @@ Values live in ``sinks/data/ipcc_tier1.yaml`` with their sources and status flag
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..landcover import CODES
-from .tableio import _data_path, china_table
+from .packaged import china_table, ipcc_tier1
 from .tables import CarbonTable
 
 __all__ = ["ipcc_table", "IPCC_GEZ", "IPCC_CLIMATES"]
 
 
-@lru_cache(maxsize=1)
-def _ipcc_data() -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load(_data_path("ipcc_tier1.yaml").read_text(encoding="utf-8"))
-
-
 def _ipcc_keys() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    d = _ipcc_data()
+    d = ipcc_tier1()
     return tuple(d["forest_gez"]), tuple(d["soc_ref"])
 
 
@@ -75,7 +66,7 @@ def ipcc_table(*, gez: str = "subtropical_humid", climate: str = "warm_temperate
     CarbonTable
         Named ``ipcc:gez=...,climate=...,...``.
     """
-    d = _ipcc_data()
+    d = ipcc_tier1()
     base = china_table(soil_depth=soil_depth)
     gezs, climates = _ipcc_keys()
     if gez not in gezs:

@@ -55,6 +55,7 @@ from ..area import pixel_area_ha
 from ..errors import CoefficientError, ConfigError, GridMismatchError
 from ..grid import Grid
 from ..landcover import CODES, NAMES
+from .constants import CO2_PER_C, carbon_constants
 from .tables import POOLS, CarbonTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,11 +75,8 @@ __all__ = [
 
 log = logging.getLogger("sinks")
 
-CO2_PER_C: float = 44.0 / 12.0
-"""t CO₂ per t C."""
-
-SOIL_TRANSITION_YEARS: float = 20.0
-"""IPCC default time for soil carbon to reach a new equilibrium (years)."""
+SOIL_TRANSITION_YEARS: float = carbon_constants().soil_transition_years.value
+"""IPCC default time for soil carbon to reach a new equilibrium (years; ``carbon_constants.yaml``)."""
 
 METHODS: tuple[str, ...] = ("gain-loss", "stock-difference")
 """Sink methods: IPCC gain–loss (default) and stock difference of the class densities."""
@@ -312,7 +310,7 @@ class SinkResult(BaseModel):
 
     period_years: float
     soil_transition_years: float
-    dom_transition_years: float = 20.0
+    dom_transition_years: float
     area_ha: float
     method: str = "gain-loss"
     method_label: str = ""
@@ -386,7 +384,7 @@ _A, _B, _S, _D = (POOLS.index(p) for p in ("above", "below", "soil", "dead"))
 
 
 def _sink_core(area: np.ndarray, dens: np.ndarray, *, years: float, soil_years: float, growth: np.ndarray,
-               keep_soil: np.ndarray, young: Any = 0.0, into: np.ndarray | None = None, dom_years: float = 20.0,
+               keep_soil: np.ndarray, young: Any = 0.0, into: np.ndarray | None = None, dom_years: float,
                parts: bool = False) -> dict[str, Any]:
     """Vectorised sink, both methods.
 

@@ -60,9 +60,9 @@ _RANGE_NOTE = "; the soil-type min-max is taken as a 95 % interval [A]"
 
 def soil_factors() -> dict[str, Any]:
     """Packaged stock-change factors per class: ``{class: {"f_lu": [c, lo, hi], ..., "source"}}``."""
-    from .ipcc import _ipcc_data
+    from .packaged import ipcc_tier1
 
-    return dict(_ipcc_data()["soil_factors"])
+    return dict(ipcc_tier1()["soil_factors"])
 
 
 def resolve_climate_zone(setting: str | None, table: CarbonTable) -> str | None:
@@ -106,14 +106,14 @@ def apply_climate_zone(table: CarbonTable, zone: str, *, soil_type: str = "mean"
     ConfigError
         Unknown zone or soil type, or a 0–100 cm table (Table 2.3 is 0–30 cm).
     """
-    from .ipcc import _ipcc_data
+    from .packaged import ipcc_tier1
 
     if zone not in CLIMATE_ZONES:
         raise ConfigError(f"climate_zone: unknown IPCC climate zone {zone!r}; known: {', '.join(CLIMATE_ZONES)}")
     if table.soil_depth == "0-100":
         raise ConfigError("climate_zone: IPCC SOC_ref values are for 0-30 cm soil; the table is 0-100 cm "
                           "(use soil_depth 0-30, or climate_zone none)")
-    d = _ipcc_data()
+    d = ipcc_tier1()
     soc = {k: float(v) for k, v in d["soc_ref"][zone].items()}
     mineral = {k: v for k, v in soc.items() if k != "wetland"}
     if soil_type == "mean":

@@ -471,10 +471,6 @@ class ClassAreas:
         """``{code: area_ha}``."""
         return {int(c): float(a) for c, a in zip(self.codes, self.area_ha)}
 
-    def pixels_of(self, code: int) -> int:
-        hit = np.nonzero(self.codes == int(code))[0]
-        return int(self.pixels[hit[0]]) if hit.size else 0
-
     def area_of(self, code: int) -> float:
         hit = np.nonzero(self.codes == int(code))[0]
         return float(self.area_ha[hit[0]]) if hit.size else 0.0

@@ -1,6 +1,7 @@
 """Reading and writing carbon tables: CSV (InVEST and long format), YAML/JSON, lucode maps.
 
-See :mod:`sinks.carbon.tables` for the formats and :func:`load_table` for the entry point.
+See :mod:`sinks.carbon.tables` for the formats and :func:`sinks.carbon.load.load_table` for the
+entry point.
 """
 
 from __future__ import annotations
@@ -10,11 +11,8 @@ import io
 import json
 import logging
 import os
-from dataclasses import replace
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -24,15 +22,14 @@ from ..landcover import CODES, NAMES
 from .tables import POOLS, SOIL_DEPTHS, CarbonTable, _Builder, _check_cell, _class_code, _code, _number
 
 __all__ = [
-    "load_table",
-    "china_table",
     "read_table_csv",
     "read_invest_csv",
     "write_invest_csv",
     "write_table_csv",
     "table_from_mapping",
     "parse_lucode_map",
-    "describe_sources",
+    "rekey_table",
+    "read_table_mapping",
 ]
 
 log = logging.getLogger("sinks")
@@ -96,7 +93,7 @@ def read_table_csv(path: str | os.PathLike, *, soil_depth: str | None = None,
     else:
         table = _wide_table(p, header, rows)
     if lucode_map is not None:
-        table = _rekey(table, parse_lucode_map(lucode_map))
+        table = rekey_table(table, parse_lucode_map(lucode_map))
     return table
 
 
@@ -328,7 +325,7 @@ def table_from_mapping(data: Mapping[str, Any], *, where: str = "<mapping>", pat
                    soil_depth=str(depth) if depth is not None else None)
 
 
-def _read_mapping_file(path: Path) -> CarbonTable:
+def read_table_mapping(path: Path) -> CarbonTable:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -394,7 +391,7 @@ def parse_lucode_map(value: Mapping | str | os.PathLike) -> dict[int, str]:
     return out
 
 
-def _rekey(table: CarbonTable, lucode_map: dict[int, str]) -> CarbonTable:
+def rekey_table(table: CarbonTable, lucode_map: dict[int, str]) -> CarbonTable:
     """Table keyed by legend codes from a lucode table."""
     rows: dict[int, int] = {}
     for lucode, cls in sorted(lucode_map.items()):
@@ -419,123 +416,3 @@ def _rekey(table: CarbonTable, lucode_map: dict[int, str]) -> CarbonTable:
     return CarbonTable(codes=tuple(order), names=tuple(NAMES[c] for c in order), central=table.central[idx],
                        low=table.low[idx], high=table.high[idx], sources=tuple(table.sources[i] for i in idx),
                        name=table.name, path=table.path, soil_depth=table.soil_depth)
-
-
-# --------------------------------------------------------------------------------------
-# packaged tables
-# --------------------------------------------------------------------------------------
-def _data_path(name: str) -> Path:
-    return Path(str(resources.files("sinks") / "data" / name))
-
-
-@lru_cache(maxsize=4)
-def china_table(*, soil_depth: str = "0-30") -> CarbonTable:
-    """The packaged national defaults for China (domain.md §0) on the sinks legend.
-
-    Parameters
-    ----------
-    soil_depth : {"0-30", "0-100"}
-        0–30 cm SOC (IPCC default depth, for change accounting) or 0–100 cm (stock
-        reporting).  Mangrove 0–30 cm and cropland 0–100 cm have no sourced value; the
-        table flags the substitutes it uses as ``[A]``.
-    """
-    if soil_depth not in SOIL_DEPTHS:
-        raise ConfigError(f"soil_depth must be one of {', '.join(SOIL_DEPTHS)}, got {soil_depth!r}")
-    t = read_table_csv(_data_path("carbon_china.csv"), soil_depth=soil_depth)
-    return replace(t, name="china", path=None, _index={})
-
-
-def _parse_named(source: str) -> tuple[str, dict[str, str]]:
-    name, _, rest = source.partition(":")
-    opts: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
-        k, eq, v = part.partition("=")
-        if not eq:
-            raise ConfigError(f"carbon table {source!r}: expected key=value, got {part!r}")
-        opts[k.strip()] = v.strip()
-    return name.strip().lower(), opts
-
-
-# --------------------------------------------------------------------------------------
-# entry point
-# --------------------------------------------------------------------------------------
-def load_table(source: "CarbonTable | str | os.PathLike | Mapping[str, Any]" = "china", *,
-               soil_depth: str | None = None, lucode_map: Mapping | str | os.PathLike | None = None,
-               climate_zone: str | None = None, soil_type: str = "mean") -> CarbonTable:
-    """Load a carbon coefficient table.
-
-    Parameters
-    ----------
-    source : CarbonTable, str, path or mapping
-        ``"china"`` (packaged defaults), ``"ipcc"`` / ``"ipcc:gez=...,climate=..."``
-        (:func:`ipcc_table` keyword options), a ``.csv`` (InVEST or long format),
-        ``.yaml``/``.yml``/``.json`` file, a mapping in the YAML structure, or a table.
-    soil_depth : {"0-30", "0-100"}, optional
-        Soil depth for the packaged and long-format tables (default ``"0-30"``).
-    lucode_map : mapping or path, optional
-        Re-key a lucode table onto the sinks legend (:func:`parse_lucode_map`).
-    climate_zone : str, optional
-        IPCC climate zone of the soil (:func:`sinks.carbon.soil.apply_climate_zone`).
-        ``None``: the default zone (``warm_temperate_moist``) for the packaged tables with
-        0–30 cm soil, none for files, mappings and tables passed in (their soil is kept,
-        so InVEST tables keep InVEST's values); ``"none"``: keep the table's soil; a zone
-        name: that zone for any table on the sinks legend.
-    soil_type : str
-        ``"mean"`` of the zone's soil types, or one type (``hac``, ``lac``, ``sandy``, ...).
-
-    Returns
-    -------
-    CarbonTable
-
-    Raises
-    ------
-    CoefficientError
-        The table is missing or malformed (one line naming the file, row and column).
-    ConfigError
-        Unknown named table or option.
-    """
-    if isinstance(source, CarbonTable):
-        table = source
-    elif isinstance(source, Mapping):
-        table = table_from_mapping(source)
-    else:
-        text = os.fspath(source)
-        lower = text.lower()
-        if lower.endswith((".yaml", ".yml", ".json")):
-            table = _read_mapping_file(Path(text))
-        elif lower.endswith((".csv", ".txt")) or os.sep in text or os.path.exists(text):
-            table = read_table_csv(text, soil_depth=soil_depth)
-        else:
-            name, opts = _parse_named(text)
-            if name == "china":
-                if opts:
-                    raise ConfigError(f"carbon table 'china' takes no options, got {text!r}")
-                table = china_table(soil_depth=soil_depth or "0-30")
-            elif name == "ipcc":
-                from .ipcc import ipcc_table
-
-                try:
-                    table = ipcc_table(soil_depth=soil_depth or "0-30", **opts)
-                except TypeError:
-                    raise ConfigError(
-                        f"carbon table {text!r}: unknown option; use gez, climate, soil, grassland_climate, "
-                        f"mangrove, mangrove_soil, dom, leaf"
-                    ) from None
-            else:
-                raise CoefficientError(f"{text}: carbon table not found (and not a named table: china, ipcc)")
-    if lucode_map is not None:
-        table = _rekey(table, parse_lucode_map(lucode_map))
-    from .soil import apply_climate_zone, resolve_climate_zone
-
-    zone = resolve_climate_zone(climate_zone, table)
-    if zone is not None and table.climate_zone != zone:
-        table = apply_climate_zone(table, zone, soil_type=soil_type)
-    return table
-
-
-def describe_sources(table: CarbonTable) -> Iterable[str]:
-    """One line per cell: ``code name pool central [low–high] source`` (for reports)."""
-    for i, code in enumerate(table.codes):
-        for p, pool in enumerate(POOLS):
-            yield (f"{code:>4} {table.names[i]:<12} {pool:<6} {table.central[i, p]:>8.3f} "
-                   f"[{table.low[i, p]:.3f}-{table.high[i, p]:.3f}] {table.sources[i][p]}")

@@ -207,10 +207,6 @@ class CarbonTable:
         return replace(self, central=c, low=lo, high=hi, sources=tuple(tuple(r) for r in src), levels=levels,
                        groups=tuple(tuple(r) for r in groups), _index={})
 
-    def renamed(self, name: str) -> "CarbonTable":
-        """Copy under another name."""
-        return replace(self, name=name, _index={})
-
     # -- export -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (for manifests): every cell with its range and source."""

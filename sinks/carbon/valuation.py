@@ -22,10 +22,10 @@ import math
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import ConfigError
+from .constants import CO2_PER_C
 
 __all__ = ["ValuationResult", "valuation", "valuation_factor"]
 
-_CO2_PER_C = 44.0 / 12.0
 
 
 class ValuationResult(BaseModel):
@@ -82,7 +82,7 @@ def valuation(change_mg_c: float, *, years: int, price: float, price_unit: str =
     if price_unit == "t_c":
         p = float(price)
     elif price_unit == "t_co2e":
-        p = float(price) * _CO2_PER_C
+        p = float(price) * CO2_PER_C
     else:
         raise ConfigError(f"price_unit must be 't_c' or 't_co2e', got {price_unit!r}")
     n = _years(years)

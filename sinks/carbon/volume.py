@@ -39,6 +39,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..grid import Grid
 from ..landcover import CODES
+from .constants import carbon_constants, growing_stock_presets
+from .packaged import data_path
 
 __all__ = [
     "GROWING_STOCK_M3_PER_HA",
@@ -58,36 +60,23 @@ __all__ = [
 
 log = logging.getLogger("sinks")
 
-GROWING_STOCK_M3_PER_HA: float = 94.83
-"""Arbor-forest growing stock, 9th NFI (2014–2018), m³/ha [V]."""
+# declared in sinks/data/carbon_constants.yaml with their sources (:mod:`sinks.carbon.constants`)
+GROWING_STOCK_M3_PER_HA: float = carbon_constants().growing_stock_m3_per_ha
+"""Arbor-forest growing stock, 9th NFI (2014–2018), m³/ha [V]: the ``arbor_9th_nfi`` preset."""
 
-CARBON_PER_M3: float = 0.523
+CARBON_PER_M3: float = carbon_constants().carbon_per_m3.value
 """Forest-vegetation carbon per m³ of stock, 9th NFI, t C/m³ [D]."""
 
-GROWTH_M3_PER_HA_YR: float = 4.23
+GROWTH_M3_PER_HA_YR: float = carbon_constants().growth_m3_per_ha_yr.value
 """Gross annual volume increment per ha of arbor forest, 8th NFI, m³/ha/yr [V]: no harvest or
 mortality removed, so not a sink rate (the sink uses :mod:`sinks.carbon.growth`)."""
 
-BEF_CARBON_FRACTION: float = 0.5
+BEF_CARBON_FRACTION: float = carbon_constants().bef_carbon_fraction.value
 """Carbon fraction used with the continuous BEF (Fang et al.)."""
 
 DEFAULT_FOREST_TYPE: str = "mixed_conifer_broadleaf"
 """BEF row used when no forest type is given: at v ≈ 95 m³/ha it gives 95.8 t/ha, the
 closest of the rows to the national 91.6 t/ha (= 45.8 Mg C/ha / 0.5)."""
-
-
-def _data(name: str) -> str:
-    from importlib import resources
-
-    return str(resources.files("sinks") / "data" / name)
-
-
-@lru_cache(maxsize=1)
-def growing_stock_presets() -> dict[str, dict[str, Any]]:
-    """Packaged growing-stock presets: ``{name: {"m3_per_ha", "basis", "source"}}``."""
-    with open(_data("growing_stock_china.csv"), newline="", encoding="utf-8") as fh:
-        return {r["preset"]: {"m3_per_ha": float(r["m3_per_ha"]), "basis": r["basis"], "source": r["source"]}
-                for r in csv.DictReader(fh)}
 
 
 def growing_stock(value: float | str = "arbor_9th_nfi") -> float:
@@ -110,7 +99,7 @@ def growing_stock(value: float | str = "arbor_9th_nfi") -> float:
 
 @lru_cache(maxsize=1)
 def _bef_rows() -> dict[str, tuple[float, float, str]]:
-    with open(_data("bef_china.csv"), newline="", encoding="utf-8") as fh:
+    with open(data_path("bef_china.csv"), newline="", encoding="utf-8") as fh:
         return {r["forest_type"]: (float(r["a"]), float(r["b"]), r["source"]) for r in csv.DictReader(fh)}
 
 
@@ -279,7 +268,7 @@ def volume_to_carbon(volume_m3: float, *, method: Literal["ratio", "bef"] = "rat
     ----------
     volume_m3 : float
     method : {"ratio", "bef"}
-        ``"ratio"``: C = V × ``carbon_per_m3`` (default 0.523 t C/m³, 9th NFI).
+        ``"ratio"``: C = V × ``carbon_per_m3`` (default :data:`CARBON_PER_M3`, the 9th NFI ratio).
         ``"bef"``: C = ``carbon_fraction`` × (a·V + b·A) with the continuous-BEF row
         (a, b) of ``forest_type`` (Fang et al. 2001, [R]); needs ``area_ha``.
     area_ha : float, optional

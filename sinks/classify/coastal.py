@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..grid import Grid
+from ..grid import Grid, region_mask
 
 __all__ = ["polygon_mask", "coarse_polygon_mask", "derive_coarse_zone", "upsample_mask", "centre_latitude",
            "water_mask"]
@@ -61,8 +61,6 @@ def _geometry(zone: Any, *, buffer_m: float = 2000.0, crs: Any = None) -> Any:
 
 def polygon_mask(zone: Any, grid: Grid, *, chunks: Any, buffer_m: float = 2000.0) -> Any:
     """Lazy boolean mask of pixel centres inside ``zone`` (geometry or GeoDataFrame in the grid CRS)."""
-    from ..pipeline import region_mask
-
     return region_mask(grid, _geometry(zone, buffer_m=buffer_m, crs=grid.crs), chunks=chunks)
 
 

@@ -94,104 +94,109 @@ class _M(BaseModel):
 class Threshold(_M):
     """A scene-specific threshold: Otsu (clamped to ``[min, max]``) or the default."""
 
-    otsu: bool = True
+    otsu: bool
     default: float
     min: float
     max: float
 
 
 class CloudScreen(_M):
-    max_blue: float = 0.2
-    hot_offset: float = 0.08
-    max_whiteness: float = 0.7
+    max_blue: float
+    hot_offset: float
+    max_whiteness: float
 
 
 class SnowScreen(_M):
-    min_ndsi: float = 0.15
-    min_nir: float = 0.11
-    min_green: float = 0.1
+    min_ndsi: float
+    min_nir: float
+    min_green: float
 
 
 class ShadowScreen(_M):
-    max_reflectance: float = 0.06
-    min_illumination: float = Field(0.1, ge=-1, le=1)
+    max_reflectance: float
+    min_illumination: float = Field(ge=-1, le=1)
 
 
 class WaterRule(_M):
-    mndwi: Threshold = Threshold(default=0.0, min=-0.15, max=0.15)
-    min_frequency: float = Field(0.75, ge=0, le=1)
-    max_ndvi: float = 0.1
+    mndwi: Threshold
+    min_frequency: float = Field(ge=0, le=1)
+    max_ndvi: float
 
 
 class CoastalZone(_M):
-    max_latitude_north: float = Field(32.0, ge=-90, le=90)
-    max_latitude_south: float = Field(39.0, ge=0, le=90)
-    min_sea_fraction: float = Field(0.2, ge=0, le=1)
+    max_latitude_north: float = Field(ge=-90, le=90)
+    max_latitude_south: float = Field(ge=0, le=90)
+    min_sea_fraction: float = Field(ge=0, le=1)
 
 
 class MangroveRule(_M):
-    mvi: Threshold = Threshold(default=4.5, min=4.5, max=16.5)
-    min_ndvi: float = 0.3
-    max_amplitude: float = 0.3
+    mvi: Threshold
+    min_ndvi: float
+    max_amplitude: float
 
 
 class WetlandRule(_M):
-    min_frequency: float = Field(0.1, ge=0, le=1)
-    min_wet_observations: int = Field(2, ge=1)
-    min_wet_observations_in_layer: int = Field(1, ge=1)
-    min_ndvi: float = 0.2
+    min_frequency: float = Field(ge=0, le=1)
+    min_wet_observations: int = Field(ge=1)
+    min_wet_observations_in_layer: int = Field(ge=1)
+    min_ndvi: float
 
 
 class BareRule(_M):
-    max_ndvi: float = 0.1
+    max_ndvi: float
 
 
 class BuiltRule(_M):
-    min_ndbi: float = 0.0
-    max_ndvi: float = 0.25
-    max_red_blue: float = 0.15
+    min_ndbi: float
+    max_ndvi: float
+    max_red_blue: float
 
 
 class ForestRule(_M):
-    min_ndvi: float = 0.5
-    max_swir1: float = 0.17
-    max_swir2: float = 0.08
-    min_nbr: float = 0.6
-    min_votes: int = Field(2, ge=1, le=3)
+    min_ndvi: float
+    max_swir1: float
+    max_swir2: float
+    min_nbr: float
+    min_votes: int = Field(ge=1, le=3)
 
 
 class SoilPhase(_M):
-    max_ndvi: float = 0.25
-    min_bsi: float = 0.05
+    max_ndvi: float
+    min_bsi: float
 
 
 class CropRule(_M):
-    min_ndvi: float = 0.5
-    min_amplitude: float = 0.35
-    soil: SoilPhase = SoilPhase()
-    vigour_min_ndvi: float = 0.75
-    vigour_min_nir: float = 0.35
+    min_ndvi: float
+    min_amplitude: float
+    soil: SoilPhase
+    vigour_min_ndvi: float
+    vigour_min_nir: float
 
 
 class GrassRule(_M):
-    min_ndvi: float = 0.2
+    min_ndvi: float
 
 
 class RuleConfig(_M):
-    """Thresholds of every rule (see ``sinks/data/rules.yaml`` for their sources)."""
+    """Thresholds of every rule.
 
-    cloud: CloudScreen = CloudScreen()
-    snow: SnowScreen = SnowScreen()
-    shadow: ShadowScreen = ShadowScreen()
-    water: WaterRule = WaterRule()
-    coastal: CoastalZone = CoastalZone()
-    mangrove: MangroveRule = MangroveRule()
-    wetland: WetlandRule = WetlandRule()
-    bare: BareRule = BareRule()
-    built_up: BuiltRule = BuiltRule()
-    forest: ForestRule = ForestRule()
-    cropland: CropRule = CropRule()
-    grassland: GrassRule = GrassRule()
+    The values and their sources are declared once, in ``sinks/data/rules.yaml``: the
+    models hold no numbers of their own, so a rule set is the packaged file merged with a
+    user's overrides (:func:`load_rules`); every key is required.
+    """
+
+    cloud: CloudScreen
+    snow: SnowScreen
+    shadow: ShadowScreen
+    water: WaterRule
+    coastal: CoastalZone
+    mangrove: MangroveRule
+    wetland: WetlandRule
+    bare: BareRule
+    built_up: BuiltRule
+    forest: ForestRule
+    cropland: CropRule
+    grassland: GrassRule
 
 
 def _defaults() -> dict[str, Any]:

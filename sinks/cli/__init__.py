@@ -21,7 +21,7 @@ from ..errors import InputError, SinksError
 
 __all__ = ["main", "cli"]
 
-_NOT_COMMANDS = {"options", "runner"}
+_NOT_COMMANDS = {"options"}
 
 
 class _Interrupted(Exception):

@@ -79,7 +79,7 @@ def cli(images: tuple[str, ...], out: str, sensor: str | None, bands: str | None
     """
     from ..classify import classify
     from ..outputs import RasterOutput, ensure_writable, write_rasters
-    from ..stages.landcover import colormap
+    from ..landcover import colormap
 
     ensure_writable([out], overwrite=overwrite)
     scenes, grid, profile = open_acquisitions(images, dates, sensor=sensor, bands=bands, scale=scale,

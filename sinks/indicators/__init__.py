@@ -30,6 +30,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..carbon.volume import CARBON_PER_M3, GROWING_STOCK_M3_PER_HA
 from ..errors import ConfigError
 from .core import POOL_NAMES, TOTAL_ID, Indicators, compute_indicators, periods_of, sink_interval, sink_method
 from .shapes import class_area_table, to_json, to_table
@@ -42,8 +43,8 @@ log = logging.getLogger("sinks")
 
 
 def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str | os.PathLike],
-                      years: Mapping[str, int], table: Any, volume_m3_per_ha: float = 94.83,
-                      volume_rasters: Mapping[str, str | os.PathLike] | None = None, carbon_per_m3: float = 0.523,
+                      years: Mapping[str, int], table: Any, volume_m3_per_ha: float = GROWING_STOCK_M3_PER_HA,
+                      volume_rasters: Mapping[str, str | os.PathLike] | None = None, carbon_per_m3: float = CARBON_PER_M3,
                       growth_mg_c_per_ha_yr: float | None = None, soil_transition_years: float | None = None,
                       sink_options: Mapping[str, Any] | None = None, transitions: bool = True,
                       uncertainty: Mapping[str, Any] | None = None, missing: str = "error", legend: Any = "sinks",

@@ -24,6 +24,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..carbon.constants import CO2_PER_C
+from ..carbon.volume import GROWING_STOCK_M3_PER_HA
 from ..coverage import MAX_UNOBSERVED, coverage_rate
 from ..errors import ConfigError, GridMismatchError
 from ..legends import INDICATOR_CLASSES, SHRUBLAND, IndicatorLegend, carbon_code, resolve_legend
@@ -38,7 +40,6 @@ POOL_NAMES: tuple[str, ...] = ("above", "below", "dead", "soil", "total")
 TOTAL_ID = "__total__"
 _ECOLOGICAL = ("forest", "grassland", "wetland", "mangrove", "water", SHRUBLAND)
 _LOST_TO = ("built_up", "cropland", "bare")
-_CO2_PER_C = 44.0 / 12.0
 
 
 @dataclass
@@ -235,10 +236,64 @@ def _truthy(v: Any) -> bool:
     return bool(v)
 
 
+def _zone_stocks(joint: Any, order: list[str], at: dict[str, int], kdig: list[int], ccode: list[int],
+                 to_c: np.ndarray, *, table: Any, missing: str, uncertainty: Mapping[str, Any] | None,
+                 landcover: Mapping[str, Any], id_field: str, rows: list[str]
+                 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]] | None]:
+    """Carbon stock per pool of every zone and epoch, from its class areas (indicator classes
+    mapped onto the carbon table's codes by ``to_c``), and its Monte Carlo interval when asked."""
+    from ..carbon import stock_totals
+
+    n = joint.area_ha.shape[0]
+    stocks: dict[str, dict[str, np.ndarray]] = {}
+    interval: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if uncertainty else None
+    for e in order:
+        ca = joint.area_ha[:, at[e]][:, kdig] @ to_c
+        pool = {p: np.zeros(n) for p in POOL_NAMES}
+        lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+        for i in range(n):
+            areas = {c: float(v) for c, v in zip(ccode, ca[i]) if v > 0}
+            tot = stock_totals(areas, table, missing=missing, label=f"{landcover[e]} ({id_field}={rows[i]})")
+            for p in POOL_NAMES:
+                pool[p][i] = tot.stock_mg_c[p]
+            if uncertainty and areas:
+                got = _mc_stock(areas, table, uncertainty, missing)
+                if got is not None:
+                    lo[i], hi[i] = got
+            elif uncertainty:
+                lo[i] = hi[i] = 0.0
+        stocks[e] = pool
+        if interval is not None:
+            interval[e] = (lo, hi)
+    return stocks, interval
+
+
+def _zone_volumes(calc: Any, order: list[str], class_area: dict[str, dict[str, np.ndarray]], *,
+                  volume_rasters: Mapping[str, str | os.PathLike] | None, volume_m3_per_ha: float
+                  ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Stock volume (m³) of every zone and epoch: the epoch's volume raster summed over the zone,
+    else its forest area × the growing stock per ha; and where each came from."""
+    from ..carbon import stock_volume
+    from ..zonal import _ZONE, zonal_total
+
+    volume: dict[str, np.ndarray] = {}
+    vsource: dict[str, str] = {}
+    for e in order:
+        path = (volume_rasters or {}).get(e)
+        if path:
+            volume[e] = zonal_total(path, calc, id_field=_ZONE, per_ha=True)
+            vsource[e] = f"zonal sum of the volume raster {path} (m3/ha)"
+        else:
+            volume[e] = np.array([stock_volume(float(v), m3_per_ha=volume_m3_per_ha).volume_m3
+                                  for v in class_area[e]["forest"]])
+            vsource[e] = f"forest (arbor) area x {volume_m3_per_ha:g} m3/ha"
+    return volume, vsource
+
+
 def compute_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str | os.PathLike],
                        years: Mapping[str, int], table: Any, legend: Any = "sinks", special_shrub: Any = None,
                        special_shrub_field: str | None = None, max_unobserved: float = MAX_UNOBSERVED,
-                       volume_m3_per_ha: float = 94.83, volume_rasters: Mapping[str, str | os.PathLike] | None = None,
+                       volume_m3_per_ha: float = GROWING_STOCK_M3_PER_HA, volume_rasters: Mapping[str, str | os.PathLike] | None = None,
                        sink_options: Mapping[str, Any] | None = None, uncertainty: Mapping[str, Any] | None = None,
                        transitions: bool = True, missing: str = "error", outside: str = "unobserved",
                        total: bool = False, layer: str | None = None) -> Indicators:
@@ -293,9 +348,8 @@ def compute_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str
     import pandas as pd
     from shapely.geometry import box
 
-    from ..carbon import stock_totals, stock_volume
     from ..carbon.sink import TransitionMatrix
-    from ..zonal import _ZONE, joint_class_areas, read_zones, zonal_total
+    from ..zonal import _ZONE, joint_class_areas, read_zones
 
     if missing not in ("error", "zero"):
         raise ConfigError(f"missing must be 'error' or 'zero', got {missing!r}")
@@ -367,39 +421,12 @@ def compute_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str
     to_c = np.zeros((len(kdig), len(ccode)))
     for i, d in enumerate(kdig):
         to_c[i, ccode.index(carbon_code(d))] = 1.0
-    stocks: dict[str, dict[str, np.ndarray]] = {}
-    interval: dict[str, tuple[np.ndarray, np.ndarray]] | None = {} if uncertainty else None
     rows = [str(i) for i in ids]
-    for e in order:
-        ca = joint.area_ha[:, at[e]][:, kdig] @ to_c
-        pool = {p: np.zeros(n) for p in POOL_NAMES}
-        lo, hi = np.full(n, np.nan), np.full(n, np.nan)
-        for i in range(n):
-            areas = {c: float(v) for c, v in zip(ccode, ca[i]) if v > 0}
-            tot = stock_totals(areas, table, missing=missing, label=f"{landcover[e]} ({id_field}={rows[i]})")
-            for p in POOL_NAMES:
-                pool[p][i] = tot.stock_mg_c[p]
-            if uncertainty and areas:
-                got = _mc_stock(areas, table, uncertainty, missing)
-                if got is not None:
-                    lo[i], hi[i] = got
-            elif uncertainty:
-                lo[i] = hi[i] = 0.0
-        stocks[e] = pool
-        if interval is not None:
-            interval[e] = (lo, hi)
-
-    volume: dict[str, np.ndarray] = {}
-    vsource: dict[str, str] = {}
-    for e in order:
-        path = (volume_rasters or {}).get(e)
-        if path:
-            volume[e] = zonal_total(path, calc, id_field=_ZONE, per_ha=True)
-            vsource[e] = f"zonal sum of the volume raster {path} (m3/ha)"
-        else:
-            volume[e] = np.array([stock_volume(float(v), m3_per_ha=volume_m3_per_ha).volume_m3
-                                  for v in class_area[e]["forest"]])
-            vsource[e] = f"forest (arbor) area x {volume_m3_per_ha:g} m3/ha"
+    stocks, interval = _zone_stocks(joint, order, at, kdig, ccode, to_c, table=table, missing=missing,
+                                    uncertainty=uncertainty, landcover=landcover, id_field=id_field,
+                                    rows=rows)
+    volume, vsource = _zone_volumes(calc, order, class_area, volume_rasters=volume_rasters,
+                                    volume_m3_per_ha=volume_m3_per_ha)
 
     sinks = _periods(joint, periods, at, n, kdig, ccode, to_c, table, sink_options or {}, uncertainty, missing,
                      transitions, stocks, TransitionMatrix)
@@ -439,6 +466,6 @@ def _periods(joint: Any, periods: list[tuple[str, str, str, float]], at: Mapping
                 methods[i] = s["method"]
                 for k in ("value", "low", "high", "stock_difference", "gain"):
                     res[k][i] = s[k]
-        out[key] = {**res, "method": methods, "tco2e": res["value"] * _CO2_PER_C, "years": span,
+        out[key] = {**res, "method": methods, "tco2e": res["value"] * CO2_PER_C, "years": span,
                     "from": e1, "to": e2}
     return out

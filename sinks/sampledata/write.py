@@ -40,7 +40,7 @@ def write_cog(path: Path, rows: Callable[[int, int], np.ndarray], *, height: int
                     ds.set_band_description(i, d)
                 ds.update_tags(**tags)
                 if categorical:
-                    from ..stages.landcover import colormap
+                    from ..landcover import colormap
 
                     ds.write_colormap(1, colormap())
             side = min(width, height)  # small tiles get small blocks, so they still have overviews

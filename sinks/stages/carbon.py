@@ -9,46 +9,58 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..pipeline import EpochData, RunContext
+from ..carbon.constants import CO2_PER_C
+from .context import CarbonResults, EpochData, RunContext
+from .landcover import aoi_zone, landcover_path
 
-__all__ = ["carbon_table", "forest_growth_of", "stage_carbon_layers", "stage_carbon", "periods"]
+__all__ = ["carbon_table", "forest_growth_of", "volume_rasters", "stage_carbon_layers", "stage_carbon", "periods"]
 
 log = logging.getLogger("sinks")
 
 
-def carbon_table(ctx: "RunContext") -> Any:
-    """The run's coefficient table (loaded once)."""
-    if "carbon_table" not in ctx.cache:
+def carbon_table(ctx: RunContext) -> Any:
+    """The run's coefficient table (a :class:`~sinks.carbon.CarbonTable`, loaded once)."""
+    if ctx.coefficients.table is None:
         from ..carbon import load_table
 
         cs = ctx.spec.carbon
-        ctx.cache["carbon_table"] = load_table(cs.table, soil_depth=cs.soil_depth, lucode_map=cs.lucode_map,
-                                               climate_zone=cs.climate_zone, soil_type=cs.soil_type)
-    return ctx.cache["carbon_table"]
+        ctx.coefficients.table = load_table(cs.table, soil_depth=cs.soil_depth, lucode_map=cs.lucode_map,
+                                            climate_zone=cs.climate_zone, soil_type=cs.soil_type)
+    return ctx.coefficients.table
 
 
-def forest_growth_of(ctx: "RunContext") -> Any:
-    """The run's gain–loss coefficients (:func:`sinks.carbon.growth.forest_growth`)."""
-    if "forest_growth" not in ctx.cache:
+def forest_growth_of(ctx: RunContext) -> Any:
+    """The run's gain–loss coefficients (:func:`sinks.carbon.growth.forest_growth`, loaded once)."""
+    if ctx.coefficients.growth is None:
         from ..carbon.growth import forest_growth
 
         cs = ctx.spec.carbon
-        ctx.cache["forest_growth"] = forest_growth(cs.growth_row, forest_type=cs.forest_type,
-                                                   net_mg_c_per_ha_yr=cs.growth_mg_c_per_ha_yr,
-                                                   young_mg_c_per_ha_yr=cs.young_growth_mg_c_per_ha_yr)
-    return ctx.cache["forest_growth"]
+        ctx.coefficients.growth = forest_growth(cs.growth_row, forest_type=cs.forest_type,
+                                                net_mg_c_per_ha_yr=cs.growth_mg_c_per_ha_yr,
+                                                young_mg_c_per_ha_yr=cs.young_growth_mg_c_per_ha_yr)
+    return ctx.coefficients.growth
 
 
-def periods(ctx: "RunContext") -> list[tuple[Any, Any, str, int]]:
+def volume_rasters(ctx: RunContext) -> dict[str, str]:
+    """Epoch → stock-volume raster (m³/ha) of ``carbon.volume_raster``: a mapping as given, or one
+    raster for the latest epoch."""
+    vr = ctx.spec.carbon.volume_raster
+    if not vr:
+        return {}
+    if isinstance(vr, dict):
+        return {str(k): str(v) for k, v in vr.items()}
+    return {ctx.epochs[-1].name: str(vr)}
+
+
+def periods(ctx: RunContext) -> list[tuple[EpochData, EpochData, str, int]]:
     """Consecutive epoch pairs ``(epoch1, epoch2, "<e1>_<e2>", years)``."""
     eps = ctx.epochs
     return [(a, b, f"{a.name}_{b.name}", b.spec.year - a.spec.year) for a, b in zip(eps, eps[1:])]
 
 
-def stage_carbon_layers(ctx: "RunContext", ep: "EpochData") -> None:
+def stage_carbon_layers(ctx: RunContext, ep: EpochData) -> None:
     """Lazy carbon layers of the epoch (``carbon.layers``).
 
     By default only the total density (Mg C/ha); ``stock_total`` adds the stock per
@@ -71,25 +83,23 @@ def stage_carbon_layers(ctx: "RunContext", ep: "EpochData") -> None:
                                    totals=tuple(t for t in ("density", "stock") if f"{t}_total" in want)))
 
 
-def _area_se(ctx: "RunContext", epoch: str) -> dict[str, float] | None:
+def _area_se(ctx: RunContext, epoch: str) -> dict[str, float] | None:
     """Standard errors (ha) of the Olofsson-adjusted class areas, if a reference exists."""
-    res = (ctx.cache.get("accuracy") or {}).get(epoch)
+    res = _accuracy(ctx).get(epoch)
     if res is None:
         return None
     return {c: float(se) for c, se in zip(res.classes, res.area_se_ha) if math.isfinite(float(se))}
 
 
-def stage_carbon(ctx: "RunContext") -> None:
+def stage_carbon(ctx: RunContext) -> None:
     """Stock per pool and volume per epoch; transitions, sink and valuation per period; intervals."""
     from ..carbon import check_codes, stock_totals
     from ..carbon.volume import stock_volume, volume_to_carbon
     from ..uncertainty import monte_carlo
-    from .areas import volume_rasters
-    from .landcover import landcover_path
 
     cs = ctx.spec.carbon
     table = carbon_table(ctx)
-    areas = ctx.cache["class_areas"]
+    areas = ctx.needs(ctx.landcover, stage="landcover", by="carbon").class_areas
     vrasters = volume_rasters(ctx)
     unc = cs.uncertainty
     out: dict[str, Any] = {"table": table.name, "soil_depth": cs.soil_depth, "climate_zone": table.climate_zone,
@@ -119,28 +129,34 @@ def stage_carbon(ctx: "RunContext") -> None:
         out["epochs"][ep.name] = entry
 
     pers = periods(ctx)
+    transitions: dict[str, Any] = {}
     if pers:
         mats = [e2.results["transitions"] for _e1, e2, _key, _years in pers]  # counted in e2's write pass
         gr = forest_growth_of(ctx)
         out["growth"] = gr.to_dict()
         for (e1, e2, key, years), tm in zip(pers, mats):
-            ctx.cache.setdefault("transitions", {})[key] = tm
+            transitions[key] = tm
             out["transitions"][key] = {"matrix_ha": _named_matrix(tm), "nodata_ha": tm.nodata_ha}
             out["sink"][key] = _period_sink(ctx, tm, table, gr, e1.name, e2.name, years)
         _sink_growth(out["sink"])
     out["coefficients"] = _coefficients(table, areas, out.get("growth"), out["sink"])
     if cs.valuation is not None:
         out["valuation"] = _valuation(ctx, out)
+    ctx.carbon = CarbonResults(transitions)
     ctx.summary["carbon"] = out
 
 
-def _raster_volume(ctx: "RunContext", path: str) -> tuple[float, str]:
+def _accuracy(ctx: RunContext) -> dict[str, Any]:
+    """Epoch → accuracy result whose areas are the map's (empty without a reference sample)."""
+    return ctx.accuracy.by_epoch if ctx.accuracy is not None else {}
+
+
+def _raster_volume(ctx: RunContext, path: str) -> tuple[float, str]:
     """Stock volume (m³) of a volume raster (m³/ha) over the run's zone (the grid without one)."""
     import geopandas as gpd
     from shapely.geometry import box
 
     from ..zonal import zonal_total
-    from .landcover import aoi_zone
 
     zone, what = aoi_zone(ctx)
     if zone is None:
@@ -151,7 +167,7 @@ def _raster_volume(ctx: "RunContext", path: str) -> tuple[float, str]:
     return total, f"zonal sum of the volume raster {path} (m3/ha) over the {what}"
 
 
-def _period_sink(ctx: "RunContext", tm: Any, table: Any, gr: Any, e1: str, e2: str, years: int) -> dict[str, Any]:
+def _period_sink(ctx: RunContext, tm: Any, table: Any, gr: Any, e1: str, e2: str, years: int) -> dict[str, Any]:
     """Sink of one period (both methods), centred on error-adjusted areas when both epochs have them."""
     import numpy as np
 
@@ -160,7 +176,7 @@ def _period_sink(ctx: "RunContext", tm: Any, table: Any, gr: Any, e1: str, e2: s
 
     cs = ctx.spec.carbon
     unc = cs.uncertainty
-    acc = ctx.cache.get("accuracy") or {}
+    acc = _accuracy(ctx)
     kw: dict[str, Any] = dict(years=years, method=cs.sink_method, growth=gr,
                               soil_transition_years=cs.soil_transition_years, missing="zero")
     mapped = None
@@ -193,7 +209,7 @@ def _period_sink(ctx: "RunContext", tm: Any, table: Any, gr: Any, e1: str, e2: s
     if s.interval is not None:
         lo, hi = s.interval["low"], s.interval["high"]
         entry["sink_mg_c_per_yr_ci95"] = [lo, hi]
-        entry["sink_tco2e_per_yr_ci95"] = [lo * 44 / 12, hi * 44 / 12]
+        entry["sink_tco2e_per_yr_ci95"] = [lo * CO2_PER_C, hi * CO2_PER_C]
         entry["uncertainty"] = {"draws": unc.draws, "seed": unc.seed, "distribution": unc.distribution,
                                 "what": "normal or lognormal fitted to each stated interval of the carbon table and "
                                         "the growth coefficients (pools of one class correlated), and the transition "
@@ -247,7 +263,7 @@ def _sink_growth(sinks: dict[str, dict[str, Any]]) -> None:
         sinks[cur]["growth_vs_previous_pct"] = 100.0 * (b - a) / abs(a) if a and a * b > 0 else None
 
 
-def _valuation(ctx: "RunContext", carbon: dict[str, Any]) -> dict[str, Any]:
+def _valuation(ctx: RunContext, carbon: dict[str, Any]) -> dict[str, Any]:
     """InVEST-style NPV of the stock change of each period."""
     from ..carbon import valuation
 

@@ -7,32 +7,22 @@ import logging
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError, NoOverlapError
-from ..landcover import CLASSES, CODES, NAMES, NODATA
+from ..landcover import CLASSES, CODES, NAMES, NODATA, colormap
+from .context import AccuracyAreas, EpochData, LandcoverAreas, RunContext
+from .read import stage_read
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..pipeline import EpochData, RunContext
-
-__all__ = ["stage_classify", "stage_landcover_summary", "stage_accuracy", "landcover_path", "colormap", "aoi_zone",
+__all__ = ["stage_classify", "stage_landcover_summary", "stage_accuracy", "landcover_path", "aoi_zone",
            "truth_confusion", "truth_counts", "truth_summary"]
 
 log = logging.getLogger("sinks")
 
 
-def colormap() -> dict[int, tuple[int, int, int, int]]:
-    """The legend's colours as a GDAL colour table (nodata transparent)."""
-    cmap = {NODATA: (0, 0, 0, 0)}
-    for c in CLASSES:
-        h = c.colour.lstrip("#")
-        cmap[c.code] = (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255)
-    return cmap
-
-
-def landcover_path(ctx: "RunContext", epoch: str) -> Path:
+def landcover_path(ctx: RunContext, epoch: str) -> Path:
     """Where the land cover of ``epoch`` is written."""
     return ctx.out / f"landcover_{epoch}.tif"
 
@@ -40,12 +30,7 @@ def landcover_path(ctx: "RunContext", epoch: str) -> Path:
 # --------------------------------------------------------------------------------------
 # classification (lazy, per epoch)
 # --------------------------------------------------------------------------------------
-def _source(ctx: "RunContext") -> "RunContext":
-    """The whole-scene context (batch regions share the scene's thresholds and model)."""
-    return ctx.cache.get("base") or ctx
-
-
-def _samples(ctx: "RunContext", ep: "EpochData") -> tuple[list[np.ndarray], Any, bool]:
+def _samples(ctx: RunContext, ep: EpochData) -> tuple[list[np.ndarray], Any, bool]:
     """Decimated reflectance of each acquisition, for per-scene (Otsu) thresholds.
 
     Taken from the whole scene when this is a batch region, so every region is
@@ -55,50 +40,47 @@ def _samples(ctx: "RunContext", ep: "EpochData") -> tuple[list[np.ndarray], Any,
     """
     from ..classify.sample import overview_samples
 
-    def sample(c: "RunContext", e: "EpochData") -> tuple[list[np.ndarray], Any]:
+    def sample(c: RunContext, e: EpochData) -> tuple[list[np.ndarray], Any]:
         return overview_samples(e.scenes, profile=c.profile, grid=c.grid)
 
-    src = _source(ctx)
-    key = f"samples:{ep.name}"
-    if key not in src.cache:
+    src = ctx.whole_scene
+    if ep.name not in src.shared.samples:
         base_ep = next((e for e in src.epochs if e.name == ep.name), ep)
         try:
-            src.cache[key] = sample(src, base_ep)
+            src.shared.samples[ep.name] = sample(src, base_ep)
         except InputError as exc:
             if src is ctx:
                 raise
             log.info("scene sample of epoch %s failed (%s); sampling the region", ep.name, exc)
             return (*sample(ctx, ep), False)
-    return (*src.cache[key], True)
+    return (*src.shared.samples[ep.name], True)
 
 
-def _rule_setup(ctx: "RunContext", ep: "EpochData") -> Any:
+def _rule_setup(ctx: RunContext, ep: EpochData) -> Any:
     """Thresholds and coastal zone of the epoch, from the whole scene's sample (computed once)."""
     from ..classify import rule_setup
 
     cs = ctx.spec.classification
-    src = _source(ctx)
-    key = f"rules:{ep.name}"
-    if key in src.cache:
-        return src.cache[key]
+    rules = ctx.whole_scene.shared.rules
+    if ep.name in rules:
+        return rules[ep.name]
     samples, sample_grid, whole_scene = _samples(ctx, ep)
-    aoi = ctx.cache.get("aoi", {})
     setup = rule_setup(samples, sample_grid, roles=[str(b) for b in ep.refl.band.values], rules=cs.rules,
-                       coastal=aoi.get("coastal_zone") if cs.mangrove else "none",
-                       coastal_buffer_m=cs.coastal_buffer_m, wetland=aoi.get("wetlands"))
+                       coastal=ctx.aoi.coastal_zone if cs.mangrove else "none",
+                       coastal_buffer_m=cs.coastal_buffer_m, wetland=ctx.aoi.wetlands)
     if whole_scene:
-        src.cache[key] = setup
+        rules[ep.name] = setup
     return setup
 
 
-def _model(ctx: "RunContext") -> Any:
+def _model(ctx: RunContext) -> Any:
     """The supervised model: loaded from the spec's file, or trained once from its samples or reference map."""
     cs = ctx.spec.classification
     if cs.method != "model":
         return None
-    src = _source(ctx)
-    if "model" in src.cache:
-        return src.cache["model"]
+    src = ctx.whole_scene
+    if src.shared.model is not None:
+        return src.shared.model
     from ..classify.supervised import load_model, train
 
     if cs.model:
@@ -108,8 +90,6 @@ def _model(ctx: "RunContext") -> Any:
         assert tr is not None  # the spec guarantees model or training
         ep = next((e for e in src.epochs if e.name == tr.epoch), src.epochs[-1])
         if ep.refl is None:
-            from ..pipeline import stage_read
-
             stage_read(src, ep)
         scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
         kw = dict(grid=src.grid, sensor=src.profile.name, roles=tuple(src.profile.reflectance_roles),
@@ -136,7 +116,7 @@ def _model(ctx: "RunContext") -> Any:
             path = save_model(model, ctx.out / "model.sinks", overwrite=True)
             ctx.written.append(Path(path))
         ctx.summary["model"] = {"trained_on_epoch": ep.name, **trained_on, **_model_facts(model)}
-    src.cache["model"] = model
+    src.shared.model = model
     return model
 
 
@@ -148,7 +128,7 @@ def _model_facts(model: Any) -> dict[str, Any]:
     return {}
 
 
-def _rule_scenes(ctx: "RunContext", ep: "EpochData") -> list[Any] | None:
+def _rule_scenes(ctx: RunContext, ep: EpochData) -> list[Any] | None:
     """The epoch's acquisitions as digital numbers for the rule kernel (:mod:`sinks.digital`),
     or ``None`` when the pass also writes reflectance or indices (their float32 blocks are
     made anyway) or when the tiles cannot mark nodata with one number."""
@@ -165,14 +145,14 @@ def _rule_scenes(ctx: "RunContext", ep: "EpochData") -> list[Any] | None:
                            resampling=spec.grid.resampling, name=f"{ep.name}-{sc.date or k}")
         if dn is None:
             return None
-        if ctx.region is not None:  # pixels outside a batch region are nodata, as in stage_read
-            inside = ctx.cache["region_mask"][None]
-            dn = dn.copy(data=da.where(inside, dn.data, np.asarray(dn.attrs[DN_NODATA], dtype=dn.dtype)))
+        inside = ctx.region_mask()
+        if inside is not None:  # pixels outside a batch region are nodata, as in stage_read
+            dn = dn.copy(data=da.where(inside[None], dn.data, np.asarray(dn.attrs[DN_NODATA], dtype=dn.dtype)))
         out.append(dn)
     return out
 
 
-def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
+def stage_classify(ctx: RunContext, ep: EpochData) -> None:
     """Lazy land cover of one epoch (rules or model), written as ``landcover_<epoch>.tif``."""
     import dask
 
@@ -221,7 +201,7 @@ def stage_classify(ctx: "RunContext", ep: "EpochData") -> None:
 # --------------------------------------------------------------------------------------
 # class areas (counted in each epoch's write pass)
 # --------------------------------------------------------------------------------------
-def stage_landcover_summary(ctx: "RunContext") -> None:
+def stage_landcover_summary(ctx: RunContext) -> None:
     """Class areas and the official forest coverage rate of each epoch's written land cover.
 
     The zone is the batch region, else the union of ``aoi.boundary`` (pixels of the
@@ -234,9 +214,7 @@ def stage_landcover_summary(ctx: "RunContext") -> None:
     from ..coverage import DEFINITION, coverage_rate
 
     results = [ep.results["class_areas"] for ep in ctx.epochs]
-    store = ctx.cache.setdefault("class_areas", {})
-    for ep, areas in zip(ctx.epochs, results):
-        store[ep.name] = areas
+    ctx.landcover = LandcoverAreas({ep.name: areas for ep, areas in zip(ctx.epochs, results)})
     limit = ctx.spec.coverage.max_unobserved
     zone, what = aoi_zone(ctx)
     if zone is not None:
@@ -274,7 +252,7 @@ def stage_landcover_summary(ctx: "RunContext") -> None:
             sec["note"] = "pixels outside the region are nodata"
 
 
-def aoi_zone(ctx: "RunContext") -> tuple[Any, str]:
+def aoi_zone(ctx: RunContext) -> tuple[Any, str]:
     """The run's zone as a one-row GeoDataFrame (id field ``zone``) in the grid CRS, and its name.
 
     The batch region, else the union of ``aoi.boundary``; ``(None, "grid")`` without either.
@@ -285,7 +263,7 @@ def aoi_zone(ctx: "RunContext") -> tuple[Any, str]:
     if ctx.region is not None:
         geom, what = ctx.region, "region"
     else:
-        boundary = ctx.cache.get("aoi", {}).get("boundary")
+        boundary = ctx.aoi.boundary
         if boundary is None or not len(boundary):
             return None, "grid"
         geom, what = shapely.union_all(boundary.geometry.to_numpy()), "boundary"
@@ -296,7 +274,7 @@ def _finite(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
-def _grid_area_ha(ctx: "RunContext") -> float:
+def _grid_area_ha(ctx: RunContext) -> float:
     from ..area import pixel_area_ha
 
     a = pixel_area_ha(ctx.grid)
@@ -308,19 +286,19 @@ def _grid_area_ha(ctx: "RunContext") -> float:
 # --------------------------------------------------------------------------------------
 # accuracy
 # --------------------------------------------------------------------------------------
-def _reference(ctx: "RunContext") -> Any:
+def _reference(ctx: RunContext) -> Any:
     """The reference sample, read once per scene (batch regions share it)."""
     from ..vectors import read_vector
 
-    src = _source(ctx)
-    if "reference" not in src.cache:
+    shared = ctx.whole_scene.shared
+    if shared.reference is None:
         ref = ctx.spec.reference
         assert ref is not None
-        src.cache["reference"] = read_vector(ref.path, what="reference")
-    return src.cache["reference"]
+        shared.reference = read_vector(ref.path, what="reference")
+    return shared.reference
 
 
-def stage_accuracy(ctx: "RunContext") -> None:
+def stage_accuracy(ctx: RunContext) -> None:
     """Accuracy and adjusted areas from the reference sample (and pixelwise against truth rasters).
 
     Olofsson et al. (2014) for a sample stratified by map class, Stehman (2014) for a
@@ -333,11 +311,13 @@ def stage_accuracy(ctx: "RunContext") -> None:
     ref = ctx.spec.reference
     assert ref is not None
     out: dict[str, Any] = {}
+    map_areas: dict[str, Any] = {}
+    class_areas = ctx.landcover.class_areas if ctx.landcover is not None else {}
     for ep in ctx.epochs:
         field = (ref.epoch_fields or {}).get(ep.name) or (None if ref.epoch_fields else ref.label_field)
         entry: dict[str, Any] = {}
         if field:
-            counted = (ctx.cache.get("class_areas") or {}).get(ep.name)
+            counted = class_areas.get(ep.name)
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
@@ -359,7 +339,7 @@ def stage_accuracy(ctx: "RunContext") -> None:
                 entry = res.to_dict()
                 entry["label_field"] = field
                 if _frame_is_map(res):  # area errors the carbon intervals may use
-                    ctx.cache.setdefault("accuracy", {})[ep.name] = res
+                    map_areas[ep.name] = res
         truth = (ref.truth or {}).get(ep.name)
         if truth:
             counts = ep.results.get("truth_counts")  # absent: the truth is off the map's lattice
@@ -368,6 +348,7 @@ def stage_accuracy(ctx: "RunContext") -> None:
                 entry["truth_pixelwise"] = pix
         if entry:
             out[ep.name] = entry
+    ctx.accuracy = AccuracyAreas(map_areas)
     if out:
         ctx.summary["accuracy"] = out
 

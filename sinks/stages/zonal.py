@@ -1,0 +1,150 @@
+"""Zonal stages: the indicator tables of every redline and region polygon.
+
+On large grids :func:`stage_zonal_start` computes them in child processes while the
+run goes on with accuracy, carbon and encroachment; :func:`stage_zonal` collects them
+(or computes them here on small grids).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .carbon import carbon_table, forest_growth_of, volume_rasters
+from .context import RunContext, ZonalTables
+from .landcover import landcover_path
+
+__all__ = ["stage_zonal_start", "stage_zonal", "ZonalChildren", "ZONAL_PROCESS_MIN_PX"]
+
+log = logging.getLogger("sinks")
+
+#: Grids from this many pixels on compute their indicator tables in a child process while
+#: the run goes on with accuracy, carbon and change (exactextract holds the GIL, so a
+#: thread would not overlap).  Below it the child's start-up would cost more than it saves.
+ZONAL_PROCESS_MIN_PX = 50_000_000
+
+
+def _zonal_jobs(ctx: RunContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Plain (picklable) descriptions of the indicator tables to compute, and the layers skipped."""
+    cs = ctx.spec.carbon
+    unc = cs.uncertainty
+    common = {
+        "landcover": {e.name: str(landcover_path(ctx, e.name)) for e in ctx.epochs},
+        "years": {e.name: e.spec.year for e in ctx.epochs}, "table": carbon_table(ctx),
+        "volume_m3_per_ha": cs.volume_m3_per_ha, "carbon_per_m3": cs.carbon_per_m3,
+        "sink_options": {"growth": forest_growth_of(ctx), "method": cs.sink_method},
+        "soil_transition_years": cs.soil_transition_years,
+        "uncertainty": ({"draws": min(unc.draws, 2000), "seed": unc.seed, "distribution": unc.distribution}
+                        if unc is not None else None),
+        "missing": "zero" if cs.missing == "zero" else "error",
+        "volume_rasters": volume_rasters(ctx), "max_unobserved": ctx.spec.coverage.max_unobserved,
+    }
+    jobs, skipped = [], {}
+    for name in ("redlines", "regions"):
+        zones = getattr(ctx.aoi, name)
+        ref = getattr(ctx.spec.aoi, name)
+        if zones is None or ref is None or not len(zones):
+            continue
+        id_field = ref.id_field or _default_id(zones)
+        if ctx.region is not None:  # a batch region: the AOI polygons that reach into it
+            zones = zones[zones.intersects(ctx.region)]
+            if not len(zones):
+                skipped[name] = {"id_field": id_field, "count": 0, "files": [],
+                                 "note": "no polygon of this layer intersects the region"}
+                continue
+        jobs.append({"name": name, "zones": zones, "id_field": id_field, "base": str(ctx.out / "tables" / name),
+                     "formats": tuple(ctx.spec.zonal.formats), "overwrite": ctx.overwrite, **common})
+    return jobs, skipped
+
+
+def _run_zonal_jobs(jobs: list[dict[str, Any]]) -> list[tuple[Any, list[str]]]:
+    """Compute and write each indicator table (in this process or a child): ``[(table, files)]``."""
+    from .._child import check_parent
+    from ..indicators import region_indicators, write_indicator_tables
+
+    out = []
+    for job in jobs:
+        j = dict(job)
+        name, base, formats, overwrite = j.pop("name"), j.pop("base"), j.pop("formats"), j.pop("overwrite")
+        gdf = region_indicators(j.pop("zones"), **j)
+        check_parent()  # a child whose run was killed writes nothing into its folder
+        paths = write_indicator_tables(gdf, base, formats=formats, overwrite=overwrite)
+        out.append((gdf, [str(p) for p in paths]))
+        log.info("indicator table %s: %d rows", name, len(gdf))
+    return out
+
+
+@dataclass
+class ZonalChildren:
+    """The indicator-table child processes of a run, their jobs, and the layers skipped."""
+
+    children: list[Any]
+    jobs: list[dict[str, Any]]
+    skipped: dict[str, Any]
+
+    def result(self) -> list[tuple[Any, list[str]]]:
+        """``[(table, files)]`` in job order (waits for the children; cancels them all on failure)."""
+        try:
+            return [r for child in self.children for r in child.result()]
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        for child in self.children:
+            child.cancel()
+
+
+def stage_zonal_start(ctx: RunContext) -> None:
+    """Start the indicator tables in child processes when the grid is large (see :func:`stage_zonal`)."""
+    from .._child import ChildProcess
+    from ..outputs import announce
+
+    if ctx.region is not None or ctx.grid.width * ctx.grid.height < ZONAL_PROCESS_MIN_PX \
+            or (os.cpu_count() or 1) < 2:
+        return
+    jobs, skipped = _zonal_jobs(ctx)
+    if not jobs:
+        return
+    # one child per table (redlines, regions) while cores allow: they run beside the
+    # main process's encroachment search, so the run's tail is the longest table, not their sum
+    n = max(1, min(len(jobs), (os.cpu_count() or 1)))
+    groups = [jobs[k::n] for k in range(n)]
+    announce([Path(f"{j['base']}.{f}") for j in jobs for f in j["formats"]])  # written by the children
+    ctx.zonal_pending = ZonalChildren([ChildProcess(_run_zonal_jobs, g) for g in groups],
+                                      [j for g in groups for j in g], skipped)
+    log.info("indicator tables computing in %d child process(es)", n)
+
+
+def stage_zonal(ctx: RunContext) -> None:
+    """Indicator tables for every redline and region (GeoPackage, GeoParquet, CSV).
+
+    In a batch region only the polygons that intersect the region are tabulated (the
+    others would be all nodata).  On large grids the tables were started in a child
+    process by :func:`stage_zonal_start`; this stage then collects them.
+    """
+    pending, ctx.zonal_pending = ctx.zonal_pending, None
+    if pending is not None:
+        jobs, skipped = pending.jobs, pending.skipped
+        results = pending.result()
+    else:
+        jobs, skipped = _zonal_jobs(ctx)
+        results = _run_zonal_jobs(jobs)
+    section: dict[str, Any] = dict(skipped)
+    tables: dict[str, Any] = {}
+    for job, (gdf, paths) in zip(jobs, results):
+        ctx.written.extend(Path(p) for p in paths)
+        tables[job["name"]] = gdf
+        section[job["name"]] = {"id_field": job["id_field"], "count": int(len(gdf)),
+                                "files": [str(Path(p).relative_to(ctx.out)) for p in paths]}
+    ctx.zonal = ZonalTables(tables)
+    order = {"redlines": 0, "regions": 1}
+    if section:
+        ctx.summary["zonal"] = dict(sorted(section.items(), key=lambda kv: order.get(kv[0], 2)))
+
+
+def _default_id(gdf: Any) -> str:
+    gdf["feature_id"] = [str(i) for i in range(len(gdf))]
+    return "feature_id"
