@@ -56,7 +56,7 @@ def in_process(spec: Path, repeats: int) -> dict[str, float]:
 
     from io_floor import _read_tile
     from sinks import pipeline as P
-    from sinks.io import expand_tiles
+    from sinks.tiles import expand_tiles
     from sinks.spec import load_spec
 
     parsed, path = load_spec(spec)

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("spec")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args(argv)
-    from sinks.io import expand_tiles
+    from sinks.tiles import expand_tiles
     from sinks.spec import load_spec
 
     spec, _ = load_spec(args.spec)

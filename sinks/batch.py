@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator
 from ._batchrun import INTERRUPTED, BatchInterrupted, cpu_threads, run_distributed, run_threads
 from .errors import ConfigError, InputError, OutputExistsError
 from .manifest import sha256_file
-from .io import gdal_cache_options
+from .gdalenv import gdal_cache_options
 
 __all__ = ["sanitize_id", "run_batch", "BatchResult", "RegionResult", "indicators_from_summary"]
 

@@ -49,7 +49,7 @@ def check_raster(path: str | os.PathLike, *, profile: Any = None) -> None:
     from rasterio.windows import Window
 
     from .errors import TileReadError
-    from .io import inspect_tile, tiles_from_files
+    from .tiles import inspect_tile, tiles_from_files
 
     info = inspect_tile(path, check_truncation=True)
     try:
@@ -74,7 +74,7 @@ def _check(problems: list[str], key: str, fn: Any, *args: Any, **kwargs: Any) ->
 
 def check_inputs(spec: "PipelineSpec", *, spec_path: Path | None = None) -> list[str]:
     """Every problem with the files of ``spec`` (see the module notes); empty when all is well."""
-    from .io import expand_tiles, tiles_from_stac
+    from .tiles import expand_tiles, tiles_from_stac
 
     problems: list[str] = []
     profile = spec.sensor_profile()

@@ -22,8 +22,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .grid import Grid
-from .io import (Tile, _first_path, _overlaps, _scene_array, _wrap, inspect_tile, scene_date,
-                 scene_radiometry_kind, scene_sun)
+from .grid import overlaps
+from .io import grid_dataarray, scene_array
+from .tiles import Tile, first_path, inspect_tile, scene_date, scene_radiometry_kind, scene_sun
 from .sensors import SensorProfile
 
 __all__ = ["dn_layout", "open_scene_dn", "is_dn", "dn_reflectance", "DN_NODATA"]
@@ -73,17 +74,17 @@ def open_scene_dn(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, 
         ``scale``, ``offset`` (reflectance = DN × scale + offset) and ``dn_nodata``.
         A pixel that holds ``dn_nodata`` in any band has no observation.
     """
-    use = [t for t in tiles if _overlaps(t, grid)]
+    use = [t for t in tiles if overlaps(t, grid)]
     roles = profile.reflectance_roles
     layout = dn_layout(use, roles)
     if layout is None:
         return None
     date = scene_date(tiles, date)
-    arr, (scale, off) = _scene_array(use, profile=profile, grid=grid, date=date, chunks=chunks,
+    arr, (scale, off) = scene_array(use, profile=profile, grid=grid, date=date, chunks=chunks,
                                      resampling=resampling, name=name, dn=layout)
-    return _wrap(arr, ("band", "y", "x"), grid, name=name, band=list(roles),
+    return grid_dataarray(arr, ("band", "y", "x"), grid, name=name, band=list(roles),
                  attrs=dict(sensor=profile.name, scale=scale, offset=off, date=str(date) if date else "",
-                            radiometry=scene_radiometry_kind(tiles, profile), source=_first_path(tiles),
+                            radiometry=scene_radiometry_kind(tiles, profile), source=first_path(tiles),
                             sun=scene_sun(tiles), **{DN_NODATA: layout[0]}))
 
 

@@ -9,6 +9,7 @@ prints their one-line message.  Everything else is exit status 1.
 from __future__ import annotations
 
 __all__ = [
+    "first_line",
     "SinksError",
     "InputError",
     "ConfigError",
@@ -122,3 +123,9 @@ class GeometryRepairedWarning(SinksWarning):
 
 class NonFiniteWarning(SinksWarning):
     """A float raster holds ±inf; those pixels are treated as nodata."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

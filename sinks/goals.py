@@ -39,7 +39,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, first_line
 
 __all__ = ["load_targets", "national_series", "national_trend", "trajectory", "track_goals", "sink_growth",
            "INDICATORS", "SERIES_BREAK_YEAR"]
@@ -126,7 +126,7 @@ def _read_targets_file(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML syntax error: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"{path}: YAML syntax error: {first_line(exc)}") from None
 
 
 def _rows_of(data: Any, where: str) -> dict[str, Any]:

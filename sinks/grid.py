@@ -1,19 +1,27 @@
-"""The target grid: one immutable object instead of loose (crs, transform, shape) triples."""
+"""The target grid: one immutable object instead of loose (crs, transform, shape) triples.
+
+Also the grid maths of a run: the target grid derived from the tiles
+(:func:`derive_grid`), which tiles reach into it (:func:`overlaps`), dask chunks cut on
+the tiles' internal blocks (:func:`aligned_chunks`), and a batch region's mask.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from .errors import CRSMismatchError, ConfigError
+from .errors import CRSMismatchError, ConfigError, NoOverlapError
 
-__all__ = ["Grid", "region_mask"]
+if TYPE_CHECKING:
+    from .tiles import Tile
+
+__all__ = ["Grid", "region_mask", "derive_grid", "footprint", "overlaps", "aligned_chunks"]
 
 
 @dataclass(frozen=True)
@@ -205,6 +213,118 @@ def region_mask(grid: Grid, geometry: Any, *, chunks: Any) -> Any:
         return ~geometry_mask([geometry], out_shape=sub.shape, transform=sub.transform)
 
     return da.map_blocks(block, chunks=grid.chunks(chunks), dtype=bool, meta=np.zeros((0, 0), bool))
+
+
+def footprint(tile_grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
+    """Bounds of ``tile_grid`` in ``crs`` (densified, so a reprojected edge's bulge is kept)."""
+    if tile_grid.crs == crs:
+        return tile_grid.bounds
+    from rasterio.warp import transform_bounds
+
+    return transform_bounds(tile_grid.crs, crs, *tile_grid.bounds, densify_pts=21)
+
+
+def derive_grid(tiles: Sequence[Tile], *, crs: CRS | str | int | None = None,
+                resolution: float | None = None,
+                bounds: tuple[float, float, float, float] | None = None,
+                aoi_bounds: tuple[float, float, float, float] | None = None) -> Grid:
+    """Target grid from explicit settings, filling gaps from the tiles.
+
+    CRS and resolution default to the first tile's.  Bounds default to the union of
+    the tiles' footprints, clipped to ``aoi_bounds`` (in the target CRS) when given.
+    Edges are snapped to the first tile's pixel lattice so tiles on that lattice
+    are read without warping.
+    """
+    if not tiles:
+        raise NoOverlapError("no tiles given")
+    ref = tiles[0].grid
+    target_crs = ref.crs if crs is None else (crs if isinstance(crs, CRS) else CRS.from_user_input(crs))
+    if resolution:
+        rx = ry = float(resolution)
+    elif ref.crs == target_crs:  # the tiles' own pixel size, square or not
+        rx, ry = ref.res
+    else:
+        raise CRSMismatchError("grid.resolution is required when the grid CRS differs from the tiles' CRS")
+    if bounds is None:
+        fps = np.array([footprint(t.grid, target_crs) for t in tiles])
+        bounds = (fps[:, 0].min(), fps[:, 1].min(), fps[:, 2].max(), fps[:, 3].max())
+        if aoi_bounds is not None:
+            bounds = (max(bounds[0], aoi_bounds[0]), max(bounds[1], aoi_bounds[1]),
+                      min(bounds[2], aoi_bounds[2]), min(bounds[3], aoi_bounds[3]))
+            if bounds[0] >= bounds[2] or bounds[1] >= bounds[3]:
+                raise NoOverlapError("the tiles do not overlap the AOI")
+    if ref.crs == target_crs and abs(ref.res[0] - rx) < 1e-9 * rx and abs(ref.res[1] - ry) < 1e-9 * ry:
+        ox, oy = ref.transform.c, ref.transform.f
+    else:
+        ox, oy = 0.0, 0.0
+    left = ox + np.floor((bounds[0] - ox) / rx + 1e-9) * rx
+    right = ox + np.ceil((bounds[2] - ox) / rx - 1e-9) * rx
+    top = oy + np.ceil((bounds[3] - oy) / ry - 1e-9) * ry
+    bottom = oy + np.floor((bounds[1] - oy) / ry + 1e-9) * ry
+    return Grid.from_bounds((left, bottom, right, top), (rx, ry), target_crs, snap=False)
+
+
+def overlaps(tile: Tile, grid: Grid) -> bool:
+    """Whether ``tile``'s footprint reaches into ``grid``'s bounds."""
+    a = footprint(tile.grid, grid.crs)
+    b = grid.bounds
+    return a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]
+
+
+def aligned_chunks(grid: Grid, tiles: Sequence[Tile], size: int, *, minimum: int = 64
+                   ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Dask chunks of about ``size`` pixels whose edges fall on the tiles' internal blocks.
+
+    A task that reads a window cutting through a compressed block decodes the whole
+    block, and its neighbour decodes it again; tiles that overlap (as Sentinel-2 MGRS
+    tiles do) cannot all share one regular chunk lattice.  Along each axis, the part of
+    the grid that a tile serves (first tile wins, in the order given) is chunked on that
+    tile's block lattice; chunks end where the next tile takes over.  Tiles off the
+    grid's pixel lattice (warped) do not constrain the chunks.  Chunks are at most
+    ``size`` pixels and, except at the grid's edge, at least ``minimum``.
+
+    Returns
+    -------
+    (row chunks, column chunks)
+    """
+    rows: list[tuple[int, int, int]] = []
+    cols: list[tuple[int, int, int]] = []
+    for t in tiles:
+        off = grid.offset_in(t.grid)
+        if off is None or min(t.blocksize) <= 0:
+            continue
+        col0, row0 = off
+        rows.append((row0, row0 + t.grid.height, t.blocksize[0]))
+        cols.append((col0, col0 + t.grid.width, t.blocksize[1]))
+    return _axis_chunks(grid.height, rows, size, minimum), _axis_chunks(grid.width, cols, size, minimum)
+
+
+def _axis_chunks(n: int, spans: list[tuple[int, int, int]], size: int, minimum: int) -> tuple[int, ...]:
+    """Chunk lengths along one axis of ``n`` pixels, cut on the block lattice of the span serving each part."""
+    size = max(int(size), 1)
+    cuts = [0]
+    p = 0
+    while p < n:
+        span = next((sp for sp in spans if sp[0] <= p < sp[1]), None)
+        if span is None:  # no tile here: a plain step, up to where the next tile starts
+            cut = min((sp[0] for sp in spans if sp[0] > p), default=n)
+            cut = min(cut, p + size)
+        else:
+            start, end, block = span
+            cut = start + block * ((p + size - start) // block)
+            if cut <= p:  # blocks larger than the chunk size
+                cut = p + size
+            cut = min(cut, end)  # the next tile takes over here
+        p = min(cut, n)
+        cuts.append(p)
+    lengths = [b - a for a, b in zip(cuts, cuts[1:])]
+    merged: list[int] = []
+    for length in lengths:  # fold slivers into the previous chunk (kept at most size + minimum)
+        if merged and length < min(minimum, size):
+            merged[-1] += length
+        else:
+            merged.append(length)
+    return tuple(merged)
 
 
 def _crs(value: CRS | str | int) -> CRS:

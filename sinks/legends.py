@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, first_line
 from .landcover import CLCD_TO_SINKS, CODES, NAMES, WORLDCOVER_TO_SINKS
 
 __all__ = ["INDICATOR_CLASSES", "SHRUBLAND", "IndicatorLegend", "resolve_legend", "LEGEND_NAMES", "carbon_code"]
@@ -159,7 +159,7 @@ def _read_file(path: Path) -> IndicatorLegend:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML syntax error: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"{path}: YAML syntax error: {first_line(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read legend ({exc})") from None
     if isinstance(data, Mapping) and set(data) == {"classes"}:

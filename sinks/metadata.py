@@ -18,7 +18,7 @@ scale/offset; sinks reads them so that a tile is decoded right without options:
   ``MEAN_SUN_ZENITH_ANGLE``/``MEAN_SUN_AZIMUTH_ANGLE`` (Sentinel-2), for terrain shadow.
 
 Explicit options (``--scale``/``--offset``, the spec's ``sensor.scale``/``offset``)
-always win over these; see :func:`sinks.io.scene_radiometry`.
+always win over these; see :func:`sinks.tiles.scene_radiometry`.
 """
 
 from __future__ import annotations

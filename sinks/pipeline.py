@@ -27,9 +27,9 @@ from typing import Any, Callable
 
 from .budget import bounded_chunks, check_pixels
 from .errors import ConfigError, NoOverlapError, OutputExistsError
-from .grid import Grid
-from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_options, scene_date,
-                 tiles_from_files, tiles_from_stac)
+from .gdalenv import gdal_cache_options
+from .grid import Grid, aligned_chunks, derive_grid, overlaps
+from .tiles import Scene, expand_tiles, scene_date, tiles_from_files, tiles_from_stac
 from ._memory import release_free_memory
 from .manifest import DEFAULT_DIGEST, DIGESTS, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
@@ -109,10 +109,9 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
     grid = derive_grid(all_tiles, crs=crs, resolution=g.resolution, bounds=g.bounds, aoi_bounds=aoi)
     if strict:
         _check_budget(grid, all_tiles, what=f"{spec_path or spec.name}: target grid")
-    from .io import _overlaps
 
     for e in epochs:
-        if not any(_overlaps(t, grid) for s in e.scenes for t in s.tiles):
+        if not any(overlaps(t, grid) for s in e.scenes for t in s.tiles):
             raise NoOverlapError(f"epoch {e.name}: its tiles do not overlap the AOI / target grid")
     layers = read_aoi(spec, grid)
     for key in layers.present():
@@ -129,9 +128,8 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
 
 def grid_reading(grid: Grid, tiles: list[Any], *, resampling: str) -> dict[str, Any]:
     """How the tiles reach the target grid: read on its pixel lattice, or warped (and with what)."""
-    from .io import _overlaps
 
-    use = [t for t in tiles if _overlaps(t, grid)]
+    use = [t for t in tiles if overlaps(t, grid)]
     warped = [t for t in use if grid.offset_in(t.grid) is None]
     rx, ry = grid.res
     res = f"{rx:g} m" if abs(rx - ry) < 1e-9 * rx else f"{rx:g} x {ry:g} m"
@@ -406,11 +404,11 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
     grid = base.grid.clip_to_bounds(tuple(geometry.bounds))
     check_pixels(grid.width, grid.height, what=f"region {region_id}: grid",
                  hint="split the region into smaller ones")
-    from .io import _overlaps, verify_tile
+    from .tiles import verify_tile
 
     epochs = []
     for e in base.epochs:
-        scenes = [Scene(s.date, tuple(t for t in s.tiles if _overlaps(t, grid))) for s in e.scenes]
+        scenes = [Scene(s.date, tuple(t for t in s.tiles if overlaps(t, grid))) for s in e.scenes]
         for s in scenes:
             for t in s.tiles:
                 verify_tile(t)

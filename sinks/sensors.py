@@ -15,7 +15,7 @@ radiometric offset of −1000 DN (``BOA_ADD_OFFSET``).  ``sentinel2_l2a`` picks 
 offset by acquisition date; ``sentinel2_l2a_pre2022`` / ``sentinel2_l2a_post2022``
 fix it.  A tile's own metadata (``BOA_ADD_OFFSET``, band scale/offset, its date
 tags) take precedence over the profile's defaults unless the user gave the scale or
-offset explicitly (:mod:`sinks.metadata`, :func:`sinks.io.scene_radiometry`).
+offset explicitly (:mod:`sinks.metadata`, :func:`sinks.tiles.scene_radiometry`).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class SensorProfile:
         Offsets that apply from a date on (Sentinel-2 baseline 04.00).
     fixed : bool
         Scale and offset were given explicitly (CLI options, spec): they win over what
-        the tiles' own metadata say (:func:`sinks.io.scene_radiometry`).
+        the tiles' own metadata say (:func:`sinks.tiles.scene_radiometry`).
     """
 
     name: str

@@ -76,7 +76,7 @@ def check_stats(stats: Sequence[str]) -> list[str]:
 
 
 def _open_raster(raster: str | os.PathLike) -> Any:
-    from .io import inspect_tile
+    from .tiles import inspect_tile
 
     return inspect_tile(raster)
 
@@ -107,7 +107,7 @@ def _row_weights(grid: Any) -> Any:
 def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None, workers: int = 1) -> pd.DataFrame:
     from exactextract import exact_extract
 
-    from .io import gdal_cache_options
+    from .gdalenv import gdal_cache_options
 
     gdal_cache_options()  # exactextract's GDAL would otherwise cache 5 % of RAM of raster blocks
     if workers > 1 and isinstance(raster, (str, os.PathLike)) and weights is None and len(gdf) >= _PARALLEL_MIN:
@@ -643,7 +643,7 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
     JointAreas
     """
     from .area import pixel_area_ha
-    from .io import inspect_tile
+    from .tiles import inspect_tile
     from .landcover import NAMES
 
     if isinstance(legend, Mapping):

@@ -21,7 +21,8 @@ from sinks.classify import classify, rule_setup
 from sinks.classify.rules import kernel_arguments, load_rules
 from sinks.classify.sample import array_sample, sample_grid
 from sinks.digital import dn_layout, dn_reflectance, is_dn, open_scene_dn
-from sinks.io import open_scene, tiles_from_files
+from sinks.io import open_scene
+from sinks.tiles import tiles_from_files
 from sinks.sensors import get_profile, resolve_profile
 
 S2 = get_profile("sentinel2_l2a")
@@ -101,7 +102,7 @@ def _tiles(make_tile, holes: float = 0.1):
 @pytest.mark.parametrize("chunks", [16, 32, 1024])
 def test_scene_of_numbers_decodes_to_open_scene(make_tile, chunks):
     tiles = _tiles(make_tile)
-    from sinks.io import derive_grid
+    from sinks.grid import derive_grid
 
     grid = derive_grid(tiles)
     date = dt.date(2023, 5, 1)  # after the 2022 processing baseline: offset -0.1
@@ -113,7 +114,7 @@ def test_scene_of_numbers_decodes_to_open_scene(make_tile, chunks):
 
 
 def test_classify_numbers_equals_classify_reflectance(make_tile):
-    from sinks.io import derive_grid
+    from sinks.grid import derive_grid
 
     tiles = _tiles(make_tile, holes=0.05)
     grid = derive_grid(tiles)

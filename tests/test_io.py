@@ -13,7 +13,9 @@ import rasterio
 from conftest import s2_stack
 from sinks.errors import BandMismatchError, CRSMismatchError, NoOverlapError, TileReadError
 from sinks.grid import Grid
-from sinks.io import derive_grid, inspect_tile, open_image, open_scene, tiles_from_files, tiles_from_stac
+from sinks.grid import derive_grid
+from sinks.io import open_image, open_scene
+from sinks.tiles import inspect_tile, tiles_from_files, tiles_from_stac
 from sinks.sensors import get_profile, resolve_profile
 
 S2 = get_profile("sentinel2_l2a_pre2022")
@@ -211,7 +213,7 @@ def test_read_error_during_compute_names_file(make_tile, tmp_path):
 
 def test_chunks_cut_on_each_tiles_blocks(make_tile):
     """Chunk edges fall on the block lattice of the tile serving each part (first tile wins)."""
-    from sinks.io import _axis_chunks, aligned_chunks
+    from sinks.grid import _axis_chunks, aligned_chunks
 
     # two tiles overlapping by 8 px: the first serves 0..40, the second (blocks from 32) the rest
     assert _axis_chunks(100, [(0, 40, 16), (32, 100, 16)], 32, 4) == (32, 8, 24, 32, 4)
@@ -236,7 +238,7 @@ def test_chunks_cut_on_each_tiles_blocks(make_tile):
 
 def test_header_remembered_until_the_file_changes(make_tile, monkeypatch):
     """A second inspection of an unchanged file does not reopen it; a rewritten one is read again."""
-    import sinks.io as sio
+    import sinks.tiles as sio
 
     path = make_tile("lc.tif", np.ones((1, 32, 32), np.uint8))
     first = inspect_tile(path)
@@ -259,7 +261,7 @@ def test_header_remembered_until_the_file_changes(make_tile, monkeypatch):
 
 def test_gdal_cache_capped_for_every_gdal_unless_the_user_set_it(monkeypatch):
     """The cap reaches the environment (exactextract's and pyogrio's own GDAL, child processes)."""
-    import sinks.io as sio
+    import sinks.gdalenv as sio
 
     monkeypatch.setattr(sio, "_CACHE_ENV_SET_HERE", False)
     monkeypatch.setenv("GDAL_CACHEMAX", "512")

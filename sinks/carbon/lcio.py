@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BandMismatchError, GridMismatchError, TileReadError
+from ..errors import BandMismatchError, GridMismatchError, TileReadError, first_line
 from ..grid import Grid
 from .stock import _nodata_int
 from .tables import CarbonTable
@@ -105,9 +105,8 @@ def open_landcover(path: str | os.PathLike, *, grid: Grid | None = None, align: 
     """
     import rasterio
 
-    from ..io import inspect_tile
-
     from ..budget import check_pixels
+    from ..tiles import inspect_tile
 
     info = inspect_tile(path)
     p = info.path
@@ -138,14 +137,14 @@ def open_landcover(path: str | os.PathLike, *, grid: Grid | None = None, align: 
     if in_memory is None:
         in_memory = not big
     if in_memory:
-        try:
-            with rasterio.open(p) as ds:
-                if warp:
-                    arr = _read_warped(ds, target, None, dst_nodata)
-                else:
+        if warp:
+            arr = _warped_block(p, target, dst_nodata, 0, 0, target.height, target.width)
+        else:
+            try:
+                with rasterio.open(p) as ds:
                     arr = ds.read(1)
-        except rasterio.errors.RasterioError as exc:
-            raise TileReadError(f"{p}: read failed ({_first_line(exc)})") from None
+            except rasterio.errors.RasterioError as exc:
+                raise TileReadError(f"{p}: read failed ({first_line(exc)})") from None
         return LandCover(arr, target, dst_nodata, p, warp)
     if not warp:
         from ..io import read_categorical
@@ -155,29 +154,23 @@ def open_landcover(path: str | os.PathLike, *, grid: Grid | None = None, align: 
     return LandCover(_warped_dask(p, target, dtype, dst_nodata, chunks), target, dst_nodata, p, True)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _read_warped(ds: Any, grid: Grid, window: Any, nodata: int | None) -> np.ndarray:
-    from rasterio.enums import Resampling
-    from rasterio.vrt import WarpedVRT
-
-    with WarpedVRT(ds, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
-                   resampling=Resampling.nearest, nodata=nodata) as vrt:
-        return vrt.read(1, window=window)
-
-
 def _warped_block(path: str, grid: Grid, nodata: int | None, row: int, col: int, h: int, w: int) -> np.ndarray:
-    import rasterio
+    """The ``(h, w)`` window at ``(row, col)`` of ``grid`` from ``path``, nearest neighbour, ``nodata`` outside it."""
     from rasterio.windows import Window
 
-    try:
-        with rasterio.open(path) as ds:
-            return _read_warped(ds, grid, Window(col, row, w, h), nodata)
-    except rasterio.errors.RasterioError as exc:
-        raise TileReadError(f"{path}: read failed ({_first_line(exc)})") from None
+    from ..warp import read_onto
+
+    target = grid.subgrid(Window(col, row, w, h))
+    got = read_onto(path, [1], target, dst_nodata=nodata)
+    if got is None:
+        return np.full((h, w), 0 if nodata is None else nodata, dtype=_dtype(path))
+    return got.filled((h, w), 0 if nodata is None else nodata)[0]
+
+
+def _dtype(path: str) -> np.dtype:
+    from ..tiles import inspect_tile
+
+    return np.dtype(inspect_tile(path).dtype)
 
 
 def _warped_dask(path: str, grid: Grid, dtype: np.dtype, nodata: int | None, chunks: int) -> Any:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..csvio import escape_cell, unescape_cell
-from ..errors import CoefficientError, ConfigError
+from ..errors import CoefficientError, ConfigError, first_line
 from ..landcover import CODES, NAMES
 from .tables import POOLS, SOIL_DEPTHS, CarbonTable, _Builder, _check_cell, _class_code, _code, _number
 
@@ -340,7 +340,7 @@ def read_table_mapping(path: Path) -> CarbonTable:
 
             data = yaml.safe_load(text)
     except Exception as exc:  # noqa: BLE001 - yaml/json raise many types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise CoefficientError(f"{path}: not valid {path.suffix.lstrip('.').upper()} ({first})") from None
     return table_from_mapping(data, where=str(path), path=str(path))
 

@@ -219,7 +219,7 @@ def volume_from_raster(volume: Any, grid: Grid | None = None, *, units: Literal[
     if isinstance(volume, (str, os.PathLike)):
         import rasterio
 
-        from ..io import inspect_tile
+        from ..tiles import inspect_tile
 
         info = inspect_tile(volume)
         nodata = info.nodata if nodata is None else nodata

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
+from ..errors import ModelError, first_line
 
 __all__ = ["SinksModel", "save_model", "load_model", "FORMAT", "VERSION", "TRUSTED_TYPES"]
 
@@ -139,11 +139,11 @@ def load_model(path: str | os.PathLike) -> SinksModel:
     try:
         untrusted = [t for t in sio.get_untrusted_types(data=blob) if t not in TRUSTED_TYPES]
     except Exception as exc:  # noqa: BLE001 - skops raises several types on bad input
-        raise ModelError(f"{p}: damaged model (skops: {str(exc).splitlines()[0]})") from None
+        raise ModelError(f"{p}: damaged model (skops: {first_line(exc)})") from None
     if untrusted:
         raise ModelError(f"{p}: refuses to load untrusted types {', '.join(untrusted[:5])}")
     try:
         est = sio.loads(blob, trusted=list(TRUSTED_TYPES))
     except Exception as exc:  # noqa: BLE001
-        raise ModelError(f"{p}: cannot load the model ({str(exc).splitlines()[0]})") from None
+        raise ModelError(f"{p}: cannot load the model ({first_line(exc)})") from None
     return SinksModel(est, meta)

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, NoOverlapError, TileReadError
+from ..errors import ConfigError, NoOverlapError, TileReadError, first_line
 from ..grid import Grid
 from ..landcover import NAMES, NODATA
 
@@ -86,7 +86,7 @@ def _read_on_grid(path: str, grid: Grid, row0: int, nrows: int) -> tuple[np.ndar
                 arr = vrt.read(1)
                 valid = vrt.read_masks(1) > 0
     except rasterio.errors.RasterioIOError as exc:
-        raise TileReadError(f"{path}: not a readable raster ({str(exc).splitlines()[0]})") from None
+        raise TileReadError(f"{path}: not a readable raster ({first_line(exc)})") from None
     return arr, valid
 
 

@@ -76,7 +76,7 @@ from typing import Any, Mapping
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 from ..landcover import CODES, NODATA
 
 __all__ = ["RuleConfig", "load_rules", "classify_block", "kernel_arguments", "BLOCK_ROLES"]
@@ -236,7 +236,7 @@ def load_rules(rules: RuleConfig | Mapping[str, Any] | str | os.PathLike | None 
         try:
             over = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{name}: YAML syntax error: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(f"{name}: YAML syntax error: {first_line(exc)}") from None
         if not isinstance(over, Mapping):
             raise ConfigError(f"{name}: a rules file must be a mapping")
     elif rules is not None:

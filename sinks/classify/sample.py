@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
-from ..errors import TileReadError
+from ..errors import TileReadError, first_line
 from ..grid import Grid
+from ..mosaic import DEFAULT_MOSAIC, MosaicMethod, mosaic_method
 
 __all__ = ["sample_grid", "overview_sample", "overview_samples", "array_sample", "SAMPLE_PIXELS"]
 
@@ -54,17 +55,19 @@ def _level(path: str, band: int, want: float) -> int | None:
     return best
 
 
-def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = SAMPLE_PIXELS
-                    ) -> tuple[np.ndarray, Grid]:
+def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = SAMPLE_PIXELS,
+                    mosaic: str | MosaicMethod = DEFAULT_MOSAIC) -> tuple[np.ndarray, Grid]:
     """Decimated reflectance ``(band, h, w)`` float32 (NaN nodata) of one acquisition.
 
     Parameters
     ----------
-    scene : sinks.io.Scene
+    scene : sinks.tiles.Scene
     profile : sinks.sensors.SensorProfile
     grid : Grid
         The target grid; the sample grid is a whole-factor coarsening of it.
     max_pixels : int
+    mosaic : str or MosaicMethod
+        How overlapping tiles combine (:mod:`sinks.mosaic`), as in the full-resolution read.
 
     Returns
     -------
@@ -72,16 +75,17 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = S
     """
     import rasterio
 
-    from .._kernels.mosaic import fill_first_valid
-    from ..io import _overlaps, scene_radiometry
+    from ..grid import overlaps
+    from ..tiles import scene_radiometry
 
     sg, f = sample_grid(grid, max_pixels=max_pixels)
     roles = profile.reflectance_roles
     out = np.full((len(roles), sg.height, sg.width), np.nan, dtype=np.float32)
     filled = np.zeros((sg.height, sg.width), dtype=bool)
     scale, off = scene_radiometry(scene.tiles, profile, scene.date)
-    for tile in scene.tiles:
-        if not _overlaps(tile, sg):
+    method = mosaic_method(mosaic)
+    for tile in method.order(scene.tiles):
+        if not overlaps(tile, sg):
             continue
         by_path: dict[str, list[int]] = {}
         for i, role in enumerate(roles):
@@ -99,7 +103,7 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = S
                     break
                 parts.append((idx, *got))
         except rasterio.errors.RasterioError as exc:
-            raise TileReadError(f"{path}: read failed ({str(exc).splitlines()[0]})") from None
+            raise TileReadError(f"{path}: read failed ({first_line(exc)})") from None
         if len(parts) != len(by_path):
             continue
         _idx, first, r0, c0 = parts[0]
@@ -107,11 +111,12 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = S
         for idx, arr, _r, _c in parts:
             data[idx] = arr
         nodata = np.array([np.nan if tile.band(r).nodata is None else tile.band(r).nodata for r in roles])
-        fill_first_valid(out, filled, data, nodata=nodata, scale=scale, offset=off, row=r0, col=c0)
+        method.fill(out, filled, data, nodata=nodata, scale=scale, offset=off, row=r0, col=c0)
     return out, sg
 
 
-def overview_samples(scenes: Any, *, profile: Any, grid: Grid) -> tuple[list[np.ndarray], Grid]:
+def overview_samples(scenes: Any, *, profile: Any, grid: Grid,
+                     mosaic: str | MosaicMethod = DEFAULT_MOSAIC) -> tuple[list[np.ndarray], Grid]:
     """:func:`overview_sample` of each acquisition, read concurrently (GDAL decodes the
     overviews without the GIL): ``(samples, sample grid)``."""
     import os
@@ -119,7 +124,7 @@ def overview_samples(scenes: Any, *, profile: Any, grid: Grid) -> tuple[list[np.
 
     scenes = list(scenes)
     with ThreadPoolExecutor(max_workers=max(1, min(len(scenes), os.cpu_count() or 1))) as ex:
-        got = list(ex.map(lambda sc: overview_sample(sc, profile=profile, grid=grid), scenes))
+        got = list(ex.map(lambda sc: overview_sample(sc, profile=profile, grid=grid, mosaic=mosaic), scenes))
     return [g[0] for g in got], got[0][1]
 
 
@@ -147,20 +152,21 @@ def _decimated_read(path: str, refs: list[Any], tile_grid: Grid, offset: tuple[i
 
 
 def _warped_read(path: str, refs: list[Any], tile_grid: Grid, grid: Grid, sg: Grid, f: int
-                 ) -> tuple[np.ndarray, int, int]:
-    """Sample of a tile in another CRS or lattice: warped from its nearest overview (NaN outside it)."""
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject
+                 ) -> tuple[np.ndarray, int, int] | None:
+    """Sample of a tile in another CRS or lattice: warped from its nearest overview (NaN where it has no pixel)."""
+    from ..warp import read_onto
 
     want = f * grid.res[0] / tile_grid.res[0] if tile_grid.crs == grid.crs else 1.0
     level = _level(path, refs[0].band, want)
-    kw = {} if level is None else {"overview_level": level}
-    with rasterio.open(path, **kw) as ds:
-        part = np.full((len(refs), sg.height, sg.width), np.nan, dtype=np.float32)
-        reproject(source=rasterio.band(ds, [r.band for r in refs]), destination=part, dst_transform=sg.transform,
-                  dst_crs=sg.crs, src_nodata=refs[0].nodata, dst_nodata=np.nan, resampling=Resampling.nearest)
-    return part, 0, 0
+    nodata = refs[0].nodata if refs[0].nodata is not None else 0  # as the full-resolution reader warps
+    got = read_onto(path, [r.band for r in refs], sg, source_grid=tile_grid, src_nodata=nodata,
+                    overview_level=level)
+    if got is None:
+        return None
+    part = got.data.astype(np.float32)
+    if got.valid is not None:
+        part[:, ~got.valid] = np.nan
+    return part, got.row, got.col
 
 
 def array_sample(refl: Any, *, max_pixels: int = SAMPLE_PIXELS) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, TileReadError
+from ..errors import ConfigError, TileReadError, first_line
 from ..grid import Grid
 
 __all__ = ["illumination_block", "shaded_mask"]
@@ -83,7 +83,7 @@ def _read_dem(path: str, grid: Grid, r0: int, r1: int, c0: int, c1: int) -> np.n
                            resampling=Resampling.bilinear, nodata=np.nan, dtype="float32") as vrt:
                 return vrt.read(1, masked=True).filled(np.nan)
     except rasterio.errors.RasterioIOError as exc:
-        raise TileReadError(f"{path}: not a readable DEM ({str(exc).splitlines()[0]})") from None
+        raise TileReadError(f"{path}: not a readable DEM ({first_line(exc)})") from None
 
 
 def shaded_mask(dem: str | os.PathLike, grid: Grid, *, sun_elevation: float, sun_azimuth: float,

@@ -30,7 +30,7 @@ def cli(run_dir: str, targets: str | None, aoi_targets: str | None, as_json: boo
     year reached, on track.  An area mapped to no target gets its own trend only.  The
     sink per period with its growth; China's official series for context.
     """
-    from ..errors import ConfigError
+    from ..errors import ConfigError, first_line
     from ..goals import load_targets, track_goals
 
     run = Path(run_dir)
@@ -56,7 +56,7 @@ def cli(run_dir: str, targets: str | None, aoi_targets: str | None, as_json: boo
         try:
             head = read_csv(table, nrows=0)
         except (ValueError, OSError) as exc:
-            raise ConfigError(f"{table}: unreadable ({str(exc).splitlines()[0]})") from None
+            raise ConfigError(f"{table}: unreadable ({first_line(exc)})") from None
         if id_field not in head.columns:
             id_field = str(head.columns[0])
         regions = read_csv(table, dtype={id_field: str})

@@ -85,7 +85,7 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
     days = _days(images, dates)
     if bands:  # the count first: "3 roles for a 6-band file" says more than which role is missing
         from ..errors import BandMismatchError
-        from ..io import inspect_tile
+        from ..tiles import inspect_tile
 
         n = len(bands.split(","))
         for path in images:
@@ -110,7 +110,7 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
 def auto_profile(path: str) -> Any:
     """The sensor profile ``path``'s band descriptions point to (role names, Sentinel-2 or
     Landsat band names); Sentinel-2 L2A when they say nothing."""
-    from ..io import inspect_tile
+    from ..tiles import inspect_tile
     from ..sensors import get_profile, profile_from_descriptions
 
     return profile_from_descriptions(inspect_tile(path, check_truncation=False).descriptions) or \
@@ -136,7 +136,7 @@ def sample_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, prof
     """Decimated reflectance of each IMAGE read through its overviews (for the rules'
     scene thresholds and coastal zone), on the images concurrently: ``(samples, sample grid)``."""
     from ..classify.sample import overview_samples
-    from ..io import Scene, scene_date, tiles_from_files
+    from ..tiles import Scene, scene_date, tiles_from_files
 
     scenes = []
     for path, day in zip(images, _days(images, dates)):

@@ -76,7 +76,7 @@ class Indicators:
 
 
 def _check_grids(rasters: Mapping[str, str | os.PathLike]) -> Any:
-    from ..io import inspect_tile
+    from ..tiles import inspect_tile
 
     grid, first = None, None
     for name, path in rasters.items():

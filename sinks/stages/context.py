@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..carbon.sink import TransitionMatrix
     from ..classify import RuleSetup
     from ..grid import Grid
-    from ..io import Scene
+    from ..tiles import Scene
     from ..outputs import RasterOutput
     from ..sensors import SensorProfile
     from ..spec import EpochSpec, PipelineSpec

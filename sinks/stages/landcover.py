@@ -167,7 +167,7 @@ def stage_classify(ctx: RunContext, ep: EpochData) -> None:
         scenes = [ep.refl.isel(time=k, drop=True) for k in range(ep.refl.sizes["time"])]
     sun = None
     if cs.dem and model is None:
-        from ..io import scene_sun
+        from ..tiles import scene_sun
 
         sun = [sp.sun or scene_sun(sc.tiles) for sp, sc in zip(ep.spec.scenes, ep.scenes)]
     res = classify(scenes, grid=ctx.grid, model=model, setup=setup, mmu_ha=cs.mmu_ha,
