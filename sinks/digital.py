@@ -24,6 +24,7 @@ import numpy as np
 from .grid import Grid
 from .grid import overlaps
 from .io import grid_dataarray, scene_array
+from .mosaic import DEFAULT_MOSAIC, MosaicMethod
 from .tiles import Tile, first_path, inspect_tile, scene_date, scene_radiometry_kind, scene_sun
 from .sensors import SensorProfile
 
@@ -64,8 +65,11 @@ def dn_layout(tiles: Sequence[Tile], roles: Sequence[str]) -> tuple[int, str] | 
 
 
 def open_scene_dn(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, date: dt.date | None = None,
-                  chunks: Any = 1024, resampling: str = "nearest", name: str = "scene") -> Any:
+                  chunks: Any = 1024, resampling: str = "nearest", name: str = "scene",
+                  mosaic: str | MosaicMethod = DEFAULT_MOSAIC) -> Any:
     """Lazy digital numbers of one acquisition on ``grid``, or ``None`` (see :func:`dn_layout`).
+
+    ``mosaic``: how overlapping tiles combine (:mod:`sinks.mosaic`), as in :func:`sinks.io.open_scene`.
 
     Returns
     -------
@@ -81,7 +85,7 @@ def open_scene_dn(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, 
         return None
     date = scene_date(tiles, date)
     arr, (scale, off) = scene_array(use, profile=profile, grid=grid, date=date, chunks=chunks,
-                                     resampling=resampling, name=name, dn=layout)
+                                    resampling=resampling, name=name, dn=layout, mosaic=mosaic)
     return grid_dataarray(arr, ("band", "y", "x"), grid, name=name, band=list(roles),
                  attrs=dict(sensor=profile.name, scale=scale, offset=off, date=str(date) if date else "",
                             radiometry=scene_radiometry_kind(tiles, profile), source=first_path(tiles),

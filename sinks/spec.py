@@ -62,6 +62,9 @@ class GridSpec(_Base):
     bounds: tuple[float, float, float, float] | None = None
     chunks: int = Field(default=1024, ge=64, le=8192)
     resampling: Literal["nearest", "bilinear", "cubic", "average"] = "nearest"
+    #: which tile fills a pixel where tiles of one acquisition overlap (sinks.mosaic): the
+    #: first, in the order listed, with a valid pixel, or the last
+    mosaic: Literal["first", "last"] = "first"
 
     @field_validator("bounds")
     @classmethod

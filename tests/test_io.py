@@ -12,13 +12,13 @@ import rasterio
 
 from conftest import s2_stack
 from sinks.errors import BandMismatchError, CRSMismatchError, NoOverlapError, TileReadError
-from sinks.grid import Grid
-from sinks.grid import derive_grid
+from sinks.grid import Grid, derive_grid
 from sinks.io import open_image, open_scene
 from sinks.tiles import inspect_tile, tiles_from_files, tiles_from_stac
 from sinks.sensors import get_profile, resolve_profile
 
 S2 = get_profile("sentinel2_l2a_pre2022")
+CRS32649 = rasterio.crs.CRS.from_epsg(32649)
 
 
 def test_mosaic_first_valid_tile_wins(make_tile):
@@ -36,6 +36,65 @@ def test_mosaic_first_valid_tile_wins(make_tile):
     np.testing.assert_allclose(v[3, 5, 25], 0.04, rtol=1e-6)  # overlap: first tile wins
     np.testing.assert_allclose(v[3, 5, 35], 0.14, rtol=1e-6)  # only b
     assert refl.dtype == np.float32
+
+
+@pytest.mark.parametrize("dn", [False, True])
+def test_mosaic_method_last_valid_tile_wins(make_tile, dn):
+    """The named 'last' method: the later tile wins the overlap, a nodata pixel there falls back
+    to the earlier tile; the same in the reflectance and the digital-number readers."""
+    from sinks.digital import open_scene_dn
+
+    a = s2_stack([100] * 6, (20, 30))
+    b = s2_stack([900] * 6, (20, 30))
+    b[:, 4, 5] = 0  # nodata in b inside the overlap
+    pa = make_tile("a.tif", a)
+    pb = make_tile("b.tif", b, x0=500200)  # overlaps a's columns 20..29
+    tiles = tiles_from_files([pa, pb], S2)
+    grid = derive_grid(tiles)
+    if dn:
+        first = open_scene_dn(tiles, profile=S2, grid=grid, chunks=16).values
+        last = open_scene_dn(tiles, profile=S2, grid=grid, chunks=16, mosaic="last").values
+        want = {"a": 100, "b": 900}
+    else:
+        first = open_scene(tiles, profile=S2, grid=grid, chunks=16).values
+        last = open_scene(tiles, profile=S2, grid=grid, chunks=16, mosaic="last").values
+        want = {"a": np.float32(100) * np.float32(1e-4), "b": np.float32(900) * np.float32(1e-4)}
+    assert first[0, 5, 25] == want["a"] and last[0, 5, 25] == want["b"]   # the overlap
+    assert first[0, 5, 5] == last[0, 5, 5] == want["a"]                   # a alone
+    assert first[0, 5, 45] == last[0, 5, 45] == want["b"]                 # b alone
+    assert last[0, 4, 25] == want["a"] and last[0, 4, 26] == want["b"]    # b's nodata pixel: a fills it
+
+
+def test_unknown_mosaic_method_is_a_config_error(make_tile):
+    from sinks.errors import ConfigError
+
+    pa = make_tile("a.tif", s2_stack([100] * 6, (8, 8)))
+    with pytest.raises(ConfigError, match="mosaic method 'median'"):
+        open_image(pa, profile=S2, mosaic="median")
+
+
+def test_read_onto_clips_on_the_lattice_and_warps_elsewhere(make_tile):
+    """One windowed read for every reader: a file on the target's lattice is read directly and
+    placed where it starts; a file in another CRS comes through a warp with its validity mask."""
+    from affine import Affine
+
+    from sinks.warp import read_onto
+
+    data = np.arange(1, 6 * 8 * 10 + 1, dtype=np.uint16).reshape(6, 8, 10)
+    p = make_tile("a.tif", data)  # 10 m pixels from (500000, 2400000)
+    target = Grid(CRS32649, Affine(10, 0, 499970, 0, -10, 2400020), 8, 6)  # 3 px left, 2 px above
+    got = read_onto(str(p), [1, 4], target)
+    assert (got.row, got.col, got.valid) == (2, 3, None)
+    np.testing.assert_array_equal(got.data, data[[0, 3], :4, :5])
+    full = got.filled((6, 8), 0)
+    assert full.shape == (2, 6, 8) and full[0, 2, 3] == data[0, 0, 0] and full[0, 0, 0] == 0
+    assert read_onto(str(p), [1], Grid(CRS32649, Affine(10, 0, 600000, 0, -10, 2400000), 4, 4)) is None
+    from rasterio.warp import transform_bounds
+
+    w, s_, e, n = transform_bounds(CRS32649, "EPSG:4326", 500000, 2399920, 500100, 2400000)
+    geo = Grid(rasterio.crs.CRS.from_epsg(4326), Affine((e - w) / 4, 0, w, 0, -(n - s_) / 4, n), 4, 4)
+    warped = read_onto(str(p), [1], geo, src_nodata=0)
+    assert warped.data.shape == (1, 4, 4) and warped.valid is not None and warped.valid.shape == (4, 4)
 
 
 def test_nodata_in_first_tile_filled_by_second(make_tile):
@@ -341,3 +400,22 @@ def test_read_after_needs_matching_chunks(tmp_path):
     layer = da.ones((40, 40), dtype=np.uint8, chunks=20)
     with pytest.raises(ValueError, match="chunks differ"):
         read_categorical(path, chunks=10, after=layer)
+
+
+def test_spec_mosaic_reaches_the_run(make_tile, tmp_path):
+    """``grid.mosaic: last`` in a spec: the run's reflectance takes the later tile in the overlap."""
+    from sinks.pipeline import prepare
+    from sinks.spec import PipelineSpec
+    from sinks.stages.read import stage_read
+
+    pa = make_tile("a.tif", s2_stack([100] * 6, (20, 30)))
+    pb = make_tile("b.tif", s2_stack([900] * 6, (20, 30)), x0=500200)
+    for method, want in (("first", 100), ("last", 900)):
+        spec = PipelineSpec.model_validate({
+            "name": f"m-{method}", "sensor": "sentinel2_l2a_pre2022", "grid": {"mosaic": method},
+            "epochs": [{"name": "e", "year": 2020, "scenes": [{"date": "2020-08-01", "tiles": [str(pa), str(pb)]}]}],
+            "classification": {"enabled": False}, "carbon": {"enabled": False}})
+        ctx = prepare(spec, spec_path=None, out=tmp_path / method, overwrite=True)
+        ep = ctx.epochs[0]
+        stage_read(ctx, ep)
+        assert float(ep.refl.isel(time=0).sel(band="blue").values[5, 25]) == pytest.approx(want * 1e-4)

@@ -41,7 +41,7 @@ def _samples(ctx: RunContext, ep: EpochData) -> tuple[list[np.ndarray], Any, boo
     from ..classify.sample import overview_samples
 
     def sample(c: RunContext, e: EpochData) -> tuple[list[np.ndarray], Any]:
-        return overview_samples(e.scenes, profile=c.profile, grid=c.grid)
+        return overview_samples(e.scenes, profile=c.profile, grid=c.grid, mosaic=c.spec.grid.mosaic)
 
     src = ctx.whole_scene
     if ep.name not in src.shared.samples:
@@ -142,7 +142,8 @@ def _rule_scenes(ctx: RunContext, ep: EpochData) -> list[Any] | None:
     out = []
     for k, sc in enumerate(ep.scenes):
         dn = open_scene_dn(sc.tiles, profile=ctx.profile, grid=ctx.grid, date=sc.date, chunks=ctx.chunks,
-                           resampling=spec.grid.resampling, name=f"{ep.name}-{sc.date or k}")
+                           resampling=spec.grid.resampling, name=f"{ep.name}-{sc.date or k}",
+                           mosaic=spec.grid.mosaic)
         if dn is None:
             return None
         inside = ctx.region_mask()

@@ -21,7 +21,7 @@ def stage_read(ctx: RunContext, ep: EpochData) -> None:
     ``outputs.reflectance`` each band of each acquisition is also written.
     """
     ep.refl = open_epoch(ep.scenes, profile=ctx.profile, grid=ctx.grid, chunks=ctx.chunks,
-                         resampling=ctx.spec.grid.resampling, name=f"refl-{ep.name}")
+                         resampling=ctx.spec.grid.resampling, name=f"refl-{ep.name}", mosaic=ctx.spec.grid.mosaic)
     inside = ctx.region_mask()
     if inside is not None:
         import dask.array as da
