@@ -33,7 +33,7 @@ def test_report_is_self_contained(report):
         assert unit in text, unit
     assert "not computed in this run" not in text  # the demo runs every stage
     # the manifest's timings: wall and CPU seconds per stage
-    assert "<th>wall s</th><th>CPU s</th>" in text and "<td>compute_write</td>" in text
+    assert "<th>wall s</th><th>CPU s</th>" in text and re.search(r"<td[^>]*>compute_write</td>", text)
 
 
 def test_report_bad_input(tmp_path, capsys):
@@ -183,17 +183,17 @@ def test_batch_page_cjk_names_and_scale(make_tile, tmp_path):
         main(["report", str(out), "-o", str(page)])
     assert ei.value.code == 0
     text = page.read_text(encoding="utf-8")
-    assert 'data-v="海城区"' in text and "<th>name</th>" in text
+    assert 'data-v="海城区"' in text and re.search(r'<th class="t">name</th>', text)
 
 
 def test_transition_matrix_in_legend_order(report):
     html_text = report.read_text(encoding="utf-8")
     m = re.search(r'<table class="matrix"><thead><tr>(.*?)</tr></thead><tbody>(.*?)</tbody>', html_text)
     cols = re.findall(r"<th>(.*?)</th>", m.group(1))[1:]
-    rows = re.findall(r"<tr><td>(.*?)</td>", m.group(2))
+    rows = re.findall(r"<tr><td[^>]*>(.*?)</td>", m.group(2))
     from sinks.landcover import CLASSES
 
-    order = [c.name for c in CLASSES]
+    order = [c.label for c in CLASSES]  # the legend's labels (Built-up), not the names (built_up)
     assert cols == rows and cols == [c for c in order if c in cols]
     assert m.group(2).count('class="diag"') == len(rows)  # the unchanged area on the diagonal
 
@@ -261,3 +261,38 @@ def test_batch_page_prints_every_column(demo_batch, tmp_path):
     assert "Regions: sink and encroachment" in text and "Click a column header" not in text
     assert "unobserved share" not in text  # a column of the wide on-screen table only
     assert re.search(r"450512.{0,300}?" + re.escape(value), text), (value, text[-1500:])
+
+
+def test_report_tables_show_words_not_keys(report):
+    """Class labels of the legend, periods with an en dash, id columns in words; the manifest's
+    note on dotted stage names only when there is one."""
+    text = report.read_text(encoding="utf-8")
+    cells = re.findall(r"<t[dh][^>]*>([^<]*)</t[dh]>", text)
+    assert "Built-up" in cells and not {"built_up", "forest", "region_id", "redline_id"} & set(cells)
+    assert "region id" in cells and "redline id" in cells
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", "", text, flags=re.S))
+    assert not re.search(r"\b20\d\d_20\d\d\b", visible), re.findall(r".{40}20\d\d_20\d\d.{20}", visible)
+    assert "A stage named a.b" not in text  # no stage of the demo has a dot in its name
+    # the overview: resolution and epochs as numbers, not Python lists
+    assert "<td>[10.0, 10.0]</td>" not in text and "2015, 2020, 2025" in text
+
+
+def test_coordinate_ticks_with_the_decimals_they_need():
+    from sinks.report.maps import coordinate_formatter
+
+    f = coordinate_formatter()
+    f.set_locs([400_000, 401_000, 402_000])
+    assert [f(v) for v in (400_000, 401_000, 402_000)] == ["400", "401", "402"]
+    f.set_locs([400_000, 400_500, 401_000])
+    assert [f(v) for v in (400_000, 400_500, 401_000)] == ["400.0", "400.5", "401.0"]
+    g = coordinate_formatter(geographic=True)
+    g.set_locs([21.48, 21.49])
+    assert g(21.48) == "21.48°"
+
+
+def test_batch_table_cells():
+    from sinks.report.batch import _cell
+
+    assert _cell(True) == '<td data-v="1">yes</td>' and _cell("False") == '<td data-v="0">no</td>'
+    assert _cell(float("nan")) == '<td data-v="">–</td>' and ">1,234.50<" in _cell(1234.5)
+    assert _cell("海城区") == '<td class="t nw" data-v="海城区">海城区</td>'  # words left-aligned, on one line

@@ -64,9 +64,14 @@ def _is_text(v: Any) -> bool:
 
 def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str = "", caption: str = "",
            diagonal: bool = False) -> str:
-    """An HTML table: numbers right-aligned with thousands separators, words left-aligned;
-    ``diagonal`` marks the cells where row and column name agree (transition matrices)."""
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    """An HTML table: numbers right-aligned with thousands separators, words left-aligned (their
+    header too); short words (a period, a method, "no range") kept on one line; ``diagonal``
+    marks the cells where row and column name agree (transition matrices)."""
+    text_cols = {j for j in range(1, len(head))
+                 if any(_is_text(r[j]) for r in rows if j < len(r))
+                 and all(_is_text(r[j]) or r[j] is None for r in rows if j < len(r))}
+    th = "".join(f'<th class="t">{html.escape(h)}</th>' if j in text_cols else f"<th>{html.escape(h)}</th>"
+                 for j, h in enumerate(head))
 
     def td(c: Any, row: list[Any], j: int) -> str:
         classes = []
@@ -74,6 +79,8 @@ def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str 
             classes.append("t")
         elif j > 0 and "text" in cls.split():
             classes.append("n")
+        if isinstance(c, str) and len(c) <= _SHORT:
+            classes.append("nw")
         if diagonal and j > 0 and head[j] == row[0]:
             classes.append("diag")
         attr = f' class="{" ".join(classes)}"' if classes else ""
@@ -82,6 +89,10 @@ def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str 
     body = "".join("<tr>" + "".join(td(c, r, j) for j, c in enumerate(r)) + "</tr>" for r in rows)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f'<table class="{cls}">{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+
+
+#: Text cells up to this many characters stay on one line ("2015–2020", "gain-loss", "no range").
+_SHORT = 16
 
 
 def _missing(what: str) -> str:

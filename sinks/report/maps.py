@@ -55,15 +55,37 @@ def read_decimated(path: str | Path, *, max_side: int = MAX_SIDE) -> tuple[np.nd
         return a, tuple(ds.bounds), ds.crs
 
 
+def coordinate_formatter(geographic: bool = False) -> Any:
+    """Tick labels in km (or degrees) with as few decimals as tell the ticks apart: ``2376``,
+    ``2377`` for whole kilometres, ``400.5`` only where a tick falls between them."""
+    from matplotlib.ticker import Formatter
+
+    class _Coords(Formatter):
+        ticks: tuple[float, ...] = ()
+
+        def set_locs(self, locs: Any) -> None:
+            self.ticks = tuple(locs)
+
+        def _decimals(self) -> int:
+            locs = [v if geographic else v / 1000 for v in self.ticks]
+            for d in range(6):
+                if all(abs(v * 10 ** d - round(v * 10 ** d)) < 1e-6 for v in locs):
+                    return d
+            return 6
+
+        def __call__(self, x: float, pos: Any = None) -> str:
+            d = self._decimals()
+            return f"{x:.{d}f}°" if geographic else f"{x / 1000:.{d}f}"
+
+    return _Coords()
+
+
 def _frame(ax: Any, bounds: tuple[float, float, float, float], crs: Any) -> None:
     """Coordinate labels (km or degrees) and a scale bar."""
-    from matplotlib.ticker import FuncFormatter
-
     left, bottom, right, top = bounds
     geographic = crs is not None and crs.is_geographic
-    fmt = FuncFormatter(lambda v, _p: f"{v:.3f}°" if geographic else f"{v / 1000:.1f}")
-    ax.xaxis.set_major_formatter(fmt)
-    ax.yaxis.set_major_formatter(fmt)
+    ax.xaxis.set_major_formatter(coordinate_formatter(geographic))
+    ax.yaxis.set_major_formatter(coordinate_formatter(geographic))
     unit = "" if geographic else " (km)"
     name = crs.to_string() if crs is not None else ""
     ax.set_xlabel(f"easting{unit}, {name}", fontsize=7)
