@@ -87,6 +87,29 @@ def test_plot_legend_beside_the_panels(demo_run):
     plt.close(fig)
 
 
+def test_plot_of_a_narrow_batch_has_no_gaps(demo_batch):
+    """Two regions make a tall, narrow mosaic: the panels are as narrow as the maps (no white
+    gaps between them) and the km ticks are distinct and without a needless ".0"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = sinks.open_run(demo_batch).sinks.plot()
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    maps = [ax.get_window_extent(r) for ax in fig.axes[:4]]
+    gaps = [(b.x0 - a.x1) / fig.dpi for a, b in zip(maps, maps[1:])]
+    assert max(gaps) < 0.9, gaps  # inches between neighbouring maps
+    for ax in fig.axes[:4]:
+        labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_text()]
+        for axis in (ax.get_xticklabels(), ax.get_yticklabels()):
+            texts = [t.get_text() for t in axis if t.get_text()]
+            assert len(texts) == len(set(texts)), texts
+        assert not any(t.endswith(".0") for t in labels), labels
+    plt.close(fig)
+
+
 def _no_remote_resources(text: str) -> None:
     assert not re.search(r'<script[^>]+src="(https?:)?//', text)
     assert not re.search(r'<link[^>]+href="(https?:)?//', text)
