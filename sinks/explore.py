@@ -76,7 +76,8 @@ def _offline(m: Any) -> None:
                            ".sinks-legend { background: rgba(255,255,255,0.9); padding: 6px 8px; font-size: 12px; "
                            "line-height: 16px; border-radius: 4px; box-shadow: 0 0 4px rgba(0,0,0,0.3); }"
                            ".sinks-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 5px; "
-                           "vertical-align: -2px; border: 1px solid #555; }</style>"),
+                           "vertical-align: -2px; border: 1px solid #555; }"
+                           ".leaflet-popup-content td { white-space: nowrap; }</style>"),
                    name="sinks_css")
 
 
@@ -88,7 +89,9 @@ def _legend(m: Any, note: str) -> None:
 
     rows = "".join(f'<i style="background:{c.colour}"></i>{html.escape(c.label)}<br>' for c in CLASSES)
     change = "".join(f'<i style="background:{col}"></i>{html.escape(lab)}<br>' for col, lab in (
-        ("#d7191c", "ecological land lost"), ("#1a9641", "ecological land gained"), ("#e1e1e1", "unchanged")))
+        ("#d7191c", "ecological land lost"), ("#1a9641", "ecological land gained"),
+        ("linear-gradient(90deg, #e4aee4, #7cb27c, #c8c8c8)", "other change: the new class, muted"),
+        ("#e1e1e1", "unchanged")))
     box = (f'<div class="sinks-legend" style="position: fixed; bottom: 24px; right: 10px; z-index: 1000;">'
            f"<b>Land cover</b><br>{rows}<b>Change</b><br>{change}"
            + (f'<div style="max-width: 14em; color: #555; margin-top: 4px;">{html.escape(note)}</div>' if note else "")
@@ -156,7 +159,7 @@ def _tile_layer(src: str, kind: str, name: str, show: bool) -> tuple[Any, Any]:
 
 def _popup_table(gdf: Any) -> tuple[Any, list[str], list[str]]:
     """The outline layer's popup columns (id, name, latest figures), rounded, with readable labels."""
-    from .labels import column_label
+    from .labels import header_label
 
     key = [c for c in gdf.columns if c != "geometry"][:1] + (["name"] if "name" in gdf.columns else [])
     figures = []
@@ -170,7 +173,7 @@ def _popup_table(gdf: Any) -> tuple[Any, list[str], list[str]]:
     g = gdf[[*key, *figures, "geometry"]].copy()
     for c in figures:
         g[c] = g[c].astype(float).round(1 if c.startswith("forest_coverage") else 0)
-    return g, [*key, *figures], [column_label(c) for c in [*key, *figures]]
+    return g, [*key, *figures], [header_label(c) for c in [*key, *figures]]
 
 
 def explore(run: Any, *, tiles: str = "auto", max_side: int = 2048, basemap: bool = False) -> Any:
