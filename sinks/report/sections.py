@@ -209,7 +209,7 @@ def _sink(s: dict[str, Any]) -> str:
         f'<p class="note">Transition areas: {a}.</p>' for a in sorted(areas))
     return _sec("sink", "Carbon sink", f"<figure>{_img(maps.sink_chart(keys, vals, lo, hi), 'sink per period')}"
                 "<figcaption>Sink per period with its 95 % Monte Carlo interval (positive = removal)</figcaption>"
-                "</figure>" + _table(head, rows, digits=0) + note)
+                "</figure>" + _table(head, rows, digits=0, cls="wide") + note)
 
 
 def _method(s: dict[str, Any]) -> str:
