@@ -123,6 +123,10 @@ def test_explore_offline_image_layers(demo_run, tmp_path):
     assert "Leaflet 1.9.4" in html and "L.imageOverlay" in html
     assert "carbon stock 2025 (Mg C)" in html and "forest coverage 2025 (%)" in html
     assert "drawn at 20 m pixels" in html and "localtileserver" in html  # the fallback says so
+    # the carbon-density ramp in the legend with its ends in Mg C/ha, one ramp for every epoch
+    ramp = re.search(r"Carbon density \(Mg C/ha\)</b>.*?>([\d,]+)<span[^>]*>([\d,]+)</span>", html, re.S)
+    assert ramp and int(ramp.group(1).replace(",", "")) < int(ramp.group(2).replace(",", "")) > 50
+    assert '"paddingBottomRight": [320, 20]' in html  # the area fitted left of the layer control and legend
     from browser import NoBrowser, render
 
     var = re.findall(r"var (geo_json_\w+) = L\.geoJson", html)[0]
