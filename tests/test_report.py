@@ -296,3 +296,12 @@ def test_batch_table_cells():
     assert _cell(True) == '<td data-v="1">yes</td>' and _cell("False") == '<td data-v="0">no</td>'
     assert _cell(float("nan")) == '<td data-v="">–</td>' and ">1,234.50<" in _cell(1234.5)
     assert _cell("海城区") == '<td class="t nw" data-v="海城区">海城区</td>'  # words left-aligned, on one line
+
+
+def test_batch_region_report_names_its_region(demo_batch, tmp_path):
+    """A region's own report says which region it is (id and name from the batch's table)."""
+    out = tmp_path / "region.html"
+    with pytest.raises(SystemExit) as ei:
+        main(["report", str(demo_batch / "regions" / "450512"), "-o", str(out)])
+    assert ei.value.code == 0
+    assert re.search(r"<h1>sinks report — [^<]*, region 450512 铁山港区</h1>", out.read_text(encoding="utf-8"))

@@ -130,7 +130,8 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
 
     with _mpl_fonts():
         body = render_sections(run, summary, manifest)
-    title = html.escape(f"sinks report — {summary.get('name', run.name)}")
+    region = _batch_region(run, summary)
+    title = html.escape(f"sinks report — {summary.get('name', run.name)}" + (f", region {region}" if region else ""))
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{_CSS}</style></head>"
             f"<body><header><h1>{title}</h1>{_nav()}</header><main>{body}</main>"
@@ -140,6 +141,36 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
     record_derived(run, out)  # a report inside the run folder goes with it on --overwrite
     log.info("report: %s", out)
     return Path(out)
+
+
+def _batch_region(run: Path, summary: dict[str, Any]) -> str:
+    """``450512 铁山港区`` for a batch region's run (its id, and its name from the batch's table
+    when the run sits in its batch folder); ``""`` for other runs."""
+    rid = str((summary.get("batch") or {}).get("region_id") or "")
+    if not rid:
+        return ""
+    table = run.parent.parent / "batch_summary.csv"
+    if run.parent.name == "regions" and table.exists():
+        try:
+            from ..csvio import read_csv
+
+            df = read_csv(table, dtype={0: str})
+            gpkg = run.parent.parent / "batch_summary.gpkg"
+            names = None
+            if "name" in df.columns:
+                names = dict(zip(df.iloc[:, 0].astype(str), df["name"]))
+            elif gpkg.exists():
+                import geopandas as gpd
+
+                g = gpd.read_file(gpkg, ignore_geometry=True)
+                if "name" in g.columns:
+                    names = dict(zip(g.iloc[:, 0].astype(str), g["name"]))
+            name = (names or {}).get(rid)
+            if isinstance(name, str) and name:
+                return f"{rid} {name}"
+        except Exception:  # noqa: BLE001 - the name only adorns the title
+            pass
+    return rid
 
 
 def _mpl_fonts() -> Any:

@@ -84,6 +84,11 @@ def _frame(ax: Any, bounds: tuple[float, float, float, float], crs: Any) -> None
     """Coordinate labels (km or degrees) and a scale bar."""
     left, bottom, right, top = bounds
     geographic = crs is not None and crs.is_geographic
+    if not geographic:  # ticks on 0.5, 1, 2 km ... (matplotlib's default 0.25 km steps read as 400.25, 400.50)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))
+        ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))
     ax.xaxis.set_major_formatter(coordinate_formatter(geographic))
     ax.yaxis.set_major_formatter(coordinate_formatter(geographic))
     unit = "" if geographic else " (km)"
