@@ -305,3 +305,16 @@ def test_batch_region_report_names_its_region(demo_batch, tmp_path):
         main(["report", str(demo_batch / "regions" / "450512"), "-o", str(out)])
     assert ei.value.code == 0
     assert re.search(r"<h1>sinks report — [^<]*, region 450512 铁山港区</h1>", out.read_text(encoding="utf-8"))
+
+
+def test_sink_chart_tells_removals_from_emissions():
+    from matplotlib.colors import to_hex
+
+    from sinks.report.maps import EMISSION_COLOUR, REMOVAL_COLOUR, sink_figure
+    from sinks.report.sections import _interval
+
+    fig = sink_figure(["2015_2020", "2020_2025"], [119.0, -57.0], [88.0, -71.0], [230.0, -41.0])
+    bars = fig.axes[0].patches
+    assert [to_hex(b.get_facecolor()) for b in bars[:2]] == [REMOVAL_COLOUR, EMISSION_COLOUR]
+    assert fig.axes[0].get_legend() is not None  # says which colour is which
+    assert _interval(-71.0, -41.0) == "\u221271 – \u221241" and _interval(424.0, 1044.2) == "424 – 1,044"

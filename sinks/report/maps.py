@@ -239,13 +239,29 @@ def goal_figure(name: str, unit: str, years: Sequence[int], values: Sequence[flo
     return fig
 
 
+#: Bar colours of the sink chart: a removal (sink > 0) green, an emission red.
+REMOVAL_COLOUR, EMISSION_COLOUR = "#1a9641", "#d7191c"
+
+
 def sink_chart(periods: Sequence[str], values: Sequence[float], lo: Sequence[float | None],
                hi: Sequence[float | None]) -> bytes:
     """Sink per period (Mg C/yr) with its 95 % interval."""
+    return png(sink_figure(periods, values, lo, hi))
+
+
+def sink_figure(periods: Sequence[str], values: Sequence[float], lo: Sequence[float | None],
+                hi: Sequence[float | None]) -> Any:
+    """The sink chart's figure: removals green, emissions red, each with its 95 % interval."""
+    from matplotlib.patches import Patch
+
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     x = np.arange(len(periods))
-    ax.bar(x, values, color="#1a9641", width=0.5)
+    colours = [EMISSION_COLOUR if v < 0 else REMOVAL_COLOUR for v in values]
+    ax.bar(x, values, color=colours, width=0.5)
+    if any(v < 0 for v in values):
+        ax.legend(handles=[Patch(facecolor=REMOVAL_COLOUR, label="removal (sink)"),
+                           Patch(facecolor=EMISSION_COLOUR, label="emission (source)")], fontsize=7, frameon=False)
     err = [[v - (l if l is not None else v) for v, l in zip(values, lo)],
            [(h if h is not None else v) - v for v, h in zip(values, hi)]]
     ax.errorbar(x, values, yerr=err, fmt="none", ecolor="black", capsize=5, lw=1)
@@ -254,4 +270,4 @@ def sink_chart(periods: Sequence[str], values: Sequence[float], lo: Sequence[flo
     ax.axhline(0, color="black", lw=0.6)
     ax.tick_params(labelsize=7)
     ax.grid(axis="y", alpha=0.3)
-    return png(fig)
+    return fig

@@ -172,6 +172,11 @@ def legend_order(names: Any) -> list[str]:
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), str(n)))
 
 
+def _interval(lo: float, hi: float) -> str:
+    """``424 – 983``; negative ends with a minus sign (``−71 – −41``, not ``-71 – -41``)."""
+    return f"{lo:,.0f} – {hi:,.0f}".replace("-", "\u2212")
+
+
 def _sink(s: dict[str, Any]) -> str:
     sinks = ((s.get("carbon") or {}).get("sink")) or {}
     if not sinks:
@@ -185,7 +190,7 @@ def _sink(s: dict[str, Any]) -> str:
         e = sinks[k]
         name = "stock-difference" if e.get("method", "gain-loss") == "gain-loss" else "gain-loss"
         m = (e.get("methods") or {}).get(name) or {}
-        iv = f"{m['low']:,.0f} – {m['high']:,.0f}" if m.get("low") is not None else None
+        iv = _interval(m["low"], m["high"]) if m.get("low") is not None else None
         return m.get("sink_mg_c_per_yr"), iv
 
     rows = []
@@ -193,7 +198,7 @@ def _sink(s: dict[str, Any]) -> str:
         e = sinks[k]
         pf, nf, fl = e.get("persistent_forest") or {}, e.get("new_forest") or {}, e.get("forest_lost") or {}
         o, oiv = other(k)
-        rows.append([k.replace("_", "–"), e.get("method", "gain-loss"), v, f"{a:,.0f} – {b:,.0f}" if a is not None else None,
+        rows.append([k.replace("_", "–"), e.get("method", "gain-loss"), v, _interval(a, b) if a is not None else None,
                      pf.get("net_mg_c_per_yr"), nf.get("young_growth_mg_c_per_yr"), fl.get("biomass_change_mg_c"),
                      o, oiv, e["sink_tco2e_per_yr"], e.get("growth_vs_previous_pct")])
     first = sinks[keys[0]]
