@@ -275,6 +275,8 @@ def test_report_tables_show_words_not_keys(report):
     assert "A stage named a.b" not in text  # no stage of the demo has a dot in its name
     # the overview: resolution and epochs as numbers, not Python lists
     assert "<td>[10.0, 10.0]</td>" not in text and "2015, 2020, 2025" in text
+    # the national targets in words with their units, not keys and 1.9e+10
+    assert "forest coverage 24.1 %, stock volume 19 billion m³" in text and "volume_m3 1.9e+10" not in text
 
 
 def test_coordinate_ticks_with_the_decimals_they_need():

@@ -417,12 +417,21 @@ def _figure_methods(s: dict[str, Any]) -> str:
         for rid, m in (mapping.get("regions") or {}).items():
             rows.append([f"targets of region {rid}", m, "targets file"])
         for t in g.get("targets") or []:
-            what = ", ".join(f"{k} {t[k]:,g}" for k in ("forest_coverage_pct", "volume_m3") if k in t)
+            what = ", ".join(_target_text(k, t[k]) for k in ("forest_coverage_pct", "volume_m3") if k in t)
             rows.append([f"national target {t['year']}", what, t.get("source", "")])
     for ep, a in (s.get("accuracy") or {}).items():
         if a.get("method"):
             rows.append([f"accuracy {ep}", a["method"], ", ".join(f"{k}: {v}" for k, v in (a.get("sources") or {}).items())])
     return _table(["figure", "method", "source"], rows, cls="text") if rows else ""
+
+
+def _target_text(key: str, value: float) -> str:
+    """A national target in words: ``forest coverage 24.1 %``, ``stock volume 19 billion m³``."""
+    if key == "forest_coverage_pct":
+        return f"forest coverage {value:g} %"
+    if abs(value) >= 1e9:
+        return f"stock volume {value / 1e9:g} billion m³"
+    return f"stock volume {value:,.0f} m³"
 
 
 def _manifest(m: dict[str, Any]) -> str:
