@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import html
 import logging
@@ -154,6 +155,25 @@ def _value_range(src: str) -> tuple[float, float]:
     return (float(np.percentile(v, 2)), float(np.percentile(v, 98))) if v.size else (0.0, 1.0)
 
 
+@contextlib.contextmanager
+def _process_environ_kept() -> Any:
+    """Undo the process-wide settings localtileserver makes while it starts: it writes
+    ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` (and ``GDAL_NUM_THREADS=ALL_CPUS``) into
+    ``os.environ``, after which GDAL in this Python session no longer reads the files beside a
+    raster (the ``.aux.xml`` with the class names and units).  Local tiles need neither."""
+    import os
+
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k not in before]:
+            del os.environ[key]
+        for key, value in before.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+
+
 def _tile_layer(src: str, kind: str, name: str, show: bool,
                 value_range: tuple[float, float] | None = None) -> tuple[Any, Any]:
     """A folium TileLayer of ``src`` served by localtileserver (colour table, or a YlGn ramp
@@ -235,7 +255,8 @@ def explore(run: Any, *, tiles: str = "auto", max_side: int = 2048, basemap: boo
             img, b = _rgba(src, kind, max_side=min(max_side, 512), value_range=vr)
             bounds = bounds or b
             folium.raster_layers.ImageOverlay(img, bounds=b, opacity=0.85).add_to(group)
-            layer, client = _tile_layer(src, kind, label, show, value_range=vr)
+            with _process_environ_kept():
+                layer, client = _tile_layer(src, kind, label, show, value_range=vr)
             layer.add_to(group)
             group.add_to(m)
             clients.append(client)

@@ -156,7 +156,16 @@ def test_explore_full_resolution_tiles(demo_run):
 
     from PIL import Image
 
+    import os
+
+    from gdal_read import raster_band
+
+    env = dict(os.environ)
     m = sinks.open_run(demo_run).sinks.explore(tiles="server")
+    # the tile server leaves the session's GDAL settings alone: the class names beside the
+    # rasters (.aux.xml) stay readable (localtileserver sets GDAL_DISABLE_READDIR_ON_OPEN)
+    assert dict(os.environ) == env
+    assert raster_band(demo_run / "landcover_2025.tif")["categories"][1] == "Forest"
     html = m.get_root().render()
     _no_remote_resources(html)
     urls = [u.replace("\\u0026", "&") for u in re.findall(r'"(http://127\.0\.0\.1:\d+/api/tiles/[^"]+)"', html)]
