@@ -320,3 +320,18 @@ def test_sink_chart_tells_removals_from_emissions():
     assert [to_hex(b.get_facecolor()) for b in bars[:2]] == [REMOVAL_COLOUR, EMISSION_COLOUR]
     assert fig.axes[0].get_legend() is not None  # says which colour is which
     assert _interval(-71.0, -41.0) == "\u221271 – \u221241" and _interval(424.0, 1044.2) == "424 – 1,044"
+
+
+def test_batch_choropleth_explains_grey_regions():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from sinks.report.batch import choropleth_figure
+
+    gdf = gpd.GeoDataFrame({"region_id": ["1", "2"], "forest_coverage_pct_2025": [40.0, float("nan")]},
+                           geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:32649")
+    fig = choropleth_figure(gdf, "forest_coverage_pct_2025", "Forest coverage", "%", "YlGn")
+    legend = fig.axes[0].get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["no data (region not done)"]
+    gdf.loc[1, "forest_coverage_pct_2025"] = 60.0
+    assert choropleth_figure(gdf, "forest_coverage_pct_2025", "Forest coverage", "%", "YlGn").axes[0].get_legend() is None

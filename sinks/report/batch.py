@@ -99,6 +99,11 @@ def choropleth_figure(gdf: Any, column: str, title: str, unit: str, cmap: str, *
         name = str(row[label_field]) if label_field and row.get(label_field) is not None else ""
         text = "\n".join(t for t in (name, "–" if val != val else f"{val:,.{digits}f}") if t)
         ax.annotate(text, (p.x, p.y), ha="center", va="center", fontsize=7.5, path_effects=halo)
+    if v.isna().any():  # say what the grey regions are
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(facecolor="#dddddd", edgecolor="#333", label="no data (region not done)")],
+                  loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7, frameon=False)
     ax.set_title(title, fontsize=10)
     ax.set_axis_off()
     return fig
