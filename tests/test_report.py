@@ -184,6 +184,8 @@ def test_batch_page_cjk_names_and_scale(make_tile, tmp_path):
     assert ei.value.code == 0
     text = page.read_text(encoding="utf-8")
     assert 'data-v="海城区"' in text and re.search(r'<th class="t">name</th>', text)
+    # the title names the spec's run and the folder; flags read yes/no
+    assert re.search(r"<h1>sinks batch report — \S+ \(folder b\)</h1>", text) and ">False<" not in text
 
 
 def test_transition_matrix_in_legend_order(report):

@@ -112,7 +112,7 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
 
         with _mpl_fonts():
             body, script = render_batch(run)
-        title = html.escape(f"sinks batch report — {run.name}")
+        title = html.escape(f"sinks batch report — {_batch_name(run)}")
         page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
                 f"<style>{_CSS}</style></head><body><header><h1>{title}</h1></header><main>{body}</main>"
                 f"<footer>Made by sinks from {html.escape(str(run))}; each region's own report: "
@@ -141,6 +141,18 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
     record_derived(run, out)  # a report inside the run folder goes with it on --overwrite
     log.info("report: %s", out)
     return Path(out)
+
+
+def _batch_name(batch: Path) -> str:
+    """``beihai-demo (folder batch)``: the spec's name from a region's summary, and the folder."""
+    for summary in sorted((batch / "regions").glob("*/summary.json"))[:1]:
+        try:
+            name = json.loads(summary.read_text(encoding="utf-8")).get("name")
+        except (OSError, ValueError):
+            name = None
+        if name:
+            return f"{name} (folder {batch.name})"
+    return batch.name
 
 
 def _batch_region(run: Path, summary: dict[str, Any]) -> str:
