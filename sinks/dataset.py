@@ -168,7 +168,7 @@ def sources(path: str | os.PathLike, *, region: str | None = None
             raise ConfigError(f"{folder}: no finished region {region!r} (finished: {known or 'none'})")
         run = regions[str(region)]
         require_complete(run)
-        return run_layers(run), _epochs(run), {"title": f"sinks batch {folder.name}, region {region}",
+        return run_layers(run), _epochs(run), {"title": f"sinks batch '{folder.name}', region {region}",
                                                "sinks_path": str(folder), "sinks_kind": "batch-region",
                                                "region": str(region)}
     if not regions:
@@ -180,7 +180,7 @@ def sources(path: str | os.PathLike, *, region: str | None = None
         for key in per_run[0][var]:
             files = [lay[var][key] for lay in per_run if key in lay.get(var, {})]
             layers.setdefault(var, {})[key] = mosaic_vrt(files)
-    return layers, _epochs(runs[0]), {"title": f"sinks batch {folder.name}, {len(runs)} regions",
+    return layers, _epochs(runs[0]), {"title": f"sinks batch '{folder.name}', {len(runs)} regions",
                                       "sinks_path": str(folder), "sinks_kind": "batch"}
 
 
