@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CogPlan", "plan_cog", "cog_graph", "assemble", "nearest_index", "overview_shapes"]
+__all__ = ["CogPlan", "plan_cog", "cog_graph", "encode_array", "assemble", "nearest_index", "overview_shapes"]
 
 #: TIFF tag numbers used here.
 _NEW_SUBFILE, _WIDTH, _HEIGHT, _BITS, _COMPRESSION, _PHOTOMETRIC = 254, 256, 257, 258, 259, 262
@@ -266,6 +266,34 @@ def cog_graph(arr: Any, plan: CogPlan) -> Any:
     out = dask.delayed(list, pure=False)(records, dask_key_name=f"cog-{token}-records")
     assert isinstance(out, Delayed)
     return out
+
+
+def encode_array(arr: Any, plan: CogPlan) -> list[dict[str, Any]]:
+    """Compress every tile of an in-memory layer (no dask), as :func:`cog_graph`'s tasks
+    do, and return the records :func:`assemble` needs.
+
+    ``arr`` is anything sliced into numpy blocks (a numpy array, or a layer computed on
+    access such as :class:`~sinks.carbon.stock.LazyLayer`); it is read one row of tiles
+    at a time, so only that row and the overview levels are held at once.
+    """
+    b = plan.blocksize
+    h, w = plan.levels[0]
+    records: list[dict[str, Any]] = []
+    pieces: list[Any] = []
+    for r0 in range(0, h, b):
+        rec, piece = encode_block(np.asarray(arr[r0:r0 + b, :]), plan, r0, 0)
+        records.append(rec)
+        pieces.append(piece)
+    for level in range(1, len(plan.levels)):
+        ny, nx = plan.tiles(level)
+        nxt = []
+        for ty in range(ny):
+            for tx in range(nx):
+                rec, piece = encode_overview_tile(plan, level, ty, tx, *pieces)
+                records.append(rec)
+                nxt.append(piece)
+        pieces = nxt
+    return records
 
 
 # --------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, overwrite_option,
-                      sample_acquisitions)
+from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, out_option,
+                      overwrite_option, sample_acquisitions)
 
 
 def _mmu(value: str | None) -> dict[str, float] | None:
@@ -45,7 +45,7 @@ def _sun(values: tuple[str, ...], n: int) -> list[tuple[float, float]] | None:
 @click.command("classify")
 @max_pixels_option
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="Output land-cover COG.")
+@out_option("Output land-cover COG.", required=True)
 @bands_options
 @click.option("--model", default=None, type=click.Path(dir_okay=False), help="Supervised model (sinks train).")
 @click.option("--rules", default=None, type=click.Path(dir_okay=False), help="YAML overriding the rule thresholds.")

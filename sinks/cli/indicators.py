@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .options import echo_json, overwrite_option
+from .options import echo_json, out_option, overwrite_option
 
 
 def _years(text: str, n: int) -> list[int]:
@@ -69,8 +69,7 @@ def _volume_rasters(items: tuple[str, ...], years: list[int]) -> dict[str, str]:
               help="Monte Carlo draws of the intervals (0: no intervals).")
 @click.option("--seed", type=int, default=20261122, show_default=True, help="Seed of the Monte Carlo draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Write DIR/indicators.json, DIR/zones.csv, DIR/zones.gpkg and DIR/class_areas.csv.")
+@out_option("Write DIR/indicators.json, DIR/zones.csv, DIR/zones.gpkg and DIR/class_areas.csv.", folder=True)
 @overwrite_option
 def cli(landcover: tuple[str, ...], years: str, zones: str, id_field: str, legend: str, layer: str | None,
         carbon_table: str, soil_depth: str, special_shrub: str | None, special_shrub_field: str | None,

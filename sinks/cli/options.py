@@ -18,6 +18,22 @@ def overwrite_option(f: Callable) -> Callable:
     return click.option("--overwrite", is_flag=True, help="Replace existing outputs.")(f)
 
 
+def out_option(help: str, *, required: bool = False, folder: bool = False) -> Callable:
+    """``-o/--out PATH``: the file (or, with ``folder=True``, the folder) a command writes.
+
+    Parameters
+    ----------
+    help : str
+        What is written there.
+    required : bool
+        The command writes nothing else (otherwise ``None`` when not given).
+    folder : bool
+        A folder to write files in, rather than one file.
+    """
+    kind = click.Path(file_okay=False) if folder else click.Path(dir_okay=False)
+    return click.option("-o", "--out", "out", required=required, default=None, type=kind, help=help)
+
+
 def _set_max_pixels(ctx: click.Context, _param: Any, value: str | None) -> None:
     if value is None or ctx.resilient_parsing:
         return
@@ -44,11 +60,6 @@ def climate_zone_option(f: Callable) -> Callable:
         help=f"IPCC climate zone of the soil organic carbon (SOC_ref x F_LU x F_MG x F_I from one zone); default "
              f"{DEFAULT_CLIMATE_ZONE} for the packaged tables, the table's own soil for files; 'none' keeps the "
              f"table's soil.")(f)
-
-
-def out_option(*, required: bool = True, help: str = "Output path.") -> Callable:
-    """``-o/--out PATH``."""
-    return click.option("-o", "--out", "out", required=required, type=click.Path(dir_okay=True), help=help)
 
 
 def bands_options(f: Callable) -> Callable:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .options import max_pixels_option, overwrite_option
+from .options import max_pixels_option, out_option, overwrite_option
 
 
 class _Bar:
@@ -47,8 +47,7 @@ class _Bar:
 @click.command("run")
 @max_pixels_option
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Output folder (default: ./runs/<spec name>).")
+@out_option("Output folder (default: ./runs/<spec name>).", folder=True)
 @overwrite_option
 @click.option("--scheduler", default=None, help="Dask scheduler: threads (default) or synchronous.")
 @click.option("--digest", type=click.Choice(["blake3", "sha256"]), default="blake3", show_default=True,

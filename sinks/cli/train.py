@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .options import bands_options, echoed_warnings, max_pixels_option, open_acquisitions, overwrite_option
+from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, out_option,
+                      overwrite_option)
 
 
 @click.command("train")
@@ -19,7 +20,7 @@ from .options import bands_options, echoed_warnings, max_pixels_option, open_acq
               help="Legend of --reference-map: sinks, clcd, worldcover, or a YAML/CSV code mapping.")
 @click.option("--per-class", type=int, default=None,
               help="Cap on the training pixels drawn per class from --reference-map (default 5000).")
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
+@out_option("Model file to write.", required=True)
 @bands_options
 @click.option("--model-type", type=click.Choice(["rf", "hgb"]), default="rf", show_default=True,
               help="Random forest or histogram gradient boosting.")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import overwrite_option
+from .options import out_option, overwrite_option
 
 
 @click.command("zonal")
@@ -20,8 +20,7 @@ from .options import overwrite_option
 @click.option("--layer", default=None, help="Layer of the zones file (or PostGIS table / query).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes sharing the polygons (default: one per core, used from 64 polygons on).")
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Output table: .csv, .gpkg or .parquet (the last two with geometry).")
+@out_option("Output table: .csv, .gpkg or .parquet (the last two with geometry).", required=True)
 @overwrite_option
 def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, layer: str | None,
         workers: int | None, out: str, overwrite: bool) -> None:
