@@ -43,6 +43,7 @@ module             job
 ``olofsson``       :func:`area_adjusted`, :func:`sample_size` (map classes as strata)
 ``stehman``        :func:`stratified_estimates` (strata that are not the map classes)
 ``assess``         :func:`assess_map`, :func:`mapped_area_ha` (a raster and a sample)
+``truth``          :func:`truth_counts`, :func:`truth_summary`, :func:`truth_confusion` (a truth raster)
 =================  =============================================================
 """
 
@@ -53,6 +54,7 @@ from .counts import cohen_kappa, confusion_matrix, overall_accuracy, producers_a
 from .olofsson import area_adjusted, sample_size
 from .result import Z95, AccuracyResult
 from .stehman import stratified_estimates
+from .truth import truth_confusion, truth_counts, truth_summary
 
 __all__ = [
     "Z95",
@@ -67,4 +69,7 @@ __all__ = [
     "stratified_estimates",
     "assess_map",
     "mapped_area_ha",
+    "truth_counts",
+    "truth_summary",
+    "truth_confusion",
 ]
