@@ -10,7 +10,7 @@ The tasks keep no open file or lock of the calling process, so the pass also run
 ``dask.distributed`` cluster whose workers share the output folder.  Layers with
 averaged overviews (indices, reflectance, on request) are written in the pass as tiled
 GeoTIFFs and copied by GDAL's COG driver after it.  On the local schedulers the pass
-runs in strips of block rows (:mod:`sinks._strips`), so what it holds does not grow
+runs in strips of block rows (:mod:`sinks.runtime.strips`), so what it holds does not grow
 with the number of blocks.  Layers small enough to hold in memory together (a batch
 region, a test raster) are computed in one pass and copied to COGs from GDAL MEM
 datasets instead, and so are layers that are not dask arrays (numpy, or computed on
@@ -502,14 +502,14 @@ def _lattice_chunks(chunks: tuple[int, ...], blocksize: int) -> tuple[int, ...]:
 
 
 def _compute(*collections: Any) -> tuple[Any, ...]:
-    """``dask.compute``, in strips of block rows on the local schedulers (:mod:`sinks._strips`),
+    """``dask.compute``, in strips of block rows on the local schedulers (:mod:`sinks.runtime.strips`),
     so that what a pass holds does not grow with the number of blocks."""
     import dask
     import dask.local
     import dask.threaded
     from dask.base import get_scheduler
 
-    from ._strips import compute_in_strips, supported
+    from .runtime.strips import compute_in_strips, supported
 
     get = get_scheduler() or dask.threaded.get
     if get in (dask.threaded.get, dask.local.get_sync) and supported():

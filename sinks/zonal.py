@@ -230,7 +230,7 @@ def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd
     Polygons are split into bands of equal count ordered by centroid row, so each
     process reads about its own share of the raster.  Child processes are forked when
     this process runs no other thread (cheap: nothing to import again), otherwise
-    started fresh (:class:`sinks._child.ChildProcess`).
+    started fresh (:class:`sinks.runtime.child.ChildProcess`).
     """
     import multiprocessing
     import threading
@@ -243,7 +243,7 @@ def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd
             frames = list(ex.map(_extract_part, [raster] * len(parts), parts, [ops] * len(parts)))
         how = "forked"
     else:
-        from ._child import ChildProcess
+        from .runtime.child import ChildProcess
 
         jobs = [ChildProcess(_extract_part, raster, part, ops) for part in parts]
         try:
