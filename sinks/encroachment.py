@@ -38,6 +38,7 @@ redline, and the grand total counts those pixels once per redline.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -47,6 +48,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from .errors import ConfigError, GridMismatchError, VectorError
 from .landcover import NAMES
 
 __all__ = ["find_encroachment", "encroachment_summary", "summary_table", "write_patches", "PATCH_COLUMNS"]
@@ -447,13 +449,10 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
     GridMismatchError
         The rasters are not on one grid.
     """
-    import contextlib
-
     import rasterio
 
     from .area import pixel_area_ha
     from .change import change_codes
-    from .errors import ConfigError, GridMismatchError, VectorError
     from .grid import Grid
 
     if connectivity not in (4, 8):

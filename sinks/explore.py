@@ -27,6 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from .labels import column_label
+from .landcover import CLASSES
+
 __all__ = ["explore", "leaflet_assets", "tile_server_available"]
 
 log = logging.getLogger("sinks")
@@ -83,8 +86,6 @@ def _offline(m: Any) -> None:
 def _legend(m: Any, note: str) -> None:
     """A fixed legend of the land-cover and change colours (bottom right)."""
     from branca.element import Element
-
-    from .landcover import CLASSES
 
     rows = "".join(f'<i style="background:{c.colour}"></i>{html.escape(c.label)}<br>' for c in CLASSES)
     change = "".join(f'<i style="background:{col}"></i>{html.escape(lab)}<br>' for col, lab in (
@@ -156,8 +157,6 @@ def _tile_layer(src: str, kind: str, name: str, show: bool) -> tuple[Any, Any]:
 
 def _popup_table(gdf: Any) -> tuple[Any, list[str], list[str]]:
     """The outline layer's popup columns (id, name, latest figures), rounded, with readable labels."""
-    from .labels import column_label
-
     key = [c for c in gdf.columns if c != "geometry"][:1] + (["name"] if "name" in gdf.columns else [])
     figures = []
     for prefix in POPUP_PREFIXES:

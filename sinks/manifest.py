@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ._versions import versions
+from .errors import ConfigError
 
 __all__ = ["DIGESTS", "DEFAULT_DIGEST", "file_digest", "sha256_file", "describe_inputs", "hash_in_background",
            "is_remote", "Timer", "manifest_dict"]
@@ -44,7 +45,6 @@ def _hasher(algorithm: str) -> Any:
         from blake3 import blake3
 
         return blake3(max_threads=blake3.AUTO)
-    from .errors import ConfigError
 
     raise ConfigError(f"digest {algorithm!r}: expected one of {', '.join(DIGESTS)}")
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import warnings
 from typing import Any, Mapping, Sequence
 
@@ -43,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, EmptyZoneWarning, NonFiniteWarning, TileReadError
+from .landcover import NAMES
 
 __all__ = ["STATS", "zonal_stats", "class_areas", "joint_class_areas", "JointAreas", "read_zones", "zonal_total"]
 
@@ -233,7 +235,6 @@ def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd
     started fresh (:class:`sinks.runtime.child.ChildProcess`).
     """
     import multiprocessing
-    import threading
     from concurrent.futures import ProcessPoolExecutor
 
     order = np.argsort(-gdf.geometry.centroid.y.to_numpy(), kind="stable")
@@ -456,7 +457,6 @@ def class_areas(raster: str | os.PathLike, zones: Any, *, id_field: str, classes
     import geopandas as gpd
 
     from .area import pixel_area_ha
-    from .landcover import NAMES
 
     names = dict(NAMES if classes is None else classes)
     info = _open_raster(raster)
@@ -644,7 +644,6 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
     """
     from .area import pixel_area_ha
     from .io import inspect_tile
-    from .landcover import NAMES
 
     if isinstance(legend, Mapping):
         mapping = {int(k): int(v) for k, v in legend.items()}

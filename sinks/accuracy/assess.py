@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import logging
 import math
@@ -14,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from ..area import row_area_ha
-from ..errors import ConfigError, CRSMismatchError, NoOverlapError, SinksWarning, TileReadError
+from ..errors import (
+    ConfigError,
+    CRSMismatchError,
+    NoOverlapError,
+    SinksWarning,
+    TileReadError,
+)
 from ..landcover import CODES, NAMES, NODATA, code_of, name_of
 from .counts import cohen_kappa, confusion_matrix
 from .olofsson import area_adjusted
@@ -356,8 +363,6 @@ def read_stratum_sizes(path: str | os.PathLike) -> dict[str, float]:
         Missing file or columns, a size that is not a non-negative number, a
         stratum listed twice.
     """
-    import csv
-
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: stratum sizes file not found")

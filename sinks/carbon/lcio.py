@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import check_pixels
 from ..errors import BandMismatchError, GridMismatchError, TileReadError
 from ..grid import Grid
 from .stock import _nodata_int
@@ -106,8 +107,6 @@ def open_landcover(path: str | os.PathLike, *, grid: Grid | None = None, align: 
     import rasterio
 
     from ..io import inspect_tile
-
-    from ..budget import check_pixels
 
     info = inspect_tile(path)
     p = info.path

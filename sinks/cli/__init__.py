@@ -4,12 +4,19 @@ Commands live one per module in this package: command ``foo-bar`` is the click
 command named ``cli`` in ``sinks/cli/foo_bar.py``.  The group discovers them lazily,
 so ``sinks --help`` stays fast and a module that fails to import affects only its
 own command.
+
+Start-up time matters here (``sinks carbon`` on a small map runs in about a second), so
+the command modules import the library inside their command functions, and at module
+level only the standard library, click and sinks' cheap modules (errors, budget): a
+command loads dask, pandas, geopandas or pydantic only when it uses them.
 """
 
 from __future__ import annotations
 
+import glob
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from typing import Any
@@ -161,9 +168,7 @@ def _quiet_libtiff() -> None:
     """
     import ctypes
     import ctypes.util
-    import glob
     import importlib.util
-    import os
 
     spec = importlib.util.find_spec("rasterio")
     found = []

@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
+from ..csvio import to_csv
+from ..errors import ConfigError, TileReadError
 from .options import echo_json, out_option, overwrite_option
 
 
 def _years(text: str, n: int) -> list[int]:
-    from ..errors import ConfigError
-
     parts = [p.strip() for p in text.split(",") if p.strip()]
     try:
         years = [int(p) for p in parts]
@@ -30,8 +30,6 @@ def _years(text: str, n: int) -> list[int]:
 
 
 def _volume_rasters(items: tuple[str, ...], years: list[int]) -> dict[str, str]:
-    from ..errors import ConfigError, TileReadError
-
     out: dict[str, str] = {}
     for item in items:
         year, sep, path = item.partition("=")
@@ -85,7 +83,6 @@ def cli(landcover: tuple[str, ...], years: str, zones: str, id_field: str, legen
     used.  The same computation as a run's redline and region tables.
     """
     from ..carbon import load_table
-    from ..errors import ConfigError
     from ..indicators import compute_indicators, to_json
     from ..legends import resolve_legend
     from ..outputs import ensure_writable
@@ -131,7 +128,6 @@ def _write(ind: Any, doc: dict[str, Any], out: Path, *, id_field: str, zones: st
            overwrite: bool) -> None:
     """``indicators.json`` and the tables: wide per zone (CSV, GeoPackage) and class areas (long CSV)."""
     from ..indicators import class_area_table, to_table
-    from ..csvio import to_csv
     from ..outputs import atomic_path, atomic_write_json
     from ..vectors import write_vector
     from ..zonal import read_zones

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import os
+import warnings
 from typing import Any, Callable, Iterator
 
 import click
+
+from ..budget import ENV, parse_pixels
+from ..errors import ConfigError, GridMismatchError
 
 __all__ = ["climate_zone_option", "overwrite_option", "out_option", "max_pixels_option", "bands_options",
            "echo_json", "sensor_from_options", "open_acquisitions", "sample_acquisitions", "auto_profile",
@@ -37,10 +43,6 @@ def out_option(help: str, *, required: bool = False, folder: bool = False) -> Ca
 def _set_max_pixels(ctx: click.Context, _param: Any, value: str | None) -> None:
     if value is None or ctx.resilient_parsing:
         return
-    import os
-
-    from ..budget import ENV, parse_pixels
-
     os.environ[ENV] = str(parse_pixels(value, source="--max-pixels"))  # batch workers and children inherit it
 
 
@@ -90,7 +92,6 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
     descriptions (:func:`auto_profile`); dates, scale and offset come from each image's
     metadata unless ``--date``/``--scale``/``--offset`` are given (:mod:`sinks.metadata`).
     """
-    from ..errors import GridMismatchError
     from ..io import open_image
 
     days = _days(images, dates)
@@ -130,10 +131,6 @@ def auto_profile(path: str) -> Any:
 
 def _days(images: tuple[str, ...], dates: tuple[str, ...]) -> list[Any]:
     """``--date`` values as dates, one per image (``None`` each when not given)."""
-    import datetime as dt
-
-    from ..errors import ConfigError
-
     if dates and len(dates) != len(images):
         raise ConfigError(f"--date given {len(dates)} time(s) for {len(images)} image(s)")
     try:
@@ -159,8 +156,6 @@ def sample_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, prof
 @contextlib.contextmanager
 def echoed_warnings() -> Iterator[None]:
     """Print the library's user warnings (:class:`UserWarning`) raised inside as ``Warning: ...`` on stderr."""
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,13 @@ class _Bar:
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=Console(stderr=True), transient=True)
@@ -61,8 +68,6 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     the raster blocks written; elsewhere (a log, a pipe) one line per step.  -q shows
     neither.
     """
-    import contextlib
-
     from ..pipeline import run
     from ..spec import load_spec
 

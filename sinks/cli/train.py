@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import click
 
-from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, out_option,
-                      overwrite_option)
+from ..errors import ConfigError
+from .options import (
+    bands_options,
+    echoed_warnings,
+    max_pixels_option,
+    open_acquisitions,
+    out_option,
+    overwrite_option,
+)
 
 
 @click.command("train")
@@ -42,7 +49,6 @@ def cli(images: tuple[str, ...], samples: str | None, label_field: str | None, r
     roles, legend, sample counts and spatially cross-validated accuracy."""
     from ..classify.reference import DEFAULT_PER_CLASS, reference_lut, reference_pixels
     from ..classify.supervised import save_model, train
-    from ..errors import ConfigError
     from ..outputs import ensure_writable
 
     if bool(samples) == bool(reference_maps):

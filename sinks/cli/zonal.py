@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import click
 
+from ..csvio import to_csv
+from ..errors import ConfigError, EmptyZoneWarning
 from .options import out_option, overwrite_option
 
 
@@ -33,10 +36,6 @@ def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, l
     gives area_ha_<class> and frac_<class> per class, with legend names for the sinks
     codes.  Polygons that cover no valid pixel get count 0 and a warning.
     """
-    import warnings
-
-    from ..csvio import to_csv
-    from ..errors import ConfigError, EmptyZoneWarning
     from ..outputs import atomic_path, ensure_writable
     from ..vectors import write_vector
     from ..zonal import check_stats, class_areas, zonal_stats

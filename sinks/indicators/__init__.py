@@ -31,8 +31,17 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..carbon.volume import CARBON_PER_M3, GROWING_STOCK_M3_PER_HA
+from ..csvio import to_csv
 from ..errors import ConfigError
-from .core import POOL_NAMES, TOTAL_ID, Indicators, compute_indicators, periods_of, sink_interval, sink_method
+from .core import (
+    POOL_NAMES,
+    TOTAL_ID,
+    Indicators,
+    compute_indicators,
+    periods_of,
+    sink_interval,
+    sink_method,
+)
 from .shapes import class_area_table, to_json, to_table
 
 __all__ = ["POOL_NAMES", "TOTAL_ID", "Indicators", "compute_indicators", "region_indicators",
@@ -131,7 +140,6 @@ def write_indicator_tables(gdf: Any, out_base: str | os.PathLike, *, formats: Se
     list of Path
         The files written, in ``formats`` order.
     """
-    from ..csvio import to_csv
     from ..outputs import atomic_path, ensure_writable
     from ..vectors import write_vector
 
