@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..area import row_area_ha
+from ..carbon.stock import count_codes
 from ..errors import (
     ConfigError,
     CRSMismatchError,
@@ -114,35 +115,23 @@ def _scan_map(ds: Any, name: str, *, pixel_area_ha: float | None, rows: np.ndarr
     for r0 in range(0, height, strip):
         nrows = min(strip, height - r0)
         a = ds.read(1, window=Window(0, r0, width, nrows))
-        if a.dtype == np.uint8:  # one compiled pass; the nodata count is dropped below
-            from .._kernels.codes import hist_u8
-
-            counts, weighted = hist_u8(a, None if uniform else row_area[r0:r0 + nrows])
-            if ds.nodata is not None and 0 <= ds.nodata < 256 and int(ds.nodata) == ds.nodata:
-                counts[int(ds.nodata)] = 0
-                if weighted is not None:
-                    weighted[int(ds.nodata)] = 0.0
-            areas += counts * row_area[0] if uniform else weighted
-            if rows is not None and rows.size:
-                lo, hi = np.searchsorted(rows[order], [r0, r0 + nrows])
-                idx = order[lo:hi]
-                got = a[rows[idx] - r0, cols[idx]].astype(np.int64)
-                if ds.nodata is not None:
-                    got[got == ds.nodata] = 0
-                values[idx] = got
-            continue
-        a = np.where(_nodata_mask(a, ds.nodata), 0, a).astype(np.int64)
-        if a.min() < 0 or a.max() > 255:
-            bad.update(int(v) for v in np.unique(a[(a < 0) | (a > 255)])[:10])
-            a = np.where((a < 0) | (a > 255), 0, a)
-        if uniform:
-            areas += np.bincount(a.ravel(), minlength=256)[:256] * row_area[0]
-        else:
-            areas += np.bincount(a.ravel(), weights=np.repeat(row_area[r0:r0 + nrows], width), minlength=256)[:256]
+        if a.dtype != np.uint8:  # codes as int64, nodata as 0, codes past 255 reported
+            a = np.where(_nodata_mask(a, ds.nodata), 0, a).astype(np.int64)
+            if a.min() < 0 or a.max() > 255:
+                bad.update(int(v) for v in np.unique(a[(a < 0) | (a > 255)])[:10])
+                a = np.where((a < 0) | (a > 255), 0, a)
+        codes, counts, weighted = count_codes(a, None if uniform else row_area[r0:r0 + nrows])
+        if a.dtype == np.uint8 and ds.nodata is not None and 0 <= ds.nodata < 256 and int(ds.nodata) == ds.nodata:
+            keep = codes != int(ds.nodata)
+            codes, counts, weighted = codes[keep], counts[keep], None if weighted is None else weighted[keep]
+        areas[codes] += counts * row_area[0] if uniform else weighted
         if rows is not None and rows.size:
             lo, hi = np.searchsorted(rows[order], [r0, r0 + nrows])
             idx = order[lo:hi]
-            values[idx] = a[rows[idx] - r0, cols[idx]]
+            got = a[rows[idx] - r0, cols[idx]].astype(np.int64)
+            if a.dtype == np.uint8 and ds.nodata is not None:
+                got[got == ds.nodata] = 0
+            values[idx] = got
     areas[NODATA] = 0.0
     bad.update(c for c in np.nonzero(areas)[0].tolist() if c not in NAMES)
     if bad:
