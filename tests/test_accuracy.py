@@ -122,6 +122,7 @@ def test_kappa_oa_ua_pa_by_hand() -> None:
     assert np.isnan(users_accuracy(np.array([[1, 0], [0, 0]]))[1])
 
 
+@pytest.mark.filterwarnings("ignore:.*label:UserWarning")  # scikit-learn on samples of one class
 @settings(max_examples=60, deadline=None)
 @given(pairs=st.lists(st.tuples(st.integers(1, 6), st.integers(1, 6)), min_size=2, max_size=200))
 def test_counts_agree_with_scikit_learn(pairs: list[tuple[int, int]]) -> None:
