@@ -35,6 +35,7 @@ import numpy as np
 from ..area import pixel_area_ha
 from ..errors import BandMismatchError, CoefficientError, ConfigError, GridMismatchError
 from ..grid import Grid
+from ..outputs import RasterOutput
 from .tables import POOLS, CarbonTable, pool_index
 
 __all__ = [
@@ -391,8 +392,6 @@ def stock_layers(landcover: Any, grid: Grid, table: CarbonTable, *, out_dir: str
     -------
     list of RasterOutput
     """
-    from ..outputs import RasterOutput
-
     data, _ = _unwrap(landcover)
     _check_shape(data, grid)
     out = Path(out_dir)
@@ -416,8 +415,6 @@ def change_layers(baseline: Any, alternate: Any, grid: Grid, table: CarbonTable,
                   suffix: str = "", nodata: tuple[Any, Any] = (None, None), missing: Missing = "nan") -> list:
     """Lazy change layers ``alternate − baseline``: ``carbon_density_change_total`` (Mg C/ha)
     and ``carbon_stock_change_total`` (Mg C per pixel); NaN where either map is nodata."""
-    from ..outputs import RasterOutput
-
     b, _ = _unwrap(baseline)
     a, _ = _unwrap(alternate)
     _check_shape(b, grid)

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..area import pixel_area_ha
 from ..errors import ConfigError
 from ..grid import Grid
 from ..landcover import NODATA, code_of
@@ -44,8 +45,6 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 
 def min_pixels(area_ha: float, grid: Grid) -> int:
     """Smallest whole number of pixels whose area reaches ``area_ha`` (≥ 1)."""
-    from ..area import pixel_area_ha
-
     if not math.isfinite(area_ha) or area_ha < 0:
         raise ConfigError(f"minimum mapping unit must be a non-negative area in ha, got {area_ha!r}")
     pa = pixel_area_ha(grid)
