@@ -19,9 +19,13 @@ __all__ = ["climate_zone_option", "overwrite_option", "out_option", "max_pixels_
            "echoed_warnings"]
 
 
-def overwrite_option(f: Callable) -> Callable:
-    """``--overwrite``: replace existing outputs (otherwise refused with exit 2)."""
-    return click.option("--overwrite", is_flag=True, help="Replace existing outputs.")(f)
+def overwrite_option(f: Callable | None = None, *, help: str = "Replace existing outputs.") -> Callable:
+    """``--overwrite``: replace existing outputs (otherwise refused with exit 2).
+
+    ``@overwrite_option``, or ``@overwrite_option(help=...)`` for a command where it does more.
+    """
+    option = click.option("--overwrite", is_flag=True, help=help)
+    return option if f is None else option(f)
 
 
 def out_option(help: str, *, required: bool = False, folder: bool = False) -> Callable:
