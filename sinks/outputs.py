@@ -15,7 +15,8 @@ with the number of blocks.  Layers small enough to hold in memory together (a ba
 region, a test raster) are computed in one pass and copied to COGs from GDAL MEM
 datasets instead, and so are layers that are not dask arrays (numpy, or computed on
 access like the carbon command's lookups), in worker threads and without importing
-dask.
+dask.  That is why dask (and GDAL's COG copy) are imported inside the functions that
+use them: ``sinks carbon`` on a small map writes its COGs without loading dask.
 """
 
 from __future__ import annotations
