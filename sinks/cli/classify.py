@@ -6,15 +6,8 @@ import click
 
 from ..errors import ConfigError
 from ..landcover import NAMES, colormap
-from .options import (
-    bands_options,
-    echoed_warnings,
-    max_pixels_option,
-    open_acquisitions,
-    out_option,
-    overwrite_option,
-    sample_acquisitions,
-)
+from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, out_option,
+                      overwrite_option, sample_acquisitions)
 
 
 def _mmu(value: str | None) -> dict[str, float] | None:

@@ -5,14 +5,8 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from .options import (
-    bands_options,
-    echoed_warnings,
-    max_pixels_option,
-    open_acquisitions,
-    out_option,
-    overwrite_option,
-)
+from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, out_option,
+                      overwrite_option)
 
 
 @click.command("train")
