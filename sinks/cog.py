@@ -269,30 +269,22 @@ def cog_graph(arr: Any, plan: CogPlan) -> Any:
 
 
 def encode_array(arr: Any, plan: CogPlan) -> list[dict[str, Any]]:
-    """Compress every tile of an in-memory layer (no dask), as :func:`cog_graph`'s tasks
-    do, and return the records :func:`assemble` needs.
+    """Compress every tile of an in-memory layer (no dask) and return the records
+    :func:`assemble` needs: the tiles :func:`cog_graph`'s tasks write, level by level.
 
-    ``arr`` is anything sliced into numpy blocks (a numpy array, or a layer computed on
-    access such as :class:`~sinks.carbon.stock.LazyLayer`); it is read one row of tiles
-    at a time, so only that row and the overview levels are held at once.
+    ``arr`` is a numpy array or anything ``numpy.asarray`` computes (such as
+    :class:`~sinks.carbon.stock.LazyLayer`).  Each level is compressed in one call (a
+    tiled GeoTIFF compresses tile by tile, so the bytes are those of the per-block
+    tasks), and the next level is picked from it with GDAL's nearest rule.
     """
-    b = plan.blocksize
-    h, w = plan.levels[0]
+    level = np.asarray(arr)
     records: list[dict[str, Any]] = []
-    pieces: list[Any] = []
-    for r0 in range(0, h, b):
-        rec, piece = encode_block(np.asarray(arr[r0:r0 + b, :]), plan, r0, 0)
-        records.append(rec)
-        pieces.append(piece)
-    for level in range(1, len(plan.levels)):
-        ny, nx = plan.tiles(level)
-        nxt = []
-        for ty in range(ny):
-            for tx in range(nx):
-                rec, piece = encode_overview_tile(plan, level, ty, tx, *pieces)
-                records.append(rec)
-                nxt.append(piece)
-        pieces = nxt
+    for k in range(len(plan.levels)):
+        if k:
+            level = level[np.ix_(plan.src_y[k], plan.src_x[k])]
+        raw, spans = _encode(level, plan)
+        path, sizes = _write_part(plan, f"l{k}_all.bin", raw, spans)
+        records.append({"level": k, "row": 0, "col": 0, "ntiles": plan.tiles(k), "part": path, "sizes": sizes})
     return records
 
 

@@ -425,11 +425,13 @@ def change_layers(baseline: Any, alternate: Any, grid: Grid, table: CarbonTable,
     sb, rows = _stock_map(table, "total", b.dtype, nodata[0], missing, grid)
     sa, _rows = _stock_map(table, "total", a.dtype, nodata[1], missing, grid)
     s = _layer(_DiffMap(sb, sa), [b, a], rows)
+    # lookups of the (baseline, alternate) class pair, piecewise constant like the stock
+    # layers: nearest overviews (each overview pixel a change the table gives), no predictor
     return [
-        RasterOutput(out / f"carbon_density_change_total{suffix}.tif", d, nodata=np.nan,
+        RasterOutput(out / f"carbon_density_change_total{suffix}.tif", d, nodata=np.nan, smooth=False,
                      description="carbon density change, alternate - baseline (Mg C/ha)",
                      tags=_tags(table, "total", "Mg C/ha")),
-        RasterOutput(out / f"carbon_stock_change_total{suffix}.tif", s, nodata=np.nan,
+        RasterOutput(out / f"carbon_stock_change_total{suffix}.tif", s, nodata=np.nan, smooth=False,
                      description="carbon stock change per pixel, alternate - baseline (Mg C)",
                      tags=_tags(table, "total", "Mg C per pixel")),
     ]
