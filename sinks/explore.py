@@ -28,6 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from .labels import header_label
+from .landcover import CLASSES
+
 __all__ = ["explore", "leaflet_assets", "tile_server_available"]
 
 log = logging.getLogger("sinks")
@@ -86,8 +89,6 @@ def _legend(m: Any, note: str, value_range: tuple[float, float] | None = None) -
     """A fixed legend of the land-cover and change colours and, with ``value_range``, the
     carbon-density ramp with its ends in Mg C/ha (bottom right)."""
     from branca.element import Element
-
-    from .landcover import CLASSES
 
     rows = "".join(f'<i style="background:{c.colour}"></i>{html.escape(c.label)}<br>' for c in CLASSES)
     change = "".join(f'<i style="background:{col}"></i>{html.escape(lab)}<br>' for col, lab in (
@@ -194,8 +195,6 @@ def _tile_layer(src: str, kind: str, name: str, show: bool,
 
 def _popup_table(gdf: Any) -> tuple[Any, list[str], list[str]]:
     """The outline layer's popup columns (id, name, latest figures), rounded, with readable labels."""
-    from .labels import header_label
-
     key = [c for c in gdf.columns if c != "geometry"][:1] + (["name"] if "name" in gdf.columns else [])
     figures = []
     for prefix in POPUP_PREFIXES:

@@ -26,6 +26,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from .labels import column_label
+from .landcover import CLASSES, CODES, ECOLOGICAL, NODATA
+
 __all__ = ["write_sidecars", "raster_sidecars", "landcover_categories", "change_categories", "qml",
            "gpkg_field_aliases"]
 
@@ -57,8 +60,6 @@ def _rgba(colour: str) -> tuple[int, int, int, int]:
 
 def landcover_categories() -> list[Category]:
     """One entry per land-cover code: ``value, class, label, rgba`` (nodata first)."""
-    from .landcover import CLASSES, NODATA
-
     out = [{"value": NODATA, "class": "nodata", "label": "No data", "rgba": (0, 0, 0, 0)}]
     out += [{"value": c.code, "class": c.name, "label": c.label, "rgba": _rgba(c.colour)} for c in CLASSES]
     return out
@@ -67,7 +68,6 @@ def landcover_categories() -> list[Category]:
 def change_categories() -> list[Category]:
     """One entry per transition code (``from*16+to``): class names, the kind of change and its colour."""
     from .change import LOSS_TARGETS, change_colormap
-    from .landcover import CLASSES, CODES, ECOLOGICAL, NODATA
 
     cmap = change_colormap()
     eco = {CODES[n] for n in ECOLOGICAL}
@@ -222,8 +222,6 @@ def gpkg_field_aliases(path: str | os.PathLike, layer: str, columns: Iterable[st
 
     Only columns that :func:`sinks.labels.column_label` knows get one; returns how many.
     """
-    from .labels import column_label
-
     rows = [(layer, c, column_label(c)) for c in columns if column_label(c) != c]
     if not rows:
         return 0

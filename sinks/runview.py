@@ -24,6 +24,8 @@ from typing import Any
 
 import xarray as xr
 
+from .landcover import CLASSES
+
 __all__ = ["Run", "open_run"]
 
 
@@ -182,7 +184,6 @@ class Run:
         from matplotlib.patches import Patch
         from matplotlib.ticker import MaxNLocator
 
-        from .landcover import CLASSES
         from .report.fonts import rc_params
         from .report.maps import coordinate_formatter, read_decimated
 

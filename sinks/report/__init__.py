@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+
 __all__ = ["build_report"]
 
 log = logging.getLogger("sinks")
@@ -101,7 +103,6 @@ def _missing(what: str) -> str:
 
 def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write the report of ``run_dir`` to ``out`` (atomically)."""
-    from ..errors import ConfigError
     from ..outputs import atomic_write_text, ensure_writable
     from ..runstate import read_marker, record_derived, require_complete
 

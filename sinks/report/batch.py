@@ -6,6 +6,8 @@ import html
 from pathlib import Path
 from typing import Any
 
+from ..csvio import read_csv
+from ..labels import header_label
 from . import _img, _missing
 
 __all__ = ["render_batch", "choropleth_figure", "colour_scale"]
@@ -129,8 +131,6 @@ def render_batch(batch_dir: Path) -> tuple[str, str]:
     """``(body HTML, inline script)`` of the batch page of ``batch_dir``."""
     import geopandas as gpd
 
-    from ..csvio import read_csv
-    from ..labels import header_label
     from .fonts import warn_if_missing
 
     table = read_csv(batch_dir / "batch_summary.csv", dtype={0: str})

@@ -13,6 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..landcover import CLASSES, CODES, ECOLOGICAL
+
 __all__ = ["read_decimated", "landcover_map", "value_map", "change_map", "goal_chart", "goal_figure", "sink_chart",
            "png"]
 
@@ -114,8 +116,6 @@ def landcover_map(path: str | Path, title: str) -> bytes:
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    from ..landcover import CLASSES
-
     plt = _plt()
     a, bounds, crs = read_decimated(path)
     colours = ["#ffffff"] + [c.colour for c in CLASSES]
@@ -152,8 +152,6 @@ def change_map(path: str | Path, title: str, *, patches: Any = None, redlines: A
     from matplotlib.colors import ListedColormap
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-
-    from ..landcover import CODES, ECOLOGICAL
 
     plt = _plt()
     a, bounds, crs = read_decimated(path)

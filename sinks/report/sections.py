@@ -7,9 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..labels import class_label
-from . import _img, _missing, _num, _table
-from . import maps
+from ..csvio import read_csv
+from ..labels import class_label, header_label
+from ..landcover import CLASSES
+from . import _img, _missing, _num, _table, maps
 
 __all__ = ["render_sections"]
 
@@ -166,8 +167,6 @@ def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
 
 def legend_order(names: Any) -> list[str]:
     """Class names in the legend's order (forest, grassland, ... bare), others after them by name."""
-    from ..landcover import CLASSES
-
     rank = {c.name: i for i, c in enumerate(CLASSES)}
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), str(n)))
 
@@ -345,8 +344,6 @@ def area_tables(df: Any, title: str, *, groups: Any = _AREA_GROUPS) -> str:
     """The indicator tables of one layer (redlines, regions, a batch's regions): id and name,
     then one group of indicators per table (``groups``: ``(name, column prefixes)``), headers
     in words with their units."""
-    from ..labels import header_label
-
     key = [c for c in df.columns if c in (df.columns[0], "name")]
     out = []
     for group, prefixes in groups:
@@ -374,8 +371,6 @@ def _round(col: str, v: Any) -> Any:
 
 
 def _areas(run: Path) -> str:
-    from ..csvio import read_csv
-
     out = []
     for name in ("redlines", "regions"):
         p = run / "tables" / f"{name}.csv"
