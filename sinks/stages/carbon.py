@@ -264,7 +264,7 @@ def _sink_growth(sinks: dict[str, dict[str, Any]]) -> None:
 
 def _valuation(ctx: RunContext, carbon: dict[str, Any]) -> dict[str, Any]:
     """InVEST-style NPV of the stock change of each period."""
-    from ..carbon import valuation
+    from ..carbon.valuation import valuation
 
     v = ctx.spec.carbon.valuation
     assert v is not None
