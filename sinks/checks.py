@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from .errors import InputError, TileReadError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import PipelineSpec
@@ -48,7 +48,6 @@ def check_raster(path: str | os.PathLike, *, profile: Any = None) -> None:
     import rasterio
     from rasterio.windows import Window
 
-    from .errors import TileReadError
     from .tiles import inspect_tile, tiles_from_files
 
     info = inspect_tile(path, check_truncation=True)

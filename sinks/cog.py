@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CogPlan", "plan_cog", "cog_graph", "assemble", "nearest_index", "overview_shapes"]
+__all__ = ["CogPlan", "plan_cog", "cog_graph", "encode_array", "assemble", "nearest_index", "overview_shapes"]
 
 #: TIFF tag numbers used here.
 _NEW_SUBFILE, _WIDTH, _HEIGHT, _BITS, _COMPRESSION, _PHOTOMETRIC = 254, 256, 257, 258, 259, 262
@@ -272,6 +272,26 @@ def cog_graph(arr: Any, plan: CogPlan) -> Any:
     out = dask.delayed(list, pure=False)(records, dask_key_name=f"cog-{token}-records")
     assert isinstance(out, Delayed)
     return out
+
+
+def encode_array(arr: Any, plan: CogPlan) -> list[dict[str, Any]]:
+    """Compress every tile of an in-memory layer (no dask) and return the records
+    :func:`assemble` needs: the tiles :func:`cog_graph`'s tasks write, level by level.
+
+    ``arr`` is a numpy array or anything ``numpy.asarray`` computes (such as
+    :class:`~sinks.carbon.stock.LazyLayer`).  Each level is compressed in one call (a
+    tiled GeoTIFF compresses tile by tile, so the bytes are those of the per-block
+    tasks), and the next level is picked from it with GDAL's nearest rule.
+    """
+    level = np.asarray(arr)
+    records: list[dict[str, Any]] = []
+    for k in range(len(plan.levels)):
+        if k:
+            level = level[np.ix_(plan.src_y[k], plan.src_x[k])]
+        raw, spans = _encode(level, plan)
+        path, sizes = _write_part(plan, f"l{k}_all.bin", raw, spans)
+        records.append({"level": k, "row": 0, "col": 0, "ntiles": plan.tiles(k), "part": path, "sizes": sizes})
+    return records
 
 
 # --------------------------------------------------------------------------------------

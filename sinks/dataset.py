@@ -29,6 +29,10 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from .csvio import read_csv
+from .errors import ConfigError
+from .landcover import CLASSES
+
 __all__ = ["open_dataset", "sources", "folder_kind", "run_layers", "batch_regions", "mosaic_vrt", "CHUNKS"]
 
 #: dask chunks of the layers: whole 512-px tiles of the COGs, four to a chunk side.
@@ -71,8 +75,6 @@ def run_layers(run: str | os.PathLike) -> dict[str, dict[str, str]]:
 
 
 def _attrs(var: str) -> dict[str, Any]:
-    from .landcover import CLASSES
-
     if var == "landcover":
         return {"long_name": "land cover (sinks legend)", "flag_values": np.array([c.code for c in CLASSES], np.uint8),
                 "flag_meanings": " ".join(c.name for c in CLASSES),
@@ -145,7 +147,6 @@ def sources(path: str | os.PathLike, *, region: str | None = None
     ``layers`` maps each variable to ``{epoch or period: source}``, a file or, for a whole
     batch, a VRT mosaic of the regions' files (both open with rasterio and GDAL).
     """
-    from .errors import ConfigError
     from .runstate import require_complete
 
     folder = Path(path)
@@ -168,7 +169,7 @@ def sources(path: str | os.PathLike, *, region: str | None = None
             raise ConfigError(f"{folder}: no finished region {region!r} (finished: {known or 'none'})")
         run = regions[str(region)]
         require_complete(run)
-        return run_layers(run), _epochs(run), {"title": f"sinks batch {folder.name}, region {region}",
+        return run_layers(run), _epochs(run), {"title": f"sinks batch '{folder.name}', region {region}",
                                                "sinks_path": str(folder), "sinks_kind": "batch-region",
                                                "region": str(region)}
     if not regions:
@@ -180,7 +181,7 @@ def sources(path: str | os.PathLike, *, region: str | None = None
         for key in per_run[0][var]:
             files = [lay[var][key] for lay in per_run if key in lay.get(var, {})]
             layers.setdefault(var, {})[key] = mosaic_vrt(files)
-    return layers, _epochs(runs[0]), {"title": f"sinks batch {folder.name}, {len(runs)} regions",
+    return layers, _epochs(runs[0]), {"title": f"sinks batch '{folder.name}', {len(runs)} regions",
                                       "sinks_path": str(folder), "sinks_kind": "batch"}
 
 
@@ -215,8 +216,6 @@ def open_dataset(path: str | os.PathLike, *, region: str | None = None) -> Any:
 
 def batch_regions(batch: str | os.PathLike) -> dict[str, Path]:
     """``{region id: folder}`` of the regions of a batch whose status is ``done``."""
-    from .csvio import read_csv
-
     batch = Path(batch)
     table = read_csv(batch / "batch_summary.csv", dtype={0: str})
     id_field = table.columns[0]

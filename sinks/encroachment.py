@@ -38,6 +38,7 @@ redline, and the grand total counts those pixels once per redline.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -45,9 +46,24 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from affine import Affine
+from rasterio.env import get_gdal_config
+from rasterio.features import rasterize, shapes
+from rasterio.windows import Window
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
+from .area import pixel_area_ha
+from .change import change_codes, is_eco_loss
+from .errors import ConfigError, GridMismatchError, VectorError
+from .grid import Grid
 from .landcover import NAMES
+from .vectors import write_vector
 
 __all__ = ["find_encroachment", "encroachment_summary", "summary_table", "write_patches", "PATCH_COLUMNS"]
 
@@ -84,8 +100,6 @@ def _polygons(found: Iterable[tuple[dict[str, Any], Any]]) -> tuple[np.ndarray, 
     a Python tuple of two floats each (~100 bytes).  The polygons are built in one
     vectorised call (3x faster than parsing GeoJSON).
     """
-    import shapely
-
     coords: list[np.ndarray] = []
     counts: list[int] = []
     owner: list[int] = []
@@ -117,10 +131,6 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     the window's ``top`` and ``bottom`` rows and ``left`` and ``right`` columns (-1 for
     none), from which :func:`_join` finds pieces continuing across windows; or ``None``.
     """
-    import shapely
-    from affine import Affine
-    from rasterio.features import shapes
-
     from ._kernels.label import label_equal
 
     labels, pixels, codes, first = label_equal(np.where(mask, code, 0).astype(code.dtype, copy=False),
@@ -170,9 +180,6 @@ def _join(parts: list[dict[str, Any]], connectivity: int) -> dict[str, np.ndarra
     face each other across the border (or, under 8-connectivity, touch diagonally,
     also across a window corner).
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     start = np.cumsum([0] + [len(p["code"]) for p in parts])
     code = np.concatenate([p["code"] for p in parts])
     geom = np.concatenate([p["geom"] for p in parts])
@@ -246,16 +253,12 @@ def _dissolve(pieces: np.ndarray) -> Any:
     (pixel coordinates: unit segments) they are a correctly noded coverage, whose union
     is fast.  Collinear vertices are removed again afterwards.
     """
-    import shapely
-
     u = shapely.simplify(shapely.coverage_union_all(shapely.segmentize(pieces, 1.0)), 0.0, preserve_topology=False)
     return u if shapely.is_valid(u) else shapely.make_valid(u)
 
 
 def _group_bounds(geom: np.ndarray, inverse: np.ndarray, n: int) -> np.ndarray:
     """``(minx, miny, maxx, maxy)`` of each group's pieces (pixel coordinates)."""
-    import shapely
-
     b = shapely.bounds(geom)
     out = np.empty((n, 4))
     out[:, :2] = np.inf
@@ -274,11 +277,6 @@ def _redraw(codes_at: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int, 
     Cheaper and simpler than dissolving its window pieces: the patch is the component
     of its change code (inside the redline) holding its seed pixel.
     """
-    import shapely
-    from affine import Affine
-    from rasterio.features import rasterize, shapes
-    from rasterio.windows import Window
-
     from ._kernels.label import label_equal
 
     c0, r0, c1, r1 = (int(round(v)) for v in bounds)
@@ -299,8 +297,6 @@ def _redraw(codes_at: Any, geom: Any, grid: Any, bounds: np.ndarray, code: int, 
 
 def _to_multi(geoms: np.ndarray) -> np.ndarray:
     """Every geometry as a MultiPolygon (polygon parts of collections kept)."""
-    import shapely
-
     out = geoms.copy()
     kind = shapely.get_type_id(geoms)
     poly = np.flatnonzero(kind == 3)
@@ -314,8 +310,6 @@ def _to_multi(geoms: np.ndarray) -> np.ndarray:
 
 def _search_cache_bytes() -> int:
     """GDAL's block cache for the search: :data:`_SEARCH_CACHE_MB`, or the process's own if smaller."""
-    from rasterio.env import get_gdal_config
-
     cap = _SEARCH_CACHE_MB * 2**20
     try:
         return min(cap, int(get_gdal_config("GDAL_CACHEMAX")))
@@ -327,12 +321,6 @@ def _redline_patches(codes_at: Any, geom: Any, grid: Any, area: Any, *, size: in
                      min_patch_ha: float) -> dict[str, np.ndarray] | None:
     """The patches of ecological loss inside one redline polygon, joined across windows and
     filtered by area: ``geom`` (in pixel coordinates), ``code``, ``pixels``, ``ha``; ``None`` without any."""
-    import shapely
-    from rasterio.features import rasterize
-    from rasterio.windows import Window
-
-    from .change import is_eco_loss
-
     win = grid.window(geom.bounds)
     if win.width == 0 or win.height == 0:
         return None
@@ -371,10 +359,6 @@ def _redline_patches(codes_at: Any, geom: Any, grid: Any, area: Any, *, size: in
 
 def _patch_table(found: list[dict[str, np.ndarray]], redlines: Any, *, id_field: str, grid: Any) -> Any:
     """The patches of every redline as the GeoDataFrame :func:`find_encroachment` returns, in its order."""
-    import geopandas as gpd
-    import pandas as pd
-    import shapely
-
     crs, t = grid.crs, grid.transform
     cols = [id_field, "from_class", "to_class", "area_ha", "pixels"]
     if found:
@@ -447,15 +431,6 @@ def find_encroachment(lc1: str | os.PathLike, lc2: str | os.PathLike, redlines: 
     GridMismatchError
         The rasters are not on one grid.
     """
-    import contextlib
-
-    import rasterio
-
-    from .area import pixel_area_ha
-    from .change import change_codes
-    from .errors import ConfigError, GridMismatchError, VectorError
-    from .grid import Grid
-
     if connectivity not in (4, 8):
         raise ConfigError(f"connectivity must be 4 or 8, got {connectivity!r}")
     if int(chunks) < 1:
@@ -527,8 +502,6 @@ def encroachment_summary(patches: Any, redlines: Any, *, id_field: str) -> dict[
 
 def summary_table(patches: Any, redlines: Any, *, id_field: str) -> Any:
     """Per-redline counts and areas as a DataFrame (``<id_field>``, ``patches``, ``area_ha``)."""
-    import pandas as pd
-
     s = encroachment_summary(patches, redlines, id_field=id_field)["by_redline"]
     return pd.DataFrame({id_field: list(s), "patches": [v["patches"] for v in s.values()],
                          "area_ha": [v["area_ha"] for v in s.values()]})
@@ -536,6 +509,4 @@ def summary_table(patches: Any, redlines: Any, *, id_field: str) -> Any:
 
 def write_patches(patches: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write patches atomically (GeoPackage by default; format by extension, :func:`sinks.vectors.write_vector`)."""
-    from .vectors import write_vector
-
     return write_vector(patches, path, overwrite=overwrite)

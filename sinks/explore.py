@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import html
 import logging
@@ -26,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .labels import header_label
+from .landcover import CLASSES
 
 __all__ = ["explore", "leaflet_assets", "tile_server_available"]
 
@@ -76,28 +80,43 @@ def _offline(m: Any) -> None:
                            ".sinks-legend { background: rgba(255,255,255,0.9); padding: 6px 8px; font-size: 12px; "
                            "line-height: 16px; border-radius: 4px; box-shadow: 0 0 4px rgba(0,0,0,0.3); }"
                            ".sinks-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 5px; "
-                           "vertical-align: -2px; border: 1px solid #555; }</style>"),
+                           "vertical-align: -2px; border: 1px solid #555; }"
+                           ".leaflet-popup-content td { white-space: nowrap; }</style>"),
                    name="sinks_css")
 
 
-def _legend(m: Any, note: str) -> None:
-    """A fixed legend of the land-cover and change colours (bottom right)."""
+def _legend(m: Any, note: str, value_range: tuple[float, float] | None = None) -> None:
+    """A fixed legend of the land-cover and change colours and, with ``value_range``, the
+    carbon-density ramp with its ends in Mg C/ha (bottom right)."""
     from branca.element import Element
-
-    from .landcover import CLASSES
 
     rows = "".join(f'<i style="background:{c.colour}"></i>{html.escape(c.label)}<br>' for c in CLASSES)
     change = "".join(f'<i style="background:{col}"></i>{html.escape(lab)}<br>' for col, lab in (
-        ("#d7191c", "ecological land lost"), ("#1a9641", "ecological land gained"), ("#e1e1e1", "unchanged")))
+        ("#d7191c", "ecological land lost"), ("#1a9641", "ecological land gained"),
+        ("linear-gradient(90deg, #e4aee4, #7cb27c, #c8c8c8)", "other change: the new class, muted"),
+        ("#e1e1e1", "unchanged")))
+    ramp = ""
+    if value_range is not None:
+        from matplotlib import colormaps
+        from matplotlib.colors import to_hex
+
+        stops = ", ".join(to_hex(colormaps["YlGn"](x)) for x in np.linspace(0, 1, 6))
+        lo, hi = value_range
+        ramp = ('<b>Carbon density (Mg C/ha)</b><br><span style="display: inline-block; width: 150px; height: 10px; '
+                f'border: 1px solid #555; background: linear-gradient(90deg, {stops});"></span><br>'
+                f'<span style="display: inline-block; width: 152px;">{lo:,.0f}'
+                f'<span style="float: right;">{hi:,.0f}</span></span><br>')
     box = (f'<div class="sinks-legend" style="position: fixed; bottom: 24px; right: 10px; z-index: 1000;">'
-           f"<b>Land cover</b><br>{rows}<b>Change</b><br>{change}"
+           f"<b>Land cover</b><br>{rows}<b>Change</b><br>{change}{ramp}"
            + (f'<div style="max-width: 14em; color: #555; margin-top: 4px;">{html.escape(note)}</div>' if note else "")
            + "</div>")
     m.get_root().html.add_child(Element(box), name="sinks_legend")
 
 
-def _rgba(src: str, kind: str, *, max_side: int) -> tuple[np.ndarray, list[list[float]]]:
-    """An RGBA image of a layer reprojected to EPSG:4326 and its ``[[south, west], [north, east]]``."""
+def _rgba(src: str, kind: str, *, max_side: int,
+          value_range: tuple[float, float] | None = None) -> tuple[np.ndarray, list[list[float]]]:
+    """An RGBA image of a layer reprojected to EPSG:4326 and its ``[[south, west], [north, east]]``
+    (a value layer over ``value_range``, else its own 2nd–98th percentiles)."""
     from matplotlib import colormaps
     from rasterio.transform import from_bounds
     from rasterio.warp import Resampling, calculate_default_transform, reproject
@@ -116,7 +135,7 @@ def _rgba(src: str, kind: str, *, max_side: int) -> tuple[np.ndarray, list[list[
               resampling=Resampling.nearest, src_nodata=0 if kind != "value" else np.nan, dst_nodata=np.nan)
     if kind == "value":
         v = dst
-        lo, hi = np.nanpercentile(v, [2, 98]) if np.isfinite(v).any() else (0, 1)
+        lo, hi = value_range or (np.nanpercentile(v, [2, 98]) if np.isfinite(v).any() else (0, 1))
         rgba = colormaps["YlGn"](np.clip((v - lo) / max(hi - lo, 1e-9), 0, 1))
         rgba[~np.isfinite(v)] = 0
     else:
@@ -137,7 +156,27 @@ def _value_range(src: str) -> tuple[float, float]:
     return (float(np.percentile(v, 2)), float(np.percentile(v, 98))) if v.size else (0.0, 1.0)
 
 
-def _tile_layer(src: str, kind: str, name: str, show: bool) -> tuple[Any, Any]:
+@contextlib.contextmanager
+def _process_environ_kept() -> Any:
+    """Undo the process-wide settings localtileserver makes while it starts: it writes
+    ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` (and ``GDAL_NUM_THREADS=ALL_CPUS``) into
+    ``os.environ``, after which GDAL in this Python session no longer reads the files beside a
+    raster (the ``.aux.xml`` with the class names and units).  Local tiles need neither."""
+    import os
+
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k not in before]:
+            del os.environ[key]
+        for key, value in before.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+
+
+def _tile_layer(src: str, kind: str, name: str, show: bool,
+                value_range: tuple[float, float] | None = None) -> tuple[Any, Any]:
     """A folium TileLayer of ``src`` served by localtileserver (colour table, or a YlGn ramp
     over the 2nd–98th percentiles), and the tile client that must stay referenced."""
     import folium
@@ -146,7 +185,7 @@ def _tile_layer(src: str, kind: str, name: str, show: bool) -> tuple[Any, Any]:
     client = TileClient(src)
     kw: dict[str, Any] = {}
     if kind == "value":
-        lo, hi = _value_range(src)
+        lo, hi = value_range or _value_range(src)
         kw = {"colormap": "ylgn", "vmin": lo, "vmax": hi}
     url = client.get_tile_url(client=True, **kw)
     layer = folium.TileLayer(tiles=url, attr="sinks (local tiles)", name=name, overlay=True, control=False,
@@ -156,8 +195,6 @@ def _tile_layer(src: str, kind: str, name: str, show: bool) -> tuple[Any, Any]:
 
 def _popup_table(gdf: Any) -> tuple[Any, list[str], list[str]]:
     """The outline layer's popup columns (id, name, latest figures), rounded, with readable labels."""
-    from .labels import column_label
-
     key = [c for c in gdf.columns if c != "geometry"][:1] + (["name"] if "name" in gdf.columns else [])
     figures = []
     for prefix in POPUP_PREFIXES:
@@ -170,7 +207,7 @@ def _popup_table(gdf: Any) -> tuple[Any, list[str], list[str]]:
     g = gdf[[*key, *figures, "geometry"]].copy()
     for c in figures:
         g[c] = g[c].astype(float).round(1 if c.startswith("forest_coverage") else 0)
-    return g, [*key, *figures], [column_label(c) for c in [*key, *figures]]
+    return g, [*key, *figures], [header_label(c) for c in [*key, *figures]]
 
 
 def explore(run: Any, *, tiles: str = "auto", max_side: int = 2048, basemap: bool = False) -> Any:
@@ -197,28 +234,33 @@ def explore(run: Any, *, tiles: str = "auto", max_side: int = 2048, basemap: boo
     use_server = tiles == "server" or (tiles == "auto" and tile_server_available())
     if tiles == "server" and not tile_server_available():
         raise ImportError("full-resolution tiles need localtileserver: pip install 'sinks[viz]'")
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_snap=0.25)  # fitted closely
     _offline(m)
     if basemap:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", show=False).add_to(m)
     bounds = None
     last = run.epochs[-1] if run.epochs else None
     coarse, clients = [], []
-    for label, src, kind, key in run.overlays():
+    overlays = run.overlays()
+    # one ramp for every carbon-density layer, so that a colour means the same density in each epoch
+    ranges = [_value_range(src) for _l, src, kind, _k in overlays if kind == "value"]
+    vr = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else None
+    for label, src, kind, key in overlays:
         show = kind == "landcover" and key == last
         if use_server:
             # the tiles over a coarse image of the layer, which shows where the server does not
             # (a saved notebook, an exported page)
             group = folium.FeatureGroup(name=label, show=show)
-            img, b = _rgba(src, kind, max_side=min(max_side, 512))
+            img, b = _rgba(src, kind, max_side=min(max_side, 512), value_range=vr)
             bounds = bounds or b
             folium.raster_layers.ImageOverlay(img, bounds=b, opacity=0.85).add_to(group)
-            layer, client = _tile_layer(src, kind, label, show)
+            with _process_environ_kept():
+                layer, client = _tile_layer(src, kind, label, show, value_range=vr)
             layer.add_to(group)
             group.add_to(m)
             clients.append(client)
         else:
-            img, b = _rgba(src, kind, max_side=max_side)
+            img, b = _rgba(src, kind, max_side=max_side, value_range=vr)
             bounds = bounds or b
             folium.raster_layers.ImageOverlay(img, bounds=b, name=label, opacity=0.85, show=show).add_to(m)
             coarse.append(src)
@@ -245,11 +287,16 @@ def explore(run: Any, *, tiles: str = "auto", max_side: int = 2048, basemap: boo
             highlight_function=lambda _f: {"weight": 4},
             popup=folium.GeoJsonPopup(fields=fields, aliases=aliases, localize=True)).add_to(m)
     if bounds:
-        m.fit_bounds(bounds)
+        # the area left of the layer control and the legend (top and bottom right), not beneath them
+        m.fit_bounds(bounds, padding_top_left=(20, 20), padding_bottom_right=(_CONTROLS_PX, 20))
     m.sinks_tile_clients = clients  # the local tile server serves while the map lives
-    _legend(m, note)
+    _legend(m, note, vr)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+#: Width of the layer control and legend on the map's right side, left free when the map is fitted.
+_CONTROLS_PX = 320
 
 
 def save(m: Any, path: str | Path) -> Path:

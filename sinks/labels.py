@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["column_label", "column_unit"]
+__all__ = ["class_label", "column_label", "column_unit", "header_label"]
 
 # (pattern, label template, unit); {t} is the epoch or period ("2015", "2015–2020")
 _RULES: tuple[tuple[str, str, str], ...] = (
@@ -75,3 +75,21 @@ def column_unit(name: str) -> str:
     """The unit of an indicator column (``""`` when unknown or unitless)."""
     got = _match(name)
     return got[1] if got else ""
+
+
+def header_label(name: str) -> str:
+    """A table header or popup label: :func:`column_label` for an indicator column, otherwise
+    the name in words (``region_id`` → ``region id``).
+
+    >>> header_label("region_id"), header_label("forest_coverage_pct_2025")
+    ('region id', 'forest coverage 2025 (%)')
+    """
+    got = column_label(name)
+    return got if got != name else name.replace("_", " ")
+
+
+def class_label(name: str) -> str:
+    """The legend's label of a land-cover class (``built_up`` → ``Built-up``); other names unchanged."""
+    from .landcover import CLASSES
+
+    return next((c.label for c in CLASSES if c.name == name), name)

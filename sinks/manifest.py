@@ -5,7 +5,7 @@ default (multi-threaded, several times cheaper than SHA-256), SHA-256 when asked
 (``sinks run --digest sha256``); the manifest names the algorithm (``input_digest``)
 and keys each digest by it.  A run hashes its inputs on a background thread while its
 first pass decodes the same files (:func:`hash_in_background`), and digests of files
-unchanged since an earlier run come from the checksum cache (:mod:`sinks.hashcache`).
+unchanged since an earlier run come from the checksum cache (:mod:`sinks.runtime.hashcache`).
 Remote inputs (URLs, GDAL ``/vsi...`` paths) are never downloaded for a digest: an
 HTTP(S) object is described by the ``ETag``, ``Content-Length`` and ``Last-Modified``
 of one ``HEAD`` request.
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ._versions import versions
+from .errors import ConfigError
 
 __all__ = ["DIGESTS", "DEFAULT_DIGEST", "file_digest", "sha256_file", "describe_inputs", "hash_in_background",
            "is_remote", "Timer", "manifest_dict"]
@@ -44,7 +45,6 @@ def _hasher(algorithm: str) -> Any:
         from blake3 import blake3
 
         return blake3(max_threads=blake3.AUTO)
-    from .errors import ConfigError
 
     raise ConfigError(f"digest {algorithm!r}: expected one of {', '.join(DIGESTS)}")
 
@@ -54,11 +54,11 @@ def file_digest(path: str | os.PathLike, *, algorithm: str = DEFAULT_DIGEST, buf
 
     Remembered per (algorithm, path, size, modification and change time, inode) within
     a process, so the regions of a batch do not hash the same tiles again, and across
-    runs in the checksum cache on disk (:mod:`sinks.hashcache`; off with
+    runs in the checksum cache on disk (:mod:`sinks.runtime.hashcache`; off with
     ``SINKS_CACHE_DIR=off``).  A file rewritten in place moves its change time, so it
     is hashed again.  BLAKE3 hashes a file's chunks on several threads.
     """
-    from . import hashcache
+    from .runtime import hashcache
 
     st = os.stat(path)
     key = (algorithm, os.path.abspath(path), *hashcache.stamp(st))

@@ -10,10 +10,13 @@ The tasks keep no open file or lock of the calling process, so the pass also run
 ``dask.distributed`` cluster whose workers share the output folder.  Layers with
 averaged overviews (indices, reflectance, on request) are written in the pass as tiled
 GeoTIFFs and copied by GDAL's COG driver after it.  On the local schedulers the pass
-runs in strips of block rows (:mod:`sinks._strips`), so what it holds does not grow
+runs in strips of block rows (:mod:`sinks.runtime.strips`), so what it holds does not grow
 with the number of blocks.  Layers small enough to hold in memory together (a batch
 region, a test raster) are computed in one pass and copied to COGs from GDAL MEM
-datasets instead.
+datasets instead, and so are layers that are not dask arrays (numpy, or computed on
+access like the carbon command's lookups), in worker threads and without importing
+dask.  That is why dask (and GDAL's COG copy) are imported inside the functions that
+use them: ``sinks carbon`` on a small map writes its COGs without loading dask.
 """
 
 from __future__ import annotations
@@ -357,21 +360,23 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
     (list of Path, dict)
         The final paths, and the computed value of each entry of ``also``.
     """
-    import rasterio
-    import rasterio.shutil
-
     extra = dict(also or {})
     finals = [Path(o.path) for o in outputs]
     ensure_writable(finals, overwrite=overwrite)
     for o in outputs:
-        if tuple(o.data.shape) != grid.shape:
-            raise ValueError(f"{o.path}: layer shape {o.data.shape} != grid shape {grid.shape}")
+        if tuple(np.shape(o.data)) != grid.shape:
+            raise ValueError(f"{o.path}: layer shape {np.shape(o.data)} != grid shape {grid.shape}")
     for p in finals:
         p.parent.mkdir(parents=True, exist_ok=True)
+    if not extra and not any(_is_dask(o.data) for o in outputs):
+        return _write_in_memory(outputs, finals, grid, extra, blocksize=blocksize, compress=compress,
+                                validate=validate)
     nbytes = sum(grid.width * grid.height * np.dtype(o.data.dtype).itemsize for o in outputs)
     if nbytes <= IN_MEMORY_BYTES:
         return _write_in_memory(outputs, finals, grid, extra, blocksize=blocksize, compress=compress,
                                 validate=validate)
+    import rasterio.shutil
+
     one_pass = [_cog_options(o, compress)["overview_resampling"] == "NEAREST" for o in outputs]
     stage1 = {k: temp_name(p) for k, (p, direct) in enumerate(zip(finals, one_pass)) if not direct}
     try:
@@ -412,9 +417,7 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
             if p.exists():
                 with contextlib.suppress(OSError):
                     p.unlink()
-        for p in finals:  # tile folders of COGs that did not complete
-            for d in p.parent.glob(f".{p.name}.part-*.parts"):
-                shutil.rmtree(d, ignore_errors=True)
+        _remove_parts(finals)
 
 
 def _one_pass_graph(out: RasterOutput, grid: Grid, tmp: Path, *, blocksize: int, compress: str | None,
@@ -451,14 +454,14 @@ def _lattice_chunks(chunks: tuple[int, ...], blocksize: int) -> tuple[int, ...]:
 
 
 def _compute(*collections: Any) -> tuple[Any, ...]:
-    """``dask.compute``, in strips of block rows on the local schedulers (:mod:`sinks._strips`),
+    """``dask.compute``, in strips of block rows on the local schedulers (:mod:`sinks.runtime.strips`),
     so that what a pass holds does not grow with the number of blocks."""
     import dask
     import dask.local
     import dask.threaded
     from dask.base import get_scheduler
 
-    from ._strips import compute_in_strips, supported
+    from .runtime.strips import compute_in_strips, supported
 
     get = get_scheduler() or dask.threaded.get
     if get in (dask.threaded.get, dask.local.get_sync) and supported():
@@ -476,18 +479,67 @@ def _validate(path: Path, out: RasterOutput) -> None:
 
 def _write_in_memory(outputs: list[RasterOutput], finals: list[Path], grid: Grid, extra: dict[str, Any], *,
                      blocksize: int, compress: str | None, validate: bool) -> tuple[list[Path], dict[str, Any]]:
-    """Small layers: compute them together (shared inputs read once) with ``extra``, copy
-    each from a MEM dataset to a COG under a temporary name, then rename them all."""
-    import dask
-    import rasterio.shutil
+    """Layers held in memory: write each under a temporary name, then rename them all.
 
-    computed = dask.compute(*[o.data for o in outputs], *extra.values())
-    arrays, values = computed[:len(outputs)], computed[len(outputs):]
-    with staged_files(finals) as temps:
-        for data, tmp, out in zip(arrays, temps, outputs):
-            with mem_dataset(np.asarray(data), grid, out) as ds, writing(out.path):
+    Dask layers (small enough to hold together) are computed in one pass with ``extra``,
+    so the inputs they share are read once, and copied to COGs from GDAL MEM datasets.
+    Layers that are not dask (numpy arrays, or arrays computed on access such as
+    :class:`~sinks.carbon.stock.LazyLayer`) are written one per worker thread without
+    importing dask: those with nearest overviews by the one-pass writer
+    (:func:`sinks.cog.encode_array`, the files the streaming path writes), the others
+    from MEM datasets.
+    """
+    if extra or any(_is_dask(o.data) for o in outputs):
+        import dask
+
+        computed = dask.compute(*[o.data for o in outputs], *extra.values())
+        arrays, values = list(computed[:len(outputs)]), computed[len(outputs):]
+        one_pass = [False] * len(outputs)
+        workers = 1
+    else:
+        arrays, values = [o.data for o in outputs], ()
+        one_pass = [_cog_options(o, compress)["overview_resampling"] == "NEAREST" for o in outputs]
+        workers = min(4, os.cpu_count() or 1, len(outputs))
+
+    def write(data: Any, tmp: Path, out: RasterOutput, direct: bool) -> None:
+        if direct:
+            from .cog import assemble, encode_array, plan_cog
+
+            parts = tmp.with_name(tmp.name + ".parts")
+            parts.mkdir(parents=True, exist_ok=True)
+            plan = plan_cog(out, grid, blocksize=blocksize, options=_cog_options(out, compress), parts=parts)
+            with writing(out.path):
+                assemble(plan, encode_array(data, plan), tmp)
+        else:
+            import rasterio.shutil
+
+            with writing(out.path), mem_dataset(np.asarray(data), grid, out) as ds:
                 rasterio.shutil.copy(ds, tmp, driver="COG", blocksize=blocksize, overviews="AUTO",
                                      bigtiff="IF_SAFER", **_cog_options(out, compress))
-            if validate:
-                _validate(tmp, out)
+        if validate:
+            _validate(tmp, out)
+
+    try:
+        with staged_files(finals) as temps:
+            if workers > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=workers) as ex:
+                    list(ex.map(write, arrays, temps, outputs, one_pass))
+            else:
+                for args in zip(arrays, temps, outputs, one_pass):
+                    write(*args)
+    finally:
+        _remove_parts(finals)
     return finals, dict(zip(extra, values))
+
+
+def _remove_parts(finals: list[Path]) -> None:
+    """Remove the tile folders of COGs that did not complete."""
+    for p in finals:
+        for d in p.parent.glob(f".{p.name}.part-*.parts"):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _is_dask(arr: Any) -> bool:
+    return type(arr).__module__.startswith("dask")

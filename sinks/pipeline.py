@@ -30,7 +30,7 @@ from .errors import ConfigError, NoOverlapError, OutputExistsError
 from .gdalenv import gdal_cache_options
 from .grid import Grid, aligned_chunks, derive_grid, overlaps
 from .tiles import Scene, expand_tiles, scene_date, tiles_from_files, tiles_from_stac
-from ._memory import release_free_memory
+from .runtime.memory import release_free_memory
 from .manifest import DEFAULT_DIGEST, DIGESTS, describe_inputs, hash_in_background, manifest_dict
 from ._sched import local_scheduler
 from .outputs import announce, atomic_write_json, write_rasters_and_compute
@@ -364,7 +364,7 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
     emit = ctx.events or (lambda _e: None)
     emit({"event": "stages", "total": total})
     if ctx.events is not None:
-        from ._progress import BlockCounter
+        from .runtime.progress import BlockCounter
 
         ctx.block_counter = BlockCounter(ctx.events)
     with dask.config.set(scheduler=local_scheduler(scheduler)), rasterio.Env(**cache):

@@ -20,12 +20,14 @@ each atomically, and announced to the run so ``--overwrite`` removes them with t
 
 from __future__ import annotations
 
+import html
 import logging
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
-from xml.sax.saxutils import escape, quoteattr
+
+from .labels import column_label
+from .landcover import CLASSES, CODES, ECOLOGICAL, NODATA
 
 __all__ = ["write_sidecars", "raster_sidecars", "landcover_categories", "change_categories", "qml",
            "gpkg_field_aliases"]
@@ -39,6 +41,18 @@ _GFU = {"generic": 0, "name": 2, "minmax": 5, "red": 6, "green": 7, "blue": 8, "
 Category = dict[str, Any]
 
 
+def _text(value: str) -> str:
+    """``value`` escaped for XML text (``&``, ``<``, ``>``); html's escaper, which loads in a
+    fraction of xml.sax's time (that one imports urllib)."""
+    return html.escape(value, quote=False)
+
+
+def _attr(value: str) -> str:
+    """``value`` as a quoted XML attribute value."""
+    return '"' + html.escape(value, quote=True) + '"'
+
+
+
 def _rgba(colour: str) -> tuple[int, int, int, int]:
     h = colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255
@@ -46,8 +60,6 @@ def _rgba(colour: str) -> tuple[int, int, int, int]:
 
 def landcover_categories() -> list[Category]:
     """One entry per land-cover code: ``value, class, label, rgba`` (nodata first)."""
-    from .landcover import CLASSES, NODATA
-
     out = [{"value": NODATA, "class": "nodata", "label": "No data", "rgba": (0, 0, 0, 0)}]
     out += [{"value": c.code, "class": c.name, "label": c.label, "rgba": _rgba(c.colour)} for c in CLASSES]
     return out
@@ -56,7 +68,6 @@ def landcover_categories() -> list[Category]:
 def change_categories() -> list[Category]:
     """One entry per transition code (``from*16+to``): class names, the kind of change and its colour."""
     from .change import LOSS_TARGETS, change_colormap
-    from .landcover import CLASSES, CODES, ECOLOGICAL, NODATA
 
     cmap = change_colormap()
     eco = {CODES[n] for n in ECOLOGICAL}
@@ -83,14 +94,14 @@ def _pam(*, categories: Sequence[Category] | None = None, unit: str | None = Non
     """The ``.aux.xml`` text of a one-band raster."""
     band = []
     if description:
-        band.append(f"    <Description>{escape(description)}</Description>")
+        band.append(f"    <Description>{_text(description)}</Description>")
     if unit:
-        band.append(f"    <UnitType>{escape(unit)}</UnitType>")
+        band.append(f"    <UnitType>{_text(unit)}</UnitType>")
     if categories:
         by_value = {c["value"]: c for c in categories}
         names = [by_value[v]["label"] if v in by_value else "" for v in range(max(by_value) + 1)]
         band.append("    <CategoryNames>")
-        band += [f"      <Category>{escape(n)}</Category>" for n in names]
+        band += [f"      <Category>{_text(n)}</Category>" for n in names]
         band.append("    </CategoryNames>")
         extra = [k for k in ("from", "to", "change") if k in categories[0]]
         fields = ([("value", "int", "minmax"), ("class", "str", "name"), ("label", "str", "generic")]
@@ -103,7 +114,7 @@ def _pam(*, categories: Sequence[Category] | None = None, unit: str | None = Non
                         f"<Usage>{_GFU[usage]}</Usage></FieldDefn>")
         for i, c in enumerate(categories):
             vals = [c["value"], c["class"], c["label"], *(c[k] for k in extra), *c["rgba"]]
-            band.append(f'      <Row index="{i}">' + "".join(f"<F>{escape(str(v))}</F>" for v in vals) + "</Row>")
+            band.append(f'      <Row index="{i}">' + "".join(f"<F>{_text(str(v))}</F>" for v in vals) + "</Row>")
         band.append("    </GDALRasterAttributeTable>")
     return ('<PAMDataset>\n  <PAMRasterBand band="1">\n' + "\n".join(band) + "\n  </PAMRasterBand>\n</PAMDataset>\n")
 
@@ -111,8 +122,8 @@ def _pam(*, categories: Sequence[Category] | None = None, unit: str | None = Non
 def qml(categories: Sequence[Category], *, nodata: int | None = 0) -> str:
     """A QGIS style (``.qml``): paletted renderer of band 1 with each category's colour and label."""
     entries = "\n".join(
-        f'        <paletteEntry value="{c["value"]}" color={quoteattr("#%02x%02x%02x" % tuple(c["rgba"][:3]))} '
-        f'alpha="{c["rgba"][3]}" label={quoteattr(c["label"])}/>'
+        f'        <paletteEntry value="{c["value"]}" color={_attr("#%02x%02x%02x" % tuple(c["rgba"][:3]))} '
+        f'alpha="{c["rgba"][3]}" label={_attr(c["label"])}/>'
         for c in categories if c["value"] != nodata)
     return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.28.0" styleCategories="Symbology">
@@ -211,11 +222,11 @@ def gpkg_field_aliases(path: str | os.PathLike, layer: str, columns: Iterable[st
 
     Only columns that :func:`sinks.labels.column_label` knows get one; returns how many.
     """
-    from .labels import column_label
-
     rows = [(layer, c, column_label(c)) for c in columns if column_label(c) != c]
     if not rows:
         return 0
+    import sqlite3  # only for GeoPackage tables (not loaded by commands that write rasters alone)
+
     con = sqlite3.connect(str(path))
     try:
         with con:

@@ -24,6 +24,8 @@ from typing import Any
 
 import xarray as xr
 
+from .landcover import CLASSES
+
 __all__ = ["Run", "open_run"]
 
 
@@ -180,11 +182,10 @@ class Run:
         import matplotlib.pyplot as plt
         from matplotlib.colors import ListedColormap
         from matplotlib.patches import Patch
-        from matplotlib.ticker import FuncFormatter, MaxNLocator
+        from matplotlib.ticker import MaxNLocator
 
-        from .landcover import CLASSES
         from .report.fonts import rc_params
-        from .report.maps import read_decimated
+        from .report.maps import coordinate_formatter, read_decimated
 
         lc = self.layers.get("landcover", {})
         eps = [e for e in (epochs or list(lc)) if e in lc]
@@ -193,31 +194,36 @@ class Run:
         n = len(eps) + (1 if last_c else 0)
         if n == 0:
             raise ValueError(f"{self.path}: no land-cover or carbon layer to plot")
+        panels = [read_decimated(lc[e], max_side=max_side) for e in eps]
+        dens = read_decimated(carbon[last_c], max_side=max_side) if last_c else None
+        b0 = (panels or [dens])[0][1]  # type: ignore[list-item]
+        # panels as wide as the area is: a tall, narrow mosaic gets narrow panels, not white gaps
+        aspect = min(max((b0[2] - b0[0]) / max(b0[3] - b0[1], 1e-9), 0.35), 2.5)
+        panel_w = 2.9 * aspect
         with matplotlib.rc_context(rc_params()):
-            fig, axes = plt.subplots(1, n, figsize=(3.3 * n + 1.9, 3.9), squeeze=False, layout="constrained")
+            fig, axes = plt.subplots(1, n, figsize=(panel_w * n + 0.5 + (0.9 if last_c else 0) + (1.3 if eps else 0),
+                                                    3.9), squeeze=False, layout="constrained")
             cmap = ListedColormap(["#ffffff"] + [c.colour for c in CLASSES])
             crs = None
-            for ax, e in zip(axes[0], eps):
-                a, b, crs = read_decimated(lc[e], max_side=max_side)
+            for ax, e, (a, b, crs) in zip(axes[0], eps, panels):
                 ax.imshow(a.filled(0), cmap=cmap, vmin=0, vmax=len(CLASSES), interpolation="nearest",
                           extent=(b[0], b[2], b[1], b[3]))
                 ax.set_title(f"land cover {e}", fontsize=10)
-            if last_c:
+            if dens is not None:
                 ax = axes[0][-1]
-                a, b, crs = read_decimated(carbon[last_c], max_side=max_side)
+                a, b, crs = dens
                 im = ax.imshow(a, cmap="YlGn", interpolation="nearest", extent=(b[0], b[2], b[1], b[3]))
                 cb = fig.colorbar(im, ax=ax, shrink=0.85)
                 cb.set_label("Mg C/ha", fontsize=8)
                 cb.ax.tick_params(labelsize=7)
                 ax.set_title(f"carbon density {last_c}", fontsize=10)
             geographic = crs is not None and crs.is_geographic
-            fmt = FuncFormatter(lambda v, _p: f"{v:.2f}°" if geographic else f"{v / 1000:.0f}")
             for i, ax in enumerate(axes[0]):
                 ax.set_aspect("equal")
-                ax.xaxis.set_major_locator(MaxNLocator(4))
-                ax.yaxis.set_major_locator(MaxNLocator(4))
-                ax.xaxis.set_major_formatter(fmt)
-                ax.yaxis.set_major_formatter(fmt)
+                ax.xaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))  # 0.5, 1, 2 km ...
+                ax.yaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
+                ax.xaxis.set_major_formatter(coordinate_formatter(geographic))
+                ax.yaxis.set_major_formatter(coordinate_formatter(geographic))
                 ax.tick_params(labelsize=7)
                 ax.set_xlabel("lon" if geographic else "easting (km)", fontsize=7)
                 if i == 0:

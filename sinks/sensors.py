@@ -89,17 +89,6 @@ class SensorProfile:
         """Roles of the reflectance bands, in canonical order."""
         return tuple(r for r in REFLECTANCE_ROLES if r in self.roles)
 
-    @property
-    def qa_roles(self) -> tuple[str, ...]:
-        return tuple(r for r in QA_ROLES if r in self.roles)
-
-    def band_index(self, role: str) -> int:
-        """1-based band index of ``role`` in a stacked file."""
-        try:
-            return self.roles.index(role) + 1
-        except ValueError:
-            raise BandMismatchError(f"sensor profile {self.name!r} has no {role!r} band") from None
-
     def offset_for(self, date: dt.date | None) -> float:
         """Reflectance offset for an acquisition date."""
         off = self.offset

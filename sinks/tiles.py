@@ -26,7 +26,7 @@ import rasterio
 
 from .errors import BandMismatchError, ConfigError, CRSMismatchError, TileReadError, first_line
 from .grid import Grid
-from .hashcache import stamp
+from .runtime.hashcache import stamp
 from .metadata import TileMeta, tile_meta
 from .sensors import REFLECTANCE_ROLES, SensorProfile
 

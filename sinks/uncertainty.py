@@ -60,10 +60,13 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from .carbon import CO2_PER_C  # through the package: keeps sinks.carbon.sink the function
+from .carbon import (
+    CO2_PER_C,  # through the package: keeps sinks.carbon.sink the function
+)
 from .carbon.stock import ClassAreas
 from .carbon.tables import POOLS, CarbonTable
 from .errors import CoefficientError, ConfigError
+from .landcover import NAMES
 
 __all__ = ["Interval", "UncertaintyResult", "monte_carlo", "sample_densities", "sample_range", "sample_fitted",
            "standard_normals", "truncated_normal", "multivariate_areas", "olofsson_area_cov", "rake",
@@ -420,8 +423,6 @@ def adjusted_transitions(transitions: Any, accuracy_from: Any, accuracy_to: Any,
     -------
     (central (K, K), draws (draws, K, K) or None, notes)
     """
-    from .landcover import NAMES
-
     codes = list(transitions.codes)
     names = [NAMES.get(c, str(c)) for c in codes]
     notes: list[str] = []

@@ -30,12 +30,17 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pyproj
+import shapely
+
 from .errors import ConfigError, GeometryRepairedWarning, SinksWarning, VectorError
-from .outputs import ensure_writable
+from .outputs import ensure_writable, writing
 from .postgis import POSTGIS_PREFIXES
 
 if TYPE_CHECKING:  # pragma: no cover
-    import geopandas as gpd
     import pandas as pd
 
 __all__ = ["read_vector", "write_vector", "vector_fields", "POSTGIS_PREFIXES"]
@@ -110,8 +115,6 @@ def read_vector(
         Missing, unreadable or empty source, no CRS, missing field, null or
         duplicate ids.  Each message is one line naming the source.
     """
-    import geopandas as gpd
-
     wanted = [f for f in (id_field, *require_fields) if f]
     if columns is not None:
         columns = list(dict.fromkeys([*columns, *wanted]))
@@ -160,8 +163,6 @@ def read_vector(
 
 def vector_fields(path: str | os.PathLike, *, layer: str | None = None) -> list[str]:
     """Attribute field names of a vector file (without reading its features)."""
-    import pyogrio
-
     src = os.fspath(path)
     if src.lower().endswith(_PARQUET_SUFFIXES):
         import pyarrow.parquet as pq
@@ -171,9 +172,6 @@ def vector_fields(path: str | os.PathLike, *, layer: str | None = None) -> list[
 
 
 def _read_file(src: str, *, layer: str | None, columns: list[str] | None, what: str) -> "gpd.GeoDataFrame":
-    import geopandas as gpd
-    import pyogrio
-
     local = "://" not in src and not src.startswith("/vsi")
     if local and not Path(src).exists():
         raise VectorError(f"{src}: {what} file not found")
@@ -282,8 +280,6 @@ def _labels(gdf: "gpd.GeoDataFrame", id_field: str | None) -> str:
 
 
 def _to_pyproj(crs: Any) -> Any:
-    import pyproj
-
     if isinstance(crs, pyproj.CRS):
         return crs
     if hasattr(crs, "to_wkt"):  # rasterio CRS
@@ -313,10 +309,6 @@ def _reproject(gdf: "gpd.GeoDataFrame", target_crs: Any, *, name: str, what: str
 
 
 def _repair(gdf: "gpd.GeoDataFrame", *, id_field: str | None, name: str, what: str) -> "gpd.GeoDataFrame":
-    import geopandas as gpd
-    import numpy as np
-    import shapely
-
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     if not bad.any():
@@ -335,8 +327,6 @@ def _repair(gdf: "gpd.GeoDataFrame", *, id_field: str | None, name: str, what: s
 
 def _keep_dimension(fixed: Any, original: Any) -> Any:
     """Keep the parts of ``fixed`` with the dimension of ``original`` (polygons stay polygons)."""
-    import shapely
-
     dim = shapely.get_dimensions(original)
     if fixed.geom_type != "GeometryCollection":
         if dim == 2 and shapely.get_dimensions(fixed) < 2:  # a polygon with no area: an empty zone, not a line
@@ -369,8 +359,6 @@ def _atomic_vector_path(final: str | os.PathLike, *, overwrite: bool) -> Iterato
     ``a/.b.part-<pid>-<hex>.gpkg``.  Sidecar files GDAL leaves next to it
     (``-wal``, ``-shm``, ``-journal``) are removed with it.
     """
-    from .outputs import writing
-
     final = Path(final)
     ensure_writable([final], overwrite=overwrite)
     with writing(final):
@@ -429,8 +417,6 @@ def write_vector(
         Unsupported extension (Shapefiles are refused: several files cannot be
         renamed atomically), or a plain DataFrame for a spatial format.
     """
-    import geopandas as gpd
-
     final = Path(path)
     suffix = final.suffix.lower()
     is_geo = isinstance(gdf, gpd.GeoDataFrame) and gdf.geometry.name in gdf.columns

@@ -36,13 +36,28 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import warnings
 from typing import Any, Mapping, Sequence
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
+import shapely
+from exactextract import exact_extract
+from exactextract._exactextract import Feature
+from exactextract.feature import FeatureSource
+from exactextract.raster import NumPyRasterSource, RasterSource
+from rasterio.windows import Window
+from shapely.geometry import box
 
+from .area import pixel_area_ha, row_area_ha
 from .errors import ConfigError, EmptyZoneWarning, NonFiniteWarning, TileReadError
+from .gdalenv import gdal_cache_options
+from .landcover import NAMES
+from .tiles import inspect_tile
+from .vectors import read_vector
 
 __all__ = ["STATS", "zonal_stats", "class_areas", "joint_class_areas", "JointAreas", "read_zones", "zonal_total"]
 
@@ -76,15 +91,11 @@ def check_stats(stats: Sequence[str]) -> list[str]:
 
 
 def _open_raster(raster: str | os.PathLike) -> Any:
-    from .tiles import inspect_tile
-
     return inspect_tile(raster)
 
 
 def read_zones(zones: Any, *, id_field: str, crs: Any, layer: str | None = None) -> Any:
     """Read and check polygons (any GDAL source or GeoDataFrame), reprojected to ``crs``."""
-    from .vectors import read_vector
-
     gdf = read_vector(zones, layer=layer, id_field=id_field, target_crs=crs, what="zones")
     gdf = gdf.reset_index(drop=True)
     gdf[_ZONE] = np.arange(len(gdf), dtype=np.int64)
@@ -93,10 +104,6 @@ def read_zones(zones: Any, *, id_field: str, crs: Any, layer: str | None = None)
 
 def _row_weights(grid: Any) -> Any:
     """One-column raster of per-row pixel areas (ha) on ``grid``'s extent (geographic grids)."""
-    from exactextract.raster import NumPyRasterSource
-
-    from .area import row_area_ha
-
     t = grid.transform
     xs = (t.c, t.c + t.a * grid.width)
     ys = (t.f, t.f + t.e * grid.height)
@@ -105,10 +112,6 @@ def _row_weights(grid: Any) -> Any:
 
 
 def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None, workers: int = 1) -> pd.DataFrame:
-    from exactextract import exact_extract
-
-    from .gdalenv import gdal_cache_options
-
     gdal_cache_options()  # exactextract's GDAL would otherwise cache 5 % of RAM of raster blocks
     if workers > 1 and isinstance(raster, (str, os.PathLike)) and weights is None and len(gdf) >= _PARALLEL_MIN:
         return _extract_parallel(str(raster), gdf, ops, workers)
@@ -125,10 +128,6 @@ def _wkb_features(gdf: Any) -> Any:
     exactextract's own GeoDataFrame source turns every polygon into GeoJSON text in
     Python and parses it again in C++; WKB from one vectorised shapely call skips both.
     """
-    import shapely
-    from exactextract._exactextract import Feature
-    from exactextract.feature import FeatureSource
-
     class _Feature(Feature):  # type: ignore[misc]
         def __init__(self, props: dict[str, Any] | None = None, wkb: bytes | None = None) -> None:
             Feature.__init__(self)
@@ -175,8 +174,6 @@ def _wkb_features(gdf: Any) -> Any:
 
 def _on_grid(grid: Any) -> type:
     """An exactextract ``RasterSource`` base class that lies on ``grid`` (resolution, extent, CRS)."""
-    from exactextract.raster import RasterSource
-
     t = grid.transform
     xs = sorted((t.c, t.c + t.a * grid.width))
     ys = sorted((t.f, t.f + t.e * grid.height))
@@ -197,9 +194,6 @@ def _on_grid(grid: Any) -> type:
 
 def _finite_source(info: Any) -> Any:
     """An exactextract raster source reading band 1 of ``info.path`` with ±inf turned to NaN (nodata)."""
-    import rasterio
-    from rasterio.windows import Window
-
     class _Finite(_on_grid(info.grid)):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
@@ -230,10 +224,9 @@ def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd
     Polygons are split into bands of equal count ordered by centroid row, so each
     process reads about its own share of the raster.  Child processes are forked when
     this process runs no other thread (cheap: nothing to import again), otherwise
-    started fresh (:class:`sinks._child.ChildProcess`).
+    started fresh (:class:`sinks.runtime.child.ChildProcess`).
     """
     import multiprocessing
-    import threading
     from concurrent.futures import ProcessPoolExecutor
 
     order = np.argsort(-gdf.geometry.centroid.y.to_numpy(), kind="stable")
@@ -243,7 +236,7 @@ def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd
             frames = list(ex.map(_extract_part, [raster] * len(parts), parts, [ops] * len(parts)))
         how = "forked"
     else:
-        from ._child import ChildProcess
+        from .runtime.child import ChildProcess
 
         jobs = [ChildProcess(_extract_part, raster, part, ops) for part in parts]
         try:
@@ -259,8 +252,6 @@ def _extract_parallel(raster: str, gdf: Any, ops: list[str], workers: int) -> pd
 def _footprint(gdf: Any, grid: Any) -> tuple[np.ndarray, np.ndarray]:
     """Each polygon's area and the part of it inside the raster's extent (m² on the
     ellipsoid for geographic grids, CRS units² otherwise)."""
-    from shapely.geometry import box
-
     t = grid.transform
     xs = sorted((t.c, t.c + t.a * grid.width))
     ys = sorted((t.f, t.f + t.e * grid.height))
@@ -353,8 +344,6 @@ def zonal_stats(raster: str | os.PathLike, zones: Any, *, id_field: str, stats: 
     TileReadError, VectorError
         Unreadable raster, bad zones (missing, empty, no CRS, missing or duplicate ids).
     """
-    import geopandas as gpd
-
     if categorical:
         return class_areas(raster, zones, id_field=id_field, layer=layer, workers=workers)
     stats = check_stats(stats)
@@ -411,8 +400,6 @@ def zonal_total(raster: str | os.PathLike, zones: Any, *, id_field: str, per_ha:
     numpy.ndarray
         One total per polygon, in the zones' order.
     """
-    from .area import pixel_area_ha
-
     info = _open_raster(raster)
     gdf = read_zones(zones, id_field=id_field, crs=info.grid.crs)
     if per_ha and info.grid.is_geographic:
@@ -453,11 +440,6 @@ def class_areas(raster: str | os.PathLike, zones: Any, *, id_field: str, classes
         ``<id_field>``, ``area_ha_<class>`` ..., ``frac_<class>`` ... (of the valid
         area), ``valid_area_ha``, ``nodata_fraction`` and the geometry.
     """
-    import geopandas as gpd
-
-    from .area import pixel_area_ha
-    from .landcover import NAMES
-
     names = dict(NAMES if classes is None else classes)
     info = _open_raster(raster)
     if np.dtype(info.dtype).kind not in "iub":
@@ -514,9 +496,6 @@ def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Mappi
     value the legend maps to 0) and ``base - 1`` for any other value (recorded in
     ``seen``); 0 overall only where every raster is nodata.
     """
-    import rasterio
-    from rasterio.windows import Window
-
     luts = []
     for nd in nodata:
         lut = np.full(256, base - 1, dtype=np.int32)
@@ -642,10 +621,6 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
     -------
     JointAreas
     """
-    from .area import pixel_area_ha
-    from .tiles import inspect_tile
-    from .landcover import NAMES
-
     if isinstance(legend, Mapping):
         mapping = {int(k): int(v) for k, v in legend.items()}
         if not mapping or min(mapping) < 1 or max(mapping) > 255 or min(mapping.values()) < 0 \
@@ -716,6 +691,5 @@ def _area_ha(area: np.ndarray, grid: Any) -> np.ndarray:
     """Polygon areas from :func:`_footprint` (m² on geographic grids, CRS units² otherwise) in ha."""
     if grid.is_geographic:
         return np.asarray(area, dtype=np.float64) / 1e4
-    from .area import pixel_area_ha
 
     return np.asarray(area, dtype=np.float64) * float(pixel_area_ha(grid)) / abs(grid.transform.a * grid.transform.e)

@@ -250,3 +250,22 @@ def test_currency_draws_without_ranges_and_help(maps, pools, capsys) -> None:
         main(["carbon", "--help"])
     text = capsys.readouterr().out
     assert "95 % intervals" in text and "%%" not in text and "--currency" in text
+
+
+def test_engines_write_the_same_files(make_tile, pools, tmp_path: Path, capsys, monkeypatch) -> None:
+    """In-memory maps are written by the one-pass COG writer that streams large dask maps:
+    the files are byte for byte equal."""
+    import sinks.outputs
+
+    monkeypatch.setattr(sinks.outputs, "IN_MEMORY_BYTES", 0)  # dask layers streamed, as a large map's are
+    rng = np.random.default_rng(5)
+    lc = make_tile("big.tif", rng.integers(1, 4, size=(1100, 700)).astype(np.uint8), res=30, nodata=0)
+    alt = make_tile("alt.tif", rng.integers(1, 4, size=(1100, 700)).astype(np.uint8), res=30, nodata=0)
+    for engine in ("numpy", "dask"):
+        code, _, err = run([lc, "--alt", alt, "--pools", pools, "--engine", engine, "--chunks", 512,
+                            "-o", tmp_path / engine], capsys)
+        assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "numpy").glob("*.tif"))
+    assert len(names) == 6 and "carbon_stock_change_total.tif" in names
+    for name in names:
+        assert (tmp_path / "numpy" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()

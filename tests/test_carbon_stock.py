@@ -26,9 +26,9 @@ from sinks.carbon import (
     stock_layers,
     stock_totals,
 )
-from sinks.carbon._write import write_layers
 from sinks.errors import BandMismatchError, CoefficientError, GridMismatchError, OutputExistsError, TileReadError
 from sinks.grid import Grid
+from sinks.outputs import write_rasters
 
 # densities (Mg C/ha): totals 63, 45, 84
 TABLE = {"classes": {1: {"above": 10, "below": 2, "soil": 50, "dead": 1},
@@ -153,21 +153,21 @@ def test_layers_and_change(table, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("lazy", [False, True])
-def test_write_layers(table, tmp_path: Path, lazy: bool) -> None:
+def test_write_rasters_of_carbon_layers(table, tmp_path: Path, lazy: bool) -> None:
     from rio_cogeo.cogeo import cog_validate
 
     lc = np.tile(LC, (300, 300))  # 900 x 900: gets overviews
     grid = Grid(UTM30.crs, UTM30.transform, 900, 900)
     data = da.from_array(lc, chunks=256) if lazy else lc
     layers = stock_layers(data, grid, table, out_dir=tmp_path / "out", nodata=0, pools=())
-    paths = write_layers(layers, grid, overwrite=False)
+    paths = write_rasters(layers, grid, overwrite=False)
     for p in paths:
         assert cog_validate(str(p), quiet=True)[0]
     with rasterio.open(paths[1]) as ds:
         assert ds.tags()["units"] == "Mg C per pixel" and ds.overviews(1)
         np.testing.assert_allclose(ds.read(1)[:3, :3], np.asarray(stock(LC, UTM30, table, nodata=0)), rtol=1e-6)
     with pytest.raises(OutputExistsError):
-        write_layers(layers, grid, overwrite=False)
+        write_rasters(layers, grid, overwrite=False)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["carbon_density_total.tif", "carbon_stock_total.tif"]
 
 

@@ -1,4 +1,4 @@
-"""Functions run in a fresh interpreter (sinks._child): values, exceptions, unguarded scripts."""
+"""Functions run in a fresh interpreter (sinks.runtime.child): values, exceptions, unguarded scripts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sinks._child import ChildProcess
+from sinks.runtime.child import ChildProcess
 from sinks.errors import ConfigError
 from sinks.goals import load_targets
 
@@ -26,7 +26,7 @@ def test_a_script_without_main_guard_is_not_run_again(tmp_path):
     marker = tmp_path / "runs.txt"
     script = tmp_path / "user_script.py"
     script.write_text(
-        "from sinks._child import ChildProcess\n"
+        "from sinks.runtime.child import ChildProcess\n"
         f"open({str(marker)!r}, 'a').write('x')\n"
         "print(ChildProcess(max, [4, 9, 2]).result())\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
@@ -53,7 +53,7 @@ def test_child_exits_and_cleans_up_when_its_parent_is_killed(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(
         "import time\n"
-        "from sinks._child import ChildProcess\n"
+        "from sinks.runtime.child import ChildProcess\n"
         "job = ChildProcess(time.sleep, 120)\n"
         "print(job._proc.pid, job._dir, flush=True)\n"
         "time.sleep(120)\n")

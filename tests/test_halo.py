@@ -1,4 +1,4 @@
-"""halo_overlap: dask's map_overlap with copied halo strips (sinks.halo)."""
+"""halo_overlap: dask's map_overlap with copied halo strips (sinks.runtime.halo)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sinks.halo import _edges, halo_overlap
+from sinks.runtime.halo import _edges, halo_overlap
 
 
 @pytest.mark.parametrize("chunks", [(5, 7), (9, 4), (16, 16), ((4, 9, 7, 12), (11, 4, 8, 9))])

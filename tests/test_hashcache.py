@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from sinks import hashcache, manifest
+from sinks import manifest
+from sinks.runtime import hashcache
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sinks._memory import _libc, release_free_memory
+from sinks.runtime.memory import _libc, release_free_memory
 
 
 def _rss_mib() -> float:
@@ -30,7 +30,7 @@ def test_freed_blocks_between_live_ones_are_returned():
 
 
 def test_no_op_without_glibc(monkeypatch):
-    import sinks._memory as m
+    import sinks.runtime.memory as m
 
     monkeypatch.setattr(m, "_libc", lambda: None)
     assert release_free_memory() is False

@@ -160,7 +160,7 @@ def test_figures_counted_in_the_write_pass_equal_the_written_files(tmp_path):
     from sinks.landcover import CODES, NAMES
     from sinks.pipeline import run
     from sinks.spec import load_spec
-    from sinks.stages.landcover import truth_confusion
+    from sinks.accuracy.truth import truth_confusion
 
     root = Path(__file__).resolve().parents[1]
     spec, spec_path = load_spec(root / "sample_rasters" / "pipeline.yaml")
@@ -223,7 +223,7 @@ def test_truth_on_a_shifted_lattice_reads_zeros_beyond_it(tmp_path):
     off = Grid(crs=grid.crs, transform=Affine(10, 0, 500003, 0, -10, 3000020), width=10, height=7)
     assert read_categorical_on(path, off) is None
     # pair counts of a map (numpy or dask) against that truth: the same either way
-    from sinks.stages.landcover import truth_counts
+    from sinks.accuracy.truth import truth_counts
 
     lc = np.full((7, 10), 2, np.uint8)
     counts = truth_counts(lc, path, grid=grid).compute()

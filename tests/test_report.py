@@ -33,7 +33,7 @@ def test_report_is_self_contained(report):
         assert unit in text, unit
     assert "not computed in this run" not in text  # the demo runs every stage
     # the manifest's timings: wall and CPU seconds per stage
-    assert "<th>wall s</th><th>CPU s</th>" in text and "<td>compute_write</td>" in text
+    assert "<th>wall s</th><th>CPU s</th>" in text and re.search(r"<td[^>]*>compute_write</td>", text)
 
 
 def test_report_bad_input(tmp_path, capsys):
@@ -183,17 +183,19 @@ def test_batch_page_cjk_names_and_scale(make_tile, tmp_path):
         main(["report", str(out), "-o", str(page)])
     assert ei.value.code == 0
     text = page.read_text(encoding="utf-8")
-    assert 'data-v="海城区"' in text and "<th>name</th>" in text
+    assert 'data-v="海城区"' in text and re.search(r'<th class="t">name</th>', text)
+    # the title names the spec's run and the folder; flags read yes/no
+    assert re.search(r"<h1>sinks batch report — \S+ \(folder b\)</h1>", text) and ">False<" not in text
 
 
 def test_transition_matrix_in_legend_order(report):
     html_text = report.read_text(encoding="utf-8")
     m = re.search(r'<table class="matrix"><thead><tr>(.*?)</tr></thead><tbody>(.*?)</tbody>', html_text)
     cols = re.findall(r"<th>(.*?)</th>", m.group(1))[1:]
-    rows = re.findall(r"<tr><td>(.*?)</td>", m.group(2))
+    rows = re.findall(r"<tr><td[^>]*>(.*?)</td>", m.group(2))
     from sinks.landcover import CLASSES
 
-    order = [c.name for c in CLASSES]
+    order = [c.label for c in CLASSES]  # the legend's labels (Built-up), not the names (built_up)
     assert cols == rows and cols == [c for c in order if c in cols]
     assert m.group(2).count('class="diag"') == len(rows)  # the unchanged area on the diagonal
 
@@ -261,3 +263,77 @@ def test_batch_page_prints_every_column(demo_batch, tmp_path):
     assert "Regions: sink and encroachment" in text and "Click a column header" not in text
     assert "unobserved share" not in text  # a column of the wide on-screen table only
     assert re.search(r"450512.{0,300}?" + re.escape(value), text), (value, text[-1500:])
+
+
+def test_report_tables_show_words_not_keys(report):
+    """Class labels of the legend, periods with an en dash, id columns in words; the manifest's
+    note on dotted stage names only when there is one."""
+    text = report.read_text(encoding="utf-8")
+    cells = re.findall(r"<t[dh][^>]*>([^<]*)</t[dh]>", text)
+    assert "Built-up" in cells and not {"built_up", "forest", "region_id", "redline_id"} & set(cells)
+    assert "region id" in cells and "redline id" in cells
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", "", text, flags=re.S))
+    assert not re.search(r"\b20\d\d_20\d\d\b", visible), re.findall(r".{40}20\d\d_20\d\d.{20}", visible)
+    assert "A stage named a.b" not in text  # no stage of the demo has a dot in its name
+    # the overview: resolution and epochs as numbers, not Python lists
+    assert "<td>[10.0, 10.0]</td>" not in text and "2015, 2020, 2025" in text
+    # the national targets in words with their units, not keys and 1.9e+10
+    assert "forest coverage 24.1 %, stock volume 19 billion m³" in text and "volume_m3 1.9e+10" not in text
+
+
+def test_coordinate_ticks_with_the_decimals_they_need():
+    from sinks.report.maps import coordinate_formatter
+
+    f = coordinate_formatter()
+    f.set_locs([400_000, 401_000, 402_000])
+    assert [f(v) for v in (400_000, 401_000, 402_000)] == ["400", "401", "402"]
+    f.set_locs([400_000, 400_500, 401_000])
+    assert [f(v) for v in (400_000, 400_500, 401_000)] == ["400.0", "400.5", "401.0"]
+    g = coordinate_formatter(geographic=True)
+    g.set_locs([21.48, 21.49])
+    assert g(21.48) == "21.48°"
+
+
+def test_batch_table_cells():
+    from sinks.report.batch import _cell
+
+    assert _cell(True) == '<td data-v="1">yes</td>' and _cell("False") == '<td data-v="0">no</td>'
+    assert _cell(float("nan")) == '<td data-v="">–</td>' and ">1,234.50<" in _cell(1234.5)
+    assert _cell("海城区") == '<td class="t nw" data-v="海城区">海城区</td>'  # words left-aligned, on one line
+
+
+def test_batch_region_report_names_its_region(demo_batch, tmp_path):
+    """A region's own report says which region it is (id and name from the batch's table)."""
+    out = tmp_path / "region.html"
+    with pytest.raises(SystemExit) as ei:
+        main(["report", str(demo_batch / "regions" / "450512"), "-o", str(out)])
+    assert ei.value.code == 0
+    assert re.search(r"<h1>sinks report — [^<]*, region 450512 铁山港区</h1>", out.read_text(encoding="utf-8"))
+
+
+def test_sink_chart_tells_removals_from_emissions():
+    from matplotlib.colors import to_hex
+
+    from sinks.report.maps import EMISSION_COLOUR, REMOVAL_COLOUR, sink_figure
+    from sinks.report.sections import _interval
+
+    fig = sink_figure(["2015_2020", "2020_2025"], [119.0, -57.0], [88.0, -71.0], [230.0, -41.0])
+    bars = fig.axes[0].patches
+    assert [to_hex(b.get_facecolor()) for b in bars[:2]] == [REMOVAL_COLOUR, EMISSION_COLOUR]
+    assert fig.axes[0].get_legend() is not None  # says which colour is which
+    assert _interval(-71.0, -41.0) == "\u221271 – \u221241" and _interval(424.0, 1044.2) == "424 – 1,044"
+
+
+def test_batch_choropleth_explains_grey_regions():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from sinks.report.batch import choropleth_figure
+
+    gdf = gpd.GeoDataFrame({"region_id": ["1", "2"], "forest_coverage_pct_2025": [40.0, float("nan")]},
+                           geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:32649")
+    fig = choropleth_figure(gdf, "forest_coverage_pct_2025", "Forest coverage", "%", "YlGn")
+    legend = fig.axes[0].get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["no data (region not done)"]
+    gdf.loc[1, "forest_coverage_pct_2025"] = 60.0
+    assert choropleth_figure(gdf, "forest_coverage_pct_2025", "Forest coverage", "%", "YlGn").axes[0].get_legend() is None

@@ -87,6 +87,29 @@ def test_plot_legend_beside_the_panels(demo_run):
     plt.close(fig)
 
 
+def test_plot_of_a_narrow_batch_has_no_gaps(demo_batch):
+    """Two regions make a tall, narrow mosaic: the panels are as narrow as the maps (no white
+    gaps between them) and the km ticks are distinct and without a needless ".0"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = sinks.open_run(demo_batch).sinks.plot()
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    maps = [ax.get_window_extent(r) for ax in fig.axes[:4]]
+    gaps = [(b.x0 - a.x1) / fig.dpi for a, b in zip(maps, maps[1:])]
+    assert max(gaps) < 0.9, gaps  # inches between neighbouring maps
+    for ax in fig.axes[:4]:
+        labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_text()]
+        for axis in (ax.get_xticklabels(), ax.get_yticklabels()):
+            texts = [t.get_text() for t in axis if t.get_text()]
+            assert len(texts) == len(set(texts)), texts
+        assert not any(t.endswith(".0") for t in labels), labels
+    plt.close(fig)
+
+
 def _no_remote_resources(text: str) -> None:
     assert not re.search(r'<script[^>]+src="(https?:)?//', text)
     assert not re.search(r'<link[^>]+href="(https?:)?//', text)
@@ -100,6 +123,10 @@ def test_explore_offline_image_layers(demo_run, tmp_path):
     assert "Leaflet 1.9.4" in html and "L.imageOverlay" in html
     assert "carbon stock 2025 (Mg C)" in html and "forest coverage 2025 (%)" in html
     assert "drawn at 20 m pixels" in html and "localtileserver" in html  # the fallback says so
+    # the carbon-density ramp in the legend with its ends in Mg C/ha, one ramp for every epoch
+    ramp = re.search(r"Carbon density \(Mg C/ha\)</b>.*?>([\d,]+)<span[^>]*>([\d,]+)</span>", html, re.S)
+    assert ramp and int(ramp.group(1).replace(",", "")) < int(ramp.group(2).replace(",", "")) > 50
+    assert '"paddingBottomRight": [320, 20]' in html  # the area fitted left of the layer control and legend
     from browser import NoBrowser, render
 
     var = re.findall(r"var (geo_json_\w+) = L\.geoJson", html)[0]
@@ -129,7 +156,16 @@ def test_explore_full_resolution_tiles(demo_run):
 
     from PIL import Image
 
+    import os
+
+    from gdal_read import raster_band
+
+    env = dict(os.environ)
     m = sinks.open_run(demo_run).sinks.explore(tiles="server")
+    # the tile server leaves the session's GDAL settings alone: the class names beside the
+    # rasters (.aux.xml) stay readable (localtileserver sets GDAL_DISABLE_READDIR_ON_OPEN)
+    assert dict(os.environ) == env
+    assert raster_band(demo_run / "landcover_2025.tif")["categories"][1] == "Forest"
     html = m.get_root().render()
     _no_remote_resources(html)
     urls = [u.replace("\\u0026", "&") for u in re.findall(r'"(http://127\.0\.0\.1:\d+/api/tiles/[^"]+)"', html)]

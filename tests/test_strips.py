@@ -1,4 +1,4 @@
-"""compute_in_strips: dask.compute run a few block rows at a time (sinks._strips)."""
+"""compute_in_strips: dask.compute run a few block rows at a time (sinks.runtime.strips)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sinks._strips import _rows, compute_in_strips
-from sinks.halo import halo_overlap
+from sinks.runtime.strips import _rows, compute_in_strips
+from sinks.runtime.halo import halo_overlap
 
 
 class _Live:
@@ -114,7 +114,7 @@ def test_each_strip_computes_its_own_rows_only():
 
 def test_passes_fall_back_to_dask_compute_without_strip_support(monkeypatch):
     """On a dask without task-spec graphs the pass is one dask.compute, with the same result."""
-    import sinks._strips as strips
+    import sinks.runtime.strips as strips
     from sinks.outputs import _compute
 
     x = da.arange(64, chunks=8).reshape(8, 8).rechunk(4)
@@ -128,7 +128,7 @@ def test_passes_fall_back_to_dask_compute_without_strip_support(monkeypatch):
 
 @pytest.mark.parametrize("scheduler", ["threads", "sync"])
 def test_passes_use_strips_on_the_local_schedulers(monkeypatch, scheduler):
-    import sinks._strips as strips
+    import sinks.runtime.strips as strips
     from sinks.outputs import _compute
 
     used = []

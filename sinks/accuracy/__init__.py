@@ -30,7 +30,8 @@ Area-adjusted estimators (Olofsson et al. 2014, RSE 148:42–57)
 
 :func:`assess_map` does the whole job for a land-cover raster and a reference
 vector: it samples the map at the reference points, counts the mapped area of each
-class block by block, and returns an :class:`AccuracyResult`.
+class block by block (with :func:`sinks.carbon.stock.count_codes`, the counting step of
+:func:`~sinks.carbon.class_areas_ha`), and returns an :class:`AccuracyResult`.
 
 A map class with mapped area but no reference sample cannot be corrected; its area
 is carried as mapped (without variance) and the result's ``notes`` say so.
@@ -38,11 +39,12 @@ is carried as mapped (without variance) and the result's ``notes`` say so.
 =================  =============================================================
 module             job
 =================  =============================================================
-``counts``         sample-count statistics (confusion matrix, OA, kappa, UA, PA)
+``counts``         sample-count statistics (confusion matrix, OA, kappa, UA, PA): pure
 ``result``         :class:`AccuracyResult`
-``olofsson``       :func:`area_adjusted`, :func:`sample_size` (map classes as strata)
-``stehman``        :func:`stratified_estimates` (strata that are not the map classes)
-``assess``         :func:`assess_map`, :func:`mapped_area_ha` (a raster and a sample)
+``olofsson``       :func:`area_adjusted`, :func:`sample_size` (map classes as strata): pure
+``stehman``        :func:`stratified_estimates` (strata that are not the map classes): pure
+``assess``         :func:`assess_map`, :func:`mapped_area_ha`: reads a raster and a sample
+``truth``          :func:`truth_counts`, :func:`truth_summary`, :func:`truth_confusion` (a truth raster)
 =================  =============================================================
 """
 
@@ -53,6 +55,7 @@ from .counts import cohen_kappa, confusion_matrix, overall_accuracy, producers_a
 from .olofsson import area_adjusted, sample_size
 from .result import Z95, AccuracyResult
 from .stehman import stratified_estimates
+from .truth import truth_confusion, truth_counts, truth_summary
 
 __all__ = [
     "Z95",
@@ -67,4 +70,7 @@ __all__ = [
     "stratified_estimates",
     "assess_map",
     "mapped_area_ha",
+    "truth_counts",
+    "truth_summary",
+    "truth_confusion",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import logging
 import math
@@ -14,7 +15,15 @@ import numpy as np
 import pandas as pd
 
 from ..area import row_area_ha
-from ..errors import ConfigError, CRSMismatchError, NoOverlapError, SinksWarning, TileReadError
+from ..carbon.stock import count_codes
+from ..errors import (
+    ConfigError,
+    CRSMismatchError,
+    NoOverlapError,
+    SinksWarning,
+    TileReadError,
+)
+from ..grid import Grid
 from ..landcover import CODES, NAMES, NODATA, code_of, name_of
 from .counts import cohen_kappa, confusion_matrix
 from .olofsson import area_adjusted
@@ -88,8 +97,6 @@ def _scan_map(ds: Any, name: str, *, pixel_area_ha: float | None, rows: np.ndarr
     """One block-wise pass: mapped area per code (length 256) and map codes at (rows, cols)."""
     from rasterio.windows import Window
 
-    from ..grid import Grid
-
     if np.dtype(ds.dtypes[0]).kind not in "iu":
         raise TileReadError(f"{name}: not a land-cover map (band 1 is {ds.dtypes[0]}, expected integer codes)")
     width, height = ds.width, ds.height
@@ -108,35 +115,23 @@ def _scan_map(ds: Any, name: str, *, pixel_area_ha: float | None, rows: np.ndarr
     for r0 in range(0, height, strip):
         nrows = min(strip, height - r0)
         a = ds.read(1, window=Window(0, r0, width, nrows))
-        if a.dtype == np.uint8:  # one compiled pass; the nodata count is dropped below
-            from .._kernels.codes import hist_u8
-
-            counts, weighted = hist_u8(a, None if uniform else row_area[r0:r0 + nrows])
-            if ds.nodata is not None and 0 <= ds.nodata < 256 and int(ds.nodata) == ds.nodata:
-                counts[int(ds.nodata)] = 0
-                if weighted is not None:
-                    weighted[int(ds.nodata)] = 0.0
-            areas += counts * row_area[0] if uniform else weighted
-            if rows is not None and rows.size:
-                lo, hi = np.searchsorted(rows[order], [r0, r0 + nrows])
-                idx = order[lo:hi]
-                got = a[rows[idx] - r0, cols[idx]].astype(np.int64)
-                if ds.nodata is not None:
-                    got[got == ds.nodata] = 0
-                values[idx] = got
-            continue
-        a = np.where(_nodata_mask(a, ds.nodata), 0, a).astype(np.int64)
-        if a.min() < 0 or a.max() > 255:
-            bad.update(int(v) for v in np.unique(a[(a < 0) | (a > 255)])[:10])
-            a = np.where((a < 0) | (a > 255), 0, a)
-        if uniform:
-            areas += np.bincount(a.ravel(), minlength=256)[:256] * row_area[0]
-        else:
-            areas += np.bincount(a.ravel(), weights=np.repeat(row_area[r0:r0 + nrows], width), minlength=256)[:256]
+        if a.dtype != np.uint8:  # codes as int64, nodata as 0, codes past 255 reported
+            a = np.where(_nodata_mask(a, ds.nodata), 0, a).astype(np.int64)
+            if a.min() < 0 or a.max() > 255:
+                bad.update(int(v) for v in np.unique(a[(a < 0) | (a > 255)])[:10])
+                a = np.where((a < 0) | (a > 255), 0, a)
+        codes, counts, weighted = count_codes(a, None if uniform else row_area[r0:r0 + nrows])
+        if a.dtype == np.uint8 and ds.nodata is not None and 0 <= ds.nodata < 256 and int(ds.nodata) == ds.nodata:
+            keep = codes != int(ds.nodata)
+            codes, counts, weighted = codes[keep], counts[keep], None if weighted is None else weighted[keep]
+        areas[codes] += counts * row_area[0] if uniform else weighted
         if rows is not None and rows.size:
             lo, hi = np.searchsorted(rows[order], [r0, r0 + nrows])
             idx = order[lo:hi]
-            values[idx] = a[rows[idx] - r0, cols[idx]]
+            got = a[rows[idx] - r0, cols[idx]].astype(np.int64)
+            if a.dtype == np.uint8 and ds.nodata is not None:
+                got[got == ds.nodata] = 0
+            values[idx] = got
     areas[NODATA] = 0.0
     bad.update(c for c in np.nonzero(areas)[0].tolist() if c not in NAMES)
     if bad:
@@ -257,10 +252,50 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
     :class:`SinksWarning` (with strata, samples outside the map or on nodata still
     count for the areas) and counted in ``n_dropped``.
     """
-    from ..vectors import read_vector
-
     if estimator not in ("auto", "olofsson", "stehman"):
         raise ConfigError(f"estimator must be 'auto', 'olofsson' or 'stehman', got {estimator!r}")
+    smp = _read_sample(map_path, reference, label_field=label_field, pixel_area_ha=pixel_area_ha, layer=layer,
+                       mapped_areas_ha=mapped_areas_ha, name=name, stratum_field=stratum_field,
+                       stratum_sizes=stratum_sizes, stratum_size_field=stratum_size_field)
+    sources = {"map": smp.map_name, "reference": smp.ref_name, "label_field": label_field}
+    use_strata = bool(smp.stratum_field) and estimator != "olofsson" or estimator == "stehman"
+    if use_strata:
+        if not smp.stratum_field:
+            raise ConfigError(f"{smp.ref_name}: the Stehman estimator needs a stratum field "
+                              "(none given, no 'stratum' field)")
+        sources["stratum_field"] = smp.stratum_field
+        return _assess_stratified(smp.gdf, smp.ref_codes, smp.map_codes, smp.inside, smp.areas,
+                                  map_total_ha=smp.map_total_ha, unit_ha=smp.unit_ha, stratum_field=smp.stratum_field,
+                                  stratum_sizes=stratum_sizes, stratum_size_field=smp.stratum_size_field,
+                                  ref_name=smp.ref_name, map_name=smp.map_name, sources=sources)
+    return _assess_by_map_class(smp, label_field=label_field, sources=sources)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sample:
+    """A reference sample read against a map: codes on both sides, and the map's class areas."""
+
+    gdf: Any
+    ref_codes: np.ndarray  # legend code of each sample's label (-1: no label)
+    map_codes: np.ndarray  # map code at each sample (0 where not read)
+    inside: np.ndarray  # the sample falls on the map
+    use: np.ndarray  # inside and labelled: read on the map
+    areas: np.ndarray  # mapped area (ha) per code, length 256
+    map_total_ha: float
+    unit_ha: float
+    map_name: str
+    ref_name: str
+    stratum_field: str | None
+    stratum_size_field: str | None
+
+
+def _read_sample(map_path: str | os.PathLike, reference: Any, *, label_field: str, pixel_area_ha: float | None,
+                 layer: str | None, mapped_areas_ha: Mapping[int, float] | None, name: str | None,
+                 stratum_field: str | None, stratum_sizes: Any, stratum_size_field: str | None) -> _Sample:
+    """Read the reference in the map's CRS, its labels, the map code under each sample and
+    the mapped area of each class (one pass over the map, or ``mapped_areas_ha``)."""
+    from ..vectors import read_vector
+
     map_name = str(map_path)
     with _open_map(map_path) as ds:
         if ds.crs is None:
@@ -281,8 +316,7 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
         cols = np.floor(inv.a * xs + inv.b * ys + inv.c).astype(np.int64)
         rows = np.floor(inv.d * xs + inv.e * ys + inv.f).astype(np.int64)
         inside = (cols >= 0) & (cols < ds.width) & (rows >= 0) & (rows < ds.height)
-        labelled = ref_codes >= 0
-        use = inside & labelled
+        use = inside & (ref_codes >= 0)
         if mapped_areas_ha is None:
             areas, values = _scan_map(ds, map_name, pixel_area_ha=pixel_area_ha, rows=rows[use], cols=cols[use])
         else:
@@ -291,30 +325,26 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
                 if int(code) != NODATA:
                     areas[int(code)] = float(ha)
             values = _sample_map(ds, rows[use], cols[use])
-        from ..grid import Grid
-
         row_area = (np.full(ds.height, float(pixel_area_ha)) if pixel_area_ha is not None
                     else np.asarray(row_area_ha(Grid.from_dataset(ds)), dtype=np.float64))
         map_total_ha = float(row_area.sum()) * ds.width
         unit_ha = float(row_area.mean())
-
     map_codes = np.zeros(len(gdf), dtype=np.int64)
     map_codes[use] = values
-    sources = {"map": map_name, "reference": ref_name, "label_field": label_field}
-    use_strata = bool(stratum_field) and estimator != "olofsson" or estimator == "stehman"
-    if use_strata:
-        if not stratum_field:
-            raise ConfigError(f"{ref_name}: the Stehman estimator needs a stratum field (none given, no 'stratum' field)")
-        sources["stratum_field"] = stratum_field
-        return _assess_stratified(gdf, ref_codes, map_codes, inside, areas, map_total_ha=map_total_ha, unit_ha=unit_ha,
-                                  stratum_field=stratum_field, stratum_sizes=stratum_sizes,
-                                  stratum_size_field=stratum_size_field, ref_name=ref_name, map_name=map_name,
-                                  sources=sources)
+    return _Sample(gdf, ref_codes, map_codes, inside, use, areas, map_total_ha, unit_ha, map_name, ref_name,
+                   stratum_field, stratum_size_field)
 
+
+def _assess_by_map_class(smp: _Sample, *, label_field: str, sources: dict[str, str]) -> AccuracyResult:
+    """Olofsson's estimators (map classes as strata): drop the samples that cannot count
+    (each reason warned once), count the confusion matrix, adjust the areas; withheld
+    areas when the sample names strata that are not the map classes."""
+    ref_codes, map_codes, use, ref_name, map_name = smp.ref_codes, smp.map_codes, smp.use, smp.ref_name, smp.map_name
+    labelled = ref_codes >= 0
     dropped = {
         "unlabelled": int((~labelled).sum()),
         "reference_nodata": int((labelled & (ref_codes == NODATA)).sum()),
-        "outside_map": int((labelled & (ref_codes != NODATA) & ~inside).sum()),
+        "outside_map": int((labelled & (ref_codes != NODATA) & ~smp.inside).sum()),
         "map_nodata": int((use & (ref_codes != NODATA) & (map_codes == NODATA)).sum()),
     }
     reasons = {"unlabelled": f"without a {label_field!r} label", "reference_nodata": "labelled nodata",
@@ -322,26 +352,28 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
     for key, count in dropped.items():
         if count:
             warnings.warn(f"{ref_name}: dropped {count} reference sample(s) {reasons[key]} ({map_name})",
-                          SinksWarning, stacklevel=2)
+                          SinksWarning, stacklevel=3)
     valid = use & (ref_codes != NODATA) & (map_codes != NODATA)
     if not valid.any():
         raise NoOverlapError(f"{ref_name}: no reference sample falls on a valid pixel of {map_name} "
-                             f"({len(gdf)} sample(s): {', '.join(f'{v} {reasons[k]}' for k, v in dropped.items() if v)})")
+                             f"({len(smp.gdf)} sample(s): "
+                             f"{', '.join(f'{v} {reasons[k]}' for k, v in dropped.items() if v)})")
 
-    present = set(np.nonzero(areas)[0].tolist()) | set(ref_codes[valid].tolist()) | set(map_codes[valid].tolist())
+    present = set(np.nonzero(smp.areas)[0].tolist()) | set(ref_codes[valid].tolist()) | set(map_codes[valid].tolist())
     codes = sorted(c for c in present if c != NODATA)
     cm = confusion_matrix(map_codes[valid], ref_codes[valid], classes=codes)
     log.info("%s: %d reference samples on %s, %d classes", ref_name, int(valid.sum()), map_name, len(codes))
-    res = area_adjusted(cm, areas[codes], classes=[name_of(c) for c in codes], n_dropped=dropped, sources=sources)
-    if stratum_field:  # the map-class estimator was asked for a sample that names its strata
-        strata = gdf[stratum_field].astype(str).str.strip().str.lower().to_numpy()[valid]
+    res = area_adjusted(cm, smp.areas[codes], classes=[name_of(c) for c in codes], n_dropped=dropped,
+                        sources=sources)
+    if smp.stratum_field:  # the map-class estimator was asked for a sample that names its strata
+        strata = smp.gdf[smp.stratum_field].astype(str).str.strip().str.lower().to_numpy()[valid]
         mapped = np.array([name_of(c) for c in map_codes[valid]], dtype=object)
         differ = int(np.sum(strata != mapped))
         if differ:
-            note = (f"{ref_name}: the sample is stratified by {stratum_field!r}, not by map class ({differ} of "
+            note = (f"{ref_name}: the sample is stratified by {smp.stratum_field!r}, not by map class ({differ} of "
                     f"{int(valid.sum())} samples differ): the map-class (Olofsson) areas and CIs would be wrong and are "
                     "withheld; use the Stehman estimator")
-            warnings.warn(note, SinksWarning, stacklevel=2)
+            warnings.warn(note, SinksWarning, stacklevel=3)
             res = dataclasses.replace(res, area_ha=np.full(len(codes), np.nan), area_se_ha=np.full(len(codes), np.nan),
                                       notes=(*res.notes, note))
     return res
@@ -356,8 +388,6 @@ def read_stratum_sizes(path: str | os.PathLike) -> dict[str, float]:
         Missing file or columns, a size that is not a non-negative number, a
         stratum listed twice.
     """
-    import csv
-
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: stratum sizes file not found")

@@ -72,30 +72,9 @@ def area_adjusted(counts: pd.DataFrame | np.ndarray, mapped_area: Sequence[float
     class with a single sample has an undefined variance (``nan`` standard errors).
     Both cases are listed in ``notes`` and warned about with :class:`SinksWarning`.
     """
-    n = _matrix(counts)
+    n, classes, area = _checked(counts, mapped_area, classes)
     k = n.shape[0]
-    if classes is None:
-        classes = [str(c) for c in counts.index] if isinstance(counts, pd.DataFrame) else \
-            [f"class_{i + 1}" for i in range(k)]
-    classes = tuple(str(c) for c in classes)
-    if len(classes) != k:
-        raise ConfigError(f"{len(classes)} class names for a {k}×{k} matrix")
-    if isinstance(mapped_area, Mapping):
-        unknown = sorted(set(map(str, mapped_area)) - set(classes))
-        if unknown:
-            raise ConfigError(f"mapped area given for classes not in the matrix: {', '.join(unknown)}")
-        area = np.array([float(mapped_area.get(c, 0.0)) for c in classes])
-    else:
-        area = np.asarray(mapped_area, dtype=np.float64).ravel()
-    if area.shape != (k,):
-        raise ConfigError(f"{area.size} mapped areas for {k} classes")
-    if np.any(area < 0) or not np.all(np.isfinite(area)):
-        raise ConfigError("mapped areas must be finite and non-negative")
     a_tot = float(area.sum())
-    if a_tot <= 0:
-        raise ConfigError("no mapped area: every class has zero area")
-    if n.sum() <= 0:
-        raise ConfigError("no reference samples")
 
     notes: list[str] = []
     w = area / a_tot
@@ -136,15 +115,7 @@ def area_adjusted(counts: pd.DataFrame | np.ndarray, mapped_area: Sequence[float
 
         col = p.sum(axis=0)
         pa = np.where(col > 0, np.diag(p) / np.where(col > 0, col, 1.0), np.nan)
-        n_hat = (area[:, None] * f).sum(axis=0)  # N̂_·j in area units
-        pa_se = np.full(k, np.nan)
-        for j in range(k):
-            if not col[j] > 0:
-                continue
-            t1 = 0.0 if area[j] == 0 else area[j] ** 2 * (1.0 - pa[j]) ** 2 * var_f[j, j]
-            others = [i for i in range(k) if i != j]
-            t2 = pa[j] ** 2 * float(np.sum(area[others] ** 2 * var_f[others, j]))
-            pa_se[j] = math.sqrt((t1 + t2) / n_hat[j] ** 2) if n_hat[j] > 0 else math.nan
+        pa_se = _producers_se(pa, col, area, f, var_f)
 
     return AccuracyResult(
         classes=classes,
@@ -165,6 +136,50 @@ def area_adjusted(counts: pd.DataFrame | np.ndarray, mapped_area: Sequence[float
         sources=dict(sources or {}),
         notes=tuple(notes),
     )
+
+
+def _checked(counts: pd.DataFrame | np.ndarray, mapped_area: Sequence[float] | Mapping[str, float] | np.ndarray,
+             classes: Sequence[str] | None) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    """The count matrix, class names and mapped areas of :func:`area_adjusted`, checked."""
+    n = _matrix(counts)
+    k = n.shape[0]
+    if classes is None:
+        classes = [str(c) for c in counts.index] if isinstance(counts, pd.DataFrame) else \
+            [f"class_{i + 1}" for i in range(k)]
+    classes = tuple(str(c) for c in classes)
+    if len(classes) != k:
+        raise ConfigError(f"{len(classes)} class names for a {k}×{k} matrix")
+    if isinstance(mapped_area, Mapping):
+        unknown = sorted(set(map(str, mapped_area)) - set(classes))
+        if unknown:
+            raise ConfigError(f"mapped area given for classes not in the matrix: {', '.join(unknown)}")
+        area = np.array([float(mapped_area.get(c, 0.0)) for c in classes])
+    else:
+        area = np.asarray(mapped_area, dtype=np.float64).ravel()
+    if area.shape != (k,):
+        raise ConfigError(f"{area.size} mapped areas for {k} classes")
+    if np.any(area < 0) or not np.all(np.isfinite(area)):
+        raise ConfigError("mapped areas must be finite and non-negative")
+    if float(area.sum()) <= 0:
+        raise ConfigError("no mapped area: every class has zero area")
+    if n.sum() <= 0:
+        raise ConfigError("no reference samples")
+    return n, classes, area
+
+
+def _producers_se(pa: np.ndarray, col: np.ndarray, area: np.ndarray, f: np.ndarray, var_f: np.ndarray) -> np.ndarray:
+    """Standard errors of the producer's accuracies (the ``V(PA_j)`` of the module docstring)."""
+    k = len(pa)
+    n_hat = (area[:, None] * f).sum(axis=0)  # N̂_·j in area units
+    pa_se = np.full(k, np.nan)
+    for j in range(k):
+        if not col[j] > 0:
+            continue
+        t1 = 0.0 if area[j] == 0 else area[j] ** 2 * (1.0 - pa[j]) ** 2 * var_f[j, j]
+        others = [i for i in range(k) if i != j]
+        t2 = pa[j] ** 2 * float(np.sum(area[others] ** 2 * var_f[others, j]))
+        pa_se[j] = math.sqrt((t1 + t2) / n_hat[j] ** 2) if n_hat[j] > 0 else math.nan
+    return pa_se
 
 
 def sample_size(weights: Sequence[float] | np.ndarray, expected_ua: Sequence[float] | np.ndarray,

@@ -148,21 +148,7 @@ def stratified_estimates(strata: Sequence[Any], map_classes: Sequence[Any], ref_
     m = np.array(["" if v is None or str(v).strip().lower() in ("", "nodata", "nan") else str(v)
                   for v in map_classes], dtype=object)
     r = np.array([str(v) for v in ref_classes], dtype=object)
-    if not (len(s) == len(m) == len(r)):
-        raise ConfigError(f"strata, map classes and reference classes differ in length ({len(s)}, {len(m)}, {len(r)})")
-    if not len(s):
-        raise ConfigError("no reference samples")
-    sizes_in = {str(k): v for k, v in stratum_sizes.items()}
-    missing = sorted(set(s.tolist()) - set(sizes_in))
-    if missing:
-        raise ConfigError(f"stratum sizes missing for sampled strata: {', '.join(missing[:10])}")
-    for k, v in sizes_in.items():
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise ConfigError(f"stratum {k!r}: size must be a number, got {v!r}") from None
-        if not math.isfinite(f) or f < 0:
-            raise ConfigError(f"stratum {k!r}: size must be finite and non-negative, got {v!r}")
+    sizes_in = _checked_sizes(s, m, r, stratum_sizes)
     out_notes = list(notes)
     names = sorted(sizes_in)
     unsampled = [h for h in names if float(sizes_in[h]) > 0 and not np.any(s == h)]
@@ -170,16 +156,7 @@ def stratified_estimates(strata: Sequence[Any], map_classes: Sequence[Any], ref_
     groups = [np.flatnonzero(s == h) for h in sampled]
     sizes = np.array([float(sizes_in[h]) for h in sampled])
     n_h = np.array([len(g) for g in groups], dtype=np.float64)
-    if unit_area is not None:
-        if not (unit_area > 0 and math.isfinite(unit_area)):
-            raise ConfigError(f"unit area must be positive, got {unit_area}")
-        cap = sizes / unit_area
-        over = [h for h, c, k in zip(sampled, cap, n_h) if k > c * (1 + 1e-9)]
-        if over:
-            raise ConfigError(f"strata with more sample units than their size holds: {', '.join(over[:10])}")
-        fpc = np.clip(1.0 - n_h * unit_area / np.where(sizes > 0, sizes, 1.0), 0.0, 1.0)
-    else:
-        fpc = np.ones(len(sampled))
+    fpc = _fpc(sampled, sizes, n_h, unit_area)
     empty = [h for h, size in zip(sampled, sizes) if size <= 0]
     if empty:
         raise ConfigError(f"strata with samples but a size of 0: {', '.join(empty[:10])}")
@@ -229,14 +206,7 @@ def stratified_estimates(strata: Sequence[Any], map_classes: Sequence[Any], ref_
         if np.any((r == cj) & (valid > 0)):
             pa[j], v = stratified_ratio(hit, is_ref * valid, groups, sizes, fpc)
             pa_se[j] = math.sqrt(v) if v >= 0 else math.nan
-    # covariance of the class areas: Σ_h N_h² (1 − n_h/N_h) s_jk,h / n_h of the reference indicators
-    n_units = np.array([len(g) for g in groups], dtype=np.float64)
-    ind = [(r == cj).astype(np.float64) for cj in classes]
-    area_cov = np.zeros((k, k))
-    for j in range(k):
-        for q in range(j, k):
-            cjq = _stratum_moments(ind[j], ind[q], groups)[:, 4]
-            area_cov[j, q] = area_cov[q, j] = float(np.sum(sizes ** 2 * fpc * cjq / n_units))
+    area_cov = _area_covariance([(r == cj).astype(np.float64) for cj in classes], groups, sizes, fpc)
     oa, v = stratified_ratio((m == r).astype(np.float64) * valid, valid, groups, sizes, fpc)
     oa_se = math.sqrt(v) if v >= 0 else math.nan
     if unsampled:
@@ -260,3 +230,53 @@ def stratified_estimates(strata: Sequence[Any], map_classes: Sequence[Any], ref_
         overall_accuracy=float(oa), overall_accuracy_se=float(oa_se), kappa=cohen_kappa(counts),
         n_samples=int(counts.sum()), n_dropped=dict(n_dropped or {}), sources=dict(sources or {}),
         notes=tuple(out_notes), method=STEHMAN, design=design, frame_area_ha=frame, area_cov_ha2=area_cov)
+
+
+def _checked_sizes(s: np.ndarray, m: np.ndarray, r: np.ndarray, stratum_sizes: Mapping[Any, float]
+                   ) -> dict[str, Any]:
+    """The stratum sizes keyed by text, after checking the sample's lengths and that every
+    sampled stratum has a size that is a finite, non-negative number."""
+    if not (len(s) == len(m) == len(r)):
+        raise ConfigError(f"strata, map classes and reference classes differ in length ({len(s)}, {len(m)}, {len(r)})")
+    if not len(s):
+        raise ConfigError("no reference samples")
+    sizes_in = {str(k): v for k, v in stratum_sizes.items()}
+    missing = sorted(set(s.tolist()) - set(sizes_in))
+    if missing:
+        raise ConfigError(f"stratum sizes missing for sampled strata: {', '.join(missing[:10])}")
+    for k, v in sizes_in.items():
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ConfigError(f"stratum {k!r}: size must be a number, got {v!r}") from None
+        if not math.isfinite(f) or f < 0:
+            raise ConfigError(f"stratum {k!r}: size must be finite and non-negative, got {v!r}")
+    return sizes_in
+
+
+def _fpc(sampled: list[str], sizes: np.ndarray, n_h: np.ndarray, unit_area: float | None) -> np.ndarray:
+    """Finite population correction ``1 − n_h u / N_h`` of each sampled stratum (1 without
+    ``unit_area``); a stratum cannot hold more units than its size."""
+    if unit_area is None:
+        return np.ones(len(sampled))
+    if not (unit_area > 0 and math.isfinite(unit_area)):
+        raise ConfigError(f"unit area must be positive, got {unit_area}")
+    cap = sizes / unit_area
+    over = [h for h, c, k in zip(sampled, cap, n_h) if k > c * (1 + 1e-9)]
+    if over:
+        raise ConfigError(f"strata with more sample units than their size holds: {', '.join(over[:10])}")
+    return np.clip(1.0 - n_h * unit_area / np.where(sizes > 0, sizes, 1.0), 0.0, 1.0)
+
+
+def _area_covariance(ind: list[np.ndarray], groups: list[np.ndarray], sizes: np.ndarray, fpc: np.ndarray
+                     ) -> np.ndarray:
+    """Covariance of the class areas: Σ_h N_h² (1 − n_h/N_h) s_jk,h / n_h of the reference
+    indicators ``ind`` (one per class)."""
+    k = len(ind)
+    n_units = np.array([len(g) for g in groups], dtype=np.float64)
+    area_cov = np.zeros((k, k))
+    for j in range(k):
+        for q in range(j, k):
+            cjq = _stratum_moments(ind[j], ind[q], groups)[:, 4]
+            area_cov[j, q] = area_cov[q, j] = float(np.sum(sizes ** 2 * fpc * cjq / n_units))
+    return area_cov

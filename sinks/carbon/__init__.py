@@ -14,6 +14,7 @@ module                 job
 ``growth``             gain–loss coefficients: NFI growth rows, marginal carbon, young stands
 ``soil``               soil organic carbon from one IPCC climate zone (Eq. 2.25)
 ``valuation``          InVEST-style net present value of a carbon change
+``assessment``         :func:`assess`: the stock of one or two maps, the change, maps and summary
 =====================  ==============================================================
 
 Units follow DESIGN §7: carbon in Mg C (= t C), densities in Mg C/ha, areas in ha,
@@ -30,6 +31,7 @@ Example
 
 from __future__ import annotations
 
+from .assessment import CarbonAssessment, assess
 from .lcio import LandCover, effective_nodata, open_landcover
 from .stock import (
     ClassAreas,
@@ -58,6 +60,8 @@ from .tableio import (
 from .tables import POOLS, SOIL_DEPTHS, CarbonTable
 
 __all__ = [
+    "assess",
+    "CarbonAssessment",
     "POOLS",
     "SOIL_DEPTHS",
     "CarbonTable",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import check_pixels
 from ..errors import BandMismatchError, GridMismatchError, TileReadError, first_line
 from ..grid import Grid
 from .stock import _nodata_int
@@ -105,7 +106,6 @@ def open_landcover(path: str | os.PathLike, *, grid: Grid | None = None, align: 
     """
     import rasterio
 
-    from ..budget import check_pixels
     from ..tiles import inspect_tile
 
     info = inspect_tile(path)

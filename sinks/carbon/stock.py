@@ -35,6 +35,7 @@ import numpy as np
 from ..area import pixel_area_ha
 from ..errors import BandMismatchError, CoefficientError, ConfigError, GridMismatchError
 from ..grid import Grid
+from ..outputs import RasterOutput
 from .tables import POOLS, CarbonTable, pool_index
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "stock_layers",
     "change_layers",
     "class_areas_ha",
+    "count_codes",
     "missing_codes",
     "check_codes",
     "stock_totals",
@@ -390,8 +392,6 @@ def stock_layers(landcover: Any, grid: Grid, table: CarbonTable, *, out_dir: str
     -------
     list of RasterOutput
     """
-    from ..outputs import RasterOutput
-
     data, _ = _unwrap(landcover)
     _check_shape(data, grid)
     out = Path(out_dir)
@@ -415,8 +415,6 @@ def change_layers(baseline: Any, alternate: Any, grid: Grid, table: CarbonTable,
                   suffix: str = "", nodata: tuple[Any, Any] = (None, None), missing: Missing = "nan") -> list:
     """Lazy change layers ``alternate − baseline``: ``carbon_density_change_total`` (Mg C/ha)
     and ``carbon_stock_change_total`` (Mg C per pixel); NaN where either map is nodata."""
-    from ..outputs import RasterOutput
-
     b, _ = _unwrap(baseline)
     a, _ = _unwrap(alternate)
     _check_shape(b, grid)
@@ -427,11 +425,13 @@ def change_layers(baseline: Any, alternate: Any, grid: Grid, table: CarbonTable,
     sb, rows = _stock_map(table, "total", b.dtype, nodata[0], missing, grid)
     sa, _rows = _stock_map(table, "total", a.dtype, nodata[1], missing, grid)
     s = _layer(_DiffMap(sb, sa), [b, a], rows)
+    # lookups of the (baseline, alternate) class pair, piecewise constant like the stock
+    # layers: nearest overviews (each overview pixel a change the table gives), no predictor
     return [
-        RasterOutput(out / f"carbon_density_change_total{suffix}.tif", d, nodata=np.nan,
+        RasterOutput(out / f"carbon_density_change_total{suffix}.tif", d, nodata=np.nan, smooth=False,
                      description="carbon density change, alternate - baseline (Mg C/ha)",
                      tags=_tags(table, "total", "Mg C/ha")),
-        RasterOutput(out / f"carbon_stock_change_total{suffix}.tif", s, nodata=np.nan,
+        RasterOutput(out / f"carbon_stock_change_total{suffix}.tif", s, nodata=np.nan, smooth=False,
                      description="carbon stock change per pixel, alternate - baseline (Mg C)",
                      tags=_tags(table, "total", "Mg C per pixel")),
     ]
@@ -488,9 +488,20 @@ class ClassAreas:
                    np.array([float(areas[k]) for k in sorted(areas, key=int)], dtype=np.float64))
 
 
-def _count_block(block: np.ndarray, row_area: np.ndarray | None, dtype: np.dtype) -> tuple:
-    """(codes, counts, weighted areas or None) of one block."""
+def count_codes(block: np.ndarray, row_area: np.ndarray | None = None, dtype: Any = None) -> tuple:
+    """The codes present in one block of a land-cover map, their pixel counts, and their
+    areas when ``row_area`` (the area of a pixel in each of the block's rows) is given.
+
+    The counting step of :func:`class_areas_ha` (one compiled pass for ``uint8``).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray or None)
+        Codes (``int64``, sorted), counts (``int64``) and areas (``float64``, or ``None``
+        without ``row_area``).
+    """
     block = np.asarray(block)
+    dtype = block.dtype if dtype is None else dtype
     if block.size == 0:
         return (np.zeros(0, np.int64), np.zeros(0, np.int64), None if row_area is None else np.zeros(0))
     ix = _Indexer(np.dtype(dtype), np.zeros(0, np.int64), None)
@@ -585,7 +596,7 @@ def class_areas_ha(landcover: Any, grid: Grid, *, nodata: Any = None, compute: b
         for i, h in enumerate(data.chunks[0]):
             ra = None if uniform else rows[r0:r0 + h]
             for j in range(len(data.chunks[1])):
-                parts.append(dask.delayed(_count_block, pure=True)(blocks[i, j], ra, dtype))
+                parts.append(dask.delayed(count_codes, pure=True)(blocks[i, j], ra, dtype))
             r0 += h
         result = dask.delayed(_merge_counts, pure=True)(parts, nd, float(area) if uniform else None)
         return result.compute() if compute else result
@@ -593,7 +604,7 @@ def class_areas_ha(landcover: Any, grid: Grid, *, nodata: Any = None, compute: b
     parts = []
     for r0 in range(0, arr.shape[0], max(1, strip_rows)):
         r1 = min(arr.shape[0], r0 + strip_rows)
-        parts.append(_count_block(arr[r0:r1], None if uniform else rows[r0:r1], dtype))
+        parts.append(count_codes(arr[r0:r1], None if uniform else rows[r0:r1], dtype))
     return _merge_counts(parts, nd, float(area) if uniform else None)
 
 

@@ -36,6 +36,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
+from ..area import pixel_area_ha
 from ..errors import ConfigError
 from ..grid import Grid
 from ..landcover import CODES
@@ -212,8 +213,6 @@ def volume_from_raster(volume: Any, grid: Grid | None = None, *, units: Literal[
         Only pixels where ``mask`` is true (e.g. ``landcover == forest``).
     nodata : float, optional
     """
-    from ..area import pixel_area_ha
-
     if units not in ("m3_per_ha", "m3_per_pixel"):
         raise ConfigError(f"units must be 'm3_per_ha' or 'm3_per_pixel', got {units!r}")
     if isinstance(volume, (str, os.PathLike)):

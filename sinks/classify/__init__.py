@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import BandMismatchError
+from ..errors import BandMismatchError, ConfigError, SinksWarning
 from ..grid import Grid
 
 __all__ = ["ClassificationResult", "RuleSetup", "classify", "rule_setup"]
@@ -64,8 +65,6 @@ def _roles(scene: Any) -> list[str]:
 
 def _check_scaled(samples: Sequence[np.ndarray], idx: Mapping[str, int]) -> None:
     """Refuse digital numbers passed as reflectance: the thresholds would see every pixel as cloud."""
-    from ..errors import ConfigError
-
     vals = np.concatenate([s[[idx["green"], idx["red"], idx["nir"]]].ravel() for s in samples])
     vals = vals[np.isfinite(vals)]
     if vals.size and float(np.median(vals)) > 1.5:
@@ -82,10 +81,6 @@ def _radiometry_notes(scenes: Sequence[Any]) -> list[str]:
     ConfigError
         An acquisition is tagged ``RADIOMETRY=DN`` and no scale or offset was given.
     """
-    import warnings
-
-    from ..errors import ConfigError, SinksWarning
-
     kinds = {str(getattr(sc, "attrs", {}).get("radiometry", "")) for sc in scenes}
     attrs = getattr(scenes[0], "attrs", {})
     name = str(attrs.get("source") or getattr(scenes[0], "name", "") or "the image")
@@ -107,7 +102,6 @@ def _radiometry_notes(scenes: Sequence[Any]) -> list[str]:
 def _terrain_shadow(scenes: Sequence[Any], *, dem: Any, sun: Sequence[Any] | None, grid: Grid, cfg: Any,
                     chunks: Any) -> list[Any]:
     """Per acquisition, the lazy mask of slopes the sun barely lights (empty without a DEM)."""
-    from ..errors import ConfigError
     from .terrain import shaded_mask
 
     if dem is None:

@@ -111,7 +111,7 @@ def feature_stack(scenes: Sequence[Any], roles: Sequence[str], *, texture: bool,
             return feature_block(b, roles, texture=texture, features=features)[None]
 
         return stack.map_blocks(block, dtype=np.float32, chunks=((1,), (n,), *stack.chunks[2:]))[0]
-    from ..halo import map_halo
+    from ..runtime.halo import map_halo
 
     # halos exchanged as copied edge strips where the blocks allow: a view would keep the
     # whole (scene, band) block alive until every neighbour had been computed

@@ -14,7 +14,7 @@ of ``n`` pixels or more that reaches beyond the halo still shows at least ``n`` 
 inside it, so it is never mistaken for a small one.  The result does not depend on
 the chunk size.
 
-The halos are exchanged as copies of each block's edge strips (:func:`sinks.halo.map_halo`),
+The halos are exchanged as copies of each block's edge strips (:func:`sinks.runtime.halo.map_halo`),
 not as views as dask's ``map_overlap`` takes them: a view keeps its whole block
 alive, so a pass held every block whose neighbours were not yet sieved, several
 block rows of a wide scene at once.
@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..area import pixel_area_ha
 from ..errors import ConfigError
 from ..grid import Grid
 from ..landcover import NODATA, code_of
@@ -44,8 +45,6 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 
 def min_pixels(area_ha: float, grid: Grid) -> int:
     """Smallest whole number of pixels whose area reaches ``area_ha`` (≥ 1)."""
-    from ..area import pixel_area_ha
-
     if not math.isfinite(area_ha) or area_ha < 0:
         raise ConfigError(f"minimum mapping unit must be a non-negative area in ha, got {area_ha!r}")
     pa = pixel_area_ha(grid)
@@ -116,7 +115,7 @@ def sieve_mmu(landcover: Any, grid: Grid, mmu_ha: Mapping[str, float] | None) ->
     if min(landcover.shape) <= depth or landcover.numblocks == (1, 1):
         # one block (a small map, a batch region): no halo to exchange
         return landcover.rechunk(-1).map_blocks(sieve_block, dtype=landcover.dtype, sizes=sizes)
-    from ..halo import map_halo
+    from ..runtime.halo import map_halo
 
     return map_halo(landcover, sieve_block, depth=depth, fill=NODATA, name="sieve", sizes=sizes)
 

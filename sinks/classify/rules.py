@@ -67,6 +67,7 @@ acquisition) is nodata (0): no rule can see the ground there.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import os
@@ -200,8 +201,6 @@ class RuleConfig(_M):
 
 
 def _defaults() -> dict[str, Any]:
-    import copy
-
     return copy.deepcopy(_packaged_rules())
 
 

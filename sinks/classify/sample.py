@@ -9,6 +9,7 @@ barely move, and the classification itself applies the masks.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -119,7 +120,6 @@ def overview_samples(scenes: Any, *, profile: Any, grid: Grid,
                      mosaic: str | MosaicMethod = DEFAULT_MOSAIC) -> tuple[list[np.ndarray], Grid]:
     """:func:`overview_sample` of each acquisition, read concurrently (GDAL decodes the
     overviews without the GIL): ``(samples, sample grid)``."""
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
     scenes = list(scenes)

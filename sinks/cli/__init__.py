@@ -4,12 +4,19 @@ Commands live one per module in this package: command ``foo-bar`` is the click
 command named ``cli`` in ``sinks/cli/foo_bar.py``.  The group discovers them lazily,
 so ``sinks --help`` stays fast and a module that fails to import affects only its
 own command.
+
+Start-up time matters here (``sinks carbon`` on a small map runs in about a second), so
+the command modules import the library inside their command functions, and at module
+level only the standard library, click and sinks' cheap modules (errors, budget): a
+command loads dask, pandas, geopandas or pydantic only when it uses them.
 """
 
 from __future__ import annotations
 
+import glob
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from typing import Any
@@ -151,26 +158,6 @@ def _when_imported(name: str, then: Any) -> None:
         sys.meta_path.insert(0, _Hook(name, then))
 
 
-def _few_malloc_arenas(limit: int = 2) -> None:
-    """Cap glibc's malloc arenas (as ``MALLOC_ARENA_MAX`` would) unless the user chose a value.
-
-    Each thread that meets a busy arena gets a new one, and large numpy blocks freed in
-    one arena are not reused by another: with dask's threads the process then grows with
-    the raster.  Two arenas keep the peak flat (1.07 against 1.26 GB on a 100-Mpx run)
-    and cost nothing in speed.  Only the command line does this; a library import never
-    changes the process's allocator.
-    """
-    import ctypes
-    import os
-
-    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, limit)  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 def _quiet_libtiff() -> None:
     """Stop libtiff printing its own error lines to stderr (``_tiffWriteProc: No space left on
     device.``): GDAL turns them into the exception that sinks reports in one line.
@@ -181,9 +168,7 @@ def _quiet_libtiff() -> None:
     """
     import ctypes
     import ctypes.util
-    import glob
     import importlib.util
-    import os
 
     spec = importlib.util.find_spec("rasterio")
     found = []
@@ -205,7 +190,9 @@ def _quiet_libtiff() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: map errors to exit codes (DESIGN §5)."""
-    _few_malloc_arenas()
+    from ..runtime.memory import few_malloc_arenas
+
+    few_malloc_arenas()
     args = _hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     if not verbose:

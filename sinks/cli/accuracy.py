@@ -9,7 +9,7 @@ from typing import Any
 import click
 import numpy as np
 
-from .options import echo_json, overwrite_option
+from .options import echo_json, out_option, overwrite_option
 
 
 @click.command("accuracy")
@@ -30,8 +30,7 @@ from .options import echo_json, overwrite_option
 @click.option("--estimator", type=click.Choice(["auto", "olofsson", "stehman"]), default="auto", show_default=True,
               help="auto: Stehman 2014 when the sample has strata, Olofsson 2014 (map classes as strata) otherwise.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("-o", "--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Also write the JSON result to this file.")
+@out_option("Also write the JSON result to this file.")
 @overwrite_option
 def cli(map_path: str, reference: str, label_field: str, layer: str | None, pixel_area_ha: float | None,
         stratum_field: str | None, stratum_sizes: str | None, stratum_size_field: str | None, estimator: str,

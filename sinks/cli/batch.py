@@ -8,7 +8,7 @@ import time
 
 import click
 
-from .options import max_pixels_option
+from .options import max_pixels_option, out_option, overwrite_option
 
 
 @click.command("batch")
@@ -17,14 +17,13 @@ from .options import max_pixels_option
 @click.option("--regions", required=True, help="Regions: a vector file or a postgresql:// URL (with --layer).")
 @click.option("--id-field", required=True, help="Column holding the region id.")
 @click.option("--layer", default=None, help="Layer name, or PostGIS table / SQL query.")
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False), help="Batch folder.")
+@out_option("Batch folder.", required=True, folder=True)
 @click.option("--scheduler", default=None, help="dask.distributed scheduler address (or DASK_SCHEDULER_ADDRESS).")
 @click.option("--workers", type=click.IntRange(1, 512), default=None,
               help="Start a LocalCluster of N worker processes (faster than the default threads for many "
                    "small regions).")
 @click.option("--restart", is_flag=True, help="Recompute every region, finished or not.")
-@click.option("--overwrite", is_flag=True,
-              help="Same as --restart (recompute and replace outputs); also lets --to-postgis replace --table.")
+@overwrite_option(help="Same as --restart (recompute and replace outputs); also lets --to-postgis replace --table.")
 @click.option("--only", default=None, help="Comma-separated region ids to run.")
 @click.option("--log-json", is_flag=True, help="Print one JSON line per event to stdout.")
 @click.option("--to-postgis", default=None, help="Also write the batch table to this PostGIS URL.")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, overwrite_option,
-                      sample_acquisitions)
+from ..errors import ConfigError
+from ..landcover import NAMES, colormap
+from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, out_option,
+                      overwrite_option, sample_acquisitions)
 
 
 def _mmu(value: str | None) -> dict[str, float] | None:
-    from ..errors import ConfigError
-
     if value is None:
         return {"forest": 0.0667}
     if value.strip().lower() in ("", "none", "0"):
@@ -26,8 +26,6 @@ def _mmu(value: str | None) -> dict[str, float] | None:
 
 
 def _sun(values: tuple[str, ...], n: int) -> list[tuple[float, float]] | None:
-    from ..errors import ConfigError
-
     if not values:
         return None
     if len(values) != n:
@@ -45,7 +43,7 @@ def _sun(values: tuple[str, ...], n: int) -> list[tuple[float, float]] | None:
 @click.command("classify")
 @max_pixels_option
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="Output land-cover COG.")
+@out_option("Output land-cover COG.", required=True)
 @bands_options
 @click.option("--model", default=None, type=click.Path(dir_okay=False), help="Supervised model (sinks train).")
 @click.option("--rules", default=None, type=click.Path(dir_okay=False), help="YAML overriding the rule thresholds.")
@@ -79,7 +77,6 @@ def cli(images: tuple[str, ...], out: str, sensor: str | None, bands: str | None
     """
     from ..classify import classify
     from ..outputs import RasterOutput, ensure_writable, write_rasters
-    from ..landcover import colormap
 
     ensure_writable([out], overwrite=overwrite)
     scenes, grid, profile = open_acquisitions(images, dates, sensor=sensor, bands=bands, scale=scale,
@@ -105,7 +102,6 @@ def cli(images: tuple[str, ...], out: str, sensor: str | None, bands: str | None
     write_sidecars([lc_out])  # class names and attribute table (.aux.xml), QGIS style (.qml)
     from ..carbon import class_areas_ha
     from ..io import read_categorical
-    from ..landcover import NAMES
 
     arr, g, _ = read_categorical(out)
     areas = class_areas_ha(arr, g)      # code 0 included: area with no clear observation

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..errors import ConfigError, first_line
 from .options import echo_json
 
 
@@ -30,7 +31,6 @@ def cli(run_dir: str, targets: str | None, aoi_targets: str | None, as_json: boo
     year reached, on track.  An area mapped to no target gets its own trend only.  The
     sink per period with its growth; China's official series for context.
     """
-    from ..errors import ConfigError, first_line
     from ..goals import load_targets, track_goals
 
     run = Path(run_dir)

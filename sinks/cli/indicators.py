@@ -9,12 +9,11 @@ from typing import Any
 
 import click
 
-from .options import echo_json, overwrite_option
+from ..errors import ConfigError, TileReadError
+from .options import echo_json, out_option, overwrite_option
 
 
 def _years(text: str, n: int) -> list[int]:
-    from ..errors import ConfigError
-
     parts = [p.strip() for p in text.split(",") if p.strip()]
     try:
         years = [int(p) for p in parts]
@@ -30,8 +29,6 @@ def _years(text: str, n: int) -> list[int]:
 
 
 def _volume_rasters(items: tuple[str, ...], years: list[int]) -> dict[str, str]:
-    from ..errors import ConfigError, TileReadError
-
     out: dict[str, str] = {}
     for item in items:
         year, sep, path = item.partition("=")
@@ -69,8 +66,7 @@ def _volume_rasters(items: tuple[str, ...], years: list[int]) -> dict[str, str]:
               help="Monte Carlo draws of the intervals (0: no intervals).")
 @click.option("--seed", type=int, default=20261122, show_default=True, help="Seed of the Monte Carlo draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Write DIR/indicators.json, DIR/zones.csv, DIR/zones.gpkg and DIR/class_areas.csv.")
+@out_option("Write DIR/indicators.json, DIR/zones.csv, DIR/zones.gpkg and DIR/class_areas.csv.", folder=True)
 @overwrite_option
 def cli(landcover: tuple[str, ...], years: str, zones: str, id_field: str, legend: str, layer: str | None,
         carbon_table: str, soil_depth: str, special_shrub: str | None, special_shrub_field: str | None,
@@ -86,8 +82,7 @@ def cli(landcover: tuple[str, ...], years: str, zones: str, id_field: str, legen
     used.  The same computation as a run's redline and region tables.
     """
     from ..carbon import load_table
-    from ..errors import ConfigError
-    from ..indicators import compute_indicators, to_json
+    from ..indicators import compute_indicators, to_json, write_indicators
     from ..legends import resolve_legend
     from ..outputs import ensure_writable
 
@@ -119,36 +114,13 @@ def cli(landcover: tuple[str, ...], years: str, zones: str, id_field: str, legen
             click.echo(f"Warning: {w.message}", err=True)
     doc = to_json(ind)
     if out:
-        _write(ind, doc, Path(out), id_field=id_field, zones=zones, layer=layer, overwrite=overwrite)
+        write_indicators(ind, out, zones=zones, id_field=id_field, layer=layer, doc=doc, overwrite=overwrite)
     if as_json:
         echo_json(doc)
     else:
         click.echo(format_indicators(doc))
         if out:
             click.echo(f"\nwrote {', '.join(str(t) for t in targets)}")
-
-
-def _write(ind: Any, doc: dict[str, Any], out: Path, *, id_field: str, zones: str, layer: str | None,
-           overwrite: bool) -> None:
-    """``indicators.json`` and the tables: wide per zone (CSV, GeoPackage) and class areas (long CSV)."""
-    from ..indicators import class_area_table, to_table
-    from ..csvio import to_csv
-    from ..outputs import atomic_path, atomic_write_json
-    from ..vectors import write_vector
-    from ..zonal import read_zones
-
-    out.mkdir(parents=True, exist_ok=True)
-    gdf = read_zones(zones, id_field=id_field, crs=None, layer=layer)
-    wide = to_table(ind, id_field=id_field)
-    with atomic_path(out / "zones.csv", overwrite=overwrite) as tmp:
-        to_csv(wide, tmp)
-    import geopandas as gpd
-
-    write_vector(gpd.GeoDataFrame(wide, geometry=gdf.geometry.to_numpy(), crs=gdf.crs), out / "zones.gpkg",
-                 overwrite=overwrite)
-    with atomic_path(out / "class_areas.csv", overwrite=overwrite) as tmp:
-        to_csv(class_area_table(ind, id_field=id_field), tmp)
-    atomic_write_json(out / "indicators.json", doc, overwrite=overwrite)
 
 
 def _f(v: Any, fmt: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..landcover import CLASSES, NODATA
+from ..landcover import CLASSES, NODATA, legend_json
 from .options import echo_json
 
 
@@ -14,8 +14,6 @@ from .options import echo_json
               help='Print {"<code>": {"name", "label", "colour"}} as JSON (with or without --json).')
 def cli(as_json: bool, colours: bool) -> None:
     """Print the land-cover legend: codes, names, labels and map colours."""
-    from ..landcover import legend_json
-
     if as_json or colours:
         echo_json(legend_json(with_colours=colours))
         return

@@ -3,28 +3,50 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import os
+import warnings
 from typing import Any, Callable, Iterator
 
 import click
+
+from ..budget import ENV, parse_pixels
+from ..errors import ConfigError, GridMismatchError
 
 __all__ = ["climate_zone_option", "overwrite_option", "out_option", "max_pixels_option", "bands_options",
            "echo_json", "sensor_from_options", "open_acquisitions", "sample_acquisitions", "auto_profile",
            "echoed_warnings"]
 
 
-def overwrite_option(f: Callable) -> Callable:
-    """``--overwrite``: replace existing outputs (otherwise refused with exit 2)."""
-    return click.option("--overwrite", is_flag=True, help="Replace existing outputs.")(f)
+def overwrite_option(f: Callable | None = None, *, help: str = "Replace existing outputs.") -> Callable:
+    """``--overwrite``: replace existing outputs (otherwise refused with exit 2).
+
+    ``@overwrite_option``, or ``@overwrite_option(help=...)`` for a command where it does more.
+    """
+    option = click.option("--overwrite", is_flag=True, help=help)
+    return option if f is None else option(f)
+
+
+def out_option(help: str, *, required: bool = False, folder: bool = False) -> Callable:
+    """``-o/--out PATH``: the file (or, with ``folder=True``, the folder) a command writes.
+
+    Parameters
+    ----------
+    help : str
+        What is written there.
+    required : bool
+        The command writes nothing else (otherwise ``None`` when not given).
+    folder : bool
+        A folder to write files in, rather than one file.
+    """
+    kind = click.Path(file_okay=False) if folder else click.Path(dir_okay=False)
+    return click.option("-o", "--out", "out", required=required, default=None, type=kind, help=help)
 
 
 def _set_max_pixels(ctx: click.Context, _param: Any, value: str | None) -> None:
     if value is None or ctx.resilient_parsing:
         return
-    import os
-
-    from ..budget import ENV, parse_pixels
-
     os.environ[ENV] = str(parse_pixels(value, source="--max-pixels"))  # batch workers and children inherit it
 
 
@@ -44,11 +66,6 @@ def climate_zone_option(f: Callable) -> Callable:
         help=f"IPCC climate zone of the soil organic carbon (SOC_ref x F_LU x F_MG x F_I from one zone); default "
              f"{DEFAULT_CLIMATE_ZONE} for the packaged tables, the table's own soil for files; 'none' keeps the "
              f"table's soil.")(f)
-
-
-def out_option(*, required: bool = True, help: str = "Output path.") -> Callable:
-    """``-o/--out PATH``."""
-    return click.option("-o", "--out", "out", required=required, type=click.Path(dir_okay=True), help=help)
 
 
 def bands_options(f: Callable) -> Callable:
@@ -79,7 +96,6 @@ def open_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, sensor
     descriptions (:func:`auto_profile`); dates, scale and offset come from each image's
     metadata unless ``--date``/``--scale``/``--offset`` are given (:mod:`sinks.metadata`).
     """
-    from ..errors import GridMismatchError
     from ..io import open_image
 
     days = _days(images, dates)
@@ -119,10 +135,6 @@ def auto_profile(path: str) -> Any:
 
 def _days(images: tuple[str, ...], dates: tuple[str, ...]) -> list[Any]:
     """``--date`` values as dates, one per image (``None`` each when not given)."""
-    import datetime as dt
-
-    from ..errors import ConfigError
-
     if dates and len(dates) != len(images):
         raise ConfigError(f"--date given {len(dates)} time(s) for {len(images)} image(s)")
     try:
@@ -148,8 +160,6 @@ def sample_acquisitions(images: tuple[str, ...], dates: tuple[str, ...], *, prof
 @contextlib.contextmanager
 def echoed_warnings() -> Iterator[None]:
     """Print the library's user warnings (:class:`UserWarning`) raised inside as ``Warning: ...`` on stderr."""
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from .options import overwrite_option
+from .options import out_option, overwrite_option
 
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@out_option("HTML file to write.", required=True)
 @overwrite_option
 def cli(run_dir: str, out: str, overwrite: bool) -> None:
     """Write a single HTML file (maps, tables, charts inline; works offline, prints well)

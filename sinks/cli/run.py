@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .options import max_pixels_option, overwrite_option
+from .options import max_pixels_option, out_option, overwrite_option
 
 
 class _Bar:
@@ -17,7 +18,13 @@ class _Bar:
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=Console(stderr=True), transient=True)
@@ -47,8 +54,7 @@ class _Bar:
 @click.command("run")
 @max_pixels_option
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Output folder (default: ./runs/<spec name>).")
+@out_option("Output folder (default: ./runs/<spec name>).", folder=True)
 @overwrite_option
 @click.option("--scheduler", default=None, help="Dask scheduler: threads (default) or synchronous.")
 @click.option("--digest", type=click.Choice(["blake3", "sha256"]), default="blake3", show_default=True,
@@ -62,8 +68,6 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     the raster blocks written; elsewhere (a log, a pipe) one line per step.  -q shows
     neither.
     """
-    import contextlib
-
     from ..pipeline import run
     from ..spec import load_spec
 

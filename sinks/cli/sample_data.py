@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from .options import overwrite_option
@@ -20,8 +22,6 @@ def cli(out_dir: str, size: int | None, seed: int | None, aoi_dir: str | None, o
     (2015, 2020, 2025) of two Sentinel-2 L2A-like acquisitions each as 2x2 COG tiles,
     the truth land cover of each epoch, redlines, regions, coastal zone, training and
     reference samples, and OUT_DIR/pipeline.yaml that runs on them."""
-    import time
-
     from ..sampledata import DEFAULT_SEED, DEFAULT_SIZE, write_sample_data
 
     t0 = time.perf_counter()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .options import bands_options, echoed_warnings, max_pixels_option, open_acquisitions, overwrite_option
+from ..errors import ConfigError
+from .options import (bands_options, echoed_warnings, max_pixels_option, open_acquisitions, out_option,
+                      overwrite_option)
 
 
 @click.command("train")
@@ -19,7 +21,7 @@ from .options import bands_options, echoed_warnings, max_pixels_option, open_acq
               help="Legend of --reference-map: sinks, clcd, worldcover, or a YAML/CSV code mapping.")
 @click.option("--per-class", type=int, default=None,
               help="Cap on the training pixels drawn per class from --reference-map (default 5000).")
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
+@out_option("Model file to write.", required=True)
 @bands_options
 @click.option("--model-type", type=click.Choice(["rf", "hgb"]), default="rf", show_default=True,
               help="Random forest or histogram gradient boosting.")
@@ -41,7 +43,6 @@ def cli(images: tuple[str, ...], samples: str | None, label_field: str | None, r
     roles, legend, sample counts and spatially cross-validated accuracy."""
     from ..classify.reference import DEFAULT_PER_CLASS, reference_lut, reference_pixels
     from ..classify.supervised import save_model, train
-    from ..errors import ConfigError
     from ..outputs import ensure_writable
 
     if bool(samples) == bool(reference_maps):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import click
 
-from .options import overwrite_option
+from ..csvio import to_csv
+from ..errors import ConfigError, EmptyZoneWarning
+from .options import out_option, overwrite_option
 
 
 @click.command("zonal")
@@ -20,8 +23,7 @@ from .options import overwrite_option
 @click.option("--layer", default=None, help="Layer of the zones file (or PostGIS table / query).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes sharing the polygons (default: one per core, used from 64 polygons on).")
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Output table: .csv, .gpkg or .parquet (the last two with geometry).")
+@out_option("Output table: .csv, .gpkg or .parquet (the last two with geometry).", required=True)
 @overwrite_option
 def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, layer: str | None,
         workers: int | None, out: str, overwrite: bool) -> None:
@@ -34,10 +36,6 @@ def cli(raster: str, zones: str, id_field: str, stats: str, categorical: bool, l
     gives area_ha_<class> and frac_<class> per class, with legend names for the sinks
     codes.  Polygons that cover no valid pixel get count 0 and a warning.
     """
-    import warnings
-
-    from ..csvio import to_csv
-    from ..errors import ConfigError, EmptyZoneWarning
     from ..outputs import atomic_path, ensure_writable
     from ..vectors import write_vector
     from ..zonal import check_stats, class_areas, zonal_stats

@@ -31,12 +31,21 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..carbon.volume import CARBON_PER_M3, GROWING_STOCK_M3_PER_HA
+from ..csvio import to_csv
 from ..errors import ConfigError
-from .core import POOL_NAMES, TOTAL_ID, Indicators, compute_indicators, periods_of, sink_interval, sink_method
+from .core import (
+    POOL_NAMES,
+    TOTAL_ID,
+    Indicators,
+    compute_indicators,
+    periods_of,
+    sink_interval,
+    sink_method,
+)
 from .shapes import class_area_table, to_json, to_table
 
 __all__ = ["POOL_NAMES", "TOTAL_ID", "Indicators", "compute_indicators", "region_indicators",
-           "write_indicator_tables", "to_table", "to_json", "class_area_table", "periods_of", "sink_interval",
+           "write_indicator_tables", "write_indicators", "to_table", "to_json", "class_area_table", "periods_of", "sink_interval",
            "sink_method"]
 
 log = logging.getLogger("sinks")
@@ -131,7 +140,6 @@ def write_indicator_tables(gdf: Any, out_base: str | os.PathLike, *, formats: Se
     list of Path
         The files written, in ``formats`` order.
     """
-    from ..csvio import to_csv
     from ..outputs import atomic_path, ensure_writable
     from ..vectors import write_vector
 
@@ -149,3 +157,43 @@ def write_indicator_tables(gdf: Any, out_base: str | os.PathLike, *, formats: Se
         else:
             write_vector(gdf, p, overwrite=overwrite)
     return paths
+
+
+def write_indicators(ind: Indicators, out: str | os.PathLike, *, zones: Any, id_field: str, layer: str | None = None,
+                     doc: Mapping[str, Any] | None = None, overwrite: bool = False) -> list[Path]:
+    """Write the files of ``sinks indicators -o DIR``: ``indicators.json``, the wide table per
+    zone (``zones.csv``, and ``zones.gpkg`` with the zones' geometry) and the class areas
+    (``class_areas.csv``, long).
+
+    Parameters
+    ----------
+    ind : Indicators
+        The result of :func:`compute_indicators`.
+    out : path
+        The folder (created if missing).
+    zones, id_field, layer
+        The zones ``ind`` was computed on (their geometry goes into ``zones.gpkg``).
+    doc : mapping, optional
+        The JSON document (default :func:`to_json` of ``ind``).
+    overwrite : bool
+
+    Returns
+    -------
+    list of Path
+        ``indicators.json``, ``zones.csv``, ``zones.gpkg``, ``class_areas.csv``.
+    """
+    import geopandas as gpd
+
+    from ..outputs import atomic_path, atomic_write_json
+    from ..zonal import read_zones
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    gdf = read_zones(zones, id_field=id_field, crs=None, layer=layer)
+    wide = to_table(ind, id_field=id_field)
+    tables = write_indicator_tables(gpd.GeoDataFrame(wide, geometry=gdf.geometry.to_numpy(), crs=gdf.crs),
+                                    out / "zones", formats=("csv", "gpkg"), overwrite=overwrite)
+    with atomic_path(out / "class_areas.csv", overwrite=overwrite) as tmp:
+        to_csv(class_area_table(ind, id_field=id_field), tmp)
+    summary = atomic_write_json(out / "indicators.json", to_json(ind) if doc is None else doc, overwrite=overwrite)
+    return [summary, *tables, out / "class_areas.csv"]

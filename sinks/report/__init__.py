@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+
 __all__ = ["build_report"]
 
 log = logging.getLogger("sinks")
@@ -64,9 +66,14 @@ def _is_text(v: Any) -> bool:
 
 def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str = "", caption: str = "",
            diagonal: bool = False) -> str:
-    """An HTML table: numbers right-aligned with thousands separators, words left-aligned;
-    ``diagonal`` marks the cells where row and column name agree (transition matrices)."""
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    """An HTML table: numbers right-aligned with thousands separators, words left-aligned (their
+    header too); short words (a period, a method, "no range") kept on one line; ``diagonal``
+    marks the cells where row and column name agree (transition matrices)."""
+    text_cols = {j for j in range(1, len(head))
+                 if any(_is_text(r[j]) for r in rows if j < len(r))
+                 and all(_is_text(r[j]) or r[j] is None for r in rows if j < len(r))}
+    th = "".join(f'<th class="t">{html.escape(h)}</th>' if j in text_cols else f"<th>{html.escape(h)}</th>"
+                 for j, h in enumerate(head))
 
     def td(c: Any, row: list[Any], j: int) -> str:
         classes = []
@@ -74,6 +81,8 @@ def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str 
             classes.append("t")
         elif j > 0 and "text" in cls.split():
             classes.append("n")
+        if isinstance(c, str) and len(c) <= _SHORT:
+            classes.append("nw")
         if diagonal and j > 0 and head[j] == row[0]:
             classes.append("diag")
         attr = f' class="{" ".join(classes)}"' if classes else ""
@@ -84,13 +93,16 @@ def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str 
     return f'<table class="{cls}">{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
+#: Text cells up to this many characters stay on one line ("2015–2020", "gain-loss", "no range").
+_SHORT = 16
+
+
 def _missing(what: str) -> str:
     return f'<p class="na">{html.escape(what)} was not computed in this run.</p>'
 
 
 def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write the report of ``run_dir`` to ``out`` (atomically)."""
-    from ..errors import ConfigError
     from ..outputs import atomic_write_text, ensure_writable
     from ..runstate import read_marker, record_derived, require_complete
 
@@ -101,7 +113,7 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
 
         with _mpl_fonts():
             body, script = render_batch(run)
-        title = html.escape(f"sinks batch report — {run.name}")
+        title = html.escape(f"sinks batch report — {_batch_name(run)}")
         page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
                 f"<style>{_CSS}</style></head><body><header><h1>{title}</h1></header><main>{body}</main>"
                 f"<footer>Made by sinks from {html.escape(str(run))}; each region's own report: "
@@ -119,7 +131,8 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
 
     with _mpl_fonts():
         body = render_sections(run, summary, manifest)
-    title = html.escape(f"sinks report — {summary.get('name', run.name)}")
+    region = _batch_region(run, summary)
+    title = html.escape(f"sinks report — {summary.get('name', run.name)}" + (f", region {region}" if region else ""))
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{_CSS}</style></head>"
             f"<body><header><h1>{title}</h1>{_nav()}</header><main>{body}</main>"
@@ -129,6 +142,48 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike, *, overwrit
     record_derived(run, out)  # a report inside the run folder goes with it on --overwrite
     log.info("report: %s", out)
     return Path(out)
+
+
+def _batch_name(batch: Path) -> str:
+    """``beihai-demo (folder batch)``: the spec's name from a region's summary, and the folder."""
+    for summary in sorted((batch / "regions").glob("*/summary.json"))[:1]:
+        try:
+            name = json.loads(summary.read_text(encoding="utf-8")).get("name")
+        except (OSError, ValueError):
+            name = None
+        if name:
+            return f"{name} (folder {batch.name})"
+    return batch.name
+
+
+def _batch_region(run: Path, summary: dict[str, Any]) -> str:
+    """``450512 铁山港区`` for a batch region's run (its id, and its name from the batch's table
+    when the run sits in its batch folder); ``""`` for other runs."""
+    rid = str((summary.get("batch") or {}).get("region_id") or "")
+    if not rid:
+        return ""
+    table = run.parent.parent / "batch_summary.csv"
+    if run.parent.name == "regions" and table.exists():
+        try:
+            from ..csvio import read_csv
+
+            df = read_csv(table, dtype={0: str})
+            gpkg = run.parent.parent / "batch_summary.gpkg"
+            names = None
+            if "name" in df.columns:
+                names = dict(zip(df.iloc[:, 0].astype(str), df["name"]))
+            elif gpkg.exists():
+                import geopandas as gpd
+
+                g = gpd.read_file(gpkg, ignore_geometry=True)
+                if "name" in g.columns:
+                    names = dict(zip(g.iloc[:, 0].astype(str), g["name"]))
+            name = (names or {}).get(rid)
+            if isinstance(name, str) and name:
+                return f"{rid} {name}"
+        except Exception:  # noqa: BLE001 - the name only adorns the title
+            pass
+    return rid
 
 
 def _mpl_fonts() -> Any:

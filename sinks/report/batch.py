@@ -6,6 +6,8 @@ import html
 from pathlib import Path
 from typing import Any
 
+from ..csvio import read_csv
+from ..labels import header_label
 from . import _img, _missing
 
 __all__ = ["render_batch", "choropleth_figure", "colour_scale"]
@@ -32,11 +34,19 @@ document.querySelectorAll('table.sortable th').forEach(function (th, col) {
 
 
 def _cell(v: Any) -> str:
-    if isinstance(v, float):
+    """A cell of the sortable table: numbers right-aligned with two decimals, yes/no for flags,
+    words left-aligned; ``data-v`` holds the value the column sorts by."""
+    import numpy as np
+
+    if isinstance(v, (bool, np.bool_)) or (isinstance(v, str) and v in ("True", "False")):
+        yes = v is True or v == "True" or (isinstance(v, np.bool_) and bool(v))
+        return f'<td data-v="{int(yes)}">{"yes" if yes else "no"}</td>'
+    if isinstance(v, (float, np.floating)):
         if v != v:  # NaN
             return '<td data-v="">–</td>'
-        return f'<td data-v="{v!r}">{v:,.2f}</td>'
-    return f'<td data-v="{html.escape(str(v))}">{html.escape(str(v))}</td>'
+        return f'<td data-v="{float(v)!r}">{v:,.2f}</td>'
+    text = html.escape(str(v))
+    return f'<td class="t nw" data-v="{text}">{text}</td>'
 
 
 def colour_scale(values: Any, *, diverging: bool = False) -> tuple[float, float]:
@@ -79,6 +89,9 @@ def choropleth_figure(gdf: Any, column: str, title: str, unit: str, cmap: str, *
     cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7)
     cb.set_label(unit, fontsize=8)
     cb.ax.tick_params(labelsize=7)
+    from matplotlib.ticker import FuncFormatter
+
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda t, _p: f"{t:,.0f}" if abs(vmax - vmin) >= 50 else f"{t:g}"))
     halo = [pe.withStroke(linewidth=2.5, foreground="white")]
     for (_i, row), val in zip(gdf.iterrows(), v):
         geom = row.geometry
@@ -88,6 +101,11 @@ def choropleth_figure(gdf: Any, column: str, title: str, unit: str, cmap: str, *
         name = str(row[label_field]) if label_field and row.get(label_field) is not None else ""
         text = "\n".join(t for t in (name, "–" if val != val else f"{val:,.{digits}f}") if t)
         ax.annotate(text, (p.x, p.y), ha="center", va="center", fontsize=7.5, path_effects=halo)
+    if v.isna().any():  # say what the grey regions are
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(facecolor="#dddddd", edgecolor="#333", label="no data (region not done)")],
+                  loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7, frameon=False)
     ax.set_title(title, fontsize=10)
     ax.set_axis_off()
     return fig
@@ -113,8 +131,6 @@ def render_batch(batch_dir: Path) -> tuple[str, str]:
     """``(body HTML, inline script)`` of the batch page of ``batch_dir``."""
     import geopandas as gpd
 
-    from ..csvio import read_csv
-    from ..labels import column_label
     from .fonts import warn_if_missing
 
     table = read_csv(batch_dir / "batch_summary.csv", dtype={0: str})
@@ -128,8 +144,11 @@ def render_batch(batch_dir: Path) -> tuple[str, str]:
         if "name" in gdf.columns and "name" not in table.columns:
             table.insert(1, "name", table[id_field].map(dict(zip(gdf[id_field], gdf["name"]))))
     n, failed = len(table), int((table["status"] != "done").sum())
-    cols = [c for c in table.columns if c != "folder"]
-    head = "".join(f"<th>{html.escape(column_label(c))}</th>" for c in cols)
+    cols = [c for c in table.columns if c != "folder" and not (c == "error" and not failed)]
+    text_cols = {c for c in cols[1:] if table[c].map(lambda v: isinstance(v, str)).any()
+                 and not set(table[c].dropna().astype(str)) <= {"True", "False"}}
+    head = "".join(f'<th class="t">{html.escape(header_label(c))}</th>' if c in text_cols
+                   else f"<th>{html.escape(header_label(c))}</th>" for c in cols)
     rows = "".join("<tr>" + "".join(_cell(r[c]) for c in cols) + "</tr>" for _, r in table.iterrows())
     from .sections import area_tables
 
@@ -139,7 +158,7 @@ def render_batch(batch_dir: Path) -> tuple[str, str]:
               if r["status"] != "done" and isinstance(r["error"], str) and r["error"]]
     from . import _table
 
-    printed += _table([id_field, "status", "error"], errors, cls="text", caption="Regions not done") if errors else ""
+    printed += _table([header_label(id_field), "status", "error"], errors, cls="text", caption="Regions not done") if errors else ""
     parts = [f'<section id="overview"><h2>Batch of {n} regions</h2><p>{n - failed} done, {failed} failed. '
              '<span class="screen-only">Click a column header to sort.</span></p>'
              f'<table class="sortable wide screen-only"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'

@@ -13,6 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..landcover import CLASSES, CODES, ECOLOGICAL
+
 __all__ = ["read_decimated", "landcover_map", "value_map", "change_map", "goal_chart", "goal_figure", "sink_chart",
            "png"]
 
@@ -55,15 +57,42 @@ def read_decimated(path: str | Path, *, max_side: int = MAX_SIDE) -> tuple[np.nd
         return a, tuple(ds.bounds), ds.crs
 
 
+def coordinate_formatter(geographic: bool = False) -> Any:
+    """Tick labels in km (or degrees) with as few decimals as tell the ticks apart: ``2376``,
+    ``2377`` for whole kilometres, ``400.5`` only where a tick falls between them."""
+    from matplotlib.ticker import Formatter
+
+    class _Coords(Formatter):
+        ticks: tuple[float, ...] = ()
+
+        def set_locs(self, locs: Any) -> None:
+            self.ticks = tuple(locs)
+
+        def _decimals(self) -> int:
+            locs = [v if geographic else v / 1000 for v in self.ticks]
+            for d in range(6):
+                if all(abs(v * 10 ** d - round(v * 10 ** d)) < 1e-6 for v in locs):
+                    return d
+            return 6
+
+        def __call__(self, x: float, pos: Any = None) -> str:
+            d = self._decimals()
+            return f"{x:.{d}f}°" if geographic else f"{x / 1000:.{d}f}"
+
+    return _Coords()
+
+
 def _frame(ax: Any, bounds: tuple[float, float, float, float], crs: Any) -> None:
     """Coordinate labels (km or degrees) and a scale bar."""
-    from matplotlib.ticker import FuncFormatter
-
     left, bottom, right, top = bounds
     geographic = crs is not None and crs.is_geographic
-    fmt = FuncFormatter(lambda v, _p: f"{v:.3f}°" if geographic else f"{v / 1000:.1f}")
-    ax.xaxis.set_major_formatter(fmt)
-    ax.yaxis.set_major_formatter(fmt)
+    if not geographic:  # ticks on 0.5, 1, 2 km ... (matplotlib's default 0.25 km steps read as 400.25, 400.50)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))
+        ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 5, 10]))
+    ax.xaxis.set_major_formatter(coordinate_formatter(geographic))
+    ax.yaxis.set_major_formatter(coordinate_formatter(geographic))
     unit = "" if geographic else " (km)"
     name = crs.to_string() if crs is not None else ""
     ax.set_xlabel(f"easting{unit}, {name}", fontsize=7)
@@ -86,8 +115,6 @@ def landcover_map(path: str | Path, title: str) -> bytes:
     """Land cover in the legend's colours with a legend of the classes present."""
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
-
-    from ..landcover import CLASSES
 
     plt = _plt()
     a, bounds, crs = read_decimated(path)
@@ -125,8 +152,6 @@ def change_map(path: str | Path, title: str, *, patches: Any = None, redlines: A
     from matplotlib.colors import ListedColormap
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-
-    from ..landcover import CODES, ECOLOGICAL
 
     plt = _plt()
     a, bounds, crs = read_decimated(path)
@@ -212,13 +237,29 @@ def goal_figure(name: str, unit: str, years: Sequence[int], values: Sequence[flo
     return fig
 
 
+#: Bar colours of the sink chart: a removal (sink > 0) green, an emission red.
+REMOVAL_COLOUR, EMISSION_COLOUR = "#1a9641", "#d7191c"
+
+
 def sink_chart(periods: Sequence[str], values: Sequence[float], lo: Sequence[float | None],
                hi: Sequence[float | None]) -> bytes:
     """Sink per period (Mg C/yr) with its 95 % interval."""
+    return png(sink_figure(periods, values, lo, hi))
+
+
+def sink_figure(periods: Sequence[str], values: Sequence[float], lo: Sequence[float | None],
+                hi: Sequence[float | None]) -> Any:
+    """The sink chart's figure: removals green, emissions red, each with its 95 % interval."""
+    from matplotlib.patches import Patch
+
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     x = np.arange(len(periods))
-    ax.bar(x, values, color="#1a9641", width=0.5)
+    colours = [EMISSION_COLOUR if v < 0 else REMOVAL_COLOUR for v in values]
+    ax.bar(x, values, color=colours, width=0.5)
+    if any(v < 0 for v in values):
+        ax.legend(handles=[Patch(facecolor=REMOVAL_COLOUR, label="removal (sink)"),
+                           Patch(facecolor=EMISSION_COLOUR, label="emission (source)")], fontsize=7, frameon=False)
     err = [[v - (l if l is not None else v) for v, l in zip(values, lo)],
            [(h if h is not None else v) - v for v, h in zip(values, hi)]]
     ax.errorbar(x, values, yerr=err, fmt="none", ecolor="black", capsize=5, lw=1)
@@ -227,4 +268,4 @@ def sink_chart(periods: Sequence[str], values: Sequence[float], lo: Sequence[flo
     ax.axhline(0, color="black", lw=0.6)
     ax.tick_params(labelsize=7)
     ax.grid(axis="y", alpha=0.3)
-    return png(fig)
+    return fig

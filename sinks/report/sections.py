@@ -7,8 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import _img, _missing, _num, _table
-from . import maps
+from ..csvio import read_csv
+from ..labels import class_label, header_label
+from ..landcover import CLASSES
+from . import _img, _missing, _num, _table, maps
 
 __all__ = ["render_sections"]
 
@@ -42,8 +44,9 @@ def render_sections(run: Path, summary: dict[str, Any], manifest: dict[str, Any]
 def _overview(s: dict[str, Any]) -> str:
     g = s.get("grid", {})
     rows = [["name", s.get("name")], ["sensor", s.get("sensor")], ["CRS", g.get("crs")],
-            ["size (px)", f"{g.get('width')} × {g.get('height')}"], ["resolution (m)", str(g.get("resolution"))],
-            ["epochs", ", ".join(f"{n} ({y})" for n, y in _epochs(s))]]
+            ["size (px)", f"{g.get('width'):,} × {g.get('height'):,}" if g.get("width") else None],
+            ["resolution (m)", _resolution(g.get("resolution"))],
+            ["epochs", ", ".join(n if n == str(y) else f"{n} ({y})" for n, y in _epochs(s))]]
     lc = s.get("landcover") or {}
     if lc:
         last = lc[list(lc)[-1]]
@@ -52,6 +55,19 @@ def _overview(s: dict[str, Any]) -> str:
     return _sec("overview", "Overview", _table(["item", "value"], rows) +
                 '<p class="note">The sample data shipped with sinks are synthetic; figures from them show what the '
                 "tool computes, not the state of any real place.</p>")
+
+
+def _resolution(res: Any) -> Any:
+    """``10`` or ``10 × 20`` (m) from the grid's resolution (a number or an ``[x, y]`` pair)."""
+    if isinstance(res, (list, tuple)):
+        xs = [f"{abs(float(v)):g}" for v in res]
+        return xs[0] if len(set(xs)) == 1 else " × ".join(xs)
+    return None if res is None else f"{float(res):g}"
+
+
+def _period(key: str) -> str:
+    """A period key as shown (``2015_2020`` → ``2015–2020``)."""
+    return key.replace("_", "–")
 
 
 def _landcover(run: Path, s: dict[str, Any]) -> str:
@@ -67,7 +83,7 @@ def _landcover(run: Path, s: dict[str, Any]) -> str:
                         "</figcaption></figure>")
     classes = list((lc[list(lc)[0]].get("area_ha") or {}).keys())
     head = ["class"] + [f"{n} (ha)" for n, _y in _epochs(s)]
-    rows = [[c] + [(lc.get(n, {}).get("area_ha") or {}).get(c) for n, _y in _epochs(s)] for c in classes]
+    rows = [[class_label(c)] + [(lc.get(n, {}).get("area_ha") or {}).get(c) for n, _y in _epochs(s)] for c in classes]
     eps = [n for n, _y in _epochs(s)]
     rows.append(["unobserved (clouds, nodata)"] + [lc.get(n, {}).get("unobserved_ha") for n in eps])
     rows.append(["zone area (whole " + str(lc.get(eps[0], {}).get("zone", "grid")) + ")"]
@@ -130,19 +146,20 @@ def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
         patches = _read_vector(run / f"encroachment_{key}.gpkg")
         if p.exists():
             out.append(f"<figure>{_img(maps.change_map(p, f'Change {key.replace(chr(95), chr(8211))}', patches=patches, redlines=redlines), 'change ' + key)}"
-                       f"<figcaption>Change {html.escape(key)}: encroachment patches in black, redlines in blue"
+                       f"<figcaption>Change {html.escape(_period(key))}: encroachment patches in black, redlines in blue"
                        "</figcaption></figure>")
         m = (trans.get(key) or {}).get("matrix_ha") or {}
         if m:
             order = legend_order({f for f in m} | {t for row in m.values() for t in row})
-            rows = [[f] + [(m.get(f) or {}).get(t, 0.0) for t in order] for f in order]
+            labels = [class_label(c) for c in order]
+            rows = [[lab] + [(m.get(f) or {}).get(t, 0.0) for t in order] for lab, f in zip(labels, order)]
             out.append(f"<h3>Transition matrix {html.escape(key.replace('_', chr(8211)))} (ha; rows = from, "
                        "columns = to; the unchanged area on the diagonal)</h3>"
-                       + _table(["from \\ to"] + order, rows, digits=2, cls="matrix", diagonal=True))
+                       + _table(["from \\ to"] + labels, rows, digits=2, cls="matrix", diagonal=True))
         enc = (s.get("encroachment") or {}).get(key)
         if enc:
             rows = [[rid, v["patches"], v["area_ha"]] for rid, v in enc["by_redline"].items()]
-            out.append(f"<h3>Encroachment on redlines {html.escape(key)}</h3>"
+            out.append(f"<h3>Encroachment on redlines {html.escape(_period(key))}</h3>"
                        + _table(["redline", "patches", "area (ha)"], rows, digits=2))
     return _sec("change", "Change and encroachment", '<div class="maps">' + "".join(
         o for o in out if o.startswith("<figure")) + "</div>" + "".join(o for o in out if not o.startswith("<figure")))
@@ -150,10 +167,13 @@ def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
 
 def legend_order(names: Any) -> list[str]:
     """Class names in the legend's order (forest, grassland, ... bare), others after them by name."""
-    from ..landcover import CLASSES
-
     rank = {c.name: i for i, c in enumerate(CLASSES)}
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), str(n)))
+
+
+def _interval(lo: float, hi: float) -> str:
+    """``424 – 983``; negative ends with a minus sign (``−71 – −41``, not ``-71 – -41``)."""
+    return f"{lo:,.0f} – {hi:,.0f}".replace("-", "\u2212")
 
 
 def _sink(s: dict[str, Any]) -> str:
@@ -169,7 +189,7 @@ def _sink(s: dict[str, Any]) -> str:
         e = sinks[k]
         name = "stock-difference" if e.get("method", "gain-loss") == "gain-loss" else "gain-loss"
         m = (e.get("methods") or {}).get(name) or {}
-        iv = f"{m['low']:,.0f} – {m['high']:,.0f}" if m.get("low") is not None else None
+        iv = _interval(m["low"], m["high"]) if m.get("low") is not None else None
         return m.get("sink_mg_c_per_yr"), iv
 
     rows = []
@@ -177,7 +197,7 @@ def _sink(s: dict[str, Any]) -> str:
         e = sinks[k]
         pf, nf, fl = e.get("persistent_forest") or {}, e.get("new_forest") or {}, e.get("forest_lost") or {}
         o, oiv = other(k)
-        rows.append([k.replace("_", "–"), e.get("method", "gain-loss"), v, f"{a:,.0f} – {b:,.0f}" if a is not None else None,
+        rows.append([k.replace("_", "–"), e.get("method", "gain-loss"), v, _interval(a, b) if a is not None else None,
                      pf.get("net_mg_c_per_yr"), nf.get("young_growth_mg_c_per_yr"), fl.get("biomass_change_mg_c"),
                      o, oiv, e["sink_tco2e_per_yr"], e.get("growth_vs_previous_pct")])
     first = sinks[keys[0]]
@@ -193,7 +213,7 @@ def _sink(s: dict[str, Any]) -> str:
         f'<p class="note">Transition areas: {a}.</p>' for a in sorted(areas))
     return _sec("sink", "Carbon sink", f"<figure>{_img(maps.sink_chart(keys, vals, lo, hi), 'sink per period')}"
                 "<figcaption>Sink per period with its 95 % Monte Carlo interval (positive = removal)</figcaption>"
-                "</figure>" + _table(head, rows, digits=0) + note)
+                "</figure>" + _table(head, rows, digits=0, cls="wide") + note)
 
 
 def _method(s: dict[str, Any]) -> str:
@@ -234,7 +254,7 @@ def _carbon_method(s: dict[str, Any]) -> str:
                                                               "interval", "source"], rows, digits=4, cls="text"))
     dens = co.get("densities") or []
     if dens:
-        rows = [[d["class"], d["pool"], d["central_mg_c_per_ha"], d["low_mg_c_per_ha"], d["high_mg_c_per_ha"],
+        rows = [[class_label(d["class"]), d["pool"], d["central_mg_c_per_ha"], d["low_mg_c_per_ha"], d["high_mg_c_per_ha"],
                  f"{100 * d['level']:.0f} %" if d["high_mg_c_per_ha"] > d["low_mg_c_per_ha"] else "no range",
                  d["source"]] for d in dens]
         out.append("<h3>Carbon densities of the classes present (Mg C/ha)</h3>" + _table(
@@ -291,8 +311,8 @@ def _accuracy(s: dict[str, Any]) -> str:
     for ep, a in acc.items():
         if "overall_accuracy" in a:
             classes = list(a["user_accuracy"])
-            rows = [[c, a["mapped_area_ha"][c], a["area_ha"][c], a["area_ci95_ha"][c], a["user_accuracy"][c],
-                     a["producer_accuracy"][c]] for c in classes]
+            rows = [[class_label(c), _num(a["mapped_area_ha"][c], 2), _num(a["area_ha"][c], 2),
+                     _num(a["area_ci95_ha"][c], 2), a["user_accuracy"][c], a["producer_accuracy"][c]] for c in classes]
             out.append(f"<h3>{html.escape(ep)}: overall accuracy {_num(a['overall_accuracy'], 3)} ± "
                        f"{_num(a['overall_accuracy_ci95'], 3)}, kappa {_num(a['kappa'], 3)}, {a['n_samples']} samples"
                        "</h3>" + f'<p class="note">Estimator: {html.escape(str(a.get("method", "")))}</p>'
@@ -302,7 +322,8 @@ def _accuracy(s: dict[str, Any]) -> str:
                 out.append(f'<p class="note">{html.escape(str(note))}</p>')
             cm = a["confusion_matrix"]
             out.append("<details><summary>Confusion matrix (samples; rows = map, columns = reference)</summary>"
-                       + _table(["map \\ reference"] + classes, [[m] + [cm[m].get(r, 0) for r in classes] for m in classes],
+                       + _table(["map \\ reference"] + [class_label(c) for c in classes],
+                                [[class_label(m)] + [cm[m].get(r, 0) for r in classes] for m in classes],
                                 cls="matrix") + "</details>")
         pix = a.get("truth_pixelwise")
         if pix:
@@ -323,8 +344,6 @@ def area_tables(df: Any, title: str, *, groups: Any = _AREA_GROUPS) -> str:
     """The indicator tables of one layer (redlines, regions, a batch's regions): id and name,
     then one group of indicators per table (``groups``: ``(name, column prefixes)``), headers
     in words with their units."""
-    from ..labels import column_label
-
     key = [c for c in df.columns if c in (df.columns[0], "name")]
     out = []
     for group, prefixes in groups:
@@ -333,7 +352,7 @@ def area_tables(df: Any, title: str, *, groups: Any = _AREA_GROUPS) -> str:
         if not cols:
             continue
         rows = [[_round(c, r[c]) for c in key + cols] for _i, r in df.iterrows()]
-        out.append(_table(key + [column_label(c) for c in cols], rows, cls="wide areas",
+        out.append(_table([header_label(c) for c in key + cols], rows, cls="wide areas",
                           caption=f"{title}: {group}"))
     return "".join(out)
 
@@ -352,8 +371,6 @@ def _round(col: str, v: Any) -> Any:
 
 
 def _areas(run: Path) -> str:
-    from ..csvio import read_csv
-
     out = []
     for name in ("redlines", "regions"):
         p = run / "tables" / f"{name}.csv"
@@ -386,7 +403,7 @@ def _figure_methods(s: dict[str, Any]) -> str:
                          if "raster" not in str(e["volume_source"]) else "carbon.volume_raster"])
     for key, e in (carbon.get("sink") or {}).items():
         if isinstance(e, dict) and e.get("method"):
-            rows.append([f"sink {key}", e["method"], "sinks.carbon.sink"])
+            rows.append([f"sink {_period(key)}", e["method"], "sinks.carbon.sink"])
     g = s.get("goals") or {}
     mapping = g.get("mapping") or {}
     if g:
@@ -395,12 +412,21 @@ def _figure_methods(s: dict[str, Any]) -> str:
         for rid, m in (mapping.get("regions") or {}).items():
             rows.append([f"targets of region {rid}", m, "targets file"])
         for t in g.get("targets") or []:
-            what = ", ".join(f"{k} {t[k]:,g}" for k in ("forest_coverage_pct", "volume_m3") if k in t)
+            what = ", ".join(_target_text(k, t[k]) for k in ("forest_coverage_pct", "volume_m3") if k in t)
             rows.append([f"national target {t['year']}", what, t.get("source", "")])
     for ep, a in (s.get("accuracy") or {}).items():
         if a.get("method"):
             rows.append([f"accuracy {ep}", a["method"], ", ".join(f"{k}: {v}" for k, v in (a.get("sources") or {}).items())])
     return _table(["figure", "method", "source"], rows, cls="text") if rows else ""
+
+
+def _target_text(key: str, value: float) -> str:
+    """A national target in words: ``forest coverage 24.1 %``, ``stock volume 19 billion m³``."""
+    if key == "forest_coverage_pct":
+        return f"forest coverage {value:g} %"
+    if abs(value) >= 1e9:
+        return f"stock volume {value / 1e9:g} billion m³"
+    return f"stock volume {value:,.0f} m³"
 
 
 def _manifest(m: dict[str, Any]) -> str:
@@ -424,4 +450,5 @@ def _manifest(m: dict[str, Any]) -> str:
                 "<details><summary>Software</summary>" + _table(["package", "version"], soft) + "</details>"
                 "<details><summary>Timings (s)</summary>"
                 + _table(["stage", "wall s", "CPU s", "child processes' CPU s"], times, digits=2)
-                + '<p class="note">A stage named a.b is part of stage a.</p></details>')
+                + ('<p class="note">A stage named a.b is part of stage a.</p>' if any("." in k for k, *_ in times)
+                   else "") + "</details>")

@@ -24,6 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError, OutputExistsError
+from ..landcover import NAMES
+
 __all__ = ["write_sample_data", "SampleDataResult", "ACQUISITIONS", "EPOCHS", "DEFAULT_SIZE", "DEFAULT_SEED"]
 
 log = logging.getLogger("sinks")
@@ -81,8 +84,6 @@ def write_sample_data(out_dir: str | os.PathLike, *, size: int = DEFAULT_SIZE, s
     overwrite : bool
         Replace existing files; otherwise refuse before writing anything.
     """
-    from ..errors import ConfigError, OutputExistsError
-    from ..landcover import NAMES
     from .layout import Layout
     from .write import write_cog, write_text, write_vectors
 

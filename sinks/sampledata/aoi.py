@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..landcover import NAMES
 from .layout import Layout
 
 __all__ = ["scene_vectors", "sample_points"]
@@ -52,8 +53,8 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
     }, geometry=[mangrove, marsh, hills, river], crs=crs).to_crs("EPSG:4326")
 
     # regions: a 2 x 2 partition of the land around the scene along two wavy borders
-    from shapely.geometry import LineString, box
     import shapely
+    from shapely.geometry import LineString, box
     from shapely.ops import split
 
     t = np.linspace(-0.1, 1.1, 40)
@@ -80,8 +81,6 @@ def scene_vectors(layout: Layout, *, to_xy, crs: str) -> dict:  # noqa: ANN001
 
 def stratum_sizes_ha(truth: np.ndarray, cell_ha: float) -> dict[str, float]:
     """Area (ha) of every class of ``truth`` (cells of ``cell_ha``): the sizes of its class strata."""
-    from ..landcover import NAMES
-
     counts = np.bincount(truth.ravel(), minlength=max(NAMES) + 1)
     return {NAMES[c]: float(counts[c]) * cell_ha for c in sorted(NAMES) if counts[c]}
 
@@ -97,8 +96,6 @@ def sample_points(truths: dict[int, np.ndarray], *, year: int, per_class: int, s
     import geopandas as gpd
     from scipy import ndimage
     from shapely.geometry import Point
-
-    from ..landcover import NAMES
 
     rng = np.random.default_rng(seed)
     base = truths[year]

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from ..carbon.constants import CO2_PER_C
+from ..landcover import NAMES
 from .context import CarbonResults, EpochData, RunContext
 from .landcover import aoi_zone, landcover_path
 
@@ -171,7 +172,8 @@ def _period_sink(ctx: RunContext, tm: Any, table: Any, gr: Any, e1: str, e2: str
     """Sink of one period (both methods), centred on error-adjusted areas when both epochs have them."""
     import numpy as np
 
-    from ..carbon.sink import TransitionMatrix, sink as sink_of
+    from ..carbon.sink import TransitionMatrix
+    from ..carbon.sink import sink as sink_of
     from ..uncertainty import adjusted_transitions
 
     cs = ctx.spec.carbon
@@ -222,7 +224,6 @@ def _coefficients(table: Any, areas: dict[str, Any], growth: dict[str, Any] | No
                   sinks: dict[str, Any]) -> dict[str, Any]:
     """Every coefficient the run used, with its range, confidence level and source (for the report)."""
     from ..carbon import POOLS
-    from ..landcover import NAMES
 
     present = sorted({int(c) for a in areas.values() for c, v in zip(a.codes, a.area_ha) if v > 0 and int(c) in table})
     levels = table.level_array()
@@ -246,8 +247,6 @@ def _coefficients(table: Any, areas: dict[str, Any], growth: dict[str, Any] | No
 
 
 def _named_matrix(tm: Any) -> dict[str, dict[str, float]]:
-    from ..landcover import NAMES
-
     return {NAMES.get(c, str(c)): {NAMES.get(d, str(d)): float(tm.area_ha[i, j]) for j, d in enumerate(tm.codes)
                                    if tm.area_ha[i, j] > 0}
             for i, c in enumerate(tm.codes) if tm.area_ha[i].sum() > 0}
@@ -265,7 +264,7 @@ def _sink_growth(sinks: dict[str, dict[str, Any]]) -> None:
 
 def _valuation(ctx: RunContext, carbon: dict[str, Any]) -> dict[str, Any]:
     """InVEST-style NPV of the stock change of each period."""
-    from ..carbon import valuation
+    from ..carbon.valuation import valuation
 
     v = ctx.spec.carbon.valuation
     assert v is not None

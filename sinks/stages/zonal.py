@@ -62,7 +62,7 @@ def _zonal_jobs(ctx: RunContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def _run_zonal_jobs(jobs: list[dict[str, Any]]) -> list[tuple[Any, list[str]]]:
     """Compute and write each indicator table (in this process or a child): ``[(table, files)]``."""
-    from .._child import check_parent
+    from ..runtime.child import check_parent
     from ..indicators import region_indicators, write_indicator_tables
 
     out = []
@@ -99,7 +99,7 @@ class ZonalChildren:
 
 def stage_zonal_start(ctx: RunContext) -> None:
     """Start the indicator tables in child processes when the grid is large (see :func:`stage_zonal`)."""
-    from .._child import ChildProcess
+    from ..runtime.child import ChildProcess
     from ..outputs import announce
 
     if ctx.region is not None or ctx.grid.width * ctx.grid.height < ZONAL_PROCESS_MIN_PX \

@@ -1,9 +1,9 @@
-"""Run one function in a fresh Python process: ``python -m sinks._child JOB RESULT``.
+"""Run one function in a fresh Python process: ``python -m sinks.runtime.child JOB RESULT``.
 
 ``multiprocessing``'s spawn and forkserver start methods import the parent's
 ``__main__`` again in the child, so a user's script that calls :func:`sinks.run` at top
 level (without an ``if __name__ == "__main__"`` guard) would run itself again; fork is
-unsafe once dask's threads exist.  A child started as ``python -m sinks._child`` imports
+unsafe once dask's threads exist.  A child started as ``python -m sinks.runtime.child`` imports
 only what unpickling the job needs.  The job (function, arguments) and its result (or
 exception) travel as pickle files in a private temporary folder.
 
@@ -97,7 +97,7 @@ class ChildProcess:
         self._out = self._dir / "result.pkl"
         with open(self._job, "wb") as fh:
             pickle.dump((func, args, kwargs), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        self._proc = subprocess.Popen([sys.executable, "-m", "sinks._child", str(self._job), str(self._out),
+        self._proc = subprocess.Popen([sys.executable, "-m", "sinks.runtime.child", str(self._job), str(self._out),
                                        str(os.getpid())],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
