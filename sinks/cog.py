@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CogPlan", "plan_cog", "cog_graph", "encode_array", "assemble", "nearest_index", "overview_shapes"]
+__all__ = ["CogPlan", "plan_cog", "cog_graph", "encode_array", "assemble", "describe_band", "nearest_index", "overview_shapes"]
 
 #: TIFF tag numbers used here.
 _NEW_SUBFILE, _WIDTH, _HEIGHT, _BITS, _COMPRESSION, _PHOTOMETRIC = 254, 256, 257, 258, 259, 262
@@ -128,13 +128,19 @@ def _template(out: Any, grid: Any) -> bytes:
     with MemoryFile() as mem:
         with mem.open(driver="GTiff", width=1, height=1, count=1, dtype=np.dtype(out.data.dtype).name,
                       crs=grid.crs, transform=grid.transform, nodata=out.nodata) as ds:
-            if out.description:
-                ds.set_band_description(1, out.description)
-            if out.tags:
-                ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
-            if out.colormap:
-                ds.write_colormap(1, dict(out.colormap))
+            describe_band(ds, out)
         return bytes(mem.getbuffer())
+
+
+def describe_band(ds: Any, out: Any) -> None:
+    """Give band 1 of the open dataset ``ds`` the description, tags and colour map of ``out``
+    (a :class:`~sinks.outputs.RasterOutput`)."""
+    if out.description:
+        ds.set_band_description(1, out.description)
+    if out.tags:
+        ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
+    if out.colormap:
+        ds.write_colormap(1, dict(out.colormap))
 
 
 # --------------------------------------------------------------------------------------

@@ -277,12 +277,9 @@ def mem_dataset(data: np.ndarray, grid: Grid, out: RasterOutput) -> Iterator[Any
     with rasterio.open(f"/vsimem/sinks-{uuid.uuid4().hex}", "w", driver="MEM", **profile) as ds:
         ds.write(data, 1)
         del data  # the MEM dataset holds its own copy
-        if out.description:
-            ds.set_band_description(1, out.description)
-        if out.tags:
-            ds.update_tags(**{k: str(v) for k, v in out.tags.items()})
-        if out.colormap:
-            ds.write_colormap(1, dict(out.colormap))
+        from .cog import describe_band
+
+        describe_band(ds, out)
         yield ds
 
 
