@@ -37,6 +37,7 @@ from .errors import BandMismatchError, ConfigError, CRSMismatchError, NoOverlapE
 from .grid import Grid
 from .hashcache import stamp
 from .metadata import TileMeta, tile_meta
+from .remote import gdal_options, gdal_path, in_env, is_remote, task_options, version_token
 from .sensors import LANDSAT_QA_BITS, REFLECTANCE_ROLES, S2_SCL_MASKED, SensorProfile
 
 __all__ = [
@@ -135,6 +136,8 @@ def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> T
         The raster has no CRS.
     """
     p = str(path)
+    if is_remote(p):  # opened, never stat'ed (sinks.remote); a truncated object fails when read
+        return _inspect_remote(gdal_path(p))
     try:
         st = os.stat(p)
     except OSError:
@@ -154,6 +157,19 @@ def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> T
         _INSPECTED[(p, *stamp(st), check_truncation)] = info
         while len(_INSPECTED) > _INSPECTED_MAX:
             _INSPECTED.popitem(last=False)
+    return info
+
+
+def _inspect_remote(p: str) -> TileInfo:
+    """:func:`inspect_tile` of a remote raster (GDAL path ``p``): its header, remembered by path."""
+    with _INSPECTED_LOCK:
+        hit = _INSPECTED.get((p, "remote"))
+    if hit is not None:
+        return hit
+    with rasterio.Env(**gdal_options()):
+        info = _inspect(p, 0, check_truncation=False)
+    with _INSPECTED_LOCK:
+        _INSPECTED[(p, "remote")] = info
     return info
 
 
@@ -251,8 +267,13 @@ def expand_tiles(patterns: Iterable[str], *, base: str | os.PathLike | None = No
     """Expand globs (relative to ``base``); a pattern without wildcards must exist."""
     out: list[str] = []
     for pat in patterns:
-        full = pat if base is None or os.path.isabs(pat) else os.path.join(str(base), pat)
-        if any(ch in full for ch in "*?["):
+        full = pat if base is None or os.path.isabs(pat) or is_remote(pat) else os.path.join(str(base), pat)
+        if is_remote(full):  # checked by opening it (inspect_tile), never with os.stat
+            if any(ch in full for ch in "*?["):
+                raise TileReadError(f"{full}: wildcards are not expanded in remote paths; list the tiles or "
+                                    "use a STAC source")
+            out.append(full)
+        elif any(ch in full for ch in "*?["):
             hits = sorted(glob.glob(full))
             if not hits:
                 raise TileReadError(f"{full}: no tiles match this pattern")
@@ -274,11 +295,9 @@ def verify_tile(tile: "Tile") -> None:
     of the process, so the regions of a batch do not check the same tiles again.
     """
     for path in sorted({ref.path for _r, ref in tile.bands}):
-        try:
-            st = os.stat(path)
-            key = (path, *stamp(st))
-        except OSError:
-            key = None
+        from .remote import stamp_key
+
+        key = stamp_key(path)
         if key is not None and key in _VERIFIED:
             continue
         inspect_tile(path, check_truncation=True)
@@ -398,16 +417,19 @@ def tiles_from_stac(source: str | os.PathLike, profile: SensorProfile, *,
     import pystac
 
     src = str(source)
-    if not os.path.exists(src):
+    if not is_remote(src) and not os.path.exists(src):
         raise TileReadError(f"{src}: STAC file not found")
     try:
-        with open(src, encoding="utf-8") as fh:
-            doc = json.load(fh)
+        if is_remote(src):
+            doc = json.loads(pystac.StacIO.default().read_text(src))
+        else:
+            with open(src, encoding="utf-8") as fh:
+                doc = json.load(fh)
     except (OSError, ValueError) as exc:
         raise TileReadError(f"{src}: not a readable STAC JSON ({_first_line(exc)})") from None
     try:
         if doc.get("type") == "FeatureCollection":
-            items = list(pystac.ItemCollection.from_file(src))
+            items = list(pystac.ItemCollection.from_dict(doc, preserve_dict=False))
         else:
             items = list(pystac.read_file(src).get_items(recursive=True))
     except Exception as exc:  # noqa: BLE001
@@ -770,6 +792,7 @@ def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, d
     token = tokenize(tuple(t.name for t in use), [t.bands for t in use], grid.to_dict(), roles,
                      scale, off, chunks, resampling, dn)
     key = f"{'dn' if dn else 'read'}-{name}-{token}"
+    env = task_options(ref.path for t in use for _r, ref in t.bands)  # GDAL's network settings, in each task
     dsk = {}
     row = 0
     footprints = [_footprint(t.grid, grid.crs) for t in use]
@@ -780,9 +803,11 @@ def _scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, d
             hits = tuple(t for t, fp in zip(use, footprints)
                          if fp[0] < sub[2] and fp[2] > sub[0] and fp[1] < sub[3] and fp[3] > sub[1])
             if dn is None:
-                dsk[(key, 0, i, j)] = (_read_block, hits, roles, grid, row, col, h, w, scale, off, resampling)
+                dsk[(key, 0, i, j)] = (in_env, env, _read_block, hits, roles, grid, row, col, h, w, scale, off,
+                                       resampling)
             else:
-                dsk[(key, 0, i, j)] = (_read_block_dn, hits, roles, grid, row, col, h, w, dn[0], dn[1], resampling)
+                dsk[(key, 0, i, j)] = (in_env, env, _read_block_dn, hits, roles, grid, row, col, h, w, dn[0], dn[1],
+                                       resampling)
             col += w
         row += h
     graph = HighLevelGraph.from_collections(key, dsk, dependencies=[])
@@ -890,9 +915,10 @@ def read_categorical(path: str | os.PathLike, *, chunks: "Chunks" = 1024, grid: 
         raise BandMismatchError(f"{info.path}: land cover must be an integer raster, found {info.dtype}")
     g = info.grid
     key = (f"cat-{Path(info.path).stem}-"
-           f"{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), chunks, _name(after))}")
+           f"{tokenize(info.path, info.size_bytes, version_token(info.path), chunks, _name(after))}")
+    env = task_options([info.path])
     arr = block_array(key, g.chunks(chunks), np.dtype(info.dtype),
-                      lambda row, col, h, w: (_read_plain, info.path, row, col, h, w), after=after)
+                      lambda row, col, h, w: (in_env, env, _read_plain, info.path, row, col, h, w), after=after)
     return arr, g, info.nodata
 
 
@@ -956,9 +982,10 @@ def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks"
     col0, row0 = offset
     blocks = grid.chunks(chunks)
     key = (f"cat-on-{Path(info.path).stem}-"
-           f"{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), grid.to_dict(), blocks, _name(after))}")
+           f"{tokenize(info.path, info.size_bytes, version_token(info.path), grid.to_dict(), blocks, _name(after))}")
+    env = task_options([info.path])
     return block_array(key, blocks, np.dtype(info.dtype),
-                       lambda row, col, h, w: (_read_plain, info.path, row0 + row, col0 + col, h, w, True),
+                       lambda row, col, h, w: (in_env, env, _read_plain, info.path, row0 + row, col0 + col, h, w, True),
                        after=after)
 
 

@@ -32,7 +32,8 @@ from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_op
                  tiles_from_files, tiles_from_stac)
 from ._memory import release_free_memory
 from .manifest import DEFAULT_DIGEST, DIGESTS, describe_inputs, hash_in_background, manifest_dict
-from ._sched import local_scheduler
+from .cluster import run_scheduler
+from .remote import gdal_options
 from .outputs import announce, atomic_write_json, write_rasters_and_compute
 from .runstate import LOCK, RunFolder, read_marker
 from .spec import PipelineSpec, load_spec
@@ -252,7 +253,7 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overwrite: bool = False,
-        progress: Progress | None = None, scheduler: str | None = None,
+        progress: Progress | None = None, scheduler: Any = None,
         digest: str = DEFAULT_DIGEST,
         on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run a pipeline spec and write its outputs under ``out``.
@@ -270,8 +271,12 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
         marker list; nothing else) and write this run's.
     progress : callable, optional
         Called with a short message as each stage starts (the CLI shows them).
-    scheduler : str, optional
-        Dask scheduler (``"threads"`` by default, ``"synchronous"`` for debugging).
+    scheduler : str or distributed.Client, optional
+        Dask scheduler: ``"threads"`` (the default), ``"synchronous"`` (debugging), or a
+        dask.distributed scheduler address (``tcp://host:8786``) or client.  Without it,
+        ``SINKS_SCHEDULER`` names one, else a ``distributed.Client`` active in the caller's
+        Python is used (:mod:`sinks.cluster`).  On a cluster, ``out`` must be reachable by
+        every worker (a shared file system, or object storage: ``s3://bucket/prefix``).
     digest : str
         Digest of every input in the manifest: ``"blake3"`` (default) or ``"sha256"``.
     on_event : callable, optional
@@ -326,7 +331,7 @@ def _compile_kernels(spec: PipelineSpec, progress: Progress | None) -> None:
             progress(msg)
 
 
-def run_prepared(ctx: RunContext, *, scheduler: str | None = None, folder: RunFolder | None = None) -> dict[str, Any]:
+def run_prepared(ctx: RunContext, *, scheduler: Any = None, folder: RunFolder | None = None) -> dict[str, Any]:
     """Run every stage of a prepared context (see :func:`prepare`, :func:`for_region`).
 
     ``folder`` is the output folder's :class:`~sinks.runstate.RunFolder` when the
@@ -346,9 +351,7 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None, folder: RunFo
     return summary
 
 
-def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
-    import dask
-
+def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
     import rasterio
 
     from ._kernels import warm
@@ -369,7 +372,7 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
         from ._progress import BlockCounter
 
         ctx.block_counter = BlockCounter(ctx.events)
-    with dask.config.set(scheduler=local_scheduler(scheduler)), rasterio.Env(**cache):
+    with run_scheduler(scheduler), rasterio.Env(**cache, **gdal_options()):
         for k, ep in enumerate(ctx.epochs):
             emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
             for name, fn, enabled in EPOCH_STAGES:

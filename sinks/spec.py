@@ -480,7 +480,7 @@ def load_spec(path: str | os.PathLike, *, check_files: bool = True) -> tuple[Pip
 
 
 def _abs(base: Path, value: str | None) -> str | None:
-    if value is None or "://" in value or os.path.isabs(value):
+    if value is None or "://" in value or os.path.isabs(value) or value.startswith("/vsi"):
         return value
     return str(base / value)
 
@@ -522,19 +522,40 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
 
 
 def missing_inputs(spec: PipelineSpec) -> list[str]:
-    """Every input file the spec names that does not exist, each with its key."""
+    """Every input file the spec names that does not exist, each with its key.
+
+    Remote rasters (``s3://``, ``/vsis3/``, ``https://`` ...) are checked by opening them
+    with GDAL (:func:`sinks.remote.check_raster`), never with ``os.stat``; other remote
+    inputs are left to their readers.
+    """
     import glob
+
+    from .errors import TileReadError
+    from .remote import check_raster, is_remote
+
+    def remote_problem(key: str, path: str) -> str | None:
+        try:
+            check_raster(path)
+        except TileReadError as exc:
+            return f"{key}: {exc}"
+        return None
 
     problems: list[str] = []
     for i, ep in enumerate(spec.epochs):
         for j, sc in enumerate(ep.scenes):
             for k, t in enumerate(sc.tiles):
-                if any(ch in t for ch in "*?["):
+                if is_remote(t):
+                    if any(ch in t for ch in "*?["):
+                        problems.append(f"epochs.{i}.scenes.{j}.tiles.{k}: wildcards are not expanded in remote "
+                                        f"paths: {t}")
+                    elif (bad := remote_problem(f"epochs.{i}.scenes.{j}.tiles.{k}", t)) is not None:
+                        problems.append(bad)
+                elif any(ch in t for ch in "*?["):
                     if not glob.glob(t):
                         problems.append(f"epochs.{i}.scenes.{j}.tiles.{k}: no file matches {t}")
                 elif not os.path.exists(t):
                     problems.append(f"epochs.{i}.scenes.{j}.tiles.{k}: file not found: {t}")
-            if sc.stac and not os.path.exists(sc.stac):
+            if isinstance(sc.stac, str) and not is_remote(sc.stac) and not os.path.exists(sc.stac):
                 problems.append(f"epochs.{i}.scenes.{j}.stac: file not found: {sc.stac}")
     for name in ("boundary", "redlines", "regions", "coastal_zone", "wetlands"):
         ref = getattr(spec.aoi, name)
@@ -560,6 +581,9 @@ def missing_inputs(spec: PipelineSpec) -> list[str]:
         for ep, t in (spec.reference.truth or {}).items():
             checks.append((f"reference.truth.{ep}", t))
     for key, value in checks:
-        if value and not os.path.exists(value):
+        if value and is_remote(value):
+            if value.lower().endswith((".tif", ".tiff", ".vrt")) and (bad := remote_problem(key, value)) is not None:
+                problems.append(bad)
+        elif value and not os.path.exists(value):
             problems.append(f"{key}: file not found: {value}")
     return problems

@@ -50,7 +50,9 @@ class _Bar:
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: ./runs/<spec name>).")
 @overwrite_option
-@click.option("--scheduler", default=None, help="Dask scheduler: threads (default) or synchronous.")
+@click.option("--scheduler", default=None, envvar="SINKS_SCHEDULER", show_envvar=True,
+              help="Dask scheduler: threads (default), synchronous, or a dask.distributed scheduler address "
+                   "(tcp://host:8786) whose workers run the tasks and reach the output folder.")
 @click.option("--digest", type=click.Choice(["blake3", "sha256"]), default="blake3", show_default=True,
               help="Digest of every input in manifest.json (sha256 for checks with sha256sum).")
 @click.pass_context
