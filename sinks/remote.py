@@ -266,3 +266,81 @@ def version_token(path: str | os.PathLike) -> Any:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------------------
+# provenance
+# --------------------------------------------------------------------------------------
+def s3_client() -> Any:
+    """A boto3 S3 client configured from the same environment GDAL reads: ``AWS_S3_ENDPOINT``
+    (with ``AWS_HTTPS=NO`` for plain HTTP), ``AWS_NO_SIGN_REQUEST``, ``AWS_PROFILE`` and the
+    usual credential chain.
+
+    Raises
+    ------
+    ConfigError
+        boto3 is not installed (``pip install 'sinks[cloud]'``).
+    """
+    try:
+        import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
+    except ImportError:
+        raise ConfigError("object storage needs boto3 (pip install 'sinks[cloud]')") from None
+    endpoint = os.environ.get("AWS_S3_ENDPOINT")
+    url = None
+    if endpoint:
+        https = os.environ.get("AWS_HTTPS", "YES").upper() not in ("NO", "FALSE", "0", "OFF")
+        url = endpoint if "://" in endpoint else f"{'https' if https else 'http'}://{endpoint}"
+    virtual = os.environ.get("AWS_VIRTUAL_HOSTING", "TRUE").upper() not in ("NO", "FALSE", "0", "OFF")
+    unsigned = os.environ.get("AWS_NO_SIGN_REQUEST", "NO").upper() in ("YES", "TRUE", "1", "ON")
+    cfg = Config(signature_version=UNSIGNED if unsigned else None,
+                 s3={"addressing_style": "virtual" if virtual and not endpoint else "path"},
+                 retries={"max_attempts": 5, "mode": "standard"})
+    session = boto3.session.Session(profile_name=os.environ.get("AWS_PROFILE") or None)
+    return session.client("s3", endpoint_url=url, config=cfg,
+                          region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None)
+
+
+def split_s3(path: str | os.PathLike) -> tuple[str, str]:
+    """``(bucket, key)`` of ``s3://bucket/key`` or ``/vsis3/bucket/key``."""
+    url = url_of(gdal_path(path))
+    if not url.startswith("s3://"):
+        raise ConfigError(f"{path}: not an s3:// path")
+    bucket, _, key = url[len("s3://"):].partition("/")
+    return bucket, key
+
+
+def describe(path: str | os.PathLike, *, timeout: float = 10.0) -> dict[str, Any]:
+    """What identifies a remote object without reading it: ``{"path", "remote", "bytes",
+    "etag", "modified"}`` from one ``HEAD`` request (S3 through boto3, HTTP(S) through
+    urllib); other schemes, or a failed request, by path with a ``note``."""
+    p = str(path)
+    entry: dict[str, Any] = {"path": p, "remote": True}
+    g = gdal_path(p)
+    try:
+        if g.startswith("/vsis3/"):
+            bucket, key = split_s3(g)
+            head = s3_client().head_object(Bucket=bucket, Key=key)
+            entry.update(bytes=int(head["ContentLength"]), etag=str(head.get("ETag", "")),
+                         modified=head["LastModified"].isoformat() if head.get("LastModified") else "")
+            return entry
+        url = url_of(g)
+        if not url.startswith(("http://", "https://")):
+            entry["note"] = "content not read: described by its path"
+            return entry
+        import urllib.request
+
+        req = urllib.request.Request(url, method="HEAD")
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (the user's own input URL)
+            h = resp.headers
+        if h.get("Content-Length") is not None:
+            entry["bytes"] = int(h["Content-Length"])
+        for k, name in (("etag", "ETag"), ("modified", "Last-Modified")):
+            if h.get(name):
+                entry[k] = h[name]
+    except ConfigError as exc:
+        entry["note"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 - network and client errors: recorded, not fatal
+        entry["note"] = f"HEAD request failed: {_first_line(exc)}"
+    return entry
