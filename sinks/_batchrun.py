@@ -141,7 +141,7 @@ def run_distributed(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, 
         shared = client.submit(_shared, base, pure=False, key=f"sinks-batch-state-{uuid.uuid4().hex[:12]}")
         futs = {submit(client, job, shared): job for job in jobs}
         try:
-            for f in d_as_completed(list(futs)):
+            for f in d_as_completed(list(futs), loop=client.loop):
                 try:
                     res = f.result()
                 except Exception as exc:  # noqa: BLE001 - worker died etc.

@@ -37,6 +37,7 @@ from .remote import gdal_options
 from .outputs import announce, atomic_write_json, write_rasters_and_compute
 from .runstate import LOCK, RunFolder, read_marker
 from .spec import PipelineSpec, load_spec
+from .stac_search import StacSearch, scenes_from_search
 from .stages.carbon import stage_carbon, stage_carbon_layers
 from .stages.change import stage_change_layers
 from .stages.context import AoiLayers, EpochData, Progress, RunContext
@@ -80,6 +81,25 @@ def _aoi_bounds(spec: PipelineSpec, crs) -> tuple[float, float, float, float] | 
     return tuple(gdf.total_bounds)  # type: ignore[return-value]
 
 
+def _search_bbox(spec: PipelineSpec, search: StacSearch) -> tuple[float, float, float, float]:
+    """Where a STAC API search looks, in WGS84: its own ``bbox``, else the AOI boundary's
+    bounds, else ``grid.bounds`` (in ``grid.crs``)."""
+    if search.bbox is not None:
+        return search.bbox
+    if spec.aoi.boundary is not None:
+        from .vectors import read_vector
+
+        gdf = read_vector(spec.aoi.boundary.path, layer=spec.aoi.boundary.layer, target_crs="EPSG:4326",
+                          what="aoi.boundary")
+        return tuple(float(v) for v in gdf.total_bounds)  # type: ignore[return-value]
+    if spec.grid.bounds is not None and spec.grid.crs:
+        from rasterio.warp import transform_bounds
+
+        return tuple(transform_bounds(spec.grid.crs, "EPSG:4326", *spec.grid.bounds, densify_pts=21))  # type: ignore
+    raise ConfigError("a STAC API search needs an area to search: aoi.boundary, grid.bounds with grid.crs, "
+                      "or the search's bbox")
+
+
 def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite: bool,
             progress: Progress | None = None, strict: bool = True) -> RunContext:
     """Resolve tiles and the target grid; check every input before anything is computed.
@@ -92,9 +112,15 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
     profile = spec.sensor_profile()
     epochs: list[EpochData] = []
     inputs: list[str] = [str(spec_path)] if spec_path else []
-    for ep in spec.epochs:
+    for i, ep in enumerate(spec.epochs):
         scenes = []
-        for sc in ep.scenes:
+        for j, sc in enumerate(ep.scenes):
+            if isinstance(sc.stac, StacSearch):  # a STAC API search: one acquisition per date found
+                for found in scenes_from_search(sc.stac, profile, bbox=_search_bbox(spec, sc.stac), date=sc.date,
+                                                where=f"epochs.{i}.scenes.{j}.stac"):
+                    inputs.extend(ref.path for t in found.tiles for _r, ref in t.bands)
+                    scenes.append(found)
+                continue
             if sc.stac:
                 tiles = tiles_from_stac(sc.stac, profile, date=sc.date)
                 inputs.append(sc.stac)

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import SpecError
+from .stac_search import StacSearch
 
 __all__ = [
     "PipelineSpec",
@@ -72,11 +73,13 @@ class GridSpec(_Base):
 
 
 class SceneSpec(_Base):
-    """One acquisition: a date and its tiles (globs) or a STAC source."""
+    """One acquisition: a date and its tiles (globs) or a STAC source: an ItemCollection or
+    catalog file, or a STAC API search (:class:`sinks.stac_search.StacSearch`, one
+    acquisition per date it finds)."""
 
     date: dt.date | None = None
     tiles: list[str] = Field(default_factory=list)
-    stac: str | None = None
+    stac: str | StacSearch | None = None
     sun: tuple[float, float] | None = None   # (elevation, azimuth) in degrees, for classification.dem
 
     @model_validator(mode="after")
@@ -96,7 +99,7 @@ class EpochSpec(_Base):
     scenes: list[SceneSpec] = Field(default_factory=list)
     date: dt.date | None = None
     tiles: list[str] = Field(default_factory=list)
-    stac: str | None = None
+    stac: str | StacSearch | None = None
 
     @field_validator("name", mode="before")
     @classmethod
@@ -489,7 +492,8 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
     for ep in spec.epochs:
         for sc in ep.scenes:
             sc.tiles = [_abs(base, t) for t in sc.tiles]  # type: ignore[misc]
-            sc.stac = _abs(base, sc.stac)
+            if isinstance(sc.stac, str):
+                sc.stac = _abs(base, sc.stac)
     for name in ("boundary", "redlines", "regions", "coastal_zone", "wetlands"):
         ref = getattr(spec.aoi, name)
         if ref is not None:
