@@ -327,6 +327,11 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     from .runstate import FolderLock, remove_stale_parts
 
     t0 = time.perf_counter()
+    from .objstore import is_object_url
+
+    if is_object_url(str(out)):
+        raise ConfigError(f"--out {out}: a batch writes into a folder (shared by the workers); "
+                          "copy it to object storage afterwards")
     parsed, spec_path = load_spec(spec)
     out = Path(out)
     if out.exists() and not out.is_dir():

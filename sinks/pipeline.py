@@ -288,8 +288,10 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
     ----------
     spec : PipelineSpec or path
         A validated spec or the path of a YAML spec.
-    out : path
-        Output folder; must be empty or absent unless ``overwrite``.  While the run
+    out : path or str
+        Output folder; must be empty or absent unless ``overwrite``.  An ``s3://bucket/prefix``
+        location is written through a local staging folder and uploaded object by
+        object, the manifest last (:mod:`sinks.objstore`).  While the run
         writes, ``out/.sinks-run.lock`` holds its pid and host: a second run into the
         same folder stops at once (:class:`~sinks.errors.RunLockedError`).
     overwrite : bool
@@ -326,6 +328,15 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
         spec_path = None
     else:
         spec, spec_path = load_spec(spec)
+    from .objstore import is_object_url
+
+    if is_object_url(out):  # written to a staging folder, then uploaded object by object, manifest last
+        from .objstore import run_via_staging
+
+        parsed, source = spec, spec_path
+        return run_via_staging(str(out), overwrite=overwrite, run=lambda local: run(
+            parsed if source is None else source, out=local, overwrite=True, progress=progress,
+            scheduler=scheduler, digest=digest, on_event=on_event))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")

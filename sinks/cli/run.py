@@ -48,7 +48,8 @@ class _Bar:
 @max_pixels_option
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Output folder (default: ./runs/<spec name>).")
+              help="Output folder (default: ./runs/<spec name>), or s3://bucket/prefix (each object written "
+                   "whole, manifest.json last).")
 @overwrite_option
 @click.option("--scheduler", default=None, envvar="SINKS_SCHEDULER", show_envvar=True,
               help="Dask scheduler: threads (default), synchronous, or a dask.distributed scheduler address "
@@ -69,8 +70,11 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     from ..pipeline import run
     from ..spec import load_spec
 
+    from ..objstore import is_object_url
+
     parsed, spec_path = load_spec(spec)
-    out_dir = Path(out) if out else Path("runs") / parsed.name
+    remote_out = is_object_url(out)
+    out_dir: Any = out.rstrip("/") if remote_out else Path(out) if out else Path("runs") / parsed.name
     quiet = ctx.find_root().params.get("quiet", False)
     bar = _Bar() if not quiet and sys.stderr.isatty() else None
 
@@ -89,8 +93,8 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"the run stopped; the files it had written in {out_dir} were removed") from None
     click.echo(f"done in {summary['timings_s']['total']:.1f} s; outputs in {out_dir}/")
-    click.echo(f"  summary:  {out_dir / 'summary.json'}")
-    click.echo(f"  manifest: {out_dir / 'manifest.json'}")
-    report = out_dir / "report.html"
-    if report.exists():
+    click.echo(f"  summary:  {out_dir}/summary.json")
+    click.echo(f"  manifest: {out_dir}/manifest.json")
+    report = None if remote_out else out_dir / "report.html"
+    if report is not None and report.exists():
         click.echo(f"  report:   {report}")
