@@ -138,6 +138,9 @@ def run_distributed(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, 
     futs: dict[Any, tuple[Any, ...]] = {}
     try:
         forward_to_workers(client)  # GDAL's credentials and endpoints, on workers that join later too
+        if not client.scheduler_info().get("workers"):
+            log.info("the cluster has no worker yet: the regions wait for workers to join (an adaptive "
+                     "cluster starts them for the queued regions)")
         shared = client.submit(_shared, base, pure=False, key=f"sinks-batch-state-{uuid.uuid4().hex[:12]}")
         futs = {submit(client, job, shared): job for job in jobs}
         try:

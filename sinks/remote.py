@@ -296,7 +296,7 @@ def s3_client() -> Any:
     unsigned = os.environ.get("AWS_NO_SIGN_REQUEST", "NO").upper() in ("YES", "TRUE", "1", "ON")
     cfg = Config(signature_version=UNSIGNED if unsigned else None,
                  s3={"addressing_style": "virtual" if virtual and not endpoint else "path"},
-                 retries={"max_attempts": 5, "mode": "standard"})
+                 retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60)
     session = boto3.session.Session(profile_name=os.environ.get("AWS_PROFILE") or None)
     return session.client("s3", endpoint_url=url, config=cfg,
                           region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None)
