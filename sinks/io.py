@@ -37,7 +37,7 @@ from .errors import BandMismatchError, ConfigError, CRSMismatchError, NoOverlapE
 from .grid import Grid
 from .hashcache import stamp
 from .metadata import TileMeta, tile_meta
-from .remote import gdal_options, gdal_path, in_env, is_remote, task_options, version_token
+from .remote import gdal_env, gdal_path, in_env, is_remote, task_options, version_token
 from .sensors import LANDSAT_QA_BITS, REFLECTANCE_ROLES, S2_SCL_MASKED, SensorProfile
 
 __all__ = [
@@ -166,7 +166,7 @@ def _inspect_remote(p: str) -> TileInfo:
         hit = _INSPECTED.get((p, "remote"))
     if hit is not None:
         return hit
-    with rasterio.Env(**gdal_options()):
+    with gdal_env():
         info = _inspect(p, 0, check_truncation=False)
     with _INSPECTED_LOCK:
         _INSPECTED[(p, "remote")] = info

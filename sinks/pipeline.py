@@ -33,7 +33,7 @@ from .io import (Scene, aligned_chunks, derive_grid, expand_tiles, gdal_cache_op
 from ._memory import release_free_memory
 from .manifest import DEFAULT_DIGEST, DIGESTS, describe_inputs, hash_in_background, manifest_dict
 from .cluster import run_scheduler
-from .remote import gdal_options
+from .remote import gdal_env
 from .outputs import announce, atomic_write_json, write_rasters_and_compute
 from .runstate import LOCK, RunFolder, read_marker
 from .spec import PipelineSpec, load_spec
@@ -389,8 +389,6 @@ def run_prepared(ctx: RunContext, *, scheduler: Any = None, folder: RunFolder | 
 
 
 def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
-    import rasterio
-
     from ._kernels import warm
 
     warm.wait()  # kernels being compiled in child processes (a first run on this machine)
@@ -409,7 +407,7 @@ def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
         from ._progress import BlockCounter
 
         ctx.block_counter = BlockCounter(ctx.events)
-    with run_scheduler(scheduler), rasterio.Env(**cache, **gdal_options()):
+    with run_scheduler(scheduler), gdal_env(**cache):
         for k, ep in enumerate(ctx.epochs):
             emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
             for name, fn, enabled in EPOCH_STAGES:
