@@ -545,6 +545,13 @@ def missing_inputs(spec: PipelineSpec) -> list[str]:
         return None
 
     problems: list[str] = []
+    remote_tiles = [t for ep in spec.epochs for sc in ep.scenes for t in sc.tiles
+                    if is_remote(t) and not any(ch in t for ch in "*?[")]
+    if len(remote_tiles) > 1:  # their headers opened concurrently (each result is remembered)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=16) as ex:
+            list(ex.map(lambda t: remote_problem("", t), remote_tiles))
     for i, ep in enumerate(spec.epochs):
         for j, sc in enumerate(ep.scenes):
             for k, t in enumerate(sc.tiles):
