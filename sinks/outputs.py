@@ -9,7 +9,10 @@ laid out from the compressed tiles, with no intermediate raster and no second pa
 The tasks keep no open file or lock of the calling process, so the pass also runs on a
 ``dask.distributed`` cluster whose workers share the output folder.  Layers with
 averaged overviews (indices, reflectance, on request) are written in the pass as tiled
-GeoTIFFs and copied by GDAL's COG driver after it.  On the local schedulers the pass
+GeoTIFFs and copied by GDAL's COG driver after it (on a ``dask.distributed`` cluster,
+whose tasks may not hold a file of the client, their tiles are compressed on the workers
+into a temporary COG that GDAL's COG driver then copies, averaging the overviews anew).
+On the local schedulers the pass
 runs in strips of block rows (:mod:`sinks._strips`), so what it holds does not grow
 with the number of blocks.  Layers small enough to hold in memory together (a batch
 region, a test raster) are computed in one pass and copied to COGs from GDAL MEM
@@ -414,6 +417,16 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
         return _write_in_memory(outputs, finals, grid, extra, blocksize=blocksize, compress=compress,
                                 validate=validate)
     one_pass = [_cog_options(o, compress)["overview_resampling"] == "NEAREST" for o in outputs]
+    relay: dict[int, Path] = {}
+    from .cluster import distributed_client
+
+    if distributed_client() is not None:
+        # on a dask.distributed cluster no task may hold an open file of the client: layers with
+        # averaged overviews are compressed tile by tile on the workers too (sinks.cog, into a
+        # temporary COG) and copied by GDAL's COG driver after the pass, which averages the
+        # overviews anew from the full resolution, as it does from the local intermediate
+        relay = {k: temp_name(p) for k, (p, direct) in enumerate(zip(finals, one_pass)) if not direct}
+        one_pass = [True] * len(outputs)
     stage1 = {k: temp_name(p) for k, (p, direct) in enumerate(zip(finals, one_pass)) if not direct}
     writers: list[_BlockWriter] = []
     try:
@@ -425,7 +438,7 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
             for k, (out, tmp) in enumerate(zip(outputs, stage2)):
                 if not one_pass[k]:
                     continue
-                plan, graph = _one_pass_graph(out, grid, tmp, blocksize=blocksize, compress=compress)
+                plan, graph = _one_pass_graph(out, grid, relay.get(k, tmp), blocksize=blocksize, compress=compress)
                 plans.append((k, plan))
                 graphs.append(graph)
             sources, targets = [], []
@@ -445,7 +458,13 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
 
                 for (k, plan), recs in zip(plans, records):
                     with writing(outputs[k].path):
-                        assemble(plan, recs, stage2[k])
+                        assemble(plan, recs, relay.get(k, stage2[k]))
+                for k, src in relay.items():
+                    out = outputs[k]
+                    with writing(out.path):
+                        rasterio.shutil.copy(src, stage2[k], driver="COG", blocksize=blocksize,
+                                             overviews="IGNORE_EXISTING", num_threads="ALL_CPUS", bigtiff="IF_SAFER",
+                                             **_cog_options(out, compress))
                 for k, src in stage1.items():
                     out = outputs[k]
                     with writing(out.path):
@@ -460,7 +479,7 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
         for w in writers:
             with contextlib.suppress(Exception):
                 w.close()
-        for p in stage1.values():
+        for p in (*stage1.values(), *relay.values()):
             if p.exists():
                 with contextlib.suppress(OSError):
                     p.unlink()

@@ -68,7 +68,6 @@ _VSI_NETWORK = ("/vsis3/", "/vsigs/", "/vsiaz/", "/vsiadls/", "/vsicurl/", "/vsi
 #: environment wins over each.
 HTTP_DEFAULTS: dict[str, str] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",   # no listing of the "folder" at each open
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.vrt,.jp2",
     "GDAL_HTTP_MULTIRANGE": "YES",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",
