@@ -436,7 +436,12 @@ def parse_spec(data: Any, *, source: str = "spec") -> PipelineSpec:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
         problems = []
-        for err in exc.errors():
+        errors = exc.errors()
+        # a mapping given for ``stac`` is a search: report its problems, not that it is not a string
+        searches = {e["loc"][:e["loc"].index("StacSearch")] for e in errors if "StacSearch" in e["loc"]}
+        errors = [e for e in errors if not (e["loc"] and e["loc"][-1] == "str" and e["loc"][:-1] in searches)]
+        for err in errors:
+            err = {**err, "loc": tuple(p for p in err["loc"] if p != "StacSearch")}
             loc = _loc(err["loc"])
             msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":

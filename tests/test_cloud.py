@@ -468,3 +468,21 @@ def test_out_to_s3_writes_whole_objects_manifest_last(scene, local_run, s3, tmp_
         main(["-q", "run", str(bad), "--out", f"s3://{BUCKET}/runs/two"])
     assert ei.value.code == 2
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/two/")
+
+
+def test_stac_search_spec_errors_name_the_key_and_signers_are_imported_never_evaluated():
+    from sinks.errors import ConfigError, SpecError
+    from sinks.spec import parse_spec
+    from sinks.stac_search import load_signer
+
+    base = {"sensor": "sentinel2_l2a", "epochs": [{"name": "2020", "year": 2020, "scenes": [
+        {"stac": {"api": "https://stac.example/v1", "collections": ["sentinel-2-l2a"], "sign": "os.system(1)"}}]}]}
+    with pytest.raises(SpecError, match=r"epochs\.0\.scenes\.0\.stac\.sign: sign must be an importable dotted name"):
+        parse_spec(base)
+    base["epochs"][0]["scenes"][0]["stac"].pop("sign")
+    base["epochs"][0]["scenes"][0]["stac"]["colections"] = ["typo"]
+    with pytest.raises(SpecError, match=r"epochs\.0\.scenes\.0\.stac\.colections: unknown key"):
+        parse_spec(base)
+    assert load_signer("json.loads") is json.loads
+    with pytest.raises(ConfigError, match="cannot import"):
+        load_signer("no_such_module_here.sign")
