@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 from .errors import ConfigError
 
-__all__ = ["ENV", "LOCAL", "is_address", "run_scheduler", "distributed_client", "connect"]
+__all__ = ["ENV", "LOCAL", "is_address", "connected", "run_scheduler", "distributed_client", "connect"]
 
 log = logging.getLogger("sinks")
 
@@ -89,6 +89,31 @@ def distributed_client() -> Any:
     if owner is not None and type(owner).__name__ == "Client":
         return owner
     return None
+
+
+@contextlib.contextmanager
+def connected(scheduler: Any = None) -> Iterator[Any]:
+    """Check ``scheduler`` (or ``SINKS_SCHEDULER``) before a run touches its output folder, and
+    connect to it when it is an address; yield what :func:`run_scheduler` takes (the client,
+    closed on exit, for an address; the value unchanged otherwise).
+
+    Raises
+    ------
+    ConfigError
+        A name that is neither a local scheduler nor an address, or no scheduler answering.
+    """
+    name = scheduler if scheduler is not None else (os.environ.get(ENV) or None)
+    if not isinstance(name, str) or name.strip().lower() in LOCAL:
+        yield scheduler
+        return
+    if not is_address(name):
+        src = "--scheduler" if scheduler is not None else ENV
+        raise ConfigError(f"{src} {name!r}: expected threads, synchronous or a scheduler address (tcp://host:8786)")
+    client = connect(name.strip())
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @contextlib.contextmanager

@@ -337,7 +337,16 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
         return run_via_staging(str(out), overwrite=overwrite, run=lambda local: run(
             parsed if source is None else source, out=local, overwrite=True, progress=progress,
             scheduler=scheduler, digest=digest, on_event=on_event))
-    out = Path(out)
+    from .cluster import connected
+
+    with connected(scheduler) as sched:  # a bad name or an unreachable scheduler stops before the folder is touched
+        return _run(spec, spec_path, out=Path(out), overwrite=overwrite, progress=progress, scheduler=sched,
+                    digest=digest, on_event=on_event)
+
+
+def _run(spec: PipelineSpec, spec_path: Path | None, *, out: Path, overwrite: bool, progress: Progress | None,
+         scheduler: Any, digest: str, on_event: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+    """:func:`run` once the spec is loaded and the scheduler connected."""
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
     _compile_kernels(spec, progress)
