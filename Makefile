@@ -9,7 +9,7 @@ VENV312   := .venv312
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.sinks-installed
 STAMP312  := $(VENV312)/.sinks-installed
-EXTRAS    ?= dev,viz,distributed,postgis
+EXTRAS    ?= dev,viz,distributed,postgis,cloud
 
 .PHONY: demo test test-py312 test-all bench sample-data clean-runs notebooks
 

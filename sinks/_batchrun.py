@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -92,20 +93,35 @@ def run_threads(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, reco
     return interrupted
 
 
-def run_distributed(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, record: Callable[..., None],
-                    address: str | None, workers: int | None, base: Any) -> bool:
-    """Run the jobs on a dask.distributed cluster (``address``) or a local one of ``workers`` processes.
+def _shared(state: Any) -> Any:
+    """Task: the batch's shared state (the prepared scene), held on a worker for the regions."""
+    return state
 
-    ``submit(client, job, shared_base)`` returns a future.  Returns whether Ctrl-C stopped
-    the batch.
+
+def run_distributed(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, record: Callable[..., None],
+                    address: str | None, workers: int | None, base: Any, client: Any = None) -> bool:
+    """Run the jobs on a dask.distributed cluster: ``client``'s (left open), the one at
+    ``address``, or a local one of ``workers`` processes.
+
+    ``submit(client, job, shared_base)`` returns a future.  The shared state is submitted
+    as a task (not scattered), so a cluster without workers yet (adaptive, from zero)
+    runs the batch once workers join instead of failing.  Returns whether Ctrl-C
+    stopped the batch.
     """
     from distributed import Client, LocalCluster, as_completed as d_as_completed
 
     import dask
 
+    from .remote import forward_to_workers
+
     cluster = None
-    if address:
-        client = Client(address)
+    own = client is None
+    if client is not None:
+        pass
+    elif address:
+        from .cluster import connect
+
+        client = connect(address)
     else:
         # dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in workers; that fixed threshold
         # also turns off glibc's adaptive mmap threshold, so every array above 128 KiB is
@@ -121,10 +137,14 @@ def run_distributed(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, 
     interrupted = False
     futs: dict[Any, tuple[Any, ...]] = {}
     try:
-        shared = client.scatter(base, broadcast=True)
+        forward_to_workers(client)  # GDAL's credentials and endpoints, on workers that join later too
+        if not client.scheduler_info().get("workers"):
+            log.info("the cluster has no worker yet: the regions wait for workers to join (an adaptive "
+                     "cluster starts them for the queued regions)")
+        shared = client.submit(_shared, base, pure=False, key=f"sinks-batch-state-{uuid.uuid4().hex[:12]}")
         futs = {submit(client, job, shared): job for job in jobs}
         try:
-            for f in d_as_completed(list(futs)):
+            for f in d_as_completed(list(futs), loop=client.loop):
                 try:
                     res = f.result()
                 except Exception as exc:  # noqa: BLE001 - worker died etc.
@@ -149,7 +169,8 @@ def run_distributed(jobs: list[tuple[Any, ...]], submit: Callable[..., Any], *, 
                     except Exception:  # noqa: BLE001
                         pass
     finally:
-        client.close()
+        if own:
+            client.close()
         if cluster is not None:
             cluster.close()
         if interrupted:

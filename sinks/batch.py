@@ -3,8 +3,8 @@
 One job per region: the target grid is clipped to the region's bounds, pixels
 outside the region are masked, and the spec's stages run into
 ``OUT/regions/<id>/``.  A region's ``summary.json`` is written last and atomically;
-it records the *region key*, a hash of the resolved spec, the SHA-256 of every input
-(the content, see :func:`_hash_inputs`) and the region's geometry.  A later run with
+it records the *region key*, a hash of the resolved spec, what identifies the version of
+every input (see :func:`_input_versions`) and the region's geometry.  A later run with
 the same arguments skips regions whose summary carries the same key (and whose run
 marker says ``complete``) and recomputes the rest, so a killed batch resumes where it
 stopped and a changed spec or input invalidates finished regions.
@@ -22,8 +22,13 @@ releases the GIL while decoding large regions.  A small region's work is mostly 
 (its graph, files, tables), which threads share one GIL for, so for many small regions
 ``workers=N`` is faster: it starts a local ``distributed.LocalCluster`` of N
 single-threaded processes (bound to 127.0.0.1).  ``scheduler=ADDR`` (or the
-``DASK_SCHEDULER_ADDRESS`` environment variable) connects to an existing cluster.
-Tasks receive paths and plain data, never open datasets, and cap GDAL's block cache.
+``DASK_SCHEDULER_ADDRESS`` environment variable) connects to an existing cluster, and
+``client=`` uses a ``distributed.Client`` the caller holds.  The scene's prepared state
+is submitted once as a task whose result every region task depends on, so a cluster
+that has no worker yet (an adaptive cluster scaled to zero) starts workers for the
+queued regions instead of failing.  Tasks receive paths and plain data, never open
+datasets, and cap GDAL's block cache.  ``retries=N`` runs a failed region up to N more
+times (and lets dask resubmit a region whose worker died).
 """
 
 from __future__ import annotations
@@ -43,7 +48,6 @@ from typing import Any, Callable, Iterator
 
 from ._batchrun import INTERRUPTED, BatchInterrupted, cpu_threads, run_distributed, run_threads
 from .errors import ConfigError, InputError, OutputExistsError
-from .manifest import sha256_file
 from .gdalenv import gdal_cache_options
 
 __all__ = ["sanitize_id", "run_batch", "BatchResult", "RegionResult", "indicators_from_summary"]
@@ -73,40 +77,28 @@ def sanitize_id(region_id: Any) -> str:
     return safe
 
 
-def _hash_inputs(paths: list[str], cache_file: Path) -> dict[str, str]:
-    """SHA-256 of every input, reusing a cache of earlier digests.
+def _input_versions(paths: list[str]) -> dict[str, str]:
+    """What identifies the version of every input, without reading any content.
 
-    A cached digest stands only while the file's size, modification time, change time
-    and inode are all unchanged (:func:`sinks.hashcache.stamp`): content swapped in with
-    the same size and ``touch -r`` still moves the change time, which nobody can set
-    back, so the file is hashed again and the regions that use it are recomputed.
+    A local file: its size, modification time, change time and inode
+    (:func:`sinks.runtime.hashcache.stamp`); content swapped in with the same size and ``touch -r``
+    still moves the change time, which nobody can set back, so the regions that use it
+    are recomputed.  A remote object: its ETag, size and modified time (one ``HEAD``
+    request, :func:`sinks.remote.describe`).  The driver hashes nothing before the
+    regions start; each region's manifest holds the digests of the files it read.
     """
-    from .hashcache import stamp
+    from .runtime.hashcache import stamp
+    from .remote import describe, is_remote
 
-    try:
-        cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
-    except (OSError, ValueError):
-        cache = {}
-    if not isinstance(cache, dict):
-        cache = {}
-    out: dict[str, str] = {}
-    todo = []
-    for p in sorted(set(paths)):
-        key = "|".join([p, *(str(v) for v in stamp(os.stat(p)))])
-        if isinstance(cache.get(key), str):
-            out[p] = cache[key]
-        else:
-            todo.append((p, key))
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
-        for (p, key), h in zip(todo, ex.map(lambda t: sha256_file(t[0]), todo)):
-            out[p] = h
-            cache[key] = h
-    if todo:
-        from .outputs import atomic_write_json
+    def version(p: str) -> str:
+        if is_remote(p):
+            d = describe(p)
+            return "|".join(str(d.get(k, "")) for k in ("etag", "bytes", "modified")) or p
+        return "|".join(str(v) for v in stamp(os.stat(p)))
 
-        live = {"|".join([p, *(str(v) for v in stamp(os.stat(p)))]) for p in out if os.path.exists(p)}
-        atomic_write_json(cache_file, {k: v for k, v in cache.items() if k in live}, overwrite=True)
-    return out
+    uniq = sorted(set(paths))
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        return dict(zip(uniq, ex.map(version, uniq)))
 
 
 # --------------------------------------------------------------------------------------
@@ -194,12 +186,32 @@ def indicators_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
 # one region (runs in a thread or on a dask worker)
 # --------------------------------------------------------------------------------------
 def _region_task(spec_path: str, region_id: str, folder: str, wkb: bytes, out_dir: str, key: str,
-                 base_state: Any = None, cancel: Any = None) -> dict[str, Any]:
-    """Run one region; never raises for data errors (returns status ``failed``).
+                 base_state: Any = None, cancel: Any = None, retries: int = 0) -> dict[str, Any]:
+    """Run one region, up to ``1 + retries`` times while it fails; never raises for data
+    errors (returns status ``failed`` with the last attempt's error).
 
     ``cancel`` (a :class:`threading.Event`) stops the region at its next task or stage:
     it then removes what it wrote and returns status ``not run``.
     """
+    t0 = time.perf_counter()
+    for attempt in range(1 + max(0, int(retries))):
+        res = _region_attempt(spec_path, region_id, folder, wkb, out_dir, key, base_state, cancel)
+        if res["status"] != FAILED or (cancel is not None and cancel.is_set()):
+            break
+        if attempt < retries:
+            log.info("region %s failed (%s); attempt %d of %d", region_id, res["error"], attempt + 2, 1 + retries)
+            time.sleep(min(2.0 ** attempt, 30.0))
+    if attempt:
+        res["attempts"] = attempt + 1
+        if res["status"] == FAILED:
+            res["error"] = f"{res['error']} (after {attempt + 1} attempts)"
+    res["seconds"] = time.perf_counter() - t0
+    return res
+
+
+def _region_attempt(spec_path: str, region_id: str, folder: str, wkb: bytes, out_dir: str, key: str,
+                    base_state: Any, cancel: Any) -> dict[str, Any]:
+    """One attempt at a region (see :func:`_region_task`)."""
     import rasterio
     import shapely
 
@@ -258,6 +270,7 @@ def _is_done(folder: Path, key: str) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------------------
 def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str | os.PathLike,
               layer: str | None = None, scheduler: str | None = None, workers: int | None = None,
+              client: Any = None, retries: int = 0,
               restart: bool = False, only: list[str] | None = None,
               on_event: Callable[[dict[str, Any]], None] | None = None,
               to_postgis: tuple[str, str] | None = None, overwrite: bool = False) -> BatchResult:
@@ -278,6 +291,12 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
         ``DASK_SCHEDULER_ADDRESS`` when set.
     workers : int, optional
         Start a local cluster with this many single-threaded worker processes.
+    client : distributed.Client, optional
+        Run the regions on this client's cluster (left open).  The cluster may have no
+        worker yet: an adaptive cluster scales up for the queued regions.
+    retries : int
+        Run a failed region up to this many more times (transient network or storage
+        errors); on a cluster dask also resubmits a region whose worker died.
     restart : bool
         Recompute every region.
     only : list of str, optional
@@ -308,6 +327,11 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     from .runstate import FolderLock, remove_stale_parts
 
     t0 = time.perf_counter()
+    from .objstore import is_object_url
+
+    if is_object_url(str(out)):
+        raise ConfigError(f"--out {out}: a batch writes into a folder (shared by the workers); "
+                          "copy it to object storage afterwards")
     parsed, spec_path = load_spec(spec)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -320,14 +344,16 @@ def run_batch(spec: str | os.PathLike, *, regions: str, id_field: str, out: str 
     try:
         remove_stale_parts(out)  # temporary files of a killed batch (the lock says none is writing)
         return _run_batch(parsed, spec_path, regions=regions, id_field=id_field, out=out, layer=layer,
-                          scheduler=scheduler, workers=workers, restart=restart, only=only, on_event=on_event,
+                          scheduler=scheduler, workers=workers, client=client, retries=retries,
+                          restart=restart, only=only, on_event=on_event,
                           to_postgis=to_postgis, overwrite=overwrite, t0=t0)
     finally:
         lock.release()
 
 
 def _run_batch(parsed: Any, spec_path: Path, *, regions: str, id_field: str, out: Path, layer: str | None,
-               scheduler: str | None, workers: int | None, restart: bool, only: list[str] | None,
+               scheduler: str | None, workers: int | None, client: Any, retries: int, restart: bool,
+               only: list[str] | None,
                on_event: Callable[[dict[str, Any]], None] | None, to_postgis: tuple[str, str] | None,
                overwrite: bool, t0: float) -> BatchResult:
     import shapely
@@ -356,7 +382,7 @@ def _run_batch(parsed: Any, spec_path: Path, *, regions: str, id_field: str, out
                           "sanitising for file names")
     out.mkdir(parents=True, exist_ok=True)
     (out / "regions").mkdir(exist_ok=True)
-    hashes = _hash_inputs(base.inputs, out / ".input-hashes.json")
+    hashes = _input_versions(base.inputs)
     batch_key = hashlib.sha256(json.dumps({
         "spec": parsed.model_dump(mode="json"), "inputs": hashes, "grid": base.grid.to_dict(),
     }, sort_keys=True).encode()).hexdigest()
@@ -409,18 +435,18 @@ def _run_batch(parsed: Any, spec_path: Path, *, regions: str, id_field: str, out
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     interrupted = False
-    if jobs and (address or workers):
-        def submit_d(client: Any, job: tuple[Any, ...], shared: Any) -> Any:
+    if jobs and (address or workers or client is not None):
+        def submit_d(cl: Any, job: tuple[Any, ...], shared: Any) -> Any:
             rid, folder, wkb, key = job
-            return client.submit(_region_task, str(spec_path), rid, folder, wkb, str(out), key, shared, pure=False,
-                                 key=f"region-{folder}-{key[:8]}")
+            return cl.submit(_region_task, str(spec_path), rid, folder, wkb, str(out), key, shared, None, retries,
+                             pure=False, retries=retries, key=f"region-{folder}-{key[:8]}")
 
         interrupted = run_distributed(jobs, submit_d, record=lambda job, res: record(job[0], job[1], res),
-                                      address=address, workers=workers, base=base)
+                                      address=address, workers=workers, base=base, client=client)
     elif jobs:
         def submit_t(job: tuple[Any, ...], cancel: Any) -> dict[str, Any]:
             rid, folder, wkb, key = job
-            return _region_task(str(spec_path), rid, folder, wkb, str(out), key, base, cancel)
+            return _region_task(str(spec_path), rid, folder, wkb, str(out), key, base, cancel, retries)
 
         with _one_blas_thread():
             interrupted = run_threads(jobs, submit_t, record=lambda job, res: record(job[0], job[1], res),

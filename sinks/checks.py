@@ -80,7 +80,7 @@ def check_inputs(spec: "PipelineSpec", *, spec_path: Path | None = None) -> list
     for i, ep in enumerate(spec.epochs):
         for j, sc in enumerate(ep.scenes):
             where = f"epochs.{i}.scenes.{j}"
-            if sc.stac:
+            if isinstance(sc.stac, str):  # a search (StacSearch) is run by prepare() below
                 tiles = _check(problems, f"{where}.stac", tiles_from_stac, sc.stac, profile, date=sc.date)
                 for t in tiles or []:
                     for path in sorted({ref.path for _r, ref in t.bands}):

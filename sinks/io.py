@@ -32,6 +32,7 @@ from rasterio.windows import Window
 from .errors import BandMismatchError, NoOverlapError, TileReadError, first_line
 from .grid import Grid, aligned_chunks, derive_grid, footprint, overlaps
 from .mosaic import DEFAULT_MOSAIC, MosaicMethod, mosaic_method
+from .remote import in_env, task_options, version_token
 from .sensors import LANDSAT_QA_BITS, S2_SCL_MASKED, SensorProfile
 from .tiles import (Scene, Tile, first_path, inspect_tile, scene_date, scene_radiometry, scene_radiometry_kind,
                     scene_sun, tiles_from_files)
@@ -222,6 +223,7 @@ def scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, da
     token = tokenize(tuple(t.name for t in use), [t.bands for t in use], grid.to_dict(), roles,
                      scale, off, chunks, resampling, dn, method.name)
     key = f"{'dn' if dn else 'read'}-{name}-{token}"
+    env = task_options(ref.path for t in use for _r, ref in t.bands)  # GDAL's network settings, in each task
     dsk = {}
     row = 0
     footprints = [footprint(t.grid, grid.crs) for t in use]
@@ -232,11 +234,11 @@ def scene_array(tiles: Sequence[Tile], *, profile: SensorProfile, grid: Grid, da
             hits = tuple(t for t, fp in zip(use, footprints)
                          if fp[0] < sub[2] and fp[2] > sub[0] and fp[1] < sub[3] and fp[3] > sub[1])
             if dn is None:
-                dsk[(key, 0, i, j)] = (_read_block, hits, roles, grid, row, col, h, w, scale, off, resampling,
-                                         method)
+                dsk[(key, 0, i, j)] = (in_env, env, _read_block, hits, roles, grid, row, col, h, w, scale,
+                                         off, resampling, method)
             else:
-                dsk[(key, 0, i, j)] = (_read_block_dn, hits, roles, grid, row, col, h, w, dn[0], dn[1],
-                                         resampling, method)
+                dsk[(key, 0, i, j)] = (in_env, env, _read_block_dn, hits, roles, grid, row, col, h, w, dn[0],
+                                         dn[1], resampling, method)
             col += w
         row += h
     graph = HighLevelGraph.from_collections(key, dsk, dependencies=[])
@@ -346,9 +348,10 @@ def read_categorical(path: str | os.PathLike, *, chunks: "Chunks" = 1024, grid: 
         raise BandMismatchError(f"{info.path}: land cover must be an integer raster, found {info.dtype}")
     g = info.grid
     key = (f"cat-{Path(info.path).stem}-"
-           f"{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), chunks, _name(after))}")
+           f"{tokenize(info.path, info.size_bytes, version_token(info.path), chunks, _name(after))}")
+    env = task_options([info.path])
     arr = block_array(key, g.chunks(chunks), np.dtype(info.dtype),
-                      lambda row, col, h, w: (_read_plain, info.path, row, col, h, w), after=after)
+                      lambda row, col, h, w: (in_env, env, _read_plain, info.path, row, col, h, w), after=after)
     return arr, g, info.nodata
 
 
@@ -412,10 +415,11 @@ def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks"
     col0, row0 = offset
     blocks = grid.chunks(chunks)
     key = (f"cat-on-{Path(info.path).stem}-"
-           f"{tokenize(info.path, info.size_bytes, os.path.getmtime(info.path), grid.to_dict(), blocks, _name(after))}")
+           f"{tokenize(info.path, info.size_bytes, version_token(info.path), grid.to_dict(), blocks, _name(after))}")
+    env = task_options([info.path])
     return block_array(key, blocks, np.dtype(info.dtype),
-                       lambda row, col, h, w: (_read_plain, info.path, row0 + row, col0 + col, h, w, True),
-                       after=after)
+                       lambda row, col, h, w: (in_env, env, _read_plain, info.path, row0 + row, col0 + col, h, w,
+                                               True), after=after)
 
 
 def _read_plain(path: str, row: int, col: int, h: int, w: int, boundless: bool = False) -> np.ndarray:

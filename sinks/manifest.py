@@ -91,33 +91,17 @@ _LOCK = threading.Lock()
 
 
 def is_remote(path: str) -> bool:
-    """Whether ``path`` names a remote object (a URL or a GDAL ``/vsi...`` network path)."""
+    """Whether ``path`` names a remote object (a URL or a GDAL ``/vsi...`` path)."""
     return "://" in path or path.startswith("/vsi")
 
 
 def _describe_remote(path: str, *, timeout: float = 10.0) -> dict[str, Any]:
     """What identifies a remote object without reading it: ``ETag``, size and modified time
-    from a ``HEAD`` request for HTTP(S) (``/vsicurl/`` included); other schemes by name only."""
-    entry: dict[str, Any] = {"path": path, "remote": True}
-    url = path[len("/vsicurl/"):] if path.startswith("/vsicurl/") else path
-    if not url.startswith(("http://", "https://")):
-        entry["note"] = "content not read: described by its path"
-        return entry
-    import urllib.request
+    from one ``HEAD`` request for S3 and HTTP(S) (:func:`sinks.remote.describe`); other
+    schemes by name only."""
+    from .remote import describe
 
-    try:
-        req = urllib.request.Request(url, method="HEAD")
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (the user's own input URL)
-            head = resp.headers
-    except OSError as exc:
-        entry["note"] = f"HEAD request failed: {' '.join(str(exc).split())}"
-        return entry
-    if head.get("Content-Length") is not None:
-        entry["bytes"] = int(head["Content-Length"])
-    for key, name in (("etag", "ETag"), ("modified", "Last-Modified")):
-        if head.get(name):
-            entry[key] = head[name]
-    return entry
+    return describe(path, timeout=timeout)
 
 
 def describe_inputs(paths: Iterable[str | os.PathLike], *, threads: int = 2,

@@ -32,10 +32,12 @@ from .grid import Grid, aligned_chunks, derive_grid, overlaps
 from .tiles import Scene, expand_tiles, scene_date, tiles_from_files, tiles_from_stac
 from .runtime.memory import release_free_memory
 from .manifest import DEFAULT_DIGEST, DIGESTS, describe_inputs, hash_in_background, manifest_dict
-from ._sched import local_scheduler
+from .cluster import run_scheduler
+from .remote import gdal_env
 from .outputs import announce, atomic_write_json, write_rasters_and_compute
 from .runstate import LOCK, RunFolder, read_marker
 from .spec import PipelineSpec, load_spec
+from .stac_search import StacSearch, scenes_from_search
 from .stages.carbon import stage_carbon, stage_carbon_layers
 from .stages.change import stage_change_layers
 from .stages.context import AoiLayers, EpochData, Progress, RunContext
@@ -79,6 +81,25 @@ def _aoi_bounds(spec: PipelineSpec, crs) -> tuple[float, float, float, float] | 
     return tuple(gdf.total_bounds)  # type: ignore[return-value]
 
 
+def _search_bbox(spec: PipelineSpec, search: StacSearch) -> tuple[float, float, float, float]:
+    """Where a STAC API search looks, in WGS84: its own ``bbox``, else the AOI boundary's
+    bounds, else ``grid.bounds`` (in ``grid.crs``)."""
+    if search.bbox is not None:
+        return search.bbox
+    if spec.aoi.boundary is not None:
+        from .vectors import read_vector
+
+        gdf = read_vector(spec.aoi.boundary.path, layer=spec.aoi.boundary.layer, target_crs="EPSG:4326",
+                          what="aoi.boundary")
+        return tuple(float(v) for v in gdf.total_bounds)  # type: ignore[return-value]
+    if spec.grid.bounds is not None and spec.grid.crs:
+        from rasterio.warp import transform_bounds
+
+        return tuple(transform_bounds(spec.grid.crs, "EPSG:4326", *spec.grid.bounds, densify_pts=21))  # type: ignore
+    raise ConfigError("a STAC API search needs an area to search: aoi.boundary, grid.bounds with grid.crs, "
+                      "or the search's bbox")
+
+
 def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite: bool,
             progress: Progress | None = None, strict: bool = True) -> RunContext:
     """Resolve tiles and the target grid; check every input before anything is computed.
@@ -91,9 +112,15 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
     profile = spec.sensor_profile()
     epochs: list[EpochData] = []
     inputs: list[str] = [str(spec_path)] if spec_path else []
-    for ep in spec.epochs:
+    for i, ep in enumerate(spec.epochs):
         scenes = []
-        for sc in ep.scenes:
+        for j, sc in enumerate(ep.scenes):
+            if isinstance(sc.stac, StacSearch):  # a STAC API search: one acquisition per date found
+                for found in scenes_from_search(sc.stac, profile, bbox=_search_bbox(spec, sc.stac), date=sc.date,
+                                                where=f"epochs.{i}.scenes.{j}.stac"):
+                    inputs.extend(ref.path for t in found.tiles for _r, ref in t.bands)
+                    scenes.append(found)
+                continue
             if sc.stac:
                 tiles = tiles_from_stac(sc.stac, profile, date=sc.date)
                 inputs.append(sc.stac)
@@ -250,7 +277,7 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overwrite: bool = False,
-        progress: Progress | None = None, scheduler: str | None = None,
+        progress: Progress | None = None, scheduler: Any = None,
         digest: str = DEFAULT_DIGEST,
         on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run a pipeline spec and write its outputs under ``out``.
@@ -259,8 +286,10 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
     ----------
     spec : PipelineSpec or path
         A validated spec or the path of a YAML spec.
-    out : path
-        Output folder; must be empty or absent unless ``overwrite``.  While the run
+    out : path or str
+        Output folder; must be empty or absent unless ``overwrite``.  An ``s3://bucket/prefix``
+        location is written through a local staging folder and uploaded object by
+        object, the manifest last (:mod:`sinks.objstore`).  While the run
         writes, ``out/.sinks-run.lock`` holds its pid and host: a second run into the
         same folder stops at once (:class:`~sinks.errors.RunLockedError`).
     overwrite : bool
@@ -268,8 +297,12 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
         marker list; nothing else) and write this run's.
     progress : callable, optional
         Called with a short message as each stage starts (the CLI shows them).
-    scheduler : str, optional
-        Dask scheduler (``"threads"`` by default, ``"synchronous"`` for debugging).
+    scheduler : str or distributed.Client, optional
+        Dask scheduler: ``"threads"`` (the default), ``"synchronous"`` (debugging), or a
+        dask.distributed scheduler address (``tcp://host:8786``) or client.  Without it,
+        ``SINKS_SCHEDULER`` names one, else a ``distributed.Client`` active in the caller's
+        Python is used (:mod:`sinks.cluster`).  On a cluster, ``out`` must be reachable by
+        every worker (a shared file system, or object storage: ``s3://bucket/prefix``).
     digest : str
         Digest of every input in the manifest: ``"blake3"`` (default) or ``"sha256"``.
     on_event : callable, optional
@@ -293,7 +326,25 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
         spec_path = None
     else:
         spec, spec_path = load_spec(spec)
-    out = Path(out)
+    from .objstore import is_object_url
+
+    if is_object_url(out):  # written to a staging folder, then uploaded object by object, manifest last
+        from .objstore import run_via_staging
+
+        parsed, source = spec, spec_path
+        return run_via_staging(str(out), overwrite=overwrite, run=lambda local: run(
+            parsed if source is None else source, out=local, overwrite=True, progress=progress,
+            scheduler=scheduler, digest=digest, on_event=on_event))
+    from .cluster import connected
+
+    with connected(scheduler) as sched:  # a bad name or an unreachable scheduler stops before the folder is touched
+        return _run(spec, spec_path, out=Path(out), overwrite=overwrite, progress=progress, scheduler=sched,
+                    digest=digest, on_event=on_event)
+
+
+def _run(spec: PipelineSpec, spec_path: Path | None, *, out: Path, overwrite: bool, progress: Progress | None,
+         scheduler: Any, digest: str, on_event: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+    """:func:`run` once the spec is loaded and the scheduler connected."""
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
     _compile_kernels(spec, progress)
@@ -324,7 +375,7 @@ def _compile_kernels(spec: PipelineSpec, progress: Progress | None) -> None:
             progress(msg)
 
 
-def run_prepared(ctx: RunContext, *, scheduler: str | None = None, folder: RunFolder | None = None) -> dict[str, Any]:
+def run_prepared(ctx: RunContext, *, scheduler: Any = None, folder: RunFolder | None = None) -> dict[str, Any]:
     """Run every stage of a prepared context (see :func:`prepare`, :func:`for_region`).
 
     ``folder`` is the output folder's :class:`~sinks.runstate.RunFolder` when the
@@ -344,11 +395,7 @@ def run_prepared(ctx: RunContext, *, scheduler: str | None = None, folder: RunFo
     return summary
 
 
-def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
-    import dask
-
-    import rasterio
-
+def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
     from ._kernels import warm
 
     warm.wait()  # kernels being compiled in child processes (a first run on this machine)
@@ -367,7 +414,7 @@ def _run_stages(ctx: RunContext, *, scheduler: str | None) -> dict[str, Any]:
         from .runtime.progress import BlockCounter
 
         ctx.block_counter = BlockCounter(ctx.events)
-    with dask.config.set(scheduler=local_scheduler(scheduler)), rasterio.Env(**cache):
+    with run_scheduler(scheduler), gdal_env(**cache):
         for k, ep in enumerate(ctx.epochs):
             emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
             for name, fn, enabled in EPOCH_STAGES:

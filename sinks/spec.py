@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import SpecError
+from .stac_search import StacSearch
 
 __all__ = [
     "PipelineSpec",
@@ -75,11 +76,13 @@ class GridSpec(_Base):
 
 
 class SceneSpec(_Base):
-    """One acquisition: a date and its tiles (globs) or a STAC source."""
+    """One acquisition: a date and its tiles (globs) or a STAC source: an ItemCollection or
+    catalog file, or a STAC API search (:class:`sinks.stac_search.StacSearch`, one
+    acquisition per date it finds)."""
 
     date: dt.date | None = None
     tiles: list[str] = Field(default_factory=list)
-    stac: str | None = None
+    stac: str | StacSearch | None = None
     sun: tuple[float, float] | None = None   # (elevation, azimuth) in degrees, for classification.dem
 
     @model_validator(mode="after")
@@ -99,7 +102,7 @@ class EpochSpec(_Base):
     scenes: list[SceneSpec] = Field(default_factory=list)
     date: dt.date | None = None
     tiles: list[str] = Field(default_factory=list)
-    stac: str | None = None
+    stac: str | StacSearch | None = None
 
     @field_validator("name", mode="before")
     @classmethod
@@ -436,7 +439,12 @@ def parse_spec(data: Any, *, source: str = "spec") -> PipelineSpec:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
         problems = []
-        for err in exc.errors():
+        errors = exc.errors()
+        # a mapping given for ``stac`` is a search: report its problems, not that it is not a string
+        searches = {e["loc"][:e["loc"].index("StacSearch")] for e in errors if "StacSearch" in e["loc"]}
+        errors = [e for e in errors if not (e["loc"] and e["loc"][-1] == "str" and e["loc"][:-1] in searches)]
+        for err in errors:
+            err = {**err, "loc": tuple(p for p in err["loc"] if p != "StacSearch")}
             loc = _loc(err["loc"])
             msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
@@ -483,7 +491,7 @@ def load_spec(path: str | os.PathLike, *, check_files: bool = True) -> tuple[Pip
 
 
 def _abs(base: Path, value: str | None) -> str | None:
-    if value is None or "://" in value or os.path.isabs(value):
+    if value is None or "://" in value or os.path.isabs(value) or value.startswith("/vsi"):
         return value
     return str(base / value)
 
@@ -492,7 +500,8 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
     for ep in spec.epochs:
         for sc in ep.scenes:
             sc.tiles = [_abs(base, t) for t in sc.tiles]  # type: ignore[misc]
-            sc.stac = _abs(base, sc.stac)
+            if isinstance(sc.stac, str):
+                sc.stac = _abs(base, sc.stac)
     for name in ("boundary", "redlines", "regions", "coastal_zone", "wetlands"):
         ref = getattr(spec.aoi, name)
         if ref is not None:
@@ -525,19 +534,47 @@ def _resolve_paths(spec: PipelineSpec, base: Path) -> None:
 
 
 def missing_inputs(spec: PipelineSpec) -> list[str]:
-    """Every input file the spec names that does not exist, each with its key."""
+    """Every input file the spec names that does not exist, each with its key.
+
+    Remote rasters (``s3://``, ``/vsis3/``, ``https://`` ...) are checked by opening them
+    with GDAL (:func:`sinks.remote.check_raster`), never with ``os.stat``; other remote
+    inputs are left to their readers.
+    """
     import glob
 
+    from .errors import TileReadError
+    from .remote import check_raster, is_remote
+
+    def remote_problem(key: str, path: str) -> str | None:
+        try:
+            check_raster(path)
+        except TileReadError as exc:
+            return f"{key}: {exc}"
+        return None
+
     problems: list[str] = []
+    remote_tiles = [t for ep in spec.epochs for sc in ep.scenes for t in sc.tiles
+                    if is_remote(t) and not any(ch in t for ch in "*?[")]
+    if len(remote_tiles) > 1:  # their headers opened concurrently (each result is remembered)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=16) as ex:
+            list(ex.map(lambda t: remote_problem("", t), remote_tiles))
     for i, ep in enumerate(spec.epochs):
         for j, sc in enumerate(ep.scenes):
             for k, t in enumerate(sc.tiles):
-                if any(ch in t for ch in "*?["):
+                if is_remote(t):
+                    if any(ch in t for ch in "*?["):
+                        problems.append(f"epochs.{i}.scenes.{j}.tiles.{k}: wildcards are not expanded in remote "
+                                        f"paths: {t}")
+                    elif (bad := remote_problem(f"epochs.{i}.scenes.{j}.tiles.{k}", t)) is not None:
+                        problems.append(bad)
+                elif any(ch in t for ch in "*?["):
                     if not glob.glob(t):
                         problems.append(f"epochs.{i}.scenes.{j}.tiles.{k}: no file matches {t}")
                 elif not os.path.exists(t):
                     problems.append(f"epochs.{i}.scenes.{j}.tiles.{k}: file not found: {t}")
-            if sc.stac and not os.path.exists(sc.stac):
+            if isinstance(sc.stac, str) and not is_remote(sc.stac) and not os.path.exists(sc.stac):
                 problems.append(f"epochs.{i}.scenes.{j}.stac: file not found: {sc.stac}")
     for name in ("boundary", "redlines", "regions", "coastal_zone", "wetlands"):
         ref = getattr(spec.aoi, name)
@@ -563,6 +600,9 @@ def missing_inputs(spec: PipelineSpec) -> list[str]:
         for ep, t in (spec.reference.truth or {}).items():
             checks.append((f"reference.truth.{ep}", t))
     for key, value in checks:
-        if value and not os.path.exists(value):
+        if value and is_remote(value):
+            if value.lower().endswith((".tif", ".tiff", ".vrt")) and (bad := remote_problem(key, value)) is not None:
+                problems.append(bad)
+        elif value and not os.path.exists(value):
             problems.append(f"{key}: file not found: {value}")
     return problems

@@ -28,6 +28,7 @@ from .errors import BandMismatchError, ConfigError, CRSMismatchError, TileReadEr
 from .grid import Grid
 from .runtime.hashcache import stamp
 from .metadata import TileMeta, tile_meta
+from .remote import gdal_env, gdal_path, is_remote, stamp_key
 from .sensors import REFLECTANCE_ROLES, SensorProfile
 
 __all__ = [
@@ -90,6 +91,8 @@ def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> T
         The raster has no CRS.
     """
     p = str(path)
+    if is_remote(p):  # opened, never stat'ed (sinks.remote); a truncated object fails when read
+        return _inspect_remote(gdal_path(p))
     try:
         st = os.stat(p)
     except OSError:
@@ -109,6 +112,19 @@ def inspect_tile(path: str | os.PathLike, *, check_truncation: bool = True) -> T
         _INSPECTED[(p, *stamp(st), check_truncation)] = info
         while len(_INSPECTED) > _INSPECTED_MAX:
             _INSPECTED.popitem(last=False)
+    return info
+
+
+def _inspect_remote(p: str) -> TileInfo:
+    """:func:`inspect_tile` of a remote raster (GDAL path ``p``): its header, remembered by path."""
+    with _INSPECTED_LOCK:
+        hit = _INSPECTED.get((p, "remote"))
+    if hit is not None:
+        return hit
+    with gdal_env():
+        info = _inspect(p, 0, check_truncation=False)
+    with _INSPECTED_LOCK:
+        _INSPECTED[(p, "remote")] = info
     return info
 
 
@@ -199,8 +215,13 @@ def expand_tiles(patterns: Iterable[str], *, base: str | os.PathLike | None = No
     """Expand globs (relative to ``base``); a pattern without wildcards must exist."""
     out: list[str] = []
     for pat in patterns:
-        full = pat if base is None or os.path.isabs(pat) else os.path.join(str(base), pat)
-        if any(ch in full for ch in "*?["):
+        full = pat if base is None or os.path.isabs(pat) or is_remote(pat) else os.path.join(str(base), pat)
+        if is_remote(full):  # checked by opening it (inspect_tile), never with os.stat
+            if any(ch in full for ch in "*?["):
+                raise TileReadError(f"{full}: wildcards are not expanded in remote paths; list the tiles or "
+                                    "use a STAC source")
+            out.append(full)
+        elif any(ch in full for ch in "*?["):
             hits = sorted(glob.glob(full))
             if not hits:
                 raise TileReadError(f"{full}: no tiles match this pattern")
@@ -222,11 +243,7 @@ def verify_tile(tile: "Tile") -> None:
     of the process, so the regions of a batch do not check the same tiles again.
     """
     for path in sorted({ref.path for _r, ref in tile.bands}):
-        try:
-            st = os.stat(path)
-            key = (path, *stamp(st))
-        except OSError:
-            key = None
+        key = stamp_key(path)
         if key is not None and key in _VERIFIED:
             continue
         inspect_tile(path, check_truncation=True)
@@ -346,16 +363,19 @@ def tiles_from_stac(source: str | os.PathLike, profile: SensorProfile, *,
     import pystac
 
     src = str(source)
-    if not os.path.exists(src):
+    if not is_remote(src) and not os.path.exists(src):
         raise TileReadError(f"{src}: STAC file not found")
     try:
-        with open(src, encoding="utf-8") as fh:
-            doc = json.load(fh)
+        if is_remote(src):
+            doc = json.loads(pystac.StacIO.default().read_text(src))
+        else:
+            with open(src, encoding="utf-8") as fh:
+                doc = json.load(fh)
     except (OSError, ValueError) as exc:
         raise TileReadError(f"{src}: not a readable STAC JSON ({first_line(exc)})") from None
     try:
         if doc.get("type") == "FeatureCollection":
-            items = list(pystac.ItemCollection.from_file(src))
+            items = list(pystac.ItemCollection.from_dict(doc, preserve_dict=False))
         else:
             items = list(pystac.read_file(src).get_items(recursive=True))
     except Exception as exc:  # noqa: BLE001

@@ -107,7 +107,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _local_threads(dask: Any) -> None:
-    from .._sched import local_scheduler
+    from ..runtime.sched import local_scheduler
 
     dask.config.set(scheduler=local_scheduler("threads"))
 

@@ -22,6 +22,8 @@ from .options import max_pixels_option, out_option, overwrite_option
 @click.option("--workers", type=click.IntRange(1, 512), default=None,
               help="Start a LocalCluster of N worker processes (faster than the default threads for many "
                    "small regions).")
+@click.option("--retries", type=click.IntRange(0, 20), default=0, show_default=True,
+              help="Run a failed region up to N more times (transient network or storage errors).")
 @click.option("--restart", is_flag=True, help="Recompute every region, finished or not.")
 @overwrite_option(help="Same as --restart (recompute and replace outputs); also lets --to-postgis replace --table.")
 @click.option("--only", default=None, help="Comma-separated region ids to run.")
@@ -30,7 +32,7 @@ from .options import max_pixels_option, out_option, overwrite_option
 @click.option("--table", default=None, help="PostGIS table name for --to-postgis.")
 @click.pass_context
 def cli(ctx: click.Context, spec: str, regions: str, id_field: str, layer: str | None, out: str,
-        scheduler: str | None, workers: int | None, restart: bool, overwrite: bool, only: str | None,
+        scheduler: str | None, workers: int | None, retries: int, restart: bool, overwrite: bool, only: str | None,
         log_json: bool, to_postgis: str | None, table: str | None) -> None:
     """Run SPEC once per polygon of --regions; resumable (finished regions are skipped)."""
     from ..batch import run_batch
@@ -75,7 +77,7 @@ def cli(ctx: click.Context, spec: str, regions: str, id_field: str, layer: str |
 
     ids = [s.strip() for s in only.split(",") if s.strip()] if only else None
     res = run_batch(spec, regions=regions, id_field=id_field, out=out, layer=layer, scheduler=scheduler,
-                    workers=workers, restart=restart or overwrite, only=ids, on_event=on_event,
+                    workers=workers, retries=retries, restart=restart or overwrite, only=ids, on_event=on_event,
                     to_postgis=(to_postgis, table) if to_postgis else None, overwrite=overwrite)
     n = len(res.results)
     failed = res.failed

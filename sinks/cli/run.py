@@ -54,9 +54,12 @@ class _Bar:
 @click.command("run")
 @max_pixels_option
 @click.argument("spec", type=click.Path(dir_okay=False))
-@out_option("Output folder (default: ./runs/<spec name>).", folder=True)
+@out_option("Output folder (default: ./runs/<spec name>), or s3://bucket/prefix (each object written whole, "
+            "manifest.json last).", folder=True)
 @overwrite_option
-@click.option("--scheduler", default=None, help="Dask scheduler: threads (default) or synchronous.")
+@click.option("--scheduler", default=None, envvar="SINKS_SCHEDULER", show_envvar=True,
+              help="Dask scheduler: threads (default), synchronous, or a dask.distributed scheduler address "
+                   "(tcp://host:8786) whose workers run the tasks and reach the output folder.")
 @click.option("--digest", type=click.Choice(["blake3", "sha256"]), default="blake3", show_default=True,
               help="Digest of every input in manifest.json (sha256 for checks with sha256sum).")
 @click.pass_context
@@ -71,8 +74,11 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     from ..pipeline import run
     from ..spec import load_spec
 
+    from ..objstore import is_object_url
+
     parsed, spec_path = load_spec(spec)
-    out_dir = Path(out) if out else Path("runs") / parsed.name
+    remote_out = is_object_url(out)
+    out_dir: Any = out.rstrip("/") if remote_out else Path(out) if out else Path("runs") / parsed.name
     quiet = ctx.find_root().params.get("quiet", False)
     bar = _Bar() if not quiet and sys.stderr.isatty() else None
 
@@ -91,8 +97,8 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"the run stopped; the files it had written in {out_dir} were removed") from None
     click.echo(f"done in {summary['timings_s']['total']:.1f} s; outputs in {out_dir}/")
-    click.echo(f"  summary:  {out_dir / 'summary.json'}")
-    click.echo(f"  manifest: {out_dir / 'manifest.json'}")
-    report = out_dir / "report.html"
-    if report.exists():
+    click.echo(f"  summary:  {out_dir}/summary.json")
+    click.echo(f"  manifest: {out_dir}/manifest.json")
+    report = None if remote_out else out_dir / "report.html"
+    if report is not None and report.exists():
         click.echo(f"  report:   {report}")

@@ -9,11 +9,11 @@ module           job
 ``memory``       malloc arenas capped, freed heap memory given back between stages
 ``hashcache``    the checksum cache on disk (digests of unchanged inputs)
 ``progress``     :class:`BlockCounter`: progress events of the blocks written
+``sched``        :func:`local_scheduler`: dask's local schedulers by name
 ===============  ==================================================================
 
-The local dask schedulers by name (``sinks/_sched.py``) belong here too; they stay
-beside the package until the cluster work that edits them has landed.  ``sinks.hashcache``
-re-exports :mod:`.hashcache` for the modules not yet moved to this import.
+Which scheduler a run uses (local threads, or a ``dask.distributed`` cluster) is decided
+by :mod:`sinks.cluster`.
 
 Nothing is imported here: ``python -m sinks.runtime.child`` and the command line load
 only the module they use.

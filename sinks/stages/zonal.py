@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,10 @@ def stage_zonal_start(ctx: RunContext) -> None:
     from ..runtime.child import ChildProcess
     from ..outputs import announce
 
+    from ..cluster import distributed_client
+
     if ctx.region is not None or ctx.grid.width * ctx.grid.height < ZONAL_PROCESS_MIN_PX \
-            or (os.cpu_count() or 1) < 2:
+            or (os.cpu_count() or 1) < 2 or distributed_client() is not None:  # on a cluster: a task there
         return
     jobs, skipped = _zonal_jobs(ctx)
     if not jobs:
@@ -121,6 +124,9 @@ def stage_zonal_start(ctx: RunContext) -> None:
 def stage_zonal(ctx: RunContext) -> None:
     """Indicator tables for every redline and region (GeoPackage, GeoParquet, CSV).
 
+    On a ``dask.distributed`` cluster (:mod:`sinks.cluster`) they are computed as one task
+    on a worker.
+
     In a batch region only the polygons that intersect the region are tabulated (the
     others would be all nodata).  On large grids the tables were started in a child
     process by :func:`stage_zonal_start`; this stage then collects them.
@@ -130,8 +136,14 @@ def stage_zonal(ctx: RunContext) -> None:
         jobs, skipped = pending.jobs, pending.skipped
         results = pending.result()
     else:
+        from ..cluster import distributed_client
+
         jobs, skipped = _zonal_jobs(ctx)
-        results = _run_zonal_jobs(jobs)
+        client = distributed_client()
+        if client is not None and jobs:  # a run on a cluster: the tables are a task on a worker
+            results = client.submit(_run_zonal_jobs, jobs, pure=False, key=f"sinks-zonal-{uuid.uuid4().hex[:12]}").result()
+        else:
+            results = _run_zonal_jobs(jobs)
     section: dict[str, Any] = dict(skipped)
     tables: dict[str, Any] = {}
     for job, (gdf, paths) in zip(jobs, results):
