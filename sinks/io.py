@@ -36,7 +36,7 @@ from .remote import in_env, task_options, version_token
 from .sensors import LANDSAT_QA_BITS, S2_SCL_MASKED, SensorProfile
 from .tiles import (Scene, Tile, first_path, inspect_tile, scene_date, scene_radiometry, scene_radiometry_kind,
                     scene_sun, tiles_from_files)
-from .warp import read_onto
+from .warp import WindowRead, read_onto
 
 __all__ = [
     "open_scene",
@@ -71,51 +71,72 @@ def _read_tile(tile: Tile, roles: tuple[str, ...], grid: Grid, win: Window,
     """One tile's digital numbers for ``roles`` inside ``win``: (data, nodata per band, row, col, valid).
 
     One read per file (:func:`sinks.warp.read_onto`): a stacked file's bands come in one
-    read, a file per band one read each.
+    read, a file per band one read each.  Each file is placed by its own grid, so the bands
+    of one tile may differ in resolution (Sentinel-2's 20 m SWIR and SCL beside its 10 m
+    bands): a file off the target's lattice is warped onto it with ``resampling``, and the
+    pixels are then gathered on the whole window.
     """
     target = grid.subgrid(win)
     by_path: dict[str, list[int]] = {}
     for i, role in enumerate(roles):
         by_path.setdefault(tile.band(role).path, []).append(i)
-    parts: list[tuple[list[int], np.ndarray]] = []
-    where: tuple[int, int] | None = None
-    valid: np.ndarray | None = None
+    parts: list[tuple[list[int], WindowRead, float]] = []
     for path, idx in by_path.items():
         refs = [tile.band(roles[i]) for i in idx]
         nod = refs[0].nodata if refs[0].nodata is not None else 0
-        got = read_onto(path, [r.band for r in refs], target, source_grid=tile.grid, resampling=resampling,
-                        src_nodata=nod)
+        got = read_onto(path, [r.band for r in refs], target, resampling=resampling, src_nodata=nod)
         if got is None:
             return None
-        where = (got.row, got.col)
-        parts.append((idx, got.data))
-        if got.valid is not None:
-            valid = got.valid if valid is None else valid & got.valid
-    assert where is not None
-    if len(parts) == 1 and parts[0][0] == list(range(len(roles))):
-        data = parts[0][1]
+        parts.append((idx, got, nod))
+    frames = {(g.row, g.col, g.data.shape[1:]) for _i, g, _n in parts}
+    if len(frames) == 1:  # every file covers the same part of the window (the usual case)
+        (row, col, shape), = frames
+        valid: np.ndarray | None = None
+        for _i, g, _n in parts:
+            if g.valid is not None:
+                valid = g.valid if valid is None else valid & g.valid
+        arrays = [(idx, g.data) for idx, g, _n in parts]
+    else:  # files on different grids: gather on the whole window, valid where every file has pixels
+        row, col, shape = 0, 0, target.shape
+        valid = np.ones(shape, dtype=bool)
+        arrays = []
+        for idx, g, nod in parts:
+            valid &= _coverage(g, shape)
+            arrays.append((idx, g.filled(shape, nod)))
+    if len(arrays) == 1 and arrays[0][0] == list(range(len(roles))):
+        data = arrays[0][1]
     else:  # one file per band (or several stacks): gather in role order
-        first = parts[0][1]
-        data = np.empty((len(roles), *first.shape[1:]), dtype=np.result_type(*(p[1].dtype for p in parts)))
-        for idx, arr in parts:
+        data = np.empty((len(roles), *shape), dtype=np.result_type(*(a.dtype for _i, a in arrays)))
+        for idx, arr in arrays:
             data[idx] = arr
     nodata = np.array([np.nan if tile.band(r).nodata is None else tile.band(r).nodata for r in roles],
                       dtype=np.float64)
+    h, w = shape
     for role in tile.roles:
         if role in ("scl", "qa_pixel"):
             ref = tile.band(role)
-            got = read_onto(ref.path, [ref.band], target, source_grid=tile.grid,
-                            src_nodata=ref.nodata if ref.nodata is not None else 0)
+            got = read_onto(ref.path, [ref.band], target, src_nodata=ref.nodata if ref.nodata is not None else 0)
             if got is None:
                 continue
-            qa = got.data
-            ok = ~_qa_invalid(role, qa[0])
+            ok = np.zeros(target.shape, dtype=bool)  # the QA's verdict on the whole window
+            qa = got.data[0]
+            here = ~_qa_invalid(role, qa)
             if ref.nodata is not None:
-                ok &= qa[0] != ref.nodata
+                here &= qa != ref.nodata
             if got.valid is not None:
-                ok &= got.valid
+                here &= got.valid
+            ok[got.row:got.row + qa.shape[0], got.col:got.col + qa.shape[1]] = here
+            ok = ok[row:row + h, col:col + w]
             valid = ok if valid is None else valid & ok
-    return data, nodata, where[0], where[1], valid
+    return data, nodata, row, col, valid
+
+
+def _coverage(got: WindowRead, shape: tuple[int, int]) -> np.ndarray:
+    """Where in a window of ``shape`` the read ``got`` has pixels (its warp mask, or its extent)."""
+    out = np.zeros(shape, dtype=bool)
+    h, w = got.data.shape[1:]
+    out[got.row:got.row + h, got.col:got.col + w] = True if got.valid is None else got.valid
+    return out
 
 
 def _read_block(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, row0: int, col0: int,

@@ -192,8 +192,9 @@ def tiles_from_items(items: Sequence[Any], profile: Any, *, source: str,
     Raises
     ------
     BandMismatchError
-        An item lacks a reflectance band the sensor needs, or its bands are on different
-        grids (resolutions) than the first reflectance band.
+        An item lacks a reflectance band the sensor needs.  Bands on other grids than the
+        first reflectance band (20 m beside 10 m) are read onto the run's grid, each through
+        its own grid (:func:`sinks.warp.read_onto`).
     """
     import dataclasses
 
@@ -213,12 +214,10 @@ def tiles_from_items(items: Sequence[Any], profile: Any, *, source: str,
             href = item.assets[key].get_absolute_href() or item.assets[key].href
             infos[role] = inspect_tile(gdal_path(href))
         head = infos[profile.reflectance_roles[0]]
-        for role, info in infos.items():
-            if not info.grid.same_as(head.grid):
-                raise BandMismatchError(
-                    f"{source}: item {item.id!r}: asset {roles[role]!r} ({info.grid.res[0]:g} m, "
-                    f"{info.grid.width} x {info.grid.height} px) is not on the grid of {roles[profile.reflectance_roles[0]]!r} "
-                    f"({head.grid.res[0]:g} m); bands at different resolutions are not read yet")
+        coarser = sorted(roles[r] for r, info in infos.items() if not info.grid.same_as(head.grid))
+        if coarser:  # e.g. Sentinel-2's 20 m SWIR and SCL: each file is warped onto the grid as it is read
+            log.debug("%s: item %s: %s on other grids than %s", source, item.id, ", ".join(coarser),
+                      roles[profile.reflectance_roles[0]])
         refs = tuple((role, BandRef(info.path, 1, info.nodata if info.nodata is not None else profile.nodata))
                      for role, info in infos.items())
         try:

@@ -419,3 +419,43 @@ def test_spec_mosaic_reaches_the_run(make_tile, tmp_path):
         ep = ctx.epochs[0]
         stage_read(ctx, ep)
         assert float(ep.refl.isel(time=0).sel(band="blue").values[5, 25]) == pytest.approx(want * 1e-4)
+
+
+def test_bands_at_two_resolutions_read_like_their_10m_copies(make_tile):
+    """A tile whose SWIR bands and SCL are 20 m files beside 10 m ones (Sentinel-2 as STAC lists
+    it) reads exactly as the same tile with those bands repeated 2 x 2 at 10 m: reflectance,
+    digital numbers, the QA mask and the threshold sample."""
+    from sinks.classify.sample import overview_sample
+    from sinks.digital import open_scene_dn
+    from sinks.tiles import BandRef, Scene, Tile
+
+    rng = np.random.default_rng(7)
+    fine = {b: rng.integers(1, 5000, (1, 32, 48)).astype(np.uint16) for b in ("B02", "B03", "B04", "B08")}
+    coarse = {b: rng.integers(1, 5000, (1, 16, 24)).astype(np.uint16) for b in ("B11", "B12")}
+    scl = np.full((1, 16, 24), 4, np.uint8)
+    scl[0, 3, 5] = 9  # a cloudy 20 m pixel: 2 x 2 pixels at 10 m
+    up = lambda a: np.kron(a, np.ones((1, 2, 2), a.dtype))  # noqa: E731
+    roles = dict(zip(["B02", "B03", "B04", "B08", "B11", "B12"], ["blue", "green", "red", "nir", "swir1", "swir2"]))
+    mixed, same = [], []
+    for b, arr in fine.items():
+        p = make_tile(f"f/{b}.tif", arr)
+        mixed.append((roles[b], BandRef(str(p), 1, 0)))
+        same.append((roles[b], BandRef(str(p), 1, 0)))
+    for b, arr in coarse.items():
+        mixed.append((roles[b], BandRef(str(make_tile(f"c/{b}.tif", arr, res=20.0)), 1, 0)))
+        same.append((roles[b], BandRef(str(make_tile(f"u/{b}.tif", up(arr))), 1, 0)))
+    mixed.append(("scl", BandRef(str(make_tile("c/SCL.tif", scl, res=20.0, nodata=None)), 1, None)))
+    same.append(("scl", BandRef(str(make_tile("u/SCL.tif", up(scl), nodata=None)), 1, None)))
+    head = tiles_from_files([make_tile("f/stack.tif", np.concatenate(list(fine.values()) * 2)[:6])], S2)[0]
+    t_mixed = Tile("mixed", tuple(mixed), head.grid, head.blocksize)
+    t_same = Tile("same", tuple(same), head.grid, head.blocksize)
+    grid = head.grid
+    a = open_scene([t_mixed], profile=S2, grid=grid, chunks=16).values
+    b = open_scene([t_same], profile=S2, grid=grid, chunks=16).values
+    np.testing.assert_array_equal(a, b)
+    assert np.isnan(a[:, 6:8, 10:12]).all() and not np.isnan(a[:, 5, 9]).any()  # the cloud, at 10 m
+    np.testing.assert_array_equal(open_scene_dn([t_mixed], profile=S2, grid=grid, chunks=16).values,
+                                  open_scene_dn([t_same], profile=S2, grid=grid, chunks=16).values)
+    sa, _ = overview_sample(Scene(None, (t_mixed,)), profile=S2, grid=grid)
+    sb, _ = overview_sample(Scene(None, (t_same,)), profile=S2, grid=grid)
+    np.testing.assert_array_equal(sa, sb)

@@ -77,7 +77,7 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = S
     import rasterio
 
     from ..grid import overlaps
-    from ..tiles import scene_radiometry
+    from ..tiles import inspect_tile, scene_radiometry
 
     sg, f = sample_grid(grid, max_pixels=max_pixels)
     roles = profile.reflectance_roles
@@ -91,15 +91,16 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = S
         by_path: dict[str, list[int]] = {}
         for i, role in enumerate(roles):
             by_path.setdefault(tile.band(role).path, []).append(i)
-        offset = grid.offset_in(tile.grid)
         parts = []
         try:
             for path, idx in by_path.items():  # one read per file: a pixel-interleaved block is decoded once
                 refs = [tile.band(roles[i]) for i in idx]
+                file_grid = tile.grid if len(by_path) == 1 else inspect_tile(path).grid  # bands may differ in resolution
+                offset = grid.offset_in(file_grid)
                 if offset is not None:
-                    got = _decimated_read(path, refs, tile.grid, offset, f, sg)
+                    got = _decimated_read(path, refs, file_grid, offset, f, sg)
                 else:
-                    got = _warped_read(path, refs, tile.grid, grid, sg, f)
+                    got = _warped_read(path, refs, file_grid, grid, sg, f)
                 if got is None:
                     break
                 parts.append((idx, *got))
@@ -107,6 +108,9 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = S
             raise TileReadError(f"{path}: read failed ({first_line(exc)})") from None
         if len(parts) != len(by_path):
             continue
+        if len({(r, c, a.shape[1:]) for _i, a, r, c in parts}) > 1:  # files on different grids: the whole sample grid
+            parts = [(idx, _placed(arr, r, c, sg.shape, _refs_nodata(tile, roles, idx)), 0, 0)
+                     for idx, arr, r, c in parts]
         _idx, first, r0, c0 = parts[0]
         data = np.empty((len(roles), *first.shape[1:]), dtype=np.result_type(*(p[1].dtype for p in parts)))
         for idx, arr, _r, _c in parts:
@@ -114,6 +118,19 @@ def overview_sample(scene: Any, *, profile: Any, grid: Grid, max_pixels: int = S
         nodata = np.array([np.nan if tile.band(r).nodata is None else tile.band(r).nodata for r in roles])
         method.fill(out, filled, data, nodata=nodata, scale=scale, offset=off, row=r0, col=c0)
     return out, sg
+
+
+def _refs_nodata(tile: Any, roles: Any, idx: list[int]) -> float:
+    """The nodata number of the file holding bands ``idx`` of ``tile`` (NaN for none)."""
+    nod = tile.band(roles[idx[0]]).nodata
+    return np.nan if nod is None else nod
+
+
+def _placed(arr: np.ndarray, row: int, col: int, shape: tuple[int, int], fill: float) -> np.ndarray:
+    """``arr`` (bands, h, w) at ``(row, col)`` of a float32 ``shape`` array of ``fill``."""
+    out = np.full((arr.shape[0], *shape), fill, dtype=np.float32)
+    out[:, row:row + arr.shape[1], col:col + arr.shape[2]] = arr
+    return out
 
 
 def overview_samples(scenes: Any, *, profile: Any, grid: Grid,
