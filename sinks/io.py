@@ -84,7 +84,9 @@ def _read_tile(tile: Tile, roles: tuple[str, ...], grid: Grid, win: Window,
     for path, idx in by_path.items():
         refs = [tile.band(roles[i]) for i in idx]
         nod = refs[0].nodata if refs[0].nodata is not None else 0
-        got = read_onto(path, [r.band for r in refs], target, resampling=resampling, src_nodata=nod)
+        src = tile.grid if len(by_path) == 1 else None  # a stacked file's grid is the tile's; band files say theirs
+        got = read_onto(path, [r.band for r in refs], target, source_grid=src, resampling=resampling,
+                        src_nodata=nod)
         if got is None:
             return None
         parts.append((idx, got, nod))
