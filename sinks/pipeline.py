@@ -347,7 +347,9 @@ def _run(spec: PipelineSpec, spec_path: Path | None, *, out: Path, overwrite: bo
     """:func:`run` once the spec is loaded and the scheduler connected."""
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
-    _compile_kernels(spec, progress)
+    from ._kernels import warm
+
+    compiling = _compile_kernels(spec)
     folder = RunFolder(out).acquire()
     try:
         _check_out(out, overwrite)
@@ -357,22 +359,24 @@ def _run(spec: PipelineSpec, spec_path: Path | None, *, out: Path, overwrite: bo
         ctx.digest = digest
     except BaseException:
         folder.lock.release()
+        warm.cancel()  # a refused run says only why it was refused
         raise
-    ctx.events = on_event
-    return run_prepared(ctx, scheduler=scheduler, folder=folder)
-
-
-def _compile_kernels(spec: PipelineSpec, progress: Progress | None) -> None:
-    """On a machine whose numba cache lacks the kernels, compile them in two child processes
-    while the run prepares (:mod:`sinks._kernels.warm`), and say so once."""
-    from ._kernels import warm
-
-    reflectance = spec.outputs.reflectance or (bool(spec.indices.names) and spec.indices.write)
-    if warm.compile_in_background(digital_numbers=not reflectance):
+    if compiling:  # said once the run is known to go ahead
         msg = "compiling the numba kernels for this machine (first run only, about 10 s)"
         log.info(msg)
         if progress:
             progress(msg)
+    ctx.events = on_event
+    return run_prepared(ctx, scheduler=scheduler, folder=folder)
+
+
+def _compile_kernels(spec: PipelineSpec) -> bool:
+    """On a machine whose numba cache lacks the kernels, start compiling them in two child
+    processes while the run prepares (:mod:`sinks._kernels.warm`); whether that started."""
+    from ._kernels import warm
+
+    reflectance = spec.outputs.reflectance or (bool(spec.indices.names) and spec.indices.write)
+    return warm.compile_in_background(digital_numbers=not reflectance)
 
 
 def run_prepared(ctx: RunContext, *, scheduler: Any = None, folder: RunFolder | None = None) -> dict[str, Any]:

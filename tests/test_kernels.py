@@ -204,17 +204,28 @@ def test_first_run_compiles_the_kernels_in_two_child_processes_into_the_cache(tm
     assert out == ["0", "9"]  # nothing compiled, all nine loaded
 
 
-def test_run_says_once_that_it_compiles(monkeypatch, tmp_path):
+def test_run_says_it_compiles_only_when_it_goes_ahead(monkeypatch, tmp_path):
+    """The compile notice comes after the spec and tiles are accepted: a refused run prints its
+    one error line and stops the compiling children; an accepted one says it once."""
+    from types import SimpleNamespace
+
     from sinks import pipeline
     from sinks._kernels import warm
+    from sinks.errors import SinksError
 
-    calls = []
-    monkeypatch.setattr(warm, "compile_in_background", lambda **kw: calls.append(kw) or len(calls) == 1)
-    said = []
+    calls, cancelled, said = [], [], []
+    monkeypatch.setattr(warm, "compile_in_background", lambda **kw: calls.append(kw) or True)
+    monkeypatch.setattr(warm, "cancel", lambda: cancelled.append(True))
     spec = pipeline.PipelineSpec.model_validate({
         "name": "x", "sensor": "sentinel2_l2a",
         "epochs": [{"name": "a", "year": 2020, "scenes": [{"tiles": ["none.tif"]}]}]})
-    pipeline._compile_kernels(spec, said.append)
-    pipeline._compile_kernels(spec, said.append)
-    assert calls == [{"digital_numbers": True}] * 2
+    with pytest.raises(SinksError, match="none.tif: file not found"):
+        pipeline.run(spec, out=tmp_path / "refused", progress=said.append)
+    assert calls == [{"digital_numbers": True}] and cancelled == [True]
+    assert not any("compiling" in s for s in said)
+
+    monkeypatch.setattr(pipeline, "prepare", lambda *a, **kw: SimpleNamespace())
+    monkeypatch.setattr(pipeline, "run_prepared", lambda ctx, **kw: {"ran": True})
+    assert pipeline.run(spec, out=tmp_path / "accepted", progress=said.append) == {"ran": True}
     assert said == ["compiling the numba kernels for this machine (first run only, about 10 s)"]
+    assert cancelled == [True]

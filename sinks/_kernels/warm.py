@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["GROUPS", "cached", "compile_group", "compile_in_background", "wait"]
+__all__ = ["GROUPS", "cached", "cancel", "compile_group", "compile_in_background", "wait"]
 
 log = logging.getLogger("sinks")
 
@@ -132,3 +132,19 @@ def wait() -> None:
     """Block until the compiling children (if any) have finished."""
     while _CHILDREN:
         _CHILDREN.pop().wait()
+
+
+def cancel() -> None:
+    """Stop the compiling children (a run that failed before it needed the kernels).
+
+    numba writes its cache files under a temporary name and renames them, so a child stopped
+    mid-compile leaves no half-written kernel behind; the next run compiles again.
+    """
+    while _CHILDREN:
+        child = _CHILDREN.pop()
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
