@@ -81,9 +81,10 @@ def _aoi_bounds(spec: PipelineSpec, crs) -> tuple[float, float, float, float] | 
     return tuple(gdf.total_bounds)  # type: ignore[return-value]
 
 
-def _search_bbox(spec: PipelineSpec, search: StacSearch) -> tuple[float, float, float, float]:
+def _search_bbox(spec: PipelineSpec, search: StacSearch, *, where: str) -> tuple[float, float, float, float]:
     """Where a STAC API search looks, in WGS84: its own ``bbox``, else the AOI boundary's
-    bounds, else ``grid.bounds`` (in ``grid.crs``)."""
+    bounds, else ``grid.bounds`` (in ``grid.crs``); ``where`` (``"<spec>: <key>"``) names
+    the search in the error when there is none of them."""
     if search.bbox is not None:
         return search.bbox
     if spec.aoi.boundary is not None:
@@ -96,8 +97,8 @@ def _search_bbox(spec: PipelineSpec, search: StacSearch) -> tuple[float, float, 
         from rasterio.warp import transform_bounds
 
         return tuple(transform_bounds(spec.grid.crs, "EPSG:4326", *spec.grid.bounds, densify_pts=21))  # type: ignore
-    raise ConfigError("a STAC API search needs an area to search: aoi.boundary, grid.bounds with grid.crs, "
-                      "or the search's bbox")
+    raise ConfigError(f"{where}: a STAC API search needs an area to search: aoi.boundary, grid.bounds with "
+                      "grid.crs, or the search's bbox")
 
 
 def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite: bool,
@@ -116,8 +117,9 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
         scenes = []
         for j, sc in enumerate(ep.scenes):
             if isinstance(sc.stac, StacSearch):  # a STAC API search: one acquisition per date found
-                for found in scenes_from_search(sc.stac, profile, bbox=_search_bbox(spec, sc.stac), date=sc.date,
-                                                where=f"epochs.{i}.scenes.{j}.stac"):
+                key = f"epochs.{i}.scenes.{j}.stac"
+                bbox = _search_bbox(spec, sc.stac, where=f"{spec_path or spec.name}: {key}")
+                for found in scenes_from_search(sc.stac, profile, bbox=bbox, date=sc.date, where=key):
                     inputs.extend(ref.path for t in found.tiles for _r, ref in t.bands)
                     scenes.append(found)
                 continue

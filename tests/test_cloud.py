@@ -484,3 +484,20 @@ def test_stac_search_spec_errors_name_the_key_and_signers_are_imported_never_eva
     assert load_signer("json.loads") is json.loads
     with pytest.raises(ConfigError, match="cannot import"):
         load_signer("no_such_module_here.sign")
+
+
+def test_stac_search_without_an_area_names_the_spec_and_key(tmp_path, capsys):
+    """A STAC API search with no bbox, AOI boundary or grid bounds stops before any request,
+    with one line naming the spec file and the search's key."""
+    from sinks.cli import main
+
+    spec = tmp_path / "nowhere.yaml"
+    spec.write_text(json.dumps({"name": "x", "sensor": "sentinel2_l2a", "epochs": [{"name": "2020", "year": 2020, "scenes": [
+        {"date": "2020-07-01", "stac": {"api": "https://127.0.0.1:9/v1", "collections": ["sentinel-2-l2a"],
+                                        "datetime": "2020-06-01/2020-07-31"}}]}]}))
+    with pytest.raises(SystemExit) as ei:
+        main(["-q", "run", str(spec), "--out", str(tmp_path / "run")])
+    assert ei.value.code == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("Error: ")]
+    assert len(err) == 1 and f"{spec}: epochs.0.scenes.0.stac: a STAC API search needs an area" in err[0], err
+    assert not (tmp_path / "run").exists()
