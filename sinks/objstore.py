@@ -68,6 +68,20 @@ def split_url(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+#: S3 error codes that mean the destination is misconfigured (credentials, bucket name, rights).
+_REFUSED_CODES = frozenset({"NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId",
+                            "SignatureDoesNotMatch", "InvalidBucketName", "ExpiredToken", "InvalidToken"})
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether an S3 error is the caller's configuration (no or wrong credentials, no such
+    bucket, no right to list it) rather than a failure of the service or the network."""
+    if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError", "ParamValidationError"):
+        return True
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    return code in _REFUSED_CODES
+
+
 def _existing(client: Any, bucket: str, prefix: str, url: str) -> list[str]:
     """Keys under ``prefix/`` (raises a one-line error when the bucket cannot be listed)."""
     keys: list[str] = []
@@ -76,6 +90,8 @@ def _existing(client: Any, bucket: str, prefix: str, url: str) -> list[str]:
             keys.extend(o["Key"] for o in page.get("Contents", []))
     except Exception as exc:  # noqa: BLE001 - botocore's ClientError, EndpointConnectionError ...
         text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        if _refused(exc):  # the user's credentials or bucket name: bad input (exit 2)
+            raise ConfigError(f"{url}: cannot list the bucket ({text})") from None
         raise OutputWriteError(f"{url}: cannot list the bucket ({text})") from None
     return keys
 

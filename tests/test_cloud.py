@@ -501,3 +501,23 @@ def test_stac_search_without_an_area_names_the_spec_and_key(tmp_path, capsys):
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("Error: ")]
     assert len(err) == 1 and f"{spec}: epochs.0.scenes.0.stac: a STAC API search needs an area" in err[0], err
     assert not (tmp_path / "run").exists()
+
+
+def test_out_to_a_bucket_that_refuses_is_bad_input(scene, s3, tmp_path, capsys, monkeypatch):
+    """`--out` to a bucket that does not exist, or without credentials, stops before the run
+    with one line naming the URL and exit 2 (bad input), not 1 (a failure)."""
+    from sinks.cli import main
+
+    for url, env in ((f"s3://no-such-{BUCKET}/runs/x", {}),
+                     (f"s3://{BUCKET}/runs/nokeys", {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None})):
+        with monkeypatch.context() as mp:
+            for k, v in env.items():
+                mp.delenv(k, raising=False)
+            mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+            mp.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+            mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+            with pytest.raises(SystemExit) as ei:
+                main(["-q", "run", str(scene["dir"] / "s3.yaml"), "--out", url])
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert ei.value.code == 2, err
+        assert len(err) == 1 and err[0].startswith(f"Error: {url}: cannot list the bucket"), err
