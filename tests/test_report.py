@@ -43,6 +43,23 @@ def test_report_bad_input(tmp_path, capsys):
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.fixture(scope="module")
+def report_pdf(report, tmp_path_factory) -> list[str]:
+    """The demo report printed to PDF in headless Chromium: the text of each page, its white
+    space collapsed."""
+    from browser import NoBrowser, render
+    from pypdf import PdfReader
+
+    tmp = tmp_path_factory.mktemp("pdf")
+    pdf = tmp / "report.pdf"
+    try:
+        proc = render(report.as_uri(), profile=tmp / "profile", pdf=pdf)
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    assert pdf.exists() and pdf.stat().st_size > 10_000, proc.stderr[-2000:]
+    return [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+
+
 def test_report_in_headless_chromium(report, tmp_path):
     from browser import NoBrowser, render
 
@@ -211,20 +228,10 @@ def test_goal_chart_years_are_whole():
     assert all("." not in t.get_text() for t in fig.axes[0].get_yticklabels())
 
 
-def test_report_prints_wide_tables_and_collapsed_sections(report, tmp_path):
+def test_report_prints_wide_tables_and_collapsed_sections(report, report_pdf):
     """Printed to PDF in headless Chromium: the region table's last column and the confusion
     matrices (collapsed on screen) are on the pages."""
-    from browser import NoBrowser, render
-
-    pdf = tmp_path / "report.pdf"
-    try:
-        proc = render(report.as_uri(), profile=tmp_path / "profile", pdf=pdf)
-    except NoBrowser as exc:
-        pytest.skip(f"no headless Chromium: {exc}")
-    assert pdf.exists() and pdf.stat().st_size > 10_000, proc.stderr[-2000:]
-    from pypdf import PdfReader
-
-    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)
+    text = " ".join(report_pdf)
     html_text = report.read_text(encoding="utf-8")
     tables = re.findall(r'<table class="wide areas"><caption>Regions: (.*?)</caption>(.*?)</table>', html_text)
     assert tables
@@ -337,3 +344,14 @@ def test_batch_choropleth_explains_grey_regions():
     assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["no data (region not done)"]
     gdf.loc[1, "forest_coverage_pct_2025"] = 60.0
     assert choropleth_figure(gdf, "forest_coverage_pct_2025", "Forest coverage", "%", "YlGn").axes[0].get_legend() is None
+
+
+_FOOTER = "Made by sinks from"
+
+
+def test_printed_report_ends_with_content(report_pdf):
+    """The last printed page carries the end of the report with the footer, not the footer alone."""
+    assert _FOOTER in report_pdf[-1]
+    alone = [i for i, page in enumerate(report_pdf) if page.startswith(_FOOTER)]
+    assert not alone, [report_pdf[i][:120] for i in alone]
+    assert len(report_pdf[-1].split(_FOOTER)[0].strip()) > 40, report_pdf[-1][:200]
