@@ -355,3 +355,49 @@ def test_printed_report_ends_with_content(report_pdf):
     alone = [i for i, page in enumerate(report_pdf) if page.startswith(_FOOTER)]
     assert not alone, [report_pdf[i][:120] for i in alone]
     assert len(report_pdf[-1].split(_FOOTER)[0].strip()) > 40, report_pdf[-1][:200]
+
+
+def test_printed_matrices_keep_together(report, report_pdf):
+    """A transition or confusion matrix that fits on a page is printed on one page: its header
+    once, and its last row on the header's page."""
+    page = report.read_text(encoding="utf-8")
+    text = " ".join(report_pdf)
+    for corner in ("from \\ to", "map \\ reference"):
+        n = page.count(f"<th>{corner}</th>")
+        assert n and text.count(corner) == n, (corner, n, text.count(corner))
+    matrices = re.findall(r'<table class="matrix">.*?</table>', page, flags=re.S)
+    for m in matrices:
+        corner = re.search(r"<th>(.*?)</th>", m).group(1)
+        last = re.findall(r"<tr><td[^>]*>(.*?)</td>((?:<td[^>]*>.*?</td>)*)</tr>", m)[-1]
+        row = " ".join([last[0]] + re.findall(r"<td[^>]*>(.*?)</td>", last[1]))
+        pages = [i for i, p in enumerate(report_pdf) if row in p]
+        assert pages and any(corner in report_pdf[i] for i in pages), (corner, row)
+
+
+def test_long_matrix_prints_across_pages_whole_rows(tmp_path):
+    """A matrix too long for a page is split between rows, its header repeated on each page."""
+    from browser import NoBrowser, render
+    from pypdf import PdfReader
+
+    from sinks.report import _CSS, _table
+    from sinks.report.sections import matrix_block
+
+    names = [f"C{i:03d}" for i in range(140)]
+    rows = [[n] + [float(i * 3 + k) for k in range(6)] for i, n in enumerate(names)]
+    table = matrix_block("<h3>A long matrix</h3>",
+                         _table(["from \\ to"] + [f"K{k}" for k in range(6)], rows, digits=2, cls="matrix"))
+    page = tmp_path / "matrix.html"
+    page.write_text(f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>{_CSS}</style></head>"
+                    f"<body><main><section id=\"overview\"><p>Before.</p>{table}</section></main></body></html>",
+                    encoding="utf-8")
+    pdf = tmp_path / "matrix.pdf"
+    try:
+        render(page.as_uri(), profile=tmp_path / "profile", pdf=pdf)
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    pages = [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+    held = [p for p in pages if "C0" in p or "C1" in p]
+    assert len(held) > 1 and all(p.count("from \\ to K0 K1 K2 K3 K4 K5") == 1 for p in held), pages
+    for n, *vals in rows:
+        whole = " ".join([n] + [f"{v:,.2f}" for v in vals])
+        assert sum(whole in p for p in pages) == 1, whole

@@ -153,9 +153,9 @@ def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
             order = legend_order({f for f in m} | {t for row in m.values() for t in row})
             labels = [class_label(c) for c in order]
             rows = [[lab] + [(m.get(f) or {}).get(t, 0.0) for t in order] for lab, f in zip(labels, order)]
-            out.append(f"<h3>Transition matrix {html.escape(key.replace('_', chr(8211)))} (ha; rows = from, "
-                       "columns = to; the unchanged area on the diagonal)</h3>"
-                       + _table(["from \\ to"] + labels, rows, digits=2, cls="matrix", diagonal=True))
+            out.append(matrix_block(f"<h3>Transition matrix {html.escape(_period(key))} (ha; rows = from, "
+                                    "columns = to; the unchanged area on the diagonal)</h3>",
+                                    _table(["from \\ to"] + labels, rows, digits=2, cls="matrix", diagonal=True)))
         enc = (s.get("encroachment") or {}).get(key)
         if enc:
             rows = [[rid, v["patches"], v["area_ha"]] for rid, v in enc["by_redline"].items()]
@@ -163,6 +163,29 @@ def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
                        + _table(["redline", "patches", "area (ha)"], rows, digits=2))
     return _sec("change", "Change and encroachment", '<div class="maps">' + "".join(
         o for o in out if o.startswith("<figure")) + "</div>" + "".join(o for o in out if not o.startswith("<figure")))
+
+
+def matrix_block(heading: str, table: str, *, collapsed: bool = False) -> str:
+    """A matrix table with its heading, kept on one printed page where it fits (a longer one
+    splits between rows, its header repeated on each page).
+
+    Parameters
+    ----------
+    heading : str
+        The heading (HTML): an ``<h3>``, or the summary's text when ``collapsed``.
+    table : str
+        The matrix (an HTML table, see ``_table``).
+    collapsed : bool
+        Shown collapsed on screen (``<details>``); the print style sheet opens it.
+
+    Returns
+    -------
+    str
+        The HTML block.
+    """
+    if collapsed:
+        return f'<details class="matrix-block"><summary>{heading}</summary>{table}</details>'
+    return f'<div class="matrix-block">{heading}{table}</div>'
 
 
 def legend_order(names: Any) -> list[str]:
@@ -321,10 +344,10 @@ def _accuracy(s: dict[str, Any]) -> str:
             for note in a.get("notes") or []:
                 out.append(f'<p class="note">{html.escape(str(note))}</p>')
             cm = a["confusion_matrix"]
-            out.append("<details><summary>Confusion matrix (samples; rows = map, columns = reference)</summary>"
-                       + _table(["map \\ reference"] + [class_label(c) for c in classes],
-                                [[class_label(m)] + [cm[m].get(r, 0) for r in classes] for m in classes],
-                                cls="matrix") + "</details>")
+            out.append(matrix_block("Confusion matrix (samples; rows = map, columns = reference)",
+                                    _table(["map \\ reference"] + [class_label(c) for c in classes],
+                                           [[class_label(m)] + [cm[m].get(r, 0) for r in classes] for m in classes],
+                                           cls="matrix"), collapsed=True))
         pix = a.get("truth_pixelwise")
         if pix:
             out.append(f"<p>Against the truth raster, pixel by pixel: overall accuracy "
