@@ -357,6 +357,50 @@ def test_printed_report_ends_with_content(report_pdf):
     assert len(report_pdf[-1].split(_FOOTER)[0].strip()) > 40, report_pdf[-1][:200]
 
 
+#: Marks every table cell with the alignment the browser gives it (``data-align``).
+_ALIGN_JS = """<script>
+document.querySelectorAll('th, td').forEach(function (c) {
+  c.setAttribute('data-align', getComputedStyle(c).textAlign);
+});
+</script>"""
+
+
+def _column_alignments(table: str) -> dict[int, set[str]]:
+    """The alignments of each column's header and cells in a table of the dumped DOM."""
+    cols: dict[int, set[str]] = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
+        for j, align in enumerate(re.findall(r'<t[hd][^>]*data-align="([^"]+)"', row)):
+            cols.setdefault(j, set()).add(align)
+    return cols
+
+
+def test_table_columns_align_one_way(report, tmp_path):
+    """In the browser, every column of a table (its header too) is aligned one way: the interval
+    columns of the method tables ("95 %" beside "no range") are right-aligned like the figures."""
+    from browser import NoBrowser, render
+
+    page = tmp_path / "aligned.html"
+    page.write_text(report.read_text(encoding="utf-8").replace("</body>", _ALIGN_JS + "</body>"), encoding="utf-8")
+    try:
+        dom = render(page.as_uri(), profile=tmp_path / "profile", dump_dom=True).stdout
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    tables = re.findall(r"<table[^>]*>.*?</table>", dom, flags=re.S)
+    assert len(tables) > 10 and "data-align" in dom
+    mixed = {}
+    for t in tables:
+        caption = re.search(r"<caption>(.*?)</caption>|<th[^>]*>(.*?)</th>", t).group(0)
+        for j, aligns in _column_alignments(t).items():
+            if j > 0 and len(aligns) > 1:
+                mixed[(caption, j)] = aligns
+    assert not mixed, mixed
+    method = re.search(r'<section id="method">.*?</section>', dom, flags=re.S).group(0)
+    for t in re.findall(r"<table[^>]*>.*?</table>", method, flags=re.S):
+        heads = re.findall(r"<th[^>]*>(.*?)</th>", t)
+        if "interval" in heads:
+            assert _column_alignments(t)[heads.index("interval")] == {"right"}
+
+
 def test_printed_matrices_keep_together(report, report_pdf):
     """A transition or confusion matrix that fits on a page is printed on one page: its header
     once, and its last row on the header's page."""

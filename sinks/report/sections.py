@@ -52,7 +52,7 @@ def _overview(s: dict[str, Any]) -> str:
         last = lc[list(lc)[-1]]
         rows.append(["forest coverage, latest epoch (%)", _num(last.get("forest_coverage_pct"), 2)
                      + (" (lower bound: part of the area is unobserved)" if last.get("coverage_flagged") else "")])
-    return _sec("overview", "Overview", _table(["item", "value"], rows) +
+    return _sec("overview", "Overview", _table(["item", "value"], rows, left=[1]) +
                 '<p class="note">The sample data shipped with sinks are synthetic; figures from them show what the '
                 "tool computes, not the state of any real place.</p>")
 
