@@ -239,7 +239,7 @@ def test_report_prints_wide_tables_and_collapsed_sections(report, report_pdf):
     last_head = re.findall(r"<th>(.*?)</th>", body)[-1]
     first_row = re.search(r"<tbody><tr>(.*?)</tr>", body).group(1)
     last_cell = re.findall(r"<td[^>]*>(.*?)</td>", first_row)[-1]
-    assert last_head.startswith("ecological land lost") and re.fullmatch(r"[\d,.\-]+", last_cell)
+    assert last_head.startswith("ecological land lost") and re.fullmatch(r"[\d,.\u2212]+", last_cell)
     region_id = re.findall(r"<td[^>]*>(.*?)</td>", first_row)[0]
     # the row's id and its last cell on the printed page, in that order
     assert re.search(re.escape(region_id) + r".{0,400}?" + re.escape(last_cell), text), (region_id, last_cell)
@@ -399,6 +399,54 @@ def test_table_columns_align_one_way(report, tmp_path):
         heads = re.findall(r"<th[^>]*>(.*?)</th>", t)
         if "interval" in heads:
             assert _column_alignments(t)[heads.index("interval")] == {"right"}
+
+
+#: A hyphen-minus signing a number: before a digit, at the start or after a space or bracket.
+_HYPHEN_MINUS = re.compile(r"(?<![^\s(\[])-(?=\d)")
+
+
+def _visible_text(page: str) -> str:
+    """The text a reader sees: no script, style, tags or attribute values."""
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", "", page, flags=re.S))
+
+
+def test_report_numbers_use_the_minus_sign(report, demo_run):
+    """Negative figures are shown with the minus sign (U+2212), as the intervals are; the tables
+    written for machines keep the ASCII hyphen-minus."""
+    import html as htmllib
+
+    text = htmllib.unescape(_visible_text(report.read_text(encoding="utf-8")))
+    assert not _HYPHEN_MINUS.search(text), [text[m.start() - 30:m.end() + 10] for m in _HYPHEN_MINUS.finditer(text)][:5]
+    assert re.search(r"\u2212\d", text)
+    csv = (demo_run / "tables" / "regions.csv").read_text(encoding="utf-8")
+    assert re.search(r",-\d", csv) and "\u2212" not in csv
+
+
+def test_number_cells_minus_sign():
+    from sinks.report import _num
+    from sinks.report.batch import _cell
+    from sinks.report.numbers import minus_sign
+
+    assert _num(-1234.5) == "\u22121,234.5" and _num(-3) == "\u22123" and _num("-58") == "\u221258"
+    assert _num("gain-loss") == "gain-loss" and _num("2015-01-02") == "2015-01-02"
+    assert _cell(-3.5) == '<td data-v="-3.5">\u22123.50</td>'  # the sort key stays machine-readable
+    assert minus_sign("[-71 – -41] 1e-05 x-1 +/-75 %") == "[\u221271 – \u221241] 1e-05 x-1 +/-75 %"
+
+
+def test_choropleth_labels_use_the_minus_sign():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from sinks.report.batch import choropleth_figure
+
+    gdf = gpd.GeoDataFrame({"region_id": ["1", "2"], "sink_mg_c_per_yr_2020_2025": [-33.0, 2158.0]},
+                           geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:32649")
+    fig = choropleth_figure(gdf, "sink_mg_c_per_yr_2020_2025", "Sink", "Mg C/yr", "RdYlGn", diverging=True,
+                            label_field="region_id", digits=0)
+    fig.canvas.draw()
+    texts = [t.get_text() for t in fig.axes[0].texts] + [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert "1\n\u221233" in texts and any(t.startswith("\u2212") for t in texts[2:])
+    assert not any(_HYPHEN_MINUS.search(t) for t in texts), texts
 
 
 def test_printed_matrices_keep_together(report, report_pdf):

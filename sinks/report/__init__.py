@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Collection
 
 from ..errors import ConfigError
+from .numbers import minus_sign
 
 __all__ = ["build_report"]
 
@@ -52,11 +53,14 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def _num(v: Any, digits: int = 1) -> str:
+    """A cell or figure as shown: floats with ``digits`` decimals and thousands separators, a
+    negative figure with the minus sign (words such as ``gain-loss`` untouched), ``–`` for none."""
     if v is None:
         return "–"
     if isinstance(v, float):
-        return f"{v:,.{digits}f}"
-    return html.escape(str(v))
+        return minus_sign(f"{v:,.{digits}f}")
+    text = html.escape(str(v))
+    return text if _is_text(v) else minus_sign(text)
 
 
 def _is_text(v: Any) -> bool:

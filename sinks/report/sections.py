@@ -11,6 +11,7 @@ from ..csvio import read_csv
 from ..labels import class_label, header_label
 from ..landcover import CLASSES
 from . import _img, _missing, _num, _table, maps
+from .numbers import minus_sign
 
 __all__ = ["render_sections"]
 
@@ -196,7 +197,7 @@ def legend_order(names: Any) -> list[str]:
 
 def _interval(lo: float, hi: float) -> str:
     """``424 – 983``; negative ends with a minus sign (``−71 – −41``, not ``-71 – -41``)."""
-    return f"{lo:,.0f} – {hi:,.0f}".replace("-", "\u2212")
+    return minus_sign(f"{lo:,.0f} – {hi:,.0f}")
 
 
 def _sink(s: dict[str, Any]) -> str:
