@@ -263,7 +263,9 @@ def test_batch_page_prints_every_column(demo_batch, tmp_path):
         render(page.as_uri(), profile=tmp_path / "profile", pdf=pdf)
     except NoBrowser as exc:
         pytest.skip(f"no headless Chromium: {exc}")
-    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)
+    pages = [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+    assert not pages[-1].startswith(_FOOTER), pages[-1][:200]  # the footer is not alone on the last page
+    text = " ".join(pages)
     table = read_csv(demo_batch / "batch_summary.csv", dtype={0: str})
     last = sorted(c for c in table.columns if c.startswith("encroachment_ha_"))[-1]
     value = f"{table.loc[table['region_id'] == '450512', last].iloc[0]:,.2f}"
