@@ -43,6 +43,23 @@ def test_report_bad_input(tmp_path, capsys):
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.fixture(scope="module")
+def report_pdf(report, tmp_path_factory) -> list[str]:
+    """The demo report printed to PDF in headless Chromium: the text of each page, its white
+    space collapsed."""
+    from browser import NoBrowser, render
+    from pypdf import PdfReader
+
+    tmp = tmp_path_factory.mktemp("pdf")
+    pdf = tmp / "report.pdf"
+    try:
+        proc = render(report.as_uri(), profile=tmp / "profile", pdf=pdf)
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    assert pdf.exists() and pdf.stat().st_size > 10_000, proc.stderr[-2000:]
+    return [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+
+
 def test_report_in_headless_chromium(report, tmp_path):
     from browser import NoBrowser, render
 
@@ -211,20 +228,10 @@ def test_goal_chart_years_are_whole():
     assert all("." not in t.get_text() for t in fig.axes[0].get_yticklabels())
 
 
-def test_report_prints_wide_tables_and_collapsed_sections(report, tmp_path):
+def test_report_prints_wide_tables_and_collapsed_sections(report, report_pdf):
     """Printed to PDF in headless Chromium: the region table's last column and the confusion
     matrices (collapsed on screen) are on the pages."""
-    from browser import NoBrowser, render
-
-    pdf = tmp_path / "report.pdf"
-    try:
-        proc = render(report.as_uri(), profile=tmp_path / "profile", pdf=pdf)
-    except NoBrowser as exc:
-        pytest.skip(f"no headless Chromium: {exc}")
-    assert pdf.exists() and pdf.stat().st_size > 10_000, proc.stderr[-2000:]
-    from pypdf import PdfReader
-
-    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)
+    text = " ".join(report_pdf)
     html_text = report.read_text(encoding="utf-8")
     tables = re.findall(r'<table class="wide areas"><caption>Regions: (.*?)</caption>(.*?)</table>', html_text)
     assert tables
@@ -232,7 +239,7 @@ def test_report_prints_wide_tables_and_collapsed_sections(report, tmp_path):
     last_head = re.findall(r"<th>(.*?)</th>", body)[-1]
     first_row = re.search(r"<tbody><tr>(.*?)</tr>", body).group(1)
     last_cell = re.findall(r"<td[^>]*>(.*?)</td>", first_row)[-1]
-    assert last_head.startswith("ecological land lost") and re.fullmatch(r"[\d,.\-]+", last_cell)
+    assert last_head.startswith("ecological land lost") and re.fullmatch(r"[\d,.\u2212]+", last_cell)
     region_id = re.findall(r"<td[^>]*>(.*?)</td>", first_row)[0]
     # the row's id and its last cell on the printed page, in that order
     assert re.search(re.escape(region_id) + r".{0,400}?" + re.escape(last_cell), text), (region_id, last_cell)
@@ -256,7 +263,9 @@ def test_batch_page_prints_every_column(demo_batch, tmp_path):
         render(page.as_uri(), profile=tmp_path / "profile", pdf=pdf)
     except NoBrowser as exc:
         pytest.skip(f"no headless Chromium: {exc}")
-    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)
+    pages = [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+    assert not pages[-1].startswith(_FOOTER), pages[-1][:200]  # the footer is not alone on the last page
+    text = " ".join(pages)
     table = read_csv(demo_batch / "batch_summary.csv", dtype={0: str})
     last = sorted(c for c in table.columns if c.startswith("encroachment_ha_"))[-1]
     value = f"{table.loc[table['region_id'] == '450512', last].iloc[0]:,.2f}"
@@ -337,3 +346,152 @@ def test_batch_choropleth_explains_grey_regions():
     assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["no data (region not done)"]
     gdf.loc[1, "forest_coverage_pct_2025"] = 60.0
     assert choropleth_figure(gdf, "forest_coverage_pct_2025", "Forest coverage", "%", "YlGn").axes[0].get_legend() is None
+
+
+_FOOTER = "Made by sinks from"
+
+
+def test_printed_report_ends_with_content(report_pdf):
+    """The last printed page carries the end of the report with the footer, not the footer alone."""
+    assert _FOOTER in report_pdf[-1]
+    alone = [i for i, page in enumerate(report_pdf) if page.startswith(_FOOTER)]
+    assert not alone, [report_pdf[i][:120] for i in alone]
+    assert len(report_pdf[-1].split(_FOOTER)[0].strip()) > 40, report_pdf[-1][:200]
+
+
+#: Marks every table cell with the alignment the browser gives it (``data-align``).
+_ALIGN_JS = """<script>
+document.querySelectorAll('th, td').forEach(function (c) {
+  c.setAttribute('data-align', getComputedStyle(c).textAlign);
+});
+</script>"""
+
+
+def _column_alignments(table: str) -> dict[int, set[str]]:
+    """The alignments of each column's header and cells in a table of the dumped DOM."""
+    cols: dict[int, set[str]] = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
+        for j, align in enumerate(re.findall(r'<t[hd][^>]*data-align="([^"]+)"', row)):
+            cols.setdefault(j, set()).add(align)
+    return cols
+
+
+def test_table_columns_align_one_way(report, tmp_path):
+    """In the browser, every column of a table (its header too) is aligned one way: the interval
+    columns of the method tables ("95 %" beside "no range") are right-aligned like the figures."""
+    from browser import NoBrowser, render
+
+    page = tmp_path / "aligned.html"
+    page.write_text(report.read_text(encoding="utf-8").replace("</body>", _ALIGN_JS + "</body>"), encoding="utf-8")
+    try:
+        dom = render(page.as_uri(), profile=tmp_path / "profile", dump_dom=True).stdout
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    tables = re.findall(r"<table[^>]*>.*?</table>", dom, flags=re.S)
+    assert len(tables) > 10 and "data-align" in dom
+    mixed = {}
+    for t in tables:
+        caption = re.search(r"<caption>(.*?)</caption>|<th[^>]*>(.*?)</th>", t).group(0)
+        for j, aligns in _column_alignments(t).items():
+            if j > 0 and len(aligns) > 1:
+                mixed[(caption, j)] = aligns
+    assert not mixed, mixed
+    method = re.search(r'<section id="method">.*?</section>', dom, flags=re.S).group(0)
+    for t in re.findall(r"<table[^>]*>.*?</table>", method, flags=re.S):
+        heads = re.findall(r"<th[^>]*>(.*?)</th>", t)
+        if "interval" in heads:
+            assert _column_alignments(t)[heads.index("interval")] == {"right"}
+
+
+#: A hyphen-minus signing a number: before a digit, at the start or after a space or bracket.
+_HYPHEN_MINUS = re.compile(r"(?<![^\s(\[])-(?=\d)")
+
+
+def _visible_text(page: str) -> str:
+    """The text a reader sees: no script, style, tags or attribute values."""
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", "", page, flags=re.S))
+
+
+def test_report_numbers_use_the_minus_sign(report, demo_run):
+    """Negative figures are shown with the minus sign (U+2212), as the intervals are; the tables
+    written for machines keep the ASCII hyphen-minus."""
+    import html as htmllib
+
+    text = htmllib.unescape(_visible_text(report.read_text(encoding="utf-8")))
+    assert not _HYPHEN_MINUS.search(text), [text[m.start() - 30:m.end() + 10] for m in _HYPHEN_MINUS.finditer(text)][:5]
+    assert re.search(r"\u2212\d", text)
+    csv = (demo_run / "tables" / "regions.csv").read_text(encoding="utf-8")
+    assert re.search(r",-\d", csv) and "\u2212" not in csv
+
+
+def test_number_cells_minus_sign():
+    from sinks.report import _num
+    from sinks.report.batch import _cell
+    from sinks.report.numbers import minus_sign
+
+    assert _num(-1234.5) == "\u22121,234.5" and _num(-3) == "\u22123" and _num("-58") == "\u221258"
+    assert _num("gain-loss") == "gain-loss" and _num("2015-01-02") == "2015-01-02"
+    assert _cell(-3.5) == '<td data-v="-3.5">\u22123.50</td>'  # the sort key stays machine-readable
+    assert minus_sign("[-71 – -41] 1e-05 x-1 +/-75 %") == "[\u221271 – \u221241] 1e-05 x-1 +/-75 %"
+
+
+def test_choropleth_labels_use_the_minus_sign():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from sinks.report.batch import choropleth_figure
+
+    gdf = gpd.GeoDataFrame({"region_id": ["1", "2"], "sink_mg_c_per_yr_2020_2025": [-33.0, 2158.0]},
+                           geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:32649")
+    fig = choropleth_figure(gdf, "sink_mg_c_per_yr_2020_2025", "Sink", "Mg C/yr", "RdYlGn", diverging=True,
+                            label_field="region_id", digits=0)
+    fig.canvas.draw()
+    texts = [t.get_text() for t in fig.axes[0].texts] + [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert "1\n\u221233" in texts and any(t.startswith("\u2212") for t in texts[2:])
+    assert not any(_HYPHEN_MINUS.search(t) for t in texts), texts
+
+
+def test_printed_matrices_keep_together(report, report_pdf):
+    """A transition or confusion matrix that fits on a page is printed on one page: its header
+    once, and its last row on the header's page."""
+    page = report.read_text(encoding="utf-8")
+    text = " ".join(report_pdf)
+    for corner in ("from \\ to", "map \\ reference"):
+        n = page.count(f"<th>{corner}</th>")
+        assert n and text.count(corner) == n, (corner, n, text.count(corner))
+    matrices = re.findall(r'<table class="matrix">.*?</table>', page, flags=re.S)
+    for m in matrices:
+        corner = re.search(r"<th>(.*?)</th>", m).group(1)
+        last = re.findall(r"<tr><td[^>]*>(.*?)</td>((?:<td[^>]*>.*?</td>)*)</tr>", m)[-1]
+        row = " ".join([last[0]] + re.findall(r"<td[^>]*>(.*?)</td>", last[1]))
+        pages = [i for i, p in enumerate(report_pdf) if row in p]
+        assert pages and any(corner in report_pdf[i] for i in pages), (corner, row)
+
+
+def test_long_matrix_prints_across_pages_whole_rows(tmp_path):
+    """A matrix too long for a page is split between rows, its header repeated on each page."""
+    from browser import NoBrowser, render
+    from pypdf import PdfReader
+
+    from sinks.report import _CSS, _table
+    from sinks.report.sections import matrix_block
+
+    names = [f"C{i:03d}" for i in range(140)]
+    rows = [[n] + [float(i * 3 + k) for k in range(6)] for i, n in enumerate(names)]
+    table = matrix_block("<h3>A long matrix</h3>",
+                         _table(["from \\ to"] + [f"K{k}" for k in range(6)], rows, digits=2, cls="matrix"))
+    page = tmp_path / "matrix.html"
+    page.write_text(f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>{_CSS}</style></head>"
+                    f"<body><main><section id=\"overview\"><p>Before.</p>{table}</section></main></body></html>",
+                    encoding="utf-8")
+    pdf = tmp_path / "matrix.pdf"
+    try:
+        render(page.as_uri(), profile=tmp_path / "profile", pdf=pdf)
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    pages = [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+    held = [p for p in pages if "C0" in p or "C1" in p]
+    assert len(held) > 1 and all(p.count("from \\ to K0 K1 K2 K3 K4 K5") == 1 for p in held), pages
+    for n, *vals in rows:
+        whole = " ".join([n] + [f"{v:,.2f}" for v in vals])
+        assert sum(whole in p for p in pages) == 1, whole

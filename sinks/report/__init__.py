@@ -16,9 +16,10 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from ..errors import ConfigError
+from .numbers import minus_sign
 
 __all__ = ["build_report"]
 
@@ -52,35 +53,71 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def _num(v: Any, digits: int = 1) -> str:
+    """A cell or figure as shown: floats with ``digits`` decimals and thousands separators, a
+    negative figure with the minus sign (words such as ``gain-loss`` untouched), ``–`` for none."""
     if v is None:
         return "–"
     if isinstance(v, float):
-        return f"{v:,.{digits}f}"
-    return html.escape(str(v))
+        return minus_sign(f"{v:,.{digits}f}")
+    text = html.escape(str(v))
+    return text if _is_text(v) else minus_sign(text)
 
 
 def _is_text(v: Any) -> bool:
-    """A cell shown left-aligned: words (names, methods, sources), not figures."""
+    """A cell of words (names, methods, sources), not figures."""
     return isinstance(v, str) and any(ch.isalpha() for ch in v)
 
 
+def _text_columns(head: list[str], rows: list[list[Any]], left: Collection[int] = ()) -> set[int]:
+    """The columns shown left-aligned as a whole, header and every cell: those of words only, those
+    with prose (a word cell longer than ``_SHORT``) and ``left``; the others are figures, right-aligned
+    with their odd word ("no range" beside "95 %") so that no column mixes the two.
+
+    Parameters
+    ----------
+    head : list of str
+        The column headers.
+    rows : list of list
+        The rows' cells.
+    left : collection of int
+        Columns left-aligned whatever they hold (a key–value table's values).
+
+    Returns
+    -------
+    set of int
+        The indices of the left-aligned columns (the first column, left-aligned by the style sheet,
+        is not among them).
+    """
+    def cells(j: int) -> list[Any]:
+        return [r[j] for r in rows if j < len(r) and r[j] is not None]
+
+    def words(j: int) -> bool:
+        got = cells(j)
+        return (bool(got) and all(_is_text(c) for c in got)) or any(_is_text(c) and len(c) > _SHORT for c in got)
+
+    return {j for j in range(1, len(head)) if j in left or words(j)}
+
+
 def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str = "", caption: str = "",
-           diagonal: bool = False) -> str:
-    """An HTML table: numbers right-aligned with thousands separators, words left-aligned (their
-    header too); short words (a period, a method, "no range") kept on one line; ``diagonal``
-    marks the cells where row and column name agree (transition matrices)."""
-    text_cols = {j for j in range(1, len(head))
-                 if any(_is_text(r[j]) for r in rows if j < len(r))
-                 and all(_is_text(r[j]) or r[j] is None for r in rows if j < len(r))}
-    th = "".join(f'<th class="t">{html.escape(h)}</th>' if j in text_cols else f"<th>{html.escape(h)}</th>"
-                 for j, h in enumerate(head))
+           diagonal: bool = False, left: Collection[int] = ()) -> str:
+    """An HTML table: figures right-aligned with thousands separators, words left-aligned, a column
+    aligned one way as a whole (see ``_text_columns``; ``left`` forces columns left); short words (a
+    period, a method, "no range") kept on one line; ``diagonal`` marks the cells where row and column
+    name agree (transition matrices)."""
+    text_cols = _text_columns(head, rows, left)
+    # a table of words (cls "text") is left-aligned by the style sheet: its figure columns say "n"
+    fig = "n" if "text" in cls.split() else ""
+
+    def th(h: str, j: int) -> str:
+        kind = "t" if j in text_cols else (fig if j > 0 else "")
+        return f'<th class="{kind}">{html.escape(h)}</th>' if kind else f"<th>{html.escape(h)}</th>"
 
     def td(c: Any, row: list[Any], j: int) -> str:
         classes = []
-        if j > 0 and _is_text(c):  # the first column is left-aligned by the style sheet
+        if j in text_cols:  # the first column is left-aligned by the style sheet
             classes.append("t")
-        elif j > 0 and "text" in cls.split():
-            classes.append("n")
+        elif j > 0 and fig:
+            classes.append(fig)
         if isinstance(c, str) and len(c) <= _SHORT:
             classes.append("nw")
         if diagonal and j > 0 and head[j] == row[0]:
@@ -90,7 +127,8 @@ def _table(head: list[str], rows: list[list[Any]], *, digits: int = 1, cls: str 
 
     body = "".join("<tr>" + "".join(td(c, r, j) for j, c in enumerate(r)) + "</tr>" for r in rows)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f'<table class="{cls}">{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+    head_row = "".join(th(h, j) for j, h in enumerate(head))
+    return f'<table class="{cls}">{cap}<thead><tr>{head_row}</tr></thead><tbody>{body}</tbody></table>'
 
 
 #: Text cells up to this many characters stay on one line ("2015–2020", "gain-loss", "no range").

@@ -9,6 +9,7 @@ from typing import Any
 from ..csvio import read_csv
 from ..labels import header_label
 from . import _img, _missing
+from .numbers import minus_sign
 
 __all__ = ["render_batch", "choropleth_figure", "colour_scale"]
 
@@ -44,7 +45,7 @@ def _cell(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         if v != v:  # NaN
             return '<td data-v="">–</td>'
-        return f'<td data-v="{float(v)!r}">{v:,.2f}</td>'
+        return f'<td data-v="{float(v)!r}">{minus_sign(f"{v:,.2f}")}</td>'
     text = html.escape(str(v))
     return f'<td class="t nw" data-v="{text}">{text}</td>'
 
@@ -91,7 +92,8 @@ def choropleth_figure(gdf: Any, column: str, title: str, unit: str, cmap: str, *
     cb.ax.tick_params(labelsize=7)
     from matplotlib.ticker import FuncFormatter
 
-    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda t, _p: f"{t:,.0f}" if abs(vmax - vmin) >= 50 else f"{t:g}"))
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(
+        lambda t, _p: minus_sign(f"{t:,.0f}" if abs(vmax - vmin) >= 50 else f"{t:g}")))
     halo = [pe.withStroke(linewidth=2.5, foreground="white")]
     for (_i, row), val in zip(gdf.iterrows(), v):
         geom = row.geometry
@@ -99,7 +101,7 @@ def choropleth_figure(gdf: Any, column: str, title: str, unit: str, cmap: str, *
             continue
         p = geom.representative_point()
         name = str(row[label_field]) if label_field and row.get(label_field) is not None else ""
-        text = "\n".join(t for t in (name, "–" if val != val else f"{val:,.{digits}f}") if t)
+        text = "\n".join(t for t in (name, "–" if val != val else minus_sign(f"{val:,.{digits}f}")) if t)
         ax.annotate(text, (p.x, p.y), ha="center", va="center", fontsize=7.5, path_effects=halo)
     if v.isna().any():  # say what the grey regions are
         from matplotlib.patches import Patch

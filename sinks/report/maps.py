@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..landcover import CLASSES, CODES, ECOLOGICAL
+from .numbers import minus_sign
 
 __all__ = ["read_decimated", "landcover_map", "value_map", "change_map", "goal_chart", "goal_figure", "sink_chart",
            "png"]
@@ -77,7 +78,7 @@ def coordinate_formatter(geographic: bool = False) -> Any:
 
         def __call__(self, x: float, pos: Any = None) -> str:
             d = self._decimals()
-            return f"{x:.{d}f}°" if geographic else f"{x / 1000:.{d}f}"
+            return minus_sign(f"{x:.{d}f}°" if geographic else f"{x / 1000:.{d}f}")
 
     return _Coords()
 
@@ -230,7 +231,7 @@ def goal_figure(name: str, unit: str, years: Sequence[int], values: Sequence[flo
     ax.set_ylabel(unit, fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0f}"))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: minus_sign(f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}")))
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)

@@ -11,6 +11,7 @@ from ..csvio import read_csv
 from ..labels import class_label, header_label
 from ..landcover import CLASSES
 from . import _img, _missing, _num, _table, maps
+from .numbers import minus_sign
 
 __all__ = ["render_sections"]
 
@@ -52,7 +53,7 @@ def _overview(s: dict[str, Any]) -> str:
         last = lc[list(lc)[-1]]
         rows.append(["forest coverage, latest epoch (%)", _num(last.get("forest_coverage_pct"), 2)
                      + (" (lower bound: part of the area is unobserved)" if last.get("coverage_flagged") else "")])
-    return _sec("overview", "Overview", _table(["item", "value"], rows) +
+    return _sec("overview", "Overview", _table(["item", "value"], rows, left=[1]) +
                 '<p class="note">The sample data shipped with sinks are synthetic; figures from them show what the '
                 "tool computes, not the state of any real place.</p>")
 
@@ -153,9 +154,9 @@ def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
             order = legend_order({f for f in m} | {t for row in m.values() for t in row})
             labels = [class_label(c) for c in order]
             rows = [[lab] + [(m.get(f) or {}).get(t, 0.0) for t in order] for lab, f in zip(labels, order)]
-            out.append(f"<h3>Transition matrix {html.escape(key.replace('_', chr(8211)))} (ha; rows = from, "
-                       "columns = to; the unchanged area on the diagonal)</h3>"
-                       + _table(["from \\ to"] + labels, rows, digits=2, cls="matrix", diagonal=True))
+            out.append(matrix_block(f"<h3>Transition matrix {html.escape(_period(key))} (ha; rows = from, "
+                                    "columns = to; the unchanged area on the diagonal)</h3>",
+                                    _table(["from \\ to"] + labels, rows, digits=2, cls="matrix", diagonal=True)))
         enc = (s.get("encroachment") or {}).get(key)
         if enc:
             rows = [[rid, v["patches"], v["area_ha"]] for rid, v in enc["by_redline"].items()]
@@ -163,6 +164,29 @@ def _change(run: Path, s: dict[str, Any], manifest: dict[str, Any]) -> str:
                        + _table(["redline", "patches", "area (ha)"], rows, digits=2))
     return _sec("change", "Change and encroachment", '<div class="maps">' + "".join(
         o for o in out if o.startswith("<figure")) + "</div>" + "".join(o for o in out if not o.startswith("<figure")))
+
+
+def matrix_block(heading: str, table: str, *, collapsed: bool = False) -> str:
+    """A matrix table with its heading, kept on one printed page where it fits (a longer one
+    splits between rows, its header repeated on each page).
+
+    Parameters
+    ----------
+    heading : str
+        The heading (HTML): an ``<h3>``, or the summary's text when ``collapsed``.
+    table : str
+        The matrix (an HTML table, see ``_table``).
+    collapsed : bool
+        Shown collapsed on screen (``<details>``); the print style sheet opens it.
+
+    Returns
+    -------
+    str
+        The HTML block.
+    """
+    if collapsed:
+        return f'<details class="matrix-block"><summary>{heading}</summary>{table}</details>'
+    return f'<div class="matrix-block">{heading}{table}</div>'
 
 
 def legend_order(names: Any) -> list[str]:
@@ -173,7 +197,7 @@ def legend_order(names: Any) -> list[str]:
 
 def _interval(lo: float, hi: float) -> str:
     """``424 – 983``; negative ends with a minus sign (``−71 – −41``, not ``-71 – -41``)."""
-    return f"{lo:,.0f} – {hi:,.0f}".replace("-", "\u2212")
+    return minus_sign(f"{lo:,.0f} – {hi:,.0f}")
 
 
 def _sink(s: dict[str, Any]) -> str:
@@ -321,10 +345,10 @@ def _accuracy(s: dict[str, Any]) -> str:
             for note in a.get("notes") or []:
                 out.append(f'<p class="note">{html.escape(str(note))}</p>')
             cm = a["confusion_matrix"]
-            out.append("<details><summary>Confusion matrix (samples; rows = map, columns = reference)</summary>"
-                       + _table(["map \\ reference"] + [class_label(c) for c in classes],
-                                [[class_label(m)] + [cm[m].get(r, 0) for r in classes] for m in classes],
-                                cls="matrix") + "</details>")
+            out.append(matrix_block("Confusion matrix (samples; rows = map, columns = reference)",
+                                    _table(["map \\ reference"] + [class_label(c) for c in classes],
+                                           [[class_label(m)] + [cm[m].get(r, 0) for r in classes] for m in classes],
+                                           cls="matrix"), collapsed=True))
         pix = a.get("truth_pixelwise")
         if pix:
             out.append(f"<p>Against the truth raster, pixel by pixel: overall accuracy "
