@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,21 +44,26 @@ def test_report_bad_input(tmp_path, capsys):
     assert not (tmp_path / "r.html").exists()
 
 
+def _printed_pages(page: Path, folder: Path, *, min_bytes: int = 0) -> list[str]:
+    """``page`` printed to PDF in headless Chromium (skips without one): the text of each
+    printed page, its white space collapsed."""
+    from browser import NoBrowser, render
+    from pypdf import PdfReader
+
+    pdf = folder / f"{page.stem}.pdf"
+    try:
+        proc = render(page.as_uri(), profile=folder / "profile", pdf=pdf)
+    except NoBrowser as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    assert pdf.exists() and pdf.stat().st_size > min_bytes, proc.stderr[-2000:]
+    return [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+
+
 @pytest.fixture(scope="module")
 def report_pdf(report, tmp_path_factory) -> list[str]:
     """The demo report printed to PDF in headless Chromium: the text of each page, its white
     space collapsed."""
-    from browser import NoBrowser, render
-    from pypdf import PdfReader
-
-    tmp = tmp_path_factory.mktemp("pdf")
-    pdf = tmp / "report.pdf"
-    try:
-        proc = render(report.as_uri(), profile=tmp / "profile", pdf=pdf)
-    except NoBrowser as exc:
-        pytest.skip(f"no headless Chromium: {exc}")
-    assert pdf.exists() and pdf.stat().st_size > 10_000, proc.stderr[-2000:]
-    return [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+    return _printed_pages(report, tmp_path_factory.mktemp("pdf"), min_bytes=10_000)
 
 
 def test_report_in_headless_chromium(report, tmp_path):
@@ -249,21 +255,13 @@ def test_report_prints_wide_tables_and_collapsed_sections(report, report_pdf):
 def test_batch_page_prints_every_column(demo_batch, tmp_path):
     """The batch page on paper: the wide sortable table gives way to one table per group of
     indicators, and the last column of the last one is on the page."""
-    from browser import NoBrowser, render
-    from pypdf import PdfReader
-
     from sinks.csvio import read_csv
 
     page = tmp_path / "batch.html"
     with pytest.raises(SystemExit) as ei:
         main(["report", str(demo_batch), "-o", str(page)])
     assert ei.value.code == 0
-    pdf = tmp_path / "batch.pdf"
-    try:
-        render(page.as_uri(), profile=tmp_path / "profile", pdf=pdf)
-    except NoBrowser as exc:
-        pytest.skip(f"no headless Chromium: {exc}")
-    pages = [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+    pages = _printed_pages(page, tmp_path)
     assert not pages[-1].startswith(_FOOTER), pages[-1][:200]  # the footer is not alone on the last page
     text = " ".join(pages)
     table = read_csv(demo_batch / "batch_summary.csv", dtype={0: str})
@@ -470,9 +468,6 @@ def test_printed_matrices_keep_together(report, report_pdf):
 
 def test_long_matrix_prints_across_pages_whole_rows(tmp_path):
     """A matrix too long for a page is split between rows, its header repeated on each page."""
-    from browser import NoBrowser, render
-    from pypdf import PdfReader
-
     from sinks.report import _CSS, _table
     from sinks.report.sections import matrix_block
 
@@ -484,12 +479,7 @@ def test_long_matrix_prints_across_pages_whole_rows(tmp_path):
     page.write_text(f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>{_CSS}</style></head>"
                     f"<body><main><section id=\"overview\"><p>Before.</p>{table}</section></main></body></html>",
                     encoding="utf-8")
-    pdf = tmp_path / "matrix.pdf"
-    try:
-        render(page.as_uri(), profile=tmp_path / "profile", pdf=pdf)
-    except NoBrowser as exc:
-        pytest.skip(f"no headless Chromium: {exc}")
-    pages = [" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages]
+    pages = _printed_pages(page, tmp_path)
     held = [p for p in pages if "C0" in p or "C1" in p]
     assert len(held) > 1 and all(p.count("from \\ to K0 K1 K2 K3 K4 K5") == 1 for p in held), pages
     for n, *vals in rows:
