@@ -28,7 +28,7 @@ from ._versions import versions
 from .errors import ConfigError
 
 __all__ = ["DIGESTS", "DEFAULT_DIGEST", "file_digest", "sha256_file", "describe_inputs", "hash_in_background",
-           "is_remote", "Timer", "manifest_dict"]
+           "Timer", "manifest_dict"]
 
 log = logging.getLogger("sinks")
 
@@ -90,31 +90,25 @@ _HASHES: dict[tuple[Any, ...], str] = {}
 _LOCK = threading.Lock()
 
 
-def is_remote(path: str) -> bool:
-    """Whether ``path`` names a remote object (a URL or a GDAL ``/vsi...`` path)."""
+def _not_a_file(path: str) -> bool:
+    """Whether ``path`` is read through GDAL rather than as a local file (a URL, or any
+    ``/vsi...`` path): such an input is described (:func:`sinks.remote.describe`), never hashed."""
     return "://" in path or path.startswith("/vsi")
-
-
-def _describe_remote(path: str, *, timeout: float = 10.0) -> dict[str, Any]:
-    """What identifies a remote object without reading it: ``ETag``, size and modified time
-    from one ``HEAD`` request for S3 and HTTP(S) (:func:`sinks.remote.describe`); other
-    schemes by name only."""
-    from .remote import describe
-
-    return describe(path, timeout=timeout)
 
 
 def describe_inputs(paths: Iterable[str | os.PathLike], *, threads: int = 2,
                     algorithm: str = DEFAULT_DIGEST) -> list[dict]:
     """``[{"path", "bytes", <algorithm>: digest}]`` for every distinct input, hashed in parallel.
 
-    Remote inputs are described by :func:`_describe_remote` instead (never downloaded).
+    Remote inputs are described by :func:`sinks.remote.describe` instead (never downloaded).
     """
-    uniq = sorted({str(p) if is_remote(str(p)) else str(Path(p)) for p in paths})
-    local = [p for p in uniq if not is_remote(p)]
+    from .remote import describe
+
+    uniq = sorted({str(p) if _not_a_file(str(p)) else str(Path(p)) for p in paths})
+    local = [p for p in uniq if not _not_a_file(p)]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
         hashes = dict(zip(local, ex.map(lambda p: file_digest(p, algorithm=algorithm), local)))
-    return [{"path": p, "bytes": os.path.getsize(p), algorithm: hashes[p]} if p in hashes else _describe_remote(p)
+    return [{"path": p, "bytes": os.path.getsize(p), algorithm: hashes[p]} if p in hashes else describe(p)
             for p in uniq]
 
 
@@ -126,7 +120,7 @@ def hash_in_background(paths: Iterable[str | os.PathLike], *, algorithm: str = D
     serial pass over every input at the end.  Errors are left for
     :func:`describe_inputs` to raise.
     """
-    files = sorted({str(Path(p)) for p in paths if not is_remote(str(p))})
+    files = sorted({str(Path(p)) for p in paths if not _not_a_file(str(p))})
 
     def work() -> None:
         for p in files:
