@@ -35,7 +35,7 @@ import os
 import threading
 from typing import Any, Callable
 
-from .errors import ConfigError, TileReadError
+from .errors import ConfigError, TileReadError, first_line
 
 __all__ = [
     "REMOTE_SCHEMES",
@@ -234,7 +234,7 @@ def check_raster(path: str | os.PathLike) -> str:
         with gdal_env(), rasterio.open(p):
             pass
     except Exception as exc:  # noqa: BLE001 - GDAL raises several types
-        err = f"{path}: cannot open remote raster ({_first_line(exc)})"
+        err = f"{path}: cannot open remote raster ({first_line(exc)})"
     with _CHECKED_LOCK:
         _CHECKED[p] = err
         while len(_CHECKED) > 4096:
@@ -274,11 +274,6 @@ def version_token(path: str | os.PathLike) -> Any:
     GDAL path for a remote object."""
     p = str(path)
     return gdal_path(p) if is_remote(p) else os.path.getmtime(p)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # --------------------------------------------------------------------------------------
@@ -355,5 +350,5 @@ def describe(path: str | os.PathLike, *, timeout: float = 10.0) -> dict[str, Any
     except ConfigError as exc:
         entry["note"] = str(exc)
     except Exception as exc:  # noqa: BLE001 - network and client errors: recorded, not fatal
-        entry["note"] = f"HEAD request failed: {_first_line(exc)}"
+        entry["note"] = f"HEAD request failed: {first_line(exc)}"
     return entry
