@@ -1,6 +1,7 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 # Each creates .venv with python3 -m venv and installs the package with pip when
-# .venv is missing or pyproject.toml changed.  `make test-py312` does the same in
+# .venv is missing or pyproject.toml changed, then compiles the numba kernels into
+# numba's cache (so the first run does not).  `make test-py312` does the same in
 # .venv312 with Python 3.12 (pyenv's, else python3.12 on PATH); .ci/run runs both.
 PYTHON    ?= python3
 PYTHON312 ?= $(shell PYENV_VERSION=3.12 pyenv which python 2>/dev/null || command -v python3.12)
@@ -19,6 +20,7 @@ define install
 		$(2) -m venv $(1); }
 	$(1)/bin/python -m pip install --quiet --upgrade pip
 	$(1)/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(1)/bin/python -m sinks._kernels.warm
 	@touch $(1)/.sinks-installed
 endef
 

@@ -229,3 +229,30 @@ def test_run_says_it_compiles_only_when_it_goes_ahead(monkeypatch, tmp_path):
     assert pipeline.run(spec, out=tmp_path / "accepted", progress=said.append) == {"ran": True}
     assert said == ["compiling the numba kernels for this machine (first run only, about 10 s)"]
     assert cancelled == [True]
+
+
+def test_install_step_compiles_every_kernel_once_per_python(tmp_path):
+    """``python -m sinks._kernels.warm`` (make's install step) fills numba's cache for this
+    Python, says so in one line, and only says so when run again; index files of another
+    Python version do not count as compiled."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "numba"
+    other = cache / "x" / "_kernels_0"
+    other.mkdir(parents=True)
+    for name in ("rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
+                 "codes._hist", "codes._hist2", "codes._pair", "codes._combine"):
+        (other / f"{name}-1.py39.nbi").write_bytes(b"")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    check = "from sinks._kernels import warm; print(warm.cached())"
+    assert subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+    first = subprocess.run([sys.executable, "-m", "sinks._kernels.warm"], env=env, capture_output=True, text=True,
+                           check=True, timeout=300).stdout.strip().splitlines()
+    assert len(first) == 1 and first[0].startswith("numba kernels: compiled for this machine in ")
+    assert subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "True"
+    again = subprocess.run([sys.executable, "-m", "sinks._kernels.warm"], env=env, capture_output=True,
+                           text=True, check=True, timeout=60).stdout.strip()
+    assert again == "numba kernels: already compiled for this machine"

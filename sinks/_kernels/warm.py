@@ -9,6 +9,10 @@ specialisations a pipeline run uses (:data:`GROUPS`), each on its own core, whil
 run reads its spec, tiles and AOI; :func:`wait` then blocks until they finish, and the
 run's own calls load the machine code from the cache.  A specialisation not listed
 (another dtype, more acquisitions per epoch) still compiles in the run as before.
+
+``python -m sinks._kernels.warm`` (:func:`compile_all`) compiles every group ahead of
+any run; ``make`` does so when it installs ``.venv``, so a fresh clone's first run
+finds the kernels in the cache.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["GROUPS", "cached", "cancel", "compile_group", "compile_in_background", "wait"]
+__all__ = ["GROUPS", "cached", "cancel", "compile_all", "compile_group", "compile_in_background", "wait"]
 
 log = logging.getLogger("sinks")
 
@@ -87,13 +91,15 @@ GROUPS: dict[str, list[Callable[[], None]]] = {
 
 
 def cached() -> bool:
-    """Whether every kernel module has compiled machine code on disk (numba's index files)."""
+    """Whether every kernel module has compiled machine code on disk for this Python
+    (numba's index files, named ``<function>-<line>.py<major><minor>.nbi``)."""
+    tag = f"*.py{sys.version_info.major}{sys.version_info.minor}.nbi"
     where = os.environ.get("NUMBA_CACHE_DIR")
     if where:  # numba mirrors the package path below the cache folder
         base = Path(where)
-        found = glob.glob(str(base / "**" / "*_kernels*" / "*.nbi"), recursive=True)
+        found = glob.glob(str(base / "**" / "*_kernels*" / tag), recursive=True)
     else:
-        found = glob.glob(str(_HERE / "__pycache__" / "*.nbi"))
+        found = glob.glob(str(_HERE / "__pycache__" / tag))
     names = {Path(f).name.split("-")[0] for f in found}
     need = {"rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
             "codes._hist", "codes._hist2", "codes._pair", "codes._combine"}
@@ -128,6 +134,24 @@ def compile_in_background(*, digital_numbers: bool = True) -> bool:
     return True
 
 
+def compile_all() -> float:
+    """Compile every group (:data:`GROUPS`) now, in child processes two at a time, and
+    return the seconds it took; a group whose child fails is compiled by the first run
+    that needs it (as without this step)."""
+    import time
+
+    t0 = time.perf_counter()
+    code = "import sys; from sinks._kernels.warm import compile_group; compile_group(sys.argv[1])"
+    names = list(GROUPS)
+    width = max(1, min(2, os.cpu_count() or 1))
+    for start in range(0, len(names), width):
+        procs = [subprocess.Popen([sys.executable, "-c", code, name], stdin=subprocess.DEVNULL)
+                 for name in names[start:start + width]]
+        for proc in procs:
+            proc.wait()
+    return time.perf_counter() - t0
+
+
 def wait() -> None:
     """Block until the compiling children (if any) have finished."""
     while _CHILDREN:
@@ -148,3 +172,12 @@ def cancel() -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+if __name__ == "__main__":
+    if cached():
+        print("numba kernels: already compiled for this machine")
+    else:
+        seconds = compile_all()
+        state = "compiled" if cached() else "not all compiled (a run compiles the rest)"
+        print(f"numba kernels: {state} for this machine in {seconds:.0f} s")
