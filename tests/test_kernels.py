@@ -50,7 +50,7 @@ def _numpy_rules(stack, *, cfg, mndwi_t, mvi_t, coastal, wetland=None, shaded=No
         openw = (wet_obs & (ndvi < f32(cfg.water.max_ndvi))).sum(axis=0)
         ndvi_c = np.where(clear, ndvi, -np.inf)
         k = np.argmax(ndvi_c, axis=0)                  # the first greenest clear observation
-        pick = lambda a: np.take_along_axis(a, k[None], axis=0)[0]  # noqa: E731
+        pick = lambda a: np.take_along_axis(a, k[None], axis=0)[0]
         vmax = pick(ndvi_c).astype(f32)
         vmin = np.where(clear, ndvi, np.inf).min(axis=0).astype(f32)
         amp = vmax - vmin

@@ -22,8 +22,9 @@ import logging
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -116,6 +117,8 @@ def compile_group(name: str) -> None:
 
 
 _CHILDREN: list[subprocess.Popen] = []
+#: What a compiling child process runs (its one argument: a group's name).
+_CHILD = "import sys; from sinks._kernels.warm import compile_group; compile_group(sys.argv[1])"
 
 
 def compile_in_background(*, digital_numbers: bool = True) -> bool:
@@ -127,9 +130,8 @@ def compile_in_background(*, digital_numbers: bool = True) -> bool:
     """
     if _CHILDREN or cached() or (os.cpu_count() or 1) < 2:
         return False
-    code = "import sys; from sinks._kernels.warm import compile_group; compile_group(sys.argv[1])"
     for name in ("rules_dn" if digital_numbers else "rules", "pixels"):
-        _CHILDREN.append(subprocess.Popen([sys.executable, "-c", code, name], stdin=subprocess.DEVNULL,
+        _CHILDREN.append(subprocess.Popen([sys.executable, "-c", _CHILD, name], stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return True
 
@@ -138,14 +140,11 @@ def compile_all() -> float:
     """Compile every group (:data:`GROUPS`) now, in child processes two at a time, and
     return the seconds it took; a group whose child fails is compiled by the first run
     that needs it (as without this step)."""
-    import time
-
     t0 = time.perf_counter()
-    code = "import sys; from sinks._kernels.warm import compile_group; compile_group(sys.argv[1])"
     names = list(GROUPS)
     width = max(1, min(2, os.cpu_count() or 1))
     for start in range(0, len(names), width):
-        procs = [subprocess.Popen([sys.executable, "-c", code, name], stdin=subprocess.DEVNULL)
+        procs = [subprocess.Popen([sys.executable, "-c", _CHILD, name], stdin=subprocess.DEVNULL)
                  for name in names[start:start + width]]
         for proc in procs:
             proc.wait()
