@@ -121,6 +121,13 @@ _CHILDREN: list[subprocess.Popen] = []
 _CHILD = "import sys; from sinks._kernels.warm import compile_group; compile_group(sys.argv[1])"
 
 
+def _spawn(name: str, *, quiet: bool) -> subprocess.Popen:
+    """A child process compiling group ``name``; ``quiet`` discards its output (a run's
+    background compile), otherwise it goes to this process's terminal (make's install step)."""
+    out = subprocess.DEVNULL if quiet else None
+    return subprocess.Popen([sys.executable, "-c", _CHILD, name], stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+
+
 def compile_in_background(*, digital_numbers: bool = True) -> bool:
     """Start two child processes compiling the kernels, unless they are cached.
 
@@ -131,8 +138,7 @@ def compile_in_background(*, digital_numbers: bool = True) -> bool:
     if _CHILDREN or cached() or (os.cpu_count() or 1) < 2:
         return False
     for name in ("rules_dn" if digital_numbers else "rules", "pixels"):
-        _CHILDREN.append(subprocess.Popen([sys.executable, "-c", _CHILD, name], stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _CHILDREN.append(_spawn(name, quiet=True))
     return True
 
 
@@ -144,8 +150,7 @@ def compile_all() -> float:
     names = list(GROUPS)
     width = max(1, min(2, os.cpu_count() or 1))
     for start in range(0, len(names), width):
-        procs = [subprocess.Popen([sys.executable, "-c", _CHILD, name], stdin=subprocess.DEVNULL)
-                 for name in names[start:start + width]]
+        procs = [_spawn(name, quiet=False) for name in names[start:start + width]]
         for proc in procs:
             proc.wait()
     return time.perf_counter() - t0
