@@ -341,8 +341,13 @@ def olofsson_area_cov(counts: np.ndarray, mapped_area_ha: np.ndarray) -> np.ndar
     return tot ** 2 * cov
 
 
+#: Matrices a thread fits together in :func:`rake`: a slice small enough to stay in the
+#: processor's cache (8 × 8 classes × 128 matrices × 8 bytes = 64 KiB).
+RAKE_SLICE = 128
+
+
 def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: int = 1000,
-         tol: float = 1e-10) -> np.ndarray:
+         tol: float = 1e-10, threads: int = 2) -> np.ndarray:
     """Iterative proportional fitting of ``matrix`` (``(..., K, K)``) to row and column sums.
 
     Cells that are zero stay zero; a target row or column whose cells are all zero is
@@ -351,63 +356,66 @@ def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: 
     every matrix is within ``tol`` of 1 (or after ``iterations``).
 
     The matrices are held with the leading dimensions last, so each of the ``K × K``
-    cells of all of them is one contiguous vector: the row and column sums are then a
-    few vector additions per iteration instead of a reduction over short axes.  The sums
-    add in the order ``numpy.sum`` does (pairwise over a row's cells, in row order over a
+    cells of all of them is one contiguous vector, and fitted a slice of
+    :data:`RAKE_SLICE` matrices at a time by a compiled kernel
+    (:func:`sinks._kernels.rake.rake_steps`), on up to ``threads`` threads; the slices
+    are kept in step so that all the matrices stop at the same iteration.  The sums add
+    in the order ``numpy.sum`` does (pairwise over a row's cells, in row order over a
     column's), so the result equals, to the bit, the plain formulation
     ``x *= rows / x.sum(-1); x *= cols / x.sum(-2)``.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._kernels.rake import rake_steps
+
     x = np.asarray(matrix, dtype=np.float64)
     rows = np.asarray(rows, dtype=np.float64)
     cols = np.asarray(cols, dtype=np.float64)
     shape = np.broadcast_shapes(x.shape, rows.shape[:-1] + x.shape[-2:], cols.shape[:-1] + x.shape[-2:])
     k, lead = shape[-1], shape[:-2]
     n = math.prod(lead)
-    y = np.array(np.moveaxis(np.broadcast_to(x, shape).reshape(n, k, k), 0, -1), order="C")  # (K, K, n)
-    r = np.ascontiguousarray(np.broadcast_to(rows, lead + (k,)).reshape(n, k).T)
-    c = np.ascontiguousarray(np.broadcast_to(cols, lead + (k,)).reshape(n, k).T)
-    rs, cs = np.empty((k, n)), np.empty((k, n))
-    fr, fc = np.empty((k, n)), np.empty((k, n))
-    for _ in range(iterations):
-        for i in range(k):
-            rs[i] = _pairwise_sum(y[i])
-        fr.fill(1.0)
-        np.divide(r, rs, out=fr, where=rs > 0)
-        y *= fr[:, None, :]
-        cs[:] = y[0]
-        for i in range(1, k):
-            cs += y[i]
-        fc.fill(1.0)
-        np.divide(c, cs, out=fc, where=cs > 0)
-        y *= fc[None, :, :]
-        if max(np.max(np.abs(fc - 1.0), initial=0.0), np.max(np.abs(fr - 1.0), initial=0.0)) < tol:
-            break
+    if k > 128:
+        raise ValueError("rake: more than 128 classes")
+    y = np.moveaxis(np.broadcast_to(x, shape).reshape(n, k, k), 0, -1)  # (K, K, n), a view
+    r = np.broadcast_to(rows, lead + (k,)).reshape(n, k).T
+    c = np.broadcast_to(cols, lead + (k,)).reshape(n, k).T
+    cuts = list(range(0, n, RAKE_SLICE)) + [n]
+    # copies (fitted in place), contiguous slices of the matrices and their targets
+    parts = [(np.array(y[..., a:b], order="C"), np.ascontiguousarray(r[:, a:b]), np.ascontiguousarray(c[:, a:b]))
+             for a, b in zip(cuts[:-1], cuts[1:])]
+    workers = max(1, min(threads, len(parts)))
+
+    def advance(steps: Sequence[int], stop: bool) -> list[tuple[int, float]]:
+        """Run slice ``i`` for up to ``steps[i]`` iterations (stopping early with ``stop``)."""
+        def one(i: int) -> tuple[int, float]:
+            y_, r_, c_ = parts[i]
+            return rake_steps(y_, r_, c_, steps[i], tol, stop)
+        if workers == 1:
+            return [one(i) for i in range(len(parts))]
+        with ThreadPoolExecutor(workers) as ex:
+            return list(ex.map(one, range(len(parts))))
+
+    # each slice runs until its own factors are within tol (numpy's loop stops at the first
+    # iteration where those of all the matrices are, which cannot come before the last
+    # slice's); the slices that stopped early catch up with the last, then all go on in
+    # step until the stop holds for all of them at once
+    first = advance([iterations] * len(parts), True)
+    at = max((t for t, _e in first), default=iterations)
+    behind = advance([at - t for t, _e in first], False)
+    errs = [e if t == at else e2 for (t, e), (_t2, e2) in zip(first, behind)]
+    while at < iterations and not _all_within(errs, tol):
+        errs = [e for _t, e in advance([1] * len(parts), False)]
+        at += 1
+    out = np.concatenate([p[0] for p in parts], axis=-1) if parts else np.empty((k, k, 0))
     # C order, as the plain formulation returns it: reductions over the result (the sink's
     # draws) then add in the same order too
-    return np.ascontiguousarray(np.moveaxis(y, -1, 0).reshape(shape))
+    return np.ascontiguousarray(np.moveaxis(out, -1, 0).reshape(shape))
 
 
-def _pairwise_sum(v: np.ndarray) -> np.ndarray:
-    """``v.sum(axis=0)`` for ``v`` of ``(m, n)``, ``m <= 128``, adding in numpy's pairwise order
-    (eight running sums for ``m >= 8``, a plain loop below), so each column's sum is the one
-    ``numpy.sum`` gives for that column's ``m`` values laid out contiguously."""
-    m = v.shape[0]
-    if m > 128:
-        raise ValueError("pairwise sums of more than 128 terms split recursively; not needed here")
-    if m < 8:
-        res = v[0].copy()
-        for j in range(1, m):
-            res += v[j]
-        return res
-    acc = v[:8].copy()
-    i = 8
-    while i < m - m % 8:
-        acc += v[i:i + 8]
-        i += 8
-    res = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-    for j in range(i, m):
-        res += v[j]
-    return res
+def _all_within(errs: Sequence[float], tol: float) -> bool:
+    """Whether the largest factor error over all slices is below ``tol`` (as numpy's
+    ``max`` over the whole set would find it: a NaN anywhere fails)."""
+    return bool(errs) and not any(e != e for e in errs) and max(errs) < tol
 
 
 def adjusted_transitions(transitions: Any, accuracy_from: Any, accuracy_to: Any, *, draws: int = 0,

@@ -48,12 +48,13 @@ def _reflectance(d: np.ndarray, offset: float) -> np.ndarray:
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), t=st.integers(1, 3), holes=st.floats(0.0, 0.3), coastal=st.booleans())
-def test_rule_kernel_on_numbers_equals_kernel_on_reflectance(seed, t, holes, coastal):
+@given(seed=st.integers(0, 2**32 - 1), t=st.integers(1, 3), holes=st.floats(0.0, 0.3), coastal=st.booleans(),
+       size=st.sampled_from([(19, 23), (2, 1030)]))
+def test_rule_kernel_on_numbers_equals_kernel_on_reflectance(seed, t, holes, coastal, size):
     rng = np.random.default_rng(seed)
-    dns = [_dn_block(rng, 19, 23, holes) for _ in range(t)]
+    dns = [_dn_block(rng, *size, holes) for _ in range(t)]
     offsets = [OFFSETS[k % 2] for k in range(t)]  # acquisitions before and after the 2022 offset
-    zone = rng.random((19, 23)) < 0.5 if coastal else None
+    zone = rng.random(size) < 0.5 if coastal else None
     kw = dict(roles=(0, 1, 2, 3, 4, 5), coastal=zone, **kernel_arguments(load_rules(), mndwi_t=0.05, mvi_t=3.0))
     want = rules_block([_reflectance(d, o) for d, o in zip(dns, offsets)], **kw)
     got = rules_block(dns, decode=([SCALE] * t, offsets, 0), **kw)
@@ -69,6 +70,10 @@ def test_rule_kernel_refuses_mixed_or_float_numbers():
         rules_block([a.astype(np.float32)], decode=([SCALE], [0.0], 0), **kw)
     with pytest.raises(ValueError, match="one scale and one offset"):
         rules_block([a, a], decode=([SCALE], [0.0], 0), **kw)
+    with pytest.raises(ValueError, match="same rows and columns"):
+        rules_block([a, a[:, :3]], decode=([SCALE] * 2, [0.0, 0.0], 0), **kw)
+    with pytest.raises(ValueError, match=r"coastal: the mask is \(4, 5\), the block \(4, 4\)"):
+        rules_block([a], decode=([SCALE], [0.0], 0), **{**kw, "coastal": np.ones((4, 5), bool)})
 
 
 def test_number_mosaic_decodes_to_the_reflectance_mosaic():

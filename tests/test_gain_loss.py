@@ -269,6 +269,25 @@ def test_rake_equals_the_plain_formulation_to_the_bit(k: int) -> None:
     assert np.array_equal(rake(full, r, c), _plain_rake(full, r, c))
 
 
+def test_rake_stops_all_matrices_at_the_same_iteration() -> None:
+    """Slices of matrices (the kernel fits RAKE_SLICE at a time) that would converge at
+    different iterations still stop where the plain formulation stops all of them."""
+    from sinks.uncertainty import RAKE_SLICE
+
+    rng = np.random.default_rng(7)
+    n = 2 * RAKE_SLICE + 37
+    m = rng.lognormal(0, 1, (n, 6, 6)) * (rng.random((n, 6, 6)) > 0.2)
+    target = m * rng.lognormal(0, 1, (n, 1, 1)) * rng.lognormal(0, np.linspace(0.01, 2, n)[:, None, None], (n, 6, 6))
+    rows, cols = target.sum(-1), target.sum(-2)  # consistent margins: every fit converges, the later ones slower
+    for tol in (1e-10, 1e-6):
+        want = _plain_rake(m, rows, cols, tol=tol)
+        assert np.array_equal(rake(m, rows, cols, tol=tol), want)
+        assert np.array_equal(rake(m, rows, cols, tol=tol, threads=1), want)
+    before = m.copy()
+    rake(m[0], rows[0], cols[0])
+    assert np.array_equal(m, before)  # the caller's matrices are not fitted in place
+
+
 # -- spec and CLI ------------------------------------------------------------------------
 def test_spec_keys_name_themselves(tmp_path) -> None:
     from sinks.spec import load_spec

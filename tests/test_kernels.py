@@ -109,13 +109,17 @@ def _random_stack(seed, t, h, w):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), t=st.integers(1, 4), coastal=st.booleans(), layer=st.booleans(),
-       shade=st.booleans(), mndwi_t=st.sampled_from([0.0, -0.1, 0.12]), mvi_t=st.sampled_from([3.0, 4.5, 12.0]))
-def test_rules_kernel_equals_numpy(seed, t, coastal, layer, shade, mndwi_t, mvi_t):
+       shade=st.booleans(), mndwi_t=st.sampled_from([0.0, -0.1, 0.12]), mvi_t=st.sampled_from([3.0, 4.5, 12.0]),
+       size=st.sampled_from([(23, 17), (3, 1100)]))
+def test_rules_kernel_equals_numpy(seed, t, coastal, layer, shade, mndwi_t, mvi_t, size):
+    """Small blocks, and rows longer than the kernel's 512-pixel segments (a full one, a
+    full one and a partial one)."""
     cfg = load_rules()
-    stack = _random_stack(seed, t, 23, 17)
-    zone = (np.random.default_rng(seed + 1).random((23, 17)) < 0.5) if coastal else None
-    wet = (np.random.default_rng(seed + 2).random((23, 17)) < 0.5) if layer else None
-    shaded = (np.random.default_rng(seed + 3).random((t, 23, 17)) < 0.3) if shade else None
+    h, w = size
+    stack = _random_stack(seed, t, h, w)
+    zone = (np.random.default_rng(seed + 1).random((h, w)) < 0.5) if coastal else None
+    wet = (np.random.default_rng(seed + 2).random((h, w)) < 0.5) if layer else None
+    shaded = (np.random.default_rng(seed + 3).random((t, h, w)) < 0.3) if shade else None
     got = classify_block(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet, shaded=shaded)
     want = _numpy_rules(stack, cfg=cfg, mndwi_t=mndwi_t, mvi_t=mvi_t, coastal=zone, wetland=wet, shaded=shaded)
     np.testing.assert_array_equal(got, want)
@@ -242,7 +246,7 @@ def test_install_step_compiles_every_kernel_once_per_python(tmp_path):
     other = cache / "x" / "_kernels_0"
     other.mkdir(parents=True)
     for name in ("rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
-                 "codes._hist", "codes._hist2", "codes._pair", "codes._combine"):
+                 "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "rake.rake_steps"):
         (other / f"{name}-1.py39.nbi").write_bytes(b"")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     check = "from sinks._kernels import warm; print(warm.cached())"
@@ -256,3 +260,25 @@ def test_install_step_compiles_every_kernel_once_per_python(tmp_path):
     again = subprocess.run([sys.executable, "-m", "sinks._kernels.warm"], env=env, capture_output=True,
                            text=True, check=True, timeout=60).stdout.strip()
     assert again == "numba kernels: already compiled for this machine"
+
+
+def test_a_cache_index_written_for_older_source_is_not_compiled(tmp_path):
+    """numba recompiles a kernel whose source changed since its index was written, so the
+    install step and a run's background compile must not take that index as compiled."""
+    import hashlib
+
+    from sinks._kernels.warm import _current
+
+    source = tmp_path / "rules.py"
+    source.write_text("def kernel(): pass\n")
+    index = tmp_path / "rules._classify-1.py311.nbi"
+    # the index numba writes holds the source's digest among its pickled bytes
+    index.write_bytes(b"\x80\x04header" + hashlib.sha256(source.read_bytes()).digest() + b"overloads")
+    os.utime(index, (1_000_000, 1_000_000))  # older than the source: only the digest vouches for it
+    assert _current(index, source)
+    source.write_text("def kernel(): return 1\n")
+    assert not _current(index, source)
+    os.utime(source, (1_000_000, 1_000_000))
+    os.utime(index, (2_000_000, 2_000_000))  # a numba that keys on times: written after the change
+    assert _current(index, source)
+    assert not _current(tmp_path / "missing.nbi", source)

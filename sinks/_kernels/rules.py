@@ -1,11 +1,12 @@
 """The ordered land-cover rules of :mod:`sinks.classify.rules`, one pass per pixel.
 
-Row by row, the kernel walks each acquisition once, keeping per pixel the few numbers
-the rules need in row buffers (clear, snow, wet and open-water counts; NDVI maximum and
-minimum; the bands of the greenest clear observation; whether a bare-soil or flooded
-phase and whether only built-up-like observations were seen), then applies the rules
-in order.  The semantics are documented in :mod:`sinks.classify.rules`; ``float32``
-throughout, as the reflectance.
+Row by row, in segments of a few hundred pixels, the kernel walks each acquisition once,
+keeping per pixel the few numbers the rules need (clear, snow, wet and open-water counts;
+NDVI maximum and minimum; the bands of the greenest clear observation; whether a
+bare-soil or flooded phase and whether only built-up-like observations were seen), then
+applies the rules in order.  Both loops are written without branches, as masks and
+selects, so the compiler vectorises them.  The semantics are documented in
+:mod:`sinks.classify.rules`; ``float32`` throughout, as the reflectance.
 
 The acquisitions may also arrive as the tiles' digital numbers (``decode``): each value
 is then turned into reflectance as it is read, ``float32(DN) × scale + offset`` exactly
@@ -48,8 +49,21 @@ COUNT_NAMES: tuple[str, ...] = ("water_min_frequency", "wetland_min_frequency", 
 
 _TINY = np.float32(1e-6)
 
+#: Pixels of a row handled together: the per-pixel evidence of one segment lives in two
+#: flat buffers, one field every ``_SEG`` entries, so that the compiler sees constant
+#: distances between the fields and turns the evidence loop into vector instructions
+#: (with one array per field it would have to prove at run time that none overlap).
+_SEG = 512
+# float32 fields of the evidence buffer
+_VMAX, _VMIN, _GS1, _GS2, _GNIR, _GNBR, _GMVI = 0, 1, 2, 3, 4, 5, 6
+_NFLOAT = 7
+# int32 fields: counts, flags, and (of the current acquisition) whether the pixel holds
+# nodata in a band and whether the terrain shades it
+_CLEAR, _SNOW, _WET, _OPEN, _SOIL, _BUILT, _BAD, _SHADE = 0, 1, 2, 3, 4, 5, 6, 7
+_NINT = 8
 
-@jit
+
+@jit(inline="always")
 def _nd(a: np.float32, b: np.float32) -> np.float32:
     den = a + b
     q = (a - b) / den
@@ -57,30 +71,16 @@ def _nd(a: np.float32, b: np.float32) -> np.float32:
 
 
 @jit(inline="always")
-def _load_rows(s, y, ib, ig, ir, inn, is1, is2, nodata, scale, offset, rb, rg, rr, rn, r1, r2):  # noqa: ANN001, ANN202
-    """Row ``y`` of the six bands the rules read, decoded from digital numbers into row
-    buffers: ``float32(DN) × scale + offset``, and NaN in the blue band (which makes the
-    pixel not observed) wherever any band of the block holds ``nodata``."""
-    w = rb.shape[0]
-    nan = np.float32(np.nan)
-    for x in range(w):
-        rb[x] = np.float32(s[ib, y, x]) * scale + offset
-        rg[x] = np.float32(s[ig, y, x]) * scale + offset
-        rr[x] = np.float32(s[ir, y, x]) * scale + offset
-        rn[x] = np.float32(s[inn, y, x]) * scale + offset
-        r1[x] = np.float32(s[is1, y, x]) * scale + offset
-        r2[x] = np.float32(s[is2, y, x]) * scale + offset
-    for q in range(s.shape[0]):
-        for x in range(w):
-            if s[q, y, x] == nodata:
-                rb[x] = nan
+def _evidence(vb, vg, vr, vn, v1, v2, scale, offset, t, fs, ist):  # noqa: ANN001, ANN202
+    """One acquisition's row segment (the six bands' values ``vb`` … ``v2``) added to the
+    per-pixel evidence (``fs``, ``ist``; fields as named above), the values read as
+    ``value × scale + offset`` (digital numbers, whose ``nodata`` marks are in ``ist``'s
+    ``_BAD`` field; or reflectance, with scale 1 and offset 0).  Pixels the terrain keeps
+    in shadow at this acquisition (``_SHADE``) are not counted.
 
-
-@jit(inline="always")
-def _evidence(rb, rg, rr, rn, r1, r2, shaded, t, nclear, nsnow, wet, openw, vmax, vmin, g_s1, g_s2, g_nir, g_nbr,
-              g_mvi, soil, built):  # noqa: ANN001, ANN202
-    """One acquisition's row of reflectance (six bands) added to the per-pixel evidence;
-    ``shaded`` marks pixels the terrain keeps in shadow at this acquisition (not counted)."""
+    Without branches: every test is a mask and every update a select, so the loop runs on
+    vector instructions, and the numbers are those of the rules applied one pixel at a
+    time (an unobserved value fails every comparison)."""
     (max_blue, hot, max_white, snow_ndsi, snow_nir, snow_green, shadow_max, t_w, w_max_ndvi, _tm, _mn, _ma,
      _wn, b_min_ndbi, b_max_ndvi, b_max_rb, _bare, s_max_ndvi, s_min_bsi) = (
         t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], t[14], t[15],
@@ -88,59 +88,63 @@ def _evidence(rb, rg, rr, rn, r1, r2, shaded, t, nclear, nsnow, wet, openw, vmax
     zero = np.float32(0.0)
     half = np.float32(0.5)
     third = np.float32(1.0 / 3.0)
-    for x in range(rb.shape[0]):
-        b, g, r, n, s1, s2 = rb[x], rg[x], rr[x], rn[x], r1[x], r2[x]
-        fin = (np.isfinite(b) and np.isfinite(g) and np.isfinite(r) and np.isfinite(n) and np.isfinite(s1)
-               and np.isfinite(s2))
-        if not fin:
-            continue
-        ndvi = _nd(n, r)
+    inf = np.float32(np.inf)
+    for x in range(vb.shape[0]):
+        b = np.float32(vb[x]) * scale + offset
+        g = np.float32(vg[x]) * scale + offset
+        r = np.float32(vr[x]) * scale + offset
+        nr = np.float32(vn[x]) * scale + offset
+        s1 = np.float32(v1[x]) * scale + offset
+        s2 = np.float32(v2[x]) * scale + offset
+        fin = ((ist[_BAD * _SEG + x] == 0) & np.isfinite(b) & np.isfinite(g) & np.isfinite(r) & np.isfinite(nr)
+               & np.isfinite(s1) & np.isfinite(s2))
+        ndvi = _nd(nr, r)
         mndwi = _nd(g, s1)
         mean_vis = (b + g + r) * third
-        white = ((abs(b - mean_vis) + abs(g - mean_vis) + abs(r - mean_vis)) / mean_vis
-                 if mean_vis > _TINY else np.float32(np.inf))
-        snow = mndwi > snow_ndsi and n > snow_nir and g > snow_green
-        cloud = b >= max_blue and b - half * r - hot > zero and white < max_white
-        dark = (max(g, r, n, s1, s2) < shadow_max) and g <= n  # blue left out: haze keeps it up
-        if snow:  # tested first: snow is as bright and flat in the visible as cloud
-            nsnow[x] += 1
-            continue
-        if cloud:
-            continue
-        if dark or shaded[x] or ndvi != ndvi:
-            continue
-        nclear[x] += 1
+        spread = (abs(b - mean_vis) + abs(g - mean_vis) + abs(r - mean_vis)) / mean_vis
+        white = spread if mean_vis > _TINY else inf
+        # snow is tested first: it is as bright and flat in the visible as cloud
+        snow = fin & (mndwi > snow_ndsi) & (nr > snow_nir) & (g > snow_green)
+        cloud = (b >= max_blue) & (b - half * r - hot > zero) & (white < max_white)
+        brightest = max(max(max(g, r), max(nr, s1)), s2)
+        dark = (brightest < shadow_max) & (g <= nr)  # blue left out: haze keeps it up
+        ok = fin & ~snow & ~cloud & ~dark & (ist[_SHADE * _SEG + x] == 0) & ~np.isnan(ndvi)
         is_wet = mndwi > t_w
-        if is_wet:
-            wet[x] += 1
-            if ndvi < w_max_ndvi:
-                openw[x] += 1
-        if not (vmax[x] >= ndvi):  # also when vmax is still NaN: the greenest observation so far
-            vmax[x] = ndvi
-            g_s1[x] = s1
-            g_s2[x] = s2
-            g_nir[x] = n
-            g_nbr[x] = _nd(n, s2)
-            g_mvi[x] = abs(n - g) / abs(s1 - g)
-        if not (vmin[x] <= ndvi):
-            vmin[x] = ndvi
-        bsi = _nd(s1 + r, n + b)
-        if (ndvi < s_max_ndvi and bsi > s_min_bsi) or (is_wet and ndvi < w_max_ndvi):
-            soil[x] = True
-        ndbi = _nd(s1, n)
+        flooded = is_wet & (ndvi < w_max_ndvi)
+        ist[_SNOW * _SEG + x] += np.int32(snow)
+        ist[_CLEAR * _SEG + x] += np.int32(ok)
+        ist[_WET * _SEG + x] += np.int32(ok & is_wet)
+        ist[_OPEN * _SEG + x] += np.int32(ok & flooded)
+        # the greenest observation so far (also the first: a NaN maximum is never >= ndvi)
+        greener = ok & ~(fs[_VMAX * _SEG + x] >= ndvi)
+        fs[_VMAX * _SEG + x] = ndvi if greener else fs[_VMAX * _SEG + x]
+        fs[_GS1 * _SEG + x] = s1 if greener else fs[_GS1 * _SEG + x]
+        fs[_GS2 * _SEG + x] = s2 if greener else fs[_GS2 * _SEG + x]
+        fs[_GNIR * _SEG + x] = nr if greener else fs[_GNIR * _SEG + x]
+        nbr = _nd(nr, s2)
+        fs[_GNBR * _SEG + x] = nbr if greener else fs[_GNBR * _SEG + x]
+        mvi = abs(nr - g) / abs(s1 - g)
+        fs[_GMVI * _SEG + x] = mvi if greener else fs[_GMVI * _SEG + x]
+        lower = ok & ~(fs[_VMIN * _SEG + x] <= ndvi)
+        fs[_VMIN * _SEG + x] = ndvi if lower else fs[_VMIN * _SEG + x]
+        bsi = _nd(s1 + r, nr + b)
+        soil = ok & (((ndvi < s_max_ndvi) & (bsi > s_min_bsi)) | flooded)
+        ist[_SOIL * _SEG + x] |= np.int32(soil)
+        ndbi = _nd(s1, nr)
         red_blue = _nd(r, b)
-        if not (ndbi > b_min_ndbi and ndvi < b_max_ndvi and mndwi < zero and red_blue < b_max_rb):
-            built[x] = False
+        built_like = (ndbi > b_min_ndbi) & (ndvi < b_max_ndvi) & (mndwi < zero) & (red_blue < b_max_rb)
+        ist[_BUILT * _SEG + x] &= np.int32(~(ok & ~built_like))
 
 
 @jit
-def _classify(scenes, idx, coastal, use_coastal, layer, use_layer, shades, use_shade, codes, t, f64, dn, dn_nodata,
-              dn_scale, dn_offset, out):  # noqa: ANN001, ANN202
-    """Row by row: one pass per acquisition accumulates per-pixel evidence in row buffers,
-    then one pass applies the rules.  With ``dn`` the blocks hold digital numbers, decoded
-    per acquisition ``k`` with ``dn_scale[k]``, ``dn_offset[k]``; ``dn_nodata`` in any band
-    marks a pixel unobserved."""
+def _classify(scenes, idx, coastal, layer, shades, use_shade, codes, t, f64, dn, dn_nodata, dn_scale, dn_offset,
+              out):  # noqa: ANN001, ANN202
+    """Row by row, in segments of ``_SEG`` pixels: one pass per acquisition accumulates
+    per-pixel evidence, then one pass applies the rules.  With ``dn`` the blocks hold
+    digital numbers, decoded per acquisition ``k`` with ``dn_scale[k]``, ``dn_offset[k]``;
+    ``dn_nodata`` in any band marks a pixel unobserved."""
     nt = len(scenes)
+    nb = scenes[0].shape[0]
     ib, ig, ir, inn, is1, is2 = idx[0], idx[1], idx[2], idx[3], idx[4], idx[5]
     t_m, m_min_ndvi, m_max_amp, wet_min_ndvi = t[9], t[10], t[11], t[12]
     b_max_ndvi, bare_max_ndvi = t[14], t[16]
@@ -151,85 +155,62 @@ def _classify(scenes, idx, coastal, use_coastal, layer, use_layer, shades, use_s
         codes[0], codes[1], codes[2], codes[3], codes[4], codes[5], codes[6], codes[7], codes[8])
     nan = np.float32(np.nan)
     h, w = out.shape
-    nclear = np.empty(w, dtype=np.int32)
-    nsnow = np.empty(w, dtype=np.int32)
-    wet = np.empty(w, dtype=np.int32)
-    openw = np.empty(w, dtype=np.int32)
-    vmax = np.empty(w, dtype=np.float32)
-    vmin = np.empty(w, dtype=np.float32)
-    g_s1 = np.empty(w, dtype=np.float32)
-    g_s2 = np.empty(w, dtype=np.float32)
-    g_nir = np.empty(w, dtype=np.float32)
-    g_nbr = np.empty(w, dtype=np.float32)
-    g_mvi = np.empty(w, dtype=np.float32)
-    soil = np.empty(w, dtype=np.bool_)
-    built = np.empty(w, dtype=np.bool_)
-    lit = np.zeros(w, dtype=np.bool_)   # the terrain shades nothing
-    rb = np.empty(w, dtype=np.float32)  # the six bands of one row of one acquisition, as reflectance
-    rg = np.empty(w, dtype=np.float32)
-    rr = np.empty(w, dtype=np.float32)
-    rn = np.empty(w, dtype=np.float32)
-    r1 = np.empty(w, dtype=np.float32)
-    r2 = np.empty(w, dtype=np.float32)
+    fs = np.empty(_NFLOAT * _SEG, dtype=np.float32)
+    ist = np.empty(_NINT * _SEG, dtype=np.int32)
     for y in range(h):
-        for x in range(w):
-            nclear[x] = 0
-            nsnow[x] = 0
-            wet[x] = 0
-            openw[x] = 0
-            vmax[x] = nan
-            vmin[x] = nan
-            g_s1[x] = nan
-            g_s2[x] = nan
-            g_nir[x] = nan
-            g_nbr[x] = nan
-            g_mvi[x] = nan
-            soil[x] = False
-            built[x] = True
-        for k in range(nt):
-            s = scenes[k]
-            sh = shades[k][y] if use_shade else lit
-            if dn:
-                _load_rows(s, y, ib, ig, ir, inn, is1, is2, dn_nodata, dn_scale[k], dn_offset[k], rb, rg, rr, rn,
-                           r1, r2)
-                _evidence(rb, rg, rr, rn, r1, r2, sh, t, nclear, nsnow, wet, openw, vmax, vmin, g_s1, g_s2, g_nir,
-                          g_nbr, g_mvi, soil, built)
-            else:  # reflectance rows are read where they are
-                _evidence(s[ib, y], s[ig, y], s[ir, y], s[inn, y], s[is1, y], s[is2, y], sh, t, nclear, nsnow, wet,
-                          openw, vmax, vmin, g_s1, g_s2, g_nir, g_nbr, g_mvi, soil, built)
-        for x in range(w):
-            nc = nclear[x]
-            if nc == 0:
-                out[y, x] = c_bare if nsnow[x] > 0 else c_nodata
-                continue
-            vx = vmax[x]
-            amp = vx - vmin[x]
-            freq = wet[x] / nc
-            votes = ((1 if g_s1[x] <= f_max_s1 else 0) + (1 if g_s2[x] <= f_max_s2 else 0)
-                     + (1 if g_nbr[x] >= f_min_nbr else 0))
-            forest_like = vx >= f_min_ndvi and votes >= f_votes
-            in_layer = use_layer and layer[y, x]
-            if openw[x] / nc >= w_min_freq:
-                out[y, x] = c_water
-            elif use_coastal and coastal[y, x] and g_mvi[x] >= t_m and vx > m_min_ndvi and amp < m_max_amp:
-                out[y, x] = c_mangrove
-            elif (freq >= wet_min_freq and vx > wet_min_ndvi
-                  and (wet[x] >= wet_min_n or (in_layer and wet[x] >= wet_min_n_layer))):
-                out[y, x] = c_wetland
-            elif built[x] and vx < b_max_ndvi:
-                out[y, x] = c_built
-            elif vx < bare_max_ndvi:
-                out[y, x] = c_bare
-            elif soil[x] and vx >= c_min_ndvi and amp >= c_min_amp:
-                out[y, x] = c_crop
-            elif forest_like:
-                out[y, x] = c_forest
-            elif nc == 1 and vx >= c_vig_ndvi and g_nir[x] >= c_vig_nir:
-                out[y, x] = c_crop
-            elif vx >= g_min_ndvi:
-                out[y, x] = c_grass
-            else:
-                out[y, x] = c_bare
+        for x0 in range(0, w, _SEG):
+            n = min(_SEG, w - x0)
+            for x in range(n):
+                for f in range(_NFLOAT):
+                    fs[f * _SEG + x] = nan
+                for f in range(_NINT):
+                    ist[f * _SEG + x] = 0
+                ist[_BUILT * _SEG + x] = 1
+            for k in range(nt):
+                s = scenes[k]
+                if dn:
+                    for x in range(n):
+                        ist[_BAD * _SEG + x] = 0
+                    for q in range(nb):
+                        vq = s[q, y, x0:x0 + n]
+                        for x in range(n):
+                            ist[_BAD * _SEG + x] |= np.int32(vq[x] == dn_nodata)
+                if use_shade:
+                    sh = shades[k][y, x0:x0 + n]
+                    for x in range(n):
+                        ist[_SHADE * _SEG + x] = np.int32(sh[x])
+                _evidence(s[ib, y, x0:x0 + n], s[ig, y, x0:x0 + n], s[ir, y, x0:x0 + n], s[inn, y, x0:x0 + n],
+                          s[is1, y, x0:x0 + n], s[is2, y, x0:x0 + n], dn_scale[k], dn_offset[k], t, fs, ist)
+            zone = coastal[y, x0:x0 + n]
+            inside = layer[y, x0:x0 + n]
+            row = out[y, x0:x0 + n]
+            for x in range(n):
+                nc = ist[_CLEAR * _SEG + x]
+                nwet = ist[_WET * _SEG + x]
+                vx = fs[_VMAX * _SEG + x]
+                amp = vx - fs[_VMIN * _SEG + x]
+                votes = (np.int32(fs[_GS1 * _SEG + x] <= f_max_s1) + np.int32(fs[_GS2 * _SEG + x] <= f_max_s2)
+                         + np.int32(fs[_GNBR * _SEG + x] >= f_min_nbr))
+                water = ist[_OPEN * _SEG + x] / nc >= w_min_freq
+                mangrove = zone[x] & (fs[_GMVI * _SEG + x] >= t_m) & (vx > m_min_ndvi) & (amp < m_max_amp)
+                wetland = ((nwet / nc >= wet_min_freq) & (vx > wet_min_ndvi)
+                           & ((nwet >= wet_min_n) | (inside[x] & (nwet >= wet_min_n_layer))))
+                built = (ist[_BUILT * _SEG + x] != 0) & (vx < b_max_ndvi)
+                soil_crop = (ist[_SOIL * _SEG + x] != 0) & (vx >= c_min_ndvi) & (amp >= c_min_amp)
+                forest = (vx >= f_min_ndvi) & (votes >= f_votes)
+                vigorous = (nc == 1) & (vx >= c_vig_ndvi) & (fs[_GNIR * _SEG + x] >= c_vig_nir)
+                # the rules in order, as one chain of selects from the last to the first
+                code = c_grass if vx >= g_min_ndvi else c_bare
+                code = c_crop if vigorous else code
+                code = c_forest if forest else code
+                code = c_crop if soil_crop else code
+                code = c_bare if vx < bare_max_ndvi else code
+                code = c_built if built else code
+                code = c_wetland if wetland else code
+                code = c_mangrove if mangrove else code
+                code = c_water if water else code
+                unseen = c_bare if ist[_SNOW * _SEG + x] > 0 else c_nodata
+                row[x] = unseen if nc == 0 else code
 
 
 def rules_block(scenes: Sequence[np.ndarray], *, roles: Sequence[int], coastal: np.ndarray | None,
@@ -292,13 +273,21 @@ def rules_block(scenes: Sequence[np.ndarray], *, roles: Sequence[int], coastal: 
         raise ValueError("roles: give the band positions of blue, green, red, nir, swir1 and swir2")
     shape = arrs[0].shape[1:]
     out = np.empty(shape, dtype=np.uint8)
-    dummy = np.zeros((1, 1), dtype=np.bool_)
-    zone = np.ascontiguousarray(coastal, dtype=np.bool_) if coastal is not None else dummy
-    layer = np.ascontiguousarray(wetland, dtype=np.bool_) if wetland is not None else dummy
+    if any(s.shape[1:] != shape for s in arrs):
+        raise ValueError("every acquisition's block must cover the same rows and columns")
+
+    def mask(m: np.ndarray | None, what: str) -> np.ndarray:
+        if m is None:  # nowhere (np.zeros maps zeroed pages: nothing is written)
+            return np.zeros(shape, dtype=np.bool_)
+        if np.shape(m) != shape:
+            raise ValueError(f"{what}: the mask is {np.shape(m)}, the block {shape}")
+        return np.ascontiguousarray(m, dtype=np.bool_)
+
+    zone = mask(coastal, "coastal")
+    layer = mask(wetland, "wetland")
     if shaded is not None and len(shaded) != len(arrs):
         raise ValueError("shaded: give one mask per acquisition")
-    shades = tuple(np.ascontiguousarray(m, dtype=np.bool_) for m in shaded) if shaded is not None else (dummy,)
-    _classify(arrs, np.asarray(roles, dtype=np.int64), zone, coastal is not None, layer, wetland is not None,
-              shades, shaded is not None, np.asarray(codes, dtype=np.uint8), thresholds, counts, decode is not None,
-              nodata, scales, offsets, out)
+    shades = tuple(mask(m, "shaded") for m in shaded) if shaded is not None else (np.zeros((1, 1), np.bool_),)
+    _classify(arrs, np.asarray(roles, dtype=np.int64), zone, layer, shades, shaded is not None,
+              np.asarray(codes, dtype=np.uint8), thresholds, counts, decode is not None, nodata, scales, offsets, out)
     return out

@@ -18,6 +18,7 @@ finds the kernels in the cache.
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
 import subprocess
@@ -82,18 +83,25 @@ def _codes() -> None:
     combine_codes([a, a, a], np.zeros((3, 256), np.int32), 16)
 
 
+def _rake() -> None:
+    from .rake import rake_steps
+
+    rake_steps(np.ones((2, 2, 3)), np.ones((2, 3)), np.ones((2, 3)), 1, 1e-10, True)
+
+
 #: Kernel groups compiled side by side, about the same compile time each: the rule kernel
 #: for reflectance (``rules``) or digital numbers (``rules_dn``), and the others.
 GROUPS: dict[str, list[Callable[[], None]]] = {
     "rules": [_rules_float],
     "rules_dn": [_rules_dn],
-    "pixels": [_mosaic, _sieve, _codes],
+    "pixels": [_mosaic, _sieve, _codes, _rake],
 }
 
 
 def cached() -> bool:
     """Whether every kernel module has compiled machine code on disk for this Python
-    (numba's index files, named ``<function>-<line>.py<major><minor>.nbi``)."""
+    (numba's index files, named ``<function>-<line>.py<major><minor>.nbi``), written
+    since its source last changed."""
     tag = f"*.py{sys.version_info.major}{sys.version_info.minor}.nbi"
     where = os.environ.get("NUMBA_CACHE_DIR")
     if where:  # numba mirrors the package path below the cache folder
@@ -101,10 +109,27 @@ def cached() -> bool:
         found = glob.glob(str(base / "**" / "*_kernels*" / tag), recursive=True)
     else:
         found = glob.glob(str(_HERE / "__pycache__" / tag))
-    names = {Path(f).name.split("-")[0] for f in found}
+    names = {Path(f).name.split("-")[0] for f in found
+             if _current(Path(f), _HERE / (Path(f).name.split(".")[0] + ".py"))}
     need = {"rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
-            "codes._hist", "codes._hist2", "codes._pair", "codes._combine"}
+            "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "rake.rake_steps"}
     return need <= names
+
+
+def _current(index: Path, source: Path) -> bool:
+    """Whether numba's index file ``index`` was written for ``source`` as it is now.
+
+    numba keys its cache on a SHA-256 digest of the kernel's source file (older releases:
+    on its modification time), which it stores in the index, a pickle of which the
+    digest's 32 bytes are part verbatim: the file is read as bytes and searched, never
+    unpickled.  An index with neither today's digest nor a time after the source's last
+    change counts as not compiled.
+    """
+    try:
+        return (hashlib.sha256(source.read_bytes()).digest() in index.read_bytes()
+                or index.stat().st_mtime > source.stat().st_mtime)
+    except OSError:
+        return False
 
 
 def compile_group(name: str) -> None:
