@@ -241,43 +241,60 @@ def _contributors(plan: CogPlan, level: int, ty: int, tx: int, sources: list[tup
     return [key for r0, r1, c0, c1, key in sources if r0 <= ry[1] and r1 > ry[0] and c0 <= rx[1] and c1 > rx[0]]
 
 
+def _overview_task(plan: CogPlan, level: int, ty: int, tx: int, below: list[tuple[dict[str, Any], Any]]
+                   ) -> tuple[dict[str, Any], Any]:
+    """Task: :func:`encode_overview_tile` from the whole results (record, piece) of the tasks below."""
+    return encode_overview_tile(plan, level, ty, tx, *(piece for _rec, piece in below))
+
+
 def cog_graph(arr: Any, plan: CogPlan) -> Any:
     """A dask ``Delayed`` that writes every tile of ``arr`` (a 2-D dask array whose chunk
-    edges lie on the tile lattice) and returns the records :func:`assemble` needs."""
-    import dask
+    edges lie on the tile lattice) and returns the records :func:`assemble` needs.
+
+    The graph is written out as plain tasks (a few thousand for a large layer, built in
+    milliseconds): the plan is one node of it, which every tile task reads, and each tile
+    task returns its record with the pixels it passes to the next overview level.  The
+    records are taken out of those results by tasks of their own, so that the pixels are
+    freed as soon as the level above has used them.
+    """
+    import operator
+
     from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
 
     b = plan.blocksize
     rows = np.cumsum((0,) + arr.chunks[0])
     cols = np.cumsum((0,) + arr.chunks[1])
     if any(int(r) % b for r in rows[1:-1]) or any(int(c) % b for c in cols[1:-1]):
         raise ValueError(f"{plan.final}: chunk edges must lie on the {b}-px tile lattice")
-    blocks = arr.to_delayed(optimize_graph=False)
-    token = uuid.uuid4().hex[:10]
-    records: list[Any] = []
-    sources: list[tuple[int, int, int, int, Any]] = []
+    name = f"cog-{uuid.uuid4().hex[:10]}"
+    plan_key = f"{name}-plan"
+    dsk: dict[Any, Any] = {plan_key: plan}
+    done: list[str] = []
+    sources: list[tuple[int, int, int, int, str]] = []
     for i in range(len(rows) - 1):
         for j in range(len(cols) - 1):
             r0, c0 = int(rows[i]), int(cols[j])
-            enc = dask.delayed(encode_block, pure=False, nout=2)(blocks[i, j], plan, r0, c0,
-                                                                 dask_key_name=f"cog-{token}-0-{i}-{j}")
-            records.append(enc[0])
-            sources.append((r0, int(rows[i + 1]), c0, int(cols[j + 1]), enc[1]))
+            key = f"{name}-0-{i}-{j}"
+            dsk[key] = (encode_block, (arr.name, i, j), plan_key, r0, c0)
+            dsk[f"{key}-record"] = (operator.getitem, key, 0)
+            done.append(f"{key}-record")
+            sources.append((r0, int(rows[i + 1]), c0, int(cols[j + 1]), key))
     for level in range(1, len(plan.levels)):
         ny, nx = plan.tiles(level)
+        h, w = plan.levels[level]
         nxt = []
         for ty in range(ny):
             for tx in range(nx):
-                parts = _contributors(plan, level, ty, tx, sources)
-                t = dask.delayed(encode_overview_tile, pure=False, nout=2)(
-                    plan, level, ty, tx, *parts, dask_key_name=f"cog-{token}-{level}-{ty}-{tx}")
-                records.append(t[0])
-                h, w = plan.levels[level]
-                nxt.append((ty * b, min(ty * b + b, h), tx * b, min(tx * b + b, w), t[1]))
+                key = f"{name}-{level}-{ty}-{tx}"
+                dsk[key] = (_overview_task, plan_key, level, ty, tx, _contributors(plan, level, ty, tx, sources))
+                dsk[f"{key}-record"] = (operator.getitem, key, 0)
+                done.append(f"{key}-record")
+                nxt.append((ty * b, min(ty * b + b, h), tx * b, min(tx * b + b, w), key))
         sources = nxt
-    out = dask.delayed(list, pure=False)(records, dask_key_name=f"cog-{token}-records")
-    assert isinstance(out, Delayed)
-    return out
+    out = f"{name}-records"
+    dsk[out] = (list, done)
+    return Delayed(out, HighLevelGraph.from_collections(out, dsk, dependencies=[arr]))
 
 
 def encode_array(arr: Any, plan: CogPlan) -> list[dict[str, Any]]:
