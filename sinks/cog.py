@@ -159,12 +159,25 @@ def _encode(data: np.ndarray, plan: CogPlan) -> tuple[bytes, list[tuple[int, int
         with mem.open(driver="GTiff", width=w, height=h, count=1, dtype=plan.dtype, nodata=plan.nodata,
                       transform=Affine(1.0, 0.0, 0.0, 0.0, -1.0, float(h)), **opts) as ds:
             ds.write(np.ascontiguousarray(data), 1)
-        with mem.open() as ds:
-            ny, nx = math.ceil(h / plan.blocksize), math.ceil(w / plan.blocksize)
-            spans = [(int(ds.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=1) or 0),
-                      int(ds.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=1) or 0))
-                     for y in range(ny) for x in range(nx)]
-        return bytes(mem.getbuffer()), spans
+        raw = bytes(mem.getbuffer())
+    ntiles = math.ceil(h / plan.blocksize) * math.ceil(w / plan.blocksize)
+    return raw, _tile_spans(raw, ntiles)
+
+
+def _tile_spans(tiff: bytes, ntiles: int) -> list[tuple[int, int]]:
+    """(offset, size) of each tile of a one-band tiled TIFF, row by row, from its
+    TileOffsets and TileByteCounts tags (0, 0 for a tile it left out)."""
+    tags = _tags_of(tiff)
+    codes = {3: "H", 4: "I", 16: "Q"}
+
+    def values(tag: int) -> tuple[int, ...]:
+        typ, count, data = tags[tag]
+        return struct.unpack(f"<{count}{codes[typ]}", data)
+
+    offsets, sizes = values(_TILE_OFFSETS), values(_TILE_COUNTS)
+    if len(offsets) != ntiles or len(sizes) != ntiles:
+        raise ValueError(f"GDAL wrote {len(offsets)} tiles where {ntiles} were expected")
+    return list(zip(offsets, sizes))
 
 
 def _write_part(plan: CogPlan, name: str, raw: bytes, spans: list[tuple[int, int]]) -> tuple[str, list[int]]:

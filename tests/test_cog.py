@@ -106,3 +106,30 @@ def test_one_pass_writer_runs_on_dask_distributed_worker_processes(tmp_path, mon
         outputs.write_rasters(there, grid, overwrite=False)
     for a, b in zip(here, there):
         _same_files(a.path, b.path)
+
+
+@pytest.mark.parametrize("dtype, compress", [("uint8", "DEFLATE"), ("float32", "ZSTD"), ("uint16", "NONE"),
+                                             ("float32", "LZW")])
+@pytest.mark.parametrize("shape", [(512, 512), (700, 1100), (40, 30), (1024, 1536)])
+def test_tile_spans_are_the_ones_gdal_reports(shape, dtype, compress):
+    """The tiles' places read from the TIFF's own tags are those GDAL gives per block, for
+    whole and partial tiles, every codec, and byte counts small enough for 16-bit tags."""
+    from rasterio.io import MemoryFile
+
+    from sinks.cog import _tile_spans
+
+    rng = np.random.default_rng(shape[0])
+    data = (rng.integers(0, 3, shape) * (rng.random(shape) < 0.5)).astype(dtype)
+    with MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=shape[1], height=shape[0], count=1, dtype=dtype, tiled=True,
+                      blockxsize=512, blockysize=512, compress=compress, transform=from_origin(0, shape[0], 1, 1)) as ds:
+            ds.write(data, 1)
+        raw = bytes(mem.getbuffer())
+        ny, nx = -(-shape[0] // 512), -(-shape[1] // 512)
+        with mem.open() as ds:
+            want = [(int(ds.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=1) or 0),
+                     int(ds.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=1) or 0))
+                    for y in range(ny) for x in range(nx)]
+    assert _tile_spans(raw, ny * nx) == want
+    with pytest.raises(ValueError, match="tiles where"):
+        _tile_spans(raw, ny * nx + 1)
