@@ -214,7 +214,27 @@ def _piece(arr: np.ndarray, plan: CogPlan, level: int, r0: int, c0: int) -> Any:
     i0, i1 = np.searchsorted(sx, [c0, c0 + arr.shape[1]])
     if j1 <= j0 or i1 <= i0:
         return None
-    return int(j0), int(i0), arr[np.ix_(sy[j0:j1] - r0, sx[i0:i1] - c0)].copy()
+    return int(j0), int(i0), _pick(arr, sy[j0:j1] - r0, sx[i0:i1] - c0)
+
+
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """``index`` (increasing) as a slice when it steps evenly, as it does wherever a level is
+    exactly half the one below; otherwise unchanged."""
+    if len(index) == 1:
+        return slice(int(index[0]), int(index[0]) + 1)
+    step = int(index[1] - index[0])
+    if step > 0 and bool(np.all(np.diff(index) == step)):
+        return slice(int(index[0]), int(index[-1]) + 1, step)
+    return index
+
+
+def _pick(arr: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``arr[np.ix_(rows, cols)]`` as a new C-ordered array, by strided slicing where the
+    indices step evenly (a plain copy instead of numpy's fancy indexing)."""
+    r, c = _as_slice(rows), _as_slice(cols)
+    if isinstance(r, slice) and isinstance(c, slice):
+        return arr[r, c].copy()
+    return arr[np.ix_(rows, cols)]
 
 
 def encode_overview_tile(plan: CogPlan, level: int, ty: int, tx: int, *pieces: Any) -> tuple[dict[str, Any], Any]:
@@ -323,7 +343,7 @@ def encode_array(arr: Any, plan: CogPlan) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for k in range(len(plan.levels)):
         if k:
-            level = level[np.ix_(plan.src_y[k], plan.src_x[k])]
+            level = _pick(level, plan.src_y[k], plan.src_x[k])
         raw, spans = _encode(level, plan)
         path, sizes = _write_part(plan, f"l{k}_all.bin", raw, spans)
         records.append({"level": k, "row": 0, "col": 0, "ntiles": plan.tiles(k), "part": path, "sizes": sizes})

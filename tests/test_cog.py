@@ -13,7 +13,7 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
 import sinks.outputs as outputs
-from sinks.cog import nearest_index, overview_shapes
+from sinks.cog import _pick, nearest_index, overview_shapes
 from sinks.grid import Grid
 from sinks.outputs import RasterOutput
 
@@ -77,6 +77,17 @@ def test_overview_index_is_gdal_nearest():
     assert overview_shapes(5000, 3000, 512) == [(2500, 1500), (1250, 750), (625, 375), (312, 187)]
     assert nearest_index(625, 312)[[0, 155, 156, 311]].tolist() == [0, 310, 313, 623]  # odd level: shifts by one
     assert nearest_index(1250, 625).tolist() == list(range(0, 1250, 2))
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 625, 1250, 1251])
+def test_overview_pick_equals_fancy_indexing(n):
+    """Even halvings are picked by strided slices, odd ones by index arrays: the same pixels either way."""
+    a = np.random.default_rng(n).integers(0, 255, (n, n + 3)).astype(np.uint8)
+    rows, cols = nearest_index(n, max(n // 2, 1)), nearest_index(n + 3, max((n + 3) // 2, 1))
+    for r, c in [(rows, cols), (rows[1:4], cols[:1]), (rows[-2:], cols[2:])]:
+        if len(r) and len(c):
+            got = _pick(a, r, c)
+            assert got.flags.c_contiguous and np.array_equal(got, a[np.ix_(r, c)])
 
 
 def test_failed_pass_leaves_no_tiles_and_no_file(tmp_path, monkeypatch):
