@@ -34,3 +34,25 @@ def test_no_op_without_glibc(monkeypatch):
 
     monkeypatch.setattr(m, "_libc", lambda: None)
     assert release_free_memory() is False
+
+
+def test_collector_tuned_for_a_run_and_left_alone_by_imports():
+    """The library leaves Python's collector as it found it; tune_collector freezes what is
+    alive and collects the youngest generation less often, still collecting new cycles."""
+    import subprocess
+
+    code = (
+        "import gc, sinks.pipeline, sinks.zonal\n"
+        "assert gc.get_threshold()[0] == 700 and gc.get_freeze_count() == 0, gc.get_threshold()\n"
+        "from sinks.runtime.memory import GC_GEN0_THRESHOLD, tune_collector\n"
+        "tune_collector()\n"
+        "assert gc.get_threshold()[0] == GC_GEN0_THRESHOLD and gc.get_freeze_count() > 10_000\n"
+        "import weakref\n"
+        "class Node: pass\n"
+        "a = Node(); a.me = a; gone = weakref.ref(a); del a\n"
+        "gc.collect()\n"
+        "assert gone() is None\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -75,6 +75,7 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     from ..spec import load_spec
 
     from ..objstore import is_object_url
+    from ..runtime.memory import tune_collector
 
     parsed, spec_path = load_spec(spec)
     remote_out = is_object_url(out)
@@ -90,6 +91,7 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
 
     if not quiet:
         click.echo(f"sinks run {spec_path} -> {out_dir}", err=True)
+    tune_collector()
     try:
         with bar if bar is not None else contextlib.nullcontext():
             summary = run(spec_path, out=out_dir, overwrite=overwrite, progress=progress, scheduler=scheduler,

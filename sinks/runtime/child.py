@@ -134,6 +134,9 @@ def _main(job: str, out: str, parent: int | None = None) -> int:
         threading.Thread(target=_watch, args=(parent,), name="sinks-child-watchdog", daemon=True).start()
     with open(job, "rb") as fh:
         func, args, kwargs = pickle.load(fh)
+    from .memory import tune_collector
+
+    tune_collector()  # the modules unpickling the job imported
     try:
         payload = (True, func(*args, **kwargs))
     except BaseException as exc:  # noqa: BLE001 - handed back to the parent
