@@ -42,11 +42,13 @@ def test_collector_tuned_for_a_run_and_left_alone_by_imports():
     import subprocess
 
     code = (
-        "import gc, sinks.pipeline, sinks.zonal\n"
-        "assert gc.get_threshold()[0] == 700 and gc.get_freeze_count() == 0, gc.get_threshold()\n"
+        "import gc\n"
+        "before = gc.get_threshold(), gc.get_freeze_count()\n"  # 3.12 starts with some objects frozen
+        "import sinks.pipeline, sinks.zonal\n"
+        "assert (gc.get_threshold(), gc.get_freeze_count()) == before, before\n"
         "from sinks.runtime.memory import GC_GEN0_THRESHOLD, tune_collector\n"
         "tune_collector()\n"
-        "assert gc.get_threshold()[0] == GC_GEN0_THRESHOLD and gc.get_freeze_count() > 10_000\n"
+        "assert gc.get_threshold()[0] == GC_GEN0_THRESHOLD and gc.get_freeze_count() > before[1] + 10_000\n"
         "import weakref\n"
         "class Node: pass\n"
         "a = Node(); a.me = a; gone = weakref.ref(a); del a\n"
