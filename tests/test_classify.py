@@ -175,6 +175,30 @@ def test_coastline_lines_are_buffered_into_a_zone():
     assert zone[2:6].all() and not zone[:2].any() and not zone[6:].any()
 
 
+@pytest.mark.parametrize("chunks", [4, 3, 8])
+def test_polygon_masks_skip_rasterizing_blocks_wholly_in_or_out(chunks, monkeypatch):
+    """Blocks the polygon covers or misses are filled without GDAL; blocks its edge (or a
+    hole's) crosses are rasterized; the mask equals one rasterization of the whole grid."""
+    from rasterio.features import geometry_mask
+    from shapely.geometry import Polygon
+
+    import sinks.grid as grid_mod
+
+    big = Grid.from_bounds((500000, 2399840, 500160, 2400000), 10, "EPSG:32649")  # 16 x 16
+    shell = [(500000, 2399840), (500085, 2399840), (500085, 2400000), (500000, 2400000)]
+    hole = [(500020, 2399960), (500040, 2399960), (500040, 2399980), (500020, 2399980)]
+    geom = Polygon(shell, [hole])
+    calls = []
+    real = grid_mod._block_within
+    monkeypatch.setattr(grid_mod, "_block_within", lambda g, sub: calls.append(real(g, sub)) or calls[-1])
+    got = grid_mod.region_mask(big, geom, chunks=chunks).compute(scheduler="synchronous")
+    want = ~geometry_mask([geom], out_shape=big.shape, transform=big.transform)
+    assert np.array_equal(got, want)
+    assert got[:, :8].sum() > 0 and not got[:, 9:].any() and not got[2:4, 2:4].any()  # shell, outside, hole
+    if chunks == 4:  # 16 blocks: the 4 right ones outside, 4 the shell's edge crosses, 1 the hole's
+        assert calls.count(False) == 4 and calls.count(None) == 4 + 1 and calls.count(True) == 7
+
+
 def test_rules_override_and_unknown_key(tmp_path):
     cfg = load_rules({"forest": {"min_ndvi": 0.9}})
     assert cfg.forest.min_ndvi == 0.9 and cfg.water.min_frequency == 0.75
