@@ -220,8 +220,8 @@ def _piece(arr: np.ndarray, plan: CogPlan, level: int, r0: int, c0: int) -> Any:
 def _as_slice(index: np.ndarray) -> slice | np.ndarray:
     """``index`` (increasing) as a slice when it steps evenly, as it does wherever a level is
     exactly half the one below; otherwise unchanged."""
-    if len(index) == 1:
-        return slice(int(index[0]), int(index[0]) + 1)
+    if len(index) < 2:
+        return slice(int(index[0]), int(index[0]) + 1) if len(index) else slice(0, 0)
     step = int(index[1] - index[0])
     if step > 0 and bool(np.all(np.diff(index) == step)):
         return slice(int(index[0]), int(index[-1]) + 1, step)

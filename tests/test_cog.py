@@ -84,10 +84,9 @@ def test_overview_pick_equals_fancy_indexing(n):
     """Even halvings are picked by strided slices, odd ones by index arrays: the same pixels either way."""
     a = np.random.default_rng(n).integers(0, 255, (n, n + 3)).astype(np.uint8)
     rows, cols = nearest_index(n, max(n // 2, 1)), nearest_index(n + 3, max((n + 3) // 2, 1))
-    for r, c in [(rows, cols), (rows[1:4], cols[:1]), (rows[-2:], cols[2:])]:
-        if len(r) and len(c):
-            got = _pick(a, r, c)
-            assert got.flags.c_contiguous and np.array_equal(got, a[np.ix_(r, c)])
+    for r, c in [(rows, cols), (rows[1:4], cols[:1]), (rows[-2:], cols[2:]), (rows[:0], cols)]:
+        got = _pick(a, r, c)
+        assert got.flags.c_contiguous and np.array_equal(got, a[np.ix_(r, c)])
 
 
 def test_failed_pass_leaves_no_tiles_and_no_file(tmp_path, monkeypatch):
