@@ -119,3 +119,26 @@ def test_describe_inputs_names_the_algorithm_and_never_reads_remote_inputs(tmp_p
         "modified": "Tue, 01 Dec 2026 00:00:00 GMT"}
     assert heads == [("HEAD", "https://example.invalid/b.tif")]  # one HEAD request, no download
     assert by["/vsis3/bucket/c.tif"]["remote"] and "bytes" not in by["/vsis3/bucket/c.tif"]
+
+
+@pytest.mark.parametrize("algorithm", ["blake3", "sha256"])
+@pytest.mark.parametrize("size", [0, 1, 5_000_003])
+def test_mapped_and_read_digests_equal_the_reference(tmp_path, fresh, monkeypatch, algorithm, size):
+    """The memory-mapped digest (in steps smaller than the file) and the read fallback
+    both give the digest of the whole content, an empty file included."""
+    from blake3 import blake3
+
+    f = tmp_path / "tile.bin"
+    f.write_bytes(os.urandom(size))
+    data = f.read_bytes()
+    want = blake3(data).hexdigest() if algorithm == "blake3" else hashlib.sha256(data).hexdigest()
+    monkeypatch.setenv("SINKS_CACHE_DIR", "off")
+    monkeypatch.setattr(manifest, "_MAP_STEP", 1 << 20)
+    assert manifest.file_digest(f, algorithm=algorithm, bufsize=1 << 16) == want
+    manifest._HASHES.clear()
+
+    def no_map(*a, **k):
+        raise OSError("mmap refused")
+
+    monkeypatch.setattr(manifest.mmap, "mmap", no_map)
+    assert manifest.file_digest(f, algorithm=algorithm, bufsize=1 << 16) == want
