@@ -45,7 +45,7 @@ from .stages.encroachment import stage_encroachment
 from .stages.goals import stage_goals
 from .stages.landcover import stage_accuracy, stage_classify, stage_landcover_summary
 from .stages.read import stage_indices, stage_read
-from .stages.zonal import stage_zonal, stage_zonal_start
+from .stages.zonal import stage_zonal, stage_zonal_start, stage_zonal_tallies
 
 __all__ = ["RunContext", "EpochData", "run", "run_prepared", "prepare", "for_region", "STAGES", "EPOCH_STAGES",
            "Cancelled"]
@@ -225,6 +225,7 @@ EPOCH_STAGES: list[tuple[str, Callable[[RunContext, EpochData], None], Enabled]]
     ("classify", stage_classify, _classified),
     ("carbon_layers", stage_carbon_layers, _with_carbon),
     ("change_layers", stage_change_layers, _with_change),
+    ("zonal_tallies", stage_zonal_tallies, _classified),
 ]
 
 #: Ordered run-level stages that work from written files (name, function, enabled(spec)).  Each

@@ -77,6 +77,8 @@ _SNAP = 1e-9
 _STRATEGY = "raster-sequential"
 #: Raster cells exactextract holds at once (its window): bounds memory whatever the raster size.
 _MAX_CELLS = 8_000_000
+#: Windows up to this many cells combine their codes with numpy rather than the compiled kernel.
+_SMALL_WINDOW = 1 << 20
 #: Fewest polygons worth sharing between processes.
 _PARALLEL_MIN = 64
 
@@ -111,14 +113,15 @@ def _row_weights(grid: Any) -> Any:
                              ymax=max(ys), srs_wkt=grid.crs.to_wkt())
 
 
-def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None, workers: int = 1) -> pd.DataFrame:
+def _extract(raster: Any, gdf: Any, ops: list[str], *, weights: Any = None, workers: int = 1,
+             strategy: str = _STRATEGY) -> pd.DataFrame:
     gdal_cache_options()  # exactextract's GDAL would otherwise cache 5 % of RAM of raster blocks
     if workers > 1 and isinstance(raster, (str, os.PathLike)) and weights is None and len(gdf) >= _PARALLEL_MIN:
         return _extract_parallel(str(raster), gdf, ops, workers)
     # raster-sequential: each raster chunk is read once and offered to every polygon touching it
     # (faster than one read per polygon; the results are identical, see tests/test_zonal.py)
     df = exact_extract(raster, _wkb_features(gdf), ops, weights=weights, include_cols=[_ZONE],
-                       output="pandas", strategy=_STRATEGY, max_cells_in_memory=_MAX_CELLS)
+                       output="pandas", strategy=strategy, max_cells_in_memory=_MAX_CELLS)
     return df.sort_values(_ZONE).reset_index(drop=True)
 
 
@@ -515,8 +518,6 @@ def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Mappi
             return 0
 
         def read_window(self, x0: int, y0: int, nx: int, ny: int) -> np.ndarray:
-            from ._kernels.codes import combine_codes
-
             win = Window(x0, y0, nx, ny)
             blocks, rows = [], []
             for ds, lut in zip(self.dss, luts):
@@ -535,7 +536,17 @@ def _code_stack_source(paths: Sequence[str], grid: Any, base: int, legend: Mappi
                 blocks.append(d)
                 rows.append(identity)
             table = np.stack(rows)
-            codes, hist = combine_codes(blocks, table, base)
+            if nx * ny <= _SMALL_WINDOW:  # an edge piece's window: numpy, no compiled kernel to load
+                codes = np.zeros((ny, nx), dtype=np.int32)
+                weight = 1
+                for block, row in zip(blocks, rows):
+                    codes += row[block] * np.int32(weight)
+                    weight *= base
+                hist = np.stack([np.bincount(b.ravel(), minlength=256) for b in blocks])
+            else:
+                from ._kernels.codes import combine_codes
+
+                codes, hist = combine_codes(blocks, table, base)
             odd = (hist > 0) & (table == base - 1)
             for k in np.flatnonzero(odd.any(axis=1)):
                 if rows[k] is not identity:  # wide rasters record their own codes above
@@ -555,11 +566,13 @@ class JointAreas:
     Attributes
     ----------
     area_ha : numpy.ndarray
-        ``(polygons, rasters, base)``: area per code digit (digit = legend code; 0 is
-        nodata, ``base - 1`` collects codes outside the legend).
+        ``(polygons, rasters, base)``: area per code digit (digit = legend code;
+        ``base - 1`` collects codes outside the legend).  Digit 0 (nodata) is always
+        0: the area without a valid pixel is measured by ``nodata_fraction``.
     transition_ha : numpy.ndarray
         ``(polygons, rasters - 1, base, base)``: area going from digit ``i`` in raster
-        ``k`` to digit ``j`` in raster ``k + 1`` (where both are valid or not).
+        ``k`` to digit ``j`` in raster ``k + 1`` where both are valid (row and column 0
+        are 0).
     nodata_fraction : numpy.ndarray
         ``(polygons, rasters)``: share of each polygon with no valid pixel in raster ``k``
         (area outside the raster counts as nodata).
@@ -591,8 +604,8 @@ def _groups(n: int, size: int) -> list[list[int]]:
 
 
 def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_field: str,
-                      legend: Sequence[int] | Mapping[int, int] | None = None, max_digit: int | None = None
-                      ) -> JointAreas:
+                      legend: Sequence[int] | Mapping[int, int] | None = None, max_digit: int | None = None,
+                      tallies: Any = None) -> JointAreas:
     """Class areas of every raster and transitions between consecutive ones, in one exact pass.
 
     The rasters (land cover of successive epochs on one grid) are read together as one
@@ -616,6 +629,11 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
     max_digit : int, optional
         Largest digit of a mapping ``legend`` (default: its largest value), so that
         results of several legends share one layout.
+    tallies : TileTally, optional
+        Tile counts of these rasters made while they were computed
+        (:mod:`sinks.zonal_tiles`): tiles a polygon covers whole are summed from them
+        and exactextract measures only the pieces of the polygon on the tiles its edge
+        crosses.  Ignored unless they describe these rasters, this grid and legend.
 
     Returns
     -------
@@ -648,42 +666,78 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
     nodata_frac = np.ones((n, e))
     seen: set[int] = set()
     footprint = _footprint(zones, grid)
+    features, owner = zones, np.arange(n)
+    interior_valid = np.zeros((n, e))
+    if tallies is not None and tallies.fits([i.path for i in infos], grid, mapping, base):
+        from .zonal_tiles import split_zones
+
+        inner, pieces, owner = split_zones(zones.geometry.to_numpy(), grid, tallies.tile)
+        px = float(pixel_area_ha(grid))
+        for k in range(e):
+            counts = tallies.epoch_counts(k)
+            pairs = tallies.pair_counts(k) if k < e - 1 else None
+            for i, tiles in enumerate(inner):
+                if len(tiles):
+                    c = counts[tiles].sum(axis=0)
+                    area[i, k] += c * px
+                    interior_valid[i, k] = float(c[1:].sum())
+                    if pairs is not None:
+                        trans[i, k] += pairs[tiles].sum(axis=0) * px
+        features = gpd.GeoDataFrame({_ZONE: np.arange(len(pieces), dtype=np.int64)},
+                                    geometry=pieces, crs=zones.crs)
+        log.info("zonal: %d polygon(s), %d interior tile(s) of %d px counted in the pass, %d edge piece(s)",
+                 n, sum(len(x) for x in inner), tallies.tile, len(pieces))
+    rows = len(features)
     done: set[int] = set()
-    for group in _groups(e, size):
+    valid_rows = np.zeros((rows, e))
+    for group in _groups(e, size) if rows else []:
         src = _code_stack_source([infos[k].path for k in group], grid, base, mapping,
                                  [infos[k].nodata for k in group], seen)
         try:
             if grid.is_geographic:
-                df = _extract(src, zones, ["unique", "frac=weighted_frac", "weighted_sum", *_area_ops(grid)],
+                df = _extract(src, features, ["unique", "frac=weighted_frac", "weighted_sum", *_area_ops(grid)],
                               weights=_row_weights(grid))
-                total = np.zeros(n)
+                total = np.zeros(rows)
                 for i, (u, f, ws) in enumerate(zip(df["unique"], df["frac"], df["weighted_sum"])):
                     if u is not None and len(u):
                         denom = float(np.dot(np.asarray(u, dtype=np.float64), np.asarray(f, dtype=np.float64)))
                         total[i] = float(ws) / denom if denom else 0.0
             else:
-                df = _extract(src, zones, ["unique", "frac", *_area_ops(grid)])
+                df = _extract(src, features, ["unique", "frac", *_area_ops(grid)],
+                              strategy=_STRATEGY if features is zones else "feature-sequential")
                 total = df["_valid"].to_numpy(dtype=np.float64) * float(pixel_area_ha(grid))
         finally:
             src.close()
-        everything, inside = _coverage(df, footprint, grid)
         lengths = [0 if u is None else len(u) for u in df["unique"]]
-        poly = np.repeat(np.arange(n), lengths)
+        row = np.repeat(np.arange(rows), lengths)
+        poly = owner[row]
         combo = np.concatenate([np.asarray(u, dtype=np.int64) for u in df["unique"] if u is not None and len(u)]
                                or [np.zeros(0, np.int64)])
         frac = np.concatenate([np.asarray(f, dtype=np.float64) for f in df["frac"] if f is not None and len(f)]
                               or [np.zeros(0)])
-        ha = frac * total[poly]
+        ha = frac * total[row]
         digits = [(combo // base**j) % base for j in range(len(group))]
         for j, k in enumerate(group):
             if k in done:
                 continue
             done.add(k)
             np.add.at(area[:, k], (poly, digits[j]), ha)
-            share = np.bincount(poly, weights=frac * (digits[j] != 0), minlength=n)
-            nodata_frac[:, k] = _nodata_fraction(df["_valid"].to_numpy() * share, everything, inside)
+            share = np.bincount(row, weights=frac * (digits[j] != 0), minlength=rows)
+            valid_rows[:, k] = df["_valid"].to_numpy() * share
         for j in range(len(group) - 1):
             np.add.at(trans[:, group[j]], (poly, digits[j], digits[j + 1]), ha)
+    if rows or features is not zones:
+        if grid.is_geographic:
+            everything, inside = _coverage(df, footprint, grid)
+        else:
+            everything, inside = _coverage(pd.DataFrame(), footprint, grid)
+        for k in range(e):
+            valid = valid_rows[:, k] if features is zones else \
+                interior_valid[:, k] + np.bincount(owner, weights=valid_rows[:, k], minlength=n)
+            nodata_frac[:, k] = _nodata_fraction(valid, everything, inside)
+    area[:, :, 0] = 0.0  # nodata is no class (nodata_fraction measures it)
+    trans[:, :, 0, :] = 0.0
+    trans[:, :, :, 0] = 0.0
     return JointAreas(area, trans, nodata_frac, sorted(seen), _area_ha(footprint[0], grid))
 
 

@@ -263,3 +263,37 @@ def test_each_block_is_classified_and_sieved_once_per_pass(tmp_path, monkeypatch
     assert calls["rules"] >= 4 * epochs  # several blocks per epoch
     # one sieve per block, plus at most one call per epoch by dask to infer the output type
     assert calls["sieve"] <= calls["rules"] + epochs, calls
+
+
+def test_tables_from_the_pass_tile_counts_equal_whole_polygon_tables(tmp_path, monkeypatch):
+    """The redline/region tables and the AOI class areas, summed from the tiles each epoch's
+    pass counted plus exactextract on polygon edges, equal those of exactextract over whole
+    polygons (the pass not counting), to rounding."""
+    import pandas as pd
+
+    import sinks.zonal_tiles as zt
+    from sinks.pipeline import run
+    from sinks.spec import load_spec
+
+    root = Path(__file__).resolve().parents[1]
+    spec, _ = load_spec(root / "sample_rasters" / "pipeline.yaml")
+    spec = spec.model_copy(update={"reference": None})
+    split = zt.split_zones
+    calls = []
+    monkeypatch.setattr(zt, "split_zones", lambda *a, **k: calls.append(1) or split(*a, **k))
+    fused = run(spec, out=tmp_path / "fused")
+    assert calls, "the tables did not use the pass's tile counts"
+    monkeypatch.setattr(zt, "tally_side", lambda *a, **k: None)
+    calls.clear()
+    whole = run(spec, out=tmp_path / "whole")
+    assert not calls
+    for name in ("redlines", "regions"):
+        a = pd.read_csv(tmp_path / "fused" / "tables" / f"{name}.csv")
+        b = pd.read_csv(tmp_path / "whole" / "tables" / f"{name}.csv")
+        assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0
+        num = a.select_dtypes("number").columns
+        pd.testing.assert_frame_equal(a.drop(columns=num), b.drop(columns=num))
+        np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), rtol=1e-9, atol=1e-7)
+    for ep, got in fused["landcover"].items():
+        for cls, ha in got["area_ha"].items():
+            assert ha == pytest.approx(whole["landcover"][ep]["area_ha"][cls], rel=1e-9, abs=1e-7)

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["combine_codes", "pair_codes", "hist_u8", "hist2_u8"]
+__all__ = ["combine_codes", "pair_codes", "hist_u8", "hist2_u8", "tile_hist"]
 
 
 @jit
@@ -131,3 +131,55 @@ def hist2_u8(a: np.ndarray, b: np.ndarray, row_weights: np.ndarray | None = None
     w = np.ascontiguousarray(row_weights, dtype=np.float64) if use else np.zeros(1)
     _hist2(a, b, w, use, counts, areas)
     return counts, (areas if use else None)
+
+
+@jit
+def _tile_hist(a, b, pair, lut, base, r_off, c_off, tile, out):  # noqa: ANN001, ANN202
+    h, w = a.shape
+    for y in range(h):
+        ty = (y + r_off) // tile
+        tx = c_off // tile
+        left = tile - c_off % tile  # pixels of this row left in the current tile
+        for x in range(w):
+            d = lut[a[y, x]]
+            if pair:
+                d = d * base + lut[b[y, x]]
+            out[ty, tx, d] += 1
+            left -= 1
+            if left == 0:
+                tx += 1
+                left = tile
+
+
+def tile_hist(a: np.ndarray, b: np.ndarray | None, lut: np.ndarray, *, base: int, row_offset: int,
+              col_offset: int, tile: int) -> np.ndarray:
+    """Counts of every digit (or digit pair) per square tile of a ``uint8`` block.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        ``uint8 (rows, cols)`` blocks; ``b`` (optional) a second map on the same pixels.
+    lut : numpy.ndarray
+        ``uint8[256]``: the digit (``0 .. base - 1``) of every byte value.
+    base : int
+    row_offset, col_offset : int
+        Where the block starts inside its first tile (``0 .. tile - 1``).
+    tile : int
+        Tile side in pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64 (tile rows, tile cols, base or base²)`` the block touches; a pair counts
+        at ``lut[a] × base + lut[b]``.
+    """
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    pair = b is not None
+    bb = np.ascontiguousarray(b, dtype=np.uint8) if pair else a
+    h, w = a.shape
+    nty = (row_offset + h + tile - 1) // tile
+    ntx = (col_offset + w + tile - 1) // tile
+    out = np.zeros((nty, ntx, base * base if pair else base), dtype=np.int64)
+    _tile_hist(a, bb, pair, np.ascontiguousarray(lut, dtype=np.uint8), int(base), int(row_offset),
+               int(col_offset), int(tile), out)
+    return out

@@ -58,7 +58,7 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
                       sink_options: Mapping[str, Any] | None = None, transitions: bool = True,
                       uncertainty: Mapping[str, Any] | None = None, missing: str = "error", legend: Any = "sinks",
                       special_shrub: Any = None, special_shrub_field: str | None = None,
-                      max_unobserved: float | None = None) -> Any:
+                      max_unobserved: float | None = None, tallies: Any = None) -> Any:
     """Indicator table of ``zones``, one row per polygon (:mod:`sinks.indicators.shapes`).
 
     Parameters
@@ -92,7 +92,7 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
     missing : {"error", "zero"}
         Classes absent from ``table``, and codes outside the legend: raise, or count at
         zero density (outside codes are then unobserved area).
-    legend, special_shrub, special_shrub_field, max_unobserved
+    legend, special_shrub, special_shrub_field, max_unobserved, tallies
         As for :func:`compute_indicators`.
 
     Returns
@@ -122,7 +122,7 @@ def region_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str 
                              max_unobserved=MAX_UNOBSERVED if max_unobserved is None else max_unobserved,
                              volume_m3_per_ha=volume_m3_per_ha, volume_rasters=volume_rasters, sink_options=options,
                              uncertainty=uncertainty, transitions=transitions, missing=missing,
-                             outside="error" if missing == "error" else "unobserved")
+                             outside="error" if missing == "error" else "unobserved", tallies=tallies)
     extra = {c: gdf[c].to_numpy() for c in ("name", "category") if c in gdf.columns and c != id_field}
     return to_table(ind, id_field=id_field, geometry=gdf.geometry.to_numpy(), crs=gdf.crs, extra=extra)
 

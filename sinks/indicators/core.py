@@ -296,7 +296,7 @@ def compute_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str
                        volume_m3_per_ha: float = GROWING_STOCK_M3_PER_HA, volume_rasters: Mapping[str, str | os.PathLike] | None = None,
                        sink_options: Mapping[str, Any] | None = None, uncertainty: Mapping[str, Any] | None = None,
                        transitions: bool = True, missing: str = "error", outside: str = "unobserved",
-                       total: bool = False, layer: str | None = None) -> Indicators:
+                       total: bool = False, layer: str | None = None, tallies: Any = None) -> Indicators:
     """Indicators of every zone (module docstring).
 
     Parameters
@@ -339,6 +339,9 @@ def compute_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str
         Add the whole input (the rasters' extent) as a last row.
     layer : str, optional
         Layer of the zones file.
+    tallies : TileTally, optional
+        Tile counts of the land cover from the pass that computed it
+        (:func:`sinks.zonal.joint_class_areas`).
 
     Returns
     -------
@@ -373,7 +376,8 @@ def compute_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str
     log.info("indicators of %d zone(s), %d epoch(s), one exact pass", n, len(order))
     digits = leg.digits
     top = max(INDICATOR_CLASSES)
-    joint = joint_class_areas([landcover[e] for e in order], calc, id_field=id_field, legend=digits, max_digit=top)
+    joint = joint_class_areas([landcover[e] for e in order], calc, id_field=id_field, legend=digits, max_digit=top,
+                              tallies=tallies)
     notes: list[str] = []
     if joint.outside:
         listed = ", ".join(map(str, joint.outside[:20]))
@@ -398,7 +402,7 @@ def compute_indicators(zones: Any, *, id_field: str, landcover: Mapping[str, str
             if len(hit):
                 sub = gpd.GeoDataFrame({_ZONE: np.arange(len(hit))}, geometry=inter.to_numpy()[hit], crs=calc.crs)
                 sj = joint_class_areas([landcover[e] for e in order], sub, id_field=id_field, legend=digits,
-                                       max_digit=top)
+                                       max_digit=top, tallies=tallies)
                 s_dig = max(INDICATOR_CLASSES)
                 for e in order:
                     special[e][hit] = sj.area_ha[:, at[e], s_dig]

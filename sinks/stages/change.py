@@ -33,6 +33,7 @@ def stage_change_layers(ctx: RunContext, ep: EpochData) -> None:
     lc2 = getattr(lc2, "data", lc2)
     # read block by block as this epoch's blocks are computed (see io.block_array)
     lc1, _g, _nd = read_categorical(landcover_path(ctx, prev.name), chunks=lc2.chunks, grid=ctx.grid, after=lc2)
+    ep.layers["landcover_previous"] = lc1  # the same blocks serve the zone tallies (stages.zonal)
     key = f"{prev.name}_{ep.name}"
     ep.outputs.append(change_output(lc1, lc2, change_path(ctx, key),
                                     description=f"land-cover change {prev.name} -> {ep.name}"))

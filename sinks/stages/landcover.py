@@ -220,9 +220,12 @@ def stage_landcover_summary(ctx: RunContext) -> None:
     zone, what = aoi_zone(ctx)
     if zone is not None:
         from ..zonal import joint_class_areas, read_zones
+        from .zonal import indicator_legend, run_tallies
 
+        digits, top = indicator_legend()  # the tables' legend, so the pass's tile counts serve here too
         joint = joint_class_areas([landcover_path(ctx, ep.name) for ep in ctx.epochs],
-                                  read_zones(zone, id_field="zone", crs=ctx.grid.crs), id_field="zone")
+                                  read_zones(zone, id_field="zone", crs=ctx.grid.crs), id_field="zone",
+                                  legend=digits, max_digit=top, tallies=run_tallies(ctx))
         zone_ha = float(joint.zone_area_ha[0])
         by_epoch = {ep.name: {c.name: float(joint.area_ha[0, k, c.code]) for c in CLASSES}
                     for k, ep in enumerate(ctx.epochs)}

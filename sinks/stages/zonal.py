@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from .carbon import carbon_table, forest_growth_of, volume_rasters
-from .context import RunContext, ZonalTables
+from .context import EpochData, RunContext, ZonalTables
 from .landcover import landcover_path
 
-__all__ = ["stage_zonal_start", "stage_zonal", "ZonalChildren", "ZONAL_PROCESS_MIN_PX"]
+__all__ = ["stage_zonal_start", "stage_zonal", "stage_zonal_tallies", "run_tallies", "indicator_legend",
+           "ZonalChildren", "ZONAL_PROCESS_MIN_PX"]
 
 log = logging.getLogger("sinks")
 
@@ -26,6 +27,66 @@ log = logging.getLogger("sinks")
 #: the run goes on with accuracy, carbon and change (exactextract holds the GIL, so a
 #: thread would not overlap).  Below it the child's start-up would cost more than it saves.
 ZONAL_PROCESS_MIN_PX = 50_000_000
+
+
+def indicator_legend() -> tuple[dict[int, int], int]:
+    """The sinks legend as the indicator tables count it: ``({code: digit}, largest digit)``."""
+    from ..legends import INDICATOR_CLASSES, resolve_legend
+
+    return dict(resolve_legend("sinks").digits), max(INDICATOR_CLASSES)
+
+
+def _wants_tallies(ctx: RunContext) -> bool:
+    """Whether a later stage measures polygons on the land cover (tables, AOI boundary, batch region)."""
+    zonal = ctx.spec.carbon.enabled and ctx.spec.zonal.enabled and any(
+        getattr(ctx.aoi, name) is not None and len(getattr(ctx.aoi, name)) for name in ("redlines", "regions"))
+    return zonal or ctx.region is not None or ctx.aoi.boundary is not None
+
+
+def stage_zonal_tallies(ctx: RunContext, ep: EpochData) -> None:
+    """Lazy per-tile counts of ``ep``'s land cover (from the second epoch on, of the
+    transitions from the previous one), computed in ``ep``'s write pass
+    (:mod:`sinks.zonal_tiles`): the polygon tables then sum the tiles a polygon covers
+    whole and leave only its edge to exactextract."""
+    from ..landcover import NODATA
+    from ..zonal_tiles import digit_lut, tally_delayed, tally_side
+
+    lc = ep.layers.get("landcover")
+    if lc is None or not _wants_tallies(ctx):
+        return
+    mapping, top = indicator_legend()
+    base = top + 2
+    tile = tally_side(ctx.grid, base=base, epochs=len(ctx.epochs))
+    if tile is None:
+        return
+    k = next(i for i, e in enumerate(ctx.epochs) if e is ep)
+    lc = getattr(lc, "data", lc)
+    prev = None
+    if k > 0:
+        prev = ep.layers.get("landcover_previous")
+        if prev is None:
+            from ..io import read_categorical
+
+            prev, _g, _nd = read_categorical(landcover_path(ctx, ctx.epochs[k - 1].name), chunks=lc.chunks,
+                                             grid=ctx.grid, after=lc)
+    ep.reductions["zone_tiles"] = tally_delayed(lc, prev, grid=ctx.grid, tile=tile,
+                                                lut=digit_lut(mapping, base, (NODATA,)), base=base)
+
+
+def run_tallies(ctx: RunContext) -> Any:
+    """The run's :class:`~sinks.zonal_tiles.TileTally` (``None`` unless every epoch's pass counted its tiles)."""
+    from ..zonal_tiles import TileTally, tally_side
+
+    parts = [ep.results.get("zone_tiles") for ep in ctx.epochs]
+    if not parts or any(p is None for p in parts):
+        return None
+    mapping, top = indicator_legend()
+    tile = tally_side(ctx.grid, base=top + 2, epochs=len(ctx.epochs))  # as the passes chose it
+    if tile is None:
+        return None
+    return TileTally(grid=ctx.grid, tile=tile, base=top + 2, mapping=mapping,
+                     paths=[str(landcover_path(ctx, ep.name)) for ep in ctx.epochs], first=parts[0],
+                     pairs=list(parts[1:]))
 
 
 def _zonal_jobs(ctx: RunContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -42,6 +103,7 @@ def _zonal_jobs(ctx: RunContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                         if unc is not None else None),
         "missing": "zero" if cs.missing == "zero" else "error",
         "volume_rasters": volume_rasters(ctx), "max_unobserved": ctx.spec.coverage.max_unobserved,
+        "tallies": run_tallies(ctx),
     }
     jobs, skipped = [], {}
     for name in ("redlines", "regions"):
@@ -112,8 +174,11 @@ def stage_zonal_start(ctx: RunContext) -> None:
     if not jobs:
         return
     # one child per table (redlines, regions) while cores allow: they run beside the
-    # main process's encroachment search, so the run's tail is the longest table, not their sum
+    # main process's encroachment search, so the run's tail is the longest table, not their
+    # sum; with the pass's tile counts the tables are quick and share one child
     n = max(1, min(len(jobs), (os.cpu_count() or 1)))
+    if jobs[0]["tallies"] is not None:  # edges only: one child costs less than a second one's start-up
+        n = 1
     groups = [jobs[k::n] for k in range(n)]
     announce([Path(f"{j['base']}.{f}") for j in jobs for f in j["formats"]])  # written by the children
     ctx.zonal_pending = ZonalChildren([ChildProcess(_run_zonal_jobs, g) for g in groups],

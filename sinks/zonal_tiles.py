@@ -1,0 +1,273 @@
+"""Zone class areas from tile counts made in the pass that computes the land cover.
+
+The indicator tables need, per polygon and epoch, the area of every class and, per
+pair of consecutive epochs, the area of every transition, with partial pixels weighted
+by the share of them the polygon covers (:func:`sinks.zonal.joint_class_areas`).  Only
+pixels on a polygon's edge are partial: every pixel of a square tile that lies wholly
+inside the polygon counts in full.  So the write pass of each epoch counts, per tile of
+``tile × tile`` pixels, the pixels of every class (the first epoch) or every
+transition from the previous epoch (the later ones), from the land-cover blocks it has
+in memory (:func:`tally_delayed`); and the tables then split each polygon into the tiles
+it covers whole, whose counts add up, and pieces of it clipped to the tiles its edge
+crosses, which exactextract measures exactly (:func:`split_zones`).  The two add up to
+the same areas as exactextract over the whole polygon, up to floating-point rounding.
+
+Only grids in a projected CRS without rotation are counted this way (each pixel has the
+same area there); the tables of geographic grids keep the whole-polygon exactextract
+pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["TileTally", "tally_side", "tally_delayed", "digit_lut", "split_zones", "TILE_SIDES"]
+
+log = logging.getLogger("sinks")
+
+#: Tile sides tried, smallest first: smaller tiles leave less of an edge to exactextract.
+TILE_SIDES: tuple[int, ...] = (64, 128, 256, 512)
+#: Most bytes the counts of one run may hold (one int64 per tile and class or transition).
+MAX_TALLY_BYTES = 192 << 20
+
+
+def digit_lut(mapping: Mapping[int, int], base: int, nodata: Sequence[Any] = (0,)) -> np.ndarray:
+    """``uint8[256]``: the digit of every byte value (``mapping``; 0 for nodata; ``base - 1`` otherwise)."""
+    lut = np.full(256, base - 1, dtype=np.uint8)
+    for value, digit in mapping.items():
+        if 0 <= int(value) < 256:
+            lut[int(value)] = int(digit)
+    lut[0] = 0
+    for nd in nodata:
+        if nd is not None and 0 <= int(nd) < 256:
+            lut[int(nd)] = 0
+    return lut
+
+
+def _counted(grid: Any) -> bool:
+    t = grid.transform
+    return not grid.is_geographic and t.b == 0 and t.d == 0
+
+
+def tally_side(grid: Any, *, base: int, epochs: int) -> int | None:
+    """The tile side of a run's counts, or ``None`` when the grid is not counted by tiles
+    (geographic or rotated) or even the largest tiles would hold too much."""
+    if not _counted(grid) or epochs < 1:
+        return None
+    bins = base + (epochs - 1) * base * base
+    for side in TILE_SIDES:
+        tiles = -(-grid.height // side) * -(-grid.width // side)
+        if tiles * bins * 8 <= MAX_TALLY_BYTES:
+            return side
+    return None
+
+
+@dataclass
+class TileTally:
+    """Per-tile pixel counts of a run's land cover (see the module docstring).
+
+    Attributes
+    ----------
+    grid : Grid
+        The land cover's grid.
+    tile : int
+        Tile side in pixels (tiles start at the grid's first row and column).
+    base : int
+        Digits lie in ``0 .. base - 1`` (0 nodata, ``base - 1`` a code outside ``mapping``).
+    mapping : dict
+        Land-cover value → digit, as :func:`sinks.zonal.joint_class_areas` takes it.
+    paths : list of str
+        The land cover of each epoch, in the order counted.
+    first : numpy.ndarray
+        ``int64 (tile rows, tile cols, base)``: pixels of each digit in the first epoch.
+    pairs : list of numpy.ndarray
+        ``int64 (tile rows, tile cols, base²)`` per later epoch: pixels going from digit
+        ``i`` in the previous epoch to ``j`` in this one, at ``i × base + j``.
+    """
+
+    grid: Any
+    tile: int
+    base: int
+    mapping: dict[int, int]
+    paths: list[str]
+    first: np.ndarray
+    pairs: list[np.ndarray] = field(default_factory=list)
+
+    def epoch_counts(self, k: int) -> np.ndarray:
+        """``(tiles, base)`` counts of epoch ``k`` (tiles in row-major order)."""
+        if k == 0:
+            return self.first.reshape(-1, self.base)
+        return self.pairs[k - 1].reshape(-1, self.base, self.base).sum(axis=1)
+
+    def pair_counts(self, k: int) -> np.ndarray:
+        """``(tiles, base, base)`` transition counts from epoch ``k`` to ``k + 1``."""
+        return self.pairs[k].reshape(-1, self.base, self.base)
+
+    def fits(self, paths: Sequence[str], grid: Any, mapping: Mapping[int, int], base: int) -> bool:
+        """Whether these counts describe ``paths`` (in that order) on ``grid`` with this legend,
+        and hold no code outside it (whose values the tables must name)."""
+        same = [os.path.abspath(str(p)) for p in paths] == [os.path.abspath(p) for p in self.paths]
+        if not same or base != self.base or dict(mapping) != self.mapping:
+            return False
+        if grid.shape != self.grid.shape or tuple(grid.transform) != tuple(self.grid.transform) \
+                or grid.crs != self.grid.crs or not _counted(grid):
+            return False
+        if self.first.shape[:2] != (-(-grid.height // self.tile), -(-grid.width // self.tile)):
+            return False
+        if len(self.pairs) != len(paths) - 1:
+            return False
+        odd = self.base - 1
+        if self.first[..., odd].any():
+            return False
+        return not any(self.pair_counts(k)[:, odd, :].any() or self.pair_counts(k)[:, :, odd].any()
+                       for k in range(len(self.pairs)))
+
+
+# --------------------------------------------------------------------------------------
+# counting in the pass
+# --------------------------------------------------------------------------------------
+def _block_part(a: np.ndarray, b: np.ndarray | None, lut: np.ndarray, base: int, row0: int, col0: int,
+                tile: int) -> tuple[int, int, np.ndarray]:
+    from ._kernels.codes import tile_hist
+
+    a = np.asarray(a)
+    part = tile_hist(a, None if b is None else np.asarray(b), lut, base=base, row_offset=row0 % tile,
+                     col_offset=col0 % tile, tile=tile)
+    return row0 // tile, col0 // tile, part
+
+
+def _merge(parts: list[tuple[int, int, np.ndarray]], shape: tuple[int, int, int]) -> np.ndarray:
+    out = np.zeros(shape, dtype=np.int64)
+    for ty, tx, part in parts:
+        out[ty:ty + part.shape[0], tx:tx + part.shape[1]] += part  # edge tiles shared by two blocks add up
+    return out
+
+
+def tally_delayed(landcover: Any, previous: Any, *, grid: Any, tile: int, lut: np.ndarray, base: int) -> Any:
+    """A ``dask.delayed`` of the tile counts of ``landcover`` (``previous`` given: of the
+    transitions from it), computed block by block in the pass that computes the blocks."""
+    import dask
+    import dask.array as da
+
+    a = getattr(landcover, "data", landcover)
+    b = getattr(previous, "data", previous) if previous is not None else None
+    if b is not None and b.chunks != a.chunks:
+        b = da.asarray(b).rechunk(a.chunks)
+    da_ = a.to_delayed(optimize_graph=False)
+    db_ = b.to_delayed(optimize_graph=False) if b is not None else None
+    bins = base * base if b is not None else base
+    parts = []
+    r0 = 0
+    for i, h in enumerate(a.chunks[0]):
+        c0 = 0
+        for j, w in enumerate(a.chunks[1]):
+            # previous epoch first: a pair counts at previous × base + this
+            first, second = (db_[i, j], da_[i, j]) if db_ is not None else (da_[i, j], None)
+            parts.append(dask.delayed(_block_part, pure=True)(first, second, lut, base, r0, c0, tile))
+            c0 += w
+        r0 += h
+    shape = (-(-grid.height // tile), -(-grid.width // tile), bins)
+    return dask.delayed(_merge, pure=True)(parts, shape)
+
+
+# --------------------------------------------------------------------------------------
+# splitting the polygons
+# --------------------------------------------------------------------------------------
+def _polygonal(geom: Any) -> Any:
+    """The polygons of an overlay result (dropping the lines and points a clip can leave)."""
+    import shapely
+
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    polys = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon") and not g.is_empty]
+    if not polys:
+        return None
+    return shapely.union_all(polys) if len(polys) > 1 else polys[0]
+
+
+def split_zones(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.ndarray], list[Any], np.ndarray]:
+    """Each polygon's tiles it covers whole, and pieces of it clipped to the tiles its edge crosses.
+
+    A binary split of the tiles under the polygon's bounds: a run of tiles that the
+    polygon contains is interior, one it misses is dropped, and the others split until
+    single tiles, each keeping ``polygon ∩ tile``.  Each level clips the previous
+    level's piece, so a polygon of ``n`` vertices costs about ``n × log(tiles)``.
+
+    Returns
+    -------
+    (interior, pieces, owner)
+        Per polygon the ``int64`` row-major indices of its interior tiles; the pieces
+        (shapely polygons, on the grid's CRS); and the polygon index of each piece.
+    """
+    import shapely
+
+    t = grid.transform
+    ntx = -(-grid.width // tile)
+    nty = -(-grid.height // tile)
+
+    def xs(c0: int, c1: int) -> tuple[float, float]:
+        a, b = t.c + t.a * c0, t.c + t.a * c1
+        return (a, b) if a <= b else (b, a)
+
+    def ys(r0: int, r1: int) -> tuple[float, float]:
+        a, b = t.f + t.e * r0, t.f + t.e * r1
+        return (a, b) if a <= b else (b, a)
+
+    def rect(ty0: int, ty1: int, tx0: int, tx1: int) -> Any:
+        x0, x1 = xs(tx0 * tile, min(tx1 * tile, grid.width))
+        y0, y1 = ys(ty0 * tile, min(ty1 * tile, grid.height))
+        return shapely.box(x0, y0, x1, y1)
+
+    def tile_range(lo: float, hi: float, origin: float, step: float, n_px: int, n_tiles: int) -> tuple[int, int]:
+        p0, p1 = sorted(((lo - origin) / step, (hi - origin) / step))
+        a = int(np.clip(np.floor(p0), 0, n_px)) // tile
+        b = min(n_tiles, -(-int(np.clip(np.ceil(p1), 0, n_px)) // tile))
+        return a, b
+
+    interior: list[np.ndarray] = []
+    pieces: list[Any] = []
+    owner: list[int] = []
+    for i, geom in enumerate(geoms):
+        inside: list[np.ndarray] = []
+        if geom is None or geom.is_empty:
+            interior.append(np.zeros(0, dtype=np.int64))
+            continue
+        # a private copy to prepare: the caller's polygons may be read by other threads
+        # (the regions of a batch), and preparing a geometry changes it in place
+        geom = shapely.from_wkb(shapely.to_wkb(geom))
+        minx, miny, maxx, maxy = geom.bounds
+        tx0, tx1 = tile_range(minx, maxx, t.c, t.a, grid.width, ntx)
+        ty0, ty1 = tile_range(miny, maxy, t.f, t.e, grid.height, nty)
+        shapely.prepare(geom)
+        stack = [(geom, ty0, ty1, tx0, tx1)]
+        while stack:
+            piece, a0, a1, b0, b1 = stack.pop()
+            if a1 <= a0 or b1 <= b0:
+                continue
+            r = rect(a0, a1, b0, b1)
+            if shapely.contains(geom, r):
+                rows, cols = np.meshgrid(np.arange(a0, a1), np.arange(b0, b1), indexing="ij")
+                inside.append((rows * ntx + cols).ravel().astype(np.int64))
+                continue
+            sub = shapely.intersection(piece, r)
+            if sub.is_empty or sub.area <= 0:
+                continue
+            if a1 - a0 == 1 and b1 - b0 == 1:
+                sub = _polygonal(sub)
+                if sub is not None:
+                    pieces.append(sub)
+                    owner.append(i)
+                continue
+            if a1 - a0 >= b1 - b0:
+                mid = (a0 + a1) // 2
+                stack.extend([(sub, a0, mid, b0, b1), (sub, mid, a1, b0, b1)])
+            else:
+                mid = (b0 + b1) // 2
+                stack.extend([(sub, a0, a1, b0, mid), (sub, a0, a1, mid, b1)])
+        interior.append(np.concatenate(inside) if inside else np.zeros(0, dtype=np.int64))
+    return interior, pieces, np.asarray(owner, dtype=np.int64)

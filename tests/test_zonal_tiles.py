@@ -1,0 +1,170 @@
+"""Zone areas from the pass's tile counts: the same areas as exactextract over whole polygons."""
+
+from __future__ import annotations
+
+import dask
+import dask.array as da
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rasterio.transform import from_origin
+from shapely.geometry import Point, Polygon
+
+from sinks._kernels.codes import tile_hist
+from sinks.tiles import inspect_tile
+from sinks.zonal import _ZONE, joint_class_areas, read_zones
+from sinks.zonal_tiles import TileTally, digit_lut, split_zones, tally_delayed, tally_side
+
+H, W = 300, 420
+X0, Y1 = 500_000.0, 3_000_000.0
+MAPPING = {c: c for c in range(1, 9)}
+BASE = 10
+
+
+@pytest.fixture(scope="module")
+def maps(tmp_path_factory):
+    """Three land-cover maps (10 m, blocky classes, speckle and nodata) and their arrays."""
+    rng = np.random.default_rng(3)
+    d = tmp_path_factory.mktemp("tiles")
+    paths, arrays = [], []
+    for k in range(3):
+        a = np.kron(rng.integers(0, 9, (H // 10 + 1, W // 10 + 1)), np.ones((10, 10)))[:H, :W].astype(np.uint8)
+        speck = rng.random((H, W)) < 0.05
+        a[speck] = rng.integers(0, 9, int(speck.sum()))
+        p = d / f"lc{k}.tif"
+        with rasterio.open(p, "w", driver="GTiff", width=W, height=H, count=1, dtype="uint8", crs="EPSG:32650",
+                           transform=from_origin(X0, Y1, 10, 10), nodata=0, tiled=True, blockxsize=128,
+                           blockysize=128) as ds:
+            ds.write(a, 1)
+        paths.append(str(p))
+        arrays.append(a)
+    return paths, arrays
+
+
+def _poly(coords):
+    return Polygon([(X0 + x * 10, Y1 - y * 10) for x, y in coords])
+
+
+def _zones():
+    big = _poly([(13.3, 20.7), (400.2, 30.1), (350.5, 280.9), (30.4, 260.2)]).difference(
+        Point(X0 + 2000, Y1 - 1500).buffer(400))  # with a hole
+    multi = shapely.MultiPolygon([_poly([(5, 5), (90, 5), (90, 60), (5, 60)]),
+                                  _poly([(200.5, 150.5), (260.25, 160), (240, 220)])])
+    partly = _poly([(380, 200), (500, 210), (490, 400), (370, 380)])  # mostly off the grid
+    tiny = _poly([(70.2, 70.2), (80.7, 70.2), (75, 79.9)])  # inside one tile
+    overlap = _poly([(100, 100), (300, 120), (250, 250), (90, 230)])
+    aligned = _poly([(64, 64), (192, 64), (192, 192), (64, 192)])  # edges on tile lines
+    off = _poly([(600, 600), (700, 600), (700, 700)])  # beyond the grid
+    gdf = gpd.GeoDataFrame({"zid": ["big", "multi", "partly", "tiny", "overlap", "aligned", "off"]},
+                           geometry=[big, multi, partly, tiny, overlap, aligned, off], crs="EPSG:32650")
+    return read_zones(gdf, id_field="zid", crs="EPSG:32650")[[_ZONE, "geometry"]]
+
+
+def _tally(paths, arrays, tile, chunks):
+    grid = inspect_tile(paths[0]).grid
+    lut = digit_lut(MAPPING, BASE)
+    lcs = [da.from_array(a, chunks=chunks) for a in arrays]
+    first = tally_delayed(lcs[0], None, grid=grid, tile=tile, lut=lut, base=BASE)
+    pairs = [tally_delayed(lcs[k], lcs[k - 1], grid=grid, tile=tile, lut=lut, base=BASE) for k in (1, 2)]
+    first, *pairs = dask.compute(first, *pairs)
+    return TileTally(grid=grid, tile=tile, base=BASE, mapping=dict(MAPPING), paths=list(paths), first=first,
+                     pairs=pairs)
+
+
+@pytest.mark.parametrize("tile,chunks", [(64, (128, 128)), (37, (100, 150)), (512, (300, 420))])
+def test_tile_counts_and_edge_pieces_equal_whole_polygons(maps, tile, chunks):
+    """Class areas, transitions and nodata shares from interior tiles plus exactextract on
+    the edge pieces equal exactextract on the whole polygons (tiles not aligned with the
+    blocks, a hole, a multipolygon, polygons off and partly off the grid, one inside a tile)."""
+    paths, arrays = maps
+    zones = _zones()
+    exact = joint_class_areas(paths, zones, id_field="zid", legend=MAPPING, max_digit=8)
+    tally = _tally(paths, arrays, tile, chunks)
+    fused = joint_class_areas(paths, zones, id_field="zid", legend=MAPPING, max_digit=8, tallies=tally)
+    for name in ("area_ha", "transition_ha", "nodata_fraction", "zone_area_ha"):
+        np.testing.assert_allclose(getattr(fused, name), getattr(exact, name), rtol=1e-10, atol=1e-8, err_msg=name)
+    assert exact.area_ha[:, :, 0].sum() == 0 and exact.area_ha[0, 0, 1:].sum() > 100
+    assert exact.nodata_fraction[-1].tolist() == [1.0, 1.0, 1.0]  # off the grid
+    assert 0.6 < exact.nodata_fraction[2, 0] < 0.95  # two thirds off the grid
+
+
+def test_tile_counts_of_the_whole_grid_equal_the_arrays(maps):
+    paths, arrays = maps
+    t = _tally(paths, arrays, 64, (100, 90))
+    assert t.first.shape == (5, 7, BASE) and t.first.sum() == H * W
+    for k in range(3):
+        np.testing.assert_array_equal(t.epoch_counts(k).sum(axis=0), np.bincount(arrays[k].ravel(), minlength=BASE))
+    pair = t.pair_counts(0).sum(axis=0)
+    np.testing.assert_array_equal(pair, np.bincount(arrays[0].ravel() * BASE + arrays[1].ravel(),
+                                                    minlength=BASE * BASE).reshape(BASE, BASE))
+
+
+def test_counts_that_do_not_describe_the_rasters_are_not_used(maps, tmp_path):
+    """Other paths, another legend, a code outside the legend: the whole-polygon pass runs."""
+    paths, arrays = maps
+    t = _tally(paths, arrays, 64, (128, 128))
+    grid = inspect_tile(paths[0]).grid
+    assert t.fits(paths, grid, MAPPING, BASE)
+    assert not t.fits(paths[::-1], grid, MAPPING, BASE)
+    assert not t.fits(paths, grid, {**MAPPING, 8: 7}, BASE)
+    assert not t.fits(paths, grid, MAPPING, BASE + 1)
+    odd = [a.copy() for a in arrays]
+    odd[1][5, 5] = 200  # outside the legend: the tables must name it, which only the full pass can
+    t2 = _tally(paths, odd, 64, (128, 128))
+    assert not t2.fits(paths, grid, MAPPING, BASE)
+
+
+def test_split_covers_each_polygon_once(maps):
+    """Interior tiles and edge pieces add up to the polygon's area inside the grid, and
+    the interior tiles lie inside it."""
+    paths, _ = maps
+    grid = inspect_tile(paths[0]).grid
+    zones = _zones()
+    ext = shapely.box(X0, Y1 - H * 10, X0 + W * 10, Y1)
+    inner, pieces, owner = split_zones(zones.geometry.to_numpy(), grid, 64)
+    for i, geom in enumerate(zones.geometry):
+        tiles_area = 0.0
+        for t in inner[i]:
+            ty, tx = divmod(int(t), 7)
+            cell = shapely.box(X0 + tx * 640, Y1 - min((ty + 1) * 64, H) * 10, X0 + min((tx + 1) * 64, W) * 10,
+                               Y1 - ty * 640)
+            assert geom.contains(cell)
+            tiles_area += cell.area
+        edge = sum(p.area for p, o in zip(pieces, owner) if o == i)
+        assert tiles_area + edge == pytest.approx(geom.intersection(ext).area, rel=1e-9, abs=1e-6)
+    assert len(inner[-1]) == 0 and not (owner == len(zones) - 1).any()  # off the grid: nothing
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 40), cols=st.integers(1, 40), r_off=st.integers(0, 15), c_off=st.integers(0, 15),
+       tile=st.integers(1, 16), pair=st.booleans(), seed=st.integers(0, 2**16))
+def test_tile_hist_counts_every_pixel_in_its_tile(rows, cols, r_off, c_off, tile, pair, seed):
+    r_off, c_off = r_off % tile, c_off % tile
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 12, (rows, cols)).astype(np.uint8)
+    b = rng.integers(0, 12, (rows, cols)).astype(np.uint8)
+    lut = np.minimum(np.arange(256), 5).astype(np.uint8)
+    got = tile_hist(a, b if pair else None, lut, base=6, row_offset=r_off, col_offset=c_off, tile=tile)
+    want = np.zeros_like(got)
+    for y in range(rows):
+        for x in range(cols):
+            d = lut[a[y, x]] * 6 + lut[b[y, x]] if pair else lut[a[y, x]]
+            want[(y + r_off) // tile, (x + c_off) // tile, d] += 1
+    np.testing.assert_array_equal(got, want)
+
+
+def test_tile_side_bounds_the_counts():
+    from sinks.grid import Grid
+    from rasterio.crs import CRS
+
+    utm = Grid(crs=CRS.from_epsg(32650), transform=from_origin(X0, Y1, 10, 10), width=10_000, height=10_000)
+    assert tally_side(utm, base=11, epochs=3) == 64
+    huge = Grid(crs=CRS.from_epsg(32650), transform=from_origin(X0, Y1, 10, 10), width=100_000, height=100_000)
+    side = tally_side(huge, base=11, epochs=3)
+    assert side is not None and side > 64 and (100_000 // side) ** 2 * (11 + 2 * 121) * 8 <= 192 << 20
+    geo = Grid(crs=CRS.from_epsg(4326), transform=from_origin(110, 30, 1e-4, 1e-4), width=1000, height=1000)
+    assert tally_side(geo, base=11, epochs=3) is None
