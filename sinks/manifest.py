@@ -94,8 +94,6 @@ def _hash_content(path: str | os.PathLike, *, algorithm: str, size: int, bufsize
         try:
             with open(path, "rb", buffering=0) as fh, \
                     mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                if hasattr(mm, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
-                    mm.madvise(mmap.MADV_SEQUENTIAL)
                 view = memoryview(mm)
                 try:
                     step = max(bufsize, _MAP_STEP)
