@@ -71,28 +71,47 @@ def pair_codes(a: np.ndarray, b: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Counters per bin that the counting kernels spread neighbouring pixels over: land cover
+#: comes in runs of one class, and one counter incremented pixel after pixel waits for its
+#: own previous store each time (four interleaved counters count about three times faster).
+LANES = 4
+
+
 @jit
 def _hist(a, weights, use_weights, counts, areas):  # noqa: ANN001, ANN202
     h, w = a.shape
+    lanes = np.zeros((4, 256), dtype=np.int64)
     for y in range(h):
-        wy = weights[y] if use_weights else 0.0
         for x in range(w):
-            v = a[y, x]
-            counts[v] += 1
-            if use_weights:
-                areas[v] += wy
+            lanes[x & 3, a[y, x]] += 1
+        if use_weights:
+            wy = weights[y]
+            row = np.zeros(256, dtype=np.int64)
+            for x in range(w):
+                row[a[y, x]] += 1
+            for v in range(256):
+                if row[v]:
+                    areas[v] += row[v] * wy
+    for k in range(4):
+        for v in range(256):
+            counts[v] += lanes[k, v]
 
 
 @jit
 def _hist2(a, b, weights, use_weights, counts, areas):  # noqa: ANN001, ANN202
     h, w = a.shape
+    lanes = np.zeros((4, 256, 256), dtype=np.int32)
     for y in range(h):
-        wy = weights[y] if use_weights else 0.0
         for x in range(w):
-            i, j = a[y, x], b[y, x]
-            counts[i, j] += 1
-            if use_weights:
-                areas[i, j] += wy
+            lanes[x & 3, a[y, x], b[y, x]] += 1
+        if use_weights:
+            wy = weights[y]
+            for x in range(w):
+                areas[a[y, x], b[y, x]] += wy
+    for k in range(4):
+        for i in range(256):
+            for j in range(256):
+                counts[i, j] += lanes[k, i, j]
 
 
 def hist_u8(a: np.ndarray, row_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -136,19 +155,32 @@ def hist2_u8(a: np.ndarray, b: np.ndarray, row_weights: np.ndarray | None = None
 @jit
 def _tile_hist(a, b, pair, lut, base, r_off, c_off, tile, out):  # noqa: ANN001, ANN202
     h, w = a.shape
+    nty, ntx, bins = out.shape
+    lanes = np.zeros((ntx, 4, bins), dtype=np.int32)  # one tile row's counters
+    ty = r_off // tile
     for y in range(h):
-        ty = (y + r_off) // tile
+        x = 0
         tx = c_off // tile
-        left = tile - c_off % tile  # pixels of this row left in the current tile
-        for x in range(w):
-            d = lut[a[y, x]]
+        seg = tile - c_off % tile  # pixels of this row in its first tile
+        while x < w:
+            x1 = min(w, x + seg)
+            cnt = lanes[tx]
             if pair:
-                d = d * base + lut[b[y, x]]
-            out[ty, tx, d] += 1
-            left -= 1
-            if left == 0:
-                tx += 1
-                left = tile
+                for i in range(x, x1):
+                    cnt[i & 3, lut[a[y, i]] * base + lut[b[y, i]]] += 1
+            else:
+                for i in range(x, x1):
+                    cnt[i & 3, lut[a[y, i]]] += 1
+            x = x1
+            tx += 1
+            seg = tile
+        if y == h - 1 or (y + r_off + 1) % tile == 0:  # the tile row ends: into the output
+            for i in range(ntx):
+                for k in range(4):
+                    for d in range(bins):
+                        out[ty, i, d] += lanes[i, k, d]
+                        lanes[i, k, d] = 0
+            ty += 1
 
 
 def tile_hist(a: np.ndarray, b: np.ndarray | None, lut: np.ndarray, *, base: int, row_offset: int,
