@@ -82,25 +82,28 @@ def sha256_file(path: str | os.PathLike, *, bufsize: int = 1 << 20) -> str:
 
 
 def _hash_content(path: str | os.PathLike, *, algorithm: str, size: int, bufsize: int) -> str:
-    """Digest of a local file's bytes, read through a memory map.
+    """Digest of a local file's bytes, read through memory maps of one window at a time.
 
     Hashing the file's pages where the page cache holds them saves copying every
-    byte into a buffer first (that copy cost more CPU than BLAKE3 itself); a file
-    that cannot be mapped (empty, a pipe, a file system without mmap) is read in
-    ``bufsize`` chunks instead.
+    byte into a buffer first (that copy cost more CPU than BLAKE3 itself).  Each window
+    of :data:`_MAP_STEP` bytes is unmapped before the next is mapped, so the mapped
+    pages never count more than one window in the process's resident set.  A file that
+    cannot be mapped (empty, a pipe, a file system without mmap) is read in ``bufsize``
+    chunks instead.
     """
     h = _hasher(algorithm)
     if size > 0:
         try:
-            with open(path, "rb", buffering=0) as fh, \
-                    mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                view = memoryview(mm)
-                try:
-                    step = max(bufsize, _MAP_STEP)
-                    for start in range(0, len(mm), step):
-                        h.update(view[start:start + step])
-                finally:
-                    view.release()
+            with open(path, "rb", buffering=0) as fh:
+                step = max(_MAP_STEP // mmap.ALLOCATIONGRANULARITY, 1) * mmap.ALLOCATIONGRANULARITY
+                for start in range(0, size, step):
+                    with mmap.mmap(fh.fileno(), min(step, size - start), access=mmap.ACCESS_READ,
+                                   offset=start) as mm:
+                        view = memoryview(mm)
+                        try:
+                            h.update(view)
+                        finally:
+                            view.release()
             return h.hexdigest()
         except (OSError, ValueError):
             h = _hasher(algorithm)
@@ -112,7 +115,7 @@ def _hash_content(path: str | os.PathLike, *, algorithm: str, size: int, bufsize
     return h.hexdigest()
 
 
-#: Bytes of a mapped file handed to the hasher at once (no copy is made of them).
+#: Bytes of a file mapped and handed to the hasher at once (no copy is made of them).
 _MAP_STEP = 1 << 26
 
 _HASHES: dict[tuple[Any, ...], str] = {}
