@@ -182,12 +182,41 @@ def _polygonal(geom: Any) -> Any:
     """The polygons of an overlay result (dropping the lines and points a clip can leave)."""
     import shapely
 
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
+    if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_empty:
         return geom
+    if geom.is_empty:
+        return None
     polys = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon") and not g.is_empty]
     if not polys:
         return None
     return shapely.union_all(polys) if len(polys) > 1 else polys[0]
+
+
+#: Vertices closer than this share of a pixel to a cell line are moved onto it (see :func:`_snap`).
+SNAP_PX = 1e-6
+
+
+def _snap(geom: Any, t: Any) -> Any:
+    """``geom`` with every coordinate within :data:`SNAP_PX` of a pixel of a cell line put on
+    that line (``t``: the grid's transform, without rotation).
+
+    Pieces clipped out of a polygon get vertices where its edges cross the tile edges, and
+    one that falls a nanometre beside a cell corner makes exactextract count the whole cell
+    across as covered.  Moving vertices by at most a millionth of a pixel changes a
+    piece's area by far less than that cell.
+    """
+    import shapely
+
+    def move(xy: np.ndarray) -> np.ndarray:
+        out = xy.copy()
+        for k, origin, step in ((0, t.c, t.a), (1, t.f, t.e)):
+            pos = (xy[:, k] - origin) / step
+            near = np.round(pos)
+            on = np.abs(pos - near) < SNAP_PX
+            out[on, k] = origin + near[on] * step
+        return out
+
+    return shapely.transform(geom, move)
 
 
 def split_zones(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.ndarray], list[Any], np.ndarray]:
@@ -258,6 +287,12 @@ def split_zones(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.nda
             if sub.is_empty or sub.area <= 0:
                 continue
             if a1 - a0 == 1 and b1 - b0 == 1:
+                # the overlay may leave a vertex a nanometre beyond the tile's edge, and
+                # exactextract counts a cell that a piece reaches by a nanometre as covered:
+                # cut at the edge, and put vertices that near a cell line on it
+                sub = shapely.clip_by_rect(_snap(sub, t), *r.bounds)
+                if not sub.is_valid:  # a vertex moved onto an edge it nearly touched
+                    sub = shapely.make_valid(sub)
                 sub = _polygonal(sub)
                 if sub is not None:
                     pieces.append(sub)
