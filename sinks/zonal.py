@@ -77,6 +77,8 @@ _SNAP = 1e-9
 _STRATEGY = "raster-sequential"
 #: Raster cells exactextract holds at once (its window): bounds memory whatever the raster size.
 _MAX_CELLS = 8_000_000
+#: Class and transition areas below this share of a pixel are reported as 0 (:func:`joint_class_areas`).
+_SLIVER_PX = 1e-5
 #: Windows up to this many cells combine their codes with numpy rather than the compiled kernel.
 _SMALL_WINDOW = 1 << 20
 #: Fewest polygons worth sharing between processes.
@@ -568,7 +570,8 @@ class JointAreas:
     area_ha : numpy.ndarray
         ``(polygons, rasters, base)``: area per code digit (digit = legend code;
         ``base - 1`` collects codes outside the legend).  Digit 0 (nodata) is always
-        0: the area without a valid pixel is measured by ``nodata_fraction``.
+        0: the area without a valid pixel is measured by ``nodata_fraction``.  Areas below
+        10⁻⁵ of a pixel (rounding of the coverage fractions) are 0.
     transition_ha : numpy.ndarray
         ``(polygons, rasters - 1, base, base)``: area going from digit ``i`` in raster
         ``k`` to digit ``j`` in raster ``k + 1`` where both are valid (row and column 0
@@ -735,6 +738,12 @@ def joint_class_areas(rasters: Sequence[str | os.PathLike], zones: Any, *, id_fi
             valid = valid_rows[:, k] if features is zones else \
                 interior_valid[:, k] + np.bincount(owner, weights=valid_rows[:, k], minlength=n)
             nodata_frac[:, k] = _nodata_fraction(valid, everything, inside)
+    # slivers below a hundred-thousandth of a pixel are rounding of the coverage fractions
+    # (and of the edge pieces' vertices put on cell lines): zero, so that whether a class is
+    # present in a zone, and so the Monte Carlo draws of its intervals, cannot hang on them
+    tiny = _SLIVER_PX * float(np.min(pixel_area_ha(grid)))
+    area[area < tiny] = 0.0
+    trans[trans < tiny] = 0.0
     area[:, :, 0] = 0.0  # nodata is no class (nodata_fraction measures it)
     trans[:, :, 0, :] = 0.0
     trans[:, :, :, 0] = 0.0
