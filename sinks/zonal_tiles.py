@@ -10,7 +10,10 @@ transition from the previous epoch (the later ones), from the land-cover blocks 
 in memory (:func:`tally_delayed`); and the tables then split each polygon into the tiles
 it covers whole, whose counts add up, and pieces of it clipped to the tiles its edge
 crosses, which exactextract measures exactly (:func:`split_zones`).  The two add up to
-the same areas as exactextract over the whole polygon, up to floating-point rounding.
+the same areas as exactextract over the whole polygon, up to floating-point rounding;
+where a polygon's vertices lie within a nanometre of cell lines, exactextract over the
+whole polygon may count a pixel too many or too few, and the pieces (cut at the tile
+edge, such vertices put on the line) keep to the polygon's geometric area.
 
 Only grids in a projected CRS without rotation are counted this way (each pixel has the
 same area there); the tables of geographic grids keep the whole-polygon exactextract
