@@ -13,6 +13,7 @@ of one ``HEAD`` request.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hashlib
 import logging
@@ -97,6 +98,8 @@ def _hash_content(path: str | os.PathLike, *, algorithm: str, size: int, bufsize
             with open(path, "rb", buffering=0) as fh:
                 step = max(_MAP_STEP // mmap.ALLOCATIONGRANULARITY, 1) * mmap.ALLOCATIONGRANULARITY
                 for start in range(0, size, step):
+                    if _STOP.is_set():
+                        raise _Stopped(str(path))
                     with mmap.mmap(fh.fileno(), min(step, size - start), access=mmap.ACCESS_READ,
                                    offset=start) as mm:
                         view = memoryview(mm)
@@ -117,6 +120,28 @@ def _hash_content(path: str | os.PathLike, *, algorithm: str, size: int, bufsize
 
 #: Bytes of a file mapped and handed to the hasher at once (no copy is made of them).
 _MAP_STEP = 1 << 26
+
+
+class _Stopped(Exception):
+    """Background hashing stopped because the process is exiting."""
+
+
+#: Set at exit: background hashing stops at its next window (see :func:`_stop_hashing`).
+_STOP = threading.Event()
+_BACKGROUND: set[threading.Thread] = set()
+
+
+@atexit.register
+def _stop_hashing() -> None:
+    """Stop and join the background hashing threads before the interpreter is torn down.
+
+    A daemon thread left hashing at exit would have its mapped window unmapped under
+    BLAKE3's worker threads when the interpreter clears the thread's frame (a segfault
+    instead of the run's exit status); each thread stops at its next window instead.
+    """
+    _STOP.set()
+    for thread in list(_BACKGROUND):
+        thread.join(timeout=30)
 
 _HASHES: dict[tuple[Any, ...], str] = {}
 _LOCK = threading.Lock()
@@ -155,13 +180,19 @@ def hash_in_background(paths: Iterable[str | os.PathLike], *, algorithm: str = D
     files = sorted({str(Path(p)) for p in paths if not _not_a_file(str(p))})
 
     def work() -> None:
-        for p in files:
-            try:
-                file_digest(p, algorithm=algorithm)
-            except OSError:
-                pass
+        try:
+            for p in files:
+                try:
+                    file_digest(p, algorithm=algorithm)
+                except OSError:
+                    pass
+                except _Stopped:
+                    return
+        finally:
+            _BACKGROUND.discard(threading.current_thread())
 
     thread = threading.Thread(target=work, name="sinks-hash-inputs", daemon=True)
+    _BACKGROUND.add(thread)
     thread.start()
     return thread
 

@@ -142,3 +142,25 @@ def test_mapped_and_read_digests_equal_the_reference(tmp_path, fresh, monkeypatc
 
     monkeypatch.setattr(manifest.mmap, "mmap", no_map)
     assert manifest.file_digest(f, algorithm=algorithm, bufsize=1 << 16) == want
+
+
+def test_exit_while_hashing_in_background_keeps_the_exit_status(tmp_path):
+    """A run that stops (exit 2) while its inputs are still being hashed in the background
+    exits with its own status: the hashing stops at its next mapped window before the
+    interpreter is torn down (a window unmapped under BLAKE3's threads would segfault)."""
+    import subprocess
+    import sys
+    import time
+
+    big = tmp_path / "tile.tif"
+    with open(big, "wb") as fh:
+        fh.truncate(1 << 30)  # sparse: 1 GiB of zeros
+    code = ("import sys, time; import sinks.manifest as m; m._MAP_STEP = 1 << 20; "
+            f"t = m.hash_in_background([{str(big)!r}] * 1); time.sleep(0.05); "
+            "assert t.is_alive(); sys.exit(2)")
+    t0 = time.monotonic()
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "SINKS_CACHE_DIR": "off"})
+        assert done.returncode == 2, done.stderr
+    assert time.monotonic() - t0 < 60
