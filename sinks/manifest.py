@@ -135,13 +135,13 @@ _BACKGROUND: set[threading.Thread] = set()
 def _stop_hashing() -> None:
     """Stop and join the background hashing threads before the interpreter is torn down.
 
-    A daemon thread left hashing at exit would have its mapped window unmapped under
-    BLAKE3's worker threads when the interpreter clears the thread's frame (a segfault
-    instead of the run's exit status); each thread stops at its next window instead.
+    Each thread stops at its next window, so no file stays mapped and no hasher is
+    still running (BLAKE3 on its own threads) while the process exits.
     """
     _STOP.set()
     for thread in list(_BACKGROUND):
         thread.join(timeout=30)
+
 
 _HASHES: dict[tuple[Any, ...], str] = {}
 _LOCK = threading.Lock()
