@@ -81,17 +81,18 @@ LANES = 4
 def _hist(a, weights, use_weights, counts, areas):  # noqa: ANN001, ANN202
     h, w = a.shape
     lanes = np.zeros((4, 256), dtype=np.int64)
+    row = np.zeros(256, dtype=np.int64)  # one row's counts, for its area weight
     for y in range(h):
         for x in range(w):
             lanes[x & 3, a[y, x]] += 1
         if use_weights:
             wy = weights[y]
-            row = np.zeros(256, dtype=np.int64)
             for x in range(w):
                 row[a[y, x]] += 1
             for v in range(256):
                 if row[v]:
                     areas[v] += row[v] * wy
+                    row[v] = 0
     for k in range(4):
         for v in range(256):
             counts[v] += lanes[k, v]
