@@ -11,6 +11,7 @@ grid (nearest neighbour by default, so no pixel is shifted or blended with nodat
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -20,6 +21,8 @@ from rasterio.windows import Window
 
 from .errors import TileReadError, first_line
 from .grid import Grid
+
+log = logging.getLogger("sinks")
 
 __all__ = ["WindowRead", "read_onto"]
 
@@ -93,6 +96,10 @@ def read_onto(path: str, indexes: Sequence[int], target: Grid, *, source_grid: G
     from rasterio.vrt import WarpedVRT
 
     bands = list(indexes)
+    if overview_level is None and source_grid is not None:
+        got = _read_blocks(path, bands, target, source_grid)
+        if got is not False:
+            return got
     kw = {} if overview_level is None else {"overview_level": overview_level}
     try:
         with rasterio.open(path, **kw) as ds:
@@ -119,3 +126,30 @@ def read_onto(path: str, indexes: Sequence[int], target: Grid, *, source_grid: G
             return WindowRead(data, 0, 0, valid)
     except rasterio.errors.RasterioError as exc:
         raise TileReadError(f"{path}: read failed ({first_line(exc)})") from None
+
+
+def _read_blocks(path: str, bands: list[int], target: Grid, source: Grid) -> WindowRead | None | bool:
+    """The direct read of a file on ``target``'s lattice, decoded from its tiles without
+    GDAL (:mod:`sinks.tiffblocks`); ``False`` when that decoder does not apply (off the
+    lattice, another layout, a tile that does not decode): the caller then uses GDAL."""
+    from . import tiffblocks
+
+    offset = target.offset_in(source)
+    if offset is None:
+        return False
+    lay = tiffblocks.layout(path)
+    if lay is None or (lay.height, lay.width) != (source.height, source.width) or max(bands, default=0) > lay.samples:
+        return False
+    col0, row0 = offset
+    c0, r0 = max(col0, 0), max(row0, 0)
+    c1, r1 = min(col0 + source.width, target.width), min(row0 + source.height, target.height)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    try:
+        data = tiffblocks.read_window(path, lay, bands, r0 - row0, c0 - col0, r1 - r0, c1 - c0)
+    except tiffblocks.Undecodable as exc:
+        log.debug("%s: %s; reading through GDAL", path, exc)
+        return False
+    except OSError as exc:
+        raise TileReadError(f"{path}: read failed ({first_line(exc)})") from None
+    return WindowRead(data, r0, c0, None)

@@ -85,6 +85,15 @@ def _codes() -> None:
     tile_hist(a, None, np.zeros(256, np.uint8), base=2, row_offset=0, col_offset=0, tile=2)
 
 
+def _blocks() -> None:
+    from .blocks import place_tile
+
+    for dtype in (np.uint8, np.uint16):
+        out = np.zeros((2, 4, 4), dtype)
+        place_tile(np.ones(32, dtype), out, samples=2, src=np.arange(2), dst=np.arange(2), dy=0, dx=0,
+                   tile_shape=(4, 4), predictor=2)
+
+
 def _rake() -> None:
     from .rake import rake_steps
 
@@ -96,7 +105,7 @@ def _rake() -> None:
 GROUPS: dict[str, list[Callable[[], None]]] = {
     "rules": [_rules_float],
     "rules_dn": [_rules_dn],
-    "pixels": [_mosaic, _sieve, _codes, _rake],
+    "pixels": [_mosaic, _sieve, _codes, _rake, _blocks],
 }
 
 
@@ -114,7 +123,7 @@ def cached() -> bool:
     names = {Path(f).name.split("-")[0] for f in found
              if _current(Path(f), _HERE / (Path(f).name.split(".")[0] + ".py"))}
     need = {"rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
-            "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "codes._tile_hist", "rake.rake_steps"}
+            "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "codes._tile_hist", "rake.rake_steps", "blocks._place"}
     return need <= names
 
 
