@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from ._versions import versions
 from .errors import ConfigError
@@ -169,29 +169,73 @@ def describe_inputs(paths: Iterable[str | os.PathLike], *, threads: int = 2,
             for p in uniq]
 
 
-def hash_in_background(paths: Iterable[str | os.PathLike], *, algorithm: str = DEFAULT_DIGEST) -> threading.Thread:
-    """Hash ``paths`` on a daemon thread, filling the per-process cache of :func:`file_digest`.
+class BackgroundHashing(threading.Thread):
+    """A daemon thread hashing a run's inputs group by group (:func:`hash_in_background`).
 
-    A run starts this as its first pass starts decoding the same files, so the digests
-    its manifest needs are ready (or nearly) when it finishes, instead of costing a
-    serial pass over every input at the end.  Errors are left for
-    :func:`describe_inputs` to raise.
+    Group 0 is hashed at once; group ``k`` waits for :meth:`release` (``k``) so that its
+    files are hashed while the pass decoding them runs and the two share one read of
+    each file.  :meth:`join` releases every group first.
     """
-    files = sorted({str(Path(p)) for p in paths if not _not_a_file(str(p))})
 
-    def work() -> None:
+    def __init__(self, groups: list[list[str]], algorithm: str) -> None:
+        super().__init__(name="sinks-hash-inputs", daemon=True)
+        self.groups = groups
+        self.algorithm = algorithm
+        self._released = threading.Condition()
+        self._upto = 0
+
+    def release(self, upto: int) -> None:
+        """Let the thread hash groups ``0 … upto``."""
+        with self._released:
+            self._upto = max(self._upto, upto)
+            self._released.notify_all()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.release(len(self.groups))
+        super().join(timeout)
+
+    def run(self) -> None:
         try:
-            for p in files:
-                try:
-                    file_digest(p, algorithm=algorithm)
-                except OSError:
-                    pass
-                except _Stopped:
+            for k, files in enumerate(self.groups):
+                with self._released:
+                    while self._upto < k and not _STOP.is_set():
+                        self._released.wait(0.5)
+                for p in files:
+                    try:
+                        file_digest(p, algorithm=self.algorithm)
+                    except OSError:
+                        pass
+                    except _Stopped:
+                        return
+                if _STOP.is_set():
                     return
         finally:
-            _BACKGROUND.discard(threading.current_thread())
+            _BACKGROUND.discard(self)
 
-    thread = threading.Thread(target=work, name="sinks-hash-inputs", daemon=True)
+
+def hash_in_background(paths: Iterable[str | os.PathLike], *, algorithm: str = DEFAULT_DIGEST,
+                       paced: Sequence[Iterable[str | os.PathLike]] = ()) -> BackgroundHashing:
+    """Hash ``paths`` on a daemon thread, filling the per-process cache of :func:`file_digest`.
+
+    A run starts this as it starts computing, so the digests its manifest needs are ready
+    (or nearly) when it finishes, instead of costing a serial pass over every input at
+    the end.  ``paced``: groups of the paths (an epoch's tiles each) to hash only when
+    the caller releases them (:meth:`BackgroundHashing.release`, group ``k`` of
+    ``paced`` being group ``k + 1`` of the thread): hashing an epoch's tiles while its
+    pass decodes them reads each file once, where hashing every input up front would
+    push the first epochs' pages out of a page cache smaller than the inputs before
+    their pass reads them.  Paths in no group are hashed first.  Errors are left for
+    :func:`describe_inputs` to raise.
+    """
+    local = lambda ps: [str(Path(p)) for p in ps if not _not_a_file(str(p))]  # noqa: E731
+    files = sorted(set(local(paths)))
+    seen: set[str] = set()
+    groups: list[list[str]] = []
+    for group in paced:
+        g = [p for p in dict.fromkeys(local(group)) if p in files and p not in seen]
+        seen.update(g)
+        groups.append(g)
+    thread = BackgroundHashing([[p for p in files if p not in seen], *groups], algorithm)
     _BACKGROUND.add(thread)
     thread.start()
     return thread

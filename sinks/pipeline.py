@@ -412,7 +412,10 @@ def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
     # environment) exactextract's, here and in the zonal child; a user's GDAL_CACHEMAX wins
     cache = gdal_cache_options()
     if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
-        ctx.hashing = hash_in_background(ctx.inputs, algorithm=ctx.digest)
+        # each epoch's tiles while its pass decodes them (one read of each file)
+        ctx.hashing = hash_in_background(
+            ctx.inputs, algorithm=ctx.digest,
+            paced=[[ref.path for s in ep.scenes for t in s.tiles for _r, ref in t.bands] for ep in ctx.epochs])
     stages = [(name, fn) for name, fn, enabled in STAGES if enabled(spec)]
     total = len(ctx.epochs) + len(stages)
     emit = ctx.events or (lambda _e: None)
@@ -423,6 +426,8 @@ def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
         ctx.block_counter = BlockCounter(ctx.events)
     with run_scheduler(scheduler), gdal_env(**cache):
         for k, ep in enumerate(ctx.epochs):
+            if ctx.hashing is not None:
+                ctx.hashing.release(k + 1)
             emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
             for name, fn, enabled in EPOCH_STAGES:
                 if enabled(spec):

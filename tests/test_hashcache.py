@@ -164,3 +164,34 @@ def test_exit_while_hashing_in_background_keeps_the_exit_status(tmp_path):
                               env={**os.environ, "SINKS_CACHE_DIR": "off"})
         assert done.returncode == 2, done.stderr
     assert time.monotonic() - t0 < 60
+
+
+def test_paced_hashing_waits_for_each_group(tmp_path, monkeypatch):
+    """Inputs outside the paced groups are hashed at once; group k only once released
+    (its epoch's pass has started); join() releases whatever is left."""
+    import threading
+    import time
+
+    from sinks import manifest as m
+
+    files = []
+    for name in ("spec.yaml", "a1.tif", "a2.tif", "b1.tif"):
+        p = tmp_path / name
+        p.write_bytes(name.encode())
+        files.append(str(p))
+    done: list[str] = []
+    hashed = threading.Event()
+    monkeypatch.setattr(m, "file_digest", lambda p, algorithm: done.append(os.path.basename(p)) or hashed.set())
+    t = m.hash_in_background(files, algorithm="blake3", paced=[[files[1], files[2]], [files[3], files[1]]])
+    assert hashed.wait(5)
+    time.sleep(0.2)
+    assert done == ["spec.yaml"]
+    t.release(1)
+    for _ in range(100):
+        if len(done) == 3:
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
+    assert done == ["spec.yaml", "a1.tif", "a2.tif"]  # b1 waits; a1 is not hashed twice
+    t.join(5)
+    assert not t.is_alive() and done == ["spec.yaml", "a1.tif", "a2.tif", "b1.tif"]

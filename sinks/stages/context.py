@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..carbon.sink import TransitionMatrix
     from ..classify import RuleSetup
     from ..grid import Grid
+    from ..manifest import BackgroundHashing
     from ..tiles import Scene
     from ..outputs import RasterOutput
     from ..sensors import SensorProfile
@@ -189,7 +190,7 @@ class RunContext:
     #: set (a :class:`threading.Event`) to stop the run at its next stage (batch Ctrl-C)
     cancel: threading.Event | None = None
     #: the thread hashing the inputs for the manifest while the run computes
-    hashing: threading.Thread | None = None
+    hashing: "BackgroundHashing | None" = None
     shared: SceneShared = field(default_factory=SceneShared)
     coefficients: CarbonInputs = field(default_factory=CarbonInputs)
     landcover: LandcoverAreas | None = None
