@@ -180,13 +180,57 @@ def _tile_spans(tiff: bytes, ntiles: int) -> list[tuple[int, int]]:
     return list(zip(offsets, sizes))
 
 
-def _write_part(plan: CogPlan, name: str, raw: bytes, spans: list[tuple[int, int]]) -> tuple[str, list[int]]:
+def _deflate_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | None:
+    """The compressed tiles of ``data`` (row by row), made without GDAL for the plain
+    layouts: DEFLATE at GDAL's default level (libdeflate through :mod:`imagecodecs`) or
+    no compression, without a predictor; the bytes are those GDAL writes, edge tiles
+    padded with zeros as GDAL pads them, without the cost of a GDAL dataset per block.
+    ``None`` for any other layout (GDAL encodes it, :func:`_encode`)."""
+    opts = dict(plan.gtiff_options)
+    codec = opts.get("COMPRESS", "NONE")
+    if opts.get("PREDICTOR", "1") != "1" or codec not in ("DEFLATE", "NONE") or "ZLEVEL" in opts:
+        return None
+    from imagecodecs import deflate_encode
+
+    b = plan.blocksize
+    h, w = data.shape
+    dtype = np.dtype(plan.dtype).newbyteorder("<")
+    pad = np.zeros((b, b), dtype=dtype)
+    tiles: list[bytes] = []
+    for y0 in range(0, h, b):
+        for x0 in range(0, w, b):
+            t = data[y0:y0 + b, x0:x0 + b]
+            if t.shape != (b, b):
+                pad[:] = 0
+                pad[:t.shape[0], :t.shape[1]] = t
+                t = pad
+            t = np.ascontiguousarray(t, dtype=dtype)
+            tiles.append(bytes(deflate_encode(t, level=_LIBDEFLATE_LEVEL)) if codec == "DEFLATE" else t.tobytes())
+    return tiles
+
+
+#: The libdeflate level (as :mod:`imagecodecs` numbers them) whose streams are byte for
+#: byte those of GDAL's DEFLATE without a ``ZLEVEL`` (tests/test_cog.py checks it).
+_LIBDEFLATE_LEVEL = 7
+
+
+def _encode_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | memoryview:
+    """Each compressed tile of ``data`` (a block whose origin is on the tile lattice), row by row."""
+    tiles = _deflate_tiles(data, plan)
+    if tiles is not None:
+        return tiles
+    raw, spans = _encode(data, plan)
+    view = memoryview(raw)
+    return [view[off:off + size] for off, size in spans]
+
+
+def _write_part(plan: CogPlan, name: str, tiles: list[Any]) -> tuple[str, list[int]]:
     """Write the tiles' bytes, back to back, to a part file; return its path and their sizes."""
     path = os.path.join(plan.parts, name)
     with open(path, "wb") as fh:
-        for off, size in spans:
-            fh.write(memoryview(raw)[off:off + size])
-    return path, [size for _off, size in spans]
+        for tile in tiles:
+            fh.write(tile)
+    return path, [len(t) for t in tiles]
 
 
 def encode_block(block: np.ndarray, plan: CogPlan, r0: int, c0: int) -> tuple[dict[str, Any], Any]:
@@ -195,9 +239,8 @@ def encode_block(block: np.ndarray, plan: CogPlan, r0: int, c0: int) -> tuple[di
     Returns the tiles' record ``{"level", "row", "col", "part", "sizes"}`` and the level-1
     piece ``(j0, i0, array)`` (``None`` without overviews).
     """
-    raw, spans = _encode(block, plan)
     b = plan.blocksize
-    path, sizes = _write_part(plan, f"l0_{r0}_{c0}.bin", raw, spans)
+    path, sizes = _write_part(plan, f"l0_{r0}_{c0}.bin", _encode_tiles(block, plan))
     rec = {"level": 0, "row": r0 // b, "col": c0 // b, "ntiles": (math.ceil(block.shape[0] / b),
                                                                    math.ceil(block.shape[1] / b)),
            "part": path, "sizes": sizes}
@@ -257,8 +300,7 @@ def encode_overview_tile(plan: CogPlan, level: int, ty: int, tx: int, *pieces: A
             filled += (yb - ya) * (xb - xa)
     if filled != th * tw:
         raise RuntimeError(f"{plan.final}: overview {level} tile {ty},{tx}: {filled} of {th * tw} pixels")
-    raw, spans = _encode(tile, plan)
-    path, sizes = _write_part(plan, f"l{level}_{ty}_{tx}.bin", raw, spans)
+    path, sizes = _write_part(plan, f"l{level}_{ty}_{tx}.bin", _encode_tiles(tile, plan))
     rec = {"level": level, "row": ty, "col": tx, "ntiles": (1, 1), "part": path, "sizes": sizes}
     return rec, _piece(tile, plan, level + 1, y0, x0)
 
@@ -344,8 +386,7 @@ def encode_array(arr: Any, plan: CogPlan) -> list[dict[str, Any]]:
     for k in range(len(plan.levels)):
         if k:
             level = _pick(level, plan.src_y[k], plan.src_x[k])
-        raw, spans = _encode(level, plan)
-        path, sizes = _write_part(plan, f"l{k}_all.bin", raw, spans)
+        path, sizes = _write_part(plan, f"l{k}_all.bin", _encode_tiles(level, plan))
         records.append({"level": k, "row": 0, "col": 0, "ntiles": plan.tiles(k), "part": path, "sizes": sizes})
     return records
 
