@@ -446,6 +446,9 @@ def read_categorical_on(path: str | os.PathLike, grid: Grid, *, chunks: "Chunks"
 
 
 def _read_plain(path: str, row: int, col: int, h: int, w: int, boundless: bool = False) -> np.ndarray:
+    got = _read_plain_blocks(path, row, col, h, w, boundless)
+    if got is not None:
+        return got
     try:
         with rasterio.open(path) as ds:
             if not boundless:
@@ -461,4 +464,32 @@ def _read_plain(path: str, row: int, col: int, h: int, w: int, boundless: bool =
                 out[r0 - row:r1 - row, c0 - col:c1 - col] = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0))
             return out
     except rasterio.errors.RasterioError as exc:
+        raise TileReadError(f"{path}: read failed ({first_line(exc)})") from None
+
+
+def _read_plain_blocks(path: str, row: int, col: int, h: int, w: int, boundless: bool) -> np.ndarray | None:
+    """:func:`_read_plain` decoded from the file's tiles (:mod:`sinks.tiffblocks`, which
+    spares a GDAL open per block), or ``None`` where GDAL reads it (another layout, a
+    window outside a file read without ``boundless``, a tile that does not decode)."""
+    from . import tiffblocks
+
+    lay = tiffblocks.layout(path)
+    if lay is None:
+        return None
+    r0, c0 = max(row, 0), max(col, 0)
+    r1, c1 = min(row + h, lay.height), min(col + w, lay.width)
+    inside = (r0, c0, r1, c1) == (row, col, row + h, col + w)
+    if not (inside or boundless):
+        return None
+    try:
+        if inside:
+            return tiffblocks.read_window(path, lay, [1], row, col, h, w)[0]
+        out = np.zeros((h, w), dtype=lay.dtype)
+        if r1 > r0 and c1 > c0:
+            out[r0 - row:r1 - row, c0 - col:c1 - col] = tiffblocks.read_window(path, lay, [1], r0, c0, r1 - r0,
+                                                                                c1 - c0)[0]
+        return out
+    except tiffblocks.Undecodable:
+        return None
+    except OSError as exc:
         raise TileReadError(f"{path}: read failed ({first_line(exc)})") from None

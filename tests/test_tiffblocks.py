@@ -218,3 +218,41 @@ def test_place_tile_clips_and_unpredicts():
     with pytest.raises(ValueError):
         place_tile(buf, out, samples=2, src=np.array([2]), dst=np.array([0]), dy=0, dx=0, tile_shape=(2, 4),
                    predictor=1)
+
+
+def test_categorical_block_reads_use_the_tiles_inside_and_beyond_the_file(tmp_path, monkeypatch):
+    """sinks.io's plain reads (land cover read back by later stages): the tiles' values,
+    zeros beyond the file when boundless, GDAL's answer otherwise."""
+    from sinks import io
+
+    data = _data("uint8", shape=(1, 75, 90))
+    path = _write(tmp_path / "lc.tif", data, block=32)
+    for row, col, h, w in [(0, 0, 75, 90), (10, 20, 30, 40), (-5, -7, 20, 30), (60, 80, 40, 40), (80, 0, 5, 5)]:
+        want = np.zeros((h, w), np.uint8)
+        r0, c0, r1, c1 = max(row, 0), max(col, 0), min(row + h, 75), min(col + w, 90)
+        if r1 > r0 and c1 > c0:
+            want[r0 - row:r1 - row, c0 - col:c1 - col] = data[0, r0:r1, c0:c1]
+        np.testing.assert_array_equal(io._read_plain(path, row, col, h, w, True), want)
+    calls = []
+    monkeypatch.setattr(tiffblocks, "read_window", lambda *a: calls.append(a) or (_ for _ in ()).throw(
+        tiffblocks.Undecodable("x")))
+    np.testing.assert_array_equal(io._read_plain(path, 3, 4, 5, 6), data[0, 3:8, 4:10])  # GDAL after a refusal
+    assert calls
+    calls.clear()
+    np.testing.assert_array_equal(io._read_plain(path, 70, 0, 10, 5), _gdal(path, [1], 70, 0, 10, 5)[0])
+    assert not calls  # past the file's edge without boundless: left to GDAL
+
+
+def test_take_u8_is_numpy_take():
+    from sinks._kernels.codes import take_u8
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (37, 53)).astype(np.uint8)
+    for dtype in (np.float32, np.float64):
+        lut = rng.normal(size=256).astype(dtype)
+        lut[7] = np.nan
+        got = take_u8(lut, a)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, np.take(lut, a))
+    with pytest.raises(ValueError):
+        take_u8(np.zeros(255), a)

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["combine_codes", "pair_codes", "hist_u8", "hist2_u8", "tile_hist"]
+__all__ = ["combine_codes", "pair_codes", "hist_u8", "hist2_u8", "tile_hist", "take_u8"]
 
 
 @jit
@@ -215,4 +215,24 @@ def tile_hist(a: np.ndarray, b: np.ndarray | None, lut: np.ndarray, *, base: int
     out = np.zeros((nty, ntx, base * base if pair else base), dtype=np.int64)
     _tile_hist(a, bb, pair, np.ascontiguousarray(lut, dtype=np.uint8), int(base), int(row_offset),
                int(col_offset), int(tile), out)
+    return out
+
+
+@jit
+def _take(lut, a, out):  # noqa: ANN001, ANN202
+    h, w = a.shape
+    for y in range(h):
+        row, dst = a[y], out[y]
+        for x in range(w):
+            dst[x] = lut[row[x]]
+
+
+def take_u8(lut: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``lut[a]`` for a 2-D block of 8-bit codes and a 256-entry table, in one pass (numpy
+    would first widen every code to a 64-bit index).  The values are the table's, as
+    ``numpy.take`` returns them."""
+    if a.ndim != 2 or a.dtype != np.uint8 or lut.shape != (256,):
+        raise ValueError(f"take_u8: a 2-D uint8 block and 256 table entries, got {a.dtype} {a.shape} and {lut.shape}")
+    out = np.empty(a.shape, dtype=lut.dtype)
+    _take(np.ascontiguousarray(lut), a, out)
     return out

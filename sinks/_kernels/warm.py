@@ -74,7 +74,7 @@ def _sieve() -> None:
 
 
 def _codes() -> None:
-    from .codes import combine_codes, hist2_u8, hist_u8, pair_codes, tile_hist
+    from .codes import combine_codes, hist2_u8, hist_u8, pair_codes, take_u8, tile_hist
 
     a = np.ones((4, 4), np.uint8)
     hist_u8(a, np.ones(4))
@@ -83,6 +83,8 @@ def _codes() -> None:
     combine_codes([a, a, a], np.zeros((3, 256), np.int32), 16)
     tile_hist(a, a, np.zeros(256, np.uint8), base=2, row_offset=0, col_offset=0, tile=2)
     tile_hist(a, None, np.zeros(256, np.uint8), base=2, row_offset=0, col_offset=0, tile=2)
+    for dtype in (np.float32, np.float64):
+        take_u8(np.zeros(256, dtype), a)
 
 
 def _blocks() -> None:
@@ -123,7 +125,7 @@ def cached() -> bool:
     names = {Path(f).name.split("-")[0] for f in found
              if _current(Path(f), _HERE / (Path(f).name.split(".")[0] + ".py"))}
     need = {"rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
-            "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "codes._tile_hist", "rake.rake_steps", "blocks._place"}
+            "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "codes._tile_hist", "codes._take", "rake.rake_steps", "blocks._place"}
     return need <= names
 
 

@@ -179,7 +179,13 @@ class _LutMap:
     __name__ = "carbon-lut"  # dask task names
 
     def __call__(self, block: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
-        out = np.take(self.lut, self.indexer.index(block))
+        idx = self.indexer.index(block)
+        if idx.dtype == np.uint8 and idx.ndim == 2 and self.lut.shape == (256,):
+            from .._kernels.codes import take_u8
+
+            out = take_u8(self.lut, idx)
+        else:
+            out = np.take(self.lut, idx)
         if self.scaled:
             return (out.astype(np.float64) * np.asarray(scale, dtype=np.float64)).astype(np.float32)
         return out.astype(np.float32, copy=False)
