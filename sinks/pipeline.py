@@ -406,6 +406,17 @@ def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
     from ._kernels import warm
 
     warm.wait()  # kernels being compiled in child processes (a first run on this machine)
+    from .runtime.child import stop_spares
+    from .stages.zonal import prestart_zonal_child
+
+    prestart_zonal_child(ctx)
+    try:
+        return _stages_and_finish(ctx, scheduler=scheduler)
+    finally:  # a table child started for a stage the run did not reach
+        stop_spares()
+
+
+def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
     spec = ctx.spec
     # GDAL's block cache holds the written stage files' blocks until they are flushed; capped
     # so memory stays bounded whatever the raster size, for rasterio's GDAL and (through the

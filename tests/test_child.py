@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,25 @@ def test_folders_of_dead_parents_are_swept(tmp_path):
     (stale / "job.pkl").write_bytes(b"x")
     assert ChildProcess(sum, [1, 2]).result() == 3
     assert not stale.exists()
+
+
+def test_a_spare_child_runs_the_next_job_and_unused_spares_stop(tmp_path):
+    """prestart(): the next ChildProcess runs in the waiting interpreter (its imports done);
+    a spare no job took is stopped by stop_spares() and leaves no folder behind."""
+    import glob
+    import tempfile
+    import time
+
+    from sinks.runtime import child
+
+    child.prestart(["json"])
+    spare = child._SPARES[0]
+    time.sleep(0.5)
+    job = child.ChildProcess(sorted, [3, 1, 2])
+    assert job._proc is spare.proc and job.result() == [1, 2, 3]
+    child.prestart(["json"])
+    folder = child._SPARES[0].dir
+    child.stop_spares()
+    assert not child._SPARES and not folder.exists()
+    assert child.ChildProcess(len, "abc").result() == 3  # no spare: a fresh child as before
+    assert not glob.glob(f"{tempfile.gettempdir()}/sinks-child-{os.getpid()}-*")

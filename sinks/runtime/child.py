@@ -16,6 +16,7 @@ parent that died.  Temporary folders of children that were killed with their par
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import re
@@ -26,9 +27,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-__all__ = ["ChildProcess", "check_parent"]
+__all__ = ["ChildProcess", "check_parent", "prestart", "stop_spares"]
 
 _PREFIX = "sinks-child-"
 #: Seconds between the watchdog's looks at the parent.
@@ -91,16 +92,26 @@ class ChildProcess:
     """
 
     def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        _sweep_orphaned_dirs()
-        self._dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
+        spare = _take_spare()
+        if spare is None:
+            _sweep_orphaned_dirs()
+        self._dir = spare.dir if spare is not None else Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         self._job = self._dir / "job.pkl"
         self._out = self._dir / "result.pkl"
         with open(self._job, "wb") as fh:
             pickle.dump((func, args, kwargs), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        if spare is not None:  # the waiting interpreter reads its job now
+            try:
+                spare.proc.stdin.write(b"go\n")
+                spare.proc.stdin.close()
+                spare.proc.stdin = None  # communicate() must not flush it again
+                self._proc = spare.proc
+                return
+            except OSError:  # it died meanwhile: start a fresh one in the same folder
+                spare.proc.kill()
         self._proc = subprocess.Popen([sys.executable, "-m", "sinks.runtime.child", str(self._job), str(self._out),
                                        str(os.getpid())],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_child_env())
 
     def result(self) -> Any:
         """Wait for the child; return its value or raise its exception."""
@@ -124,6 +135,88 @@ class ChildProcess:
             self._proc.kill()
             self._proc.wait()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+class _Spare:
+    """A child interpreter started before its job (:func:`prestart`): it imports the
+    modules the job will need, then waits on its standard input for the word to read
+    the job from its folder (end of input: it exits)."""
+
+    def __init__(self, preload: Sequence[str]) -> None:
+        _sweep_orphaned_dirs()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
+        self.proc = subprocess.Popen([sys.executable, "-m", "sinks.runtime.child", "--spare", str(self.dir),
+                                      str(os.getpid()), ",".join(preload)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     env=_child_env())
+
+    def stop(self) -> None:
+        try:
+            self.proc.stdin.close()  # end of input: the child leaves on its own
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_SPARES: list[_Spare] = []
+_SPARES_LOCK = threading.Lock()
+
+
+def prestart(preload: Sequence[str] = ()) -> None:
+    """Start a child interpreter now, importing ``preload`` (module names) while the caller
+    works, for the next :class:`ChildProcess` to run its job in.
+
+    A table child started at the end of a run would otherwise spend its first second
+    importing its libraries while the run's last stages compete for the same cores; started
+    early, it imports them while the run prepares its first pass and leaves a core idle.
+    Unused spares are stopped by :func:`stop_spares` (also at exit).
+    """
+    with _SPARES_LOCK:
+        _SPARES.append(_Spare(preload))
+
+
+def _take_spare() -> _Spare | None:
+    with _SPARES_LOCK:
+        while _SPARES:
+            spare = _SPARES.pop(0)
+            if spare.proc.poll() is None:
+                return spare
+            shutil.rmtree(spare.dir, ignore_errors=True)
+    return None
+
+
+@atexit.register
+def stop_spares() -> None:
+    """Stop the spare children no job used (and remove their folders)."""
+    with _SPARES_LOCK:
+        spares, _SPARES[:] = list(_SPARES), []
+    for spare in spares:
+        spare.stop()
+
+
+def _spare_main(folder: str, parent: int, preload: str) -> int:
+    """A spare child: import ``preload`` (comma-separated), wait for the word, run the job."""
+    global _PARENT
+    _PARENT = parent
+    check_parent()
+    threading.Thread(target=_watch, args=(parent,), name="sinks-child-watchdog", daemon=True).start()
+    import importlib
+
+    for name in filter(None, preload.split(",")):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the job imports what it needs anyway, and reports failures
+            pass
+    if not sys.stdin.readline().strip():  # no job: the parent stopped this spare
+        shutil.rmtree(folder, ignore_errors=True)
+        return 0
+    return _main(os.path.join(folder, "job.pkl"), os.path.join(folder, "result.pkl"))
 
 
 def _main(job: str, out: str, parent: int | None = None) -> int:
@@ -155,4 +248,6 @@ def _main(job: str, out: str, parent: int | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--spare"]:
+        sys.exit(_spare_main(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else ""))
     sys.exit(_main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None))

@@ -160,15 +160,39 @@ class ZonalChildren:
             child.cancel()
 
 
+#: What a table child imports before its job arrives (:func:`prestart_zonal_child`).
+_CHILD_MODULES = ("sinks.stages.zonal", "sinks.indicators", "sinks.zonal", "sinks.zonal_tiles", "exactextract",
+                  "geopandas", "pyogrio", "pyarrow.parquet")
+
+
+def _tables_in_child(ctx: RunContext) -> bool:
+    """Whether this run computes its indicator tables in a child process (large grid, two
+    cores or more, not a batch region, not on a cluster: there they are a task)."""
+    from ..cluster import distributed_client
+
+    return not (ctx.region is not None or ctx.grid.width * ctx.grid.height < ZONAL_PROCESS_MIN_PX
+                or (os.cpu_count() or 1) < 2 or distributed_client() is not None)
+
+
+def prestart_zonal_child(ctx: RunContext) -> None:
+    """Start the table child's interpreter at the start of a run that will need it, so that
+    it imports its libraries while the run prepares its first pass rather than at the end,
+    beside the run's last stages (:func:`sinks.runtime.child.prestart`)."""
+    if not _tables_in_child(ctx) or not any(
+            getattr(ctx.aoi, name) is not None and getattr(ctx.spec.aoi, name) is not None
+            for name in ("redlines", "regions")):
+        return
+    from ..runtime.child import prestart
+
+    prestart(_CHILD_MODULES)
+
+
 def stage_zonal_start(ctx: RunContext) -> None:
     """Start the indicator tables in child processes when the grid is large (see :func:`stage_zonal`)."""
     from ..runtime.child import ChildProcess
     from ..outputs import announce
 
-    from ..cluster import distributed_client
-
-    if ctx.region is not None or ctx.grid.width * ctx.grid.height < ZONAL_PROCESS_MIN_PX \
-            or (os.cpu_count() or 1) < 2 or distributed_client() is not None:  # on a cluster: a task there
+    if not _tables_in_child(ctx):
         return
     jobs, skipped = _zonal_jobs(ctx)
     if not jobs:
