@@ -435,8 +435,13 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
         from .runtime.progress import BlockCounter
 
         ctx.block_counter = BlockCounter(ctx.events)
+    from .stages.landcover import prefetch_samples
+
+    prefetch = None
     with run_scheduler(scheduler), gdal_env(**cache):
         for k, ep in enumerate(ctx.epochs):
+            if prefetch is not None:  # this epoch's threshold sample, taken during the last pass
+                prefetch.join()
             if ctx.hashing is not None:
                 ctx.hashing.release(k + 1)
             emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
@@ -446,6 +451,8 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
                     with ctx.timer.stage(name):
                         fn(ctx, ep)
             ctx.say(f"epoch {ep.name}: computing and writing {len(ep.outputs)} layers")
+            if k + 1 < len(ctx.epochs) and spec.classification.enabled:
+                prefetch = prefetch_samples(ctx, ctx.epochs[k + 1])
             with ctx.timer.stage("compute_write"):
                 _write_epoch(ctx, ep)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from ..landcover import CLASSES, NODATA, colormap
 from .context import AccuracyAreas, EpochData, LandcoverAreas, RunContext
 from .read import stage_read
 
-__all__ = ["stage_classify", "stage_landcover_summary", "stage_accuracy", "landcover_path", "aoi_zone"]
+__all__ = ["stage_classify", "stage_landcover_summary", "stage_accuracy", "landcover_path", "aoi_zone",
+           "prefetch_samples"]
 
 log = logging.getLogger("sinks")
 
@@ -54,6 +56,27 @@ def _samples(ctx: RunContext, ep: EpochData) -> tuple[list[np.ndarray], Any, boo
             log.info("scene sample of epoch %s failed (%s); sampling the region", ep.name, exc)
             return (*sample(ctx, ep), False)
     return (*src.shared.samples[ep.name], True)
+
+
+def prefetch_samples(ctx: RunContext, ep: EpochData) -> threading.Thread | None:
+    """Start taking ``ep``'s threshold sample (decimated reads of the tiles' overviews) on a
+    thread, to run while the previous epoch's pass computes; its classify stage then finds
+    it ready instead of reading it between the two passes.  Best effort: a failure is left
+    for that stage to meet and report.  ``None`` when there is nothing to fetch (a model
+    classifies, a batch region, the sample already taken)."""
+    cs = ctx.spec.classification
+    if not cs.enabled or cs.method == "model" or ctx.region is not None or ep.name in ctx.shared.samples:
+        return None
+
+    def work() -> None:
+        try:
+            _samples(ctx, ep)
+        except Exception as exc:  # noqa: BLE001 - the classify stage samples again and reports
+            log.debug("prefetching the sample of epoch %s failed: %s", ep.name, exc)
+
+    thread = threading.Thread(target=work, name=f"sinks-sample-{ep.name}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _rule_setup(ctx: RunContext, ep: EpochData) -> Any:
