@@ -437,16 +437,19 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
         ctx.block_counter = BlockCounter(ctx.events)
     from .stages.landcover import prefetch_samples
 
-    prefetch = None
+    # the first epoch's threshold sample while its mosaic is set up; the others' during the
+    # pass before theirs
+    prefetch = prefetch_samples(ctx, ctx.epochs[0]) if spec.classification.enabled and ctx.epochs else None
     with run_scheduler(scheduler), gdal_env(**cache):
         for k, ep in enumerate(ctx.epochs):
-            if prefetch is not None:  # this epoch's threshold sample, taken during the last pass
-                prefetch.join()
             if ctx.hashing is not None:
                 ctx.hashing.release(k + 1)
             emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
             for name, fn, enabled in EPOCH_STAGES:
                 if enabled(spec):
+                    if name == "classify" and prefetch is not None:
+                        prefetch.join()
+                        prefetch = None
                     _check_cancel(ctx)
                     with ctx.timer.stage(name):
                         fn(ctx, ep)
