@@ -28,6 +28,8 @@ file system.
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import os
 import shutil
@@ -35,11 +37,14 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 __all__ = ["CogPlan", "plan_cog", "cog_graph", "encode_array", "assemble", "describe_band", "nearest_index", "overview_shapes"]
+
+log = logging.getLogger("sinks")
 
 #: TIFF tag numbers used here.
 _NEW_SUBFILE, _WIDTH, _HEIGHT, _BITS, _COMPRESSION, _PHOTOMETRIC = 254, 256, 257, 258, 259, 262
@@ -190,6 +195,9 @@ def _deflate_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | None:
     codec = opts.get("COMPRESS", "NONE")
     if opts.get("PREDICTOR", "1") != "1" or codec not in ("DEFLATE", "NONE") or "ZLEVEL" in opts:
         return None
+    level = _gdal_deflate_level() if codec == "DEFLATE" else 0
+    if level is None:
+        return None
     from imagecodecs import deflate_encode
 
     b = plan.blocksize
@@ -205,13 +213,31 @@ def _deflate_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | None:
                 pad[:t.shape[0], :t.shape[1]] = t
                 t = pad
             t = np.ascontiguousarray(t, dtype=dtype)
-            tiles.append(bytes(deflate_encode(t, level=_LIBDEFLATE_LEVEL)) if codec == "DEFLATE" else t.tobytes())
+            tiles.append(bytes(deflate_encode(t, level=level)) if codec == "DEFLATE" else t.tobytes())
     return tiles
 
 
-#: The libdeflate level (as :mod:`imagecodecs` numbers them) whose streams are byte for
-#: byte those of GDAL's DEFLATE without a ``ZLEVEL`` (tests/test_cog.py checks it).
-_LIBDEFLATE_LEVEL = 7
+@functools.lru_cache(maxsize=1)
+def _gdal_deflate_level() -> int | None:
+    """The libdeflate level (as :mod:`imagecodecs` numbers them) whose streams are, byte for
+    byte, GDAL's DEFLATE tiles without a ``ZLEVEL``, found once per process on a probe tile
+    of runs and noise; ``None`` when no level gives GDAL's bytes (the libraries' builds
+    differ), and GDAL then encodes every tile.  With the wheels of 2026 the level is 7."""
+    from imagecodecs import deflate_encode
+
+    rng = np.random.default_rng(0)
+    probe = np.repeat(rng.integers(0, 9, (512, 64), dtype=np.uint8), 8, axis=1)
+    probe[rng.random(probe.shape) < 0.02] = 3
+    plan = SimpleNamespace(gtiff_options=(("TILED", "YES"), ("BLOCKXSIZE", "512"), ("BLOCKYSIZE", "512"),
+                                          ("COMPRESS", "DEFLATE"), ("INTERLEAVE", "BAND"), ("PREDICTOR", "1")),
+                           dtype="uint8", nodata=None, blocksize=512)
+    raw, ((off, size),) = _encode(probe, plan)  # type: ignore[arg-type]
+    want = raw[off:off + size]
+    for level in (7, 6, 8, 9, 5, 4, 3, 2, 1, 10, 11, 12):
+        if bytes(deflate_encode(probe, level=level)) == want:
+            return level
+    log.info("libdeflate here does not reproduce GDAL's DEFLATE tiles; GDAL encodes them")
+    return None
 
 
 def _encode_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | memoryview:
