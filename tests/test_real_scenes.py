@@ -107,3 +107,25 @@ def test_supervised_from_a_reference_map_on_real_scenes(tmp_path, capsys):
         oas[scene] = float(np.mean(got))
     assert float(np.mean(list(oas.values()))) >= 0.90, oas
     assert min(oas.values()) >= 0.70, oas
+
+
+@pytest.mark.parametrize("name", ["para_landsat5_19880814", "slovenia_sentinel2_20150711",
+                                  "nc_raleigh_landsat7_2000"])
+def test_real_images_decode_from_their_tiles_as_gdal_reads_them(name):
+    """The tiles' own decoder (sinks.tiffblocks: int16, uint16 and uint8 samples with the
+    horizontal predictor here) gives GDAL's values for whole images and odd windows."""
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+
+    from sinks import tiffblocks
+
+    path = str(SCENES / name / "image.tif")
+    lay = tiffblocks.layout(path)
+    assert lay is not None and lay.predictor == 2
+    with rasterio.open(path) as ds:
+        h, w = ds.height, ds.width
+        for row, col, hh, ww in [(0, 0, h, w), (h // 3, w // 5, h // 2, w // 3), (h - 7, w - 11, 7, 11)]:
+            bands = list(range(ds.count, 0, -1))
+            np.testing.assert_array_equal(tiffblocks.read_window(path, lay, bands, row, col, hh, ww),
+                                          ds.read(bands, window=Window(col, row, ww, hh)))
