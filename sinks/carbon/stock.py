@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
@@ -180,7 +181,10 @@ class _LutMap:
 
     def __call__(self, block: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
         idx = self.indexer.index(block)
-        if idx.dtype == np.uint8 and idx.ndim == 2 and self.lut.shape == (256,):
+        # the compiled lookup (no widening of the codes to 64-bit indices) where the process
+        # already has numba loaded, as a pipeline run does; `sinks carbon` alone stays on
+        # numpy rather than load numba and the kernel's machine code for one lookup (0.6 s)
+        if idx.dtype == np.uint8 and idx.ndim == 2 and self.lut.shape == (256,) and "numba" in sys.modules:
             from .._kernels.codes import take_u8
 
             out = take_u8(self.lut, idx)
