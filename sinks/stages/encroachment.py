@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .carbon import periods
@@ -27,11 +28,23 @@ def stage_encroachment(ctx: RunContext) -> None:
     ref = ctx.spec.aoi.redlines
     assert ref is not None
     section: dict[str, Any] = {}
-    for e1, e2, key, _years in periods(ctx):
+    todo = list(periods(ctx))
+
+    def search(e1: Any, e2: Any, key: str) -> Any:
         # the change map, written in e2's pass, is read instead of both land covers
-        patches = find_encroachment(landcover_path(ctx, e1.name), landcover_path(ctx, e2.name), redlines,
-                                    id_field=ref.id_field, min_patch_ha=ctx.spec.zonal.encroachment_min_ha,
-                                    change=change_path(ctx, key))
+        return find_encroachment(landcover_path(ctx, e1.name), landcover_path(ctx, e2.name), redlines,
+                                 id_field=ref.id_field, min_patch_ha=ctx.spec.zonal.encroachment_min_ha,
+                                 change=change_path(ctx, key))
+
+    workers = min(len(todo), os.cpu_count() or 1, 2)
+    if workers > 1:  # the periods side by side: GDAL's reads and the labelling kernel leave the GIL
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as ex:
+            found = list(ex.map(lambda p: search(p[0], p[1], p[2]), todo))
+    else:
+        found = [search(e1, e2, key) for e1, e2, key, _years in todo]
+    for (e1, e2, key, _years), patches in zip(todo, found):
         path = ctx.out / f"encroachment_{key}.gpkg"
         write_vector(patches, path, overwrite=ctx.overwrite)
         ctx.written.append(path)
