@@ -138,8 +138,9 @@ def _read_blocks(path: str, bands: list[int], target: Grid, source: Grid) -> Win
     if offset is None:
         return False
     lay = tiffblocks.layout(path)
-    if lay is None or (lay.height, lay.width) != (source.height, source.width) or max(bands, default=0) > lay.samples:
-        return False
+    if (lay is None or (lay.height, lay.width) != (source.height, source.width) or not bands
+            or min(bands) < 1 or max(bands) > lay.samples):
+        return False  # GDAL reads it, or says what is wrong with the request
     col0, row0 = offset
     c0, r0 = max(col0, 0), max(row0, 0)
     c1, r1 = min(col0 + source.width, target.width), min(row0 + source.height, target.height)
