@@ -63,9 +63,14 @@ def prefetch_samples(ctx: RunContext, ep: EpochData) -> threading.Thread | None:
     thread, to run while the previous epoch's pass computes; its classify stage then finds
     it ready instead of reading it between the two passes.  Best effort: a failure is left
     for that stage to meet and report.  ``None`` when there is nothing to fetch (a model
-    classifies, a batch region, the sample already taken)."""
+    classifies, a batch region, the sample already taken) or the tiles are remote."""
     cs = ctx.spec.classification
     if not cs.enabled or cs.method == "model" or ctx.region is not None or ep.name in ctx.shared.samples:
+        return None
+    paths = [ref.path for sc in ep.scenes for t in sc.tiles for _r, ref in t.bands]
+    if any("://" in str(p) or str(p).startswith("/vsi") for p in paths):
+        # remote tiles are read under the GDAL options and credentials of the run's own
+        # thread (thread-local in rasterio), which a thread of its own would not have
         return None
 
     def work() -> None:
