@@ -201,14 +201,14 @@ class BackgroundHashing(threading.Thread):
                     while self._upto < k and not _STOP.is_set():
                         self._released.wait(0.5)
                 for p in files:
+                    if _STOP.is_set():  # the process is exiting
+                        return
                     try:
                         file_digest(p, algorithm=self.algorithm)
                     except OSError:
                         pass
                     except _Stopped:
                         return
-                if _STOP.is_set():
-                    return
         finally:
             _BACKGROUND.discard(self)
 
@@ -229,10 +229,11 @@ def hash_in_background(paths: Iterable[str | os.PathLike], *, algorithm: str = D
     """
     local = lambda ps: [str(Path(p)) for p in ps if not _not_a_file(str(p))]  # noqa: E731
     files = sorted(set(local(paths)))
+    known = set(files)
     seen: set[str] = set()
     groups: list[list[str]] = []
     for group in paced:
-        g = [p for p in dict.fromkeys(local(group)) if p in files and p not in seen]
+        g = [p for p in dict.fromkeys(local(group)) if p in known and p not in seen]
         seen.update(g)
         groups.append(g)
     thread = BackgroundHashing([[p for p in files if p not in seen], *groups], algorithm)
