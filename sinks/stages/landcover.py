@@ -67,8 +67,9 @@ def prefetch_samples(ctx: RunContext, ep: EpochData) -> threading.Thread | None:
     cs = ctx.spec.classification
     if not cs.enabled or cs.method == "model" or ctx.region is not None or ep.name in ctx.shared.samples:
         return None
-    paths = [ref.path for sc in ep.scenes for t in sc.tiles for _r, ref in t.bands]
-    if any("://" in str(p) or str(p).startswith("/vsi") for p in paths):
+    from ..remote import is_remote
+
+    if any(is_remote(ref.path) for sc in ep.scenes for t in sc.tiles for _r, ref in t.bands):
         # remote tiles are read under the GDAL options and credentials of the run's own
         # thread (thread-local in rasterio), which a thread of its own would not have
         return None
