@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -427,7 +428,11 @@ def _one_pass_graph(out: RasterOutput, grid: Grid, tmp: Path, *, blocksize: int,
     from .cog import cog_graph, plan_cog
 
     data = out.data if isinstance(out.data, da.Array) else da.from_array(out.data, chunks=2 * blocksize)
-    data = data.rechunk(tuple(_lattice_chunks(c, blocksize) for c in data.chunks))
+    lattice = tuple(_lattice_chunks(c, blocksize) for c in data.chunks)
+    if lattice != data.chunks:
+        # without distributed imported there is no client, and dask would pick "tasks"
+        # after importing distributed (0.15 s) to look for one
+        data = data.rechunk(lattice, method=None if "distributed" in sys.modules else "tasks")
     parts = tmp.with_name(tmp.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     # the intermediate of a layer GDAL's COG driver finishes is stored uncompressed (read once, at once)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["place_tile"]
+__all__ = ["place_tile", "place_tile_unchecked"]
 
 
 @jit
@@ -80,3 +80,9 @@ def place_tile(buf: np.ndarray, out: np.ndarray, *, samples: int, src: np.ndarra
                                                 or dst.min() < 0 or dst.max() >= out.shape[0])):
         raise ValueError("src and dst must pair samples of the tile with bands of the window")
     _place(buf, samples, src, out, dst, dy, dx, th, tw, predictor)
+
+
+#: :func:`place_tile` without its checks, for a caller that made them once for a run of
+#: tiles of the same shape, bands and dtype (:func:`sinks.tiffblocks.read_window`):
+#: ``place_tile_unchecked(buf, samples, src, out, dst, dy, dx, tile_height, tile_width, predictor)``.
+place_tile_unchecked = _place
