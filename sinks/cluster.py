@@ -28,7 +28,8 @@ from typing import Any, Iterator
 
 from .errors import ConfigError
 
-__all__ = ["ENV", "LOCAL", "is_address", "connected", "run_scheduler", "distributed_client", "connect"]
+__all__ = ["ENV", "LOCAL", "is_address", "connected", "run_scheduler", "distributed_client", "connect",
+           "check_threads"]
 
 log = logging.getLogger("sinks")
 
@@ -116,6 +117,40 @@ def connected(scheduler: Any = None) -> Iterator[Any]:
         client.close()
 
 
+def check_threads(value: Any = None) -> None:
+    """Refuse a thread count for dask's local scheduler that is not a positive whole number.
+
+    ``value`` is dask's ``num_workers`` setting (read from dask's configuration when not
+    given, so also ``DASK_NUM_WORKERS``, which dask reads as a Python literal): dask would
+    otherwise fail deep inside its thread pool (an empty ``DASK_NUM_WORKERS`` gave
+    ``TypeError: '<=' not supported``).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``DASK_NUM_WORKERS`` when the environment sets it.
+    """
+    if value is None:
+        env = os.environ.get("DASK_NUM_WORKERS")
+        if env is not None:
+            import ast
+
+            try:
+                value = ast.literal_eval(env)  # as dask reads it
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                value = env
+        elif "dask" in sys.modules:
+            import dask
+
+            value = dask.config.get("num_workers", None)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        src = "DASK_NUM_WORKERS" if "DASK_NUM_WORKERS" in os.environ else "dask's num_workers setting"
+        shown = repr(value)[:60]
+        raise ConfigError(f"{src}={shown}: expected a positive whole number of threads")
+
+
 @contextlib.contextmanager
 def run_scheduler(scheduler: Any = None) -> Iterator[Any]:
     """Set dask's scheduler for a run (see the module doc); yield the cluster's client or ``None``.
@@ -127,6 +162,7 @@ def run_scheduler(scheduler: Any = None) -> Iterator[Any]:
     from .runtime.sched import local_scheduler
 
     name = scheduler if scheduler is not None else (os.environ.get(ENV) or None)
+    check_threads()
     client, owned = None, False
     if name is None:
         client = _active_client()

@@ -297,3 +297,34 @@ def test_tables_from_the_pass_tile_counts_equal_whole_polygon_tables(tmp_path, m
     for ep, got in fused["landcover"].items():
         for cls, ha in got["area_ha"].items():
             assert ha == pytest.approx(whole["landcover"][ep]["area_ha"][cls], rel=1e-9, abs=1e-7)
+
+
+@pytest.mark.parametrize("value", ["", "0", "-2", "2.5", "True", "abc", "__import__('os').system('false')"])
+def test_bad_dask_thread_count_is_one_line_exit_2(make_tile, tmp_path, capsys, monkeypatch, value):
+    """An empty or non-numeric DASK_NUM_WORKERS failed inside dask's thread pool with a TypeError."""
+    spec = _scene(make_tile, tmp_path)
+    out = tmp_path / "out"
+    monkeypatch.setenv("DASK_NUM_WORKERS", value)
+    with pytest.raises(SystemExit) as ei:
+        main(["run", str(spec), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert ei.value.code == 2, err
+    assert err.startswith("Error: DASK_NUM_WORKERS=") and "positive whole number" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_library_run_checks_dask_num_workers_from_its_configuration(monkeypatch):
+    import dask
+
+    from sinks.cluster import check_threads, run_scheduler
+    from sinks.errors import ConfigError
+
+    monkeypatch.delenv("DASK_NUM_WORKERS", raising=False)
+    check_threads()
+    with dask.config.set(num_workers="4"):
+        with pytest.raises(ConfigError, match="num_workers setting='4'"):
+            with run_scheduler():
+                pass
+    with dask.config.set(num_workers=3):
+        with run_scheduler():
+            assert dask.config.get("num_workers") == 3

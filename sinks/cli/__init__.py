@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
     if not verbose:
         _quiet_libtiff()
     try:
+        from ..cluster import check_threads
+
+        check_threads()  # every command that computes uses dask's threads
         rv = cli.main(args=args, prog_name="sinks", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
