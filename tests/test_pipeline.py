@@ -328,3 +328,16 @@ def test_library_run_checks_dask_num_workers_from_its_configuration(monkeypatch)
     with dask.config.set(num_workers=3):
         with run_scheduler():
             assert dask.config.get("num_workers") == 3
+
+
+def test_bad_scheduler_names_where_it_came_from(make_tile, tmp_path, capsys, monkeypatch):
+    spec = _scene(make_tile, tmp_path)
+    monkeypatch.setenv("SINKS_SCHEDULER", "no such scheduler")
+    with pytest.raises(SystemExit) as ei:
+        main(["-q", "run", str(spec), "--out", str(tmp_path / "a")])
+    assert ei.value.code == 2
+    assert capsys.readouterr().err.startswith("Error: SINKS_SCHEDULER 'no such scheduler': expected threads")
+    with pytest.raises(SystemExit) as ei:
+        main(["-q", "run", str(spec), "--out", str(tmp_path / "b"), "--scheduler", "nope"])
+    assert ei.value.code == 2
+    assert capsys.readouterr().err.startswith("Error: --scheduler 'nope': expected threads")

@@ -77,6 +77,8 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     from ..objstore import is_object_url
     from ..runtime.memory import tune_collector
 
+    if ctx.get_parameter_source("scheduler") is click.core.ParameterSource.ENVIRONMENT:
+        scheduler = None  # read from SINKS_SCHEDULER by the run, whose errors then name the variable
     parsed, spec_path = load_spec(spec)
     remote_out = is_object_url(out)
     out_dir: Any = out.rstrip("/") if remote_out else Path(out) if out else Path("runs") / parsed.name
