@@ -41,7 +41,7 @@ from .stac_search import StacSearch, scenes_from_search
 from .stages.carbon import stage_carbon, stage_carbon_layers
 from .stages.change import stage_change_layers
 from .stages.context import AoiLayers, EpochData, Progress, RunContext
-from .stages.encroachment import stage_encroachment
+from .stages.encroachment import stage_encroachment, start_early_search, wait_early_searches
 from .stages.goals import stage_goals
 from .stages.landcover import stage_accuracy, stage_classify, stage_landcover_summary
 from .stages.read import stage_indices, stage_read
@@ -414,6 +414,7 @@ def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
         return _stages_and_finish(ctx, scheduler=scheduler)
     finally:  # a table child started for a stage the run did not reach
         stop_spares()
+        wait_early_searches(ctx)
 
 
 def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
@@ -458,6 +459,8 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
                 prefetch = prefetch_samples(ctx, ctx.epochs[k + 1])
             with ctx.timer.stage("compute_write"):
                 _write_epoch(ctx, ep)
+            if _with_change(spec):  # the period ending here, beside the next pass
+                start_early_search(ctx, k)
         try:
             for k, (name, fn) in enumerate(stages, start=len(ctx.epochs)):
                 _check_cancel(ctx)

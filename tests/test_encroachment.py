@@ -12,6 +12,8 @@ Hand-drawn changes (row, col):
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -235,3 +237,72 @@ def test_search_caps_gdal_cache_and_gives_it_back(pair, redlines, monkeypatch, o
             find_encroachment(*pair, redlines, id_field="rid")
         assert int(get_gdal_config("GDAL_CACHEMAX")) == outer_mb * 2**20
     assert len(ref) == 4
+
+
+@pytest.fixture(scope="module")
+def three_epochs(tmp_path_factory):
+    from sinks.sampledata import write_sample_data
+
+    data = tmp_path_factory.mktemp("enc3") / "scene"
+    write_sample_data(data, size=256, seed=7)
+    return data
+
+
+def _run(spec, out):
+    from sinks.cli import main
+
+    with pytest.raises(SystemExit) as ei:
+        main(["-q", "run", str(spec), "--out", str(out)])
+    return ei.value.code
+
+
+def test_period_searched_beside_the_next_pass_equals_the_search_at_the_end(three_epochs, tmp_path, monkeypatch):
+    """The first period's patches, searched on a thread during the last pass, are those of
+    the search at the end of the run, and the summary is the same."""
+    import threading
+
+    import sinks.pipeline as pipeline
+    import sinks.stages.encroachment as stage
+
+    started = set()
+    real = stage.start_early_search
+
+    def spy(ctx, k):
+        real(ctx, k)
+        started.update(ctx.early_encroachment)
+
+    monkeypatch.setattr(pipeline, "start_early_search", spy)
+    assert _run(three_epochs / "pipeline.yaml", tmp_path / "early") == 0
+    assert started == {"2015_2020"}
+    assert not [t for t in threading.enumerate() if t.name.startswith("sinks-encroachment")]
+    monkeypatch.setattr(pipeline, "start_early_search", lambda ctx, k: None)
+    assert _run(three_epochs / "pipeline.yaml", tmp_path / "late") == 0
+    early = json.loads((tmp_path / "early" / "summary.json").read_text())["encroachment"]
+    late = json.loads((tmp_path / "late" / "summary.json").read_text())["encroachment"]
+    assert early == late and early["2015_2020"]["patches"] > 0
+    for key in ("2015_2020", "2020_2025"):
+        a = gpd.read_file(tmp_path / "early" / f"encroachment_{key}.gpkg")
+        b = gpd.read_file(tmp_path / "late" / f"encroachment_{key}.gpkg")
+        assert a.drop(columns="geometry").equals(b.drop(columns="geometry"))
+        assert a.geometry.geom_equals_exact(b.geometry, tolerance=0).all()
+
+
+def test_an_early_search_that_fails_fails_the_run_in_one_line(three_epochs, tmp_path, capsys, monkeypatch):
+    import threading
+
+    import sinks.stages.encroachment as stage
+    from sinks.errors import VectorError
+
+    real = stage._search
+
+    def search(ctx, e1, e2, key):
+        if threading.current_thread().name.startswith("sinks-encroachment"):
+            raise VectorError(f"redlines: period {key} refused")
+        return real(ctx, e1, e2, key)
+
+    monkeypatch.setattr(stage, "_search", search)
+    out = tmp_path / "run"
+    assert _run(three_epochs / "pipeline.yaml", out) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "Error: redlines: period 2015_2020 refused"
+    assert not (out / "summary.json").exists() and not list(out.glob("encroachment_*"))

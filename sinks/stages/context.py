@@ -36,6 +36,7 @@ from ..manifest import DEFAULT_DIGEST, Timer
 
 if TYPE_CHECKING:  # pragma: no cover
     import threading
+    from concurrent.futures import Future
 
     import numpy as np
     from geopandas import GeoDataFrame
@@ -198,6 +199,9 @@ class RunContext:
     carbon: CarbonResults | None = None
     zonal_pending: ZonalChildren | None = None
     zonal: ZonalTables | None = None
+    #: period -> encroachment patches being searched while a later pass runs
+    #: (:func:`sinks.stages.encroachment.start_early_search`)
+    early_encroachment: dict[str, Future] = field(default_factory=dict)
     _region_mask: Any = field(default=None, init=False, repr=False)
 
     def say(self, msg: str) -> None:
