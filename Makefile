@@ -3,6 +3,9 @@
 # .venv is missing or pyproject.toml changed, then compiles the numba kernels into
 # numba's cache (so the first run does not).  `make test-py312` does the same in
 # .venv312 with Python 3.12 (pyenv's, else python3.12 on PATH); .ci/run runs both.
+# demo and test also byte-compile sinks' own modules (new or changed ones only): the
+# package is installed editable, so pip does not, and with PYTHONDONTWRITEBYTECODE set
+# every process (each run's table child too) would compile them from source again.
 PYTHON    ?= python3
 PYTHON312 ?= $(shell PYENV_VERSION=3.12 pyenv which python 2>/dev/null || command -v python3.12)
 VENV      := .venv
@@ -31,6 +34,7 @@ $(STAMP312): pyproject.toml
 	$(call install,$(VENV312),$(PYTHON312))
 
 demo: $(STAMP)
+	@$(BIN)/python -m compileall -q sinks >/dev/null
 	$(BIN)/sinks run pipelines/demo.yaml --out runs/demo --overwrite
 	@if $(BIN)/sinks --help | grep -q ' report '; then \
 		$(BIN)/sinks report runs/demo -o runs/demo/report.html --overwrite && \
@@ -42,9 +46,11 @@ notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
+	@$(BIN)/python -m compileall -q sinks >/dev/null
 	$(BIN)/python -m pytest -q
 
 test-py312: $(STAMP312)
+	@$(VENV312)/bin/python -m compileall -q sinks >/dev/null
 	$(VENV312)/bin/python -m pytest -q
 
 test-all: $(STAMP)
