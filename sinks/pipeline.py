@@ -410,6 +410,7 @@ def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
     from .stages.zonal import prestart_zonal_child
 
     prestart_zonal_child(ctx)
+    ctx.early_encroachment.clear()  # searches of an earlier run of this context read older files
     try:
         return _stages_and_finish(ctx, scheduler=scheduler)
     finally:  # a table child started for a stage the run did not reach
