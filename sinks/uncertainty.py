@@ -55,6 +55,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -70,7 +71,7 @@ from .landcover import NAMES
 
 __all__ = ["Interval", "UncertaintyResult", "monte_carlo", "sample_densities", "sample_range", "sample_fitted",
            "standard_normals", "truncated_normal", "multivariate_areas", "olofsson_area_cov", "rake",
-           "adjusted_transitions"]
+           "RakeStatus", "adjusted_transitions"]
 
 log = logging.getLogger("sinks")
 
@@ -346,8 +347,19 @@ def olofsson_area_cov(counts: np.ndarray, mapped_area_ha: np.ndarray) -> np.ndar
 RAKE_SLICE = 128
 
 
+@dataclass(frozen=True)
+class RakeStatus:
+    """How a :func:`rake` ended: ``iterations`` run, the largest ``|factor - 1|`` of the
+    last one over every row and column of every matrix, and whether that is within the
+    tolerance (the fitted sums then match the targets)."""
+
+    iterations: int
+    max_factor_error: float
+    converged: bool
+
+
 def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: int = 1000,
-         tol: float = 1e-10, threads: int = 2) -> np.ndarray:
+         tol: float = 1e-10, threads: int = 2, full_output: bool = False) -> Any:
     """Iterative proportional fitting of ``matrix`` (``(..., K, K)``) to row and column sums.
 
     Cells that are zero stay zero; a target row or column whose cells are all zero is
@@ -363,6 +375,10 @@ def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: 
     in the order ``numpy.sum`` does (pairwise over a row's cells, in row order over a
     column's), so the result equals, to the bit, the plain formulation
     ``x *= rows / x.sum(-1); x *= cols / x.sum(-2)``.
+
+    With ``full_output`` returns ``(fitted, RakeStatus)``: targets that the matrix's zero
+    cells cannot reach stop at ``iterations`` with the sums matched only to
+    ``max_factor_error``.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -409,7 +425,11 @@ def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: 
     out = np.concatenate([p[0] for p in parts], axis=-1) if parts else np.empty((k, k, 0))
     # C order, as the plain formulation returns it: reductions over the result (the sink's
     # draws) then add in the same order too
-    return np.ascontiguousarray(np.moveaxis(out, -1, 0).reshape(shape))
+    fitted = np.ascontiguousarray(np.moveaxis(out, -1, 0).reshape(shape))
+    if not full_output:
+        return fitted
+    worst = (math.nan if any(e != e for e in errs) else max(errs)) if errs else 0.0
+    return fitted, RakeStatus(int(at), float(worst), bool(_all_within(errs, tol)) or not errs)
 
 
 def _all_within(errs: Sequence[float], tol: float) -> bool:
@@ -460,14 +480,24 @@ def adjusted_transitions(transitions: Any, accuracy_from: Any, accuracy_to: Any,
     r_c = np.where(np.isfinite(r_c), r_c, mapped_r)
     c_c = np.where(np.isfinite(c_c), c_c, mapped_c)
     fr, fc = total / r_c.sum(), total / c_c.sum()
-    central = rake(transitions.area_ha, r_c * fr, c_c * fc)
+    central, status = rake(transitions.area_ha, r_c * fr, c_c * fc, full_output=True)
+    _rake_note(notes, status, "the central areas")
     if draws <= 0:
         return central, None, notes
     assert rng is not None
     rd = multivariate_areas(r_c * fr, r_cov * fr ** 2, draws=draws, rng=rng)
     cd = multivariate_areas(c_c * fc, c_cov * fc ** 2, draws=draws, rng=rng)
     cd *= (rd.sum(axis=1) / np.where(cd.sum(axis=1) > 0, cd.sum(axis=1), 1.0))[:, None]
-    return central, rake(transitions.area_ha[None], rd, cd), notes
+    fitted, status = rake(transitions.area_ha[None], rd, cd, full_output=True)
+    _rake_note(notes, status, f"the {draws:,} drawn areas")
+    return central, fitted, notes
+
+
+def _rake_note(notes: list[str], status: RakeStatus, what: str) -> None:
+    """Say so in ``notes`` when the raking to ``what`` stopped before the sums matched."""
+    if not status.converged:
+        notes.append(f"raking to {what} stopped at its limit of {status.iterations:,} iterations with the row "
+                     f"and column sums within {status.max_factor_error:.1e} (relative) of their targets")
 
 
 def _interval(samples: np.ndarray, central: float, level: float) -> Interval:

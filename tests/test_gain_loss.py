@@ -311,3 +311,38 @@ def test_cli_climate_zone(make_tile) -> None:
     assert zoned == pytest.approx(70.6 * area) and raw == pytest.approx(44.8 * area)
     res = runner.invoke(cli, ["carbon", str(path), "--climate-zone", "lunar"])
     assert res.exit_code == 2
+
+
+def test_rake_says_when_the_targets_cannot_be_matched() -> None:
+    from sinks.uncertainty import RakeStatus
+
+    m = np.array([[50.0, 10.0, 0.0], [5.0, 30.0, 5.0], [0.0, 0.0, 100.0]])
+    x, st = rake(m, np.array([70.0, 35.0, 95.0]), np.array([60.0, 40.0, 100.0]), full_output=True)
+    assert isinstance(st, RakeStatus) and st.converged and st.iterations < 1000 and st.max_factor_error < 1e-10
+    assert np.array_equal(x, rake(m, np.array([70.0, 35.0, 95.0]), np.array([60.0, 40.0, 100.0])))
+    # row 2 can only reach column 2, which wants less than row 2 holds: no fit exists
+    bad_rows, bad_cols = np.array([40.0, 40.0, 120.0]), np.array([60.0, 60.0, 80.0])
+    x, st = rake(m, bad_rows, bad_cols, iterations=200, full_output=True)
+    assert not st.converged and st.iterations == 200 and st.max_factor_error > 1e-3
+    assert np.array_equal(x, rake(m, bad_rows, bad_cols, iterations=200))
+
+    class Acc:
+        classes = ("forest", "grassland", "wetland")
+        counts = np.array([[40, 5, 0], [4, 30, 1], [0, 0, 50]])
+        mapped_area_ha = np.array([60.0, 40.0, 100.0])
+        area_ha = bad_rows
+
+    class Acc2(Acc):
+        area_ha = bad_cols
+
+    tm = TransitionMatrix((1, 2, 3), m, np.zeros((3, 3), np.int64))
+    _central, _draws, notes = adjusted_transitions(tm, Acc, Acc2, draws=50, rng=np.random.default_rng(5))
+    assert notes and notes[0].startswith("raking to the central areas stopped at its limit of 1,000 iterations")
+    class Good(Acc):
+        area_ha = np.array([64.0, 35.0, 101.0])
+
+    class Good2(Acc):
+        area_ha = np.array([60.0, 38.0, 102.0])
+
+    _central, _draws, notes = adjusted_transitions(tm, Good, Good2, draws=0)
+    assert notes == []

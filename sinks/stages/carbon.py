@@ -182,14 +182,16 @@ def _period_sink(ctx: RunContext, tm: Any, table: Any, gr: Any, e1: str, e2: str
     kw: dict[str, Any] = dict(years=years, method=cs.sink_method, growth=gr,
                               soil_transition_years=cs.soil_transition_years, missing="zero")
     mapped = None
+    area_notes: list[str] = []
     areas_basis = "mapped (no reference sample for both epochs)"
     area_draws = None
     use = tm
     if e1 in acc and e2 in acc:
         rng = np.random.default_rng(unc.seed if unc is not None else 0)
         try:
-            central, area_draws, _notes = adjusted_transitions(tm, acc[e1], acc[e2],
-                                                                draws=unc.draws if unc is not None else 0, rng=rng)
+            central, area_draws, area_notes = adjusted_transitions(tm, acc[e1], acc[e2],
+                                                                   draws=unc.draws if unc is not None else 0,
+                                                                   rng=rng)
         except (AttributeError, ValueError, IndexError) as exc:  # an accuracy result without class areas
             log.warning("sink %s_%s: error-adjusted areas unavailable (%s); mapped areas used", e1, e2, exc)
         else:
@@ -205,6 +207,10 @@ def _period_sink(ctx: RunContext, tm: Any, table: Any, gr: Any, e1: str, e2: str
     entry = s.model_dump()
     entry["years"] = years
     entry["areas"] = areas_basis
+    if area_notes:  # e.g. raking that could not match the adjusted areas exactly
+        entry["area_notes"] = area_notes
+        for note in area_notes:
+            log.info("sink %s_%s: %s", e1, e2, note)
     if mapped is not None:
         entry["mapped_areas_sink_mg_c_per_yr"] = {m: v["sink_mg_c_per_yr"] for m, v in mapped.methods.items()}
     entry["gain_rate_mg_c_per_ha_yr"] = s.persistent_forest.get("net_mg_c_per_ha_yr")
