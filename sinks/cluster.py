@@ -117,32 +117,31 @@ def connected(scheduler: Any = None) -> Iterator[Any]:
         client.close()
 
 
-def check_threads(value: Any = None) -> None:
+def check_threads() -> None:
     """Refuse a thread count for dask's local scheduler that is not a positive whole number.
 
-    ``value`` is dask's ``num_workers`` setting (read from dask's configuration when not
-    given, so also ``DASK_NUM_WORKERS``, which dask reads as a Python literal): dask would
-    otherwise fail deep inside its thread pool (an empty ``DASK_NUM_WORKERS`` gave
-    ``TypeError: '<=' not supported``).
+    Reads ``DASK_NUM_WORKERS`` as dask does (a Python literal, never executed), else dask's
+    ``num_workers`` setting when dask is imported: dask would otherwise fail deep inside its
+    thread pool (an empty ``DASK_NUM_WORKERS`` gave ``TypeError: '<=' not supported``).
 
     Raises
     ------
     ConfigError
         Naming ``DASK_NUM_WORKERS`` when the environment sets it.
     """
-    if value is None:
-        env = os.environ.get("DASK_NUM_WORKERS")
-        if env is not None:
-            import ast
+    value: Any = None
+    env = os.environ.get("DASK_NUM_WORKERS")
+    if env is not None:
+        import ast
 
-            try:
-                value = ast.literal_eval(env)  # as dask reads it
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                value = env
-        elif "dask" in sys.modules:
-            import dask
+        try:
+            value = ast.literal_eval(env)  # as dask reads it
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            value = env
+    elif "dask" in sys.modules:
+        import dask
 
-            value = dask.config.get("num_workers", None)
+        value = dask.config.get("num_workers", None)
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

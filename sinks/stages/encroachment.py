@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import Future
 from typing import Any
 
 from .carbon import periods
@@ -41,45 +40,31 @@ def start_early_search(ctx: RunContext, k: int) -> None:
 
     The passes leave part of a core idle, and the search (GDAL reads, the labelling kernel)
     mostly runs without the GIL, so the run's last stage is left the last period alone.
-    Only for a scene's own run on local threads, with a later pass to overlap, and when
-    the change map of the period was written (the land-cover passes of a rule or model
-    classification).
+    Only for a scene's own run on local threads, with a later pass to overlap.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..cluster import distributed_client
 
     if (k < 1 or k + 1 >= len(ctx.epochs) or ctx.region is not None or _redlines(ctx) is None
-            or ctx.spec.aoi.redlines is None or not ctx.spec.classification.enabled
             or distributed_client() is not None):
         return
     e1, e2 = ctx.epochs[k - 1], ctx.epochs[k]
     key = f"{e1.name}_{e2.name}"
-    if key in ctx.early_encroachment or not change_path(ctx, key).exists():
+    if key in ctx.early_encroachment:
         return
-    import threading
-
-    fut: Future = Future()
-
-    def work() -> None:
-        if not fut.set_running_or_notify_cancel():
-            return
-        try:
-            fut.set_result(_search(ctx, e1, e2, key))
-        except BaseException as exc:  # noqa: BLE001 - handed to the stage, which raises it
-            fut.set_exception(exc)
-
-    threading.Thread(target=work, name=f"sinks-encroachment-{key}", daemon=True).start()
-    ctx.early_encroachment[key] = fut
+    ex = ThreadPoolExecutor(1, thread_name_prefix=f"sinks-encroachment-{key}")
+    ctx.early_encroachment[key] = ex.submit(_search, ctx, e1, e2, key)
+    ex.shutdown(wait=False)  # the thread ends with its search
     log.debug("encroachment %s: searching beside the next pass", key)
 
 
 def wait_early_searches(ctx: RunContext) -> None:
     """Wait for the searches :func:`start_early_search` started (a run that failed leaves
     no thread reading its folder); their errors are the stage's to report."""
-    for fut in ctx.early_encroachment.values():
-        try:
-            fut.exception()
-        except BaseException:  # noqa: BLE001 - cancelled
-            pass
+    from concurrent.futures import wait
+
+    wait(list(ctx.early_encroachment.values()))
 
 
 def stage_encroachment(ctx: RunContext) -> None:
