@@ -1,8 +1,9 @@
 """Cloud-Optimized GeoTIFFs written in one pass from dask, tile by tile.
 
-Each block task compresses its own 512-px tiles with GDAL's GeoTIFF encoder (an
-in-memory GeoTIFF of the block, the creation options of the final file) and writes
-the compressed bytes to a part file of its own; it also picks the pixels of the first
+Each block task compresses its own 512-px tiles under the creation options of the final
+file (DEFLATE and ZSTD tiles directly through libdeflate and libzstd, other layouts
+with GDAL's GeoTIFF encoder on an in-memory GeoTIFF of the block) and writes the
+compressed bytes to a part file of its own; it also picks the pixels of the first
 overview level that fall in its block.  Overview tiles are built level by level from
 the level below, each tile task picking the pixels of the next level from its tile, so
 what waits in memory is a row of small pieces, never a whole level.  Once every tile
@@ -185,21 +186,41 @@ def _tile_spans(tiff: bytes, ntiles: int) -> list[tuple[int, int]]:
     return list(zip(offsets, sizes))
 
 
-def _deflate_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | None:
-    """The compressed tiles of ``data`` (row by row), made without GDAL for the plain
-    layouts: DEFLATE at GDAL's default level (libdeflate through :mod:`imagecodecs`) or
-    no compression, without a predictor; the bytes are those GDAL writes, edge tiles
-    padded with zeros as GDAL pads them, without the cost of a GDAL dataset per block.
+def _direct_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | None:
+    """The compressed tiles of ``data`` (row by row), made without a GDAL dataset per block
+    for the plain layouts (no predictor), edge tiles padded with zeros as GDAL pads them:
+
+    * DEFLATE at GDAL's default level through libdeflate (:mod:`imagecodecs`): byte for
+      byte the tiles GDAL writes;
+    * ZSTD at the layout's ``ZSTD_LEVEL`` (GDAL's default 9 without one) through libzstd
+      (:mod:`imagecodecs`): one-shot frames, which carry the tile's size where libtiff's
+      streaming frames do not and may cut their blocks elsewhere, so the bytes differ from
+      GDAL's while every reader decodes them to the same pixels;
+    * no compression.
+
     ``None`` for any other layout (GDAL encodes it, :func:`_encode`)."""
     opts = dict(plan.gtiff_options)
     codec = opts.get("COMPRESS", "NONE")
-    if opts.get("PREDICTOR", "1") != "1" or codec not in ("DEFLATE", "NONE") or "ZLEVEL" in opts:
+    if opts.get("PREDICTOR", "1") != "1" or "ZLEVEL" in opts:
         return None
-    level = _gdal_deflate_level() if codec == "DEFLATE" else 0
-    if level is None:
-        return None
-    from imagecodecs import deflate_encode
+    if codec == "DEFLATE":
+        level = _gdal_deflate_level()
+        if level is None:
+            return None
+        from imagecodecs import deflate_encode
 
+        encode = functools.partial(deflate_encode, level=level)
+    elif codec == "ZSTD":
+        level = opts.get("ZSTD_LEVEL", str(GDAL_ZSTD_LEVEL))
+        if not level.lstrip("-").isdigit():
+            return None
+        from imagecodecs import zstd_encode
+
+        encode = functools.partial(zstd_encode, level=int(level))
+    elif codec == "NONE":
+        encode = None
+    else:
+        return None
     b = plan.blocksize
     h, w = data.shape
     dtype = np.dtype(plan.dtype).newbyteorder("<")
@@ -213,8 +234,12 @@ def _deflate_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | None:
                 pad[:t.shape[0], :t.shape[1]] = t
                 t = pad
             t = np.ascontiguousarray(t, dtype=dtype)
-            tiles.append(bytes(deflate_encode(t, level=level)) if codec == "DEFLATE" else t.tobytes())
+            tiles.append(bytes(encode(t)) if encode is not None else t.tobytes())
     return tiles
+
+
+#: GDAL's ZSTD level when the creation options name none.
+GDAL_ZSTD_LEVEL = 9
 
 
 @functools.lru_cache(maxsize=1)
@@ -242,7 +267,7 @@ def _gdal_deflate_level() -> int | None:
 
 def _encode_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | memoryview:
     """Each compressed tile of ``data`` (a block whose origin is on the tile lattice), row by row."""
-    tiles = _deflate_tiles(data, plan)
+    tiles = _direct_tiles(data, plan)
     if tiles is not None:
         return tiles
     raw, spans = _encode(data, plan)

@@ -154,7 +154,7 @@ def test_tiles_encoded_without_gdal_are_gdals_bytes(shape, dtype, compress):
     layouts, and DEFLATE where no libdeflate level gives GDAL's bytes, are left to GDAL."""
     from types import SimpleNamespace
 
-    from sinks.cog import _deflate_tiles, _encode, _gdal_deflate_level
+    from sinks.cog import _direct_tiles, _encode, _gdal_deflate_level
 
     rng = np.random.default_rng(shape[1])
     data = (rng.integers(0, 9, shape) * (rng.random(shape) < 0.7)).astype(dtype)
@@ -163,14 +163,69 @@ def test_tiles_encoded_without_gdal_are_gdals_bytes(shape, dtype, compress):
             "PREDICTOR": "1"}
     plan = SimpleNamespace(gtiff_options=tuple(opts.items()), dtype=dtype, nodata=0, blocksize=512)
     raw, spans = _encode(data, plan)
-    mine = _deflate_tiles(data, plan)
+    mine = _direct_tiles(data, plan)
     if compress == "DEFLATE" and _gdal_deflate_level() is None:  # this libdeflate cannot: GDAL encodes
         assert mine is None
     else:
         assert mine == [raw[off:off + size] for off, size in spans]
-    for other in ({"PREDICTOR": "2"}, {"COMPRESS": "ZSTD"}, {"ZLEVEL": "1"}):
-        assert _deflate_tiles(data, SimpleNamespace(**{**vars(plan), "gtiff_options": tuple({**opts, **other}.items())
-                                                       })) is None
+    for other in ({"PREDICTOR": "2"}, {"COMPRESS": "LZW"}, {"ZLEVEL": "1"}, {"COMPRESS": "ZSTD", "ZSTD_LEVEL": "x"}):
+        assert _direct_tiles(data, SimpleNamespace(**{**vars(plan), "gtiff_options": tuple({**opts, **other}.items())
+                                                      })) is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8", "int16"])
+@pytest.mark.parametrize("level", [None, "1", "9"])
+@pytest.mark.parametrize("shape", [(512, 512), (700, 1100), (40, 30)])
+def test_zstd_tiles_encoded_without_gdal_decode_to_gdals_tiles(shape, level, dtype):
+    """ZSTD tiles made without a GDAL dataset hold, once decoded, exactly the bytes of GDAL's
+    tiles at the same level (edge tiles padded alike), and a GeoTIFF built from them reads
+    back as the data, through GDAL."""
+    from types import SimpleNamespace
+
+    from imagecodecs import zstd_decode
+    from rasterio.io import MemoryFile
+
+    from sinks.cog import _direct_tiles, _encode
+
+    rng = np.random.default_rng(shape[0])
+    data = (rng.integers(0, 9, shape) * (rng.random(shape) < 0.7)).astype(dtype)
+    data[: shape[0] // 3] = 4
+    if dtype == "float32":
+        data[shape[0] // 2:] = rng.random((shape[0] - shape[0] // 2, shape[1]))  # smooth values too
+    opts = {"TILED": "YES", "BLOCKXSIZE": "512", "BLOCKYSIZE": "512", "COMPRESS": "ZSTD", "INTERLEAVE": "BAND",
+            "PREDICTOR": "1", **({"ZSTD_LEVEL": level} if level else {})}
+    plan = SimpleNamespace(gtiff_options=tuple(opts.items()), dtype=dtype, nodata=0, blocksize=512)
+    raw, spans = _encode(data, plan)
+    mine = _direct_tiles(data, plan)
+    assert [zstd_decode(t) for t in mine] == [zstd_decode(raw[off:off + size]) for off, size in spans]
+    # and GDAL reads them: GDAL's own file with its tiles replaced by these
+    with MemoryFile(bytes(_with_tiles(raw, spans, mine))) as mem, mem.open() as ds:
+        assert np.array_equal(ds.read(1), data)
+
+
+def _with_tiles(tiff: bytes, spans, tiles) -> bytes:
+    """A one-band tiled TIFF whose tiles are replaced by ``tiles``, appended at its end, with
+    its TileOffsets and TileByteCounts rewritten (classic TIFF, 32-bit offsets)."""
+    import struct
+
+    out = bytearray(tiff)
+    offsets, counts = [], []
+    for t in tiles:
+        offsets.append(len(out))
+        counts.append(len(t))
+        out += t
+    (ifd,) = struct.unpack_from("<I", out, 4)
+    (n,) = struct.unpack_from("<H", out, ifd)
+    for i in range(n):
+        tag, typ, count, value = struct.unpack_from("<HHII", out, ifd + 2 + 12 * i)
+        if tag in (324, 325):
+            values = offsets if tag == 324 else counts
+            if count == 1:
+                struct.pack_into("<HHII", out, ifd + 2 + 12 * i, tag, 4, 1, values[0])
+            else:
+                struct.pack_into("<HHII", out, ifd + 2 + 12 * i, tag, 4, count, len(out))
+                out += struct.pack(f"<{count}I", *values)
+    return bytes(out)
 
 
 def test_the_deflate_level_is_found_on_this_machine():
