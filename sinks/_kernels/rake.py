@@ -1,7 +1,7 @@
 """Iterative proportional fitting of many small matrices at once (:func:`sinks.uncertainty.rake`).
 
 The matrices are held cell-major, ``(K, K, n)``: each cell of all ``n`` matrices is one
-contiguous vector.  :func:`rake_steps` fits one slice of the matrices, a few hundred at a
+contiguous vector.  :func:`rake_steps` fits one slice of the matrices, a few dozen at a
 time so that the slice stays in the processor's cache through all its iterations, and
 adds exactly as the numpy formulation does (a row's ``K`` cells in numpy's pairwise
 order, a column's in row order), so the result is the same to the bit.
