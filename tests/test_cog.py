@@ -199,7 +199,7 @@ def test_zstd_tiles_encoded_without_gdal_decode_to_gdals_tiles(shape, level, dty
     mine = _direct_tiles(data, plan)
     assert [zstd_decode(t) for t in mine] == [zstd_decode(raw[off:off + size]) for off, size in spans]
     # and GDAL reads them: GDAL's own file with its tiles replaced by these
-    with MemoryFile(bytes(_with_tiles(raw, spans, mine))) as mem, mem.open() as ds:
+    with MemoryFile(_with_tiles(raw, spans, mine)) as mem, mem.open() as ds:
         assert np.array_equal(ds.read(1), data)
 
 
@@ -217,7 +217,7 @@ def _with_tiles(tiff: bytes, spans, tiles) -> bytes:
     (ifd,) = struct.unpack_from("<I", out, 4)
     (n,) = struct.unpack_from("<H", out, ifd)
     for i in range(n):
-        tag, typ, count, value = struct.unpack_from("<HHII", out, ifd + 2 + 12 * i)
+        tag, _typ, count, _value = struct.unpack_from("<HHII", out, ifd + 2 + 12 * i)
         if tag in (324, 325):
             values = offsets if tag == 324 else counts
             if count == 1:
