@@ -84,7 +84,7 @@ class CogPlan:
     """
 
     final: str
-    parts: str
+    parts: str  # "" : the tiles travel in the tasks' records
     levels: tuple[tuple[int, int], ...]
     blocksize: int
     dtype: str
@@ -100,10 +100,14 @@ class CogPlan:
         return math.ceil(h / self.blocksize), math.ceil(w / self.blocksize)
 
 
-def plan_cog(out: Any, grid: Any, *, blocksize: int, options: dict[str, str], parts: Path,
+def plan_cog(out: Any, grid: Any, *, blocksize: int, options: dict[str, str], parts: Path | None,
              overviews: bool = True) -> CogPlan:
     """The plan of one :class:`~sinks.outputs.RasterOutput` (``options``: COG creation
     options as :func:`sinks.outputs._cog_options` gives them; only nearest overviews).
+
+    ``parts``: the folder where the tile tasks write their compressed tiles, which
+    :func:`assemble` reads back; ``None`` when the tasks run in this process (local threads),
+    whose records then carry the tiles' bytes themselves.
 
     ``overviews=False`` plans a tiled GeoTIFF of the full resolution alone: the
     intermediate from which GDAL's COG driver makes a layer with averaged overviews.
@@ -120,7 +124,8 @@ def plan_cog(out: Any, grid: Any, *, blocksize: int, options: dict[str, str], pa
     if "level" in options:
         gopts[{"ZSTD": "ZSTD_LEVEL", "DEFLATE": "ZLEVEL", "LZW": "ZLEVEL"}.get(gopts["COMPRESS"], "ZLEVEL")] = \
             str(options["level"])
-    return CogPlan(final=str(out.path), parts=str(parts), levels=levels, blocksize=blocksize,
+    return CogPlan(final=str(out.path), parts="" if parts is None else str(parts), levels=levels,
+                   blocksize=blocksize,
                    dtype=np.dtype(out.data.dtype).name, nodata=out.nodata, gtiff_options=tuple(gopts.items()),
                    src_y=(np.arange(0),) + src_y, src_x=(np.arange(0),) + src_x,
                    template=_template(out, grid))
@@ -275,13 +280,19 @@ def _encode_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | memoryview:
     return [view[off:off + size] for off, size in spans]
 
 
-def _write_part(plan: CogPlan, name: str, tiles: list[Any]) -> tuple[str, list[int]]:
-    """Write the tiles' bytes, back to back, to a part file; return its path and their sizes."""
+def _write_part(plan: CogPlan, name: str, tiles: list[Any]) -> tuple[str | bytes, list[int]]:
+    """Write the tiles' bytes, back to back, to a part file; return its path and their sizes.
+
+    A plan without a parts folder (``plan.parts == ""``: the tasks run in the process that
+    assembles the file) keeps them instead: the joined bytes take the path's place."""
+    sizes = [len(t) for t in tiles]
+    if not plan.parts:
+        return b"".join(tiles), sizes
     path = os.path.join(plan.parts, name)
     with open(path, "wb") as fh:
         for tile in tiles:
             fh.write(tile)
-    return path, [len(t) for t in tiles]
+    return path, sizes
 
 
 def encode_block(block: np.ndarray, plan: CogPlan, r0: int, c0: int) -> tuple[dict[str, Any], Any]:
@@ -499,7 +510,8 @@ def _array(values: list[int], big: bool) -> tuple[int, int, bytes]:
 
 
 def assemble(plan: CogPlan, records: list[dict[str, Any]], dst: str | os.PathLike) -> None:
-    """Write the COG ``dst`` from the compressed tiles the tasks wrote (then remove their parts)."""
+    """Write the COG ``dst`` from the compressed tiles the tasks wrote (then remove their parts)
+    or, with a plan without a parts folder, handed back in their records."""
     b = plan.blocksize
     nlev = len(plan.levels)
     sizes: list[np.ndarray] = [np.zeros(plan.tiles(k), dtype=np.int64) for k in range(nlev)]
@@ -583,7 +595,11 @@ def assemble(plan: CogPlan, records: list[dict[str, Any]], dst: str | os.PathLik
                     size = int(sizes[k][ty, tx])
                     if size:
                         part, off = where[(k, ty, tx)]
+                        if isinstance(part, bytes):  # kept in memory by its task
+                            fh.write(memoryview(part)[off:off + size])
+                            continue
                         with open(part, "rb") as src:
                             src.seek(off)
                             fh.write(src.read(size))
-    shutil.rmtree(plan.parts, ignore_errors=True)
+    if plan.parts:
+        shutil.rmtree(plan.parts, ignore_errors=True)

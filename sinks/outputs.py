@@ -433,12 +433,25 @@ def _one_pass_graph(out: RasterOutput, grid: Grid, tmp: Path, *, blocksize: int,
         # without distributed imported there is no client, and dask would pick "tasks"
         # after importing distributed (0.15 s) to look for one
         data = data.rechunk(lattice, method=None if "distributed" in sys.modules else "tasks")
-    parts = tmp.with_name(tmp.name + ".parts")
-    parts.mkdir(parents=True, exist_ok=True)
+    parts = _parts_folder(tmp)
     # the intermediate of a layer GDAL's COG driver finishes is stored uncompressed (read once, at once)
     options = _cog_options(out, compress) if overviews else {"compress": "NONE", "predictor": "NO"}
     plan = plan_cog(out, grid, blocksize=blocksize, options=options, parts=parts, overviews=overviews)
     return plan, cog_graph(data, plan)
+
+
+def _parts_folder(tmp: Path) -> Path | None:
+    """Where a layer's tile tasks put their compressed tiles: a folder beside the output when
+    a ``dask.distributed`` client runs them (its workers may be other processes or
+    machines), else ``None``, and the tiles come back in the tasks' records (a few MB per
+    100 Mpx layer), sparing a file per block and its removal."""
+    from .cluster import distributed_client
+
+    if distributed_client() is None:
+        return None
+    parts = tmp.with_name(tmp.name + ".parts")
+    parts.mkdir(parents=True, exist_ok=True)
+    return parts
 
 
 def _lattice_chunks(chunks: tuple[int, ...], blocksize: int) -> tuple[int, ...]:
@@ -507,9 +520,7 @@ def _write_in_memory(outputs: list[RasterOutput], finals: list[Path], grid: Grid
         if direct:
             from .cog import assemble, encode_array, plan_cog
 
-            parts = tmp.with_name(tmp.name + ".parts")
-            parts.mkdir(parents=True, exist_ok=True)
-            plan = plan_cog(out, grid, blocksize=blocksize, options=_cog_options(out, compress), parts=parts)
+            plan = plan_cog(out, grid, blocksize=blocksize, options=_cog_options(out, compress), parts=None)
             with writing(out.path):
                 assemble(plan, encode_array(data, plan), tmp)
         else:

@@ -105,15 +105,27 @@ def test_failed_pass_leaves_no_tiles_and_no_file(tmp_path, monkeypatch):
 
 def test_one_pass_writer_runs_on_dask_distributed_worker_processes(tmp_path, monkeypatch):
     """The tile tasks hold no file handle or lock of the client: worker processes write the
-    parts, the client lays out the file, and the result equals the threaded one."""
+    parts, the client lays out the file, and the result equals the threaded one, whose
+    tasks hand their tiles back in their records (no part files)."""
     distributed = pytest.importorskip("distributed")
+    folders = []
+    real = outputs._parts_folder
+
+    def spy(tmp):
+        folders.append(real(tmp))
+        return folders[-1]
+
+    monkeypatch.setattr(outputs, "_parts_folder", spy)
     grid, here = _layers(1536, 1100, 512, tmp_path / "threads")
     monkeypatch.setattr(outputs, "IN_MEMORY_BYTES", 0)
     outputs.write_rasters(here, grid, overwrite=False)
+    assert folders and all(f is None for f in folders)
+    folders.clear()
     grid, there = _layers(1536, 1100, 512, tmp_path / "cluster")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   worker_dashboard_address=None) as cluster, distributed.Client(cluster):
         outputs.write_rasters(there, grid, overwrite=False)
+    assert folders and all(f is not None and not f.exists() for f in folders)  # used, then removed
     for a, b in zip(here, there):
         _same_files(a.path, b.path)
 
