@@ -433,21 +433,22 @@ def _one_pass_graph(out: RasterOutput, grid: Grid, tmp: Path, *, blocksize: int,
         # without distributed imported there is no client, and dask would pick "tasks"
         # after importing distributed (0.15 s) to look for one
         data = data.rechunk(lattice, method=None if "distributed" in sys.modules else "tasks")
-    parts = _parts_folder(tmp)
     # the intermediate of a layer GDAL's COG driver finishes is stored uncompressed (read once, at once)
     options = _cog_options(out, compress) if overviews else {"compress": "NONE", "predictor": "NO"}
+    parts = _parts_folder(tmp, compressed=options["compress"].upper() != "NONE")
     plan = plan_cog(out, grid, blocksize=blocksize, options=options, parts=parts, overviews=overviews)
     return plan, cog_graph(data, plan)
 
 
-def _parts_folder(tmp: Path) -> Path | None:
-    """Where a layer's tile tasks put their compressed tiles: a folder beside the output when
-    a ``dask.distributed`` client runs them (its workers may be other processes or
-    machines), else ``None``, and the tiles come back in the tasks' records (a few MB per
-    100 Mpx layer), sparing a file per block and its removal."""
+def _parts_folder(tmp: Path, *, compressed: bool) -> Path | None:
+    """Where a layer's tile tasks put their tiles: a folder beside the output when a
+    ``dask.distributed`` client runs them (its workers may be other processes or machines)
+    or when the tiles are not compressed (a whole layer's pixels), else ``None``: the
+    compressed tiles come back in the tasks' records (about 1 MB per 100 Mpx land-cover or
+    carbon density layer), sparing a file per block and its removal."""
     from .cluster import distributed_client
 
-    if distributed_client() is None:
+    if compressed and distributed_client() is None:
         return None
     parts = tmp.with_name(tmp.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)

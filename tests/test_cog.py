@@ -111,21 +111,24 @@ def test_one_pass_writer_runs_on_dask_distributed_worker_processes(tmp_path, mon
     folders = []
     real = outputs._parts_folder
 
-    def spy(tmp):
-        folders.append(real(tmp))
-        return folders[-1]
+    def spy(tmp, *, compressed):
+        folders.append((compressed, real(tmp, compressed=compressed)))
+        return folders[-1][1]
 
     monkeypatch.setattr(outputs, "_parts_folder", spy)
     grid, here = _layers(1536, 1100, 512, tmp_path / "threads")
     monkeypatch.setattr(outputs, "IN_MEMORY_BYTES", 0)
     outputs.write_rasters(here, grid, overwrite=False)
-    assert folders and all(f is None for f in folders)
+    # compressed tiles come back in the records; the NDVI's uncompressed intermediate, a
+    # whole layer's pixels, goes through a folder
+    assert sorted(c for c, _f in folders) == [False, True, True]
+    assert all((f is None) == c for c, f in folders)
     folders.clear()
     grid, there = _layers(1536, 1100, 512, tmp_path / "cluster")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   worker_dashboard_address=None) as cluster, distributed.Client(cluster):
         outputs.write_rasters(there, grid, overwrite=False)
-    assert folders and all(f is not None and not f.exists() for f in folders)  # used, then removed
+    assert len(folders) == 3 and all(f is not None and not f.exists() for _c, f in folders)  # used, removed
     for a, b in zip(here, there):
         _same_files(a.path, b.path)
 
