@@ -2,9 +2,10 @@
 
 Each block task compresses its own 512-px tiles under the creation options of the final
 file (DEFLATE and ZSTD tiles directly through libdeflate and libzstd, other layouts
-with GDAL's GeoTIFF encoder on an in-memory GeoTIFF of the block) and writes the
-compressed bytes to a part file of its own; it also picks the pixels of the first
-overview level that fall in its block.  Overview tiles are built level by level from
+with GDAL's GeoTIFF encoder on an in-memory GeoTIFF of the block) and hands the
+compressed bytes back in its result, or, on a cluster and for uncompressed tiles,
+writes them to a part file of its own (see :func:`plan_cog`); it also picks the pixels
+of the first overview level that fall in its block.  Overview tiles are built level by level from
 the level below, each tile task picking the pixels of the next level from its tile, so
 what waits in memory is a row of small pieces, never a whole level.  Once every tile
 is compressed, :func:`assemble` lays the file out as the COG layout wants it (the image
@@ -21,10 +22,10 @@ written the same way without overviews, as a tiled GeoTIFF that GDAL's COG drive
 copies with its averaged overviews (:mod:`sinks.outputs`).
 
 The tasks hold no open file, lock or thread of the process that built the graph: they
-take the block and a small picklable plan, write their part files under the output's
-temporary folder and return byte counts, so the same graph runs on dask's threads, on
-processes, or on a ``dask.distributed`` cluster whose workers share the output folder's
-file system.
+take the block and a small picklable plan and return their tiles (or write them to part
+files under the output's temporary folder and return byte counts), so the same graph
+runs on dask's threads, on processes, or on a ``dask.distributed`` cluster whose workers
+share the output folder's file system.
 """
 
 from __future__ import annotations
