@@ -1,5 +1,5 @@
-"""``python -m sinks.cli``."""
+"""``python -m sinks.cli``: the ``sinks`` command (:func:`sinks.cli.console`)."""
 
-from . import main
+from . import console
 
-main()
+console()
