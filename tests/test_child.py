@@ -114,3 +114,43 @@ def test_a_spare_child_runs_the_next_job_and_unused_spares_stop(tmp_path):
     assert not child._SPARES and not folder.exists()
     assert child.ChildProcess(len, "abc").result() == 3  # no spare: a fresh child as before
     assert not glob.glob(f"{tempfile.gettempdir()}/sinks-child-{os.getpid()}-*")
+
+
+def _prework_probe(path, *, stop):
+    """A spare's prework (module level: it is pickled): its thread's nice value, then wait to be stopped."""
+    import threading
+
+    Path(path).write_text(str(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    stop.wait(30)
+    Path(path + ".stopped").write_text("yes")
+
+
+def _read_text(path):
+    return Path(path).read_text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_a_spare_runs_its_prework_at_the_lowest_priority_until_the_job_comes(tmp_path, monkeypatch):
+    import time
+
+    from sinks.runtime import child
+
+    here = os.path.dirname(os.path.abspath(__file__))  # the child unpickles this module's functions
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    assert sys.modules[_prework_probe.__module__].__file__.startswith(here)
+
+    probe = str(tmp_path / "nice")
+    child.prestart(["json"], prework=_prework_probe, args=(probe,))
+    for _ in range(200):
+        if Path(probe).exists() and Path(probe).read_text():
+            break
+        time.sleep(0.05)
+    assert Path(probe).read_text() == "19"
+    assert not Path(probe + ".stopped").exists()
+    job = child.ChildProcess(_read_text, probe)  # the job's thread keeps the normal priority
+    assert job.result() == "19"
+    for _ in range(100):
+        if Path(probe + ".stopped").exists():
+            break
+        time.sleep(0.05)
+    assert Path(probe + ".stopped").read_text() == "yes"
