@@ -36,21 +36,6 @@ def test_aside_results_are_taken_once_and_a_failed_job_stores_nothing():
     assert not [t for t in threading.enumerate() if t.name.startswith("sinks-aside")]
 
 
-def test_aside_work_pickles_empty():
-    """A run context sent to a cluster's worker carries its work done aside as a fresh, empty one."""
-    import pickle
-
-    work = AsideWork()
-    work.submit(lambda put: put("a", 1))
-    work.wait()
-    copy = pickle.loads(pickle.dumps(work))
-    assert copy.take("a") is MISSING and work.take("a") == 1
-    copy.submit(lambda put: put("b", 2))
-    assert copy.take("b") == 2
-    copy.close()
-    work.close()
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 def test_only_the_aside_thread_runs_at_the_lowest_priority():
     before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())

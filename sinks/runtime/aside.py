@@ -69,13 +69,6 @@ class AsideWork:
         self._jobs: list[Future] = []
         self._pool: ThreadPoolExecutor | None = None
 
-    def __getstate__(self) -> dict[str, Any]:
-        """A copy in another process (a run context sent to a cluster's worker) starts empty."""
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
-
     def submit(self, job: Callable[[Callable[..., None]], None]) -> None:
         """Queue ``job(put)``; it stores each result with ``put(key, value)``.
 
