@@ -42,7 +42,6 @@ from .stages.carbon import stage_carbon, stage_carbon_layers
 from .stages.change import stage_change_layers
 from .stages.context import AoiLayers, EpochData, Progress, RunContext
 from .stages.encroachment import stage_encroachment, start_early_search, wait_early_searches
-from .stages.aside import start_aside
 from .stages.goals import stage_goals
 from .stages.landcover import stage_accuracy, stage_classify, stage_landcover_summary
 from .stages.read import stage_indices, stage_read
@@ -412,13 +411,11 @@ def _run_stages(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
 
     prestart_zonal_child(ctx)
     ctx.early_encroachment.clear()  # searches of an earlier run of this context read older files
-    ctx.aside.close()  # and so did the work done aside
     try:
         return _stages_and_finish(ctx, scheduler=scheduler)
     finally:  # a table child started for a stage the run did not reach
         stop_spares()
         wait_early_searches(ctx)
-        ctx.aside.close()
 
 
 def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
@@ -465,7 +462,6 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
                 _write_epoch(ctx, ep)
             if _with_change(spec):  # the period ending here, beside the next pass
                 start_early_search(ctx, k)
-            start_aside(ctx, k)  # its accuracy and sink too
         try:
             for k, (name, fn) in enumerate(stages, start=len(ctx.epochs)):
                 _check_cancel(ctx)

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -19,12 +20,12 @@ from ..errors import (
     ConfigError,
     CRSMismatchError,
     NoOverlapError,
+    SinksWarning,
     TileReadError,
 )
 from ..grid import Grid
 from ..landcover import CODES, NAMES, NODATA, code_of, name_of
 from .counts import cohen_kappa, confusion_matrix
-from .notes import note as note_
 from .olofsson import area_adjusted
 from .result import AccuracyResult
 
@@ -350,7 +351,8 @@ def _assess_by_map_class(smp: _Sample, *, label_field: str, sources: dict[str, s
                "outside_map": "outside the map", "map_nodata": "on map nodata"}
     for key, count in dropped.items():
         if count:
-            note_(f"{ref_name}: dropped {count} reference sample(s) {reasons[key]} ({map_name})", stacklevel=2)
+            warnings.warn(f"{ref_name}: dropped {count} reference sample(s) {reasons[key]} ({map_name})",
+                          SinksWarning, stacklevel=3)
     valid = use & (ref_codes != NODATA) & (map_codes != NODATA)
     if not valid.any():
         raise NoOverlapError(f"{ref_name}: no reference sample falls on a valid pixel of {map_name} "
@@ -371,7 +373,7 @@ def _assess_by_map_class(smp: _Sample, *, label_field: str, sources: dict[str, s
             note = (f"{ref_name}: the sample is stratified by {smp.stratum_field!r}, not by map class ({differ} of "
                     f"{int(valid.sum())} samples differ): the map-class (Olofsson) areas and CIs would be wrong and are "
                     "withheld; use the Stehman estimator")
-            note_(note, stacklevel=2)
+            warnings.warn(note, SinksWarning, stacklevel=3)
             res = dataclasses.replace(res, area_ha=np.full(len(codes), np.nan), area_se_ha=np.full(len(codes), np.nan),
                                       notes=(*res.notes, note))
     return res
@@ -430,7 +432,7 @@ def _assess_stratified(gdf: Any, ref_codes: np.ndarray, map_codes: np.ndarray, i
     for key, what in (("unlabelled", "without a label"), ("reference_nodata", "labelled nodata"),
                       ("no_stratum", f"without a {stratum_field!r} value")):
         if dropped[key]:
-            note_(f"{ref_name}: dropped {dropped[key]} reference sample(s) {what}", stacklevel=2)
+            warnings.warn(f"{ref_name}: dropped {dropped[key]} reference sample(s) {what}", SinksWarning, stacklevel=3)
     # units off the map, or on its nodata, stay in the sample: they count for the areas, not the accuracies
     off = keep & (~inside | (map_codes == NODATA))
     dropped_acc = {"outside_map": int((keep & ~inside).sum()), "map_nodata": int((keep & inside & (map_codes == NODATA)).sum())}
@@ -448,7 +450,7 @@ def _assess_stratified(gdf: Any, ref_codes: np.ndarray, map_codes: np.ndarray, i
     if sizes is None:
         note = (f"{ref_name}: the sample is stratified by {stratum_field!r} but no stratum sizes are given "
                 "(stratum_sizes, or a 'stratum_area_ha' field): area-weighted estimates and CIs are withheld")
-        note_(note, stacklevel=2)
+        warnings.warn(note, SinksWarning, stacklevel=3)
         cm = confusion_matrix(map_codes[keep & ~off], ref_codes[keep & ~off], classes=codes).to_numpy()
         nan = np.full(len(codes), np.nan)
         return AccuracyResult(classes=tuple(names), counts=cm, mapped_area_ha=np.array([mapped[n] for n in names]),

@@ -25,14 +25,14 @@ older map, a region) needs :mod:`sinks.accuracy.stehman`.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SinksWarning
 from .counts import _matrix, cohen_kappa
-from .notes import note as note_
 from .result import AccuracyResult
 
 __all__ = ["area_adjusted", "sample_size"]
@@ -88,7 +88,7 @@ def area_adjusted(counts: pd.DataFrame | np.ndarray, mapped_area: Sequence[float
         names = ", ".join(c for c, s in zip(classes, single) if s)
         notes.append(f"map classes with a single reference sample have undefined variance: {names}")
     for note in notes:
-        note_(note, stacklevel=1)
+        warnings.warn(note, SinksWarning, stacklevel=2)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         f = np.where(n_i[:, None] > 0, n / np.where(n_i > 0, n_i, 1)[:, None], 0.0)  # n_ij / n_i·

@@ -42,13 +42,13 @@ estimates (:mod:`sinks.accuracy.olofsson`).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SinksWarning
 from .counts import cohen_kappa
-from .notes import note as note_
 from .result import AccuracyResult
 
 __all__ = ["STEHMAN", "stratified_estimates", "stratified_total", "stratified_ratio"]
@@ -172,7 +172,7 @@ def stratified_estimates(strata: Sequence[Any], map_classes: Sequence[Any], ref_
         out_notes.append(f"strata with a single sample unit ({', '.join(single)}) have no variance estimate: "
                          "CIs are withheld")
     for note in out_notes[len(notes):]:
-        note_(note, stacklevel=1)
+        warnings.warn(note, SinksWarning, stacklevel=2)
 
     seen = sorted(set(r.tolist()) | set(m[m != ""].tolist()))
     if classes is None:

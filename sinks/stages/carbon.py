@@ -97,8 +97,6 @@ def stage_carbon(ctx: RunContext) -> None:
     from ..carbon import check_codes, stock_totals
     from ..carbon.volume import stock_volume, volume_to_carbon
     from ..uncertainty import monte_carlo
-    from ..runtime.aside import MISSING
-    from .aside import take_sink
 
     cs = ctx.spec.carbon
     table = carbon_table(ctx)
@@ -137,14 +135,10 @@ def stage_carbon(ctx: RunContext) -> None:
         mats = [e2.results["transitions"] for _e1, e2, _key, _years in pers]  # counted in e2's write pass
         gr = forest_growth_of(ctx)
         out["growth"] = gr.to_dict()
-        acc = _accuracy(ctx)
         for (e1, e2, key, years), tm in zip(pers, mats):
             transitions[key] = tm
             out["transitions"][key] = {"matrix_ha": _named_matrix(tm), "nodata_ha": tm.nodata_ha}
-            entry = take_sink(ctx, key, tm, acc.get(e1.name), acc.get(e2.name))  # computed beside a pass
-            if entry is MISSING:
-                entry = period_sink(ctx, tm, table, gr, e1.name, e2.name, years, acc=acc)
-            out["sink"][key] = entry
+            out["sink"][key] = _period_sink(ctx, tm, table, gr, e1.name, e2.name, years)
         _sink_growth(out["sink"])
     out["coefficients"] = _coefficients(table, areas, out.get("growth"), out["sink"])
     if cs.valuation is not None:
@@ -174,10 +168,8 @@ def _raster_volume(ctx: RunContext, path: str) -> tuple[float, str]:
     return total, f"zonal sum of the volume raster {path} (m3/ha) over the {what}"
 
 
-def period_sink(ctx: RunContext, tm: Any, table: Any, gr: Any, e1: str, e2: str, years: int, *,
-                acc: dict[str, Any]) -> dict[str, Any]:
-    """Sink of one period (both methods), centred on error-adjusted areas when both epochs have
-    them (``acc``: epoch → accuracy result whose areas are the map's)."""
+def _period_sink(ctx: RunContext, tm: Any, table: Any, gr: Any, e1: str, e2: str, years: int) -> dict[str, Any]:
+    """Sink of one period (both methods), centred on error-adjusted areas when both epochs have them."""
     import numpy as np
 
     from ..carbon.sink import TransitionMatrix
@@ -186,6 +178,7 @@ def period_sink(ctx: RunContext, tm: Any, table: Any, gr: Any, e1: str, e2: str,
 
     cs = ctx.spec.carbon
     unc = cs.uncertainty
+    acc = _accuracy(ctx)
     kw: dict[str, Any] = dict(years=years, method=cs.sink_method, growth=gr,
                               soil_transition_years=cs.soil_transition_years, missing="zero")
     mapped = None

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar
 
 from ..manifest import DEFAULT_DIGEST, Timer
-from ..runtime.aside import AsideWork
 
 if TYPE_CHECKING:  # pragma: no cover
     import threading
@@ -203,9 +202,6 @@ class RunContext:
     #: period -> encroachment patches being searched while a later pass runs
     #: (:func:`sinks.stages.encroachment.start_early_search`)
     early_encroachment: dict[str, Future] = field(default_factory=dict)
-    #: accuracy and period sinks computed on a low-priority thread beside a later pass
-    #: (:mod:`sinks.stages.aside`)
-    aside: AsideWork = field(default_factory=AsideWork)
     _region_mask: Any = field(default=None, init=False, repr=False)
 
     def say(self, msg: str) -> None:

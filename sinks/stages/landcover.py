@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
@@ -339,10 +338,8 @@ def stage_accuracy(ctx: RunContext) -> None:
     sample with its own strata (:func:`sinks.accuracy.assess_map`).  A design that
     does not fit the estimator is logged as a warning, once per epoch, and the
     estimates it would spoil are left out (``null``) with the reason in ``notes``.
-    An epoch assessed beside a later pass (:mod:`sinks.stages.aside`) is taken from there.
     """
-    from ..runtime.aside import MISSING
-    from .aside import take_accuracy
+    from ..accuracy import assess_map
 
     ref = ctx.spec.reference
     assert ref is not None
@@ -350,14 +347,32 @@ def stage_accuracy(ctx: RunContext) -> None:
     map_areas: dict[str, Any] = {}
     class_areas = ctx.landcover.class_areas if ctx.landcover is not None else {}
     for ep in ctx.epochs:
-        counted = class_areas.get(ep.name)
-        done = take_accuracy(ctx, ep, counted)
-        entry, res, notes = assess_epoch(ctx, ep, counted=counted) if done is MISSING else done
-        for text in notes:
-            withheld = "withheld" in text
-            (log.warning if withheld else log.info)("accuracy %s: %s", ep.name, text)
-        if res is not None and _frame_is_map(res):  # area errors the carbon intervals may use
-            map_areas[ep.name] = res
+        field = (ref.epoch_fields or {}).get(ep.name) or (None if ref.epoch_fields else ref.label_field)
+        entry: dict[str, Any] = {}
+        if field:
+            counted = class_areas.get(ep.name)
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    res = assess_map(landcover_path(ctx, ep.name), _reference(ctx), label_field=field,
+                                     mapped_areas_ha=None if counted is None else counted.as_dict(),
+                                     name=ref.path, stratum_field=ref.stratum_field,
+                                     stratum_sizes=ref.stratum_sizes, stratum_size_field=ref.stratum_size_field,
+                                     estimator=ref.estimator)
+            except NoOverlapError:
+                if ctx.region is None:  # the whole AOI without one sample on it: a bad reference
+                    raise
+                res = None  # a batch region that no sample falls in: nothing to assess there
+                entry = {"label_field": field, "note": "no reference sample falls inside the region"}
+            for w in caught:
+                text = str(w.message)
+                withheld = "withheld" in text
+                (log.warning if withheld else log.info)("accuracy %s: %s", ep.name, text)
+            if res is not None:
+                entry = res.to_dict()
+                entry["label_field"] = field
+                if _frame_is_map(res):  # area errors the carbon intervals may use
+                    map_areas[ep.name] = res
         truth = (ref.truth or {}).get(ep.name)
         if truth:
             counts = ep.results.get("truth_counts")  # absent: the truth is off the map's lattice
@@ -369,52 +384,6 @@ def stage_accuracy(ctx: RunContext) -> None:
     ctx.accuracy = AccuracyAreas(map_areas)
     if out:
         ctx.summary["accuracy"] = out
-
-
-def assess_epoch(ctx: RunContext, ep: EpochData, *, counted: Any,
-                 collect: bool = False) -> tuple[dict[str, Any], Any, list[str]]:
-    """One epoch's map assessed against the reference sample: ``(summary entry, result, notes)``.
-
-    ``counted`` is the epoch's :class:`~sinks.carbon.ClassAreas` of the write pass (the
-    mapped areas), or ``None``.  The result is ``None`` when the epoch has no label field,
-    or when a batch region holds no sample.  ``notes`` are the warnings of the assessment,
-    in order; with ``collect`` only the estimators' own notes are kept
-    (:func:`sinks.accuracy.notes.collecting`, safe beside other threads, where
-    ``warnings.catch_warnings`` is not).
-    """
-    from ..accuracy import assess_map
-    from ..accuracy.notes import collecting
-
-    ref = ctx.spec.reference
-    assert ref is not None
-    field = (ref.epoch_fields or {}).get(ep.name) or (None if ref.epoch_fields else ref.label_field)
-    if not field:
-        return {}, None, []
-    notes: list[str] = []
-    entry: dict[str, Any] = {}
-    res = None
-    try:
-        with contextlib.ExitStack() as stack:
-            if collect:
-                notes = stack.enter_context(collecting())
-            else:
-                caught = stack.enter_context(warnings.catch_warnings(record=True))
-                warnings.simplefilter("always")
-                stack.callback(lambda: notes.extend(str(w.message) for w in caught))
-            res = assess_map(landcover_path(ctx, ep.name), _reference(ctx), label_field=field,
-                             mapped_areas_ha=None if counted is None else counted.as_dict(),
-                             name=ref.path, stratum_field=ref.stratum_field,
-                             stratum_sizes=ref.stratum_sizes, stratum_size_field=ref.stratum_size_field,
-                             estimator=ref.estimator)
-    except NoOverlapError:
-        if ctx.region is None:  # the whole AOI without one sample on it: a bad reference
-            raise
-        # a batch region that no sample falls in: nothing to assess there
-        entry = {"label_field": field, "note": "no reference sample falls inside the region"}
-    if res is not None:
-        entry = res.to_dict()
-        entry["label_field"] = field
-    return entry, res, list(notes)
 
 
 def _frame_is_map(res: Any) -> bool:
