@@ -173,24 +173,3 @@ def test_a_spare_still_importing_is_not_given_the_job(tmp_path):
     assert child._take_spare() is None
     assert spare.proc.poll() is not None and not spare.dir.exists() and not child._SPARES
     assert child.ChildProcess(sorted, [2, 1]).result() == [1, 2]
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-def test_lower_thread_priority_changes_only_the_calling_thread():
-    import threading
-
-    from sinks.runtime.priority import lower_thread_priority
-
-    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    got = {}
-
-    def worker():
-        got["ok"] = lower_thread_priority()
-        got["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    t = threading.Thread(target=worker)
-    t.start()
-    t.join()
-    assert got == {"ok": True, "nice": 19}
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
-    assert os.getpriority(os.PRIO_PROCESS, 0) == before

@@ -187,7 +187,7 @@ def prestart(preload: Sequence[str] = (), *, prework: Callable[..., Any] | None 
     Unused spares are stopped by :func:`stop_spares` (also at exit).
 
     The child imports on a thread of the lowest scheduling priority
-    (:func:`sinks.runtime.priority.lower_thread_priority`), on what the caller's threads leave
+    (:func:`sinks.runtime.aside.lower_thread_priority`), on what the caller's threads leave
     idle; a job that comes before the imports are done goes to a fresh child instead.
     ``prework(*args, stop=event, **kwargs)`` (picklable) then runs on the same thread until
     the job arrives: that sets ``event``, and the prework should return soon after.  It
@@ -246,7 +246,7 @@ def _prepare(folder: str, preload: str, stop: threading.Event) -> None:
     job imports and computes whatever this did not."""
     import importlib
 
-    from .priority import lower_thread_priority
+    from .aside import lower_thread_priority
 
     lower_thread_priority()
     for name in filter(None, preload.split(",")):
