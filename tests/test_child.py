@@ -105,10 +105,7 @@ def test_a_spare_child_runs_the_next_job_and_unused_spares_stop(tmp_path):
 
     child.prestart(["json"])
     spare = child._SPARES[0]
-    for _ in range(600):  # its imports done (at the lowest priority)
-        if (spare.dir / child._READY).exists():
-            break
-        time.sleep(0.05)
+    time.sleep(0.5)
     job = child.ChildProcess(sorted, [3, 1, 2])
     assert job._proc is spare.proc and job.result() == [1, 2, 3]
     child.prestart(["json"])
@@ -157,19 +154,3 @@ def test_a_spare_runs_its_prework_at_the_lowest_priority_until_the_job_comes(tmp
             break
         time.sleep(0.05)
     assert Path(probe + ".stopped").read_text() == "yes"
-
-
-def test_a_spare_still_importing_is_not_given_the_job(tmp_path):
-    """A job that comes before the spare's imports are done runs in a fresh child (which
-    imports at the normal priority), and the spare is stopped."""
-    from sinks.runtime import child
-
-    import signal
-
-    child.prestart(["json"])
-    spare = child._SPARES[0]
-    os.kill(spare.proc.pid, signal.SIGSTOP)  # held where it is: still importing
-    (spare.dir / child._READY).unlink(missing_ok=True)
-    assert child._take_spare() is None
-    assert spare.proc.poll() is not None and not spare.dir.exists() and not child._SPARES
-    assert child.ChildProcess(sorted, [2, 1]).result() == [1, 2]

@@ -34,8 +34,6 @@ __all__ = ["ChildProcess", "check_parent", "prestart", "stop_spares"]
 _PREFIX = "sinks-child-"
 #: The file in a spare's folder holding its prework (function, args, kwargs), see :func:`prestart`.
 _PREWORK = "prework.pkl"
-#: The file a spare writes once its imports are done (see :func:`_take_spare`).
-_READY = "ready"
 #: Seconds between the watchdog's looks at the parent.
 WATCH_S = 0.5
 #: The parent's pid in a child process (``None`` in a parent).
@@ -183,15 +181,14 @@ def prestart(preload: Sequence[str] = (), *, prework: Callable[..., Any] | None 
 
     A table child started at the end of a run would otherwise spend its first second
     importing its libraries while the run's last stages compete for the same cores; started
-    early, it imports them while the run prepares and computes its passes.
+    early, it imports them while the run prepares its first pass and leaves a core idle.
     Unused spares are stopped by :func:`stop_spares` (also at exit).
 
-    The child imports on a thread of the lowest scheduling priority
-    (:func:`sinks.runtime.aside.lower_thread_priority`), on what the caller's threads leave
-    idle; a job that comes before the imports are done goes to a fresh child instead.
-    ``prework(*args, stop=event, **kwargs)`` (picklable) then runs on the same thread until
-    the job arrives: that sets ``event``, and the prework should return soon after.  It
-    prepares what the job will look up (its result is dropped; an error in it is ignored).
+    ``prework(*args, stop=event, **kwargs)`` (picklable) then runs in the child on a thread of
+    the lowest scheduling priority (:func:`sinks.runtime.aside.lower_thread_priority`), on
+    what the caller's threads leave idle, until the job arrives: it sets ``event``, and the
+    prework should return soon after.  It prepares what the job will look up (its result is
+    dropped; an error in it is ignored).
     """
     work = None if prework is None else (prework, tuple(args), dict(kwargs or {}))
     with _SPARES_LOCK:
@@ -199,16 +196,11 @@ def prestart(preload: Sequence[str] = (), *, prework: Callable[..., Any] | None 
 
 
 def _take_spare() -> _Spare | None:
-    """A running spare whose imports are done, else ``None`` (a spare still importing at its
-    low priority is stopped: a fresh child imports at the normal one)."""
     with _SPARES_LOCK:
         while _SPARES:
             spare = _SPARES.pop(0)
-            if spare.proc.poll() is None and (spare.dir / _READY).exists():
-                return spare
             if spare.proc.poll() is None:
-                spare.proc.kill()
-                spare.proc.wait()
+                return spare
             shutil.rmtree(spare.dir, ignore_errors=True)
     return None
 
@@ -223,14 +215,22 @@ def stop_spares() -> None:
 
 
 def _spare_main(folder: str, parent: int, preload: str) -> int:
-    """A spare child: import ``preload`` (comma-separated) and run its prework on a thread of
-    the lowest priority, wait for the word, run the job."""
+    """A spare child: import ``preload`` (comma-separated), wait for the word, run the job."""
     global _PARENT
     _PARENT = parent
     check_parent()
     threading.Thread(target=_watch, args=(parent,), name="sinks-child-watchdog", daemon=True).start()
+    import importlib
+
+    for name in filter(None, preload.split(",")):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the job imports what it needs anyway, and reports failures
+            pass
     stop = threading.Event()
-    threading.Thread(target=_prepare, args=(folder, preload, stop), name="sinks-child-prepare", daemon=True).start()
+    work = os.path.join(folder, _PREWORK)
+    if os.path.exists(work):
+        threading.Thread(target=_prework, args=(work, stop), name="sinks-child-prework", daemon=True).start()
     go = sys.stdin.readline().strip()
     stop.set()
     if not go:  # no job: the parent stopped this spare
@@ -239,29 +239,16 @@ def _spare_main(folder: str, parent: int, preload: str) -> int:
     return _main(os.path.join(folder, "job.pkl"), os.path.join(folder, "result.pkl"))
 
 
-def _prepare(folder: str, preload: str, stop: threading.Event) -> None:
-    """A spare's preparation at the lowest priority (on what its parent leaves idle): import
-    ``preload``, say so (the file :data:`_READY`; the parent hands a job only to a spare
-    that is ready), then run the prework (see :func:`prestart`).  Errors are ignored: the
-    job imports and computes whatever this did not."""
-    import importlib
-
+def _prework(path: str, stop: threading.Event) -> None:
+    """Run a spare's prework (see :func:`prestart`) at the lowest priority; errors are ignored."""
     from .aside import lower_thread_priority
 
     lower_thread_priority()
-    for name in filter(None, preload.split(",")):
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - the job imports what it needs anyway, and reports failures
-            pass
-    Path(folder, _READY).touch()
-    path = os.path.join(folder, _PREWORK)
-    if stop.is_set() or not os.path.exists(path):
-        return
     try:
         with open(path, "rb") as fh:
             func, args, kwargs = pickle.load(fh)
-        func(*args, stop=stop, **kwargs)
+        if not stop.is_set():
+            func(*args, stop=stop, **kwargs)
     except Exception:  # noqa: BLE001 - the job does whatever the prework did not
         pass
 
