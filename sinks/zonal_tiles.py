@@ -22,16 +22,14 @@ pass.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["TileTally", "tally_side", "tally_delayed", "digit_lut", "split_zones", "presplit", "TILE_SIDES"]
+__all__ = ["TileTally", "tally_side", "tally_delayed", "digit_lut", "split_zones", "TILE_SIDES"]
 
 log = logging.getLogger("sinks")
 
@@ -224,47 +222,13 @@ def _snap(geom: Any, t: Any) -> Any:
     return shapely.transform(geom, move)
 
 
-#: Splits made ahead of their table (:func:`presplit`): ``key -> (interior, pieces)`` per polygon.
-_PRESPLIT: dict[bytes, tuple[np.ndarray, list[Any]]] = {}
-_PRESPLIT_LOCK = threading.Lock()
-
-
-def _split_key(wkb: bytes, grid: Any, tile: int) -> bytes:
-    """A polygon's split is a function of its exact vertices, the grid and the tile side."""
-    t = grid.transform
-    h = hashlib.blake2b(wkb, digest_size=20)
-    h.update(repr((tuple(t)[:6], grid.width, grid.height, str(grid.crs), int(tile))).encode())
-    return h.digest()
-
-
-def presplit(geoms: Sequence[Any], grid: Any, tile: int, *, stop: Any = None) -> int:
-    """Split ``geoms`` now (as :func:`split_zones` does) and keep each polygon's split for the
-    :func:`split_zones` call that meets the same polygon, grid and tile side (it takes it,
-    once).  ``stop`` (a :class:`threading.Event`) ends the work between two polygons.
-
-    A table child started before its job splits its polygons while the run's passes go
-    on (:func:`sinks.runtime.child.prestart`).  Returns the number of polygons kept.
-    """
-    kept = 0
-    for geom in geoms:
-        if stop is not None and stop.is_set():
-            break
-        if geom is None or geom.is_empty:
-            continue
-        split_zones([geom], grid, tile, _store=True)
-        kept += 1
-    return kept
-
-
-def split_zones(geoms: Sequence[Any], grid: Any, tile: int, *,
-                _store: bool = False) -> tuple[list[np.ndarray], list[Any], np.ndarray]:
+def split_zones(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.ndarray], list[Any], np.ndarray]:
     """Each polygon's tiles it covers whole, and pieces of it clipped to the tiles its edge crosses.
 
     A binary split of the tiles under the polygon's bounds: a run of tiles that the
     polygon contains is interior, one it misses is dropped, and the others split until
     single tiles, each keeping ``polygon ∩ tile``.  Each level clips the previous
-    level's piece, so a polygon of ``n`` vertices costs about ``n × log(tiles)``.  A
-    polygon :func:`presplit` split already is taken from there.
+    level's piece, so a polygon of ``n`` vertices costs about ``n × log(tiles)``.
 
     Returns
     -------
@@ -307,18 +271,7 @@ def split_zones(geoms: Sequence[Any], grid: Any, tile: int, *,
             continue
         # a private copy to prepare: the caller's polygons may be read by other threads
         # (the regions of a batch), and preparing a geometry changes it in place
-        wkb = shapely.to_wkb(geom)
-        key = _split_key(wkb, grid, tile) if (_PRESPLIT or _store) else b""
-        if _PRESPLIT and not _store:
-            with _PRESPLIT_LOCK:
-                done = _PRESPLIT.pop(key, None)
-            if done is not None:
-                interior.append(done[0])
-                pieces.extend(done[1])
-                owner.extend([i] * len(done[1]))
-                continue
-        geom = shapely.from_wkb(wkb)
-        first_piece = len(pieces)
+        geom = shapely.from_wkb(shapely.to_wkb(geom))
         minx, miny, maxx, maxy = geom.bounds
         tx0, tx1 = tile_range(minx, maxx, t.c, t.a, grid.width, ntx)
         ty0, ty1 = tile_range(miny, maxy, t.f, t.e, grid.height, nty)
@@ -355,7 +308,4 @@ def split_zones(geoms: Sequence[Any], grid: Any, tile: int, *,
                 mid = (b0 + b1) // 2
                 stack.extend([(sub, a0, a1, b0, mid), (sub, a0, a1, mid, b1)])
         interior.append(np.concatenate(inside) if inside else np.zeros(0, dtype=np.int64))
-        if _store:
-            with _PRESPLIT_LOCK:
-                _PRESPLIT[key] = (interior[-1], pieces[first_piece:])
     return interior, pieces, np.asarray(owner, dtype=np.int64)

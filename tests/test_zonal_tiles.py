@@ -236,38 +236,3 @@ def test_areas_equal_the_geometry_for_vertices_a_nanometre_off_cell_lines(tmp_pa
     ext = shapely.box(X0, Y1 - H * 10, X0 + W * 10, Y1)
     inside_px = np.array([g.intersection(ext).area / 100 for g in zones.geometry])
     np.testing.assert_allclose(fused.area_ha.sum(axis=(1, 2)) * 100, inside_px, rtol=0, atol=1e-5)
-
-
-def test_polygons_split_ahead_are_taken_once_and_equal_a_fresh_split(maps, monkeypatch):
-    """presplit(): split_zones takes each polygon's split made ahead (same vertices, grid and
-    tile side) instead of splitting it again, once, with the same result; a polygon that
-    differs, or another tile side, is split as before; stop ends presplit between polygons."""
-    import threading
-
-    import sinks.zonal_tiles as zt
-
-    paths, _ = maps
-    grid = inspect_tile(paths[0]).grid
-    geoms = _zones().geometry.to_numpy()
-    fresh = split_zones(geoms, grid, 64)
-    assert zt.presplit(geoms[:2], grid, 64) == 2 and len(zt._PRESPLIT) == 2
-    calls = []
-    real = shapely.intersection
-    monkeypatch.setattr(shapely, "intersection", lambda *a, **k: calls.append(1) or real(*a, **k))
-    taken = split_zones(geoms, grid, 64)
-    assert not zt._PRESPLIT
-    with_all = len(calls)
-    calls.clear()
-    split_zones(geoms[2:], grid, 64)
-    assert with_all == len(calls) > 0  # only the others were split again
-    for (a, b) in zip(fresh[0], taken[0]):
-        assert np.array_equal(a, b)
-    assert np.array_equal(fresh[2], taken[2])
-    assert all(shapely.equals_exact(p, q, 0) for p, q in zip(fresh[1], taken[1]))
-    zt.presplit(geoms[:1], grid, 128)  # another tile side: kept, not taken by a 64 split
-    split_zones(geoms[:1], grid, 64)
-    assert len(zt._PRESPLIT) == 1
-    zt._PRESPLIT.clear()
-    stop = threading.Event()
-    stop.set()
-    assert zt.presplit(geoms, grid, 64, stop=stop) == 0 and not zt._PRESPLIT

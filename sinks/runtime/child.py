@@ -32,8 +32,6 @@ from typing import Any, Callable, Sequence
 __all__ = ["ChildProcess", "check_parent", "prestart", "stop_spares"]
 
 _PREFIX = "sinks-child-"
-#: The file in a spare's folder holding its prework (function, args, kwargs), see :func:`prestart`.
-_PREWORK = "prework.pkl"
 #: Seconds between the watchdog's looks at the parent.
 WATCH_S = 0.5
 #: The parent's pid in a child process (``None`` in a parent).
@@ -145,16 +143,12 @@ def _child_env() -> dict[str, str]:
 
 class _Spare:
     """A child interpreter started before its job (:func:`prestart`): it imports the
-    modules the job will need, starts its ``prework`` on a low-priority thread, then
-    waits on its standard input for the word to read the job from its folder (end of
-    input: it exits)."""
+    modules the job will need, then waits on its standard input for the word to read
+    the job from its folder (end of input: it exits)."""
 
-    def __init__(self, preload: Sequence[str], prework: tuple[Callable[..., Any], tuple, dict] | None = None) -> None:
+    def __init__(self, preload: Sequence[str]) -> None:
         _sweep_orphaned_dirs()
         self.dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
-        if prework is not None:
-            with open(self.dir / _PREWORK, "wb") as fh:
-                pickle.dump(prework, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.proc = subprocess.Popen([sys.executable, "-m", "sinks.runtime.child", "--spare", str(self.dir),
                                       str(os.getpid()), ",".join(preload)],
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -174,8 +168,7 @@ _SPARES: list[_Spare] = []
 _SPARES_LOCK = threading.Lock()
 
 
-def prestart(preload: Sequence[str] = (), *, prework: Callable[..., Any] | None = None, args: tuple = (),
-             kwargs: dict[str, Any] | None = None) -> None:
+def prestart(preload: Sequence[str] = ()) -> None:
     """Start a child interpreter now, importing ``preload`` (module names) while the caller
     works, for the next :class:`ChildProcess` to run its job in.
 
@@ -183,16 +176,9 @@ def prestart(preload: Sequence[str] = (), *, prework: Callable[..., Any] | None 
     importing its libraries while the run's last stages compete for the same cores; started
     early, it imports them while the run prepares its first pass and leaves a core idle.
     Unused spares are stopped by :func:`stop_spares` (also at exit).
-
-    ``prework(*args, stop=event, **kwargs)`` (picklable) then runs in the child on a thread of
-    the lowest scheduling priority (:func:`sinks.runtime.aside.lower_thread_priority`), on
-    what the caller's threads leave idle, until the job arrives: it sets ``event``, and the
-    prework should return soon after.  It prepares what the job will look up (its result is
-    dropped; an error in it is ignored).
     """
-    work = None if prework is None else (prework, tuple(args), dict(kwargs or {}))
     with _SPARES_LOCK:
-        _SPARES.append(_Spare(preload, work))
+        _SPARES.append(_Spare(preload))
 
 
 def _take_spare() -> _Spare | None:
@@ -227,30 +213,10 @@ def _spare_main(folder: str, parent: int, preload: str) -> int:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the job imports what it needs anyway, and reports failures
             pass
-    stop = threading.Event()
-    work = os.path.join(folder, _PREWORK)
-    if os.path.exists(work):
-        threading.Thread(target=_prework, args=(work, stop), name="sinks-child-prework", daemon=True).start()
-    go = sys.stdin.readline().strip()
-    stop.set()
-    if not go:  # no job: the parent stopped this spare
+    if not sys.stdin.readline().strip():  # no job: the parent stopped this spare
         shutil.rmtree(folder, ignore_errors=True)
         return 0
     return _main(os.path.join(folder, "job.pkl"), os.path.join(folder, "result.pkl"))
-
-
-def _prework(path: str, stop: threading.Event) -> None:
-    """Run a spare's prework (see :func:`prestart`) at the lowest priority; errors are ignored."""
-    from .aside import lower_thread_priority
-
-    lower_thread_priority()
-    try:
-        with open(path, "rb") as fh:
-            func, args, kwargs = pickle.load(fh)
-        if not stop.is_set():
-            func(*args, stop=stop, **kwargs)
-    except Exception:  # noqa: BLE001 - the job does whatever the prework did not
-        pass
 
 
 def _main(job: str, out: str, parent: int | None = None) -> int:

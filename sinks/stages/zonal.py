@@ -177,36 +177,14 @@ def _tables_in_child(ctx: RunContext) -> bool:
 def prestart_zonal_child(ctx: RunContext) -> None:
     """Start the table child's interpreter at the start of a run that will need it, so that
     it imports its libraries while the run prepares its first pass rather than at the end,
-    beside the run's last stages (:func:`sinks.runtime.child.prestart`); then, on what the
-    passes leave idle, it cuts the polygons on the tiles the passes count
-    (:func:`presplit_zones`)."""
-    layers = [getattr(ctx.aoi, name) for name in ("redlines", "regions")
-              if getattr(ctx.aoi, name) is not None and getattr(ctx.spec.aoi, name) is not None]
-    if not _tables_in_child(ctx) or not layers:
+    beside the run's last stages (:func:`sinks.runtime.child.prestart`)."""
+    if not _tables_in_child(ctx) or not any(
+            getattr(ctx.aoi, name) is not None and getattr(ctx.spec.aoi, name) is not None
+            for name in ("redlines", "regions")):
         return
     from ..runtime.child import prestart
-    from ..zonal_tiles import tally_side
 
-    _mapping, top = indicator_legend()
-    tile = tally_side(ctx.grid, base=top + 2, epochs=len(ctx.epochs)) if _wants_tallies(ctx) else None
-    if tile is None:
-        prestart(_CHILD_MODULES)
-    else:
-        prestart(_CHILD_MODULES, prework=presplit_zones, args=([z for z in layers if len(z)], ctx.grid, tile))
-
-
-def presplit_zones(layers: list[Any], grid: Any, tile: int, *, stop: Any = None) -> None:
-    """A table child's prework: each layer's polygons, read as the tables read them
-    (:func:`sinks.zonal.read_zones`), split on the tiles of ``tile`` pixels for the tables
-    to take (:func:`sinks.zonal_tiles.presplit`).  ``stop`` ends it between two polygons."""
-    from ..vectors import read_vector
-    from ..zonal_tiles import presplit
-
-    for zones in layers:
-        if stop is not None and stop.is_set():
-            return
-        gdf = read_vector(zones, target_crs=grid.crs, what="zones")
-        presplit(gdf.geometry.to_numpy(), grid, tile, stop=stop)
+    prestart(_CHILD_MODULES)
 
 
 def stage_zonal_start(ctx: RunContext) -> None:
