@@ -17,7 +17,8 @@ need.  Patches smaller than ``min_patch_ha`` are dropped.
 Memory follows the window size, not the raster: each redline is processed over its
 bounding box only, cut into windows of ``chunks`` × ``chunks`` pixels aligned on the
 raster grid, read under a small GDAL block cache (:data:`_SEARCH_CACHE_MB`; the caller's
-cache size is restored afterwards).  Within a window, patches are labelled (one compiled
+cache size is restored afterwards).  Within a window, on the rows and columns that hold
+encroached pixels, patches are labelled (one compiled
 pass for every change code, :func:`sinks._kernels.label.label_equal`), pieces too small
 to keep that cannot continue into a neighbouring window are dropped, and the rest are
 polygonised in *pixel coordinates* (:func:`rasterio.features.shapes`, 4-connected, so
@@ -119,6 +120,12 @@ def _polygons(found: Iterable[tuple[dict[str, Any], Any]]) -> tuple[np.ndarray, 
     return shapely.polygons(lines, indices=np.asarray(owner)), keys  # first ring of each: the shell
 
 
+def _span(flags: np.ndarray) -> tuple[int, int]:
+    """``(first, last + 1)`` of the true entries of ``flags`` (which has one)."""
+    hit = np.flatnonzero(flags)
+    return int(hit[0]), int(hit[-1]) + 1
+
+
 def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area: float | np.ndarray,
                    connectivity: int, min_ha: float = 0.0) -> dict[str, np.ndarray] | None:
     """Connected pieces (per change code) of ``mask`` in one window, in global pixel coordinates.
@@ -133,16 +140,30 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     """
     from ._kernels.label import label_equal
 
-    labels, pixels, codes, first = label_equal(np.where(mask, code, 0).astype(code.dtype, copy=False),
+    height, width = code.shape
+    # the work is done on the rows and columns that hold the mask: the labels, their order
+    # (scan order) and the polygons are those of the whole window, whose other pixels are
+    # background; the window's borders are rebuilt below for the join
+    m0, m1 = _span(mask.any(axis=1))
+    n0, n1 = _span(mask.any(axis=0))
+    sub = mask[m0:m1, n0:n1]
+    labels, pixels, codes, first = label_equal(np.where(sub, code[m0:m1, n0:n1], 0).astype(code.dtype, copy=False),
                                                connectivity=connectivity)
-    flat = labels.ravel()
     if np.ndim(area) == 0:
         ha = pixels * float(area)  # type: ignore[arg-type]
     else:
-        rows = np.asarray(area)[row:row + code.shape[0]]
-        ha = np.bincount(flat, weights=np.broadcast_to(rows[:, None], code.shape).ravel(), minlength=len(codes))
-    edge = np.zeros(len(codes), dtype=bool)
-    edge[labels[0]] = edge[labels[-1]] = edge[labels[:, 0]] = edge[labels[:, -1]] = True
+        rows = np.asarray(area)[row + m0:row + m1]
+        ha = np.bincount(labels.ravel(), weights=np.broadcast_to(rows[:, None], labels.shape).ravel(),
+                         minlength=len(codes))
+    edge = np.zeros(len(codes), dtype=bool)  # touching the window's border
+    if m0 == 0:
+        edge[labels[0]] = True
+    if m1 == height:
+        edge[labels[-1]] = True
+    if n0 == 0:
+        edge[labels[:, 0]] = True
+    if n1 == width:
+        edge[labels[:, -1]] = True
     keep = (ha + 1e-12 >= min_ha) | edge
     keep[0] = False
     if not keep.any():
@@ -153,7 +174,13 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     # meet only at corners becomes a MultiPolygon of its pieces, which touch at points (valid).
     # (GDAL's 4-connected polygons are valid: 0 invalid in 330 000 random patches, and
     # tests/test_encroachment.py checks every output geometry)
-    geoms, keys = _polygons(shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(col, row)))
+    # only the rows and columns that hold a kept piece: GDAL's polygoniser scans every pixel
+    # it is given
+    held = labels > 0
+    r0, r1 = _span(held.any(axis=1))
+    c0, c1 = _span(held.any(axis=0))
+    geoms, keys = _polygons(shapes(labels[r0:r1, c0:c1], mask=held[r0:r1, c0:c1], connectivity=4,
+                                   transform=Affine.translation(col + n0 + c0, row + m0 + r0)))
     uniq, inverse = np.unique(keys, return_inverse=True)
     if len(uniq) < len(keys):  # one component in several 4-connected pieces
         order = np.argsort(inverse, kind="stable")
@@ -162,14 +189,23 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
         geoms = shapely.multipolygons(parts[poly], indices=inverse[order][owner[poly]])
     else:
         geoms = geoms[np.argsort(inverse)]
-    seed_r, seed_c = np.divmod(first[uniq], code.shape[1])
+    seed_r, seed_c = np.divmod(first[uniq], labels.shape[1])
     index = np.full(len(codes), -1, dtype=np.int64)  # label -> piece number (-1: background, dropped)
     index[uniq] = np.arange(len(uniq))
+    sides = {"top": np.full(width, -1, dtype=np.int64), "bottom": np.full(width, -1, dtype=np.int64),
+             "left": np.full(height, -1, dtype=np.int64), "right": np.full(height, -1, dtype=np.int64)}
+    if m0 == 0:
+        sides["top"][n0:n1] = index[labels[0]]
+    if m1 == height:
+        sides["bottom"][n0:n1] = index[labels[-1]]
+    if n0 == 0:
+        sides["left"][m0:m1] = index[labels[:, 0]]
+    if n1 == width:
+        sides["right"][m0:m1] = index[labels[:, -1]]
     return {"code": np.asarray(codes, dtype=np.int64)[uniq], "geom": geoms, "pixels": pixels[uniq].astype(np.int64),
-            "ha": np.asarray(ha, dtype=np.float64)[uniq], "seed": np.column_stack([seed_r + row, seed_c + col]),
-            "window": (row, col, code.shape[0], code.shape[1]),
-            "top": index[labels[0]], "bottom": index[labels[-1]], "left": index[labels[:, 0]],
-            "right": index[labels[:, -1]]}
+            "ha": np.asarray(ha, dtype=np.float64)[uniq],
+            "seed": np.column_stack([seed_r + row + m0, seed_c + col + n0]),
+            "window": (row, col, height, width), **sides}
 
 
 def _join(parts: list[dict[str, Any]], connectivity: int) -> dict[str, np.ndarray]:

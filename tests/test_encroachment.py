@@ -306,3 +306,43 @@ def test_an_early_search_that_fails_fails_the_run_in_one_line(three_epochs, tmp_
     err = capsys.readouterr().err
     assert err.strip() == "Error: redlines: period 2015_2020 refused"
     assert not (out / "summary.json").exists() and not list(out.glob("encroachment_*"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_window_pieces_of_a_mask_in_part_of_the_window_are_those_of_the_whole_window(seed):
+    """The pieces are labelled and drawn on the rows and columns that hold the mask only; their
+    geometry, seeds and the window-border labels the join reads are those of the whole window."""
+    import shapely
+    import shapely.geometry
+    from affine import Affine
+    from rasterio.features import shapes as all_shapes
+
+    from sinks.encroachment import _window_pieces
+
+    rng = np.random.default_rng(seed)
+    h, w = 40, 50
+    code = rng.choice(np.array([0x13, 0x17, 0x24], dtype=np.uint8), size=(h, w))
+    mask = np.zeros((h, w), bool)
+    r0, c0 = rng.integers(0, 20, 2)
+    r1, c1 = r0 + rng.integers(1, 20), c0 + rng.integers(1, 30)
+    mask[r0:r1, c0:c1] = rng.random((r1 - r0, c1 - c0)) < 0.6
+    if seed % 2:  # reaching the window's bottom and right borders too
+        mask[-3:, :] |= rng.random((3, w)) < 0.5
+        mask[:, -2:] |= rng.random((h, 2)) < 0.5
+    if not mask.any():
+        mask[r0, c0] = True
+    got = _window_pieces(code, mask, 100, 200, 1.0, 8)
+    assert got is not None
+    # every piece covers its pixels: the union of the pieces of one code is that code's mask
+    for value in np.unique(code[mask]):
+        want = shapely.union_all([shapely.geometry.shape(g) for g, _v in
+                                  all_shapes((mask & (code == value)).astype(np.uint8), mask=mask & (code == value),
+                                             connectivity=4, transform=Affine.translation(200, 100))])
+        mine = shapely.union_all(got["geom"][got["code"] == value])
+        assert mine.symmetric_difference(want).area == 0
+    for k, (r, c) in enumerate(got["seed"]):
+        assert mask[r - 100, c - 200] and code[r - 100, c - 200] == got["code"][k]
+        assert shapely.intersects(got["geom"][k], shapely.box(c, r, c + 1, r + 1).centroid)
+    assert got["pixels"].sum() == mask.sum()
+    for side, line in (("top", mask[0]), ("bottom", mask[-1]), ("left", mask[:, 0]), ("right", mask[:, -1])):
+        assert len(got[side]) == len(line) and ((got[side] >= 0) == line).all()
