@@ -128,7 +128,8 @@ def _span(flags: np.ndarray) -> tuple[int, int]:
 
 def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area: float | np.ndarray,
                    connectivity: int, min_ha: float = 0.0) -> dict[str, np.ndarray] | None:
-    """Connected pieces (per change code) of ``mask`` in one window, in global pixel coordinates.
+    """Connected pieces (per change code) of ``mask`` (at least one pixel) in one window, in
+    global pixel coordinates.
 
     Pieces smaller than ``min_ha`` that do not touch the window border are dropped before
     they are polygonised (they cannot grow by joining a neighbouring window's piece).
