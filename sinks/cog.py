@@ -281,11 +281,10 @@ def _encode_tiles(data: np.ndarray, plan: CogPlan) -> list[bytes] | memoryview:
     return [view[off:off + size] for off, size in spans]
 
 
-def _write_part(plan: CogPlan, name: str, tiles: list[Any]) -> tuple[str | bytes, list[int]]:
-    """Write the tiles' bytes, back to back, to a part file; return its path and their sizes.
-
-    A plan without a parts folder (``plan.parts == ""``: the tasks run in the process that
-    assembles the file) keeps them instead: the joined bytes take the path's place."""
+def _store_tiles(plan: CogPlan, name: str, tiles: list[Any]) -> tuple[str | bytes, list[int]]:
+    """The tiles' bytes, back to back, and their sizes: written to a part file whose path is
+    returned, or, with a plan without a parts folder (``plan.parts == ""``: the tasks run in
+    the process that assembles the file), returned themselves in the path's place."""
     sizes = [len(t) for t in tiles]
     if not plan.parts:
         return b"".join(tiles), sizes
@@ -303,7 +302,7 @@ def encode_block(block: np.ndarray, plan: CogPlan, r0: int, c0: int) -> tuple[di
     piece ``(j0, i0, array)`` (``None`` without overviews).
     """
     b = plan.blocksize
-    path, sizes = _write_part(plan, f"l0_{r0}_{c0}.bin", _encode_tiles(block, plan))
+    path, sizes = _store_tiles(plan, f"l0_{r0}_{c0}.bin", _encode_tiles(block, plan))
     rec = {"level": 0, "row": r0 // b, "col": c0 // b, "ntiles": (math.ceil(block.shape[0] / b),
                                                                    math.ceil(block.shape[1] / b)),
            "part": path, "sizes": sizes}
@@ -363,7 +362,7 @@ def encode_overview_tile(plan: CogPlan, level: int, ty: int, tx: int, *pieces: A
             filled += (yb - ya) * (xb - xa)
     if filled != th * tw:
         raise RuntimeError(f"{plan.final}: overview {level} tile {ty},{tx}: {filled} of {th * tw} pixels")
-    path, sizes = _write_part(plan, f"l{level}_{ty}_{tx}.bin", _encode_tiles(tile, plan))
+    path, sizes = _store_tiles(plan, f"l{level}_{ty}_{tx}.bin", _encode_tiles(tile, plan))
     rec = {"level": level, "row": ty, "col": tx, "ntiles": (1, 1), "part": path, "sizes": sizes}
     return rec, _piece(tile, plan, level + 1, y0, x0)
 
@@ -449,7 +448,7 @@ def encode_array(arr: Any, plan: CogPlan) -> list[dict[str, Any]]:
     for k in range(len(plan.levels)):
         if k:
             level = _pick(level, plan.src_y[k], plan.src_x[k])
-        path, sizes = _write_part(plan, f"l{k}_all.bin", _encode_tiles(level, plan))
+        path, sizes = _store_tiles(plan, f"l{k}_all.bin", _encode_tiles(level, plan))
         records.append({"level": k, "row": 0, "col": 0, "ntiles": plan.tiles(k), "part": path, "sizes": sizes})
     return records
 

@@ -156,15 +156,15 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
         rows = np.asarray(area)[row + m0:row + m1]
         ha = np.bincount(labels.ravel(), weights=np.broadcast_to(rows[:, None], labels.shape).ravel(),
                          minlength=len(codes))
+    # the labels along each of the window's borders that the crop reaches (views: they follow
+    # the filtering below), and where they sit along that border
+    borders = [(side, line, where) for side, reached, line, where in (
+        ("top", m0 == 0, labels[0], slice(n0, n1)), ("bottom", m1 == height, labels[-1], slice(n0, n1)),
+        ("left", n0 == 0, labels[:, 0], slice(m0, m1)), ("right", n1 == width, labels[:, -1], slice(m0, m1)))
+        if reached]
     edge = np.zeros(len(codes), dtype=bool)  # touching the window's border
-    if m0 == 0:
-        edge[labels[0]] = True
-    if m1 == height:
-        edge[labels[-1]] = True
-    if n0 == 0:
-        edge[labels[:, 0]] = True
-    if n1 == width:
-        edge[labels[:, -1]] = True
+    for _side, line, _where in borders:
+        edge[line] = True
     keep = (ha + 1e-12 >= min_ha) | edge
     keep[0] = False
     if not keep.any():
@@ -193,16 +193,10 @@ def _window_pieces(code: np.ndarray, mask: np.ndarray, row: int, col: int, area:
     seed_r, seed_c = np.divmod(first[uniq], labels.shape[1])
     index = np.full(len(codes), -1, dtype=np.int64)  # label -> piece number (-1: background, dropped)
     index[uniq] = np.arange(len(uniq))
-    sides = {"top": np.full(width, -1, dtype=np.int64), "bottom": np.full(width, -1, dtype=np.int64),
-             "left": np.full(height, -1, dtype=np.int64), "right": np.full(height, -1, dtype=np.int64)}
-    if m0 == 0:
-        sides["top"][n0:n1] = index[labels[0]]
-    if m1 == height:
-        sides["bottom"][n0:n1] = index[labels[-1]]
-    if n0 == 0:
-        sides["left"][m0:m1] = index[labels[:, 0]]
-    if n1 == width:
-        sides["right"][m0:m1] = index[labels[:, -1]]
+    sides = {side: np.full(width if side in ("top", "bottom") else height, -1, dtype=np.int64)
+             for side in ("top", "bottom", "left", "right")}
+    for side, line, where in borders:
+        sides[side][where] = index[line]
     return {"code": np.asarray(codes, dtype=np.int64)[uniq], "geom": geoms, "pixels": pixels[uniq].astype(np.int64),
             "ha": np.asarray(ha, dtype=np.float64)[uniq],
             "seed": np.column_stack([seed_r + row + m0, seed_c + col + n0]),
