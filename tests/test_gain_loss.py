@@ -269,6 +269,46 @@ def test_rake_equals_the_plain_formulation_to_the_bit(k: int) -> None:
     assert np.array_equal(rake(full, r, c), _plain_rake(full, r, c))
 
 
+def _plain_status(matrix, rows, cols, *, iterations=1000, tol=1e-10):
+    """Iterations run and the last iteration's largest |factor - 1| of the plain formulation."""
+    x = np.array(matrix, dtype=np.float64)
+    err = np.inf
+    for it in range(iterations):
+        rs = x.sum(axis=-1)
+        fr = np.divide(rows, rs, out=np.ones_like(rs), where=rs > 0)
+        x *= fr[..., :, None]
+        cs = x.sum(axis=-2)
+        f = np.divide(cols, cs, out=np.ones_like(cs), where=cs > 0)
+        x *= f[..., None, :]
+        err = max(np.max(np.abs(f - 1.0), initial=0.0), np.max(np.abs(fr - 1.0), initial=0.0))
+        if err < tol:
+            return it + 1, err
+    return iterations, err
+
+
+@pytest.mark.parametrize("k", [3, 8, 11])
+def test_rake_status_is_that_of_the_plain_formulation(k: int) -> None:
+    """The kernel counts the factors outside ``tol`` and takes the largest only at the end:
+    the iteration it stops at and the error it reports are the plain formulation's,
+    including a tolerance no fit meets and a NaN target."""
+    rng = np.random.default_rng(100 + k)
+    m = rng.lognormal(0, 1, (k, k)) * (rng.random((k, k)) > 0.3)
+    np.fill_diagonal(m, 1.0)
+    target = m * rng.lognormal(0, 0.5, (k, k))
+    rows, cols = target.sum(1), target.sum(0)
+    nan_rows, nan_cols = rows.copy(), cols.copy()
+    nan_rows[1] = nan_cols[2] = np.nan
+    for r, c, tol, iterations in ((rows, cols, 1e-10, 1000), (rows, cols, 1e-6, 1000), (rows, cols, 0.0, 40),
+                                  (rows * 1.3, cols, 1e-10, 60), (nan_rows, cols, 1e-10, 30),
+                                  (rows, nan_cols, 1e-10, 30)):
+        x, st = rake(m, r, c, tol=tol, iterations=iterations, full_output=True)
+        it, err = _plain_status(m, r, c, tol=tol, iterations=iterations)
+        assert st.iterations == it
+        assert (np.isnan(err) and np.isnan(st.max_factor_error)) or st.max_factor_error == err
+        assert st.converged == (err < tol)
+        assert np.array_equal(x, _plain_rake(m, r, c, tol=tol, iterations=iterations), equal_nan=True)
+
+
 def test_rake_stops_all_matrices_at_the_same_iteration() -> None:
     """Slices of matrices (the kernel fits RAKE_SLICE at a time) that would converge at
     different iterations still stop where the plain formulation stops all of them."""
