@@ -339,10 +339,16 @@ def run(spec: PipelineSpec | str | os.PathLike, *, out: str | os.PathLike, overw
             parsed if source is None else source, out=local, overwrite=True, progress=progress,
             scheduler=scheduler, digest=digest, on_event=on_event))
     from .cluster import connected
+    from .runtime.child import stop_spares
+    from .stages.tablechild import start_early
 
-    with connected(scheduler) as sched:  # a bad name or an unreachable scheduler stops before the folder is touched
-        return _run(spec, spec_path, out=Path(out), overwrite=overwrite, progress=progress, scheduler=sched,
-                    digest=digest, on_event=on_event)
+    start_early(spec, scheduler=scheduler)  # the table child imports while this run prepares
+    try:
+        with connected(scheduler) as sched:  # a bad name or an unreachable scheduler stops before the folder is touched
+            return _run(spec, spec_path, out=Path(out), overwrite=overwrite, progress=progress, scheduler=sched,
+                        digest=digest, on_event=on_event)
+    finally:  # a table child that no stage took (a refused run, a grid smaller than the tiles suggested)
+        stop_spares()
 
 
 def _run(spec: PipelineSpec, spec_path: Path | None, *, out: Path, overwrite: bool, progress: Progress | None,

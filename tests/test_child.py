@@ -114,3 +114,21 @@ def test_a_spare_child_runs_the_next_job_and_unused_spares_stop(tmp_path):
     assert not child._SPARES and not folder.exists()
     assert child.ChildProcess(len, "abc").result() == 3  # no spare: a fresh child as before
     assert not glob.glob(f"{tempfile.gettempdir()}/sinks-child-{os.getpid()}-*")
+
+
+def test_a_spare_still_importing_is_stopped_at_once(tmp_path, monkeypatch):
+    """A spare whose job never comes is of no use: stop_spares() does not wait for its imports."""
+    import time
+
+    from sinks.runtime import child
+
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(30)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    child.prestart(["slow_to_import"])
+    proc, folder = child._SPARES[0].proc, child._SPARES[0].dir
+    time.sleep(1.0)  # well inside its import
+    assert proc.poll() is None and child.has_spare()
+    t0 = time.perf_counter()
+    child.stop_spares()
+    assert time.perf_counter() - t0 < 2.0 and proc.poll() is not None
+    assert not folder.exists() and not child.has_spare()

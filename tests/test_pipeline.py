@@ -132,9 +132,29 @@ def test_indicator_tables_in_a_child_process_equal_inline(tmp_path, monkeypatch)
     root = Path(__file__).resolve().parents[1]
     spec, _ = load_spec(root / "sample_rasters" / "pipeline.yaml")
     spec = spec.model_copy(update={"reference": None})
+    import sinks.stages.tablechild as tablechild
+    from sinks.runtime import child as children
+
+    started = []
+    real_init = children._Spare.__init__
+
+    def counted(self, preload):
+        started.append(tuple(preload))
+        real_init(self, preload)
+
+    monkeypatch.setattr(children._Spare, "__init__", counted)
     inline = run(spec, out=tmp_path / "inline")
+    assert not started  # 230,400 px: no table child
+    # the tiles suggest a large grid: the child starts before the run prepares, and a run
+    # whose grid turns out small (tables inline) stops it
+    monkeypatch.setattr(tablechild, "ZONAL_PROCESS_MIN_PX", 0)
+    small = run(spec, out=tmp_path / "small")
+    assert len(started) == 1 and not children.has_spare() and small["zonal"] == inline["zonal"]
+    assert json.loads((tmp_path / "small" / "manifest.json").read_text())["cpu_s"]["zonal"]["children"] == 0
+    # a large grid: the child started early computes the tables (no second one is started)
     monkeypatch.setattr(zonal_stage, "ZONAL_PROCESS_MIN_PX", 0)
     child = run(spec, out=tmp_path / "child")
+    assert len(started) == 2 and not children.has_spare()
     assert "zonal_start" in child["timings_s"] and child["zonal"] == inline["zonal"]
     # the children's CPU is counted in the stage that waits for them; inline there is none
     cpu_child = json.loads((tmp_path / "child" / "manifest.json").read_text())["cpu_s"]

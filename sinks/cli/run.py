@@ -71,15 +71,17 @@ def cli(ctx: click.Context, spec: str, out: str | None, overwrite: bool, schedul
     the raster blocks written; elsewhere (a log, a pipe) one line per step.  -q shows
     neither.
     """
-    from ..pipeline import run
     from ..spec import load_spec
-
-    from ..objstore import is_object_url
-    from ..runtime.memory import tune_collector
+    from ..stages.tablechild import start_early
 
     if ctx.get_parameter_source("scheduler") is click.core.ParameterSource.ENVIRONMENT:
         scheduler = None  # read from SINKS_SCHEDULER by the run, whose errors then name the variable
     parsed, spec_path = load_spec(spec)
+    start_early(parsed, scheduler=scheduler)  # before the run's imports, which leave a core idle
+    from ..objstore import is_object_url
+    from ..pipeline import run
+    from ..runtime.memory import tune_collector
+
     remote_out = is_object_url(out)
     out_dir: Any = out.rstrip("/") if remote_out else Path(out) if out else Path("runs") / parsed.name
     quiet = ctx.find_root().params.get("quiet", False)

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-__all__ = ["ChildProcess", "check_parent", "prestart", "stop_spares"]
+__all__ = ["ChildProcess", "check_parent", "has_spare", "prestart", "stop_spares"]
 
 _PREFIX = "sinks-child-"
 #: Seconds between the watchdog's looks at the parent.
@@ -155,12 +155,15 @@ class _Spare:
                                      env=_child_env())
 
     def stop(self) -> None:
+        """End the child: its job never came, so whatever it is doing (importing) is of no
+        use and it is not waited for."""
         try:
-            self.proc.stdin.close()  # end of input: the child leaves on its own
-            self.proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
+            self.proc.stdin.close()  # a child past its imports leaves on the end of input
+        except OSError:
+            pass
+        if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+        self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -179,6 +182,12 @@ def prestart(preload: Sequence[str] = ()) -> None:
     """
     with _SPARES_LOCK:
         _SPARES.append(_Spare(preload))
+
+
+def has_spare() -> bool:
+    """Whether a spare child is running (started, its job not yet given)."""
+    with _SPARES_LOCK:
+        return any(spare.proc.poll() is None for spare in _SPARES)
 
 
 def _take_spare() -> _Spare | None:

@@ -17,16 +17,12 @@ from typing import Any
 from .carbon import carbon_table, forest_growth_of, volume_rasters
 from .context import EpochData, RunContext, ZonalTables
 from .landcover import landcover_path
+from .tablechild import CHILD_MODULES, ZONAL_PROCESS_MIN_PX
 
 __all__ = ["stage_zonal_start", "stage_zonal", "stage_zonal_tallies", "run_tallies", "indicator_legend",
            "ZonalChildren", "ZONAL_PROCESS_MIN_PX"]
 
 log = logging.getLogger("sinks")
-
-#: Grids from this many pixels on compute their indicator tables in a child process while
-#: the run goes on with accuracy, carbon and change (exactextract holds the GIL, so a
-#: thread would not overlap).  Below it the child's start-up would cost more than it saves.
-ZONAL_PROCESS_MIN_PX = 50_000_000
 
 
 def indicator_legend() -> tuple[dict[int, int], int]:
@@ -160,11 +156,6 @@ class ZonalChildren:
             child.cancel()
 
 
-#: What a table child imports before its job arrives (:func:`prestart_zonal_child`).
-_CHILD_MODULES = ("sinks.stages.zonal", "sinks.indicators", "sinks.zonal", "sinks.zonal_tiles", "exactextract",
-                  "geopandas", "pyogrio", "pyarrow.parquet")
-
-
 def _tables_in_child(ctx: RunContext) -> bool:
     """Whether this run computes its indicator tables in a child process (large grid, two
     cores or more, not a batch region, not on a cluster: there they are a task)."""
@@ -177,14 +168,18 @@ def _tables_in_child(ctx: RunContext) -> bool:
 def prestart_zonal_child(ctx: RunContext) -> None:
     """Start the table child's interpreter at the start of a run that will need it, so that
     it imports its libraries while the run prepares its first pass rather than at the end,
-    beside the run's last stages (:func:`sinks.runtime.child.prestart`)."""
+    beside the run's last stages (:func:`sinks.runtime.child.prestart`).  One started
+    before the grid was known (:func:`sinks.stages.tablechild.start_early`) is kept when
+    the run needs it and stopped when it does not."""
+    from ..runtime.child import has_spare, prestart, stop_spares
+
     if not _tables_in_child(ctx) or not any(
             getattr(ctx.aoi, name) is not None and getattr(ctx.spec.aoi, name) is not None
             for name in ("redlines", "regions")):
+        stop_spares()
         return
-    from ..runtime.child import prestart
-
-    prestart(_CHILD_MODULES)
+    if not has_spare():
+        prestart(CHILD_MODULES)
 
 
 def stage_zonal_start(ctx: RunContext) -> None:
