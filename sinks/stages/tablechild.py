@@ -31,9 +31,11 @@ log = logging.getLogger("sinks")
 #: thread would not overlap).  Below it the child's start-up would cost more than it saves.
 ZONAL_PROCESS_MIN_PX = 50_000_000
 
-#: What a table child imports before its job arrives.
+#: What a table child imports before its job arrives: also what the job would import as it
+#: goes (the stock intervals' sampling, the tables' QGIS styles, pyarrow's pandas bridge).
 CHILD_MODULES = ("sinks.stages.zonal", "sinks.indicators", "sinks.zonal", "sinks.zonal_tiles", "exactextract",
-                 "geopandas", "pyogrio", "pyarrow.parquet")
+                 "geopandas", "pyogrio", "pyarrow.parquet", "pyarrow.pandas_compat", "sinks.uncertainty",
+                 "scipy.special", "sinks.qgis", "sinks.labels")
 
 #: Files whose headers :func:`estimated_grid_px` reads at most (the first epoch's).
 MAX_HEADERS = 64
