@@ -103,6 +103,23 @@ def test_tile_counts_of_the_whole_grid_equal_the_arrays(maps):
                                                     minlength=BASE * BASE).reshape(BASE, BASE))
 
 
+def test_counts_pickle_sparse_and_come_back_the_same(maps):
+    """The table child and cluster workers get the counts pickled: kept sparse, they come back
+    as the same int64 arrays and still describe the rasters."""
+    import pickle
+
+    paths, arrays = maps
+    t = _tally(paths, arrays, 16, (100, 90))
+    raw = sum(a.nbytes for a in [t.first, *t.pairs])
+    blob = pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL)
+    back = pickle.loads(blob)
+    assert len(blob) < raw / 2
+    for a, b in zip([t.first, *t.pairs], [back.first, *back.pairs]):
+        assert b.dtype == a.dtype and b.flags.c_contiguous and np.array_equal(a, b)
+    assert back.fits(paths, t.grid, MAPPING, BASE) == t.fits(paths, t.grid, MAPPING, BASE)
+    assert (back.tile, back.base, back.mapping, back.paths) == (t.tile, t.base, t.mapping, t.paths)
+
+
 def test_counts_that_do_not_describe_the_rasters_are_not_used(maps, tmp_path):
     """Other paths, another legend, a code outside the legend: the whole-polygon pass runs."""
     paths, arrays = maps
