@@ -3,7 +3,7 @@
 # .venv is missing or pyproject.toml changed, then compiles the numba kernels into
 # numba's cache (so the first run does not).  `make test-py312` does the same in
 # .venv312 with Python 3.12 (pyenv's, else python3.12 on PATH); .ci/run runs both.
-# demo and test also byte-compile sinks' own modules (new or changed ones only): the
+# demo, test and bench also byte-compile sinks' own modules (new or changed ones only): the
 # package is installed editable, so pip does not, and with PYTHONDONTWRITEBYTECODE set
 # every process (each run's table child too) would compile them from source again.
 PYTHON    ?= python3
@@ -57,6 +57,7 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 bench: $(STAMP)
+	@$(BIN)/python -m compileall -q sinks >/dev/null
 	$(BIN)/python benchmarks/run_all.py
 
 # Regenerate the committed sample data (deterministic: same seed, same files).
