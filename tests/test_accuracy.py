@@ -278,6 +278,55 @@ def test_assess_map_with_areas_already_counted(lc_map: Path, tmp_path: Path) -> 
     assert sampled.n_dropped == scanned.n_dropped and sampled.overall_accuracy == scanned.overall_accuracy
 
 
+def test_assess_map_with_codes_picked_in_the_pass(lc_map: Path, tmp_path: Path, monkeypatch) -> None:
+    """The map's codes under the samples, picked from dask blocks as a run's pass computes
+    them: the same estimates without reading a pixel back; pixels the picks lack are read."""
+    import dask.array as da
+
+    import sinks.accuracy.assess as assess_mod
+    from sinks.accuracy.assess import codes_at_pixels, sample_pixels
+    from sinks.carbon import class_areas_ha
+    from sinks.io import read_categorical
+    from sinks.vectors import read_vector
+
+    ref = _reference(tmp_path / "ref.gpkg")
+    arr, grid, _nd = read_categorical(lc_map)
+    counted = class_areas_ha(arr, grid, nodata=0).as_dict()
+    gdf = read_vector(ref, target_crs=grid.crs)
+    rows, cols, inside = sample_pixels(gdf.geometry, grid.transform, grid.width, grid.height)
+    assert inside.tolist() == [True] * 9 + [False]  # (9, 9) is off the 4 x 4 map
+    lazy = da.from_array(np.asarray(MAP), chunks=((1, 3), (3, 1)))  # uneven blocks
+    picked = codes_at_pixels(lazy, rows[inside], cols[inside]).compute()
+    assert picked[2].tolist() == [int(MAP[r, c]) for r, c in zip(rows[inside], cols[inside])]
+    with pytest.warns(SinksWarning):
+        want = assess_map(lc_map, ref, label_field="label", mapped_areas_ha=counted)
+    read = []
+    real = assess_mod._sample_map
+
+    def counting(ds, r, c):
+        read.extend(zip(r.tolist(), c.tolist()))
+        return real(ds, r, c)
+
+    monkeypatch.setattr(assess_mod, "_sample_map", counting)
+    with pytest.warns(SinksWarning):
+        got = assess_map(lc_map, ref, label_field="label", mapped_areas_ha=counted, map_codes_at=picked)
+    assert not read
+    assert got.counts.tolist() == want.counts.tolist() and got.n_dropped == want.n_dropped
+    np.testing.assert_array_equal(got.area_ha, want.area_ha)
+    # the picks are what count: a pixel they lack is read from the map, one they hold is not
+    part = tuple(a[1:] for a in picked)
+    with pytest.warns(SinksWarning):
+        got = assess_map(lc_map, ref, label_field="label", mapped_areas_ha=counted, map_codes_at=part)
+    assert read == [(int(picked[0][0]), int(picked[1][0]))]
+    assert got.counts.tolist() == want.counts.tolist()
+    wrong = (picked[0], picked[1], np.where(picked[2] == 1, 2, picked[2]))  # forest picked as grassland
+    with pytest.warns(SinksWarning):
+        got = assess_map(lc_map, ref, label_field="label", mapped_areas_ha=counted, map_codes_at=wrong)
+    assert got.counts[0].sum() == 0 and got.counts.sum() == want.counts.sum()
+    empty = codes_at_pixels(lazy, np.zeros(0, np.int64), np.zeros(0, np.int64)).compute()
+    assert [a.size for a in empty] == [0, 0, 0]
+
+
 def test_assess_map_polygons_in_other_crs(lc_map: Path, tmp_path: Path) -> None:
     ref = _reference(tmp_path / "ref.geojson", polygons=True, crs="EPSG:4326")
     with warnings.catch_warnings():

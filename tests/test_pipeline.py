@@ -168,10 +168,16 @@ def test_indicator_tables_in_a_child_process_equal_inline(tmp_path, monkeypatch)
     assert child["goals"]["regions"] == inline["goals"]["regions"]
 
 
-def test_figures_counted_in_the_write_pass_equal_the_written_files(tmp_path):
-    """Class areas, transitions, change maps and the truth confusion are taken from the blocks
-    being written; recounted from the files afterwards they are the same."""
+def test_figures_counted_in_the_write_pass_equal_the_written_files(tmp_path, monkeypatch):
+    """Class areas, transitions, change maps, the truth confusion and the map's codes under the
+    reference samples are taken from the blocks being written; recounted from the files
+    afterwards they are the same."""
+    import warnings
+
     import rasterio
+
+    import sinks.accuracy.assess as assess_mod
+    from sinks.accuracy import assess_map
 
     from sinks.carbon import class_areas_ha
     from sinks.carbon.sink import transition_matrix
@@ -185,15 +191,34 @@ def test_figures_counted_in_the_write_pass_equal_the_written_files(tmp_path):
     root = Path(__file__).resolve().parents[1]
     spec, spec_path = load_spec(root / "sample_rasters" / "pipeline.yaml")
     out = tmp_path / "run"
+    read_back = []
+    real_sample_map = assess_mod._sample_map
+
+    def counting(ds, rows, cols):
+        read_back.append(rows.size)
+        return real_sample_map(ds, rows, cols)
+
+    monkeypatch.setattr(assess_mod, "_sample_map", counting)
     summary = run(spec_path, out=out)
+    assert not read_back  # every sample's code came from the pass
+    monkeypatch.setattr(assess_mod, "_sample_map", real_sample_map)
     grid = None
     lcs = {}
+    ref = spec.reference
     for ep in ("2015", "2020", "2025"):
         arr, grid, _nd = read_categorical(out / f"landcover_{ep}.tif", chunks=300)
         lcs[ep] = arr
         areas = class_areas_ha(arr, grid, nodata=0)
         got = summary["landcover"][ep]["area_ha"]
         assert got == {NAMES[c]: areas.area_of(c) for c in sorted(NAMES)}
+        field = (ref.epoch_fields or {}).get(ep) or ref.label_field
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reread = assess_map(out / f"landcover_{ep}.tif", ref.path, label_field=field,
+                                mapped_areas_ha=areas.as_dict(), stratum_field=ref.stratum_field,
+                                stratum_size_field=ref.stratum_size_field, estimator=ref.estimator)
+        assert summary["accuracy"][ep]["confusion_matrix"] == json.loads(json.dumps(reread.to_dict()))["confusion_matrix"]
+        assert summary["accuracy"][ep]["overall_accuracy"] == reread.overall_accuracy
         truth = truth_confusion(out / f"landcover_{ep}.tif", spec.reference.truth[ep], grid=grid, chunks=300)
         assert summary["accuracy"][ep]["truth_pixelwise"] == json.loads(json.dumps(truth))
     for a, b in (("2015", "2020"), ("2020", "2025")):

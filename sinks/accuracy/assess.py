@@ -32,7 +32,7 @@ from .result import AccuracyResult
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
 
-__all__ = ["assess_map", "mapped_area_ha", "read_stratum_sizes"]
+__all__ = ["assess_map", "mapped_area_ha", "read_stratum_sizes", "sample_pixels", "codes_at_pixels"]
 
 log = logging.getLogger("sinks")
 
@@ -89,6 +89,75 @@ def _sample_map(ds: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         out[i] = int(ds.read(1, window=Window(c, r, 1, 1))[0, 0])
     if ds.nodata is not None:
         out[out == ds.nodata] = NODATA
+    return out
+
+
+def sample_pixels(geometry: Any, transform: Any, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, inside)``: the pixel of each sample's representative point (a point is
+    its own) on a raster with this ``transform`` and size, and whether it lies on it.
+    ``geometry`` is a GeoSeries in the raster's CRS."""
+    pts = geometry.representative_point()
+    xs, ys = pts.x.to_numpy(), pts.y.to_numpy()
+    inv = ~transform
+    cols = np.floor(inv.a * xs + inv.b * ys + inv.c).astype(np.int64)
+    rows = np.floor(inv.d * xs + inv.e * ys + inv.f).astype(np.int64)
+    inside = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
+    return rows, cols, inside
+
+
+def codes_at_pixels(landcover: Any, rows: np.ndarray, cols: np.ndarray) -> Any:
+    """Lazy map codes at ``(rows, cols)`` pixels of a dask land-cover array (pixels on it):
+    a Delayed ``(rows, cols, codes)``, each code picked from its block when the block is
+    computed (a run's write pass), for :func:`assess_map`'s ``map_codes_at``."""
+    import dask
+
+    data = getattr(landcover, "data", landcover)
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    row_edges = np.cumsum((0, *data.chunks[0]))
+    col_edges = np.cumsum((0, *data.chunks[1]))
+    bi = np.searchsorted(row_edges, rows, side="right") - 1
+    bj = np.searchsorted(col_edges, cols, side="right") - 1
+    blocks = data.to_delayed(optimize_graph=False)
+    parts, order = [], []
+    for i, j in sorted(set(zip(bi.tolist(), bj.tolist()))):
+        sel = np.flatnonzero((bi == i) & (bj == j))
+        parts.append(dask.delayed(_pick, pure=True)(blocks[i, j], rows[sel] - row_edges[i], cols[sel] - col_edges[j]))
+        order.append(sel)
+    where = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
+    return dask.delayed(_gathered, pure=True)(parts, where, rows, cols)
+
+
+def _pick(block: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return np.asarray(block)[r, c].astype(np.int64)
+
+
+def _gathered(parts: list[np.ndarray], where: np.ndarray, rows: np.ndarray,
+              cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    codes = np.zeros(rows.size, dtype=np.int64)
+    if parts:
+        codes[where] = np.concatenate(parts)
+    return rows, cols, codes
+
+
+def _codes_from(known: tuple[np.ndarray, np.ndarray, np.ndarray], ds: Any, rows: np.ndarray,
+                cols: np.ndarray) -> np.ndarray:
+    """Map codes at ``(rows, cols)``, nodata as 0: from ``known`` (rows, cols, codes picked
+    from the map's blocks as they were computed), the pixels it lacks read from ``ds``."""
+    k_rows, k_cols, k_codes = (np.asarray(a, dtype=np.int64) for a in known)
+    lookup = dict(zip(zip(k_rows.tolist(), k_cols.tolist()), k_codes.tolist()))
+    out = np.zeros(rows.size, dtype=np.int64)
+    missing = []
+    for i, key in enumerate(zip(rows.tolist(), cols.tolist())):
+        code = lookup.get(key)
+        if code is None:
+            missing.append(i)
+        else:
+            out[i] = code
+    if ds.nodata is not None:
+        out[out == ds.nodata] = NODATA
+    if missing:
+        idx = np.asarray(missing)
+        out[idx] = _sample_map(ds, rows[idx], cols[idx])
     return out
 
 
@@ -187,7 +256,8 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
                label_field: str, pixel_area_ha: float | None = None, layer: str | None = None,
                mapped_areas_ha: Mapping[int, float] | None = None, name: str | None = None,
                stratum_field: str | None = None, stratum_sizes: Mapping[Any, float] | str | os.PathLike | None = None,
-               stratum_size_field: str | None = None, estimator: str = "auto") -> AccuracyResult:
+               stratum_size_field: str | None = None, estimator: str = "auto",
+               map_codes_at: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> AccuracyResult:
     """Assess a land-cover map against a reference sample.
 
     With the map classes as strata (or a simple random sample) the estimators are
@@ -224,6 +294,10 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
         default ``stratum_area_ha`` when the sample has such a field.
     estimator : {"auto", "olofsson", "stehman"}
         ``auto``: Stehman when the sample has strata, else Olofsson.
+    map_codes_at : (rows, cols, codes), optional
+        With ``mapped_areas_ha``: the map's codes at these pixels, when already picked
+        (a run picks them from the blocks of its write pass, :func:`codes_at_pixels`);
+        samples on other pixels are read from the map.
 
     Returns
     -------
@@ -256,7 +330,8 @@ def assess_map(map_path: str | os.PathLike, reference: "str | os.PathLike | gpd.
         raise ConfigError(f"estimator must be 'auto', 'olofsson' or 'stehman', got {estimator!r}")
     smp = _read_sample(map_path, reference, label_field=label_field, pixel_area_ha=pixel_area_ha, layer=layer,
                        mapped_areas_ha=mapped_areas_ha, name=name, stratum_field=stratum_field,
-                       stratum_sizes=stratum_sizes, stratum_size_field=stratum_size_field)
+                       stratum_sizes=stratum_sizes, stratum_size_field=stratum_size_field,
+                       map_codes_at=map_codes_at)
     sources = {"map": smp.map_name, "reference": smp.ref_name, "label_field": label_field}
     use_strata = bool(smp.stratum_field) and estimator != "olofsson" or estimator == "stehman"
     if use_strata:
@@ -291,7 +366,8 @@ class _Sample:
 
 def _read_sample(map_path: str | os.PathLike, reference: Any, *, label_field: str, pixel_area_ha: float | None,
                  layer: str | None, mapped_areas_ha: Mapping[int, float] | None, name: str | None,
-                 stratum_field: str | None, stratum_sizes: Any, stratum_size_field: str | None) -> _Sample:
+                 stratum_field: str | None, stratum_sizes: Any, stratum_size_field: str | None,
+                 map_codes_at: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> _Sample:
     """Read the reference in the map's CRS, its labels, the map code under each sample and
     the mapped area of each class (one pass over the map, or ``mapped_areas_ha``)."""
     from ..vectors import read_vector
@@ -309,13 +385,7 @@ def _read_sample(map_path: str | os.PathLike, reference: Any, *, label_field: st
         if stratum_field and stratum_size_field is None and stratum_sizes is None and "stratum_area_ha" in gdf.columns:
             stratum_size_field = "stratum_area_ha"
 
-        geoms = gdf.geometry
-        pts = geoms.representative_point()  # a point is its own representative point
-        xs, ys = pts.x.to_numpy(), pts.y.to_numpy()
-        inv = ~ds.transform
-        cols = np.floor(inv.a * xs + inv.b * ys + inv.c).astype(np.int64)
-        rows = np.floor(inv.d * xs + inv.e * ys + inv.f).astype(np.int64)
-        inside = (cols >= 0) & (cols < ds.width) & (rows >= 0) & (rows < ds.height)
+        rows, cols, inside = sample_pixels(gdf.geometry, ds.transform, ds.width, ds.height)
         use = inside & (ref_codes >= 0)
         if mapped_areas_ha is None:
             areas, values = _scan_map(ds, map_name, pixel_area_ha=pixel_area_ha, rows=rows[use], cols=cols[use])
@@ -324,7 +394,8 @@ def _read_sample(map_path: str | os.PathLike, reference: Any, *, label_field: st
             for code, ha in mapped_areas_ha.items():
                 if int(code) != NODATA:
                     areas[int(code)] = float(ha)
-            values = _sample_map(ds, rows[use], cols[use])
+            values = (_sample_map(ds, rows[use], cols[use]) if map_codes_at is None
+                      else _codes_from(map_codes_at, ds, rows[use], cols[use]))
         row_area = (np.full(ds.height, float(pixel_area_ha)) if pixel_area_ha is not None
                     else np.asarray(row_area_ha(Grid.from_dataset(ds)), dtype=np.float64))
         map_total_ha = float(row_area.sum()) * ds.width

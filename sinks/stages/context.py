@@ -70,7 +70,8 @@ class EpochData:
     ``reductions`` are dask collections the epoch's write pass computes beside its
     layers; ``results`` their values under the same keys: ``"class_areas"`` (a
     :class:`~sinks.carbon.ClassAreas`, from classify), ``"truth_counts"`` (classify,
-    when the reference has a truth raster) and ``"transitions"`` (a
+    when the reference has a truth raster), ``"sample_codes"`` (classify, when the
+    reference labels the epoch: the land cover under each sample) and ``"transitions"`` (a
     :class:`~sinks.carbon.sink.TransitionMatrix` from the previous epoch, change layers).
     """
 

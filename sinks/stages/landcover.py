@@ -216,6 +216,10 @@ def stage_classify(ctx: RunContext, ep: EpochData) -> None:
 
     # counted in the write pass, from the blocks being written (not read back from the file)
     ep.reductions["class_areas"] = class_areas_ha(res.landcover, ctx.grid, nodata=NODATA, compute=False)
+    if _label_field(ctx, ep):  # the map's codes under the reference samples, for the accuracy stage
+        picked = _sample_codes(ctx, res.landcover)
+        if picked is not None:
+            ep.reductions["sample_codes"] = picked
     ref = ctx.spec.reference
     truth = (ref.truth or {}).get(ep.name) if ref is not None else None
     if truth:
@@ -319,6 +323,33 @@ def _grid_area_ha(ctx: RunContext) -> float:
 # --------------------------------------------------------------------------------------
 # accuracy
 # --------------------------------------------------------------------------------------
+def _label_field(ctx: RunContext, ep: EpochData) -> str | None:
+    """The reference field holding epoch ``ep``'s labels, or ``None`` (no reference, or none for it)."""
+    ref = ctx.spec.reference
+    if ref is None:
+        return None
+    return (ref.epoch_fields or {}).get(ep.name) or (None if ref.epoch_fields else ref.label_field)
+
+
+def _sample_codes(ctx: RunContext, landcover: Any) -> Any:
+    """Lazy ``(rows, cols, codes)`` of the land cover under the reference samples on the grid,
+    picked from its blocks in the write pass (:func:`sinks.accuracy.assess.codes_at_pixels`),
+    so the accuracy stage does not read one pixel per sample back from the file; ``None``
+    when the reference cannot be read here (the accuracy stage then reports why)."""
+    from ..accuracy.assess import codes_at_pixels, sample_pixels
+    from ..errors import SinksError
+    from ..vectors import read_vector
+
+    try:
+        gdf = read_vector(_reference(ctx), target_crs=ctx.grid.crs, what="reference")
+    except SinksError as exc:
+        log.debug("reference not read before the pass (%s); the accuracy stage reads it", exc)
+        return None
+    g = ctx.grid
+    rows, cols, inside = sample_pixels(gdf.geometry, g.transform, g.width, g.height)
+    return codes_at_pixels(landcover, rows[inside], cols[inside])
+
+
 def _reference(ctx: RunContext) -> Any:
     """The reference sample, read once per scene (batch regions share it)."""
     from ..vectors import read_vector
@@ -347,7 +378,7 @@ def stage_accuracy(ctx: RunContext) -> None:
     map_areas: dict[str, Any] = {}
     class_areas = ctx.landcover.class_areas if ctx.landcover is not None else {}
     for ep in ctx.epochs:
-        field = (ref.epoch_fields or {}).get(ep.name) or (None if ref.epoch_fields else ref.label_field)
+        field = _label_field(ctx, ep)
         entry: dict[str, Any] = {}
         if field:
             counted = class_areas.get(ep.name)
@@ -358,7 +389,7 @@ def stage_accuracy(ctx: RunContext) -> None:
                                      mapped_areas_ha=None if counted is None else counted.as_dict(),
                                      name=ref.path, stratum_field=ref.stratum_field,
                                      stratum_sizes=ref.stratum_sizes, stratum_size_field=ref.stratum_size_field,
-                                     estimator=ref.estimator)
+                                     estimator=ref.estimator, map_codes_at=ep.results.get("sample_codes"))
             except NoOverlapError:
                 if ctx.region is None:  # the whole AOI without one sample on it: a bad reference
                     raise
