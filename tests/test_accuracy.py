@@ -325,6 +325,11 @@ def test_assess_map_with_codes_picked_in_the_pass(lc_map: Path, tmp_path: Path, 
     assert got.counts[0].sum() == 0 and got.counts.sum() == want.counts.sum()
     empty = codes_at_pixels(lazy, np.zeros(0, np.int64), np.zeros(0, np.int64)).compute()
     assert [a.size for a in empty] == [0, 0, 0]
+    rng = np.random.default_rng(5)  # many samples, repeated pixels, blocks of every size
+    big = rng.integers(0, 9, (300, 200)).astype(np.uint8)
+    r, c = rng.integers(0, 300, 2000), rng.integers(0, 200, 2000)
+    got_r, got_c, got = codes_at_pixels(da.from_array(big, chunks=((7, 93, 200), (150, 1, 49))), r, c).compute()
+    assert np.array_equal(got_r, r) and np.array_equal(got_c, c) and np.array_equal(got, big[r, c])
 
 
 def test_assess_map_polygons_in_other_crs(lc_map: Path, tmp_path: Path) -> None:

@@ -54,9 +54,11 @@ def test_no_estimate_from_what_the_headers_cannot_tell(tmp_path, make_tile, monk
     tifffile.imwrite(tmp_path / "plain.tif", np.ones((8, 8), np.uint16))  # no georeferencing
     (tmp_path / "junk.tif").write_bytes(b"II*\x00" + b"\xff" * 64)  # a header that points nowhere
     (tmp_path / "text.tif").write_text("not a tiff")
+    tifffile.imwrite(tmp_path / "inf.tif", np.ones((8, 8), np.uint16),  # a pixel scale of infinity
+                     extratags=[(33550, 12, 3, (float("inf"), 10.0, 0.0)), (33922, 12, 6, (0, 0, 0, 5e5, 2.4e6, 0))])
     geo = str(tmp_path / "geo.tif")
     assert estimated_grid_px(_spec(tmp_path, [geo])) == 64
-    for bad in ("plain.tif", "junk.tif", "text.tif", "missing.tif"):
+    for bad in ("plain.tif", "junk.tif", "text.tif", "inf.tif", "missing.tif"):
         assert estimated_grid_px(_spec(tmp_path, [geo, str(tmp_path / bad)])) is None, bad
     assert estimated_grid_px(_spec(tmp_path, [geo, "s3://bucket/tile.tif"])) is None
     assert estimated_grid_px(_spec(tmp_path, [geo, "/vsicurl/https://example.org/t.tif"])) is None

@@ -118,12 +118,13 @@ def codes_at_pixels(landcover: Any, rows: np.ndarray, cols: np.ndarray) -> Any:
     bi = np.searchsorted(row_edges, rows, side="right") - 1
     bj = np.searchsorted(col_edges, cols, side="right") - 1
     blocks = data.to_delayed(optimize_graph=False)
-    parts, order = [], []
-    for i, j in sorted(set(zip(bi.tolist(), bj.tolist()))):
-        sel = np.flatnonzero((bi == i) & (bj == j))
+    where = np.lexsort((bj, bi))  # the samples grouped by block, one task per block that holds any
+    starts = np.flatnonzero(np.r_[True, (np.diff(bi[where]) != 0) | (np.diff(bj[where]) != 0)]) if where.size else []
+    parts = []
+    for a, b in zip(starts, [*starts[1:], where.size]):
+        sel = where[a:b]
+        i, j = int(bi[sel[0]]), int(bj[sel[0]])
         parts.append(dask.delayed(_pick, pure=True)(blocks[i, j], rows[sel] - row_edges[i], cols[sel] - col_edges[j]))
-        order.append(sel)
-    where = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
     return dask.delayed(_gathered, pure=True)(parts, where, rows, cols)
 
 

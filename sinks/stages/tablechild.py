@@ -16,6 +16,7 @@ call it before anything heavy is loaded.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from typing import Any
 
@@ -64,7 +65,7 @@ def _extent(path: str) -> tuple[float, float, float, float, float, float] | None
             w, h = int(page.imagewidth), int(page.imagelength)
     except Exception:  # noqa: BLE001 - no estimate; the run reads the file properly and names it if bad
         return None
-    if not (sx > 0 and sy > 0 and w > 0 and h > 0):
+    if not (sx > 0 and sy > 0 and w > 0 and h > 0 and all(math.isfinite(v) for v in (sx, sy, i, j, x, y))):
         return None
     left, top = x - i * sx, y + j * sy
     return left, top - h * sy, left + w * sx, top, sx, sy
