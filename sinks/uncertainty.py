@@ -397,8 +397,10 @@ def rake(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iterations: 
     r = np.broadcast_to(rows, lead + (k,)).reshape(n, k).T
     c = np.broadcast_to(cols, lead + (k,)).reshape(n, k).T
     cuts = list(range(0, n, RAKE_SLICE)) + [n]
-    # copies (fitted in place), contiguous slices of the matrices and their targets
-    parts = [(np.array(y[..., a:b], order="C"), np.ascontiguousarray(r[:, a:b]), np.ascontiguousarray(c[:, a:b]))
+    # copies (fitted in place), contiguous slices of the matrices and their targets; the
+    # targets copied too, writeable like the matrices: a read-only view (of broadcast
+    # targets) is another type to numba, whose kernel the install step has not compiled
+    parts = [(np.array(y[..., a:b], order="C"), np.array(r[:, a:b], order="C"), np.array(c[:, a:b], order="C"))
              for a, b in zip(cuts[:-1], cuts[1:])]
     workers = max(1, min(threads, len(parts)))
 

@@ -235,14 +235,14 @@ def test_run_says_it_compiles_only_when_it_goes_ahead(monkeypatch, tmp_path):
     assert cancelled == [True]
 
 
-def test_install_step_compiles_every_kernel_once_per_python(tmp_path):
-    """``python -m sinks._kernels.warm`` (make's install step) fills numba's cache for this
-    Python, says so in one line, and only says so when run again; index files of another
-    Python version do not count as compiled."""
+@pytest.fixture(scope="module")
+def installed_cache(tmp_path_factory):
+    """A numba cache that ``python -m sinks._kernels.warm`` (make's install step) filled, with
+    index files of another Python beside it: ``(env, cached() before, the step's output)``."""
     import subprocess
     import sys
 
-    cache = tmp_path / "numba"
+    cache = tmp_path_factory.mktemp("numba")
     other = cache / "x" / "_kernels_0"
     other.mkdir(parents=True)
     for name in ("rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
@@ -250,16 +250,51 @@ def test_install_step_compiles_every_kernel_once_per_python(tmp_path):
         (other / f"{name}-1.py39.nbi").write_bytes(b"")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     check = "from sinks._kernels import warm; print(warm.cached())"
-    assert subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True,
-                          check=True).stdout.strip() == "False"
+    before = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True,
+                            check=True).stdout.strip()
     first = subprocess.run([sys.executable, "-m", "sinks._kernels.warm"], env=env, capture_output=True, text=True,
                            check=True, timeout=300).stdout.strip().splitlines()
+    return env, before, first
+
+
+def test_install_step_compiles_every_kernel_once_per_python(installed_cache):
+    """``python -m sinks._kernels.warm`` (make's install step) fills numba's cache for this
+    Python, says so in one line, and only says so when run again; index files of another
+    Python version do not count as compiled."""
+    import subprocess
+    import sys
+
+    env, before, first = installed_cache
+    check = "from sinks._kernels import warm; print(warm.cached())"
+    assert before == "False"
     assert len(first) == 1 and first[0].startswith("numba kernels: compiled for this machine in ")
     assert subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True,
                           check=True).stdout.strip() == "True"
     again = subprocess.run([sys.executable, "-m", "sinks._kernels.warm"], env=env, capture_output=True,
                            text=True, check=True, timeout=60).stdout.strip()
     assert again == "numba kernels: already compiled for this machine"
+
+
+def test_demo_after_the_install_step_compiles_no_kernel(installed_cache, tmp_path):
+    """``make demo`` on a fresh clone (the install step, then a run) finds every kernel its run
+    calls in numba's cache: the run adds no machine code to it.  A specialisation the step
+    misses (another dtype, a read-only array) would compile for seconds in the first run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env, _before, _first = installed_cache
+    cache = Path(env["NUMBA_CACHE_DIR"])
+
+    def compiled() -> dict[str, int]:
+        return {str(p.relative_to(cache)): p.stat().st_size for p in cache.rglob("*.nb[ic]")}
+
+    had = compiled()
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "sinks.cli", "-q", "run", str(repo / "pipelines" / "demo.yaml"),
+                    "--out", str(tmp_path / "demo")], env=env, check=True, timeout=600, cwd=tmp_path)
+    assert (tmp_path / "demo" / "manifest.json").exists()
+    assert compiled() == had
 
 
 def test_a_cache_index_written_for_older_source_is_not_compiled(tmp_path):
