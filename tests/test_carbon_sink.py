@@ -9,6 +9,8 @@ import dask.array as da
 import numpy as np
 import pytest
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasterio.crs import CRS
 
 from sinks.carbon import (
@@ -168,3 +170,37 @@ def test_volume_from_raster(make_tile, tmp_path: Path) -> None:
     assert volume_from_raster(da.from_array(vol, chunks=1), g) == pytest.approx(13.5)
     path = make_tile("vol.tif", np.array([[100.0, -1.0], [20.0, 0.0]], dtype=np.float32), res=30, nodata=-1.0)
     assert volume_from_raster(path) == pytest.approx(120 * 0.09)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), with_area=st.booleans())
+def test_byte_pair_counts_equal_the_generic_count(seed, with_area):
+    """The uint8 path (byte pairs counted by a kernel, then added to their cells) gives the
+    pixel counts of the generic path exactly, and the areas to the bit, with codes outside
+    the legend (one "other" cell) and nodata on either side."""
+    from sinks.carbon.sink import _tm_block
+
+    rng = np.random.default_rng(seed)
+    codes = np.array([1, 2, 3, 5, 9])
+    a = rng.choice(np.array([0, 1, 2, 3, 5, 9, 17, 255], dtype=np.uint8), size=(37, 53))
+    b = rng.choice(np.array([0, 1, 2, 3, 4, 5, 9, 200], dtype=np.uint8), size=(37, 53))
+    row_area = rng.uniform(0.009, 0.011, size=37) if with_area else None
+    fast = _tm_block(a, b, row_area, codes, (0, 200))
+    slow = _tm_block(a.astype(np.uint16), b.astype(np.uint16), row_area, codes, (0, 200))
+    assert fast[0].dtype == np.int64 and np.array_equal(fast[0], slow[0])
+    assert fast[0].sum() == a.size
+    if with_area:
+        # each cell of the legend gets one byte pair's summed area, as the one-hot matrix
+        # product that the sums replace gave it (bit for bit); the "other" cell adds several
+        from sinks._kernels.codes import hist2_u8
+        from sinks.carbon.sink import _compact_index
+
+        _pair, weighted = hist2_u8(a, b, row_area)
+        one = [np.eye(7)[_compact_index(np.arange(256, dtype=np.uint8), codes, nd)] for nd in (0, 200)]
+        product = one[0].T @ weighted @ one[1]
+        assert np.array_equal(fast[1][:5, :5], product[:5, :5])
+        assert np.array_equal(fast[1][6], product[6]) and np.array_equal(fast[1][:, 6], product[:, 6])
+        assert np.allclose(fast[1], slow[1], rtol=1e-12, atol=0)
+        assert np.isclose(fast[1].sum(), row_area.sum() * a.shape[1], rtol=1e-12)
+    else:
+        assert fast[1] is None and slow[1] is None

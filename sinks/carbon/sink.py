@@ -180,12 +180,17 @@ def _tm_block(a: np.ndarray, b: np.ndarray, row_area: np.ndarray | None, codes: 
         pair, weighted = hist2_u8(a, b, None if row_area is None else np.asarray(row_area, dtype=np.float64))
         ia = _compact_index(np.arange(256, dtype=np.uint8), codes, nodata[0])
         ib = _compact_index(np.arange(256, dtype=np.uint8), codes, nodata[1])
-        one_a = np.zeros((256, m))
-        one_a[np.arange(256), ia] = 1.0
-        one_b = np.zeros((256, m))
-        one_b[np.arange(256), ib] = 1.0
-        counts = np.rint(one_a.T @ pair.astype(np.float64) @ one_b).astype(np.int64)
-        return counts, (None if weighted is None else one_a.T @ weighted @ one_b)
+        # the byte pairs that occur (a few dozen of 65,536), each added to its (from, to)
+        # cell; no matrix product, which would wake the BLAS library's threads in every
+        # block task and leave them spinning beside dask's
+        seen = np.flatnonzero(pair)
+        cell = ia[seen >> 8].astype(np.int64) * m + ib[seen & 255]
+        counts = np.zeros(m * m, dtype=np.int64)
+        np.add.at(counts, cell, pair.ravel()[seen])
+        areas = None
+        if weighted is not None:
+            areas = np.bincount(cell, weights=weighted.ravel()[seen], minlength=m * m).reshape(m, m)
+        return counts.reshape(m, m), areas
     ia = _compact_index(a, codes, nodata[0]).astype(np.int64)
     ib = _compact_index(b, codes, nodata[1]).astype(np.int64)
     key = (ia * m + ib).ravel()
