@@ -317,3 +317,17 @@ def test_a_cache_index_written_for_older_source_is_not_compiled(tmp_path):
     os.utime(index, (2_000_000, 2_000_000))  # a numba that keys on times: written after the change
     assert _current(index, source)
     assert not _current(tmp_path / "missing.nbi", source)
+
+
+def test_install_step_compiles_each_kernel_in_one_process():
+    """make's install step compiles every group once, and the groups that specialise the
+    same kernel (the rule kernel for reflectance and for digital numbers) in one process:
+    numba rewrites a kernel's index file from what its own process compiled, so two
+    processes finishing together could leave one specialisation out of the index, for the
+    first run to compile again."""
+    from sinks._kernels import warm
+
+    flat = [g for names in warm.ALL_AT_ONCE for g in names]
+    assert sorted(flat) == sorted(warm.GROUPS)
+    together = [names for names in warm.ALL_AT_ONCE if "rules" in names]
+    assert len(together) == 1 and "rules_dn" in together[0]

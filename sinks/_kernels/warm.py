@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["GROUPS", "cached", "cancel", "compile_all", "compile_group", "compile_in_background", "wait"]
+__all__ = ["ALL_AT_ONCE", "GROUPS", "cached", "cancel", "compile_all", "compile_group", "compile_in_background", "wait"]
 
 log = logging.getLogger("sinks")
 
@@ -155,15 +155,22 @@ def compile_group(name: str) -> None:
 
 
 _CHILDREN: list[subprocess.Popen] = []
-#: What a compiling child process runs (its one argument: a group's name).
-_CHILD = "import sys; from sinks._kernels.warm import compile_group; compile_group(sys.argv[1])"
+#: What a compiling child process runs (its arguments: groups' names, compiled in turn).
+_CHILD = "import sys; from sinks._kernels.warm import compile_group; [compile_group(n) for n in sys.argv[1:]]"
+
+#: The groups :func:`compile_all` compiles, one child process per tuple.  The two rule
+#: groups compile specialisations of one kernel, whose index file in numba's cache each
+#: process rewrites from what it has seen: two processes compiling them at once leave the
+#: index naming only one of them, so they share a process.
+ALL_AT_ONCE: tuple[tuple[str, ...], ...] = (("rules", "rules_dn"), ("pixels",))
 
 
-def _spawn(name: str, *, quiet: bool) -> subprocess.Popen:
-    """A child process compiling group ``name``; ``quiet`` discards its output (a run's
-    background compile), otherwise it goes to this process's terminal (make's install step)."""
+def _spawn(*names: str, quiet: bool) -> subprocess.Popen:
+    """A child process compiling the groups ``names`` one after another; ``quiet`` discards
+    its output (a run's background compile), otherwise it goes to this process's terminal
+    (make's install step)."""
     out = subprocess.DEVNULL if quiet else None
-    return subprocess.Popen([sys.executable, "-c", _CHILD, name], stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    return subprocess.Popen([sys.executable, "-c", _CHILD, *names], stdin=subprocess.DEVNULL, stdout=out, stderr=out)
 
 
 def compile_in_background(*, digital_numbers: bool = True) -> bool:
@@ -181,14 +188,13 @@ def compile_in_background(*, digital_numbers: bool = True) -> bool:
 
 
 def compile_all() -> float:
-    """Compile every group (:data:`GROUPS`) now, in child processes two at a time, and
-    return the seconds it took; a group whose child fails is compiled by the first run
-    that needs it (as without this step)."""
+    """Compile every group (:data:`GROUPS`) now, in the child processes of
+    :data:`ALL_AT_ONCE` (two at a time), and return the seconds it took; a group whose
+    child fails is compiled by the first run that needs it (as without this step)."""
     t0 = time.perf_counter()
-    names = list(GROUPS)
     width = max(1, min(2, os.cpu_count() or 1))
-    for start in range(0, len(names), width):
-        procs = [_spawn(name, quiet=False) for name in names[start:start + width]]
+    for start in range(0, len(ALL_AT_ONCE), width):
+        procs = [_spawn(*names, quiet=False) for names in ALL_AT_ONCE[start:start + width]]
         for proc in procs:
             proc.wait()
     return time.perf_counter() - t0
