@@ -191,7 +191,7 @@ def read_window(path: str, lay: BlockLayout, bands: Sequence[int], row: int, col
     ValueError
         The window or a band lies outside the image.
     """
-    from ._kernels.blocks import place_tile, place_tile_unchecked
+    from ._kernels.blocks import place_tile, placer
 
     b = np.asarray(bands, dtype=np.int64) - 1
     if b.size and (b.min() < 0 or b.max() >= lay.samples):
@@ -205,7 +205,7 @@ def read_window(path: str, lay: BlockLayout, bands: Sequence[int], row: int, col
     th, tw = lay.tile_height, lay.tile_width
     per_band = -(-lay.height // th) * lay.tiles_across
     dst = np.arange(b.size, dtype=np.int64)
-    first = True
+    place = None
     fd = os.open(path, os.O_RDONLY)
     try:
         for ty in range(row // th, (row + height - 1) // th + 1):
@@ -219,12 +219,12 @@ def read_window(path: str, lay: BlockLayout, bands: Sequence[int], row: int, col
                                    dy=dy, dx=dx, tile_shape=(th, tw), predictor=lay.predictor)
                 else:
                     buf = _decode(fd, lay, k, u.dtype)
-                    if first:  # checked once: the same bands and tile shape for every tile
+                    if place is None:  # checked once: the same bands and tile shape for every tile
                         place_tile(buf, u, samples=lay.samples, src=b, dst=dst, dy=dy, dx=dx, tile_shape=(th, tw),
                                    predictor=lay.predictor)
-                        first = False
+                        place = placer(lay.samples, b, dst)
                     else:
-                        place_tile_unchecked(buf, lay.samples, b, u, dst, dy, dx, th, tw, lay.predictor)
+                        place(buf, u, dy, dx, th, tw, lay.predictor)
     finally:
         os.close(fd)
     return out

@@ -85,6 +85,53 @@ def test_any_window_equals_gdal(tmp_path_factory, row, col, h, w, bands):
     np.testing.assert_array_equal(got, _gdal(path, bands, row, col, h, w))
 
 
+@pytest.mark.parametrize("dtype,compress,predictor", [
+    ("uint16", "deflate", 2), ("uint16", "deflate", 1), ("uint8", "deflate", 2), ("int16", None, 1),
+    ("float32", "deflate", 1)])
+def test_six_band_stacks_equal_gdal_reads(tmp_path, dtype, compress, predictor):
+    """Six-sample tiles (every packaged sensor's stack) have a kernel of their own: all six bands
+    in any order, and subsets through the general kernel, are GDAL's."""
+    path = _write(tmp_path / "s.tif", _data(dtype, shape=(6, 75, 90), seed=5), compress=compress, predictor=predictor)
+    lay = tiffblocks.layout(path)
+    for bands in ([1, 2, 3, 4, 5, 6], [6, 4, 2, 1, 3, 5], [2, 3, 4, 5, 6], [1, 1, 2, 3, 4, 5]):
+        for row, col, h, w in WINDOWS:
+            got = tiffblocks.read_window(path, lay, bands, row, col, h, w)
+            np.testing.assert_array_equal(got, _gdal(path, bands, row, col, h, w), err_msg=f"{bands} {(row, col, h, w)}")
+
+
+def _placed(values, src, dst, bands, shape, dy, dx):
+    """numpy's answer for place_tile: ``values`` (rows, cols, samples) of a tile put at (dy, dx)."""
+    out = np.zeros((bands, *shape), values.dtype)
+    th, tw = values.shape[:2]
+    y0, y1, x0, x1 = max(0, -dy), min(th, shape[0] - dy), max(0, -dx), min(tw, shape[1] - dx)
+    for s, d in zip(src, dst):
+        if y1 > y0 and x1 > x0:
+            out[d, dy + y0:dy + y1, dx + x0:dx + x1] = values[y0:y1, x0:x1, s]
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(samples=st.sampled_from([1, 2, 3, 6, 6, 6, 7]), th=st.integers(1, 9), tw=st.integers(1, 12),
+       dy=st.integers(-10, 8), dx=st.integers(-13, 10), predictor=st.sampled_from([1, 2]),
+       dtype=st.sampled_from(["uint8", "uint16", "uint32"]), seed=st.integers(0, 2**16), data=st.data())
+def test_place_tile_equals_numpy(samples, th, tw, dy, dx, predictor, dtype, seed, data):
+    """Any tile, clipped anywhere, any pairing of samples with bands: the predictor undone
+    (a wrapped cumulative sum) and the samples placed as numpy would."""
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    stored = rng.integers(0, info.max, (th, tw, samples), dtype=np.uint64, endpoint=True).astype(dtype)
+    values = np.cumsum(stored, axis=1, dtype=dtype) if predictor == 2 else stored
+    src = np.array(data.draw(st.lists(st.integers(0, samples - 1), min_size=1, max_size=samples)), np.int64)
+    if data.draw(st.booleans()):  # every sample once, in some order
+        src = rng.permutation(samples).astype(np.int64)
+    dst = rng.permutation(src.size).astype(np.int64)
+    shape = (6, 7)
+    out = np.zeros((src.size, *shape), dtype)
+    place_tile(stored.ravel(), out, samples=samples, src=src, dst=dst, dy=dy, dx=dx, tile_shape=(th, tw),
+               predictor=predictor)
+    np.testing.assert_array_equal(out, _placed(values, src, dst, src.size, shape, dy, dx))
+
+
 def test_read_onto_uses_the_tiles_and_matches_gdal_beyond_the_file(tmp_path):
     """A target larger than the file and offset from it: the part the file covers, as GDAL reads it."""
     path = _write(tmp_path / "t.tif", _data("uint16"), predictor=2)

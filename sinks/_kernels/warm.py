@@ -94,6 +94,9 @@ def _blocks() -> None:
         out = np.zeros((2, 4, 4), dtype)
         place_tile(np.ones(32, dtype), out, samples=2, src=np.arange(2), dst=np.arange(2), dy=0, dx=0,
                    tile_shape=(4, 4), predictor=2)
+        out = np.zeros((6, 4, 4), dtype)  # six-sample stacks have a kernel of their own
+        place_tile(np.ones(96, dtype), out, samples=6, src=np.arange(6), dst=np.arange(6), dy=0, dx=0,
+                   tile_shape=(4, 4), predictor=2)
 
 
 def _rake() -> None:
@@ -125,7 +128,8 @@ def cached() -> bool:
     names = {Path(f).name.split("-")[0] for f in found
              if _current(Path(f), _HERE / (Path(f).name.split(".")[0] + ".py"))}
     need = {"rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
-            "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "codes._tile_hist", "codes._take", "rake.rake_steps", "blocks._place"}
+            "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "codes._tile_hist", "codes._take", "rake.rake_steps", "blocks._place",
+            "blocks._place6"}
     return need <= names
 
 
