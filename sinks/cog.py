@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CogPlan", "plan_cog", "cog_graph", "encode_array", "assemble", "describe_band", "nearest_index", "overview_shapes"]
+__all__ = ["CogPlan", "plan_cog", "cog_graph", "encode_array", "encode_pieces", "lattice_chunks", "assemble", "describe_band", "nearest_index", "overview_shapes"]
 
 log = logging.getLogger("sinks")
 
@@ -384,15 +384,57 @@ def _overview_task(plan: CogPlan, level: int, ty: int, tx: int, below: list[tupl
     return encode_overview_tile(plan, level, ty, tx, *(piece for _rec, piece in below))
 
 
+def lattice_chunks(chunks: tuple[int, ...], blocksize: int) -> tuple[int, ...]:
+    """Chunk sizes along one axis with every inner edge on a multiple of ``blocksize``, each
+    about as large as the median of ``chunks`` (rounded to whole tiles); ``chunks`` itself
+    when its edges are on the lattice already."""
+    total = sum(chunks)
+    edges = np.cumsum(chunks)[:-1]
+    if not any(int(e) % blocksize for e in edges):
+        return tuple(chunks)
+    step = max(blocksize, int(round(float(np.median(chunks)) / blocksize)) * blocksize)
+    sizes = [step] * (total // step)
+    if total % step:
+        sizes.append(total % step)
+    return tuple(sizes)
+
+
+def _spans(edges: np.ndarray, a: int, b: int) -> list[tuple[int, int, int]]:
+    """``(chunk, start, stop)`` of each chunk (cut at ``edges``, cumulative from 0) that
+    overlaps ``[a, b)``, with the overlap in the chunk's own coordinates."""
+    first = int(np.searchsorted(edges, a, side="right")) - 1
+    out = []
+    for k in range(first, len(edges) - 1):
+        lo, hi = int(edges[k]), int(edges[k + 1])
+        if lo >= b:
+            break
+        out.append((k, max(a, lo) - lo, min(b, hi) - lo))
+    return out
+
+
+def encode_pieces(parts: list[np.ndarray], where: np.ndarray, plan: CogPlan, r0: int, c0: int, h: int,
+                  w: int) -> tuple[dict[str, Any], Any]:
+    """Task: :func:`encode_block` of the block at ``(r0, c0)``, ``h`` × ``w``, put together
+    from the chunks it overlaps (``where``: for each part, the rows and columns it fills in
+    the block, then where they start in the part)."""
+    block = np.empty((h, w), dtype=parts[0].dtype)
+    for part, (ya, yb, xa, xb, sy, sx) in zip(parts, where.tolist()):
+        block[ya:yb, xa:xb] = part[sy:sy + yb - ya, sx:sx + xb - xa]
+    return encode_block(block, plan, r0, c0)
+
+
 def cog_graph(arr: Any, plan: CogPlan) -> Any:
-    """A dask ``Delayed`` that writes every tile of ``arr`` (a 2-D dask array whose chunk
-    edges lie on the tile lattice) and returns the records :func:`assemble` needs.
+    """A dask ``Delayed`` that writes every tile of ``arr`` (a 2-D dask array) and returns
+    the records :func:`assemble` needs.
 
     The graph is written out as plain tasks (a few thousand for a large layer, built in
     milliseconds): the plan is one node of it, which every tile task reads, and each tile
     task returns its record with the pixels it passes to the next overview level.  The
     records are taken out of those results by tasks of their own, so that the pixels are
-    freed as soon as the level above has used them.
+    freed as soon as the level above has used them.  Full-resolution tiles are compressed
+    in blocks on the tile lattice (:func:`lattice_chunks`): a chunk that is such a block
+    is compressed as it is, other blocks are put together from the chunks they overlap in
+    their own task (no rechunking pass).
     """
     import operator
 
@@ -400,23 +442,33 @@ def cog_graph(arr: Any, plan: CogPlan) -> Any:
     from dask.highlevelgraph import HighLevelGraph
 
     b = plan.blocksize
-    rows = np.cumsum((0,) + arr.chunks[0])
-    cols = np.cumsum((0,) + arr.chunks[1])
-    if any(int(r) % b for r in rows[1:-1]) or any(int(c) % b for c in cols[1:-1]):
-        raise ValueError(f"{plan.final}: chunk edges must lie on the {b}-px tile lattice")
+    src_rows = np.cumsum((0,) + tuple(arr.chunks[0]))
+    src_cols = np.cumsum((0,) + tuple(arr.chunks[1]))
+    rows = np.cumsum((0,) + lattice_chunks(tuple(arr.chunks[0]), b))
+    cols = np.cumsum((0,) + lattice_chunks(tuple(arr.chunks[1]), b))
     name = f"cog-{uuid.uuid4().hex[:10]}"
     plan_key = f"{name}-plan"
     dsk: dict[Any, Any] = {plan_key: plan}
     done: list[str] = []
     sources: list[tuple[int, int, int, int, str]] = []
     for i in range(len(rows) - 1):
+        down = _spans(src_rows, int(rows[i]), int(rows[i + 1]))
         for j in range(len(cols) - 1):
-            r0, c0 = int(rows[i]), int(cols[j])
+            r0, r1, c0, c1 = int(rows[i]), int(rows[i + 1]), int(cols[j]), int(cols[j + 1])
+            across = _spans(src_cols, c0, c1)
             key = f"{name}-0-{i}-{j}"
-            dsk[key] = (encode_block, (arr.name, i, j), plan_key, r0, c0)
+            if (len(down) == 1 == len(across) and (src_rows[down[0][0]], src_rows[down[0][0] + 1]) == (r0, r1)
+                    and (src_cols[across[0][0]], src_cols[across[0][0] + 1]) == (c0, c1)):  # the chunk is the block
+                dsk[key] = (encode_block, (arr.name, down[0][0], across[0][0]), plan_key, r0, c0)
+            else:
+                parts = [(arr.name, si, sj) for si, _, _ in down for sj, _, _ in across]
+                where = np.array([(int(src_rows[si]) + ya - r0, int(src_rows[si]) + yb - r0,
+                                   int(src_cols[sj]) + xa - c0, int(src_cols[sj]) + xb - c0, ya, xa)
+                                  for si, ya, yb in down for sj, xa, xb in across], dtype=np.int64)
+                dsk[key] = (encode_pieces, parts, where, plan_key, r0, c0, r1 - r0, c1 - c0)
             dsk[f"{key}-record"] = (operator.getitem, key, 0)
             done.append(f"{key}-record")
-            sources.append((r0, int(rows[i + 1]), c0, int(cols[j + 1]), key))
+            sources.append((r0, r1, c0, c1, key))
     for level in range(1, len(plan.levels)):
         ny, nx = plan.tiles(level)
         h, w = plan.levels[level]

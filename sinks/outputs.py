@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -421,18 +420,13 @@ def write_rasters_and_compute(outputs: list[RasterOutput], grid: Grid, *, also: 
 def _one_pass_graph(out: RasterOutput, grid: Grid, tmp: Path, *, blocksize: int, compress: str | None,
                     overviews: bool = True) -> tuple[Any, Any]:
     """The plan and the dask graph writing ``out``'s tiles for :func:`sinks.cog.assemble`
-    (chunk edges moved onto the tile lattice first if they are not on it); without
-    ``overviews``, the full resolution alone (a tiled GeoTIFF)."""
+    (blocks off the tile lattice are put together from their chunks by the tile tasks);
+    without ``overviews``, the full resolution alone (a tiled GeoTIFF)."""
     import dask.array as da
 
     from .cog import cog_graph, plan_cog
 
     data = out.data if isinstance(out.data, da.Array) else da.from_array(out.data, chunks=2 * blocksize)
-    lattice = tuple(_lattice_chunks(c, blocksize) for c in data.chunks)
-    if lattice != data.chunks:
-        # without distributed imported there is no client, and dask would pick "tasks"
-        # after importing distributed (0.15 s) to look for one
-        data = data.rechunk(lattice, method=None if "distributed" in sys.modules else "tasks")
     # the intermediate of a layer GDAL's COG driver finishes is stored uncompressed (read once, at once)
     options = _cog_options(out, compress) if overviews else {"compress": "NONE", "predictor": "NO"}
     parts = _parts_folder(tmp, compressed=options["compress"].upper() != "NONE")
@@ -453,20 +447,6 @@ def _parts_folder(tmp: Path, *, compressed: bool) -> Path | None:
     parts = tmp.with_name(tmp.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     return parts
-
-
-def _lattice_chunks(chunks: tuple[int, ...], blocksize: int) -> tuple[int, ...]:
-    """Chunk sizes along one axis with every inner edge on a multiple of ``blocksize``, each
-    about as large as the median of ``chunks`` (rounded to whole tiles)."""
-    total = sum(chunks)
-    edges = np.cumsum(chunks)[:-1]
-    if not any(int(e) % blocksize for e in edges):
-        return tuple(chunks)
-    step = max(blocksize, int(round(float(np.median(chunks)) / blocksize)) * blocksize)
-    sizes = [step] * (total // step)
-    if total % step:
-        sizes.append(total % step)
-    return tuple(sizes)
 
 
 def _compute(*collections: Any) -> tuple[Any, ...]:

@@ -54,7 +54,8 @@ def _same_files(a: Path, b: Path) -> None:
             np.testing.assert_array_equal(x.read(1), y.read(1))
 
 
-@pytest.mark.parametrize("h, w, chunks", [(3001, 2049, 700), (1536, 1100, 512)])
+@pytest.mark.parametrize("h, w, chunks", [(3001, 2049, 700), (1536, 1100, 512),
+                                          (1536, 1100, ((512, 300, 212, 512), (512, 588)))])
 def test_one_pass_cogs_equal_gdal_cog_driver_at_every_level(tmp_path, monkeypatch, h, w, chunks):
     from rio_cogeo.cogeo import cog_validate
 
@@ -249,3 +250,34 @@ def test_the_deflate_level_is_found_on_this_machine():
     from sinks.cog import _gdal_deflate_level
 
     assert _gdal_deflate_level() is not None
+
+
+def test_blocks_off_the_tile_lattice_are_put_together_by_their_tile_tasks(tmp_path):
+    """Chunks off the 512-px lattice: one task per lattice block takes the chunks it overlaps
+    (no rechunking pass), and the blocks it compresses are the array's pixels there."""
+    import dask
+
+    from sinks.cog import cog_graph, encode_block, encode_pieces, lattice_chunks, plan_cog
+
+    grid, outs = _layers(1536, 1100, ((512, 300, 212, 512), (512, 588)), tmp_path)
+    data = outs[0].data
+    plan = plan_cog(outs[0], grid, blocksize=512, options={"compress": "NONE", "predictor": "NO"}, parts=None,
+                    overviews=False)
+    assert lattice_chunks(data.chunks[0], 512) == (512, 512, 512)
+    assert lattice_chunks(data.chunks[1], 512) == (512, 588)  # inner edges on the lattice: kept
+    graph = dict(cog_graph(data, plan).__dask_graph__())
+    assert not [k for k in graph if "rechunk" in str(k)]
+    level0 = [v for v in graph.values() if isinstance(v, tuple) and v[0] in (encode_block, encode_pieces)]
+    assert len(level0) == 6 and sum(v[0] is encode_block for v in level0) == 4  # chunks that are blocks as they are
+    records = dask.compute(cog_graph(data, plan), scheduler="sync")[0]
+    whole = np.asarray(data)
+    for rec in records:
+        raw = rec["part"]
+        tiles = np.frombuffer(raw, np.uint8).reshape(-1, 512, 512)
+        r0, c0 = rec["row"] * 512, rec["col"] * 512
+        ny, nx = rec["ntiles"]
+        assert len(tiles) == ny * nx
+        for k in range(ny * nx):
+            y, x = r0 + 512 * (k // nx), c0 + 512 * (k % nx)
+            want = whole[y:y + 512, x:x + 512]
+            np.testing.assert_array_equal(tiles[k][:want.shape[0], :want.shape[1]], want)
