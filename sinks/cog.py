@@ -295,18 +295,29 @@ def _store_tiles(plan: CogPlan, name: str, tiles: list[Any]) -> tuple[str | byte
     return path, sizes
 
 
-def encode_block(block: np.ndarray, plan: CogPlan, r0: int, c0: int) -> tuple[dict[str, Any], Any]:
+def encode_block(block: np.ndarray, plan: CogPlan, r0: int, c0: int, fuse: bool = False) -> tuple[Any, Any]:
     """Task: compress one block's full-resolution tiles, and pick its pixels of level 1.
 
     Returns the tiles' record ``{"level", "row", "col", "part", "sizes"}`` and the level-1
-    piece ``(j0, i0, array)`` (``None`` without overviews).
+    piece ``(j0, i0, array)`` (``None`` without overviews).  With ``fuse`` (the block holds
+    every source pixel of the level-1 tiles it reaches, so those are whole tiles) the
+    level-1 tiles are compressed here too: the records of both levels, as a list, and the
+    level-2 piece.
     """
     b = plan.blocksize
     path, sizes = _store_tiles(plan, f"l0_{r0}_{c0}.bin", _encode_tiles(block, plan))
     rec = {"level": 0, "row": r0 // b, "col": c0 // b, "ntiles": (math.ceil(block.shape[0] / b),
                                                                    math.ceil(block.shape[1] / b)),
            "part": path, "sizes": sizes}
-    return rec, _piece(block, plan, 1, r0, c0)
+    piece = _piece(block, plan, 1, r0, c0)
+    if not fuse or piece is None:
+        return rec, piece
+    j0, i0, level1 = piece
+    path1, sizes1 = _store_tiles(plan, f"l1_{j0}_{i0}.bin", _encode_tiles(level1, plan))
+    rec1 = {"level": 1, "row": j0 // b, "col": i0 // b, "ntiles": (math.ceil(level1.shape[0] / b),
+                                                                    math.ceil(level1.shape[1] / b)),
+            "part": path1, "sizes": sizes1}
+    return [rec, rec1], _piece(level1, plan, 2, j0, i0)
 
 
 def _piece(arr: np.ndarray, plan: CogPlan, level: int, r0: int, c0: int) -> Any:
@@ -413,14 +424,14 @@ def _spans(edges: np.ndarray, a: int, b: int) -> list[tuple[int, int, int]]:
 
 
 def encode_pieces(parts: list[np.ndarray], where: np.ndarray, plan: CogPlan, r0: int, c0: int, h: int,
-                  w: int) -> tuple[dict[str, Any], Any]:
+                  w: int, fuse: bool = False) -> tuple[Any, Any]:
     """Task: :func:`encode_block` of the block at ``(r0, c0)``, ``h`` × ``w``, put together
     from the chunks it overlaps (``where``: for each part, the rows and columns it fills in
     the block, then where they start in the part)."""
     block = np.empty((h, w), dtype=parts[0].dtype)
     for part, (ya, yb, xa, xb, sy, sx) in zip(parts, where.tolist()):
         block[ya:yb, xa:xb] = part[sy:sy + yb - ya, sx:sx + xb - xa]
-    return encode_block(block, plan, r0, c0)
+    return encode_block(block, plan, r0, c0, fuse)
 
 
 def cog_graph(arr: Any, plan: CogPlan) -> Any:
@@ -450,26 +461,37 @@ def cog_graph(arr: Any, plan: CogPlan) -> Any:
     plan_key = f"{name}-plan"
     dsk: dict[Any, Any] = {plan_key: plan}
     done: list[str] = []
+    blocks = [(int(rows[i]), int(rows[i + 1]), int(cols[j]), int(cols[j + 1]), (i, j))
+              for i in range(len(rows) - 1) for j in range(len(cols) - 1)]
+    # level 1 made by the block tasks themselves when each of its tiles takes its pixels
+    # from one block (blocks of 2 x 2 tiles or more, on a level exactly half the one below)
+    fuse = len(plan.levels) > 1 and all(
+        len(_contributors(plan, 1, ty, tx, blocks)) == 1
+        for ty in range(plan.tiles(1)[0]) for tx in range(plan.tiles(1)[1]))
     sources: list[tuple[int, int, int, int, str]] = []
-    for i in range(len(rows) - 1):
-        down = _spans(src_rows, int(rows[i]), int(rows[i + 1]))
-        for j in range(len(cols) - 1):
-            r0, r1, c0, c1 = int(rows[i]), int(rows[i + 1]), int(cols[j]), int(cols[j + 1])
-            across = _spans(src_cols, c0, c1)
-            key = f"{name}-0-{i}-{j}"
-            if (len(down) == 1 == len(across) and (src_rows[down[0][0]], src_rows[down[0][0] + 1]) == (r0, r1)
-                    and (src_cols[across[0][0]], src_cols[across[0][0] + 1]) == (c0, c1)):  # the chunk is the block
-                dsk[key] = (encode_block, (arr.name, down[0][0], across[0][0]), plan_key, r0, c0)
-            else:
-                parts = [(arr.name, si, sj) for si, _, _ in down for sj, _, _ in across]
-                where = np.array([(int(src_rows[si]) + ya - r0, int(src_rows[si]) + yb - r0,
-                                   int(src_cols[sj]) + xa - c0, int(src_cols[sj]) + xb - c0, ya, xa)
-                                  for si, ya, yb in down for sj, xa, xb in across], dtype=np.int64)
-                dsk[key] = (encode_pieces, parts, where, plan_key, r0, c0, r1 - r0, c1 - c0)
-            dsk[f"{key}-record"] = (operator.getitem, key, 0)
-            done.append(f"{key}-record")
+    for r0, r1, c0, c1, (i, j) in blocks:
+        down = _spans(src_rows, r0, r1)
+        across = _spans(src_cols, c0, c1)
+        key = f"{name}-0-{i}-{j}"
+        if (len(down) == 1 == len(across) and (src_rows[down[0][0]], src_rows[down[0][0] + 1]) == (r0, r1)
+                and (src_cols[across[0][0]], src_cols[across[0][0] + 1]) == (c0, c1)):  # the chunk is the block
+            dsk[key] = (encode_block, (arr.name, down[0][0], across[0][0]), plan_key, r0, c0, fuse)
+        else:
+            parts = [(arr.name, si, sj) for si, _, _ in down for sj, _, _ in across]
+            where = np.array([(int(src_rows[si]) + ya - r0, int(src_rows[si]) + yb - r0,
+                               int(src_cols[sj]) + xa - c0, int(src_cols[sj]) + xb - c0, ya, xa)
+                              for si, ya, yb in down for sj, xa, xb in across], dtype=np.int64)
+            dsk[key] = (encode_pieces, parts, where, plan_key, r0, c0, r1 - r0, c1 - c0, fuse)
+        dsk[f"{key}-record"] = (operator.getitem, key, 0)
+        done.append(f"{key}-record")
+        if fuse:  # the block's level-1 tiles, whose pixels of level 2 it hands on
+            j0, j1 = np.searchsorted(plan.src_y[1], [r0, r1])
+            i0, i1 = np.searchsorted(plan.src_x[1], [c0, c1])
+            if j1 > j0 and i1 > i0:
+                sources.append((int(j0), int(j1), int(i0), int(i1), key))
+        else:
             sources.append((r0, r1, c0, c1, key))
-    for level in range(1, len(plan.levels)):
+    for level in range(2 if fuse else 1, len(plan.levels)):
         ny, nx = plan.tiles(level)
         h, w = plan.levels[level]
         nxt = []
@@ -482,8 +504,16 @@ def cog_graph(arr: Any, plan: CogPlan) -> Any:
                 nxt.append((ty * b, min(ty * b + b, h), tx * b, min(tx * b + b, w), key))
         sources = nxt
     out = f"{name}-records"
-    dsk[out] = (list, done)
+    dsk[out] = (_flat_records, done)
     return Delayed(out, HighLevelGraph.from_collections(out, dsk, dependencies=[arr]))
+
+
+def _flat_records(records: list[Any]) -> list[dict[str, Any]]:
+    """The tasks' records as one list (a block task that made level 1 too hands on two)."""
+    out: list[dict[str, Any]] = []
+    for rec in records:
+        out.extend(rec if isinstance(rec, list) else [rec])
+    return out
 
 
 def encode_array(arr: Any, plan: CogPlan) -> list[dict[str, Any]]:

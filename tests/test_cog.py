@@ -55,7 +55,8 @@ def _same_files(a: Path, b: Path) -> None:
 
 
 @pytest.mark.parametrize("h, w, chunks", [(3001, 2049, 700), (1536, 1100, 512),
-                                          (1536, 1100, ((512, 300, 212, 512), (512, 588)))])
+                                          (1536, 1100, ((512, 300, 212, 512), (512, 588))),
+                                          (3001, 2049, 1024), (2600, 2300, ((1000, 1100, 500), (1100, 1200)))])
 def test_one_pass_cogs_equal_gdal_cog_driver_at_every_level(tmp_path, monkeypatch, h, w, chunks):
     from rio_cogeo.cogeo import cog_validate
 
@@ -281,3 +282,17 @@ def test_blocks_off_the_tile_lattice_are_put_together_by_their_tile_tasks(tmp_pa
             y, x = r0 + 512 * (k // nx), c0 + 512 * (k % nx)
             want = whole[y:y + 512, x:x + 512]
             np.testing.assert_array_equal(tiles[k][:want.shape[0], :want.shape[1]], want)
+
+
+@pytest.mark.parametrize("h, w, chunks, fused", [(3001, 2049, 1024, True), (2048, 2048, 2048, True),
+                                                 (3001, 2049, 512, False), (3001, 2049, 700, False)])
+def test_block_tasks_make_level_one_when_its_tiles_lie_in_one_block(tmp_path, h, w, chunks, fused):
+    """Blocks of 2 x 2 tiles or more: each level-1 tile takes its pixels from one block, whose
+    task compresses it too (no level-1 tasks); smaller blocks leave level 1 to tasks of its own."""
+    from sinks.cog import cog_graph, plan_cog
+
+    grid, outs = _layers(h, w, chunks, tmp_path)
+    plan = plan_cog(outs[0], grid, blocksize=512, options={"compress": "DEFLATE", "predictor": "NO"}, parts=None)
+    graph = dict(cog_graph(outs[0].data, plan).__dask_graph__())
+    level1 = [k for k in graph if isinstance(k, str) and "-1-" in k.split("cog-")[-1][10:13]]
+    assert (not level1) == fused
