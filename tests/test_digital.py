@@ -61,6 +61,28 @@ def test_rule_kernel_on_numbers_equals_kernel_on_reflectance(seed, t, holes, coa
     np.testing.assert_array_equal(got, want)
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), t=st.integers(1, 3), first=st.booleans())
+def test_rule_kernel_on_numbers_reads_nodata_in_bands_the_rules_do_not_use(seed, t, first):
+    """A seventh band (before or after the six the rules read): nodata there marks the pixel
+    unobserved too, as a NaN in every band of the reflectance would."""
+    rng = np.random.default_rng(seed)
+    kw = kernel_arguments(load_rules(), mndwi_t=0.05, mvi_t=3.0)
+    dns, refl = [], []
+    for _ in range(t):
+        d = _dn_block(rng, 19, 23, 0.2)
+        extra = rng.integers(1, 9000, size=(1, 19, 23)).astype(np.uint16)
+        extra[0, rng.random((19, 23)) < 0.2] = 0
+        dns.append(np.concatenate([extra, d] if first else [d, extra]))
+        r = _reflectance(d, 0.0)
+        r[:, extra[0] == 0] = np.nan
+        refl.append(r)
+    roles = (1, 2, 3, 4, 5, 6) if first else (0, 1, 2, 3, 4, 5)
+    want = rules_block(refl, roles=(0, 1, 2, 3, 4, 5), coastal=None, **kw)
+    got = rules_block(dns, roles=roles, coastal=None, decode=([SCALE] * t, [0.0] * t, 0), **kw)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_rule_kernel_refuses_mixed_or_float_numbers():
     kw = dict(roles=(0, 1, 2, 3, 4, 5), coastal=None, **kernel_arguments(load_rules(), mndwi_t=0.0, mvi_t=3.0))
     a = np.ones((6, 4, 4), np.uint16)

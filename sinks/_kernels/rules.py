@@ -71,12 +71,16 @@ def _nd(a: np.float32, b: np.float32) -> np.float32:
 
 
 @jit(inline="always")
-def _evidence(vb, vg, vr, vn, v1, v2, scale, offset, t, fs, ist):  # noqa: ANN001, ANN202
+def _evidence(vb, vg, vr, vn, v1, v2, scale, offset, nodata, one, t, fs, ist):  # noqa: ANN001, ANN202
     """One acquisition's row segment (the six bands' values ``vb`` … ``v2``) added to the
     per-pixel evidence (``fs``, ``ist``; fields as named above), the values read as
-    ``value × scale + offset`` (digital numbers, whose ``nodata`` marks are in ``ist``'s
-    ``_BAD`` field; or reflectance, with scale 1 and offset 0).  Pixels the terrain keeps
-    in shadow at this acquisition (``_SHADE``) are not counted.
+    ``value × scale + offset`` (digital numbers, with ``nodata`` marking a value not
+    observed, here in these bands and in ``ist``'s ``_BAD`` field for the block's other
+    bands; or reflectance, with scale 1 and offset 0 and a NaN ``nodata``, which equals
+    nothing).  Pixels the terrain keeps in shadow at this acquisition (``_SHADE``) are not
+    counted.  ``one`` is 1.0, given at run time: a field that keeps its value is written
+    back times ``one`` (the same bits), so the compiler cannot drop that store and turn
+    the update into a masked store, which is microcoded and slow on AMD's Zen cores.
 
     Without branches: every test is a mask and every update a select, so the loop runs on
     vector instructions, and the numbers are those of the rules applied one pixel at a
@@ -96,8 +100,10 @@ def _evidence(vb, vg, vr, vn, v1, v2, scale, offset, t, fs, ist):  # noqa: ANN00
         nr = np.float32(vn[x]) * scale + offset
         s1 = np.float32(v1[x]) * scale + offset
         s2 = np.float32(v2[x]) * scale + offset
-        fin = ((ist[_BAD * _SEG + x] == 0) & np.isfinite(b) & np.isfinite(g) & np.isfinite(r) & np.isfinite(nr)
-               & np.isfinite(s1) & np.isfinite(s2))
+        marked = ((vb[x] == nodata) | (vg[x] == nodata) | (vr[x] == nodata) | (vn[x] == nodata)
+                  | (v1[x] == nodata) | (v2[x] == nodata))
+        fin = ((ist[_BAD * _SEG + x] == 0) & ~marked & np.isfinite(b) & np.isfinite(g) & np.isfinite(r)
+               & np.isfinite(nr) & np.isfinite(s1) & np.isfinite(s2))
         ndvi = _nd(nr, r)
         mndwi = _nd(g, s1)
         mean_vis = (b + g + r) * third
@@ -115,18 +121,22 @@ def _evidence(vb, vg, vr, vn, v1, v2, scale, offset, t, fs, ist):  # noqa: ANN00
         ist[_CLEAR * _SEG + x] += np.int32(ok)
         ist[_WET * _SEG + x] += np.int32(ok & is_wet)
         ist[_OPEN * _SEG + x] += np.int32(ok & flooded)
-        # the greenest observation so far (also the first: a NaN maximum is never >= ndvi)
-        greener = ok & ~(fs[_VMAX * _SEG + x] >= ndvi)
-        fs[_VMAX * _SEG + x] = ndvi if greener else fs[_VMAX * _SEG + x]
-        fs[_GS1 * _SEG + x] = s1 if greener else fs[_GS1 * _SEG + x]
-        fs[_GS2 * _SEG + x] = s2 if greener else fs[_GS2 * _SEG + x]
-        fs[_GNIR * _SEG + x] = nr if greener else fs[_GNIR * _SEG + x]
+        # the greenest observation so far (also the first: a NaN maximum is never >= ndvi);
+        # every field is read before the updates and written back whatever the outcome
+        o_max, o_min = fs[_VMAX * _SEG + x], fs[_VMIN * _SEG + x]
+        o_s1, o_s2, o_nir = fs[_GS1 * _SEG + x], fs[_GS2 * _SEG + x], fs[_GNIR * _SEG + x]
+        o_nbr, o_mvi = fs[_GNBR * _SEG + x], fs[_GMVI * _SEG + x]
+        greener = ok & ~(o_max >= ndvi)
         nbr = _nd(nr, s2)
-        fs[_GNBR * _SEG + x] = nbr if greener else fs[_GNBR * _SEG + x]
         mvi = abs(nr - g) / abs(s1 - g)
-        fs[_GMVI * _SEG + x] = mvi if greener else fs[_GMVI * _SEG + x]
-        lower = ok & ~(fs[_VMIN * _SEG + x] <= ndvi)
-        fs[_VMIN * _SEG + x] = ndvi if lower else fs[_VMIN * _SEG + x]
+        fs[_VMAX * _SEG + x] = ndvi if greener else o_max * one
+        fs[_GS1 * _SEG + x] = s1 if greener else o_s1 * one
+        fs[_GS2 * _SEG + x] = s2 if greener else o_s2 * one
+        fs[_GNIR * _SEG + x] = nr if greener else o_nir * one
+        fs[_GNBR * _SEG + x] = nbr if greener else o_nbr * one
+        fs[_GMVI * _SEG + x] = mvi if greener else o_mvi * one
+        lower = ok & ~(o_min <= ndvi)
+        fs[_VMIN * _SEG + x] = ndvi if lower else o_min * one
         bsi = _nd(s1 + r, nr + b)
         soil = ok & (((ndvi < s_max_ndvi) & (bsi > s_min_bsi)) | flooded)
         ist[_SOIL * _SEG + x] |= np.int32(soil)
@@ -138,7 +148,7 @@ def _evidence(vb, vg, vr, vn, v1, v2, scale, offset, t, fs, ist):  # noqa: ANN00
 
 @jit
 def _classify(scenes, idx, coastal, layer, shades, use_shade, codes, t, f64, dn, dn_nodata, dn_scale, dn_offset,
-              out):  # noqa: ANN001, ANN202
+              one, out):  # noqa: ANN001, ANN202
     """Row by row, in segments of ``_SEG`` pixels: one pass per acquisition accumulates
     per-pixel evidence, then one pass applies the rules.  With ``dn`` the blocks hold
     digital numbers, decoded per acquisition ``k`` with ``dn_scale[k]``, ``dn_offset[k]``;
@@ -168,10 +178,12 @@ def _classify(scenes, idx, coastal, layer, shades, use_shade, codes, t, f64, dn,
                 ist[_BUILT * _SEG + x] = 1
             for k in range(nt):
                 s = scenes[k]
-                if dn:
+                if dn:  # nodata in a band the rules do not read (in theirs: _evidence)
                     for x in range(n):
                         ist[_BAD * _SEG + x] = 0
                     for q in range(nb):
+                        if q == ib or q == ig or q == ir or q == inn or q == is1 or q == is2:
+                            continue
                         vq = s[q, y, x0:x0 + n]
                         for x in range(n):
                             ist[_BAD * _SEG + x] |= np.int32(vq[x] == dn_nodata)
@@ -180,7 +192,8 @@ def _classify(scenes, idx, coastal, layer, shades, use_shade, codes, t, f64, dn,
                     for x in range(n):
                         ist[_SHADE * _SEG + x] = np.int32(sh[x])
                 _evidence(s[ib, y, x0:x0 + n], s[ig, y, x0:x0 + n], s[ir, y, x0:x0 + n], s[inn, y, x0:x0 + n],
-                          s[is1, y, x0:x0 + n], s[is2, y, x0:x0 + n], dn_scale[k], dn_offset[k], t, fs, ist)
+                          s[is1, y, x0:x0 + n], s[is2, y, x0:x0 + n], dn_scale[k], dn_offset[k], dn_nodata, one,
+                          t, fs, ist)
             zone = coastal[y, x0:x0 + n]
             inside = layer[y, x0:x0 + n]
             row = out[y, x0:x0 + n]
@@ -289,5 +302,6 @@ def rules_block(scenes: Sequence[np.ndarray], *, roles: Sequence[int], coastal: 
         raise ValueError("shaded: give one mask per acquisition")
     shades = tuple(mask(m, "shaded") for m in shaded) if shaded is not None else (np.zeros((1, 1), np.bool_),)
     _classify(arrs, np.asarray(roles, dtype=np.int64), zone, layer, shades, shaded is not None,
-              np.asarray(codes, dtype=np.uint8), thresholds, counts, decode is not None, nodata, scales, offsets, out)
+              np.asarray(codes, dtype=np.uint8), thresholds, counts, decode is not None, nodata, scales, offsets,
+              np.float32(1.0), out)
     return out
