@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CogPlan", "plan_cog", "cog_graph", "encode_array", "encode_pieces", "lattice_chunks", "assemble", "describe_band", "nearest_index", "overview_shapes"]
+__all__ = ["CogPlan", "plan_cog", "cog_graph", "encode_array", "encode_pieces", "lattice_chunks", "assemble",
+           "describe_band", "nearest_index", "overview_shapes"]
 
 log = logging.getLogger("sinks")
 
