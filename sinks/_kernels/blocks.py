@@ -50,6 +50,12 @@ def _place(buf, spp, src, out, dst, dy, dx, th, tw, pred):  # noqa: ANN001, ANN2
                     row[x] = s[(x0 + x) * spp]
 
 
+@jit(inline="always")
+def _add6(r, i, a0, a1, a2, a3, a4, a5):  # noqa: ANN001, ANN202
+    """The six running sums plus the pixel's samples at ``r[i:i + 6]``."""
+    return a0 + r[i], a1 + r[i + 1], a2 + r[i + 2], a3 + r[i + 3], a4 + r[i + 4], a5 + r[i + 5]
+
+
 @jit
 def _place6(buf, dst, out, dy, dx, th, tw, pred):  # noqa: ANN001, ANN202
     # a six-sample tile whose samples all go to the window (sample k to band dst[k]): the
@@ -71,25 +77,13 @@ def _place6(buf, dst, out, dy, dx, th, tw, pred):  # noqa: ANN001, ANN202
         o4 = out[d4, dy + y, dx + x0:dx + x1]
         o5 = out[d5, dy + y, dx + x0:dx + x1]
         if pred == 2:
-            a0, a1, a2, a3, a4, a5 = r[0], r[1], r[2], r[3], r[4], r[5]
-            for x in range(1, x0 + 1):
-                i = x * 6
-                a0 += r[i]
-                a1 += r[i + 1]
-                a2 += r[i + 2]
-                a3 += r[i + 3]
-                a4 += r[i + 4]
-                a5 += r[i + 5]
-            o0[0], o1[0], o2[0], o3[0], o4[0], o5[0] = a0, a1, a2, a3, a4, a5
+            # the running sums start at the tile's left edge: first over the pixels left of the window
+            a0 = a1 = a2 = a3 = a4 = a5 = r[0] - r[0]  # zero of the samples' type (uint64 stays integer)
+            for x in range(x0):
+                a0, a1, a2, a3, a4, a5 = _add6(r, x * 6, a0, a1, a2, a3, a4, a5)
             p = r[x0 * 6:]
-            for x in range(1, n):
-                i = x * 6
-                a0 += p[i]
-                a1 += p[i + 1]
-                a2 += p[i + 2]
-                a3 += p[i + 3]
-                a4 += p[i + 4]
-                a5 += p[i + 5]
+            for x in range(n):
+                a0, a1, a2, a3, a4, a5 = _add6(p, x * 6, a0, a1, a2, a3, a4, a5)
                 o0[x], o1[x], o2[x], o3[x], o4[x], o5[x] = a0, a1, a2, a3, a4, a5
         else:
             p = r[x0 * 6:]
