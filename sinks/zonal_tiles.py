@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["TileTally", "tally_side", "tally_delayed", "digit_lut", "split_zones", "TILE_SIDES"]
+__all__ = ["TileTally", "tally_side", "tally_delayed", "digit_lut", "split_zones", "presplit_zones", "TILE_SIDES"]
 
 log = logging.getLogger("sinks")
 
@@ -254,6 +254,42 @@ def _snap(geom: Any, t: Any) -> Any:
     return shapely.transform(geom, move)
 
 
+#: Splits made ahead of their use by :func:`presplit_zones`, by :func:`_split_key`.
+_PRESPLIT: dict[bytes, tuple[list[np.ndarray], list[Any], np.ndarray]] = {}
+#: Most splits kept ahead (a run's redlines and regions).
+MAX_PRESPLIT = 4
+
+
+def _split_key(geoms: Sequence[Any], grid: Any, tile: int) -> bytes:
+    """Digest of what a split depends on: every polygon's WKB, the grid's transform and size, the tile."""
+    import hashlib
+
+    import shapely
+
+    t = grid.transform
+    h = hashlib.blake2b(digest_size=20)
+    h.update(np.asarray([t.a, t.b, t.c, t.d, t.e, t.f], dtype=np.float64).tobytes())
+    h.update(np.asarray([grid.width, grid.height, tile, len(geoms)], dtype=np.int64).tobytes())
+    for w in shapely.to_wkb(np.asarray(geoms, dtype=object)):
+        b = b"" if w is None else bytes(w)
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.digest()
+
+
+def presplit_zones(geoms: Sequence[Any], grid: Any, tile: int) -> None:
+    """Split ``geoms`` now (:func:`split_zones`) and keep the result for the one call of
+    :func:`split_zones` with the same polygons, grid and tile.
+
+    A table child does this while the run's passes go on, as soon as the zones and the
+    grid are known (:func:`sinks.runtime.child.prewarm`), so that its job, which needs the
+    land cover of every epoch, starts from the split.
+    """
+    if len(_PRESPLIT) >= MAX_PRESPLIT:
+        _PRESPLIT.pop(next(iter(_PRESPLIT)))
+    _PRESPLIT[_split_key(geoms, grid, tile)] = _split(geoms, grid, tile)
+
+
 def split_zones(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.ndarray], list[Any], np.ndarray]:
     """Each polygon's tiles it covers whole, and pieces of it clipped to the tiles its edge crosses.
 
@@ -267,7 +303,19 @@ def split_zones(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.nda
     (interior, pieces, owner)
         Per polygon the ``int64`` row-major indices of its interior tiles; the pieces
         (shapely polygons, on the grid's CRS); and the polygon index of each piece.
+        A split made ahead by :func:`presplit_zones` for the same arguments is handed
+        over (once) instead of being made again.
     """
+    if _PRESPLIT:
+        ahead = _PRESPLIT.pop(_split_key(geoms, grid, tile), None)
+        if ahead is not None:
+            log.debug("zonal: %d polygon(s) split ahead of the tables", len(geoms))
+            return ahead
+    return _split(geoms, grid, tile)
+
+
+def _split(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.ndarray], list[Any], np.ndarray]:
+    """:func:`split_zones` without the splits made ahead."""
     import shapely
 
     t = grid.transform

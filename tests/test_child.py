@@ -132,3 +132,52 @@ def test_a_spare_still_importing_is_stopped_at_once(tmp_path, monkeypatch):
     child.stop_spares()
     assert time.perf_counter() - t0 < 2.0 and proc.poll() is not None
     assert not folder.exists() and not child.has_spare()
+
+
+def test_a_spare_runs_its_warm_up_tasks_before_the_job(tmp_path, monkeypatch):
+    """prewarm(): tasks handed to a spare run after its imports, in order, before its job
+    (which sees what they left); a failing one is skipped; no spare, no task."""
+    from sinks.runtime import child
+
+    (tmp_path / "warm_store.py").write_text(
+        "STORE = []\n"
+        "def put(v):\n    STORE.append(v)\n"
+        "def fail():\n    raise RuntimeError('warm-up failed')\n"
+        "def seen():\n    return list(STORE)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    import warm_store
+
+    assert not child.prewarm(warm_store.put, 0)  # no spare to take it
+    child.prestart(["json"])
+    spare = child._SPARES[0]
+    assert child.prewarm(warm_store.put, 1)
+    assert child.prewarm(warm_store.fail)
+    assert child.prewarm(warm_store.put, 2)
+    job = child.ChildProcess(warm_store.seen)
+    assert job._proc is spare.proc and job.result() == [1, 2]
+    assert warm_store.STORE == []  # ran in the child, not here
+    assert not spare.dir.exists()
+
+
+def test_a_spare_ignores_warm_up_names_outside_its_folder(tmp_path, monkeypatch):
+    """Only ``warm-N.pkl`` in the spare's own folder is run (and removed): another name,
+    or a path out of the folder, is left alone."""
+    import pickle
+
+    from sinks.runtime import child
+
+    (tmp_path / "store2.py").write_text("STORE = []\ndef put(v):\n    STORE.append(v)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import store2
+
+    folder = tmp_path / "spare"
+    folder.mkdir()
+    for name, v in (("warm-1.pkl", 1), ("other.pkl", 2)):
+        (folder / name).write_bytes(pickle.dumps((store2.put, (v,), {})))
+    (tmp_path / "warm-3.pkl").write_bytes(pickle.dumps((store2.put, (3,), {})))
+    for name in ("other.pkl", "../warm-3.pkl", "warm-1.pkl"):
+        child._run_warm(str(folder), name)
+    assert store2.STORE == [1]
+    assert not (folder / "warm-1.pkl").exists() and (folder / "other.pkl").exists()
+    assert (tmp_path / "warm-3.pkl").exists()

@@ -143,6 +143,16 @@ def test_indicator_tables_in_a_child_process_equal_inline(tmp_path, monkeypatch)
         real_init(self, preload)
 
     monkeypatch.setattr(children._Spare, "__init__", counted)
+    warmed, jobs = [], []
+    real_prewarm, real_child = children.prewarm, children.ChildProcess
+
+    class Recorded(real_child):
+        def __init__(self, func, *args, **kwargs):
+            jobs.append(args)
+            super().__init__(func, *args, **kwargs)
+
+    monkeypatch.setattr(children, "prewarm", lambda f, *a: warmed.append((f, a)) or real_prewarm(f, *a))
+    monkeypatch.setattr(children, "ChildProcess", Recorded)
     inline = run(spec, out=tmp_path / "inline")
     assert not started  # 230,400 px: no table child
     # the tiles suggest a large grid: the child starts before the run prepares, and a run
@@ -166,6 +176,21 @@ def test_indicator_tables_in_a_child_process_equal_inline(tmp_path, monkeypatch)
         b = pd.read_csv(tmp_path / "child" / "tables" / f"{name}.csv")
         pd.testing.assert_frame_equal(a, b)
     assert child["goals"]["regions"] == inline["goals"]["regions"]
+    # the child split the polygons while the passes ran: its job takes that split (the
+    # same polygons, grid and tile) instead of splitting them again
+    import sinks.zonal_tiles as zt
+    from sinks.indicators import region_indicators
+
+    assert len(warmed) == 1 and len(jobs) == 1 and len(warmed[0][1][0]) == 2  # redlines, regions
+    func, args = warmed[0]
+    func(*args)
+    assert len(zt._PRESPLIT) == 2
+    monkeypatch.setattr(zt, "_split", lambda *a: pytest.fail("split again"))
+    for job in jobs[0][0]:
+        j = {k: v for k, v in job.items() if k not in ("name", "base", "formats", "overwrite")}
+        assert j["tallies"] is not None
+        region_indicators(j.pop("zones"), **j)
+    assert not zt._PRESPLIT
 
 
 def test_figures_counted_in_the_write_pass_equal_the_written_files(tmp_path, monkeypatch):

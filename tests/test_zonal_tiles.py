@@ -156,6 +156,40 @@ def test_split_covers_each_polygon_once(maps):
     assert len(inner[-1]) == 0 and not (owner == len(zones) - 1).any()  # off the grid: nothing
 
 
+def test_a_split_made_ahead_is_handed_over_once_and_only_for_its_arguments(maps, monkeypatch):
+    """presplit_zones(): the next split_zones() with the same polygons, grid and tile gets
+    that split (equal to one made then) without splitting again; other polygons or another
+    tile are split afresh, and the split is handed over once."""
+    import sinks.zonal_tiles as zt
+
+    paths, _ = maps
+    grid = inspect_tile(paths[0]).grid
+    geoms = _zones().geometry.to_numpy()
+    fresh = split_zones(geoms, grid, 64)
+    zt.presplit_zones(geoms, grid, 64)
+    calls = []
+    real = zt._split
+    monkeypatch.setattr(zt, "_split", lambda *a: calls.append(a) or real(*a))
+    same = [shapely.from_wkb(shapely.to_wkb(g)) for g in geoms]  # equal polygons, other objects
+    got = split_zones(same, grid, 64)
+    assert not calls
+    for a, b in zip(got[0], fresh[0]):
+        np.testing.assert_array_equal(a, b)
+    assert shapely.to_wkb(np.asarray(got[1], dtype=object)).tolist() == \
+        shapely.to_wkb(np.asarray(fresh[1], dtype=object)).tolist()
+    np.testing.assert_array_equal(got[2], fresh[2])
+    split_zones(geoms, grid, 64)  # handed over already
+    assert len(calls) == 1
+    zt.presplit_zones(geoms, grid, 64)
+    calls.clear()
+    split_zones(geoms, grid, 32)  # another tile
+    moved = geoms.copy()
+    moved[3] = shapely.affinity.translate(moved[3], 0.5)
+    split_zones(moved, grid, 64)  # one polygon moved by half a metre
+    assert len(calls) == 2 and len(zt._PRESPLIT) == 1
+    zt._PRESPLIT.clear()
+
+
 @settings(max_examples=40, deadline=None)
 @given(rows=st.integers(1, 40), cols=st.integers(1, 40), r_off=st.integers(0, 15), c_off=st.integers(0, 15),
        tile=st.integers(1, 16), pair=st.booleans(), seed=st.integers(0, 2**16))

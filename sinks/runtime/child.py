@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-__all__ = ["ChildProcess", "check_parent", "has_spare", "prestart", "stop_spares"]
+__all__ = ["ChildProcess", "check_parent", "has_spare", "prestart", "prewarm", "stop_spares"]
 
 _PREFIX = "sinks-child-"
 #: Seconds between the watchdog's looks at the parent.
@@ -141,10 +141,15 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
+#: Name of a warm-up task's file in a spare's folder (:func:`prewarm`).
+_WARM_FILE = re.compile(r"^warm-\d+\.pkl$")
+
+
 class _Spare:
     """A child interpreter started before its job (:func:`prestart`): it imports the
-    modules the job will need, then waits on its standard input for the word to read
-    the job from its folder (end of input: it exits)."""
+    modules the job will need, then reads words on its standard input: ``warm FILE``
+    runs a warm-up task from its folder (:func:`prewarm`), ``go`` reads the job from its
+    folder and runs it, the end of input makes it exit."""
 
     def __init__(self, preload: Sequence[str]) -> None:
         _sweep_orphaned_dirs()
@@ -153,6 +158,22 @@ class _Spare:
                                       str(os.getpid()), ",".join(preload)],
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      env=_child_env())
+        self.warmed = 0
+
+    def warm(self, func: Callable[..., Any], args: tuple, kwargs: dict) -> bool:
+        """Hand the child a warm-up task (see :func:`prewarm`); ``False`` if it is gone."""
+        self.warmed += 1
+        name = f"warm-{self.warmed}.pkl"
+        tmp = self.dir / (name + ".part")
+        with open(tmp, "wb") as fh:
+            pickle.dump((func, args, kwargs), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.dir / name)
+        try:
+            self.proc.stdin.write(f"warm {name}\n".encode())
+            self.proc.stdin.flush()
+        except (OSError, ValueError):  # the child died (or was stopped) meanwhile
+            return False
+        return True
 
     def stop(self) -> None:
         """End the child: its job never came, so whatever it is doing (importing) is of no
@@ -184,6 +205,20 @@ def prestart(preload: Sequence[str] = ()) -> None:
         _SPARES.append(_Spare(preload))
 
 
+def prewarm(func: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Have the newest spare child run ``func(*args, **kwargs)`` once its imports are done,
+    before its job arrives; its value is dropped.
+
+    For work the job will need whose inputs are known early (the job finds it in a cache
+    that ``func`` fills), done while the run's passes go on instead of at the run's end.
+    A warm-up task that fails is ignored: the job then does that work itself.  Returns
+    whether a spare took the task.
+    """
+    with _SPARES_LOCK:
+        spare = next((s for s in reversed(_SPARES) if s.proc.poll() is None), None)
+        return spare is not None and spare.warm(func, args, kwargs)
+
+
 def has_spare() -> bool:
     """Whether a spare child is running (started, its job not yet given)."""
     with _SPARES_LOCK:
@@ -209,8 +244,23 @@ def stop_spares() -> None:
         spare.stop()
 
 
+def _run_warm(folder: str, name: str) -> None:
+    """Run a warm-up task of a spare's folder (:func:`prewarm`); its failure is ignored."""
+    if not _WARM_FILE.match(name):
+        return
+    path = os.path.join(folder, name)
+    try:
+        with open(path, "rb") as fh:
+            func, args, kwargs = pickle.load(fh)
+        os.remove(path)
+        func(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - the job does this work itself
+        pass
+
+
 def _spare_main(folder: str, parent: int, preload: str) -> int:
-    """A spare child: import ``preload`` (comma-separated), wait for the word, run the job."""
+    """A spare child: import ``preload`` (comma-separated), run the warm-up tasks it is
+    handed, and the job once the word comes."""
     global _PARENT
     _PARENT = parent
     check_parent()
@@ -222,10 +272,16 @@ def _spare_main(folder: str, parent: int, preload: str) -> int:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the job imports what it needs anyway, and reports failures
             pass
-    if not sys.stdin.readline().strip():  # no job: the parent stopped this spare
-        shutil.rmtree(folder, ignore_errors=True)
-        return 0
-    return _main(os.path.join(folder, "job.pkl"), os.path.join(folder, "result.pkl"))
+    while True:
+        word = sys.stdin.readline().strip()
+        if word.startswith("warm "):
+            check_parent()
+            _run_warm(folder, word[5:])
+            continue
+        if word != "go":  # end of input, no job: the parent stopped this spare
+            shutil.rmtree(folder, ignore_errors=True)
+            return 0
+        return _main(os.path.join(folder, "job.pkl"), os.path.join(folder, "result.pkl"))
 
 
 def _main(job: str, out: str, parent: int | None = None) -> int:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .carbon import carbon_table, forest_growth_of, volume_rasters
 from .context import EpochData, RunContext, ZonalTables
 from .landcover import landcover_path
@@ -180,6 +182,38 @@ def prestart_zonal_child(ctx: RunContext) -> None:
         return
     if not has_spare():
         prestart(CHILD_MODULES)
+    _presplit_in_child(ctx)
+
+
+def _presplit_in_child(ctx: RunContext) -> None:
+    """Have the table child split the redline and region polygons into whole tiles and
+    edge pieces (:func:`sinks.zonal_tiles.presplit_zones`) while the passes run: the split
+    needs only the polygons and the grid, and would otherwise open the child's job at the
+    run's end."""
+    from ..runtime.child import prewarm
+    from ..zonal_tiles import tally_side
+
+    if not _wants_tallies(ctx) or not ctx.spec.classification.enabled:
+        return
+    tile = tally_side(ctx.grid, base=indicator_legend()[1] + 2, epochs=len(ctx.epochs))
+    sets = []
+    for name in ("redlines", "regions"):
+        zones, ref = getattr(ctx.aoi, name), getattr(ctx.spec.aoi, name)
+        if zones is not None and ref is not None and len(zones):
+            sets.append(zones[[zones.geometry.name]])
+    if tile is not None and sets:
+        prewarm(_presplit, sets, ctx.grid, tile)
+
+
+def _presplit(sets: list[Any], grid: Any, tile: int) -> None:
+    """In the table child: split each polygon layer as its job will (:func:`_presplit_in_child`)."""
+    from ..zonal import read_zones
+    from ..zonal_tiles import presplit_zones
+
+    for zones in sets:
+        zones = zones.assign(_presplit_id=np.arange(len(zones)))
+        gdf = read_zones(zones, id_field="_presplit_id", crs=grid.crs)
+        presplit_zones(gdf.geometry.to_numpy(), grid, tile)
 
 
 def stage_zonal_start(ctx: RunContext) -> None:
