@@ -186,28 +186,21 @@ def _merge(parts: list[tuple[int, int, np.ndarray]], shape: tuple[int, int, int]
 def tally_delayed(landcover: Any, previous: Any, *, grid: Any, tile: int, lut: np.ndarray, base: int) -> Any:
     """A ``dask.delayed`` of the tile counts of ``landcover`` (``previous`` given: of the
     transitions from it), computed block by block in the pass that computes the blocks."""
-    import dask
     import dask.array as da
+
+    from .runtime.blocktasks import block_reduce
 
     a = getattr(landcover, "data", landcover)
     b = getattr(previous, "data", previous) if previous is not None else None
     if b is not None and b.chunks != a.chunks:
         b = da.asarray(b).rechunk(a.chunks)
-    da_ = a.to_delayed(optimize_graph=False)
-    db_ = b.to_delayed(optimize_graph=False) if b is not None else None
     bins = base * base if b is not None else base
-    parts = []
-    r0 = 0
-    for i, h in enumerate(a.chunks[0]):
-        c0 = 0
-        for j, w in enumerate(a.chunks[1]):
-            # previous epoch first: a pair counts at previous × base + this
-            first, second = (db_[i, j], da_[i, j]) if db_ is not None else (da_[i, j], None)
-            parts.append(dask.delayed(_block_part, pure=True)(first, second, lut, base, r0, c0, tile))
-            c0 += w
-        r0 += h
     shape = (-(-grid.height // tile), -(-grid.width // tile), bins)
-    return dask.delayed(_merge, pure=True)(parts, shape)
+    if b is not None:  # previous epoch first: a pair counts at previous × base + this
+        return block_reduce(_block_part, [b, a], extra=lambda _i, _j, r0, c0: (lut, base, r0, c0, tile),
+                            combine=_merge, combine_args=(shape,), name="block_part")
+    return block_reduce(_block_part, [a], extra=lambda _i, _j, r0, c0: (None, lut, base, r0, c0, tile),
+                        combine=_merge, combine_args=(shape,), name="block_part")
 
 
 # --------------------------------------------------------------------------------------

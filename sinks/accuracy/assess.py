@@ -109,7 +109,7 @@ def codes_at_pixels(landcover: Any, rows: np.ndarray, cols: np.ndarray) -> Any:
     """Lazy map codes at ``(rows, cols)`` pixels of a dask land-cover array (pixels on it):
     a Delayed ``(rows, cols, codes)``, each code picked from its block when the block is
     computed (a run's write pass), for :func:`assess_map`'s ``map_codes_at``."""
-    import dask
+    from ..runtime.blocktasks import block_reduce
 
     data = getattr(landcover, "data", landcover)
     rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
@@ -117,15 +117,15 @@ def codes_at_pixels(landcover: Any, rows: np.ndarray, cols: np.ndarray) -> Any:
     col_edges = np.cumsum((0, *data.chunks[1]))
     bi = np.searchsorted(row_edges, rows, side="right") - 1
     bj = np.searchsorted(col_edges, cols, side="right") - 1
-    blocks = data.to_delayed(optimize_graph=False)
     where = np.lexsort((bj, bi))  # the samples grouped by block, one task per block that holds any
     starts = np.flatnonzero(np.r_[True, (np.diff(bi[where]) != 0) | (np.diff(bj[where]) != 0)]) if where.size else []
-    parts = []
+    picks = {}
     for a, b in zip(starts, [*starts[1:], where.size]):
         sel = where[a:b]
         i, j = int(bi[sel[0]]), int(bj[sel[0]])
-        parts.append(dask.delayed(_pick, pure=True)(blocks[i, j], rows[sel] - row_edges[i], cols[sel] - col_edges[j]))
-    return dask.delayed(_gathered, pure=True)(parts, where, rows, cols)
+        picks[i, j] = (rows[sel] - row_edges[i], cols[sel] - col_edges[j])
+    return block_reduce(_pick, [data], blocks=list(picks), extra=lambda i, j, _r0, _c0: picks[i, j],
+                        combine=_gathered, combine_args=(where, rows, cols), name="pick")
 
 
 def _pick(block: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:

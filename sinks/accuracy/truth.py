@@ -34,9 +34,8 @@ def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any) -> Any:
     in batch regions, is fine; pixels beyond the truth count as its nodata, 0).
     Returns ``None``, with a warning, when the truth is not on the lattice.
     """
-    import dask
-
     from ..io import read_categorical_on
+    from ..runtime.blocktasks import block_reduce
 
     data = getattr(landcover, "data", landcover)
     if not type(data).__module__.startswith("dask"):
@@ -49,10 +48,7 @@ def truth_counts(landcover: Any, truth_path: str | Path, *, grid: Any) -> Any:
     if truth is None:
         log.warning("%s: truth is not on the map's pixel lattice; pixelwise accuracy skipped", truth_path)
         return None
-    parts = [dask.delayed(_pair_counts, pure=True)(a, b)
-             for a, b in zip(data.to_delayed(optimize_graph=False).ravel(),
-                             truth.to_delayed(optimize_graph=False).ravel())]
-    return dask.delayed(sum, pure=True)(parts)
+    return block_reduce(_pair_counts, [data, truth], combine=sum, name="truth-pairs")
 
 
 def _pair_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:

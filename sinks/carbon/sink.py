@@ -255,23 +255,22 @@ def transition_matrix(from_landcover: Any, to_landcover: Any, grid: Grid, *, cod
     rows = None if uniform else np.asarray(area)
     pa = float(area) if uniform else None
     if _is_dask(a) or _is_dask(b):
-        import dask
         import dask.array as da
 
         if not _is_dask(a):
             a = da.from_array(np.asarray(a), chunks=b.chunks)
         if not _is_dask(b) or b.chunks != a.chunks:
             b = da.asarray(b).rechunk(a.chunks)
+        from ..runtime.blocktasks import block_reduce
+
         # unoptimised: see carbon.stock.class_areas_ha
-        ba, bb = a.to_delayed(optimize_graph=False), b.to_delayed(optimize_graph=False)
-        parts = []
-        r0 = 0
-        for i, h in enumerate(a.chunks[0]):
-            ra = None if uniform else rows[r0:r0 + h]
-            for j in range(len(a.chunks[1])):
-                parts.append(dask.delayed(_tm_block, pure=True)(ba[i, j], bb[i, j], ra, code_arr, nd))
-            r0 += h
-        result = dask.delayed(_tm_merge, pure=True)(parts, code_arr, pa)
+        heights = a.chunks[0]
+
+        def extra(i: int, _j: int, r0: int, _c0: int) -> tuple:
+            return (None if uniform else rows[r0:r0 + heights[i]], code_arr, nd)
+
+        result = block_reduce(_tm_block, [a, b], extra=extra, combine=_tm_merge, combine_args=(code_arr, pa),
+                              name="tm_block")
         return result.compute() if compute else result
     a, b = np.asarray(a), np.asarray(b)
     parts = []

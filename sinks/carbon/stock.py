@@ -594,21 +594,19 @@ def class_areas_ha(landcover: Any, grid: Grid, *, nodata: Any = None, compute: b
     uniform = np.isscalar(area)
     rows = None if uniform else np.asarray(area)
     if _is_dask(data):
-        import dask
+        from ..runtime.blocktasks import block_reduce
 
-        parts = []
-        r0 = 0
         # Unoptimised blocks: optimising here would fuse a private copy of the land cover's
         # graph under other keys, so a pass that also writes the land cover (or counts it
         # again) would compute its blocks once per copy (the sieve ran 2-3 times a block).
         # The graph is optimised once, when everything is computed together.
-        blocks = data.to_delayed(optimize_graph=False)
-        for i, h in enumerate(data.chunks[0]):
-            ra = None if uniform else rows[r0:r0 + h]
-            for j in range(len(data.chunks[1])):
-                parts.append(dask.delayed(count_codes, pure=True)(blocks[i, j], ra, dtype))
-            r0 += h
-        result = dask.delayed(_merge_counts, pure=True)(parts, nd, float(area) if uniform else None)
+        heights = data.chunks[0]
+
+        def extra(i: int, _j: int, r0: int, _c0: int) -> tuple:
+            return (None if uniform else rows[r0:r0 + heights[i]], dtype)
+
+        result = block_reduce(count_codes, [data], extra=extra, combine=_merge_counts,
+                              combine_args=(nd, float(area) if uniform else None), name="count_codes")
         return result.compute() if compute else result
     arr = np.asarray(data)
     parts = []

@@ -5,7 +5,9 @@ module           job
 ===============  ==================================================================
 ``strips``       :func:`compute_in_strips`: a dask pass a few block rows at a time
 ``halo``         :func:`halo_overlap`: ``map_overlap`` with copied edge strips
-``child``        :class:`ChildProcess`: one function in a fresh interpreter
+``blocktasks``   :func:`block_reduce`: a task per block and one combining them
+``child``        :class:`ChildProcess`: one function in a fresh interpreter (or a
+                 spare one started early, :func:`prestart`, :func:`prewarm`)
 ``memory``       malloc arenas capped, freed heap memory given back between stages
 ``hashcache``    the checksum cache on disk (digests of unchanged inputs)
 ``progress``     :class:`BlockCounter`: progress events of the blocks written
