@@ -360,30 +360,33 @@ def classify(scenes: Sequence[Any], *, grid: Grid, rules: Any = None, model: Any
     # every acquisition's (band, y, x) blocks go to the kernel as they are: no stacking copy
     arrays = [sc.data for sc in scenes]
     arrays = [a.rechunk({0: -1, 1: arrays[0].chunks[1], 2: arrays[0].chunks[2]}) for a in arrays]
-    if zone is None:
-        zone = da.zeros(grid.shape, dtype=bool, chunks=arrays[0].chunks[1:])
-    zone = zone.rechunk(arrays[0].chunks[1:])
-    use_zone = setup.coastal_source != "none"
+    use_zone = zone is not None and setup.coastal_source != "none"
     use_layer = setup.wetland_zone is not None
-    layer = (polygon_mask(setup.wetland_zone, grid, chunks=chunks) if use_layer
-             else da.zeros(grid.shape, dtype=bool, chunks=arrays[0].chunks[1:]))
-    layer = layer.rechunk(arrays[0].chunks[1:])
+    # the masks a scene has go to the kernel as blocks; one it lacks is not an array of
+    # zeros, which would cost a task and an allocation per block
+    masks_in: list[Any] = []
+    if use_zone:
+        masks_in.append(zone.rechunk(arrays[0].chunks[1:]))
+    if use_layer:
+        masks_in.append(polygon_mask(setup.wetland_zone, grid, chunks=chunks).rechunk(arrays[0].chunks[1:]))
     roles = tuple(idx[r] for r in BLOCK_ROLES)
     kargs = kernel_arguments(setup.cfg, mndwi_t=setup.thresholds["mndwi_water"],
                              mvi_t=setup.thresholds["mvi_mangrove"])
 
-    def block(zn: np.ndarray, wl: np.ndarray, *rest: Any) -> np.ndarray:
+    def block(*rest: Any) -> np.ndarray:
         # each acquisition arrives as the list of its band-axis chunks (one chunk): passing
         # it through instead of letting dask concatenate it saves a copy of every block
+        zn = rest[0] if use_zone else None
+        wl = rest[int(use_zone)] if use_layer else None
+        rest = rest[int(use_zone) + int(use_layer):]
         masks, blocks = rest[:n_shades], rest[n_shades:]
-        return rules_block([b[0] for b in blocks], roles=roles, coastal=zn if use_zone else None,
-                           wetland=wl if use_layer else None, shaded=list(masks) if n_shades else None,
-                           decode=decode, **kargs)
+        return rules_block([b[0] for b in blocks], roles=roles, coastal=zn, wetland=wl,
+                           shaded=list(masks) if n_shades else None, decode=decode, **kargs)
 
     shades = _terrain_shadow(scenes, dem=dem, sun=sun, grid=grid, cfg=setup.cfg, chunks=arrays[0].chunks[1:])
     n_shades = len(shades)
-    pairs: list[Any] = [zone, "yx", layer, "yx"]
-    for m in shades:
+    pairs: list[Any] = []
+    for m in [*masks_in, *shades]:
         pairs += [m, "yx"]
     for a in arrays:
         pairs += [a, "byx"]
