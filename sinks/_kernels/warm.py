@@ -94,7 +94,10 @@ def _blocks() -> None:
         out = np.zeros((2, 4, 4), dtype)
         place_tile(np.ones(32, dtype), out, samples=2, src=np.arange(2), dst=np.arange(2), dy=0, dx=0,
                    tile_shape=(4, 4), predictor=2)
-        out = np.zeros((6, 4, 4), dtype)  # six-sample stacks have a kernel of their own
+        out = np.zeros((1, 4, 4), dtype)  # as do one-sample tiles and six-sample stacks
+        place_tile(np.ones(16, dtype), out, samples=1, src=np.arange(1), dst=np.arange(1), dy=0, dx=0,
+                   tile_shape=(4, 4), predictor=2)
+        out = np.zeros((6, 4, 4), dtype)
         place_tile(np.ones(96, dtype), out, samples=6, src=np.arange(6), dst=np.arange(6), dy=0, dx=0,
                    tile_shape=(4, 4), predictor=2)
 
@@ -129,7 +132,7 @@ def cached() -> bool:
              if _current(Path(f), _HERE / (Path(f).name.split(".")[0] + ".py"))}
     need = {"rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
             "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "codes._tile_hist", "codes._take", "rake.rake_steps", "blocks._place",
-            "blocks._place6"}
+            "blocks._place1", "blocks._place6"}
     return need <= names
 
 
