@@ -173,10 +173,14 @@ def _read_block_dn(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, 
     """Task body: mosaic one (band, y, x) block of the tiles' digital numbers, as stored.
 
     The same mosaic method as :func:`_read_block`; a pixel no tile fills holds
-    ``nodata`` in every band.  A block that one tile serves alone is returned as GDAL
-    read it, without a copy (a pixel with ``nodata`` in some band then keeps its other
-    bands; readers treat ``nodata`` in any band as no observation).
+    ``nodata`` in every band.  A block that one tile serves alone is returned as read,
+    without a copy (a pixel with ``nodata`` in some band then keeps its other bands;
+    readers treat ``nodata`` in any band as no observation).  So is a block the first tile
+    covers with no ``nodata`` in any band: the mosaic would copy it whole and no later tile
+    would fill a pixel.
     """
+    from ._kernels.mosaic import contains_value
+
     win = Window(col0, row0, width, height)
     out = filled = None
     todo = height * width
@@ -184,7 +188,8 @@ def _read_block_dn(tiles: tuple[Tile, ...], roles: tuple[str, ...], grid: Grid, 
         got = _read_tile(tile, roles, grid, win, resampling)
         if got is None:
             continue
-        if len(tiles) == 1 and got[4] is None and got[0].shape[1:] == (height, width) and got[0].dtype == dtype:
+        if got[4] is None and got[0].shape[1:] == (height, width) and got[0].dtype == dtype and (
+                len(tiles) == 1 or (out is None and not contains_value(got[0], nodata))):
             return got[0]
         if out is None:
             out = np.full((len(roles), height, width), nodata, dtype=dtype)

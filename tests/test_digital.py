@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sinks._kernels.mosaic import fill_first_valid, fill_first_valid_dn
+from sinks._kernels.mosaic import contains_value, fill_first_valid, fill_first_valid_dn
 from sinks._kernels.rules import rules_block
 from sinks.classify import classify, rule_setup
 from sinks.classify.rules import kernel_arguments, load_rules
@@ -119,6 +119,47 @@ def test_number_mosaic_decodes_to_the_reflectance_mosaic():
     np.testing.assert_array_equal(decoded, out_f)
 
 
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 9000), dtype=st.sampled_from(["uint8", "uint16", "int16"]), value=st.integers(0, 255),
+       hits=st.lists(st.integers(0, 8999), max_size=3), seed=st.integers(0, 2**16))
+def test_contains_value_is_numpys_any_equal(n, dtype, value, hits, seed):
+    data = np.random.default_rng(seed).integers(0, 256, n).astype(dtype)
+    data[data == value] = value + 1
+    for h in hits:
+        if h < n:
+            data[h] = value
+    assert contains_value(data.reshape(1, -1) if n % 2 else data, value) == bool((data == value).any())
+
+
+def test_a_block_the_first_tile_covers_with_valid_numbers_is_not_mosaicked(make_tile, monkeypatch):
+    """A block inside the first tile with no nodata is taken as read; with nodata it is
+    mosaicked, the second tile filling the holes.  Both equal the mosaic made by hand."""
+    from sinks.grid import derive_grid
+    from sinks.io import _read_block_dn
+    from sinks.mosaic import FirstValid
+
+    calls = []
+    real = FirstValid.fill_dn
+    monkeypatch.setattr(FirstValid, "fill_dn", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    for holes, mosaicked in ((0.0, False), (0.1, True)):
+        calls.clear()
+        rng = np.random.default_rng(5)
+        a, b = _dn_block(rng, 40, 50, holes), _dn_block(rng, 40, 50, holes)
+        pa = make_tile(f"a{holes}.tif", a)
+        pb = make_tile(f"b{holes}.tif", b, x0=500300, y0=2399850)  # from row 15, column 30
+        tiles = tiles_from_files([pa, pb], S2)
+        grid = derive_grid(tiles)
+        # rows 16-31, columns 32-47: inside tile a, which tile b overlaps
+        block = _read_block_dn(tuple(tiles), tuple(S2.reflectance_roles), grid, 16, 32, 16, 16, 0, "uint16",
+                               "nearest", FirstValid())
+        out = np.zeros((6, 16, 16), np.uint16)
+        filled = np.zeros((16, 16), bool)
+        fill_first_valid_dn(out, filled, a[:, 16:32, 32:48], nodata=0)
+        fill_first_valid_dn(out, filled, b[:, 1:17, 2:18], nodata=0)
+        np.testing.assert_array_equal(block, out)
+        assert bool(calls) == mosaicked
+
+
 def _tiles(make_tile, holes: float = 0.1):
     rng = np.random.default_rng(11)
     pa = make_tile("a.tif", _dn_block(rng, 40, 50, holes))
@@ -126,9 +167,11 @@ def _tiles(make_tile, holes: float = 0.1):
     return tiles_from_files([pa, pb], S2)
 
 
-@pytest.mark.parametrize("chunks", [16, 32, 1024])
-def test_scene_of_numbers_decodes_to_open_scene(make_tile, chunks):
-    tiles = _tiles(make_tile)
+@pytest.mark.parametrize("chunks,holes", [(16, 0.1), (32, 0.1), (1024, 0.1), (16, 0.0), (1024, 0.0)])
+def test_scene_of_numbers_decodes_to_open_scene(make_tile, chunks, holes):
+    """Overlapping tiles, with nodata (the mosaic fills each block) and without (a block the
+    first tile covers is taken as read)."""
+    tiles = _tiles(make_tile, holes)
     from sinks.grid import derive_grid
 
     grid = derive_grid(tiles)

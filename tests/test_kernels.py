@@ -199,13 +199,13 @@ def test_first_run_compiles_the_kernels_in_two_child_processes_into_the_cache(tm
     subprocess.run([sys.executable, "-c", first], env=env, check=True, timeout=300)
     later = ("from sinks._kernels import warm, rules, mosaic, sieve, codes, blocks; "
              "[f() for g in ('rules_dn', 'pixels') for f in warm.GROUPS[g]]; "
-             "ks = [rules._classify, mosaic._fill, mosaic._fill_dn, mosaic._blank, sieve._sieve, codes._hist, "
+             "ks = [rules._classify, mosaic._fill, mosaic._fill_dn, mosaic._blank, mosaic._contains, sieve._sieve, codes._hist, "
              "codes._hist2, codes._pair, codes._combine, blocks._place, blocks._place1, blocks._place6]; "
              "print(sum(sum(k.stats.cache_misses.values()) for k in ks), "
              "sum(sum(k.stats.cache_hits.values()) for k in ks))")
     out = subprocess.run([sys.executable, "-c", later], env=env, check=True, timeout=300, capture_output=True,
                          text=True).stdout.split()
-    assert out == ["0", "15"]  # nothing compiled, all loaded (blocks._place, _place1, _place6 for uint8 and uint16)
+    assert out == ["0", "16"]  # nothing compiled, all loaded (blocks._place, _place1, _place6 for uint8 and uint16)
 
 
 def test_run_says_it_compiles_only_when_it_goes_ahead(monkeypatch, tmp_path):

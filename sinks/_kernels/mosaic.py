@@ -8,7 +8,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["fill_first_valid", "blank_unfilled", "fill_first_valid_dn"]
+__all__ = ["fill_first_valid", "blank_unfilled", "fill_first_valid_dn", "contains_value"]
 
 
 @jit
@@ -163,3 +163,21 @@ def fill_first_valid_dn(out: np.ndarray, filled: np.ndarray, data: np.ndarray, *
     use = valid is not None
     extra = valid if use else np.ones((1, 1), dtype=np.bool_)
     return int(_fill_dn(out, filled, data, data.dtype.type(nodata), extra, use, int(row), int(col)))
+
+
+@jit
+def _contains(flat, value):  # noqa: ANN001, ANN202
+    n = flat.size
+    for s in range(0, n, 4096):  # an or-reduction over each run, which the compiler vectorises
+        hit = False
+        for i in range(s, min(n, s + 4096)):
+            hit |= flat[i] == value
+        if hit:
+            return True
+    return False
+
+
+def contains_value(data: np.ndarray, value: int) -> bool:
+    """Whether any element of the integer array ``data`` equals ``value`` (in ``data``'s dtype)."""
+    flat = np.ascontiguousarray(data).reshape(-1)
+    return bool(_contains(flat, flat.dtype.type(value)))

@@ -54,7 +54,7 @@ def _rules_dn() -> None:
 
 
 def _mosaic() -> None:
-    from .mosaic import blank_unfilled, fill_first_valid, fill_first_valid_dn
+    from .mosaic import blank_unfilled, contains_value, fill_first_valid, fill_first_valid_dn
 
     out = np.full((6, 4, 4), np.nan, np.float32)
     filled = np.zeros((4, 4), bool)
@@ -62,6 +62,7 @@ def _mosaic() -> None:
     fill_first_valid(out, filled, data, nodata=np.zeros(6, np.uint16), scale=1e-4, offset=0.0, first=True)
     blank_unfilled(out, filled)
     fill_first_valid_dn(np.zeros((6, 4, 4), np.uint16), np.zeros((4, 4), bool), data, nodata=0)
+    contains_value(data, 0)
 
 
 def _sieve() -> None:
@@ -130,7 +131,8 @@ def cached() -> bool:
         found = glob.glob(str(_HERE / "__pycache__" / tag))
     names = {Path(f).name.split("-")[0] for f in found
              if _current(Path(f), _HERE / (Path(f).name.split(".")[0] + ".py"))}
-    need = {"rules._classify", "mosaic._fill", "mosaic._blank", "sieve._sieve", "label._label_equal",
+    need = {"rules._classify", "mosaic._fill", "mosaic._blank", "mosaic._contains", "sieve._sieve",
+            "label._label_equal",
             "codes._hist", "codes._hist2", "codes._pair", "codes._combine", "codes._tile_hist", "codes._take", "rake.rake_steps", "blocks._place",
             "blocks._place1", "blocks._place6"}
     return need <= names
