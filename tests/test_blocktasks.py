@@ -66,3 +66,42 @@ def test_arrays_of_other_chunks_or_dimensions_are_refused():
         block_reduce(np.sum, [da.zeros(4, chunks=2)], combine=sum, name="x")
     with pytest.raises(ValueError, match="no arrays"):
         block_reduce(np.sum, [], combine=sum, name="x")
+
+
+def test_reductions_over_the_same_blocks_run_as_one_task_per_block_with_the_same_results():
+    """fuse_block_reductions: two reductions over one array (a third over a subset of its
+    blocks): one task per block, each combining task gets its own parts, in order."""
+    from dask._task_spec import Task, convert_legacy_graph
+    from dask.base import collections_to_expr
+
+    from sinks.runtime.blocktasks import fuse_block_reductions
+    from sinks.runtime.strips import compute_in_strips
+
+    x = np.arange(12 * 10, dtype=np.int64).reshape(12, 10)
+    a = da.from_array(x, chunks=(4, 5))
+    total = block_reduce(np.sum, [a], combine=sum, name="total")
+    corners = block_reduce(lambda blk, r0, c0: (r0, c0, int(blk[0, 0])), [a],
+                           extra=lambda i, j, r0, c0: (r0, c0), combine=list, name="corners")
+    some = block_reduce(np.max, [a], blocks=[(2, 1), (0, 0)], combine=list, name="some")
+    want = dask.compute(total, corners, some, scheduler="sync")
+    dsk = convert_legacy_graph(dict(collections_to_expr([total, corners, some], True).optimize().__dask_graph__()))
+    fused = fuse_block_reductions(dsk)
+    blocks = [k for k in fused if isinstance(k, tuple) and str(k[0]).startswith("block-reductions-")]
+    assert sorted(k[1:] for k in blocks) == [(i, j) for i in range(3) for j in range(2)]
+    assert not any(isinstance(k, tuple) and str(k[0]).startswith(("total-", "corners-", "some-")) for k in fused)
+    assert all(isinstance(fused[k], Task) for k in blocks)
+    got = compute_in_strips(total, corners, some, get=dask.get)
+    assert got[0] == want[0] == x.sum()
+    assert got[1] == want[1] == [(r, c, int(x[r, c])) for r in (0, 4, 8) for c in (0, 5)]
+    assert got[2] == want[2] == [int(x[8:12, 5:10].max()), int(x[0:4, 0:5].max())]
+
+
+def test_a_lone_reduction_is_left_as_it_is():
+    from dask._task_spec import convert_legacy_graph
+
+    from sinks.runtime.blocktasks import fuse_block_reductions
+
+    a = da.from_array(np.ones((4, 4)), chunks=2)
+    d = block_reduce(np.sum, [a], combine=sum, name="lone")
+    dsk = convert_legacy_graph(dict(d.__dask_graph__()))
+    assert fuse_block_reductions(dsk) == dsk

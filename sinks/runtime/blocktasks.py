@@ -9,13 +9,25 @@ tokenizes its arguments and merges graphs), with one core idle; :func:`block_red
 writes the same tasks into one layer directly.  The tasks are those ``dask.delayed``
 would make, under other keys: ``(name, i, j)`` for block ``(i, j)``, so
 :mod:`sinks.runtime.strips` places them on the block's row as before.
+
+A pass holds several such reductions over the same blocks (five per block of a later
+epoch at 100 Mpx: a fifth of the pass's tasks), each task costing dask's scheduler its
+bookkeeping under the GIL.  :func:`fuse_block_reductions` runs the reductions' tasks of one
+block as one task, whose results the combining tasks pick out.
 """
 
 from __future__ import annotations
 
+import collections
+import operator
 from typing import Any, Callable, Iterable, Sequence
 
-__all__ = ["block_reduce"]
+__all__ = ["block_reduce", "fuse_block_reductions"]
+
+#: The combining step and the block tasks of each reduction :func:`block_reduce` made, by the
+#: combining task's key (the most recent :data:`MAX_KNOWN`), for :func:`fuse_block_reductions`.
+_MADE: "collections.OrderedDict[str, tuple[Callable[..., Any], list[tuple], tuple]]" = collections.OrderedDict()
+MAX_KNOWN = 4096
 
 
 def block_reduce(func: Callable[..., Any], arrays: Sequence[Any], *, combine: Callable[..., Any],
@@ -75,5 +87,49 @@ def block_reduce(func: Callable[..., Any], arrays: Sequence[Any], *, combine: Ca
         layer[key] = Task(key, func, *[TaskRef((a.name, i, j)) for a in arrays], *more)
         refs.append(TaskRef(key))
     layer[whole] = Task(whole, combine, List(*refs), *combine_args)
+    _MADE[whole] = (combine, [r.key for r in refs], tuple(combine_args))
+    _MADE.move_to_end(whole)
+    while len(_MADE) > MAX_KNOWN:
+        _MADE.popitem(last=False)
     graph = HighLevelGraph.from_collections(whole, layer, dependencies=list(arrays))
     return Delayed(whole, graph)
+
+
+def _together(*parts: Any) -> tuple:
+    return parts
+
+
+def fuse_block_reductions(dsk: dict) -> dict:
+    """``dsk`` with the block tasks of the :func:`block_reduce` reductions it holds run as
+    one task per block where two or more reduce the same block.
+
+    The fused task of block ``(i, j)`` calls each reduction's function as its own task did
+    and returns their results in a tuple; each combining task takes its part by index.
+    ``dsk`` is a task-spec graph (``dask._task_spec``, as ``convert_legacy_graph`` gives
+    it); the result computes the same values for every key ``dsk`` had, except the block
+    tasks it fused.
+    """
+    from dask._task_spec import List, Task, TaskRef
+    from dask.base import tokenize
+
+    specs = {k: _MADE[k] for k in dsk if isinstance(k, str) and k in _MADE and isinstance(dsk[k], Task)}
+    groups: dict[tuple, list[tuple]] = collections.defaultdict(list)
+    for _combine, parts, _args in specs.values():
+        for key in parts:
+            if isinstance(dsk.get(key), Task):
+                groups[key[1:]].append(key)
+    out = dict(dsk)
+    where: dict[tuple, tuple[tuple, int]] = {}
+    for ij, keys in groups.items():
+        if len(keys) < 2:
+            continue
+        fused = (f"block-reductions-{tokenize(keys)}", *ij)
+        inner = [out.pop(k) for k in keys]
+        out[fused] = Task(fused, _together, *[Task(None, t.func, *t.args, **t.kwargs) for t in inner])
+        where.update({k: (fused, n) for n, k in enumerate(keys)})
+    for whole, (combine, parts, args) in specs.items():
+        if any(k in where for k in parts):
+            refs = [Task(None, operator.getitem, TaskRef(where[k][0]), where[k][1]) if k in where else TaskRef(k)
+                    for k in parts]
+            out[whole] = Task(whole, combine, List(*refs), *args)
+    return out

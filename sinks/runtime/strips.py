@@ -88,12 +88,15 @@ def compute_in_strips(*collections: Any, get: Callable[..., Any], rows_per_strip
     from dask.base import collections_to_expr, unpack_collections
     from dask.core import flatten, reverse_dict
 
+    from .blocktasks import fuse_block_reductions
+
     found, repack = unpack_collections(*collections)  # collections nested in tuples, dicts
     if not found:
         return collections
     # optimised together, as dask.compute does (dask.optimize would fuse a block shared by
     # two collections into both, and run it twice); the outputs keep their keys
     dsk = convert_legacy_graph(dict(collections_to_expr(list(found), True).optimize().__dask_graph__()))
+    dsk = fuse_block_reductions(dsk)  # the per-block counts of a pass: one task per block
     deps = {k: set(node.dependencies) for k, node in dsk.items()}
     dependents = reverse_dict(deps)
     rows = _rows(dsk, deps)
