@@ -151,6 +151,7 @@ def test_a_spare_runs_its_warm_up_tasks_before_the_job(tmp_path, monkeypatch):
     assert not child.prewarm(warm_store.put, 0)  # no spare to take it
     child.prestart(["json"])
     spare = child._SPARES[0]
+    assert not child.prewarm(warm_store.put, lambda: None)  # cannot be pickled: left to the job
     assert child.prewarm(warm_store.put, 1)
     assert child.prewarm(warm_store.fail)
     assert child.prewarm(warm_store.put, 2)

@@ -165,9 +165,13 @@ class _Spare:
         self.warmed += 1
         name = f"warm-{self.warmed}.pkl"
         tmp = self.dir / (name + ".part")
-        with open(tmp, "wb") as fh:
-            pickle.dump((func, args, kwargs), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self.dir / name)
+        try:
+            with open(tmp, "wb") as fh:
+                pickle.dump((func, args, kwargs), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.dir / name)
+        except Exception:  # noqa: BLE001 - a task that cannot travel (or a full disk) is left to the job
+            tmp.unlink(missing_ok=True)
+            return False
         try:
             self.proc.stdin.write(f"warm {name}\n".encode())
             self.proc.stdin.flush()
