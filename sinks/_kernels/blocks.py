@@ -22,11 +22,16 @@ from . import jit
 __all__ = ["place_tile", "placer"]
 
 
+@jit(inline="always")
+def _overlap(out, dy, dx, th, tw):  # noqa: ANN001, ANN202
+    """Rows ``y0:y1`` and columns ``x0:x1`` of a ``th`` × ``tw`` tile at (``dy``, ``dx``) that fall in ``out``."""
+    h, w = out.shape[1], out.shape[2]
+    return max(0, -dy), min(th, h - dy), max(0, -dx), min(tw, w - dx)
+
+
 @jit
 def _place(buf, spp, src, out, dst, dy, dx, th, tw, pred):  # noqa: ANN001, ANN202
-    h, w = out.shape[1], out.shape[2]
-    y0, y1 = max(0, -dy), min(th, h - dy)
-    x0, x1 = max(0, -dx), min(tw, w - dx)
+    y0, y1, x0, x1 = _overlap(out, dy, dx, th, tw)
     if y1 <= y0 or x1 <= x0:
         return
     n = x1 - x0
@@ -61,9 +66,7 @@ def _place6(buf, dst, out, dy, dx, th, tw, pred):  # noqa: ANN001, ANN202
     # a six-sample tile whose samples all go to the window (sample k to band dst[k]): the
     # stride is a constant and each band's running sum a scalar of its own, so the
     # compiler keeps all six in registers and folds the addressing
-    h, w = out.shape[1], out.shape[2]
-    y0, y1 = max(0, -dy), min(th, h - dy)
-    x0, x1 = max(0, -dx), min(tw, w - dx)
+    y0, y1, x0, x1 = _overlap(out, dy, dx, th, tw)
     if y1 <= y0 or x1 <= x0:
         return
     n = x1 - x0
@@ -97,9 +100,7 @@ def _place1(buf, band, out, dy, dx, th, tw, pred):  # noqa: ANN001, ANN202
     # a one-sample tile (a land-cover map, a band-per-tile TIFF): rows of consecutive
     # samples, which the compiler copies as blocks (the general kernel's run-time stride
     # keeps it to one sample at a time)
-    h, w = out.shape[1], out.shape[2]
-    y0, y1 = max(0, -dy), min(th, h - dy)
-    x0, x1 = max(0, -dx), min(tw, w - dx)
+    y0, y1, x0, x1 = _overlap(out, dy, dx, th, tw)
     if y1 <= y0 or x1 <= x0:
         return
     n = x1 - x0
