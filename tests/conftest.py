@@ -22,6 +22,14 @@ if "SINKS_CACHE_DIR" not in os.environ:
 
     os.environ["SINKS_CACHE_DIR"] = tempfile.mkdtemp(prefix="sinks-test-cache-")
 
+# Property tests draw the same examples on every run unless HYPOTHESIS_PROFILE=explore, so a
+# CI result can be reproduced; run the explore profile by hand to search fresh examples.
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("repeatable", derandomize=True)
+_hyp_settings.register_profile("explore", derandomize=False)
+_hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
 
 @pytest.fixture
 def make_tile(tmp_path: Path) -> Callable[..., Path]:

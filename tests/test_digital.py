@@ -124,7 +124,7 @@ def test_number_mosaic_decodes_to_the_reflectance_mosaic():
        hits=st.lists(st.integers(0, 8999), max_size=3), seed=st.integers(0, 2**16))
 def test_contains_value_is_numpys_any_equal(n, dtype, value, hits, seed):
     data = np.random.default_rng(seed).integers(0, 256, n).astype(dtype)
-    data[data == value] = value + 1
+    data[data == value] = (value + 1) % 256  # any other value the dtype holds
     for h in hits:
         if h < n:
             data[h] = value
