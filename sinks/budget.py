@@ -17,6 +17,12 @@ run as a batch over regions or map sheets, whose grids are each checked.  Overri
 Graph building also stays bounded within the budget: :func:`bounded_chunks` widens the
 dask chunks of a large grid so that no layer has more than :data:`MAX_BLOCKS` blocks,
 whatever ``grid.chunks`` asks for.
+
+``grid.chunks: auto`` (the default) picks the block size with :func:`auto_chunks`: 2048
+px where the grid still gives every thread several blocks and the threads' blocks in
+flight fit in a quarter of the machine's memory, else 1024.  Larger blocks mean a
+quarter of the tasks and of the halo pixels the sieve reads twice; the outputs are the
+same either way.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import os
 from .errors import ConfigError, InputError
 
 __all__ = ["DEFAULT_MAX_PIXELS", "MAX_BLOCKS", "ENV", "PixelBudgetError", "max_pixels", "parse_pixels",
-           "check_pixels", "bounded_chunks"]
+           "check_pixels", "bounded_chunks", "AUTO_CHUNK_SIZES", "auto_chunks", "thread_working_set",
+           "machine_memory", "local_threads"]
 
 log = logging.getLogger("sinks")
 
@@ -38,6 +45,17 @@ DEFAULT_MAX_PIXELS = 4_000_000_000
 MAX_BLOCKS = 16_384
 #: Environment variable overriding the budget.
 ENV = "SINKS_MAX_PIXELS"
+#: Block sizes ``grid.chunks: auto`` chooses from, largest first.
+AUTO_CHUNK_SIZES = (2048, 1024)
+#: Fewest blocks per thread a size must leave the grid: with fewer, threads idle at the
+#: end of each pass while the last large blocks finish.
+MIN_BLOCKS_PER_THREAD = 4
+#: Bytes per pixel of the single-band layers a block carries beside its bands (land cover
+#: before and after the sieve, carbon density, change, masks, halos).
+LAYER_BYTES = 20
+#: Copies of a block's data one thread holds in flight (the block read, the layers made
+#: from it, their compressed tiles).
+IN_FLIGHT = 3
 
 
 class PixelBudgetError(InputError, ValueError):
@@ -93,3 +111,71 @@ def bounded_chunks(width: int, height: int, chunks: int) -> int:
     log.info("chunks of %d px would cut a %d x %d grid into %d blocks; using %d px", chunks, width, height, blocks,
              size)
     return size
+
+
+def thread_working_set(size: int, *, acquisitions: int, bands: int) -> int:
+    """Bytes one thread holds in flight at blocks of ``size`` px: ``acquisitions`` × ``bands``
+    float32 values plus :data:`LAYER_BYTES` per pixel, :data:`IN_FLIGHT` times over
+    (about 210 MB at 1024 px and 860 MB at 2048 px for two acquisitions of six bands)."""
+    return int(size) * int(size) * (max(int(acquisitions), 1) * max(int(bands), 1) * 4 + LAYER_BYTES) * IN_FLIGHT
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the physical memory, or a smaller cgroup limit
+    (a container's); 0 where neither can be read."""
+    total = 0
+    try:
+        total = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        try:
+            import psutil
+
+            total = int(psutil.virtual_memory().total)
+        except Exception:  # noqa: BLE001 - psutil missing or unsupported here
+            total = 0
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as fh:
+                value = fh.read().strip()
+        except OSError:
+            continue
+        if value.isdigit() and 0 < int(value) < (total or 1 << 62):
+            total = int(value)
+    return total
+
+
+def local_threads() -> int:
+    """Threads of dask's local scheduler: its ``num_workers`` setting, else the CPUs this
+    process may run on (dask's own count, which honours affinity and cgroup quotas)."""
+    import dask
+    from dask.system import CPU_COUNT
+
+    n = dask.config.get("num_workers", None)
+    return int(n) if isinstance(n, int) and not isinstance(n, bool) and n > 0 else int(CPU_COUNT)
+
+
+def auto_chunks(width: int, height: int, *, acquisitions: int, bands: int, threads: int | None = None,
+                memory: int | None = None) -> tuple[int, str]:
+    """The block size ``grid.chunks: auto`` gives a ``width`` × ``height`` grid, and why.
+
+    The largest of :data:`AUTO_CHUNK_SIZES` that leaves at least
+    :data:`MIN_BLOCKS_PER_THREAD` blocks per thread and whose working set
+    (:func:`thread_working_set`) times the threads fits in a quarter of ``memory``; the
+    smallest size otherwise.  ``threads`` and ``memory`` default to this machine's
+    (:func:`local_threads`, :func:`machine_memory`).
+
+    Returns
+    -------
+    (int, str)
+        The size in pixels and a sentence saying why, for the log.
+    """
+    threads = local_threads() if threads is None else max(int(threads), 1)
+    memory = machine_memory() if memory is None else int(memory)
+    for size in AUTO_CHUNK_SIZES[:-1]:
+        blocks = math.ceil(width / size) * math.ceil(height / size)
+        need = threads * thread_working_set(size, acquisitions=acquisitions, bands=bands)
+        if blocks >= MIN_BLOCKS_PER_THREAD * threads and memory > 0 and need <= memory / 4:
+            return size, (f"chunks auto: {size} px ({blocks} blocks for {threads} thread(s); "
+                          f"{need / 2**30:.1f} GiB in flight of {memory / 2**30:.1f} GiB memory)")
+    size = AUTO_CHUNK_SIZES[-1]
+    return size, f"chunks auto: {size} px ({threads} thread(s), {memory / 2**30:.1f} GiB memory)"

@@ -23,9 +23,9 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from .budget import bounded_chunks, check_pixels
+from .budget import auto_chunks, bounded_chunks, check_pixels
 from .errors import ConfigError, NoOverlapError, OutputExistsError
 from .gdalenv import gdal_cache_options
 from .grid import Grid, aligned_chunks, derive_grid, overlaps
@@ -147,12 +147,26 @@ def prepare(spec: PipelineSpec, *, spec_path: Path | None, out: Path, overwrite:
         ref = getattr(spec.aoi, key)
         if "://" not in ref.path:
             inputs.append(ref.path)
+    size = chunk_size(spec, grid, epochs)
     ctx = RunContext(spec=spec, spec_path=spec_path, out=out, overwrite=overwrite, profile=profile,
                      grid=grid, epochs=epochs, inputs=inputs, progress=progress, aoi=layers,
-                     chunks=aligned_chunks(grid, all_tiles, bounded_chunks(grid.width, grid.height, g.chunks)))
-    ctx.summary["grid_reading"] = grid_reading(grid, all_tiles, resampling=g.resampling)
+                     chunks=aligned_chunks(grid, all_tiles, size))
+    ctx.summary["grid_reading"] = {**grid_reading(grid, all_tiles, resampling=g.resampling), "chunks_px": size}
     ctx.say(ctx.summary["grid_reading"]["note"])
     return ctx
+
+
+def chunk_size(spec: PipelineSpec, grid: Grid, epochs: Sequence[EpochData]) -> int:
+    """Block size of a run on ``grid``: ``grid.chunks``, or with ``auto`` the one
+    :func:`sinks.budget.auto_chunks` picks for the epochs' acquisitions and bands; widened
+    by :func:`sinks.budget.bounded_chunks` on a very large grid."""
+    size = spec.grid.chunks
+    if size == "auto":
+        acquisitions = max((len(e.scenes) for e in epochs), default=1)
+        bands = max((len(t.bands) for e in epochs for s in e.scenes for t in s.tiles), default=1)
+        size, why = auto_chunks(grid.width, grid.height, acquisitions=acquisitions, bands=bands)
+        log.info(why)
+    return bounded_chunks(grid.width, grid.height, int(size))
 
 
 def grid_reading(grid: Grid, tiles: list[Any], *, resampling: str) -> dict[str, Any]:
@@ -512,8 +526,7 @@ def for_region(base: RunContext, *, geometry: Any, region_id: str, out: Path,
     ctx = RunContext(spec=base.spec, spec_path=base.spec_path, out=out, overwrite=overwrite,
                      profile=base.profile, grid=grid, epochs=epochs, inputs=inputs,
                      progress=None, region=geometry, region_id=region_id, aoi=base.aoi, base=base,
-                     chunks=aligned_chunks(grid, tiles, bounded_chunks(grid.width, grid.height,
-                                                                       base.spec.grid.chunks)))
+                     chunks=aligned_chunks(grid, tiles, chunk_size(base.spec, grid, epochs)))
     ctx.digest = base.digest
     return ctx
 

@@ -61,11 +61,22 @@ class GridSpec(_Base):
     crs: str | None = None
     resolution: float | None = Field(default=None, gt=0)
     bounds: tuple[float, float, float, float] | None = None
-    chunks: int = Field(default=1024, ge=64, le=8192)
+    #: dask block size in pixels (64-8192), or ``auto``: 2048 or 1024 by the grid's size, the
+    #: machine's threads and memory (:func:`sinks.budget.auto_chunks`)
+    chunks: int | Literal["auto"] = "auto"
     resampling: Literal["nearest", "bilinear", "cubic", "average"] = "nearest"
     #: which tile fills a pixel where tiles of one acquisition overlap (sinks.mosaic): the
     #: first, in the order listed, with a valid pixel, or the last
     mosaic: Literal["first", "last"] = "first"
+
+    @field_validator("chunks", mode="before")
+    @classmethod
+    def _chunk_size(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() == "auto":
+            return "auto"
+        if isinstance(v, bool) or not isinstance(v, int) or not 64 <= v <= 8192:
+            raise ValueError(f"expected auto or a whole number of pixels from 64 to 8192, got {str(v)[:40]!r}")
+        return v
 
     @field_validator("bounds")
     @classmethod

@@ -108,3 +108,48 @@ def test_batch_checks_each_region_not_the_whole_scene(make_tile, tmp_path, monke
     res = run_batch(spec, regions=str(regions), id_field="region_id", out=tmp_path / "b2")
     assert [r.status for r in res.results] == ["failed"] * 4
     assert "region R00: grid" in res.results[0].error and "over the pixel budget" in res.results[0].error
+
+
+def test_auto_chunks_takes_2048_where_each_thread_gets_blocks_and_memory_allows():
+    from sinks.budget import auto_chunks, thread_working_set
+
+    gib = 2**30
+    # 100 Mpx, two acquisitions of six bands, 2 threads, 24 GiB: 25 blocks of 2048 px
+    size, why = auto_chunks(10_000, 10_000, acquisitions=2, bands=6, threads=2, memory=24 * gib)
+    assert size == 2048 and "25 blocks" in why
+    # too few blocks per thread: 25 blocks for 8 threads (fewer than 4 each)
+    assert auto_chunks(10_000, 10_000, acquisitions=2, bands=6, threads=8, memory=64 * gib)[0] == 1024
+    assert auto_chunks(6_144, 6_144, acquisitions=2, bands=6, threads=2, memory=24 * gib)[0] == 2048  # 9 >= 8
+    assert auto_chunks(4_096, 6_144, acquisitions=2, bands=6, threads=2, memory=24 * gib)[0] == 1024  # 6 < 8
+    # the threads' blocks in flight must fit in a quarter of the memory
+    need = 2 * thread_working_set(2048, acquisitions=2, bands=6)
+    assert auto_chunks(10_000, 10_000, acquisitions=2, bands=6, threads=2, memory=4 * need)[0] == 2048
+    assert auto_chunks(10_000, 10_000, acquisitions=2, bands=6, threads=2, memory=4 * need - 1)[0] == 1024
+    # twelve acquisitions hold six times the bands: 2048 px no longer fits 8 GiB
+    assert auto_chunks(10_000, 10_000, acquisitions=12, bands=6, threads=2, memory=8 * gib)[0] == 1024
+    # memory unknown: the smaller size
+    assert auto_chunks(10_000, 10_000, acquisitions=2, bands=6, threads=2, memory=0)[0] == 1024
+
+
+def test_thread_working_set_is_the_documented_estimate():
+    from sinks.budget import thread_working_set
+
+    # (2 x 6 x 4 + 20) bytes a pixel, three times over: about 210 MB at 1024 px, 860 MB at 2048 px
+    assert thread_working_set(1024, acquisitions=2, bands=6) == 1024 * 1024 * 68 * 3
+    assert round(thread_working_set(2048, acquisitions=2, bands=6) / 1e6) == 856
+
+
+def test_machine_memory_and_threads_are_this_machines(monkeypatch):
+    import os
+
+    import dask
+
+    from sinks.budget import local_threads, machine_memory
+
+    phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < machine_memory() <= phys
+    with dask.config.set(num_workers=3):
+        assert local_threads() == 3
+    from dask.system import CPU_COUNT
+
+    assert local_threads() == CPU_COUNT

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 import yaml
 
 from sinks.cli import main
@@ -411,3 +412,40 @@ def test_bad_scheduler_names_where_it_came_from(make_tile, tmp_path, capsys, mon
         main(["-q", "run", str(spec), "--out", str(tmp_path / "b"), "--scheduler", "nope"])
     assert ei.value.code == 2
     assert capsys.readouterr().err.startswith("Error: --scheduler 'nope': expected threads")
+
+
+def test_outputs_do_not_depend_on_the_block_size(tmp_path):
+    """A run cut into 128-px blocks writes the same rasters and summary as one on the block
+    size ``chunks: auto`` picks (the whole 480-px sample scene in one block): what auto
+    chooses changes the speed, never a number."""
+    import json
+
+    from sinks.pipeline import run
+    from sinks.spec import load_spec
+
+    root = Path(__file__).resolve().parents[1]
+    spec, _ = load_spec(root / "sample_rasters" / "pipeline.yaml")
+    assert spec.grid.chunks == "auto"
+    small = spec.model_copy(update={"grid": spec.grid.model_copy(update={"chunks": 128})})
+    a = run(spec, out=tmp_path / "auto")
+    b = run(small, out=tmp_path / "small")
+    assert a["grid_reading"]["chunks_px"] == 1024 and b["grid_reading"]["chunks_px"] == 128
+    tifs = sorted(p.relative_to(tmp_path / "auto") for p in (tmp_path / "auto").rglob("*.tif"))
+    assert len(tifs) >= 8
+    for rel in tifs:
+        with rasterio.open(tmp_path / "auto" / rel) as x, rasterio.open(tmp_path / "small" / rel) as y:
+            assert repr(x.profile) == repr(y.profile), rel  # (a NaN nodata is not equal to itself)
+            np.testing.assert_array_equal(x.read(), y.read(), err_msg=str(rel))
+
+    def strip(d):
+        if isinstance(d, dict):
+            return {k: strip(v) for k, v in d.items() if k not in ("timings_s", "chunks_px", "sources")}
+        return [strip(v) for v in d] if isinstance(d, list) else d
+
+    sa = json.loads((tmp_path / "auto" / "summary.json").read_text())
+    sb = json.loads((tmp_path / "small" / "summary.json").read_text())
+    assert strip(sa) == strip(sb)
+    tables = sorted(p.relative_to(tmp_path / "auto") for p in (tmp_path / "auto" / "tables").rglob("*.csv"))
+    assert tables
+    for rel in tables:
+        assert (tmp_path / "auto" / rel).read_bytes() == (tmp_path / "small" / rel).read_bytes(), rel

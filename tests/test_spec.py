@@ -56,6 +56,17 @@ def test_all_problems_listed():
     assert {"grid.resolution", "grid.chunks", "extra"} <= keys
 
 
+def test_chunks_auto_or_a_size():
+    assert parse_spec(GOOD).grid.chunks == "auto"
+    assert parse_spec({**GOOD, "grid": {"chunks": "AUTO"}}).grid.chunks == "auto"
+    assert parse_spec({**GOOD, "grid": {"chunks": 2048}}).grid.chunks == 2048
+    for bad in (3, 9000, "big", True, 1024.5, "2048"):
+        with pytest.raises(SpecError) as ei:
+            parse_spec({**GOOD, "grid": {"chunks": bad}})
+        assert [p.split(":")[0] for p in ei.value.problems] == ["grid.chunks"], (bad, ei.value.problems)
+        assert "expected auto or a whole number of pixels from 64 to 8192" in ei.value.problems[0]
+
+
 def test_unknown_sensor():
     with pytest.raises(SpecError, match="sensor: unknown sensor 'modis'"):
         parse_spec({**GOOD, "sensor": "modis"})

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import ConfigError, OutputExistsError
 from ..landcover import NAMES
 
-__all__ = ["write_sample_data", "SampleDataResult", "ACQUISITIONS", "EPOCHS", "DEFAULT_SIZE", "DEFAULT_SEED"]
+__all__ = ["write_sample_data", "pipeline_yaml", "SampleDataResult", "ACQUISITIONS", "EPOCHS", "DEFAULT_SIZE", "DEFAULT_SEED"]
 
 log = logging.getLogger("sinks")
 
@@ -138,12 +138,13 @@ def write_sample_data(out_dir: str | os.PathLike, *, size: int = DEFAULT_SIZE, s
         areas[year] = {NAMES[c]: float(counts[c]) * RES * RES / 1e4 for c in NAMES}
     files.extend(write_vectors(layout, out=out, aoi=aoi, size=size, seed=seed, to_xy=to_xy, crs=CRS,
                                overwrite=overwrite))
-    files.append(write_text(out / "pipeline.yaml", _pipeline_yaml(out, aoi), overwrite=overwrite))
+    files.append(write_text(out / "pipeline.yaml", pipeline_yaml(out, aoi), overwrite=overwrite))
     log.info("sample data: %d files in %s", len(files), out)
     return SampleDataResult(out, aoi, tuple(files), areas)
 
 
-def _pipeline_yaml(out: Path, aoi: Path) -> str:
+def pipeline_yaml(out: Path, aoi: Path) -> str:
+    """The spec ``sinks sample-data`` writes beside a scene in ``out`` with its vectors in ``aoi``."""
     rel = os.path.relpath(aoi, out)
     lines = [
         "# Spec written by `sinks sample-data` for the synthetic scene beside it.",
@@ -151,7 +152,7 @@ def _pipeline_yaml(out: Path, aoi: Path) -> str:
         "name: beihai-synthetic",
         "description: Synthetic coastal scene near Beihai, Guangxi (written by sinks sample-data)",
         "sensor: sentinel2_l2a",
-        "grid: {crs: 'EPSG:32649', resolution: 10, chunks: 1024}",
+        "grid: {crs: 'EPSG:32649', resolution: 10, chunks: auto}",
         "epochs:",
     ]
     for year in EPOCHS:
