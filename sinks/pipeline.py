@@ -464,8 +464,6 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
     prefetch = prefetch_samples(ctx, ctx.epochs[0]) if spec.classification.enabled and ctx.epochs else None
     with run_scheduler(scheduler), gdal_env(**cache):
         for k, ep in enumerate(ctx.epochs):
-            if ctx.hashing is not None:
-                ctx.hashing.release(k + 1)
             emit({"event": "stage", "name": f"epoch {ep.name}", "done": k, "total": total})
             for name, fn, enabled in EPOCH_STAGES:
                 if enabled(spec):
@@ -478,6 +476,8 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
             ctx.say(f"epoch {ep.name}: computing and writing {len(ep.outputs)} layers")
             if k + 1 < len(ctx.epochs) and spec.classification.enabled:
                 prefetch = prefetch_samples(ctx, ctx.epochs[k + 1])
+            if ctx.hashing is not None:  # as the pass starts: before, the digests would slow its setup
+                ctx.hashing.release(k + 1)
             with ctx.timer.stage("compute_write"):
                 _write_epoch(ctx, ep)
             if _with_change(spec):  # the period ending here, beside the next pass
