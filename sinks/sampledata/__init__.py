@@ -27,7 +27,8 @@ import numpy as np
 from ..errors import ConfigError, OutputExistsError
 from ..landcover import NAMES
 
-__all__ = ["write_sample_data", "pipeline_yaml", "SampleDataResult", "ACQUISITIONS", "EPOCHS", "DEFAULT_SIZE", "DEFAULT_SEED"]
+__all__ = ["write_sample_data", "pipeline_yaml", "SampleDataResult", "ACQUISITIONS", "EPOCHS", "DEFAULT_SIZE",
+           "DEFAULT_SEED"]
 
 log = logging.getLogger("sinks")
 
