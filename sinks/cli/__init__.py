@@ -190,9 +190,9 @@ def _quiet_libtiff() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: map errors to exit codes (DESIGN §5)."""
-    from ..runtime.memory import few_malloc_arenas
+    from ..runtime.memory import tune_allocator
 
-    few_malloc_arenas()
+    tune_allocator()
     args = _hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     if not verbose:
