@@ -308,25 +308,19 @@ def split_zones(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.nda
 
 
 def _split(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.ndarray], list[Any], np.ndarray]:
-    """:func:`split_zones` without the splits made ahead."""
+    """:func:`split_zones` without the splits made ahead.
+
+    The binary split runs a level at a time over every polygon at once, each level's boxes,
+    containment tests and clips as one call of shapely's vectorised functions.  Each part
+    carries its path down the split (the half that a depth-first walk takes first as 0), and
+    the results are put in the order of those paths, the order of a depth-first split of one
+    polygon after another.
+    """
     import shapely
 
     t = grid.transform
     ntx = -(-grid.width // tile)
     nty = -(-grid.height // tile)
-
-    def xs(c0: int, c1: int) -> tuple[float, float]:
-        a, b = t.c + t.a * c0, t.c + t.a * c1
-        return (a, b) if a <= b else (b, a)
-
-    def ys(r0: int, r1: int) -> tuple[float, float]:
-        a, b = t.f + t.e * r0, t.f + t.e * r1
-        return (a, b) if a <= b else (b, a)
-
-    def rect(ty0: int, ty1: int, tx0: int, tx1: int) -> Any:
-        x0, x1 = xs(tx0 * tile, min(tx1 * tile, grid.width))
-        y0, y1 = ys(ty0 * tile, min(ty1 * tile, grid.height))
-        return shapely.box(x0, y0, x1, y1)
 
     def tile_range(lo: float, hi: float, origin: float, step: float, n_px: int, n_tiles: int) -> tuple[int, int]:
         p0, p1 = sorted(((lo - origin) / step, (hi - origin) / step))
@@ -334,51 +328,88 @@ def _split(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.ndarray]
         b = min(n_tiles, -(-int(np.clip(np.ceil(p1), 0, n_px)) // tile))
         return a, b
 
-    interior: list[np.ndarray] = []
-    pieces: list[Any] = []
-    owner: list[int] = []
+    def edges(lo: np.ndarray, hi: np.ndarray, n_px: int, origin: float, step: float) -> tuple[np.ndarray, np.ndarray]:
+        """The two world coordinates of tile ranges ``lo:hi`` along one axis, ascending."""
+        a = origin + step * (lo * tile).astype(np.float64)
+        b = origin + step * np.minimum(hi * tile, n_px).astype(np.float64)
+        return np.minimum(a, b), np.maximum(a, b)
+
+    n = len(geoms)
+    # a private copy to prepare: the caller's polygons may be read by other threads (the
+    # regions of a batch), and preparing a geometry changes it in place
+    own = np.empty(n, dtype=object)
+    # per part: polygon, tile rows a0:a1 and columns b0:b1, the geometry to clip, its path
+    idx: list[int] = []
+    ranges: list[tuple[int, int, int, int]] = []
     for i, geom in enumerate(geoms):
-        inside: list[np.ndarray] = []
         if geom is None or geom.is_empty:
-            interior.append(np.zeros(0, dtype=np.int64))
             continue
-        # a private copy to prepare: the caller's polygons may be read by other threads
-        # (the regions of a batch), and preparing a geometry changes it in place
-        geom = shapely.from_wkb(shapely.to_wkb(geom))
-        minx, miny, maxx, maxy = geom.bounds
+        own[i] = shapely.from_wkb(shapely.to_wkb(geom))
+        minx, miny, maxx, maxy = own[i].bounds
         tx0, tx1 = tile_range(minx, maxx, t.c, t.a, grid.width, ntx)
         ty0, ty1 = tile_range(miny, maxy, t.f, t.e, grid.height, nty)
-        shapely.prepare(geom)
-        stack = [(geom, ty0, ty1, tx0, tx1)]
-        while stack:
-            piece, a0, a1, b0, b1 = stack.pop()
-            if a1 <= a0 or b1 <= b0:
-                continue
-            r = rect(a0, a1, b0, b1)
-            if shapely.contains(geom, r):
-                rows, cols = np.meshgrid(np.arange(a0, a1), np.arange(b0, b1), indexing="ij")
-                inside.append((rows * ntx + cols).ravel().astype(np.int64))
-                continue
-            sub = shapely.intersection(piece, r)
-            if sub.is_empty or sub.area <= 0:
-                continue
-            if a1 - a0 == 1 and b1 - b0 == 1:
-                # the overlay may leave a vertex a nanometre beyond the tile's edge, and
-                # exactextract counts a cell that a piece reaches by a nanometre as covered:
-                # cut at the edge, and put vertices that near a cell line on it
-                sub = shapely.clip_by_rect(_snap(sub, t), *r.bounds)
-                if not sub.is_valid:  # a vertex moved onto an edge it nearly touched
-                    sub = shapely.make_valid(sub)
-                sub = _polygonal(sub)
-                if sub is not None:
-                    pieces.append(sub)
-                    owner.append(i)
-                continue
-            if a1 - a0 >= b1 - b0:
-                mid = (a0 + a1) // 2
-                stack.extend([(sub, a0, mid, b0, b1), (sub, mid, a1, b0, b1)])
-            else:
-                mid = (b0 + b1) // 2
-                stack.extend([(sub, a0, a1, b0, mid), (sub, a0, a1, mid, b1)])
-        interior.append(np.concatenate(inside) if inside else np.zeros(0, dtype=np.int64))
-    return interior, pieces, np.asarray(owner, dtype=np.int64)
+        idx.append(i)
+        ranges.append((ty0, ty1, tx0, tx1))
+    shapely.prepare(own[np.asarray(idx, dtype=np.int64)] if idx else own[:0])
+    owner_of = np.asarray(idx, dtype=np.int64)
+    box = np.asarray(ranges, dtype=np.int64).reshape(-1, 4)
+    part = own[owner_of] if idx else np.empty(0, dtype=object)
+    paths: list[tuple[int, ...]] = [()] * len(idx)
+    inside: list[tuple[int, tuple[int, ...], np.ndarray]] = []
+    found: list[tuple[int, tuple[int, ...], Any, tuple[float, float, float, float]]] = []
+    while len(owner_of):
+        a0, a1, b0, b1 = box.T
+        keep = (a1 > a0) & (b1 > b0)
+        if not keep.all():
+            owner_of, box, part = owner_of[keep], box[keep], part[keep]
+            paths = [p for p, k in zip(paths, keep) if k]
+            a0, a1, b0, b1 = box.T
+        if not len(owner_of):
+            break
+        x0, x1 = edges(b0, b1, grid.width, t.c, t.a)
+        y0, y1 = edges(a0, a1, grid.height, t.f, t.e)
+        rects = shapely.box(x0, y0, x1, y1)
+        whole = shapely.contains(own[owner_of], rects)
+        for j in np.flatnonzero(whole):
+            cells = np.arange(a0[j], a1[j], dtype=np.int64)[:, None] * ntx + np.arange(b0[j], b1[j], dtype=np.int64)
+            inside.append((int(owner_of[j]), paths[j], cells.ravel()))
+        rest = np.flatnonzero(~whole)
+        sub = shapely.intersection(part[rest], rects[rest])
+        hit = ~shapely.is_empty(sub)
+        hit[hit] = shapely.area(sub[hit]) > 0
+        rest, sub = rest[hit], sub[hit]
+        single = (a1[rest] - a0[rest] == 1) & (b1[rest] - b0[rest] == 1)
+        for j, s in zip(rest[single], sub[single]):
+            found.append((int(owner_of[j]), paths[j], s, (x0[j], y0[j], x1[j], y1[j])))
+        # the others split in two along their longer side; a depth-first walk takes the second half first
+        go, sub = rest[~single], sub[~single]
+        ga0, ga1, gb0, gb1 = a0[go], a1[go], b0[go], b1[go]
+        rows = (ga1 - ga0) >= (gb1 - gb0)
+        mid = np.where(rows, (ga0 + ga1) // 2, (gb0 + gb1) // 2)
+        first = np.stack([ga0, np.where(rows, mid, ga1), gb0, np.where(rows, gb1, mid)], axis=1)
+        second = np.stack([np.where(rows, mid, ga0), ga1, np.where(rows, gb0, mid), gb1], axis=1)
+        owner_of = np.concatenate([owner_of[go], owner_of[go]])
+        box = np.concatenate([second, first]).reshape(-1, 4)
+        part = np.concatenate([sub, sub])
+        paths = [paths[j] + (0,) for j in go] + [paths[j] + (1,) for j in go]
+    # the single tiles' pieces: cut at the tile's edge, with vertices that near a cell line put
+    # on it (the overlay may leave a vertex a nanometre beyond the tile's edge, and exactextract
+    # counts a cell that a piece reaches by a nanometre as covered)
+    found.sort(key=lambda f: (f[0], f[1]))
+    snapped = _snap(np.asarray([f[2] for f in found], dtype=object), t) if found else []
+    pieces: list[Any] = []
+    owner: list[int] = []
+    for (i, _path, _s, bounds), s in zip(found, snapped):
+        s = shapely.clip_by_rect(s, *bounds)
+        if not s.is_valid:  # a vertex moved onto an edge it nearly touched
+            s = shapely.make_valid(s)
+        s = _polygonal(s)
+        if s is not None:
+            pieces.append(s)
+            owner.append(i)
+    inside.sort(key=lambda f: (f[0], f[1]))
+    interior: list[list[np.ndarray]] = [[] for _ in range(n)]
+    for i, _path, cells in inside:
+        interior[i].append(cells)
+    return ([np.concatenate(c) if c else np.zeros(0, dtype=np.int64) for c in interior], pieces,
+            np.asarray(owner, dtype=np.int64))

@@ -156,6 +156,75 @@ def test_split_covers_each_polygon_once(maps):
     assert len(inner[-1]) == 0 and not (owner == len(zones) - 1).any()  # off the grid: nothing
 
 
+def _depth_first_split(geoms, grid, tile):
+    """The split one polygon and one part at a time, depth first (the second half of a
+    part first): the order in which the tables add the pieces' coverage."""
+    t = grid.transform
+    ntx, nty = -(-grid.width // tile), -(-grid.height // tile)
+
+    def axis(lo, hi, origin, step, n_px, n_tiles):
+        p0, p1 = sorted(((lo - origin) / step, (hi - origin) / step))
+        return int(np.clip(np.floor(p0), 0, n_px)) // tile, min(n_tiles, -(-int(np.clip(np.ceil(p1), 0, n_px)) // tile))
+
+    def rect(a0, a1, b0, b1):
+        xa, xb = t.c + t.a * (b0 * tile), t.c + t.a * min(b1 * tile, grid.width)
+        ya, yb = t.f + t.e * (a0 * tile), t.f + t.e * min(a1 * tile, grid.height)
+        return shapely.box(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
+
+    from sinks.zonal_tiles import _polygonal, _snap
+
+    interior, pieces, owner = [], [], []
+    for i, geom in enumerate(geoms):
+        inside = []
+        if geom is None or geom.is_empty:
+            interior.append(np.zeros(0, dtype=np.int64))
+            continue
+        b0, b1 = axis(geom.bounds[0], geom.bounds[2], t.c, t.a, grid.width, ntx)
+        a0, a1 = axis(geom.bounds[1], geom.bounds[3], t.f, t.e, grid.height, nty)
+        stack = [(geom, a0, a1, b0, b1)]
+        while stack:
+            part, a0, a1, b0, b1 = stack.pop()
+            if a1 <= a0 or b1 <= b0:
+                continue
+            r = rect(a0, a1, b0, b1)
+            if geom.contains(r):
+                inside.append((np.arange(a0, a1)[:, None] * ntx + np.arange(b0, b1)).ravel())
+                continue
+            sub = part.intersection(r)
+            if sub.is_empty or sub.area <= 0:
+                continue
+            if a1 - a0 == 1 and b1 - b0 == 1:
+                sub = shapely.clip_by_rect(_snap(sub, t), *r.bounds)
+                sub = _polygonal(sub if sub.is_valid else shapely.make_valid(sub))
+                if sub is not None:
+                    pieces.append(sub)
+                    owner.append(i)
+            elif a1 - a0 >= b1 - b0:
+                m = (a0 + a1) // 2
+                stack += [(sub, a0, m, b0, b1), (sub, m, a1, b0, b1)]
+            else:
+                m = (b0 + b1) // 2
+                stack += [(sub, a0, a1, b0, m), (sub, a0, a1, m, b1)]
+        interior.append(np.concatenate(inside).astype(np.int64) if inside else np.zeros(0, dtype=np.int64))
+    return interior, pieces, np.asarray(owner, dtype=np.int64)
+
+
+@pytest.mark.parametrize("tile", [64, 37, 16])
+def test_split_equals_a_depth_first_split_in_its_order(maps, tile):
+    """The level-at-a-time split gives the pieces and interior tiles of a depth-first split,
+    the same to the bit and in the same order (the tables' sums add in that order)."""
+    paths, _ = maps
+    grid = inspect_tile(paths[0]).grid
+    geoms = list(_zones().geometry.to_numpy()) + [None, shapely.Polygon()]
+    want = _depth_first_split(geoms, grid, tile)
+    got = split_zones(np.asarray(geoms, dtype=object), grid, tile)
+    assert len(got[0]) == len(want[0]) == len(geoms)
+    for a, b in zip(got[0], want[0]):
+        assert a.dtype == np.int64 and np.array_equal(a, b)
+    assert np.array_equal(got[2], want[2]) and len(got[1]) == len(want[1]) > 20
+    assert all(shapely.to_wkb(a) == shapely.to_wkb(b) for a, b in zip(got[1], want[1]))
+
+
 def test_a_split_made_ahead_is_handed_over_once_and_only_for_its_arguments(maps, monkeypatch):
     """presplit_zones(): the next split_zones() with the same polygons, grid and tile gets
     that split (equal to one made then) without splitting again; other polygons or another
