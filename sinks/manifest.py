@@ -19,6 +19,7 @@ import hashlib
 import logging
 import mmap
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,25 +41,28 @@ DIGESTS = ("blake3", "sha256")
 DEFAULT_DIGEST = "blake3"
 
 
-def _hasher(algorithm: str) -> Any:
+def _hasher(algorithm: str, *, threads: int | None = None) -> Any:
+    """A hasher for ``algorithm``; BLAKE3 on ``threads`` threads (``None``: as many as it likes)."""
     if algorithm == "sha256":
         return hashlib.sha256()
     if algorithm == "blake3":
         from blake3 import blake3
 
-        return blake3(max_threads=blake3.AUTO)
+        return blake3(max_threads=blake3.AUTO if threads is None else max(1, int(threads)))
 
     raise ConfigError(f"digest {algorithm!r}: expected one of {', '.join(DIGESTS)}")
 
 
-def file_digest(path: str | os.PathLike, *, algorithm: str = DEFAULT_DIGEST, bufsize: int = 1 << 22) -> str:
+def file_digest(path: str | os.PathLike, *, algorithm: str = DEFAULT_DIGEST, bufsize: int = 1 << 22,
+                threads: int | None = None) -> str:
     """Hex digest of a file's content with ``algorithm`` (``"blake3"`` or ``"sha256"``).
 
     Remembered per (algorithm, path, size, modification and change time, inode) within
     a process, so the regions of a batch do not hash the same tiles again, and across
     runs in the checksum cache on disk (:mod:`sinks.runtime.hashcache`; off with
     ``SINKS_CACHE_DIR=off``).  A file rewritten in place moves its change time, so it
-    is hashed again.  BLAKE3 hashes a file's chunks on several threads.
+    is hashed again.  BLAKE3 hashes a file's chunks on several threads (``threads``;
+    ``None``: as many as it likes).
     """
     from .runtime import hashcache
 
@@ -69,7 +73,7 @@ def file_digest(path: str | os.PathLike, *, algorithm: str = DEFAULT_DIGEST, buf
             return _HASHES[key]
     digest = hashcache.lookup(path, st, algorithm=algorithm)
     if digest is None:
-        digest = _hash_content(path, algorithm=algorithm, size=st.st_size, bufsize=bufsize)
+        digest = _hash_content(path, algorithm=algorithm, size=st.st_size, bufsize=bufsize, threads=threads)
         if hashcache.stamp(os.stat(path)) == hashcache.stamp(st):  # not changed while it was read
             hashcache.remember(path, st, digest, algorithm=algorithm)
     with _LOCK:
@@ -82,7 +86,8 @@ def sha256_file(path: str | os.PathLike, *, bufsize: int = 1 << 20) -> str:
     return file_digest(path, algorithm="sha256", bufsize=bufsize)
 
 
-def _hash_content(path: str | os.PathLike, *, algorithm: str, size: int, bufsize: int) -> str:
+def _hash_content(path: str | os.PathLike, *, algorithm: str, size: int, bufsize: int,
+                  threads: int | None = None) -> str:
     """Digest of a local file's bytes, read through memory maps of one window at a time.
 
     Hashing the file's pages where the page cache holds them saves copying every
@@ -92,7 +97,7 @@ def _hash_content(path: str | os.PathLike, *, algorithm: str, size: int, bufsize
     cannot be mapped (empty, a pipe, a file system without mmap) is read in ``bufsize``
     chunks instead.
     """
-    h = _hasher(algorithm)
+    h = _hasher(algorithm, threads=threads)
     if size > 0:
         try:
             with open(path, "rb", buffering=0) as fh:
@@ -109,7 +114,7 @@ def _hash_content(path: str | os.PathLike, *, algorithm: str, size: int, bufsize
                             view.release()
             return h.hexdigest()
         except (OSError, ValueError):
-            h = _hasher(algorithm)
+            h = _hasher(algorithm, threads=threads)
     buf = bytearray(bufsize)
     chunk = memoryview(buf)
     with open(path, "rb", buffering=0) as fh:
@@ -169,12 +174,33 @@ def describe_inputs(paths: Iterable[str | os.PathLike], *, threads: int = 2,
             for p in uniq]
 
 
+#: Nice value of the background hashing thread (Linux: the thread's own; 19 is the lowest
+#: priority): it takes the cores that the run's own threads leave idle.
+HASHING_NICE = 19
+
+
+def _lower_thread_priority(nice: int) -> bool:
+    """Give the calling thread the nice value ``nice`` (Linux keeps one per thread);
+    ``False`` where that is not possible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 class BackgroundHashing(threading.Thread):
     """A daemon thread hashing a run's inputs group by group (:func:`hash_in_background`).
 
     Group 0 is hashed at once; group ``k`` waits for :meth:`release` (``k``) so that its
     files are hashed while the pass decoding them runs and the two share one read of
-    each file.  :meth:`join` releases every group first.
+    each file.  The thread runs at the lowest priority (:data:`HASHING_NICE`, on Linux)
+    and hashes on itself alone, so it takes only the CPU that the run's own threads leave
+    idle: the start, while one thread imports under the GIL; the ends of strips and
+    passes; the stages after them.  :meth:`join` releases every group and hashes what is
+    left on the calling thread too, at its priority and on all the cores BLAKE3 likes.
     """
 
     def __init__(self, groups: list[list[str]], algorithm: str) -> None:
@@ -183,6 +209,8 @@ class BackgroundHashing(threading.Thread):
         self.algorithm = algorithm
         self._released = threading.Condition()
         self._upto = 0
+        self._todo = [(k, p) for k, files in enumerate(groups) for p in files]
+        self._next = 0
 
     def release(self, upto: int) -> None:
         """Let the thread hash groups ``0 … upto``."""
@@ -190,25 +218,49 @@ class BackgroundHashing(threading.Thread):
             self._upto = max(self._upto, upto)
             self._released.notify_all()
 
+    def _take(self, *, wait: bool) -> str | None:
+        """The next file to hash, once its group is released (``None``: no more, or with
+        ``wait=False`` none released)."""
+        with self._released:
+            while self._next < len(self._todo):
+                k, path = self._todo[self._next]
+                if k <= self._upto:
+                    self._next += 1
+                    return path
+                if not wait or _STOP.is_set():
+                    return None
+                self._released.wait(0.5)
+            return None
+
+    def _hash(self, path: str, *, threads: int | None) -> bool:
+        """Hash one file into the cache of :func:`file_digest`; ``False`` when stopping."""
+        if _STOP.is_set():  # the process is exiting
+            return False
+        try:
+            file_digest(path, algorithm=self.algorithm, threads=threads)
+        except OSError:
+            pass
+        except _Stopped:
+            return False
+        return True
+
     def join(self, timeout: float | None = None) -> None:
         self.release(len(self.groups))
+        left = 0
+        while (path := self._take(wait=False)) is not None:
+            left += 1
+            if not self._hash(path, threads=None):
+                break
+        if left:
+            log.debug("input digests: %d file(s) left to hash at the end", left)
         super().join(timeout)
 
     def run(self) -> None:
         try:
-            for k, files in enumerate(self.groups):
-                with self._released:
-                    while self._upto < k and not _STOP.is_set():
-                        self._released.wait(0.5)
-                for p in files:
-                    if _STOP.is_set():  # the process is exiting
-                        return
-                    try:
-                        file_digest(p, algorithm=self.algorithm)
-                    except OSError:
-                        pass
-                    except _Stopped:
-                        return
+            _lower_thread_priority(HASHING_NICE)
+            while (path := self._take(wait=True)) is not None:
+                if not self._hash(path, threads=1):
+                    return
         finally:
             _BACKGROUND.discard(self)
 

@@ -445,10 +445,13 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
     # environment) exactextract's, here and in the zonal child; a user's GDAL_CACHEMAX wins
     cache = gdal_cache_options()
     if ctx.region is None:  # the manifest's hashes, while computing (batch regions share a warm cache)
-        # each epoch's tiles while its pass decodes them (one read of each file)
+        # each epoch's tiles while its pass decodes them (one read of each file); the first
+        # epoch's from now on, as its pass reads them next (the hashing thread takes only
+        # idle CPU, and while this thread imports under the GIL a core is idle)
         ctx.hashing = hash_in_background(
             ctx.inputs, algorithm=ctx.digest,
             paced=[[ref.path for s in ep.scenes for t in s.tiles for _r, ref in t.bands] for ep in ctx.epochs])
+        ctx.hashing.release(1)
     stages = [(name, fn) for name, fn, enabled in STAGES if enabled(spec)]
     total = len(ctx.epochs) + len(stages)
     emit = ctx.events or (lambda _e: None)
@@ -476,7 +479,7 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
             ctx.say(f"epoch {ep.name}: computing and writing {len(ep.outputs)} layers")
             if k + 1 < len(ctx.epochs) and spec.classification.enabled:
                 prefetch = prefetch_samples(ctx, ctx.epochs[k + 1])
-            if ctx.hashing is not None:  # as the pass starts: before, the digests would slow its setup
+            if ctx.hashing is not None:  # as the pass starts
                 ctx.hashing.release(k + 1)
             with ctx.timer.stage("compute_write"):
                 _write_epoch(ctx, ep)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 
 import pytest
 
@@ -181,7 +182,7 @@ def test_paced_hashing_waits_for_each_group(tmp_path, monkeypatch):
         files.append(str(p))
     done: list[str] = []
     hashed = threading.Event()
-    monkeypatch.setattr(m, "file_digest", lambda p, algorithm: done.append(os.path.basename(p)) or hashed.set())
+    monkeypatch.setattr(m, "file_digest", lambda p, algorithm, **kw: done.append(os.path.basename(p)) or hashed.set())
     t = m.hash_in_background(files, algorithm="blake3", paced=[[files[1], files[2]], [files[3], files[1]]])
     assert hashed.wait(5)
     time.sleep(0.2)
@@ -195,3 +196,50 @@ def test_paced_hashing_waits_for_each_group(tmp_path, monkeypatch):
     assert done == ["spec.yaml", "a1.tif", "a2.tif"]  # b1 waits; a1 is not hashed twice
     t.join(5)
     assert not t.is_alive() and done == ["spec.yaml", "a1.tif", "a2.tif", "b1.tif"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_background_hashing_takes_idle_cpu_and_join_hashes_the_rest(tmp_path, monkeypatch):
+    """The hashing thread lowers its own priority to the lowest (the process's other threads
+    keep theirs) and hashes on one thread; join() hashes what is left on the calling
+    thread too, with BLAKE3 on all its threads."""
+    import threading
+    import time
+
+    from sinks import manifest as m
+
+    files = []
+    for name in ("spec.yaml", "a1.tif", "a2.tif", "b1.tif", "b2.tif"):
+        p = tmp_path / name
+        p.write_bytes(name.encode())
+        files.append(str(p))
+    calls: list[tuple[str, str, int | None]] = []
+    gate = threading.Event()
+
+    def fake(p, algorithm, threads=None):
+        calls.append((os.path.basename(p), threading.current_thread().name, threads))
+        if os.path.basename(p) == "a1.tif":
+            gate.wait(5)  # the thread is busy with a1 while the caller joins
+
+    monkeypatch.setattr(m, "file_digest", fake)
+    t = m.hash_in_background(files, algorithm="blake3", paced=[[files[1], files[2]], [files[3], files[4]]])
+    t.release(1)
+    for _ in range(250):
+        if any(c[0] == "a1.tif" for c in calls):
+            break
+        time.sleep(0.02)
+    assert os.getpriority(os.PRIO_PROCESS, t.native_id) == m.HASHING_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < m.HASHING_NICE
+    joiner = threading.Thread(target=t.join, name="joiner")
+    joiner.start()
+    for _ in range(250):
+        if len(calls) == 5:
+            break
+        time.sleep(0.02)
+    gate.set()
+    joiner.join(5)
+    assert not t.is_alive()
+    by_file = {f: (who, threads) for f, who, threads in calls}
+    assert sorted(by_file) == ["a1.tif", "a2.tif", "b1.tif", "b2.tif", "spec.yaml"] and len(calls) == 5
+    assert by_file["spec.yaml"] == by_file["a1.tif"] == ("sinks-hash-inputs", 1)
+    assert by_file["a2.tif"] == by_file["b1.tif"] == by_file["b2.tif"] == ("joiner", None)
