@@ -321,3 +321,31 @@ def test_infinite_values_are_nodata_with_one_warning(make_tile, tmp_path, capsys
     assert capsys.readouterr().err.count("infinite values") == 1
     got = pd.read_csv(out).set_index("zid")
     assert np.isfinite(got[["min", "max"]].to_numpy()).all()
+
+
+def test_block_cache_slices_small_windows_from_whole_blocks(tmp_path):
+    """Windows inside one block come from that block, read once, with the pixels a direct
+    read gives; a window across blocks, or a large one, is left to the caller."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    from sinks.zonal import _BlockCache
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 9, (300, 260), dtype=np.uint8)
+    p = tmp_path / "lc.tif"
+    with rasterio.open(p, "w", driver="GTiff", width=260, height=300, count=1, dtype="uint8", crs="EPSG:32650",
+                       transform=from_origin(0, 0, 10, 10), tiled=True, blockxsize=128, blockysize=128) as ds:
+        ds.write(a, 1)
+    with rasterio.open(p) as ds:
+        cache = _BlockCache([ds], blocks=2)
+        for x0, y0, nx, ny in [(0, 0, 5, 7), (100, 20, 28, 108), (130, 140, 64, 64), (256, 256, 4, 44)]:
+            got = cache.read(0, x0, y0, nx, ny)
+            assert np.array_equal(got, a[y0:y0 + ny, x0:x0 + nx])
+            assert np.array_equal(got, ds.read(1, window=Window(x0, y0, nx, ny)))
+        assert cache.loads == 3  # blocks (0, 0), (1, 1), (2, 2); the second window is in the first block
+        assert cache.read(0, 120, 0, 16, 4) is None  # across two blocks
+        assert cache.read(0, 250, 290, 20, 20) is None  # beyond the raster
+        cache.read(0, 1, 1, 2, 2)  # block (0, 0) again: dropped as the oldest of two, read again
+        assert cache.loads == 4 and len(cache.cached[0]) == 2
