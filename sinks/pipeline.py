@@ -483,7 +483,7 @@ def _stages_and_finish(ctx: RunContext, *, scheduler: Any) -> dict[str, Any]:
                 ctx.hashing.release(k + 1)
             with ctx.timer.stage("compute_write"):
                 _write_epoch(ctx, ep)
-            if _with_change(spec):  # the period ending here, beside the next pass
+            if _with_change(spec):  # the period ending here, beside the next pass (or the last stages)
                 start_early_search(ctx, k)
         try:
             for k, (name, fn) in enumerate(stages, start=len(ctx.epochs)):

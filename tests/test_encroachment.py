@@ -257,8 +257,9 @@ def _run(spec, out):
 
 
 def test_period_searched_beside_the_next_pass_equals_the_search_at_the_end(three_epochs, tmp_path, monkeypatch):
-    """The first period's patches, searched on a thread during the last pass, are those of
-    the search at the end of the run, and the summary is the same."""
+    """The periods' patches, searched on threads (the first during the last pass, the last
+    beside the stages after the passes), are those of the search at the end of the run, and
+    the summary is the same."""
     import threading
 
     import sinks.pipeline as pipeline
@@ -273,13 +274,13 @@ def test_period_searched_beside_the_next_pass_equals_the_search_at_the_end(three
 
     monkeypatch.setattr(pipeline, "start_early_search", spy)
     assert _run(three_epochs / "pipeline.yaml", tmp_path / "early") == 0
-    assert started == {"2015_2020"}
+    assert started == {"2015_2020", "2020_2025"}
     assert not [t for t in threading.enumerate() if t.name.startswith("sinks-encroachment")]
     monkeypatch.setattr(pipeline, "start_early_search", lambda ctx, k: None)
     assert _run(three_epochs / "pipeline.yaml", tmp_path / "late") == 0
     early = json.loads((tmp_path / "early" / "summary.json").read_text())["encroachment"]
     late = json.loads((tmp_path / "late" / "summary.json").read_text())["encroachment"]
-    assert early == late and early["2015_2020"]["patches"] > 0
+    assert early == late and early["2015_2020"]["patches"] > 0 and early["2020_2025"]["patches"] > 0
     for key in ("2015_2020", "2020_2025"):
         a = gpd.read_file(tmp_path / "early" / f"encroachment_{key}.gpkg")
         b = gpd.read_file(tmp_path / "late" / f"encroachment_{key}.gpkg")

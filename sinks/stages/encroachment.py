@@ -36,17 +36,19 @@ def _search(ctx: RunContext, e1: EpochData, e2: EpochData, key: str) -> Any:
 
 def start_early_search(ctx: RunContext, k: int) -> None:
     """After the pass of epoch ``k``, search the period ending there on a thread while the
-    next epoch's pass runs (:func:`stage_encroachment` then takes its patches).
+    run goes on (:func:`stage_encroachment` then takes its patches): beside the next
+    epoch's pass, or after the last pass beside the accuracy and carbon stages.
 
-    The passes leave part of a core idle, and the search (GDAL reads, the labelling kernel)
-    mostly runs without the GIL, so the run's last stage is left the last period alone.
-    Only for a scene's own run on local threads, with a later pass to overlap.
+    The passes leave part of a core idle, and so do the stages after them (the carbon
+    intervals' raking, the table child's last pieces); the search (GDAL reads, the
+    labelling kernel) mostly runs without the GIL.  Only for a scene's own run on local
+    threads.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from ..cluster import distributed_client
 
-    if (k < 1 or k + 1 >= len(ctx.epochs) or ctx.region is not None or _redlines(ctx) is None
+    if (k < 1 or k >= len(ctx.epochs) or ctx.region is not None or _redlines(ctx) is None
             or distributed_client() is not None):
         return
     e1, e2 = ctx.epochs[k - 1], ctx.epochs[k]
@@ -56,7 +58,8 @@ def start_early_search(ctx: RunContext, k: int) -> None:
     ex = ThreadPoolExecutor(1, thread_name_prefix=f"sinks-encroachment-{key}")
     ctx.early_encroachment[key] = ex.submit(_search, ctx, e1, e2, key)
     ex.shutdown(wait=False)  # the thread ends with its search
-    log.debug("encroachment %s: searching beside the next pass", key)
+    log.debug("encroachment %s: searching beside the %s", key,
+              "next pass" if k + 1 < len(ctx.epochs) else "stages after the passes")
 
 
 def wait_early_searches(ctx: RunContext) -> None:
