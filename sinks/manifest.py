@@ -200,7 +200,7 @@ class BackgroundHashing(threading.Thread):
     and hashes on itself alone, so it takes only the CPU that the run's own threads leave
     idle: the start, while one thread imports under the GIL; the ends of strips and
     passes; the stages after them.  :meth:`join` releases every group and hashes what is
-    left on the calling thread too, at its priority and on all the cores BLAKE3 likes.
+    left on the calling thread too, at the caller's priority, with BLAKE3 on all its threads.
     """
 
     def __init__(self, groups: list[list[str]], algorithm: str) -> None:
@@ -248,9 +248,9 @@ class BackgroundHashing(threading.Thread):
         self.release(len(self.groups))
         left = 0
         while (path := self._take(wait=False)) is not None:
-            left += 1
             if not self._hash(path, threads=None):
                 break
+            left += 1
         if left:
             log.debug("input digests: %d file(s) left to hash at the end", left)
         super().join(timeout)
