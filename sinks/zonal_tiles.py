@@ -350,10 +350,10 @@ def _split(geoms: Sequence[Any], grid: Any, tile: int) -> tuple[list[np.ndarray]
         ty0, ty1 = tile_range(miny, maxy, t.f, t.e, grid.height, nty)
         idx.append(i)
         ranges.append((ty0, ty1, tx0, tx1))
-    shapely.prepare(own[np.asarray(idx, dtype=np.int64)] if idx else own[:0])
     owner_of = np.asarray(idx, dtype=np.int64)
+    part = own[owner_of]
+    shapely.prepare(part)
     box = np.asarray(ranges, dtype=np.int64).reshape(-1, 4)
-    part = own[owner_of] if idx else np.empty(0, dtype=object)
     paths: list[tuple[int, ...]] = [()] * len(idx)
     inside: list[tuple[int, tuple[int, ...], np.ndarray]] = []
     found: list[tuple[int, tuple[int, ...], Any, tuple[float, float, float, float]]] = []

@@ -68,10 +68,10 @@ MMAP_THRESHOLD = 1 << 30
 #: peaked at 1.69 GB with 256 MiB, 1.64 GB with 64 MiB (and no less system time than
 #: glibc's default) and 1.87 GB with 1 GiB.
 TRIM_THRESHOLD = 256 << 20
-_MALLOPT = {"M_TRIM_THRESHOLD": -1, "M_MMAP_THRESHOLD": -3, "M_ARENA_MAX": -8}
-#: The environment variables with which a user sets each parameter (a value set there wins).
-_ENV = {"M_TRIM_THRESHOLD": "MALLOC_TRIM_THRESHOLD_", "M_MMAP_THRESHOLD": "MALLOC_MMAP_THRESHOLD_",
-        "M_ARENA_MAX": "MALLOC_ARENA_MAX"}
+#: Each parameter's ``mallopt`` number and the environment variable with which a user sets
+#: it (a value set there wins).
+_PARAMS = {"M_ARENA_MAX": (-8, "MALLOC_ARENA_MAX"), "M_MMAP_THRESHOLD": (-3, "MALLOC_MMAP_THRESHOLD_"),
+           "M_TRIM_THRESHOLD": (-1, "MALLOC_TRIM_THRESHOLD_")}
 
 
 def tune_allocator(*, arenas: int = 2, mmap_threshold: int = MMAP_THRESHOLD,
@@ -103,10 +103,11 @@ def tune_allocator(*, arenas: int = 2, mmap_threshold: int = MMAP_THRESHOLD,
     wanted = {"M_ARENA_MAX": arenas, "M_MMAP_THRESHOLD": mmap_threshold, "M_TRIM_THRESHOLD": trim_threshold}
     done: dict[str, int] = {}
     for name, value in wanted.items():
-        if os.environ.get(_ENV[name]) or "glibc.malloc." in tunables:
+        number, env = _PARAMS[name]
+        if os.environ.get(env) or "glibc.malloc." in tunables:
             continue
         try:
-            if libc.mallopt(_MALLOPT[name], int(value)) == 1:
+            if libc.mallopt(number, int(value)) == 1:
                 done[name] = int(value)
         except ctypes.ArgumentError:  # beyond a C int: left as glibc has it
             continue
